@@ -1,0 +1,12 @@
+"""Command-line layer: the only package that imports typer, prints, and chooses exit codes.
+
+Each command lives in its own module and registers itself on `app`; command bodies import the core
+lazily so that `capplan --help` stays fast.
+"""
+
+from capplan.cli.app import app, main, run
+
+# Command modules register themselves on `app` when imported (one line per command).
+# from capplan.cli import <command>_cmd  # noqa: F401  isort: skip
+
+__all__ = ["app", "main", "run"]

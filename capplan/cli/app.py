@@ -1,0 +1,73 @@
+"""The typer application and the one place where exceptions become exit codes.
+
+Exit codes (design.md): 0 success, 1 a check failed, 2 bad input, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import typer
+
+from capplan.errors import CapplanError
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+app = typer.Typer(
+    name="capplan",
+    help="Capacity planner for Apache httpd (prefork, worker, event).",
+    no_args_is_help=True,
+    add_completion=False,
+    # Plain help text: rich would double the start-up time of every command.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code instead of exiting (used by tests and `run`)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="capplan", standalone_mode=False)
+    except typer.TyperException as exc:
+        # Usage errors (unknown option, bad value, missing argument) arrive here as one class
+        # tree; `capplan` alone asks for help, everything else is one line and exit 2.
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+            return EXIT_OK
+        command = ctx.command_path if ctx is not None else "capplan"
+        message = " ".join(exc.format_message().split())
+        typer.echo(f"{command}: error: {message}", err=True)
+        return EXIT_BAD_INPUT
+    except typer.Abort:
+        typer.echo("capplan: aborted", err=True)
+        return 130
+    except CapplanError as exc:
+        typer.echo(exc.render(), err=True)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception:  # the single last-resort handler; typer's exits never get here
+        summary = traceback.format_exc(limit=-1).strip().splitlines()[-1]
+        typer.echo(f"capplan: internal error, please report: {summary}", err=True)
+        return EXIT_INTERNAL
+    if isinstance(result, int):
+        return result
+    return EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+@app.callback()
+def _root() -> None:
+    """Capacity planner for Apache httpd: prefork, worker and event, from the real config."""

@@ -1,0 +1,53 @@
+"""Helpers shared by the command modules: output formats, -D parsing, writing results."""
+
+from __future__ import annotations
+
+import enum
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+
+from capplan.errors import CapplanError
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+def parse_defines(values: list[str] | None) -> dict[str, str]:
+    """`-D NAME` or `-D NAME=VALUE`, as httpd's own `-D` (a bare name defines an empty value)."""
+    defines: dict[str, str] = {}
+    for raw in values or []:
+        name, _, value = raw.partition("=")
+        if not name:
+            raise CapplanError(f"-D {raw!r}: a define needs a name")
+        if ":" in name:
+            raise CapplanError(f"-D {raw!r}: Variable name must not contain ':'")
+        defines[name] = value
+    return defines
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Print `text`, or write it atomically to `output` (nothing is left behind on failure)."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    target = output.expanduser()
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        raise CapplanError(f"{output}: cannot write: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        Path(tmp).replace(target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise CapplanError(f"{output}: cannot write: {exc.strerror}") from exc

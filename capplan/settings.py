@@ -1,0 +1,134 @@
+"""Effective MPM settings: the values httpd runs with after its defaults and check_config clamping.
+
+These frozen types are the contract between the config stage (`capplan.mpm` builds them from an
+`EvaluatedConfig`) and the models. Raw directive values never reach the models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from capplan.config.types import HttpdWarning
+from capplan.location import Location
+
+MpmName = Literal["prefork", "worker", "event"]
+MPM_NAMES: tuple[MpmName, ...] = ("prefork", "worker", "event")
+
+
+@dataclass(frozen=True, slots=True)
+class CommonSettings:
+    """Settings every MPM shares (core, http and listen directives)."""
+
+    keep_alive: bool = True
+    keep_alive_timeout_s: float = 5.0
+    max_keep_alive_requests: int = 100
+    listen_backlog: int = 511
+    somaxconn: int = 4096
+    timeout_s: int = 60
+    max_connections_per_child: int = 0
+
+    @property
+    def accept_queue_capacity(self) -> int:
+        """Q = min(ListenBacklog, somaxconn) + 1 (Linux `sk_acceptq_is_full` is a strict test)."""
+        return min(self.listen_backlog, self.somaxconn) + 1
+
+    @property
+    def max_requests_per_connection(self) -> float:
+        """k: MaxKeepAliveRequests + 1, inf for 0, 1 without keep-alive (`ap_set_keepalive`)."""
+        if not self.keep_alive or self.keep_alive_timeout_s <= 0:
+            return 1
+        if self.max_keep_alive_requests <= 0:
+            return float("inf")
+        return self.max_keep_alive_requests + 1
+
+
+@dataclass(frozen=True, slots=True)
+class PreforkSettings:
+    server_limit: int = 256
+    max_request_workers: int = 256
+    start_servers: int = 5
+    min_spare_servers: int = 5
+    max_spare_servers: int = 10
+    common: CommonSettings = field(default_factory=CommonSettings)
+
+    @property
+    def processes(self) -> int:
+        return self.max_request_workers
+
+    @property
+    def workers(self) -> int:
+        return self.max_request_workers
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    server_limit: int = 16
+    thread_limit: int = 64
+    threads_per_child: int = 25
+    max_request_workers: int = 400
+    start_servers: int = 3
+    min_spare_threads: int = 75
+    max_spare_threads: int = 250
+    common: CommonSettings = field(default_factory=CommonSettings)
+
+    @property
+    def processes(self) -> int:
+        """Active processes: min(MRW / TPC, ServerLimit) after check_config (F4)."""
+        return min(self.max_request_workers // self.threads_per_child, self.server_limit)
+
+    @property
+    def workers(self) -> int:
+        return self.processes * self.threads_per_child
+
+
+@dataclass(frozen=True, slots=True)
+class EventSettings:
+    server_limit: int = 16
+    thread_limit: int = 64
+    threads_per_child: int = 25
+    max_request_workers: int = 400
+    start_servers: int = 3
+    min_spare_threads: int = 75
+    max_spare_threads: int = 250
+    async_request_worker_factor: float = 2.0
+    common: CommonSettings = field(default_factory=CommonSettings)
+
+    @property
+    def processes(self) -> int:
+        return min(self.max_request_workers // self.threads_per_child, self.server_limit)
+
+    @property
+    def workers(self) -> int:
+        return self.processes * self.threads_per_child
+
+    @property
+    def worker_factor(self) -> int:
+        """F used by the connection limit: max(1, floor(ARWF)) for httpd >= 2.4.30.
+
+        NOTE: event.c stores `(unsigned)(ARWF * 16)` and divides by 16 in unsigned arithmetic in
+        `connections_above_limit()`, so 1.5 acts as 1.
+        """
+        return max(1, int(self.async_request_worker_factor * 16) // 16)
+
+
+MpmSettings = PreforkSettings | WorkerSettings | EventSettings
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveConfig:
+    """What httpd will run with: the MPM, its settings, where each came from, and its warnings."""
+
+    path: str
+    mpm: MpmName
+    settings: MpmSettings
+    provenance: tuple[tuple[str, Location], ...]
+    warnings: tuple[HttpdWarning, ...]
+    server_root: str = ""
+    layout: Literal["debian", "rhel", "upstream", "unknown"] = "unknown"
+
+    def source_of(self, directive: str) -> Location | None:
+        for name, location in self.provenance:
+            if name == directive:
+                return location
+        return None
