@@ -7,6 +7,6 @@ lazily so that `capplan --help` stays fast.
 from capplan.cli.app import app, main, run
 
 # Command modules register themselves on `app` when imported (one line per command).
-# from capplan.cli import <command>_cmd  # noqa: F401  isort: skip
+# Each command module is imported below for its side effect of registering a command.
 
 __all__ = ["app", "main", "run"]
