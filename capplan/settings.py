@@ -126,6 +126,9 @@ class EffectiveConfig:
     warnings: tuple[HttpdWarning, ...]
     server_root: str = ""
     layout: Literal["debian", "rhel", "upstream", "unknown"] = "unknown"
+    # Silent start-up adjustments httpd makes without a message (`*_run()`), and deprecations it
+    # logs at info level only: human sentences, shown by `inspect`.
+    notes: tuple[str, ...] = ()
 
     def source_of(self, directive: str) -> Location | None:
         for name, location in self.provenance:
