@@ -1,0 +1,787 @@
+"""Traffic profiles (format version 1): YAML text to a validated, frozen TrafficProfile.
+
+Stage: profile loading. Input: a profile file or its text. Output: `TrafficProfile` with every
+default filled in, values in seconds and bytes, and the `file:line` of every value the user wrote.
+All validation happens here, once; errors are `CapplanError`s with `path:line: message`, the
+offending line and a caret. This module is the one home of yaml. The field table `PROFILE_FIELDS`
+drives the validator, `profile_to_dict` and the JSON Schema, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any, Literal, Protocol
+
+import yaml
+from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from capplan.errors import CapplanError
+from capplan.location import Location
+from capplan.units import parse_duration_s, parse_size_bytes
+
+PROFILE_VERSION = 1
+MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; anything above 1 MiB is a mistake
+MAX_YAML_NODES = 10_000  # nodes after expanding aliases (a "billion laughs" file has 1e9)
+MAX_YAML_ALIASES = 100
+MAX_YAML_DEPTH = 20
+
+Distribution = Literal["geometric", "fixed"]
+
+# z such that Phi(z) = 0.95: the lognormal fit of service_time_p50/p95.
+_Z95 = NormalDist().inv_cdf(0.95)
+
+
+# --------------------------------------------------------------------------------------------
+# The profile types
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """What the server must carry. `service_time_s` is the mean worker time per request."""
+
+    requests_per_second: float
+    service_time_s: float
+    service_time_scv: float = 1.0
+    worker_share: float = 1.0
+    service_time_p50_s: float | None = None
+    service_time_p95_s: float | None = None
+
+    @property
+    def worker_time_s(self) -> float:
+        """S_w: the part of the service time that holds an event worker (model.md §4.1)."""
+        return self.service_time_s * self.worker_share
+
+
+@dataclass(frozen=True, slots=True)
+class Visits:
+    """How clients use connections: requests per visit, think gaps, idle holding, lingering."""
+
+    requests_per_visit: float = 10.0
+    distribution: Distribution = "geometric"
+    think_time_s: float = 5.0
+    idle_hold_probability: float = 1.0
+    linger_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """Measured memory (PSS/USS, not RSS). `ram_bytes` None: unknown, memory is not bounded."""
+
+    ram_bytes: int | None = None
+    parent_bytes: int = 20 << 20
+    shared_bytes: int = 100 << 20
+    prefork_process_bytes: int = 60 << 20
+    threaded_process_bytes: int = 25 << 20
+    thread_bytes: int = 1 << 20
+    connection_bytes: int = 32 << 10
+
+
+@dataclass(frozen=True, slots=True)
+class MaxWait:
+    """P(a new connection waits longer than `time_s`) must be at most `probability`."""
+
+    time_s: float = 0.2
+    probability: float = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """Service targets; None disables one."""
+
+    max_wait_probability: float | None = 0.01
+    max_wait: MaxWait | None = field(default_factory=MaxWait)
+    max_block_probability: float | None = 0.001
+    max_connection_limit_probability: float | None = 0.001
+    max_memory_fraction: float | None = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficProfile:
+    """A validated profile. `locations` maps dotted keys (`traffic.service_time`) to file:line."""
+
+    name: str
+    traffic: Traffic
+    visits: Visits = field(default_factory=Visits)
+    memory: Memory = field(default_factory=Memory)
+    targets: Targets = field(default_factory=Targets)
+    source: str = ""
+    locations: tuple[tuple[str, Location], ...] = ()
+
+    def location_of(self, key: str) -> Location | None:
+        """Where the user wrote `key` (dotted, e.g. `visits.think_time`), or None (a default)."""
+        for name, location in self.locations:
+            if name == key:
+                return location
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# The field table: one row per key of the format
+
+
+Kind = Literal["number", "integer", "probability", "duration", "size", "choice", "text", "object"]
+REQUIRED: Any = object()  # sentinel default: the key must be given
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One key of the profile format: its kind, unit, bounds, default and documentation."""
+
+    key: str
+    kind: Kind
+    default: Any
+    help: str
+    minimum: float | None = 0.0
+    exclusive_minimum: bool = False
+    maximum: float | None = None
+    choices: tuple[str | int, ...] = ()
+    nullable: bool = False
+    fields: tuple[FieldSpec, ...] = ()
+
+    @property
+    def attr(self) -> str:
+        """The dataclass attribute: durations end in `_s`, sizes in `_bytes` (house style)."""
+        if self.kind == "duration":
+            return f"{self.key}_s"
+        if self.kind == "size":
+            return f"{self.key}_bytes"
+        return self.key
+
+
+def _p(key: str, default: float | None, help_text: str, *, nullable: bool = True) -> FieldSpec:
+    return FieldSpec(key, "probability", default, help_text, maximum=1.0, nullable=nullable)
+
+
+def _size(key: str, default: int | None, help_text: str, *, nullable: bool = False) -> FieldSpec:
+    return FieldSpec(key, "size", default, help_text, nullable=nullable)
+
+
+TRAFFIC_FIELDS = (
+    FieldSpec("requests_per_second", "number", REQUIRED,
+              "peak request rate the server must carry (1/s)", exclusive_minimum=True),
+    FieldSpec("service_time", "duration", None,
+              "mean worker time per request; required unless service_time_p50 and "
+              "service_time_p95 are given", exclusive_minimum=True),
+    FieldSpec("service_time_scv", "number", None,
+              "squared coefficient of variation of the service time (default 1.0; not with "
+              "p50/p95)"),
+    FieldSpec("service_time_p50", "duration", None,
+              "median service time; with service_time_p95 a lognormal is fitted",
+              exclusive_minimum=True),
+    FieldSpec("service_time_p95", "duration", None,
+              "95th percentile of the service time (must exceed service_time_p50)",
+              exclusive_minimum=True),
+    FieldSpec("worker_share", "number", 1.0,
+              "event: share of the service time that holds a worker thread (the rest is "
+              "asynchronous write completion)", exclusive_minimum=True, maximum=1.0),
+)
+
+VISITS_FIELDS = (
+    FieldSpec("requests_per_visit", "number", 10.0,
+              "mean number of requests a client sends one after another over keep-alive",
+              minimum=1.0),
+    FieldSpec("distribution", "choice", "geometric",
+              "distribution of the requests per visit", choices=("geometric", "fixed")),
+    FieldSpec("think_time", "duration", 5.0,
+              "mean gap between a response and the visit's next request (client think time "
+              "plus round trip)", exclusive_minimum=True),
+    _p("idle_hold_probability", 1.0,
+       "probability that the client keeps its socket open after its last request, so the "
+       "server idles a full KeepAliveTimeout", nullable=False),
+    FieldSpec("linger", "duration", 0.0,
+              "prefork/worker: extra worker time per closed connection (lingering close, about "
+              "one round trip, at most 2 s)"),
+)
+
+MEMORY_FIELDS = (
+    _size("ram", None, "memory available to httpd; null (the default) leaves memory unbounded "
+          "and the memory target unchecked", nullable=True),
+    _size("parent", 20 << 20, "private memory of the parent process"),
+    _size("shared", 100 << 20,
+          "shared memory counted once: code, opcode caches, copy-on-write pages"),
+    _size("prefork_process", 60 << 20, "private memory (USS) of one prefork child"),
+    _size("threaded_process", 25 << 20,
+          "private memory of one worker/event child, threads excluded"),
+    _size("thread", 1 << 20, "private memory per worker thread (touched stack, allocator)"),
+    _size("connection", 32 << 10,
+          "event: memory per open connection (connection pool, buffers; more with TLS)"),
+)
+
+MAX_WAIT_FIELDS = (
+    FieldSpec("time", "duration", 0.2, "the wait that should rarely be exceeded"),
+    _p("probability", 0.01, "largest acceptable P(wait > time)", nullable=False),
+)
+
+TARGETS_FIELDS = (
+    _p("max_wait_probability", 0.01, "largest acceptable P(a new connection waits for a worker)"),
+    FieldSpec("max_wait", "object", {}, "P(wait > time) at most probability", nullable=True,
+              fields=MAX_WAIT_FIELDS),
+    _p("max_block_probability", 0.001,
+       "largest acceptable P(accept queue full: the SYN is dropped, about 1 s retry)"),
+    _p("max_connection_limit_probability", 0.001,
+       "event: largest acceptable P(no process can accept a new connection)"),
+    FieldSpec("max_memory_fraction", "number", 0.9,
+              "largest acceptable worst-case memory as a fraction of memory.ram",
+              exclusive_minimum=True, maximum=1.0, nullable=True),
+)
+
+PROFILE_FIELDS = (
+    FieldSpec("version", "integer", PROFILE_VERSION, "profile format version", choices=(1,)),
+    FieldSpec("name", "text", None, "profile name in reports (default: the file name without "
+              "its extension)"),
+    FieldSpec("traffic", "object", REQUIRED, "the load", fields=TRAFFIC_FIELDS),
+    FieldSpec("visits", "object", {}, "how clients use connections", fields=VISITS_FIELDS),
+    FieldSpec("memory", "object", {}, "measured memory per process and thread",
+              fields=MEMORY_FIELDS),
+    FieldSpec("targets", "object", {}, "service targets checked by `check` and met by "
+              "`recommend`", fields=TARGETS_FIELDS),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Safe YAML: no tags, bounded size, depth and alias expansion
+
+
+class _Mark(Protocol):
+    """A YAML position (both the pure-Python and the libyaml mark types have these)."""
+
+    @property
+    def line(self) -> int: ...  # 0-based
+
+    @property
+    def column(self) -> int: ...  # 0-based
+
+
+class _Rejected(Exception):
+    """A YAML construct refused by the profile loader (converted to a CapplanError)."""
+
+    def __init__(self, message: str, mark: _Mark | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+class _ProfileLoader(yaml.SafeLoader):
+    """SafeLoader that composes nodes only, refusing every explicit tag and bounding aliases.
+
+    Plain scalars are still resolved by YAML's implicit rules (int, float, bool, null, str).
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.alias_count = 0
+        self.depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent):
+            self.alias_count += 1
+            if self.alias_count > MAX_YAML_ALIASES:
+                raise _Rejected(f"more than {MAX_YAML_ALIASES} YAML aliases", event.start_mark)
+        elif isinstance(event, ScalarEvent | CollectionStartEvent) and event.tag is not None:
+            shown = event.tag.replace("tag:yaml.org,2002:", "!!")
+            raise _Rejected(f"YAML tags are not allowed in a profile (found {shown})",
+                            event.start_mark)
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise _Rejected(f"nested more than {MAX_YAML_DEPTH} levels deep",
+                                event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _expanded_size(root: Node) -> int:
+    """Number of nodes after alias expansion (memoised, so a YAML bomb is measured, not built)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _Rejected("a YAML alias refers to its own anchor (recursive structure)",
+                            node.start_mark)
+        active.add(key)
+        total = 1
+        if isinstance(node, SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        active.discard(key)
+        sizes[key] = min(total, MAX_YAML_NODES + 1)
+        if total > MAX_YAML_NODES:
+            raise _Rejected(
+                f"the YAML expands to more than {MAX_YAML_NODES} nodes through aliases "
+                "(an alias bomb?)", node.start_mark)
+        return sizes[key]
+
+    size(root)
+    return sizes[id(root)]
+
+
+def _compose(text: str, source: str) -> Node | None:
+    loader = _ProfileLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _expanded_size(node)
+    except _Rejected as exc:
+        raise _error(source, text, exc.message, exc.mark) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = str(exc.problem or exc.context or "invalid YAML")
+        if exc.context and problem.startswith("but "):
+            problem = f"{exc.context}, {problem}"  # "expected a single document ..., but found"
+        problem = " ".join(problem.split())
+        raise _error(source, text, f"invalid YAML: {problem}", mark) from None
+    except yaml.YAMLError as exc:
+        raise CapplanError(f"{source}: invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return node
+
+
+# --------------------------------------------------------------------------------------------
+# Validation over the node tree (line numbers come from the node marks)
+
+
+def _error(source: str, text: str, message: str, mark: _Mark | None) -> CapplanError:
+    if mark is None:
+        return CapplanError(f"{source}: {message}")
+    lines = text.splitlines()
+    line = lines[mark.line] if 0 <= mark.line < len(lines) else None
+    return CapplanError(message, Location(source, mark.line + 1), source_line=line,
+                        column=mark.column)
+
+
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+@dataclass(slots=True)
+class _Validator:
+    source: str
+    text: str
+    locations: list[tuple[str, Location]] = field(default_factory=list)
+
+    def fail(self, node: Node, message: str) -> CapplanError:
+        return _error(self.source, self.text, message, node.start_mark)
+
+    def scalar(self, node: Node, dotted: str) -> Any:
+        if not isinstance(node, ScalarNode):
+            kind = "a list" if isinstance(node, SequenceNode) else "a mapping"
+            raise self.fail(node, f"{dotted}: expected a single value, got {kind}")
+        # Explicit tags were refused while composing; these are YAML's implicit types.
+        match node.tag:
+            case "tag:yaml.org,2002:int":
+                return _CONSTRUCTOR.construct_yaml_int(node)
+            case "tag:yaml.org,2002:float":
+                return _CONSTRUCTOR.construct_yaml_float(node)
+            case "tag:yaml.org,2002:bool":
+                return _CONSTRUCTOR.construct_yaml_bool(node)
+            case "tag:yaml.org,2002:null":
+                return None
+        return node.value  # str, and timestamps or other implicit types read as text
+
+    def number(self, node: Node, dotted: str) -> float:
+        value = self.scalar(node, dotted)
+        # NOTE: YAML 1.1 reads a plain `1e-3` (no dot) as a string; accept it as the number it is.
+        plain = isinstance(node, ScalarNode) and node.style is None
+        if isinstance(value, str) and plain and _NUMBER.match(value.strip()):
+            value = float(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(node, f"{dotted}: expected a number, got {_describe(value)}")
+        if not math.isfinite(value):
+            raise self.fail(node, f"{dotted}: must be a finite number")
+        return float(value)
+
+    def quantity(self, node: Node, dotted: str, parse: Callable[[str], float]) -> float:
+        value = self.scalar(node, dotted)
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise self.fail(node, f"{dotted}: expected a number with a unit, got "
+                                  f"{_describe(value)}")
+        try:
+            return parse(str(value))
+        except CapplanError as exc:
+            raise self.fail(node, f"{dotted}: {exc.message}") from None
+
+    def value(self, spec: FieldSpec, node: Node, dotted: str) -> Any:
+        if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            if spec.nullable:
+                return None
+            if spec.kind == "object":
+                return self.mapping(spec.fields, None, dotted)
+            raise self.fail(node, f"{dotted}: needs a value (null is not allowed here)")
+        result: Any
+        match spec.kind:
+            case "object":
+                return self.mapping(spec.fields, node, dotted)
+            case "text":
+                result = self.scalar(node, dotted)
+                if not isinstance(result, str) or not result.strip():
+                    raise self.fail(node, f"{dotted}: expected a non-empty text")
+                return result
+            case "choice" | "integer":
+                result = self.scalar(node, dotted)
+                if result not in spec.choices or isinstance(result, bool):
+                    allowed = ", ".join(str(c) for c in spec.choices)
+                    suggestion = _did_you_mean(str(result), [str(c) for c in spec.choices])
+                    raise self.fail(node, f"{dotted}: {result!r} is not one of: {allowed}"
+                                          f"{suggestion}")
+                return result
+            case "duration":
+                result = self.quantity(node, dotted, parse_duration_s)
+            case "size":
+                result = int(self.quantity(node, dotted, parse_size_bytes))
+            case "number" | "probability":
+                result = self.number(node, dotted)
+        self.check_bounds(spec, node, dotted, result)
+        return result
+
+    def check_bounds(self, spec: FieldSpec, node: Node, dotted: str, value: float) -> None:
+        what = "a probability" if spec.kind == "probability" else "a value"
+        if spec.minimum is not None:
+            if spec.exclusive_minimum and value <= spec.minimum:
+                raise self.fail(node, f"{dotted}: must be greater than {spec.minimum:g}, "
+                                      f"got {value:g}")
+            if value < spec.minimum:
+                raise self.fail(node, f"{dotted}: must be at least {spec.minimum:g}, "
+                                      f"got {value:g}")
+        if spec.maximum is not None and value > spec.maximum:
+            raise self.fail(node, f"{dotted}: {what} in [{spec.minimum or 0:g}, "
+                                  f"{spec.maximum:g}] is expected, got {value:g}")
+
+    def mapping(self, specs: tuple[FieldSpec, ...], node: Node | None,
+                prefix: str) -> dict[str, Any]:
+        given: dict[str, tuple[Node, Node]] = {}
+        if node is not None:
+            if not isinstance(node, MappingNode):
+                where = prefix or "the profile"
+                raise self.fail(node, f"{where}: expected a mapping of keys to values")
+            known = {spec.key for spec in specs}
+            for key_node, value_node in node.value:
+                key = self.scalar(key_node, prefix or "key")
+                dotted = f"{prefix}.{key}" if prefix else str(key)
+                if key not in known:
+                    hint = _did_you_mean(str(key), sorted(known))
+                    raise self.fail(key_node, f"unknown key {dotted!r}{hint}")
+                if key in given:
+                    first = given[key][0].start_mark.line + 1
+                    raise self.fail(key_node, f"duplicate key {dotted!r} (first given on line "
+                                              f"{first})")
+                given[key] = (key_node, value_node)
+        values: dict[str, Any] = {}
+        for spec in specs:
+            dotted = f"{prefix}.{spec.key}" if prefix else spec.key
+            if spec.key in given:
+                key_node, value_node = given[spec.key]
+                self.locations.append((dotted, Location(self.source,
+                                                        key_node.start_mark.line + 1)))
+                values[spec.key] = self.value(spec, value_node, dotted)
+            elif spec.default is REQUIRED:
+                anchor = node if node is not None else None
+                message = f"missing required key {dotted!r}"
+                if anchor is None:
+                    raise CapplanError(f"{self.source}: {message}")
+                raise self.fail(anchor, message)
+            elif spec.kind == "object":
+                values[spec.key] = self.mapping(spec.fields, None, dotted)
+            else:
+                values[spec.key] = spec.default
+        return values
+
+    def node_of(self, root: Node, dotted: str) -> Node:
+        """The value node at a dotted key (for cross-field errors); the root if absent."""
+        node = root
+        for part in dotted.split("."):
+            if not isinstance(node, MappingNode):
+                return node
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == part:
+                    node = value_node
+                    break
+            else:
+                return node
+        return node
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# --------------------------------------------------------------------------------------------
+# Building the profile
+
+
+def _lognormal_fit(p50_s: float, p95_s: float) -> tuple[float, float]:
+    """Mean and SCV of the lognormal with these median and 95th percentile.
+
+    mu = ln p50, sigma = ln(p95/p50)/z_0.95; mean = exp(mu + sigma²/2), SCV = exp(sigma²) - 1.
+    """
+    sigma = math.log(p95_s / p50_s) / _Z95
+    return p50_s * math.exp(sigma * sigma / 2), math.expm1(sigma * sigma)
+
+
+def _build(values: dict[str, Any], v: _Validator, root: Node, default_name: str) -> TrafficProfile:
+    traffic = values["traffic"]
+    mean_s, scv = traffic["service_time"], traffic["service_time_scv"]
+    p50_s, p95_s = traffic["service_time_p50"], traffic["service_time_p95"]
+    if p50_s is not None or p95_s is not None:
+        if mean_s is not None or scv is not None:
+            other = "service_time" if mean_s is not None else "service_time_scv"
+            raise v.fail(v.node_of(root, f"traffic.{other}"),
+                         f"traffic.{other}: give either service_time (with service_time_scv) "
+                         "or service_time_p50 and service_time_p95, not both")
+        if p50_s is None or p95_s is None:
+            missing = "service_time_p50" if p50_s is None else "service_time_p95"
+            raise v.fail(v.node_of(root, "traffic"), f"traffic.{missing} is missing: the "
+                         "lognormal fit needs both service_time_p50 and service_time_p95")
+        if p95_s <= p50_s:
+            raise v.fail(v.node_of(root, "traffic.service_time_p95"),
+                         f"traffic.service_time_p95 ({p95_s:g} s) must be greater than "
+                         f"service_time_p50 ({p50_s:g} s)")
+        mean_s, scv = _lognormal_fit(p50_s, p95_s)
+    elif mean_s is None:
+        raise v.fail(v.node_of(root, "traffic"), "missing required key 'traffic.service_time' "
+                     "(or service_time_p50 and service_time_p95)")
+    visits = values["visits"]
+    if visits["distribution"] == "fixed" and not float(visits["requests_per_visit"]).is_integer():
+        raise v.fail(v.node_of(root, "visits.requests_per_visit"),
+                     "visits.requests_per_visit: a fixed distribution needs a whole number, got "
+                     f"{visits['requests_per_visit']:g}")
+    targets = values["targets"]
+    max_wait = targets["max_wait"]
+    memory = values["memory"]
+    return TrafficProfile(
+        name=values["name"] if values["name"] is not None else default_name,
+        traffic=Traffic(
+            requests_per_second=traffic["requests_per_second"],
+            service_time_s=mean_s,
+            service_time_scv=1.0 if scv is None else scv,
+            worker_share=traffic["worker_share"],
+            service_time_p50_s=p50_s,
+            service_time_p95_s=p95_s,
+        ),
+        visits=Visits(**{spec.attr: visits[spec.key] for spec in VISITS_FIELDS}),
+        memory=Memory(**{spec.attr: memory[spec.key] for spec in MEMORY_FIELDS}),
+        targets=Targets(
+            max_wait_probability=targets["max_wait_probability"],
+            max_wait=None if max_wait is None else MaxWait(max_wait["time"],
+                                                           max_wait["probability"]),
+            max_block_probability=targets["max_block_probability"],
+            max_connection_limit_probability=targets["max_connection_limit_probability"],
+            max_memory_fraction=targets["max_memory_fraction"],
+        ),
+        source=v.source,
+        locations=tuple(v.locations),
+    )
+
+
+def profile_from_text(text: str, source_name: str) -> TrafficProfile:
+    """Validate profile text; `source_name` is the path shown in errors and the default name."""
+    if len(text) > MAX_PROFILE_BYTES:
+        raise CapplanError(f"{source_name}: the profile is too large ({len(text)} characters; "
+                           f"at most {MAX_PROFILE_BYTES >> 20} MiB)")
+    root = _compose(text, source_name)
+    if root is None:
+        raise CapplanError(f"{source_name}: the profile is empty (it needs at least traffic."
+                           "requests_per_second and traffic.service_time)")
+    validator = _Validator(source_name, text)
+    values = validator.mapping(PROFILE_FIELDS, root, "")
+    stem = Path(source_name).stem or source_name
+    return _build(values, validator, root, stem)
+
+
+def load_profile(path: str | Path) -> TrafficProfile:
+    """Read and validate a profile file (at most 1 MiB, UTF-8)."""
+    source = str(path)
+    try:
+        with Path(path).open("rb") as fh:
+            data = fh.read(MAX_PROFILE_BYTES + 1)
+    except OSError as exc:
+        raise CapplanError(f"{source}: cannot read the profile: {exc.strerror or exc}") from None
+    if len(data) > MAX_PROFILE_BYTES:
+        raise CapplanError(f"{source}: the profile is larger than {MAX_PROFILE_BYTES >> 20} MiB; "
+                           "is this the right file?")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CapplanError(f"the profile is not UTF-8 text (byte {exc.start})",
+                           Location(source, line)) from None
+    return profile_from_text(text, source)
+
+
+# --------------------------------------------------------------------------------------------
+# Output: the profile as data (JSON report) and the JSON Schema of the format
+
+
+def profile_to_dict(profile: TrafficProfile) -> dict[str, Any]:
+    """The profile with defaults filled, under the YAML keys, in seconds and bytes (JSON-safe)."""
+    t, v, m, g = profile.traffic, profile.visits, profile.memory, profile.targets
+    return {
+        "version": PROFILE_VERSION,
+        "name": profile.name,
+        "traffic": {
+            "requests_per_second": t.requests_per_second,
+            "service_time": t.service_time_s,
+            "service_time_scv": t.service_time_scv,
+            "service_time_p50": t.service_time_p50_s,
+            "service_time_p95": t.service_time_p95_s,
+            "worker_share": t.worker_share,
+        },
+        "visits": {spec.key: getattr(v, spec.attr) for spec in VISITS_FIELDS},
+        "memory": {spec.key: getattr(m, spec.attr) for spec in MEMORY_FIELDS},
+        "targets": {
+            "max_wait_probability": g.max_wait_probability,
+            "max_wait": None if g.max_wait is None else {
+                "time": g.max_wait.time_s, "probability": g.max_wait.probability},
+            "max_block_probability": g.max_block_probability,
+            "max_connection_limit_probability": g.max_connection_limit_probability,
+            "max_memory_fraction": g.max_memory_fraction,
+        },
+    }
+
+
+_DURATION_PATTERN = r"^\s*(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*(ms|s|min|h)?\s*$"
+_SIZE_PATTERN = r"^\s*(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*(B|K|KiB|M|MiB|G|GiB|T|TiB)?\s*$"
+
+
+def _schema_of(spec: FieldSpec) -> dict[str, Any]:
+    schema: dict[str, Any]
+    bounds: dict[str, Any] = {}
+    if spec.minimum is not None:
+        bounds["exclusiveMinimum" if spec.exclusive_minimum else "minimum"] = spec.minimum
+    if spec.maximum is not None:
+        bounds["maximum"] = spec.maximum
+    match spec.kind:
+        case "object":
+            schema = _object_schema(spec.fields)
+        case "text":
+            schema = {"type": "string", "minLength": 1}
+        case "choice" | "integer":
+            schema = {"enum": list(spec.choices)}
+        case "duration":
+            schema = {"oneOf": [{"type": "number", **bounds},
+                                {"type": "string", "pattern": _DURATION_PATTERN}]}
+        case "size":
+            schema = {"oneOf": [{"type": "integer", **bounds},
+                                {"type": "string", "pattern": _SIZE_PATTERN}]}
+        case "number" | "probability":
+            schema = {"type": "number", **bounds}
+    units = {"duration": " Seconds, or a number with ms, s, min or h.",
+             "size": " Bytes, or a number with KiB, MiB, GiB, K, M or G (binary)."}
+    unit = units.get(spec.kind, "")
+    description = spec.help[0].upper() + spec.help[1:] + "." + unit
+    if spec.default is not REQUIRED and spec.kind != "object" and (
+        spec.default is not None or spec.nullable
+    ):
+        description += f" Default: {_default_text(spec)}."
+    schema = {"description": description, **schema}
+    if spec.nullable:
+        schema = {"description": description, "anyOf": [
+            {k: val for k, val in schema.items() if k != "description"}, {"type": "null"}]}
+    if spec.default is not REQUIRED and spec.default is not None and spec.kind != "object":
+        schema["default"] = spec.default
+    return schema
+
+
+def _default_text(spec: FieldSpec) -> str:
+    if spec.default is None:
+        return "null"
+    if spec.kind == "duration":
+        return f"{spec.default:g} s"
+    if spec.kind == "size":
+        from capplan.units import format_size
+
+        return format_size(int(spec.default))
+    return str(spec.default)
+
+
+def _object_schema(specs: tuple[FieldSpec, ...]) -> dict[str, Any]:
+    required = [spec.key for spec in specs if spec.default is REQUIRED]
+    schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {spec.key: _schema_of(spec) for spec in specs},
+    }
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def profile_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of profile format version 1, built from `PROFILE_FIELDS`."""
+    schema = _object_schema(PROFILE_FIELDS)
+    traffic = schema["properties"]["traffic"]
+    traffic["anyOf"] = [{"required": ["service_time"]},
+                        {"required": ["service_time_p50", "service_time_p95"]}]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "capplan traffic profile, version 1",
+        "description": "Traffic, visit shape, memory and targets for capplan. Durations: seconds "
+                       "or ms/s/min/h; sizes: bytes or KiB/MiB/GiB/K/M/G.",
+        **schema,
+    }
+
+
+def profile_json_schema_text() -> str:
+    """The JSON Schema as indented JSON text, ending in a newline."""
+    import json
+
+    return json.dumps(profile_json_schema(), indent=2) + "\n"
+
+
+def iter_fields(specs: tuple[FieldSpec, ...] = PROFILE_FIELDS,
+                prefix: str = "") -> list[tuple[str, FieldSpec]]:
+    """Every key of the format as (dotted key, spec), depth first (for docs and tests)."""
+    out: list[tuple[str, FieldSpec]] = []
+    for spec in specs:
+        dotted = f"{prefix}.{spec.key}" if prefix else spec.key
+        out.append((dotted, spec))
+        if spec.fields:
+            out.extend(iter_fields(spec.fields, dotted))
+    return out
+
+
+__all__ = [
+    "MAX_PROFILE_BYTES",
+    "PROFILE_FIELDS",
+    "PROFILE_VERSION",
+    "FieldSpec",
+    "MaxWait",
+    "Memory",
+    "Targets",
+    "Traffic",
+    "TrafficProfile",
+    "Visits",
+    "iter_fields",
+    "load_profile",
+    "profile_from_text",
+    "profile_json_schema",
+    "profile_json_schema_text",
+    "profile_to_dict",
+]
