@@ -58,6 +58,8 @@ def prepare_root(root: Path) -> None:
     for sub in ("run", "logs", "htdocs", "conf"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "htdocs" / "index.html").write_text("ok\n")
+    # mod_mime reads TypesConfig (default `mime.types` under ServerRoot) when the server starts.
+    (root / "mime.types").touch()
 
 
 def _env() -> dict[str, str]:
