@@ -1,0 +1,97 @@
+"""The queueing engine: Erlang B/C, M/G/c waits, M/M/c/K, Poisson tails, holding times, sizing.
+
+Stage: numeric core between the per-MPM models and the reports. Input: servers, loads (Erlangs),
+holding-time inputs. Output: frozen result types and floats (probabilities in [0, 1], never NaN;
+overload is `stable=False` with infinite waits). Normative reference: model.md §2, §3, §7, §8.
+
+Arguments are checked here (TypeError for a wrong type such as a float or bool server count,
+ValueError for a bad value); the command line validates its flags before calling.
+"""
+
+from capplan.queueing.erlang import (
+    check_load,
+    check_servers,
+    erlang_b,
+    erlang_b_log10,
+    erlang_b_recursion,
+    erlang_c,
+    erlang_c_from_b,
+    erlang_c_log10,
+)
+from capplan.queueing.holding import (
+    FixedVisits,
+    GapMoments,
+    GeometricVisits,
+    HoldingInputs,
+    HoldingTime,
+    MixedVisits,
+    VisitShape,
+    gap_moments,
+    holding_time,
+    mean_holding_insensitive,
+    requests_per_connection_cap,
+)
+from capplan.queueing.mmck import (
+    BlockingEstimate,
+    MMcKResult,
+    blocking_estimate,
+    mmck,
+    p_block_from_b,
+)
+from capplan.queueing.poisson import (
+    poisson_cdf,
+    poisson_logpmf,
+    poisson_quantile,
+    poisson_sf,
+)
+from capplan.queueing.sizing import (
+    max_load_erlang_b,
+    max_load_erlang_c,
+    min_servers_block,
+    min_servers_erlang_b,
+    min_servers_erlang_c,
+    min_servers_wait_tail,
+    round_up_to_multiple,
+)
+from capplan.queueing.waiting import MGcResult, mgc, mmc
+
+__all__ = [
+    "BlockingEstimate",
+    "FixedVisits",
+    "GapMoments",
+    "GeometricVisits",
+    "HoldingInputs",
+    "HoldingTime",
+    "MGcResult",
+    "MMcKResult",
+    "MixedVisits",
+    "VisitShape",
+    "blocking_estimate",
+    "check_load",
+    "check_servers",
+    "erlang_b",
+    "erlang_b_log10",
+    "erlang_b_recursion",
+    "erlang_c",
+    "erlang_c_from_b",
+    "erlang_c_log10",
+    "gap_moments",
+    "holding_time",
+    "max_load_erlang_b",
+    "max_load_erlang_c",
+    "mean_holding_insensitive",
+    "mgc",
+    "min_servers_block",
+    "min_servers_erlang_b",
+    "min_servers_erlang_c",
+    "min_servers_wait_tail",
+    "mmc",
+    "mmck",
+    "p_block_from_b",
+    "poisson_cdf",
+    "poisson_logpmf",
+    "poisson_quantile",
+    "poisson_sf",
+    "requests_per_connection_cap",
+    "round_up_to_multiple",
+]
