@@ -1,0 +1,79 @@
+"""`capplan measure`: memory per process and thread of a running httpd, and its scoreboard."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from capplan.cli.app import EXIT_OK, app
+from capplan.cli.common import emit
+
+
+class MeasureFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+@app.command("measure")
+def measure_command(
+    *,
+    pid: Annotated[
+        int | None, typer.Option("--pid", help="PID of the httpd parent (or of a child).", min=1)
+    ] = None,
+    pidfile: Annotated[
+        Path | None, typer.Option("--pidfile", help="httpd's PID file.", dir_okay=False)
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("-c", "--config", help="httpd config: its PidFile, Listen, mod_status."),
+    ] = None,
+    status_url: Annotated[
+        str | None,
+        typer.Option(
+            "--status-url",
+            help="mod_status URL (default: http://127.0.0.1[:port]/server-status?auto).",
+        ),
+    ] = None,
+    no_status: Annotated[
+        bool, typer.Option("--no-status", help="Do not read the scoreboard.")
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval", help="Seconds between the two status samples (0: one sample).", min=0
+        ),
+    ] = 1.0,
+    fmt: Annotated[
+        MeasureFormat, typer.Option("--format", help="table, json, or yaml (a profile's memory:).")
+    ] = MeasureFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
+) -> int:
+    """Measure a running httpd: PSS, shared and private memory per process and per thread."""
+    from capplan.measure.pipeline import measure
+    from capplan.measure.report import render_json, render_profile_memory, render_table
+
+    if no_status and status_url is not None:
+        raise typer.BadParameter("--no-status and --status-url exclude each other")
+    result = measure(
+        pid=pid,
+        pidfile=pidfile,
+        config=config,
+        status_url=status_url,
+        read_status=not no_status,
+        interval_s=interval,
+    )
+    match fmt:
+        case MeasureFormat.table:
+            text = render_table(result)
+        case MeasureFormat.json:
+            text = render_json(result)
+        case MeasureFormat.yaml:
+            text = render_profile_memory(result)
+    emit(text, output)
+    return EXIT_OK
