@@ -302,24 +302,51 @@ def _geometric(inputs: HoldingInputs, m: float) -> HoldingTime:
     if math.isinf(k):
         h1 = coef_a / (1.0 - alpha)
         s1 = (b0 + b1 * h1) / (1.0 - alpha)
-        requests = 1.0 / (1.0 - alpha)
-        return _result(inputs, requests, h1, s1)
+        return _result(inputs, 1.0 / (1.0 - alpha), h1, s1)
     steps = int(k) - 1  # from position k down to 1
-    # E[R] = (1 - alpha^k)/(1 - alpha); expm1/log1p keep it exact for alpha near 1.
-    requests = _geometric_sum(alpha, int(k))
-    if steps <= _RECURSION_MAX_STEPS:
-        h, sec = s, s2
-        for _ in range(steps):
-            h, sec = coef_a + alpha * h, b0 + b1 * h + alpha * sec
-        return _result(inputs, requests, h, sec)
-    # Closed form of the same recursion after d = k-1 steps (see module docstring).
-    h_star = coef_a / (1.0 - alpha)
-    s_star = (b0 + b1 * h_star) / (1.0 - alpha)
-    gap = s - h_star
-    alpha_d = alpha**steps
+    recurse = _affine_steps if steps <= _RECURSION_MAX_STEPS else _affine_closed_form
+    h1, s1 = recurse(AffineMoments(coef_a, b0, b1, alpha, s, s2), steps)
+    # E[R] = (1 - alpha^k)/(1 - alpha); expm1/log keep it exact for alpha near 1.
+    return _result(inputs, _geometric_sum(alpha, int(k)), h1, s1)
+
+
+@dataclass(frozen=True, slots=True)
+class AffineMoments:
+    """The recursion h_j = a + alpha h_{j+1}, s_j = b0 + b1 h_{j+1} + alpha s_{j+1}.
+
+    Started at position k with (h_k, s_k) = (S, E[S^2]).
+    """
+
+    a: float
+    b0: float
+    b1: float
+    alpha: float
+    h_last: float
+    s_last: float
+
+
+def _affine_steps(rec: AffineMoments, steps: int) -> tuple[float, float]:
+    """(h_1, s_1) after `steps` = k - 1 steps of the backward recursion, one at a time."""
+    h, sec = rec.h_last, rec.s_last
+    for _ in range(steps):
+        h, sec = rec.a + rec.alpha * h, rec.b0 + rec.b1 * h + rec.alpha * sec
+    return h, sec
+
+
+def _affine_closed_form(rec: AffineMoments, steps: int) -> tuple[float, float]:
+    """(h_1, s_1) after d = `steps` steps in O(1), for 0 <= alpha < 1.
+
+    h(d) = h* + g alpha^d with h* = a/(1-alpha), g = S - h*; then
+    s(d) = s* + b1 g d alpha^(d-1) + (E[S^2] - s*) alpha^d with s* = (b0 + b1 h*)/(1-alpha)
+    (the resonant term d alpha^(d-1) comes from forcing by h's own alpha^d).
+    """
+    h_star = rec.a / (1.0 - rec.alpha)
+    s_star = (rec.b0 + rec.b1 * h_star) / (1.0 - rec.alpha)
+    gap = rec.h_last - h_star
+    alpha_d = rec.alpha**steps
     h1 = h_star + gap * alpha_d
-    s1 = s_star + b1 * gap * steps * alpha ** (steps - 1) + (s2 - s_star) * alpha_d
-    return _result(inputs, requests, h1, s1)
+    s1 = s_star + rec.b1 * gap * steps * rec.alpha ** (steps - 1) + (rec.s_last - s_star) * alpha_d
+    return h1, s1
 
 
 def _geometric_sum(alpha: float, n: int) -> float:

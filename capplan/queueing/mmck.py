@@ -78,9 +78,16 @@ def _check_queue(queue: object) -> float:
     return check_load(queue, "queue capacity")
 
 
+def _log_ratio(x: float, y: float) -> float:
+    """ln(x/y) for x, y > 0: log1p near 1 (no cancellation), a difference of logs elsewhere."""
+    if 0.5 <= x / y <= 2.0:
+        return math.log1p((x - y) / y)
+    return math.log(x) - math.log(y)
+
+
 def _sums_rho_le_1(c: int, a: float, q: float) -> tuple[float, float]:
     """(ln rho, sum_{j=0..Q-1} rho^j) for rho = a/c <= 1, without `1 - rho^Q` cancellation."""
-    ln_rho = math.log1p((a - c) / c)
+    ln_rho = _log_ratio(a, c)
     if a == c:
         return 0.0, q
     return ln_rho, -math.expm1(q * ln_rho) / ((c - a) / c)
@@ -88,7 +95,7 @@ def _sums_rho_le_1(c: int, a: float, q: float) -> tuple[float, float]:
 
 def _sums_rho_gt_1(c: int, a: float, q: float) -> tuple[float, float, float]:
     """(ln u, u^Q, sum_{i=0..Q-1} u^i) for u = 1/rho = c/a < 1: nothing can overflow."""
-    ln_u = math.log1p(-(a - c) / a)
+    ln_u = _log_ratio(c, a)
     return ln_u, math.exp(q * ln_u), -math.expm1(q * ln_u) / ((a - c) / a)
 
 
