@@ -15,6 +15,8 @@ class Directive:
     `args` are the words after the name with quotes removed and `${VAR}` substituted,
     `sections` names the enclosing non-conditional containers, outermost first
     (for example `("VirtualHost",)` or `("VirtualHost", "Directory")`).
+    A container opener is itself a directive named with its `<` (`<VirtualHost`, args `*:80`);
+    EXEC_ON_READ directives (Define, Include, LoadModule, ServerRoot, If* sections) are not.
     """
 
     name: str

@@ -1,0 +1,172 @@
+"""Directive tables: which module registers which directive, in which context, and which
+directives httpd accepts only in the main server.
+
+Input: a module identifier or source file name; output: its directive names and contexts.
+Source of the tables: `directive_table.json`, generated from Debian's apache2 2.4.71 by
+`tests/data/config/gen_directive_table.py` (`apache2 -L` with every shipped module loaded, plus
+`<IfModule mod_X.c>` probes for the source file names). `GLOBAL_ONLY` below was produced by the
+same script's `--global-only` probe (each server-context directive tried inside `<VirtualHost>`).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+from pathlib import Path
+
+# Debian's compiled-in modules (`apache2 -l`), in prelink order.
+DEBIAN_STATIC_MODULES: tuple[str, ...] = (
+    "core.c",
+    "mod_so.c",
+    "mod_watchdog.c",
+    "http_core.c",
+    "mod_log_config.c",
+    "mod_logio.c",
+    "mod_version.c",
+    "mod_unixd.c",
+)
+
+# Static modules whose symbol is not derived from the source name as mod_X.c → X_module.
+_STATIC_IDENTIFIERS = {"core.c": "core_module", "http_core.c": "http_module"}
+
+# NOTE: each MPM's set_* handler and core.c handlers call ap_check_cmd_context(cmd, GLOBAL_ONLY):
+# the directive is refused inside <VirtualHost> ("X cannot occur within <VirtualHost> section").
+GLOBAL_ONLY: frozenset[str] = frozenset(
+    name.lower()
+    for name in (
+        "AcceptFilter",
+        "AsyncRequestWorkerFactor",
+        "AuthnCacheEnable",
+        "AuthnCacheSOCache",
+        "AuthnzFcgiDefineProvider",
+        "ChrootDir",
+        "CoreDumpDirectory",
+        "GlobalLog",
+        "GracefulShutdownTimeout",
+        "Group",
+        "HeartbeatAddress",
+        "HeartbeatListen",
+        "HeartbeatMaxServers",
+        "HeartbeatStorage",
+        "LDAPCacheEntries",
+        "LDAPCacheTTL",
+        "LDAPConnectionTimeout",
+        "LDAPLibraryDebug",
+        "LDAPOpCacheEntries",
+        "LDAPOpCacheTTL",
+        "LDAPRetries",
+        "LDAPRetryDelay",
+        "LDAPSharedCacheFile",
+        "LDAPSharedCacheSize",
+        "LDAPTimeout",
+        "LDAPTrustedGlobalCert",
+        "Listen",
+        "ListenBacklog",
+        "ListenCoresBucketsRatio",
+        "ListenTCPDeferAccept",
+        "MaxClients",
+        "MaxConnectionsPerChild",
+        "MaxMemFree",
+        "MaxRequestsPerChild",
+        "MaxRequestWorkers",
+        "MaxSpareServers",
+        "MaxSpareThreads",
+        "MinSpareServers",
+        "MinSpareThreads",
+        "Mutex",
+        "PidFile",
+        "ProxyHCTPsize",
+        "ReceiveBufferSize",
+        "RegexDefaultOptions",
+        "RegisterHttpMethod",
+        "ScoreBoardFile",
+        "ScriptSock",
+        "SendBufferSize",
+        "ServerLimit",
+        "ServerTokens",
+        "SessionCryptoDriver",
+        "SSLCryptoDevice",
+        "SSLPassPhraseDialog",
+        "SSLRandomSeed",
+        "SSLSessionCache",
+        "SSLStaplingCache",
+        "SSLVHostSNIPolicy",
+        "StartServers",
+        "ThreadLimit",
+        "ThreadsPerChild",
+        "ThreadStackSize",
+        "User",
+        "WatchdogInterval",
+        "xml2EncAlias",
+    )
+)
+
+
+class Context(Enum):
+    """Where a directive may appear, from its `req_override` (apache2 -L "Allowed in")."""
+
+    SERVER = "server"  # RSRC_CONF only: main server and <VirtualHost>, not <Directory> & co.
+    DIRECTORY = "directory"  # ACCESS_CONF only: inside <Directory>, <Location>, <Files>, <If>.
+    ANY = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleInfo:
+    """What one module brings: its source file name and its directives (lower-cased keys)."""
+
+    identifier: str
+    source: str
+    directives: dict[str, tuple[str, Context]] | None  # None: module not in the table
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    static: dict[str, dict[str, str]]  # source file → {directive: context}
+    modules: dict[str, tuple[str, dict[str, str]]]  # identifier → (source file, directives)
+
+
+@cache
+def _table() -> _Table:
+    raw = json.loads(Path(__file__).with_name("directive_table.json").read_text("utf-8"))
+    return _Table(
+        static={source: dict(names) for source, names in raw["static"].items()},
+        modules={
+            ident: (str(entry["source"]), dict(entry["directives"]))
+            for ident, entry in raw["modules"].items()
+        },
+    )
+
+
+def _directives(raw: dict[str, str]) -> dict[str, tuple[str, Context]]:
+    return {name.lower(): (name, Context(context)) for name, context in raw.items()}
+
+
+def static_identifier(source: str) -> str:
+    """`mod_so.c` → `so_module`, `core.c` → `core_module` (the symbol `-M` prints)."""
+    if source in _STATIC_IDENTIFIERS:
+        return _STATIC_IDENTIFIERS[source]
+    stem = source.removesuffix(".c")
+    return stem.removeprefix("mod_") + "_module"
+
+
+@cache
+def static_module(source: str) -> ModuleInfo:
+    raw = _table().static.get(source)
+    return ModuleInfo(static_identifier(source), source, None if raw is None else _directives(raw))
+
+
+@cache
+def shared_module(identifier: str, so_path: str) -> ModuleInfo:
+    """A `LoadModule identifier path` module: table entry, else the source name derived from the
+    shared object's file name (`mod_X.so` → `mod_X.c`, `mod_mpm_X.so` → `X.c`)."""
+    entry = _table().modules.get(identifier)
+    if entry is not None:
+        return ModuleInfo(identifier, entry[0], _directives(entry[1]))
+    base = posixpath.basename(so_path)
+    stem = base.removesuffix(".so")
+    mpm = stem.startswith("mod_mpm_")
+    source = (stem.removeprefix("mod_mpm_") if mpm else stem) + ".c"
+    return ModuleInfo(identifier, source, None)

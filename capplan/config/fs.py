@@ -1,0 +1,118 @@
+"""File access for the evaluator, injected so tests can use an in-memory tree.
+
+Input: absolute paths; output: file bytes, directory listings and file kinds. `RealFileSystem`
+reads the disk; `MemoryFileSystem` serves a dict of paths and can refuse reads (like `chmod 000`).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import stat
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from typing import Protocol
+
+
+class Kind(Enum):
+    FILE = "file"
+    DIRECTORY = "directory"
+    OTHER = "other"
+
+
+class FileSystem(Protocol):
+    """What the evaluator needs from a file system; errors are `OSError` with `strerror` set."""
+
+    def read_bytes(self, path: str) -> bytes: ...
+
+    def kind(self, path: str) -> Kind | None:
+        """Kind of `path` after following symlinks, None when stat() fails."""
+        ...
+
+    def list_dir(self, path: str) -> list[str]:
+        """Entry names of a directory (without `.` and `..`), in no particular order."""
+        ...
+
+
+class RealFileSystem:
+    """The local disk."""
+
+    def read_bytes(self, path: str) -> bytes:
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    def kind(self, path: str) -> Kind | None:
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            return None
+        if stat.S_ISREG(mode):
+            return Kind.FILE
+        if stat.S_ISDIR(mode):
+            return Kind.DIRECTORY
+        return Kind.OTHER
+
+    def list_dir(self, path: str) -> list[str]:
+        return os.listdir(path)
+
+
+def _error(code: int, path: str) -> OSError:
+    return OSError(code, os.strerror(code), path)
+
+
+class MemoryFileSystem:
+    """An in-memory tree: `files` maps absolute paths to contents; parent directories are implied.
+
+    `unreadable` paths exist but reading them fails with EACCES, as after `chmod 000` for a
+    non-root user; `directories` adds empty directories.
+    """
+
+    def __init__(
+        self,
+        files: Mapping[str, bytes | str],
+        *,
+        unreadable: Iterable[str] = (),
+        directories: Iterable[str] = (),
+    ) -> None:
+        self._files = {
+            posixpath.normpath(path): data.encode() if isinstance(data, str) else data
+            for path, data in files.items()
+        }
+        self._unreadable = frozenset(posixpath.normpath(p) for p in unreadable)
+        empty = [posixpath.normpath(d) for d in directories]
+        self._children: dict[str, set[str]] = {d: set() for d in empty}
+        for path in [*self._files, *empty]:
+            child = path
+            parent = posixpath.dirname(child)
+            while child != parent:
+                self._children.setdefault(parent, set()).add(posixpath.basename(child))
+                child, parent = parent, posixpath.dirname(parent)
+
+    def read_bytes(self, path: str) -> bytes:
+        key = posixpath.normpath(path)
+        if key in self._unreadable:
+            raise _error(errno.EACCES, path)
+        if key in self._children:
+            raise _error(errno.EISDIR, path)
+        try:
+            return self._files[key]
+        except KeyError:
+            raise _error(errno.ENOENT, path) from None
+
+    def kind(self, path: str) -> Kind | None:
+        key = posixpath.normpath(path)
+        if key in self._files:
+            return Kind.FILE
+        if key in self._children:
+            return Kind.DIRECTORY
+        return None
+
+    def list_dir(self, path: str) -> list[str]:
+        key = posixpath.normpath(path)
+        if key in self._files:
+            raise _error(errno.ENOTDIR, path)
+        try:
+            return sorted(self._children[key])
+        except KeyError:
+            raise _error(errno.ENOENT, path) from None
