@@ -1,0 +1,218 @@
+"""The per-MPM models: (effective settings, traffic profile) -> metrics, for prefork, worker, event.
+
+Stage: models (design.md data flow). Input: `PreforkSettings | WorkerSettings | EventSettings` and
+a `TrafficProfile`. Output: `MpmMetrics`; `evaluate_targets` turns them into `TargetResult`s and
+`metrics_to_dict` into the JSON report's `mpms` entries. The normative model is model.md §2-§6.
+
+`evaluate_all` evaluates all three MPMs for one profile. The current MPM keeps its settings; the
+other two are mapped from it:
+
+* the same total workers W and the same KeepAlive*, ListenBacklog, somaxconn, Timeout and
+  MaxConnectionsPerChild;
+* prefork: ServerLimit = MaxRequestWorkers = W, httpd's default spare servers;
+* worker/event: the config's ThreadsPerChild and ThreadLimit when it is threaded, else httpd's
+  defaults (25, 64); MaxRequestWorkers = W rounded up to a multiple of ThreadsPerChild;
+  ServerLimit = max(the config's ServerLimit when threaded, else httpd's 16, the processes
+  needed); the config's spare threads when threaded, else httpd's; event keeps the config's
+  AsyncRequestWorkerFactor (httpd's 2 otherwise).
+
+Without a config, each MPM is evaluated at httpd's own defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, assert_never
+
+from capplan.models.targets import TargetResult, evaluate_targets, wait_probability_value
+from capplan.models.types import EventDetail, MemoryFootprint, MpmMetrics, Scoreboard
+from capplan.profile import TrafficProfile
+from capplan.settings import (
+    MPM_NAMES,
+    CommonSettings,
+    EffectiveConfig,
+    EventSettings,
+    MpmName,
+    MpmSettings,
+    PreforkSettings,
+    WorkerSettings,
+)
+
+__all__ = [
+    "EventDetail",
+    "MemoryFootprint",
+    "MpmMetrics",
+    "Scoreboard",
+    "TargetResult",
+    "evaluate",
+    "evaluate_all",
+    "evaluate_targets",
+    "map_settings",
+    "metrics_to_dict",
+    "wait_probability_value",
+]
+
+_DEFAULT_THREADS_PER_CHILD = 25
+_DEFAULT_THREAD_LIMIT = 64
+_DEFAULT_THREADED_SERVER_LIMIT = 16
+
+
+def evaluate(settings: MpmSettings, profile: TrafficProfile) -> MpmMetrics:
+    """The steady state of these settings under this profile (dispatch on the MPM)."""
+    match settings:
+        case PreforkSettings():
+            from capplan.models import prefork
+
+            return prefork.evaluate(settings, profile)
+        case WorkerSettings():
+            from capplan.models import worker
+
+            return worker.evaluate(settings, profile)
+        case EventSettings():
+            from capplan.models import event
+
+            return event.evaluate(settings, profile)
+        case _:
+            assert_never(settings)
+
+
+def _threaded_shape(current: MpmSettings) -> tuple[int, int, int, int, int, int]:
+    """(TPC, ThreadLimit, ServerLimit, StartServers, MinSpareThreads, MaxSpareThreads)."""
+    match current:
+        case WorkerSettings() | EventSettings():
+            return (current.threads_per_child, current.thread_limit, current.server_limit,
+                    current.start_servers, current.min_spare_threads, current.max_spare_threads)
+        case PreforkSettings():
+            defaults = WorkerSettings()
+            return (_DEFAULT_THREADS_PER_CHILD, _DEFAULT_THREAD_LIMIT,
+                    _DEFAULT_THREADED_SERVER_LIMIT, defaults.start_servers,
+                    defaults.min_spare_threads, defaults.max_spare_threads)
+        case _:
+            assert_never(current)
+
+
+def map_settings(current: MpmSettings, target: MpmName) -> MpmSettings:
+    """`current` carried over to the MPM `target` with the same total workers (module docstring)."""
+    common: CommonSettings = current.common
+    workers = current.workers
+    if target == "prefork":
+        if isinstance(current, PreforkSettings):
+            return current
+        defaults = PreforkSettings()
+        return PreforkSettings(
+            server_limit=workers,
+            max_request_workers=workers,
+            start_servers=min(defaults.start_servers, workers),
+            min_spare_servers=defaults.min_spare_servers,
+            max_spare_servers=defaults.max_spare_servers,
+            common=common,
+        )
+    if target == "worker" and isinstance(current, WorkerSettings):
+        return current
+    if target == "event" and isinstance(current, EventSettings):
+        return current
+    tpc, thread_limit, server_limit, start, min_spare, max_spare = _threaded_shape(current)
+    processes = max(1, math.ceil(workers / tpc))
+    shape: dict[str, Any] = {
+        "server_limit": max(server_limit, processes),
+        "thread_limit": max(thread_limit, tpc),
+        "threads_per_child": tpc,
+        "max_request_workers": processes * tpc,
+        "start_servers": min(start, processes),
+        "min_spare_threads": min_spare,
+        "max_spare_threads": max_spare,
+        "common": common,
+    }
+    if target == "worker":
+        return WorkerSettings(**shape)
+    factor = EventSettings().async_request_worker_factor
+    if isinstance(current, EventSettings):
+        factor = current.async_request_worker_factor
+    return EventSettings(**shape, async_request_worker_factor=factor)
+
+
+def evaluate_all(
+    effective: EffectiveConfig | None, profile: TrafficProfile
+) -> dict[MpmName, MpmMetrics]:
+    """All three MPMs for one profile: the config's own MPM as configured, the others mapped."""
+    if effective is None:
+        defaults: dict[MpmName, MpmSettings] = {
+            "prefork": PreforkSettings(),
+            "worker": WorkerSettings(),
+            "event": EventSettings(),
+        }
+        return {name: evaluate(defaults[name], profile) for name in MPM_NAMES}
+    return {name: evaluate(map_settings(effective.settings, name), profile)
+            for name in MPM_NAMES}
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no infinity: an infinite wait (unstable) becomes null."""
+    return value if math.isfinite(value) else None
+
+
+def metrics_to_dict(metrics: MpmMetrics) -> dict[str, Any]:
+    """The JSON report's `mpms.<name>` object: design.md's stable keys first, then detail.
+
+    Sizes in bytes, times in seconds, probabilities in [0, 1]; infinite waits are null.
+    """
+    m = metrics
+    out: dict[str, Any] = {
+        "workers": m.workers,
+        "processes": m.processes,
+        "memory_bytes": m.memory_bytes,
+        "max_concurrent_requests": m.max_concurrent_requests,
+        "max_connections": m.max_connections,
+        "idle_keepalive_capacity": m.idle_keepalive_capacity,
+        "offered_load_erlangs": m.offered_load_erlangs,
+        "utilization": m.utilization,
+        "busy_workers_mean": m.busy_workers_mean,
+        "idle_keepalive_mean": m.idle_keepalive_mean,
+        "connections_per_s": m.connections_per_s,
+        "p_wait": m.p_wait,
+        "p_wait_request": m.p_wait_request,
+        "mean_wait_s": _finite(m.mean_wait_s),
+        "wait_p99_s": _finite(m.wait_p99_s),
+        "p_block": m.p_block,
+        "stable": m.stable,
+        "threads_per_child": m.threads_per_child,
+        "server_limit": m.server_limit,
+        "accept_queue": m.accept_queue,
+        "p_block_conservative": m.p_block_conservative,
+        "requests_per_connection": m.requests_per_connection,
+        "holding_time_s": m.holding_time_s,
+        "holding_time_scv": m.holding_time_scv,
+        "scoreboard": {
+            "busy_requests": m.scoreboard.busy_requests,
+            "idle_keepalive": m.scoreboard.idle_keepalive,
+            "closing": m.scoreboard.closing,
+        },
+        "open_connections_mean": m.open_connections_mean,
+        "open_connections_p99": m.open_connections_p99,
+        "memory": {
+            "typical_bytes": m.memory.typical_bytes,
+            "full_bytes": m.memory.full_bytes,
+            "worst_bytes": m.memory.worst_bytes,
+            "available_bytes": m.memory.available_bytes,
+            "max_workers": m.memory.max_workers,
+        },
+    }
+    if m.event is not None:
+        e = m.event
+        out["event"] = {
+            "worker_factor": e.worker_factor,
+            "busy_erlangs": e.busy_erlangs,
+            "idle_connections_mean": e.idle_connections_mean,
+            "process_saturation": e.process_saturation,
+            "kill_episodes_per_s": e.kill_episodes_per_s,
+            "keepalive_drops_per_s": e.keepalive_drops_per_s,
+            "kill_hazard_per_s": e.kill_hazard_per_s,
+            "connections_per_s_without_kills": e.connections_per_s_without_kills,
+            "churn_per_s": e.churn_per_s,
+            "p_connection_limit": e.p_connection_limit,
+            "p_connection_limit_bound": e.p_connection_limit_bound,
+            "pooled_wait_probability": e.pooled_wait_probability,
+            "slot_capacity": e.slot_capacity,
+            "lingering_mean": e.lingering_mean,
+        }
+    return out

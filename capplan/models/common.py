@@ -1,0 +1,137 @@
+"""Shared parts of the per-MPM models: holding-time inputs from a profile, and the pooled model.
+
+Stage: model. Input: a `TrafficProfile` and `CommonSettings` (KeepAlive*, ListenBacklog). Output:
+the queueing engine's `HoldingInputs`, and for prefork and worker (model.md §3: a pooled FCFS
+c-server queue of connections in front of a finite accept queue) a complete `MpmMetrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from capplan.models.types import MemoryFootprint, MpmMetrics, Scoreboard
+from capplan.profile import TrafficProfile
+from capplan.queueing import (
+    FixedVisits,
+    GeometricVisits,
+    HoldingInputs,
+    HoldingTime,
+    VisitShape,
+    blocking_estimate,
+    holding_time,
+    mgc,
+    mmck,
+    poisson_quantile,
+)
+from capplan.settings import CommonSettings, MpmName, MpmSettings
+
+# The memory footprint as a function of the mean busy workers (bound to the MPM's settings).
+MemoryFromBusy = Callable[[float], MemoryFootprint]
+
+
+def visit_shape(profile: TrafficProfile) -> VisitShape:
+    """The engine's visit shape for `visits.distribution` and `visits.requests_per_visit`."""
+    visits = profile.visits
+    if visits.distribution == "fixed":
+        return FixedVisits(round(visits.requests_per_visit))
+    return GeometricVisits(visits.requests_per_visit)
+
+
+def holding_inputs(
+    profile: TrafficProfile,
+    common: CommonSettings,
+    *,
+    linger_s: float,
+    kill_rate_per_s: float = 0.0,
+) -> HoldingInputs:
+    """Inputs of H for this profile under these KeepAlive settings (model.md §2).
+
+    The service time is the full per-request time S; `linger_s` is L (the profile's linger for
+    prefork/worker, 0 for event's slot lifetime, F5); `kill_rate_per_s` is event's kill hazard.
+    """
+    traffic = profile.traffic
+    return HoldingInputs(
+        service_s=traffic.service_time_s,
+        visits=visit_shape(profile),
+        think_s=profile.visits.think_time_s,
+        keepalive_timeout_s=common.keep_alive_timeout_s,
+        max_keepalive_requests=max(0, common.max_keep_alive_requests),
+        keepalive=common.keep_alive,
+        service_scv=traffic.service_time_scv,
+        idle_hold_probability=profile.visits.idle_hold_probability,
+        linger_s=linger_s,
+        kill_rate_per_s=kill_rate_per_s,
+    )
+
+
+def clamp_probability(value: float) -> float:
+    """Keep a computed probability inside [0, 1] (rounding can overshoot by an ulp)."""
+    return min(1.0, max(0.0, value))
+
+
+def pooled_metrics(
+    mpm: MpmName,
+    settings: MpmSettings,
+    profile: TrafficProfile,
+    *,
+    threads_per_child: int,
+    memory_of: MemoryFromBusy,
+) -> MpmMetrics:
+    """prefork and worker: connections hold a worker for their whole life (model.md §3).
+
+    Erlang C with Allen-Cunneen waits for P(wait) and the waits; M/M/c/K with the SCV-corrected
+    queue Q_eff = 2Q/(1 + cH2) for P(block); only the first request of a connection can wait.
+    Under overload (a >= c) the finite queue gives the carried load and P(wait | admitted).
+    """
+    common = settings.common
+    c = settings.workers
+    q = common.accept_queue_capacity
+    rate = profile.traffic.requests_per_second
+    inputs = holding_inputs(profile, common, linger_s=profile.visits.linger_s)
+    ht: HoldingTime = holding_time(inputs)
+    conn_rate = rate / ht.requests_per_conn
+    a = conn_rate * ht.mean_s
+    waits = mgc(c, a, ht.mean_s, ht.scv)
+    blocking = blocking_estimate(c, a, q, ht.scv)
+    p_block = clamp_probability(blocking.p_block_est)
+    if waits.stable:
+        p_wait = waits.p_wait
+    else:
+        p_wait = mmck(c, a, blocking.queue_eff, ht.mean_s).p_wait_admitted
+    carried = 1.0 - p_block
+    busy = min(float(c), a * carried)
+    idle_ka = conn_rate * carried * ht.mean_idle_s
+    closing = conn_rate * carried * profile.visits.linger_s
+    return MpmMetrics(
+        mpm=mpm,
+        settings=settings,
+        profile=profile,
+        workers=c,
+        processes=settings.processes,
+        threads_per_child=threads_per_child,
+        server_limit=settings.server_limit,
+        max_concurrent_requests=c,
+        max_connections=c,
+        idle_keepalive_capacity=c,
+        accept_queue=q,
+        offered_load_erlangs=a,
+        utilization=a / c,
+        busy_workers_mean=busy,
+        idle_keepalive_mean=idle_ka,
+        connections_per_s=conn_rate,
+        p_wait=clamp_probability(p_wait),
+        p_wait_request=clamp_probability(p_wait / ht.requests_per_conn),
+        mean_wait_s=waits.mean_wait_s,
+        mean_wait_given_wait_s=waits.mean_wait_given_wait_s,
+        wait_p99_s=waits.wait_p99_s,
+        p_block=p_block,
+        p_block_conservative=clamp_probability(blocking.p_block_cons),
+        stable=waits.stable,
+        scoreboard=Scoreboard(rate * profile.traffic.service_time_s * carried, idle_ka, closing),
+        requests_per_connection=ht.requests_per_conn,
+        holding_time_s=ht.mean_s,
+        holding_time_scv=ht.scv,
+        open_connections_mean=a,
+        open_connections_p99=poisson_quantile(0.99, a),
+        memory=memory_of(busy),
+    )

@@ -1,0 +1,197 @@
+"""event MPM model: workers held only while requests run; connection slots per process (§4).
+
+Stage: model. Input: `EventSettings` (effective) and a `TrafficProfile`. Output: `MpmMetrics` with
+an `EventDetail`. Two coupled resources:
+
+* workers (c = P * TPC): each process is an M/G/TPC/TPC loss system for the requests of its pinned
+  connections; its saturation B_p = B(TPC, a_b/P) drops keep-alive requests (F7) and closes all
+  its idle keep-alive connections (F8), which shortens keep-alive and adds connections (churn):
+  the least fixed point of §4.4;
+* connection slots: a process accepts while `conns - lingering < TPC + F * idle` (F5, F6); the
+  probability that no process can accept is P_limit (§4.3, `capplan.models.slots`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from capplan.models.common import clamp_probability, holding_inputs
+from capplan.models.memory import threaded_memory
+from capplan.models.slots import connection_limit
+from capplan.models.types import EventDetail, MpmMetrics, Scoreboard
+from capplan.profile import TrafficProfile
+from capplan.queueing import (
+    HoldingTime,
+    blocking_estimate,
+    erlang_b,
+    holding_time,
+    mgc,
+    poisson_quantile,
+)
+from capplan.settings import CommonSettings, EventSettings
+
+_FIXED_POINT_RTOL = 1e-12
+_FIXED_POINT_MAX_STEPS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class KillFixedPoint:
+    """The §4.4 least fixed point of the kill hazard and the rates around it (all per second).
+
+    `kill_hazard_per_s` h; `holding` the slot holding time at h (L = 0, full service time);
+    `connections_per_s` λ_req/E[R](h) and `connections_per_s_without_kills` λ_req/E[R](0);
+    `kill_episodes_per_s` and `keepalive_drops_per_s` over all processes; `episode_entries_per_s`
+    nu = P TPC B_p / S_w; `steps` the iterations used.
+    """
+
+    kill_hazard_per_s: float
+    holding: HoldingTime
+    connections_per_s: float
+    connections_per_s_without_kills: float
+    process_saturation: float
+    episode_entries_per_s: float
+    kill_episodes_per_s: float
+    keepalive_drops_per_s: float
+    steps: int
+
+
+def kill_fixed_point(
+    profile: TrafficProfile, common: CommonSettings, processes: int, threads_per_child: int
+) -> KillFixedPoint:
+    """Iterate h -> kill_episodes(λ_conn(h))/P from h = 0 to the least fixed point (§4.2, §4.4).
+
+    a_p = λ S_w / P, B_p = B(TPC, a_p), nu = P TPC B_p / S_w, d = TPC / S_w,
+    lk_p = (λ - λ_conn)/P, kills = nu (lk_p + λ_conn)/(lk_p + λ_conn + d),
+    drops = nu lk_p/(lk_p + λ_conn + d). The map is increasing and bounded by nu/P, so the
+    iteration converges monotonically (Knaster-Tarski); relative tolerance 1e-12.
+    """
+    rate = profile.traffic.requests_per_second
+    worker_s = profile.traffic.worker_time_s
+    p, tpc = processes, threads_per_child
+    saturation = erlang_b(tpc, rate * worker_s / p)
+    entries = p * tpc * saturation / worker_s
+    exit_rate = tpc / worker_s
+
+    def at(h: float) -> tuple[HoldingTime, float, float, float]:
+        ht = holding_time(holding_inputs(profile, common, linger_s=0.0, kill_rate_per_s=h))
+        conn_rate = rate / ht.requests_per_conn
+        keepalive_rate = (rate - conn_rate) / p
+        denominator = keepalive_rate + conn_rate + exit_rate
+        kills = entries * (keepalive_rate + conn_rate) / denominator
+        drops = entries * keepalive_rate / denominator
+        return ht, conn_rate, kills, drops
+
+    h = 0.0
+    ht, conn_rate, kills, drops = at(h)
+    without_kills = conn_rate
+    steps = 0
+    while steps < _FIXED_POINT_MAX_STEPS:
+        steps += 1
+        h_new = kills / p
+        if h_new - h <= _FIXED_POINT_RTOL * h_new:
+            break
+        h = h_new
+        ht, conn_rate, kills, drops = at(h)
+    return KillFixedPoint(
+        kill_hazard_per_s=h,
+        holding=ht,
+        connections_per_s=conn_rate,
+        connections_per_s_without_kills=without_kills,
+        process_saturation=saturation,
+        episode_entries_per_s=entries,
+        kill_episodes_per_s=kills,
+        keepalive_drops_per_s=drops,
+        steps=steps,
+    )
+
+
+def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
+    """The event steady state: per-process saturation, kill churn, the connection limit, memory.
+
+    `p_wait` is P_limit (a new connection waits only when no process can accept);
+    `p_wait_request` adds the keep-alive requests dropped by saturated processes;
+    `mean_wait_s` and `wait_p99_s` are the pooled worker queue's (Allen-Cunneen on S_w), which
+    only covers waits for a worker, not for a connection slot.
+    """
+    common = settings.common
+    traffic = profile.traffic
+    rate = traffic.requests_per_second
+    p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
+    c = settings.workers
+    q = common.accept_queue_capacity
+    worker_s = traffic.worker_time_s
+    a_b = rate * worker_s
+
+    fixed = kill_fixed_point(profile, common, p, tpc)
+    ht = fixed.holding
+    conn_rate = fixed.connections_per_s + fixed.keepalive_drops_per_s  # drops reconnect (§4.4)
+    idle_ka = fixed.connections_per_s * ht.mean_idle_s
+    # Connections without a worker: keep-alive idle plus asynchronous write completion.
+    a_y = idle_ka + rate * (traffic.service_time_s - worker_s)
+    limit = connection_limit(c, f, a_b, a_y)
+    open_mean = a_b + a_y
+    open_p99 = poisson_quantile(0.99, open_mean)
+    slot_capacity = c + f * max(0.0, c - a_b)
+    stable = a_b < c and open_mean < slot_capacity
+    workers_queue = mgc(c, a_b, worker_s, traffic.service_time_scv)
+    # Accept-queue blocking with the slots as servers: an order of magnitude only (§4.5).
+    slots = max(1, math.floor(slot_capacity))
+    slot_scv = ht.scv if ht.mean_s > 0 else 1.0
+    blocking = blocking_estimate(slots, min(open_mean, 1e300), q, slot_scv)
+    lingering = fixed.connections_per_s * profile.visits.linger_s
+    busy = min(float(c), a_b)
+    p_wait = limit.p_limit
+    inf = math.inf
+    detail = EventDetail(
+        worker_factor=f,
+        busy_erlangs=a_b,
+        idle_connections_mean=a_y,
+        process_saturation=fixed.process_saturation,
+        kill_episodes_per_s=fixed.kill_episodes_per_s,
+        keepalive_drops_per_s=fixed.keepalive_drops_per_s,
+        kill_hazard_per_s=fixed.kill_hazard_per_s,
+        connections_per_s_without_kills=fixed.connections_per_s_without_kills,
+        churn_per_s=conn_rate - fixed.connections_per_s_without_kills,
+        p_connection_limit=limit.p_limit,
+        p_connection_limit_bound=limit.p_limit_bound,
+        pooled_wait_probability=limit.pooled_c,
+        slot_capacity=slot_capacity,
+        lingering_mean=lingering,
+    )
+    return MpmMetrics(
+        mpm="event",
+        settings=settings,
+        profile=profile,
+        workers=c,
+        processes=p,
+        threads_per_child=tpc,
+        server_limit=settings.server_limit,
+        max_concurrent_requests=c,
+        max_connections=(1 + f) * c,
+        idle_keepalive_capacity=(1 + f) * c,
+        accept_queue=q,
+        offered_load_erlangs=a_b,
+        utilization=a_b / c,
+        busy_workers_mean=busy,
+        idle_keepalive_mean=idle_ka,
+        connections_per_s=conn_rate,
+        p_wait=p_wait,
+        p_wait_request=clamp_probability(
+            (conn_rate * p_wait + fixed.keepalive_drops_per_s) / rate
+        ),
+        mean_wait_s=workers_queue.mean_wait_s if stable else inf,
+        mean_wait_given_wait_s=inf,
+        wait_p99_s=workers_queue.wait_p99_s if stable else inf,
+        p_block=clamp_probability(blocking.p_block_est),
+        p_block_conservative=clamp_probability(blocking.p_block_cons),
+        stable=stable,
+        scoreboard=Scoreboard(busy, idle_ka, lingering),
+        requests_per_connection=ht.requests_per_conn,
+        holding_time_s=ht.mean_s,
+        holding_time_scv=ht.scv,
+        open_connections_mean=open_mean,
+        open_connections_p99=open_p99,
+        memory=threaded_memory(settings, profile, busy, open_p99),
+        event=detail,
+    )

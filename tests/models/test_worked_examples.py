@@ -1,0 +1,151 @@
+"""model.md's worked examples (§3.6 prefork/worker, §4.3-§4.4 event), reproduced end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from capplan.models import evaluate, evaluate_targets
+from capplan.profile import MaxWait, Targets, Traffic, TrafficProfile, Visits
+from capplan.settings import CommonSettings, EventSettings, PreforkSettings, WorkerSettings
+
+# λ = 200/s, geometric m = 10, S = 50 ms, Z = 5 s, MaxKeepAliveRequests 100 (k = 101), q = 1.
+EXAMPLE = TrafficProfile(
+    "model-3.6",
+    Traffic(requests_per_second=200.0, service_time_s=0.05),
+    Visits(requests_per_visit=10.0, think_time_s=5.0, idle_hold_probability=1.0),
+    targets=Targets(max_wait_probability=0.01, max_wait=None, max_block_probability=None),
+)
+
+
+def prefork(workers: int, keep_alive_timeout_s: float = 5.0) -> PreforkSettings:
+    common = CommonSettings(keep_alive_timeout_s=keep_alive_timeout_s)
+    return PreforkSettings(server_limit=workers, max_request_workers=workers, common=common)
+
+
+def test_keepalive_5s_holding_time_and_load() -> None:
+    m = evaluate(prefork(256), EXAMPLE)
+    assert m.requests_per_connection == pytest.approx(2.3197, abs=5e-5)
+    assert m.connections_per_s == pytest.approx(86.2, abs=0.05)
+    assert m.holding_time_s == pytest.approx(7.874, abs=5e-4)
+    assert m.holding_time_scv == pytest.approx(0.268, abs=5e-4)
+    assert m.offered_load_erlangs == pytest.approx(678.9, abs=0.05)
+    assert m.open_connections_p99 == 740
+
+
+def test_only_ten_workers_are_busy_on_requests_at_enough_workers() -> None:
+    m = evaluate(prefork(800), EXAMPLE)
+    assert m.scoreboard.busy_requests == pytest.approx(10.0, rel=1e-9)
+    assert m.scoreboard.idle_keepalive == pytest.approx(668.9, abs=0.05)
+    assert m.scoreboard.closing == 0.0
+
+
+@pytest.mark.parametrize(
+    ("workers", "rho", "blocked"),
+    [pytest.param(256, 2.65, 0.62, id="MRW-256"), pytest.param(400, 1.70, 0.41, id="MRW-400")],
+)
+def test_default_worker_counts_are_unstable(workers: int, rho: float, blocked: float) -> None:
+    m = evaluate(prefork(workers), EXAMPLE)
+    assert not m.stable
+    assert m.utilization == pytest.approx(rho, abs=0.005)
+    assert m.p_block == pytest.approx(blocked, abs=0.005)
+    assert m.p_wait == pytest.approx(1.0, abs=1e-9)
+    assert m.mean_wait_s == float("inf")
+    assert m.busy_workers_mean <= workers
+
+
+@pytest.mark.parametrize(
+    ("keep_alive_timeout_s", "smallest_workers"),
+    [pytest.param(5.0, 743, id="T-5s"), pytest.param(1.0, 228, id="T-1s")],
+)
+def test_smallest_worker_count_for_one_percent_wait(
+    keep_alive_timeout_s: float, smallest_workers: int
+) -> None:
+    def met(workers: int) -> bool:
+        metrics = evaluate(prefork(workers, keep_alive_timeout_s), EXAMPLE)
+        (result,) = evaluate_targets(metrics)
+        return result.met
+
+    assert met(smallest_workers)
+    assert not met(smallest_workers - 1)
+
+
+@pytest.mark.parametrize(
+    ("keep_alive_timeout_s", "rate_per_s"),
+    [pytest.param(5.0, 64.7, id="T-5s"), pytest.param(1.0, 227.0, id="T-1s")],
+)
+def test_sustainable_rate_at_256_workers(keep_alive_timeout_s: float, rate_per_s: float) -> None:
+    metrics = evaluate(prefork(256, keep_alive_timeout_s), EXAMPLE)
+    (result,) = evaluate_targets(metrics)
+    assert result.target == "max_wait_probability"
+    assert result.max_rate_per_s == pytest.approx(rate_per_s, abs=0.5)
+
+
+def test_keepalive_1s_holding_time() -> None:
+    m = evaluate(prefork(256, 1.0), EXAMPLE)
+    assert m.requests_per_connection == pytest.approx(1.195, abs=5e-4)
+    assert m.holding_time_s == pytest.approx(1.154, abs=5e-4)
+    assert m.offered_load_erlangs == pytest.approx(193.1, abs=0.05)
+
+
+def event(workers: int, threads_per_child: int = 25) -> EventSettings:
+    return EventSettings(
+        server_limit=max(16, workers // threads_per_child),
+        thread_limit=max(64, threads_per_child),
+        threads_per_child=threads_per_child,
+        max_request_workers=workers,
+        async_request_worker_factor=2.0,
+    )
+
+
+def test_event_connection_limit_at_400_workers() -> None:
+    m = evaluate(event(400), EXAMPLE)
+    assert m.event is not None
+    assert m.offered_load_erlangs == pytest.approx(10.0, rel=1e-12)
+    assert m.event.idle_connections_mean == pytest.approx(668.9, abs=0.05)
+    assert m.event.p_connection_limit == pytest.approx(1.7e-59, rel=0.03)
+    assert m.event.p_connection_limit_bound == pytest.approx(2.0e-39, rel=0.03)
+    assert m.p_wait == m.event.p_connection_limit
+    assert m.open_connections_p99 == 740
+    assert m.stable
+
+
+def test_event_connection_limit_binds_at_150_workers() -> None:
+    m = evaluate(event(150), EXAMPLE)
+    assert m.event is not None
+    # Fluid capacity c + F (c - a_b) = 150 + 2 * 140 = 430 < 679 open connections.
+    assert m.event.slot_capacity == pytest.approx(430.0)
+    assert m.event.p_connection_limit == pytest.approx(1.0, abs=1e-12)
+    assert not m.stable
+    assert m.mean_wait_s == float("inf")
+
+
+@pytest.mark.parametrize(
+    ("threads_per_child", "processes", "saturation"),
+    [pytest.param(25, 16, 2.0e-2, id="TPC-25"), pytest.param(100, 4, 1.4e-4, id="TPC-100")],
+)
+def test_event_larger_processes_pool_better(
+    threads_per_child: int, processes: int, saturation: float
+) -> None:
+    """§4.4 sizing consequence: a_b = 280 on 400 workers."""
+    busy = TrafficProfile("a_b-280", Traffic(5600.0, 0.05), Visits(10.0, "geometric", 0.5, 1.0))
+    m = evaluate(event(400, threads_per_child), busy)
+    assert m.event is not None
+    assert m.processes == processes
+    assert m.event.process_saturation == pytest.approx(saturation, rel=0.05)
+
+
+def test_worker_mpm_matches_prefork_with_the_same_workers() -> None:
+    threaded = evaluate(WorkerSettings(max_request_workers=400), EXAMPLE)
+    single = evaluate(prefork(400), EXAMPLE)
+    assert threaded.p_wait == single.p_wait
+    assert threaded.p_block == single.p_block
+    assert threaded.memory_bytes != single.memory_bytes
+
+
+def test_max_wait_target_uses_allen_cunneen_tail() -> None:
+    m = evaluate(prefork(700), EXAMPLE)
+    targets = Targets(None, MaxWait(time_s=1.0, probability=0.5), None, None, None)
+    (result,) = evaluate_targets(m, targets)
+    assert result.target == "max_wait"
+    assert result.value == pytest.approx(m.p_wait_exceeds(1.0))
+    assert 0.0 < result.value < m.p_wait
