@@ -295,14 +295,22 @@ def loaded_mpm(evaluated: EvaluatedConfig) -> MpmName:
             Location(evaluated.main_file, 1),
         )
     if len(found) > 1:
-        second = list(found.items())[1]
-        identifier, (_, location) = second
+        _, location = list(found.values())[1]
         raise CapplanError(
-            "AH00534: apache2: Configuration error: More than one MPM loaded.",
-            location,
-            source_line=f"LoadModule {identifier} …",
+            "AH00534: apache2: Configuration error: More than one MPM loaded.", location
         )
     return next(iter(found.values()))[0]
+
+
+def _check_no_other_mpm(evaluated: EvaluatedConfig, mpm: MpmName) -> None:
+    """A given MPM (compiled in) plus a LoadModule of another one is httpd's AH00534 too."""
+    for module in evaluated.modules:
+        match = _MPM_MODULE.fullmatch(module.identifier)
+        if match is not None and match.group(1) != mpm:
+            raise CapplanError(
+                "AH00534: apache2: Configuration error: More than one MPM loaded.",
+                module.location,
+            )
 
 
 # --- Reading the directives ---------------------------------------------------------------------
@@ -692,8 +700,12 @@ def effective_config(
     machine's; `online_cpus` (for ListenCoresBucketsRatio) to this machine's.
     Raises CapplanError for what httpd itself refuses (AH00534, Invalid command, bad values).
     """
+    if mpm is None and v_output is not None:
+        mpm = mpm_from_v_output(v_output)
     if mpm is None:
-        mpm = mpm_from_v_output(v_output) if v_output is not None else loaded_mpm(evaluated)
+        mpm = loaded_mpm(evaluated)
+    else:
+        _check_no_other_mpm(evaluated, mpm)
     raw = _read_directives(evaluated.directives, mpm)
     ratio = raw.value("ListenCoresBucketsRatio")
     buckets = listener_buckets(ratio[0] if ratio else 0, online_cpus or os.cpu_count() or 1)
@@ -852,3 +864,148 @@ def find_system_config(
         + ", ".join(str(p) for p in dict.fromkeys(tried))
         + "); give the config file"
     )
+
+
+# --- Capacity summary ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """What the effective settings allow at most (httpd-facts §2.3, §3.2, §4.2)."""
+
+    processes: int
+    threads_per_process: int
+    workers: int
+    max_connections: int  # event: workers × (1 + floor(F)) when all workers are idle
+    accept_queue: int  # Q = min(ListenBacklog, somaxconn) + 1
+    worker_factor: int  # event: floor(AsyncRequestWorkerFactor); 0 for prefork and worker
+
+    def summary(self, mpm: MpmName) -> str:
+        threads = "thread" if self.threads_per_process == 1 else "threads"
+        text = f"{self.processes} processes × {self.threads_per_process} {threads} = "
+        text += f"{self.workers} workers"
+        match mpm:
+            case "event":
+                text += (
+                    f"; up to {self.max_connections} connections when all workers are idle "
+                    f"(workers × (1 + {self.worker_factor}), AsyncRequestWorkerFactor truncated)"
+                )
+            case "prefork" | "worker":
+                text += f"; up to {self.max_connections} connections (one per worker)"
+            case _:
+                assert_never(mpm)
+        return text + f"; accept queue {self.accept_queue} (min(ListenBacklog, somaxconn) + 1)"
+
+
+def capacity(settings: MpmSettings) -> Capacity:
+    match settings:
+        case PreforkSettings():
+            threads, factor = 1, 0
+        case WorkerSettings():
+            threads, factor = settings.threads_per_child, 0
+        case EventSettings():
+            threads, factor = settings.threads_per_child, settings.worker_factor
+        case _:
+            assert_never(settings)
+    return Capacity(
+        processes=settings.processes,
+        threads_per_process=threads,
+        workers=settings.workers,
+        max_connections=settings.workers * (1 + factor),
+        accept_queue=settings.common.accept_queue_capacity,
+        worker_factor=factor,
+    )
+
+
+# --- The pipeline: a config file on disk → EffectiveConfig --------------------------------------
+
+
+def parse_httpd_version(text: str) -> tuple[int, int, int]:
+    """`2.4.71` (or `2.4`, patch 0) → (2, 4, 71); CapplanError otherwise."""
+    match = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?", text.strip())
+    if match is None:
+        raise CapplanError(f"--httpd-version {text!r}: expected X.Y.Z, for example 2.4.71")
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def _shown_path(path: str, cwd: str) -> str:
+    """An absolute path under `cwd` as a relative one (the user gave a relative config path)."""
+    if os.path.isabs(path) and path.startswith(cwd.rstrip(os.sep) + os.sep):
+        return os.path.relpath(path, cwd)
+    return path
+
+
+def _shown_location(location: Location, cwd: str) -> Location:
+    return Location(
+        _shown_path(location.path, cwd),
+        location.line,
+        tuple(_shown_location(outer, cwd) for outer in location.included_from),
+    )
+
+
+def _relative_to(config: EffectiveConfig, cwd: str) -> EffectiveConfig:
+    return replace(
+        config,
+        path=_shown_path(config.path, cwd),
+        server_root=_shown_path(config.server_root, cwd),
+        provenance=tuple((name, _shown_location(loc, cwd)) for name, loc in config.provenance),
+        warnings=tuple(
+            replace(w, location=_shown_location(w.location, cwd) if w.location else None)
+            for w in config.warnings
+        ),
+        notes=tuple(note.replace(cwd.rstrip(os.sep) + os.sep, "") for note in config.notes),
+    )
+
+
+def _line_of(location: Location) -> str | None:
+    """The text of the line an error points at, for its message (None if unreadable)."""
+    try:
+        with open(location.path, encoding="utf-8", errors="replace") as handle:
+            for number, text in enumerate(handle, start=1):
+                if number == location.line:
+                    return text.strip() or None
+    except OSError:
+        return None
+    return None
+
+
+def load_effective_config(
+    config_file: str | os.PathLike[str] | None,
+    *,
+    defines: dict[str, str] | None = None,
+    mpm: MpmName | None = None,
+    somaxconn: int | None = None,
+    v_output: str | None = None,
+    httpd_version: tuple[int, int, int] | None = None,
+    server_root: str | None = None,
+) -> EffectiveConfig:
+    """Read a config from disk and return what httpd runs with (`inspect`, `recommend`, …).
+
+    `config_file` None means the system's config (`find_system_config()`). `mpm` names a
+    compiled-in MPM (its `<IfModule>` sections become true). When the user gave a relative path,
+    every path in the result (and in errors) is relative to the working directory too.
+    """
+    from capplan.config.directives import DEBIAN_STATIC_MODULES
+    from capplan.config.evaluator import DEFAULT_HTTPD_VERSION, evaluate_config
+
+    given = os.fspath(config_file) if config_file is not None else str(find_system_config())
+    cwd = os.getcwd()
+    relative = not os.path.isabs(given)
+    static = (*DEBIAN_STATIC_MODULES, f"{mpm}.c") if mpm is not None else None
+    try:
+        evaluated = evaluate_config(
+            given,
+            defines=defines,
+            server_root=server_root,
+            static_modules=static,
+            httpd_version=httpd_version or DEFAULT_HTTPD_VERSION,
+        )
+        config = effective_config(evaluated, mpm=mpm, somaxconn=somaxconn, v_output=v_output)
+    except CapplanError as exc:
+        if exc.location is not None:
+            if exc.source_line is None:
+                exc.source_line = _line_of(exc.location)
+            if relative:
+                exc.location = _shown_location(exc.location, cwd)
+        raise
+    return _relative_to(config, cwd) if relative else config

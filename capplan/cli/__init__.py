@@ -9,6 +9,7 @@ from capplan.cli.app import app, main, run
 # Command modules register themselves on `app` when imported (one line per command).
 # Each command module is imported below for its side effect of registering a command.
 from capplan.cli import schema_cmd  # noqa: F401  isort: skip
+from capplan.cli import inspect_cmd  # noqa: F401  isort: skip
 from capplan.cli import measure_cmd  # noqa: F401  isort: skip
 
 __all__ = ["app", "main", "run"]

@@ -1,0 +1,117 @@
+"""`capplan inspect`: what httpd will run with, read from its real configuration.
+
+Input: a main config file (or the system's), `-D` defines, an optional compiled-in MPM or
+`apachectl -V` output. Output: the MPM, every effective MPM, keep-alive and listen value with the
+`file:line` that set it, httpd's own warnings (AH codes), silent start-up adjustments and a
+capacity summary; as a table, markdown or JSON (schema_version 1).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from capplan.cli.app import app
+from capplan.cli.common import Format, emit, parse_defines
+from capplan.errors import CapplanError
+
+
+class MpmChoice(StrEnum):
+    prefork = "prefork"
+    worker = "worker"
+    event = "event"
+
+
+@app.command("inspect")
+def inspect_command(
+    config: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[CONFIG]",
+            help="Main httpd config file; default: the one this machine's httpd reads "
+            "(apachectl -V, then the Debian, RHEL and upstream paths).",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    define: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-D",
+            "--define",
+            metavar="NAME[=VALUE]",
+            help="Define NAME or NAME=VALUE, like httpd's -D.",
+        ),
+    ] = None,
+    server_root: Annotated[
+        Path | None,
+        typer.Option(
+            "-d",
+            "--server-root",
+            help="ServerRoot, like httpd's -d (default: the config file's directory).",
+        ),
+    ] = None,
+    mpm: Annotated[
+        MpmChoice | None,
+        typer.Option(help="The MPM compiled into httpd (static builds load none)."),
+    ] = None,
+    apachectl_v: Annotated[
+        Path | None,
+        typer.Option(
+            "--apachectl-v",
+            help="A file with `apachectl -V` output (or its `Server MPM:` line) naming the MPM.",
+        ),
+    ] = None,
+    somaxconn: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help="net.core.somaxconn of the server (default: this machine's, or 4096).",
+        ),
+    ] = None,
+    httpd_version: Annotated[
+        str | None,
+        typer.Option(
+            metavar="X.Y.Z", help="httpd version for <IfVersion>, X.Y.Z (default 2.4.71)."
+        ),
+    ] = None,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="table, markdown or json.")
+    ] = Format.table,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file instead of stdout."),
+    ] = None,
+) -> None:
+    """Show the MPM and effective settings httpd runs with, where each was set, and its warnings."""
+    from capplan.mpm import load_effective_config, parse_httpd_version
+
+    v_output = None
+    if apachectl_v is not None:
+        try:
+            v_output = apachectl_v.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise CapplanError(f"{apachectl_v}: cannot read: {exc.strerror}") from exc
+    effective = load_effective_config(
+        config,
+        defines=parse_defines(define),
+        mpm=mpm.value if mpm is not None else None,
+        somaxconn=somaxconn,
+        v_output=v_output,
+        httpd_version=parse_httpd_version(httpd_version) if httpd_version else None,
+        server_root=str(server_root) if server_root is not None else None,
+    )
+    match output_format:
+        case Format.json:
+            from capplan.render.json import dumps, inspect_document
+
+            text = dumps(inspect_document(effective))
+        case Format.table | Format.markdown:
+            from capplan.render.table import config_table
+
+            text = config_table(effective, markdown=output_format is Format.markdown)
+    emit(text, output)
