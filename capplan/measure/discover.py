@@ -67,7 +67,8 @@ def _pid_from_file(fs: ProcFS, pidfile: str, location: Location | None = None) -
     try:
         text = fs.read_text(pidfile).strip()
     except ProcReadError as exc:
-        raise CapplanError(f"{where}: cannot read the PID file: {exc.detail}") from None
+        detail = "no such file (is httpd running?)" if exc.reason == "gone" else exc.detail
+        raise CapplanError(f"{where}: cannot read the PID file: {detail}") from None
     if not text.isdigit() or int(text) <= 0:
         raise CapplanError(f"{where}: not a process ID: {text[:40]!r}")
     return int(text)

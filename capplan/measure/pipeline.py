@@ -271,6 +271,8 @@ def default_status_url(fs: ProcFS, target: _Target | None, notes: list[str]) -> 
     if hints is not None and not hints.status_module:
         notes.append(f"{hints.path}: mod_status is not loaded: no scoreboard")
         return None
+    if hints is not None and not hints.status_handler:
+        notes.append(f"{hints.path}: no SetHandler server-status; trying the default URL")
     port = 80
     if hints is not None and hints.listen:
         ports = [p for _, p in hints.listen]

@@ -1,0 +1,187 @@
+"""capplan measure against the real Debian apache2 (prefork, worker, event) on 127.0.0.1.
+
+Each server is measured, then /proc is read again here, independently (plain text matching, no
+capplan code), and the figures must agree within 5 %.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from capplan.cli import main
+from capplan.measure import measure_memory
+from capplan.measure.pipeline import measure
+from capplan.measure.status import fetch_status
+from tests.httpd import RunningServer, base_config, free_port, prepare_root, running_server
+
+pytestmark = pytest.mark.apache
+TOLERANCE = 0.05
+PREFORK_CHILDREN = 6
+KIB = 1024
+
+
+def server_config(root: Path, mpm: str, port: int) -> str:
+    text = base_config(root, mpm, port, extra_modules=("status",))
+    text += "TypesConfig /dev/null\nExtendedStatus On\nKeepAlive Off\n"
+    text += "<Location /server-status>\n    SetHandler server-status\n</Location>\n"
+    if mpm == "prefork":
+        n = PREFORK_CHILDREN
+        text += f"StartServers {n}\nMinSpareServers {n}\nMaxSpareServers {n + 4}\n"
+    else:
+        text += "StartServers 2\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 75\n"
+    return text
+
+
+@pytest.fixture(scope="module", params=["prefork", "worker", "event"])
+def server(
+    request: pytest.FixtureRequest, apache2: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, RunningServer, Path]]:
+    mpm: str = request.param
+    root = tmp_path_factory.mktemp(mpm)
+    prepare_root(root)
+    port = free_port()
+    conf = root / "conf" / "httpd.conf"
+    conf.write_text(server_config(root, mpm, port))
+    with running_server(root, conf, port) as running:
+        _wait_for_children(running.pid, PREFORK_CHILDREN if mpm == "prefork" else 2)
+        yield mpm, running, conf
+
+
+def _children(pid: int) -> list[int]:
+    return [int(w) for w in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _wait_for_children(pid: int, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(_children(pid)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let the last child finish its start-up allocations
+
+
+def _kib(path: str, key: str) -> int:
+    text = Path(path).read_text()
+    return sum(int(v) for v in re.findall(rf"^{key}:\s+(\d+) kB", text, re.MULTILINE))
+
+
+def _independent(pid: int) -> dict[str, int]:
+    """PSS/RSS sums and the parent's and children's USS, read here without capplan's parsers."""
+    pids = [pid, *_children(pid)]
+
+    def uss(p: int) -> int:
+        rollup = f"/proc/{p}/smaps_rollup"
+        return (_kib(rollup, "Private_Clean") + _kib(rollup, "Private_Dirty")) * KIB
+
+    return {
+        "pss": sum(_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in pids) * KIB,
+        "rss": sum(_kib(f"/proc/{p}/smaps_rollup", "Rss") for p in pids) * KIB,
+        "parent_uss": uss(pid),
+        "children_uss": sum(uss(p) for p in pids[1:]),
+        "children": len(pids) - 1,
+        "threads": sum(len(list(Path(f"/proc/{p}/task").iterdir())) for p in pids[1:]),
+    }
+
+
+def _close(got: float | None, want: float, what: str) -> None:
+    assert got is not None, what
+    assert abs(got - want) <= TOLERANCE * want, f"{what}: got {got}, want {want}"
+
+
+def test_memory_matches_proc(server: tuple[str, RunningServer, Path]) -> None:
+    mpm, running, _ = server
+    m = measure_memory(pid=running.pid)
+    truth = _independent(running.pid)
+    f = m.memory
+    assert f is not None
+    assert m.mpm == mpm
+    assert (f.processes, f.threads) == (truth["children"], truth["threads"])
+    _close(f.pss_total_bytes, truth["pss"], "PSS total")
+    _close(f.rss_total_bytes, truth["rss"], "RSS total")
+    _close(f.parent_bytes, truth["parent_uss"], "parent USS")
+    assert f.private is not None
+    _close(f.private.mean_bytes * f.processes, truth["children_uss"], "children USS")
+    # The memory model: parent + shared + N × private is the PSS of the whole server.
+    assert f.parent_bytes is not None
+    assert f.shared_bytes is not None
+    model = f.parent_bytes + f.shared_bytes + f.processes * f.private.mean_bytes
+    _close(model, truth["pss"], "parent + shared + N × private")
+    assert f.shared_bytes > f.private.mean_bytes  # code and copy-on-write pages dominate idle
+    assert m.warnings == ()
+
+
+def test_threaded_split(server: tuple[str, RunningServer, Path]) -> None:
+    mpm, running, _ = server
+    m = measure_memory(pid=running.pid)
+    assert m.memory is not None
+    cost = m.memory.thread_cost
+    if mpm == "prefork":
+        assert cost is None
+        return
+    assert cost is not None
+    assert cost.method == "stacks"  # every child runs ThreadsPerChild 25
+    assert 4 * KIB <= cost.per_thread_bytes <= 256 * KIB
+    assert m.memory.private is not None
+    threads_per_child = m.memory.threads / m.memory.processes
+    per_child = cost.process_base_bytes + threads_per_child * cost.per_thread_bytes
+    _close(per_child, m.memory.private.mean_bytes, "base + threads × per-thread")
+
+
+def test_scoreboard_and_request_rate(server: tuple[str, RunningServer, Path]) -> None:
+    """20 requests between the two samples: the rate says 20 (our own status request excluded)."""
+    mpm, running, _ = server
+    calls = []
+
+    def fetch_then_load(url: str, timeout_s: float) -> str:
+        text = fetch_status(url, timeout_s)
+        calls.append(url)
+        if len(calls) == 1:
+            for _ in range(20):
+                with urllib.request.urlopen(running.url("/index.html"), timeout=5) as resp:
+                    resp.read()
+        return text
+
+    m = measure(
+        pid=running.pid,
+        status_url=running.url("/server-status"),
+        interval_s=0.3,
+        fetch=fetch_then_load,
+    )
+    board = m.scoreboard
+    assert board is not None
+    assert board.server_mpm == mpm
+    assert board.requests_per_s is not None
+    assert board.interval_s is not None
+    assert round(board.requests_per_s * board.interval_s) == 20
+    states = dict(board.states)
+    assert board.busy_workers >= 1
+    assert states["_"] == board.idle_workers
+    assert (board.conns_total is not None) == (mpm == "event")
+
+
+def test_cli_with_the_config(
+    server: tuple[str, RunningServer, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-c finds the PidFile and the status URL (Listen + mod_status) through the evaluator."""
+    mpm, running, conf = server
+    assert main(["measure", "-c", str(conf), "--format", "json", "--interval", "0"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["mpm"] == mpm
+    assert data["parent_pid"] == running.pid
+    assert data["scoreboard"]["server_mpm"] == mpm
+    assert data["scoreboard"]["url"] == running.url("/server-status?auto")
+    assert (data["per_thread_bytes"] is None) == (mpm == "prefork")
+
+
+def test_default_status_url_from_the_listening_socket(
+    server: tuple[str, RunningServer, Path],
+) -> None:
+    _, running, _ = server
+    m = measure(pid=running.pid, interval_s=0)
+    assert m.scoreboard is not None
+    assert m.scoreboard.url == running.url("/server-status?auto")
