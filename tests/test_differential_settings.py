@@ -1,28 +1,29 @@
 """capplan.mpm against the real apache2: seeded random MPM settings, `apache2 -t`, scoreboards.
 
-For each combination the test writes a config, runs `apache2 -t`, and compares httpd's
-`AHnnnnn: WARNING: …` lines (codes, words and numbers, in order) with capplan's warnings, the final
-values those warnings announce with capplan's effective values, and httpd's syntax errors with
-capplan's CapplanError. A few servers are started to compare the scoreboard length of
-`server-status?auto` with capplan's effective worker count.
+For each combination the test writes a config, runs `apache2 -t` and capplan's whole pipeline
+(evaluator and MPM stage) on it, and compares httpd's `AHnnnnn: WARNING: …` lines (codes, words
+and numbers, in order) with capplan's warnings, the final values those warnings announce with
+capplan's effective values, and httpd's syntax errors with capplan's CapplanError. A few servers
+are started to compare the scoreboard length of `server-status?auto` with capplan's effective
+worker count, and the installed /etc/apache2 tree's MPM is compared with `apache2 -V`.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from capplan.config.types import Directive, EvaluatedConfig, LoadedModule
 from capplan.errors import CapplanError
-from capplan.location import Location
-from capplan.mpm import effective_config, effective_values
+from capplan.mpm import effective_values, load_effective_config
 from capplan.settings import EffectiveConfig, MpmName
-from tests.httpd import MODULE_DIR, base_config, configtest, free_port, prepare_root, running_server
+from tests.httpd import base_config, configtest, free_port, prepare_root, running_server
 
 SEED = 20261126
 COMBINATIONS = 240
@@ -85,27 +86,12 @@ def _cases() -> list[Case]:
     return cases
 
 
-def _write(root: Path, case: Case) -> tuple[Path, int]:
-    """The config file and the line number of its first case directive."""
+def _write(root: Path, case: Case) -> Path:
     prepare_root(root)
     head = base_config(root, case.mpm, 8080)
     conf = root / "conf" / "httpd.conf"
     conf.write_text(head + "\n".join(case.lines) + "\n")
-    return conf, head.count("\n") + 1
-
-
-def _evaluated(conf: Path, first_line: int, case: Case) -> EvaluatedConfig:
-    """The flat config as the evaluator sees it: one directive per line, no sections."""
-    path = str(conf)
-    directives = tuple(
-        Directive(name, tuple(rest.split()) if rest.strip() else ("",) if rest else (),
-                  Location(path, first_line + i))
-        for i, (name, _, rest) in enumerate(line.partition(" ") for line in case.lines)
-    )  # fmt: skip
-    module = LoadedModule(
-        f"mpm_{case.mpm}_module", f"{MODULE_DIR}/mod_mpm_{case.mpm}.so", Location(path, 8)
-    )
-    return EvaluatedConfig(path, str(conf.parent.parent), directives, (module,), (), (), (path,))
+    return conf
 
 
 _AH_LINE = re.compile(r"^(AH\d{5}): (.*)$", re.MULTILINE)
@@ -126,12 +112,10 @@ def _announced_values(messages: list[str]) -> dict[str, int]:
     return values
 
 
-def _compare(case: Case, conf: Path, first_line: int, rc: int, output: str) -> list[str]:
+def _compare(conf: Path, rc: int, output: str) -> list[str]:
     """Differences between apache2 and capplan for one case (empty when they agree)."""
     try:
-        config: EffectiveConfig | None = effective_config(
-            _evaluated(conf, first_line, case), somaxconn=4096, online_cpus=1
-        )
+        config: EffectiveConfig | None = load_effective_config(conf, somaxconn=4096)
         error: CapplanError | None = None
     except CapplanError as exc:
         config, error = None, exc
@@ -166,9 +150,9 @@ def test_random_settings_match_apache2_t(apache2: str, tmp_path: Path) -> None:
 
     def check(indexed: tuple[int, Case]) -> tuple[Case, str, list[str]]:
         index, case = indexed
-        conf, first_line = _write(tmp_path / f"c{index}", case)
+        conf = _write(tmp_path / f"c{index}", case)
         rc, output = configtest(conf)
-        return case, output, _compare(case, conf, first_line, rc, output)
+        return case, output, _compare(conf, rc, output)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(check, enumerate(cases)))
@@ -209,12 +193,31 @@ def test_scoreboard_length_is_effective_workers(
     head += "<Location /server-status>\n    SetHandler server-status\n</Location>\n"
     conf = tmp_path / "conf" / "httpd.conf"
     conf.write_text(head + "\n".join(lines) + "\n")
-    case = Case(mpm, mpm, lines)
-    config = effective_config(
-        _evaluated(conf, head.count("\n") + 1, case), somaxconn=4096, online_cpus=1
-    )
+    config = load_effective_config(conf, somaxconn=4096)
     with running_server(tmp_path, conf, port) as server:
         status = server.status()
     scoreboard = re.search(r"^Scoreboard: (\S+)$", status, re.MULTILINE)
     assert scoreboard is not None, status
     assert len(scoreboard.group(1)) == config.settings.workers
+
+
+@pytest.mark.apache
+def test_installed_debian_tree_mpm_matches_apache2ctl(apache2: str) -> None:
+    """The package's own /etc/apache2, read only: capplan's MPM is what `apache2ctl -V` says."""
+    conf = Path("/etc/apache2/apache2.conf")
+    if not conf.is_file():
+        pytest.skip("no /etc/apache2 tree")
+    # apache2ctl sources envvars and prepares the run directory, as for a real start.
+    control = shutil.which("apache2ctl") or "/usr/sbin/apache2ctl"
+    proc = subprocess.run(
+        [control, "-V"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    wanted = re.search(r"^Server MPM:\s+(\w+)$", proc.stdout, re.MULTILINE)
+    assert wanted is not None, proc.stdout + proc.stderr
+    config = load_effective_config(conf)
+    assert config.mpm == wanted.group(1)
+    assert config.layout == "debian"
