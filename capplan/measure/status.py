@@ -9,8 +9,6 @@ Format: httpd-facts.md §6.6, `mod_status.c` `status_handler()`.
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -52,6 +50,10 @@ def auto_url(url: str) -> str:
 
 def fetch_status(url: str, timeout_s: float) -> str:
     """GET `url` and return its text; StatusError with a one-line reason otherwise."""
+    # urllib.request pulls in ssl and email (~40 ms): only load it when a status page is read.
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
             body: bytes = response.read(MAX_STATUS_BYTES)
