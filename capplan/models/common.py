@@ -8,6 +8,7 @@ c-server queue of connections in front of a finite accept queue) a complete `Mpm
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from capplan.models.types import MemoryFootprint, MpmMetrics, Scoreboard
 from capplan.profile import TrafficProfile
@@ -64,6 +65,18 @@ def holding_inputs(
     )
 
 
+def clamped_holding_time(inputs: HoldingInputs) -> HoldingTime:
+    """The engine's holding time with rounding-level negatives (SCV, idle time) set to 0.
+
+    `E[H^2]/E[H]^2 - 1` and `h1 - S E[R]` cancel exactly when H is deterministic or there is no
+    idle time, and can then come out as -2e-16.
+    """
+    ht = holding_time(inputs)
+    if ht.scv >= 0.0 and ht.mean_idle_s >= 0.0:
+        return ht
+    return replace(ht, scv=max(0.0, ht.scv), mean_idle_s=max(0.0, ht.mean_idle_s))
+
+
 def clamp_probability(value: float) -> float:
     """Keep a computed probability inside [0, 1] (rounding can overshoot by an ulp)."""
     return min(1.0, max(0.0, value))
@@ -88,7 +101,7 @@ def pooled_metrics(
     q = common.accept_queue_capacity
     rate = profile.traffic.requests_per_second
     inputs = holding_inputs(profile, common, linger_s=profile.visits.linger_s)
-    ht: HoldingTime = holding_time(inputs)
+    ht = clamped_holding_time(inputs)
     conn_rate = rate / ht.requests_per_conn
     a = conn_rate * ht.mean_s
     waits = mgc(c, a, ht.mean_s, ht.scv)

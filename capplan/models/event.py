@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from capplan.models.common import clamp_probability, holding_inputs
+from capplan.models.common import clamp_probability, clamped_holding_time, holding_inputs
 from capplan.models.memory import threaded_memory
 from capplan.models.slots import connection_limit
 from capplan.models.types import EventDetail, MpmMetrics, Scoreboard
@@ -25,7 +25,6 @@ from capplan.queueing import (
     HoldingTime,
     blocking_estimate,
     erlang_b,
-    holding_time,
     mgc,
     poisson_quantile,
 )
@@ -73,8 +72,15 @@ def kill_fixed_point(
     entries = p * tpc * saturation / worker_s
     exit_rate = tpc / worker_s
 
+    # A hazard this small changes no gap moment in binary64 (its effect is about h (T + Z));
+    # passing it on would only underflow h^2 in the engine's final-idle moments.
+    negligible_h = 1e-17 / max(common.keep_alive_timeout_s + profile.visits.think_time_s, 1e-9)
+
     def at(h: float) -> tuple[HoldingTime, float, float, float]:
-        ht = holding_time(holding_inputs(profile, common, linger_s=0.0, kill_rate_per_s=h))
+        hazard = h if h > negligible_h else 0.0
+        ht = clamped_holding_time(
+            holding_inputs(profile, common, linger_s=0.0, kill_rate_per_s=hazard)
+        )
         conn_rate = rate / ht.requests_per_conn
         keepalive_rate = (rate - conn_rate) / p
         denominator = keepalive_rate + conn_rate + exit_rate

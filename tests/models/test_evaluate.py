@@ -1,0 +1,200 @@
+"""evaluate / evaluate_all / evaluate_targets / metrics_to_dict on real profiles and settings."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from capplan.models import (
+    evaluate,
+    evaluate_all,
+    evaluate_targets,
+    map_settings,
+    metrics_to_dict,
+    wait_probability_value,
+)
+from capplan.profile import MaxWait, Memory, Targets, load_profile, profile_from_text
+from capplan.settings import (
+    CommonSettings,
+    EffectiveConfig,
+    EventSettings,
+    PreforkSettings,
+    WorkerSettings,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted((ROOT / "profiles").glob("*.yaml"))
+DESIGN_KEYS = (
+    "workers", "processes", "memory_bytes", "max_concurrent_requests", "max_connections",
+    "idle_keepalive_capacity", "offered_load_erlangs", "utilization", "busy_workers_mean",
+    "idle_keepalive_mean", "connections_per_s", "p_wait", "p_wait_request", "mean_wait_s",
+    "wait_p99_s", "p_block", "stable",
+)
+PROFILE = profile_from_text(
+    "traffic: {requests_per_second: 100, service_time: 50ms}\n"
+    "visits: {requests_per_visit: 8, think_time: 4s}\n"
+    "memory: {ram: 4GiB, parent: 20MiB, shared: 100MiB, prefork_process: 40MiB,\n"
+    "         threaded_process: 20MiB, thread: 1MiB, connection: 64KiB}\n",
+    "mixed.yaml",
+)
+
+
+def config(settings: PreforkSettings | WorkerSettings | EventSettings) -> EffectiveConfig:
+    mpm = {PreforkSettings: "prefork", WorkerSettings: "worker", EventSettings: "event"}
+    return EffectiveConfig("httpd.conf", mpm[type(settings)], settings, (), ())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_profiles_evaluate_for_every_mpm(path: Path) -> None:
+    profile = load_profile(path)
+    results = evaluate_all(None, profile)
+    assert list(results) == ["prefork", "worker", "event"]
+    for name, metrics in results.items():
+        data = metrics_to_dict(metrics)
+        assert all(key in data for key in DESIGN_KEYS)
+        json.dumps(data, allow_nan=False)
+        assert metrics.mpm == name
+        targets = evaluate_targets(metrics)
+        assert {t.target for t in targets} >= {"max_wait_probability", "max_memory_fraction"}
+        assert all(t.met == (t.value <= t.limit) for t in targets)
+
+
+def test_defaults_without_a_config() -> None:
+    results = evaluate_all(None, PROFILE)
+    assert results["prefork"].workers == 256
+    assert results["worker"].workers == 400
+    assert results["event"].workers == 400
+    assert results["event"].max_connections == 3 * 400  # (1 + AsyncRequestWorkerFactor) c
+
+
+def test_mapping_from_prefork_keeps_workers_and_keepalive() -> None:
+    common = CommonSettings(keep_alive_timeout_s=2.0, max_keep_alive_requests=50)
+    current = PreforkSettings(server_limit=150, max_request_workers=150, common=common)
+    results = evaluate_all(config(current), PROFILE)
+    assert results["prefork"].settings == current
+    for name in ("worker", "event"):
+        mapped = results[name].settings
+        assert isinstance(mapped, WorkerSettings | EventSettings)
+        assert mapped.threads_per_child == 25
+        assert mapped.max_request_workers == 150
+        assert mapped.server_limit == 16
+        assert mapped.common == common
+    event = results["event"].settings
+    assert isinstance(event, EventSettings)
+    assert event.async_request_worker_factor == 2.0
+
+
+def test_mapping_from_event_keeps_its_threads_and_factor() -> None:
+    current = EventSettings(server_limit=10, thread_limit=64, threads_per_child=50,
+                            max_request_workers=500, async_request_worker_factor=3.0)
+    prefork = map_settings(current, "prefork")
+    assert isinstance(prefork, PreforkSettings)
+    assert (prefork.server_limit, prefork.max_request_workers) == (500, 500)
+    worker = map_settings(current, "worker")
+    assert isinstance(worker, WorkerSettings)
+    assert (worker.threads_per_child, worker.max_request_workers, worker.server_limit) == (
+        50, 500, 10)
+    assert map_settings(current, "event") is current
+
+
+def test_mapping_rounds_workers_up_to_whole_processes() -> None:
+    mapped = map_settings(PreforkSettings(server_limit=110, max_request_workers=110), "event")
+    assert isinstance(mapped, EventSettings)
+    assert (mapped.processes, mapped.workers) == (5, 125)
+
+
+def test_memory_figures() -> None:
+    m = PROFILE.memory
+    prefork = evaluate(PreforkSettings(server_limit=300, max_request_workers=200), PROFILE)
+    base = m.parent_bytes + m.shared_bytes
+    assert prefork.memory.full_bytes == base + 200 * m.prefork_process_bytes
+    assert prefork.memory.worst_bytes == base + 300 * m.prefork_process_bytes
+    assert prefork.memory_bytes == prefork.memory.worst_bytes
+    avail = math.floor((4 << 30) * 0.9)
+    assert prefork.memory.available_bytes == avail
+    assert prefork.memory.max_workers == (avail - base) // m.prefork_process_bytes
+
+    settings = WorkerSettings(server_limit=20, max_request_workers=400)
+    worker = evaluate(settings, PROFILE)
+    per_process = m.threaded_process_bytes + 25 * m.thread_bytes
+    assert worker.memory.full_bytes == base + 16 * per_process
+    assert worker.memory.worst_bytes == base + 20 * per_process
+    event = evaluate(EventSettings(server_limit=20, max_request_workers=400), PROFILE)
+    connections = m.connection_bytes * event.open_connections_p99
+    assert event.memory.worst_bytes == base + connections + 20 * per_process
+    assert event.memory.max_workers == 25 * min(20, (avail - base - connections) // per_process)
+
+
+def test_memory_without_ram_is_unbounded_and_unchecked() -> None:
+    profile = replace(PROFILE, memory=replace(PROFILE.memory, ram_bytes=None))
+    metrics = evaluate(PreforkSettings(), profile)
+    assert metrics.memory.max_workers is None
+    assert "max_memory_fraction" not in {t.target for t in evaluate_targets(metrics)}
+
+
+def test_targets_apply_per_mpm_and_can_be_overridden() -> None:
+    prefork = evaluate(PreforkSettings(), PROFILE)
+    event = evaluate(EventSettings(), PROFILE)
+    assert "max_connection_limit_probability" not in {t.target for t in evaluate_targets(prefork)}
+    assert "max_connection_limit_probability" in {t.target for t in evaluate_targets(event)}
+    strict = Targets(max_wait_probability=0.0, max_wait=None, max_block_probability=None,
+                     max_connection_limit_probability=None, max_memory_fraction=0.01)
+    results = evaluate_targets(prefork, strict, Memory(ram_bytes=64 << 30))
+    assert [t.target for t in results] == ["max_wait_probability", "max_memory_fraction"]
+    memory = results[1]
+    assert memory.value == pytest.approx(prefork.memory_bytes / (64 << 30))
+    assert memory.max_rate_per_s is None
+    assert evaluate_targets(prefork, PROFILE) == evaluate_targets(prefork)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param(PreforkSettings(server_limit=400, max_request_workers=400), id="prefork"),
+        pytest.param(WorkerSettings(), id="worker"),
+        pytest.param(EventSettings(), id="event"),
+    ],
+)
+def test_max_rate_is_the_boundary_of_each_target(
+    settings: PreforkSettings | WorkerSettings | EventSettings,
+) -> None:
+    profile = replace(PROFILE, targets=Targets(0.01, MaxWait(0.1, 0.005), 0.001, 0.001, None))
+    metrics = evaluate(settings, profile)
+    for result in evaluate_targets(metrics):
+        rate = result.max_rate_per_s
+        assert rate is not None, result.target
+        assert 0.0 < rate < math.inf, result.target
+
+        def value_at(r: float, name: str = result.target) -> float:
+            traffic = replace(profile.traffic, requests_per_second=r)
+            again = evaluate(settings, replace(profile, traffic=traffic))
+            (match,) = [t for t in evaluate_targets(again) if t.target == name]
+            return match.value
+
+        assert value_at(rate) <= result.limit
+        assert value_at(rate * 1.001) > result.limit
+
+
+def test_event_wait_value_includes_process_saturation() -> None:
+    busy = replace(PROFILE, traffic=replace(PROFILE.traffic, requests_per_second=5000.0,
+                                            service_time_s=0.05))
+    metrics = evaluate(EventSettings(), busy)
+    assert metrics.event is not None
+    assert wait_probability_value(metrics) == pytest.approx(
+        max(metrics.p_wait, 2 * metrics.event.process_saturation))
+    assert metrics.event.kill_episodes_per_s > 0
+    assert metrics.event.churn_per_s > 0
+    assert metrics.connections_per_s > metrics.event.connections_per_s_without_kills
+
+
+def test_unstable_waits_are_null_in_json() -> None:
+    overloaded = replace(PROFILE, traffic=replace(PROFILE.traffic, requests_per_second=1e4))
+    data = metrics_to_dict(evaluate(PreforkSettings(), overloaded))
+    assert data["stable"] is False
+    assert data["mean_wait_s"] is None
+    assert data["wait_p99_s"] is None
+    assert data["p_wait"] == pytest.approx(1.0)
