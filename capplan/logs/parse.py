@@ -1,0 +1,430 @@
+"""Block scanning stage: a block of whole log lines (bytes) → `BlockStats` (mergeable sketches).
+
+Input: a `ScanPlan` (which regex groups hold the client, time, duration, status, `%k`, `%X`) and
+the raw bytes of consecutive lines. Output: counts, histograms and per-client heads/tails for one
+block; blocks are scanned independently (in worker processes) and merged in file order.
+
+The fast path runs one compiled regex over the whole block (`findall`), converts columns with
+`map`/NumPy, and touches Python objects once per distinct value (time stamps, clients) rather than
+once per line. Only when a block holds a line that does not match does it fall back to matching
+line by line, to report the bad lines' numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from operator import itemgetter
+
+import numpy as np
+
+from capplan.errors import CapplanError
+from capplan.logs.logformat import CompiledFormat
+from capplan.logs.reader import LONG_LINE_MARK, MAX_LINE_BYTES
+from capplan.logs.stats import (
+    ClientHeads,
+    ClientKey,
+    ClientTails,
+    FloatArray,
+    LogHistogram,
+    VisitTally,
+)
+from capplan.logs.timeparse import parse_clf_time, parse_strftime_time
+
+MAX_BAD_SAMPLES = 5
+
+_EPOCH_SCALE = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
+_FRAC_SCALE = {"msec_frac": 1e-3, "usec_frac": 1e-6}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPlan:
+    """What to extract from each line, as positions in the fast regex's groups."""
+
+    pattern: bytes
+    n_groups: int
+    time_group: int
+    time_form: str  # "clf", "strftime" or one of "sec", "msec", "usec"
+    strftime: str | None
+    time_at_end: bool  # %{end:...}t: the stamp is the end of the request
+    frac_group: int | None
+    frac_scale_s: float
+    duration_group: int | None
+    duration_unit_s: float
+    duration_source: str | None  # e.g. "%D"
+    client_group: int | None
+    agent_group: int | None
+    status_group: int | None
+    keepalive_group: int | None
+    connection_group: int | None
+    window_s: float
+    visit_gap_s: float
+    reorder_s: float
+    # MaxKeepAliveRequests: a request with %k >= cap is closed by the server whatever the client
+    keepalive_cap: int | None
+
+
+@dataclass(slots=True)
+class BadLine:
+    line: int  # 1-based, within the block until the merge makes it absolute
+    text: bytes
+    reason: str
+
+
+@dataclass(slots=True)
+class BlockStats:
+    """Everything one block contributes; `merge_into` adds it to the running totals."""
+
+    lines: int = 0
+    parsed: int = 0
+    bad: int = 0
+    bad_samples: list[BadLine] = field(default_factory=list)
+    t_min_s: float = float("inf")
+    t_max_s: float = float("-inf")
+    windows: dict[int, int] = field(default_factory=dict)
+    service: LogHistogram = field(default_factory=LogHistogram)
+    duration_missing: int = 0
+    keepalive_first: int = 0  # lines with %k == 0: first request of a connection
+    keepalive_known: int = 0
+    connection_status: Counter[bytes] = field(default_factory=Counter)
+    status: Counter[bytes] = field(default_factory=Counter)
+    hours: list[int] = field(default_factory=lambda: [0] * 24)
+    visits: VisitTally = field(default_factory=VisitTally)
+    heads: ClientHeads = field(default_factory=lambda: ClientHeads([], []))
+    tails: ClientTails = field(default_factory=lambda: ClientTails([], [], [], []))
+
+
+def _group(fmt: CompiledFormat, index: int | None, wanted: list[int]) -> int | None:
+    if index is None:
+        return None
+    if index not in wanted:
+        wanted.append(index)
+    return index
+
+
+def make_plan(
+    fmt: CompiledFormat,
+    *,
+    window_s: float,
+    visit_gap_s: float,
+    reorder_s: float = 60.0,
+    keepalive_cap: int | None = None,
+) -> ScanPlan:
+    """Choose the fields the estimators read; raise CapplanError when there is no time stamp."""
+    time_index: int | None = None
+    time_form = ""
+    strftime: str | None = None
+    at_end = False
+    frac_index: int | None = None
+    frac_scale = 0.0
+    best_rank = -1
+    for i, f in enumerate(fmt.fields):
+        if f.letter != "t":
+            continue
+        arg = f.argument or ""
+        end = arg.startswith("end:")
+        form = arg.split(":", 1)[1] if arg.startswith(("begin:", "end:")) else arg
+        if form in _FRAC_SCALE:
+            if frac_index is None:
+                frac_index, frac_scale = i, _FRAC_SCALE[form]
+            continue
+        rank = {"usec": 4, "msec": 3, "sec": 1}.get(form, 2 if f.argument is None else 1)
+        if rank > best_rank:
+            best_rank = rank
+            time_index, at_end = i, end
+            if form in _EPOCH_SCALE:
+                time_form, strftime = form, None
+            elif f.argument is None:
+                time_form, strftime = "clf", None
+            else:
+                time_form, strftime = "strftime", form
+    if time_index is None:
+        raise CapplanError(
+            f"log format {fmt.source!r} has no time stamp (%t or %{{...}}t): cannot derive rates"
+        )
+    if time_form in ("usec", "msec"):
+        frac_index = None
+
+    duration_index: int | None = None
+    duration_unit = 0.0
+    duration_source: str | None = None
+    sources: tuple[tuple[float, str, tuple[str | None, ...], str], ...] = (
+        (1e-6, "D", (None,), "%D"),
+        (1e-6, "T", ("us",), "%{us}T"),
+        (1e-3, "T", ("ms",), "%{ms}T"),
+        (1.0, "T", (None, "s"), "%T"),
+    )
+    for unit_s, letter, args, label in sources:
+        for duration_arg in args:
+            idx = fmt.find(letter, duration_arg)
+            if idx is not None and duration_index is None:
+                duration_index, duration_unit, duration_source = idx, unit_s, label
+    client_index = fmt.find("a", "c")
+    if client_index is None:
+        client_index = fmt.find("a")
+    if client_index is None:
+        client_index = fmt.find("h")
+    agent_index = fmt.find("i", "User-Agent")
+    status_index = fmt.index(">s")
+    if status_index is None:
+        status_index = fmt.find("s")
+    if status_index is None:
+        status_index = fmt.index("<s")
+
+    chosen = [
+        time_index,
+        frac_index,
+        duration_index,
+        client_index,
+        agent_index,
+        status_index,
+        fmt.find("k"),
+        fmt.find("X"),
+    ]
+    wanted = sorted({i for i in chosen if i is not None})
+    pos = {idx: j for j, idx in enumerate(wanted)}
+
+    def g(idx: int | None) -> int | None:
+        return None if idx is None else pos[idx]
+
+    regex = fmt.fast_regex(tuple(wanted))
+    return ScanPlan(
+        pattern=regex.pattern,
+        n_groups=len(wanted),
+        time_group=pos[time_index],
+        time_form=time_form,
+        strftime=strftime,
+        time_at_end=at_end,
+        frac_group=g(frac_index),
+        frac_scale_s=frac_scale,
+        duration_group=g(duration_index),
+        duration_unit_s=duration_unit,
+        duration_source=duration_source,
+        client_group=g(client_index),
+        agent_group=g(agent_index),
+        status_group=g(status_index),
+        keepalive_group=g(fmt.find("k")),
+        connection_group=g(fmt.find("X")),
+        window_s=window_s,
+        visit_gap_s=visit_gap_s,
+        reorder_s=reorder_s,
+        keepalive_cap=keepalive_cap,
+    )
+
+
+@lru_cache(maxsize=8)
+def _compiled(pattern: bytes) -> re.Pattern[bytes]:
+    return re.compile(pattern, re.M)
+
+
+_TIME_CACHE: dict[bytes, tuple[float, int] | None] = {}
+
+
+def _stamp(text: bytes, plan: ScanPlan) -> tuple[float, int] | None:
+    hit = _TIME_CACHE.get(text, False)
+    if hit is not False:
+        return hit  # type: ignore[return-value]
+    if len(_TIME_CACHE) > 200_000:
+        _TIME_CACHE.clear()
+    if plan.time_form == "clf":
+        value = parse_clf_time(text)
+    else:
+        assert plan.strftime is not None
+        value = parse_strftime_time(text, plan.strftime)
+    _TIME_CACHE[text] = value
+    return value
+
+
+def _ints(column: tuple[bytes, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Column of integer texts → (float array, mask of known values or None when all known)."""
+    try:
+        return np.fromiter(map(int, column), dtype=np.float64, count=len(column)), None
+    except ValueError:
+        known = np.fromiter((v != b"-" for v in column), dtype=bool, count=len(column))
+        values = np.fromiter(
+            (int(v) if v != b"-" else 0 for v in column), dtype=np.float64, count=len(column)
+        )
+        return values, known
+
+
+def _line_count(data: bytes) -> int:
+    n = data.count(b"\n")
+    return n + 1 if data and not data.endswith(b"\n") else n
+
+
+def scan_block(plan: ScanPlan, data: bytes) -> BlockStats:
+    """Scan whole lines; never raises on bad lines (they are counted with their numbers)."""
+    regex = _compiled(plan.pattern)
+    out = BlockStats(lines=_line_count(data))
+    rows: list[tuple[bytes, ...]] = regex.findall(data)
+    if plan.n_groups == 1:
+        rows = [(r,) for r in rows]  # type: ignore[misc]
+    if len(rows) != out.lines:
+        rows = _slow_rows(regex, data, plan, out)
+    if not rows:
+        return out
+    columns = list(zip(*rows, strict=True))
+    _scan_rows(plan, columns, out)
+    return out
+
+
+def _slow_rows(
+    regex: re.Pattern[bytes], data: bytes, plan: ScanPlan, out: BlockStats
+) -> list[tuple[bytes, ...]]:
+    rows: list[tuple[bytes, ...]] = []
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        m = regex.match(line)
+        reason = ""
+        if line == LONG_LINE_MARK:
+            reason = f"line longer than {MAX_LINE_BYTES} bytes, skipped"
+        elif m is None:
+            reason = "line does not match the log format"
+        elif plan.time_form in ("clf", "strftime") and (
+            _stamp(m.group(plan.time_group + 1), plan) is None
+        ):
+            reason = "bad time stamp"
+        if reason:
+            out.bad += 1
+            if len(out.bad_samples) < MAX_BAD_SAMPLES:
+                out.bad_samples.append(BadLine(number, line[:300], reason))
+            continue
+        assert m is not None
+        rows.append(m.groups())
+    return rows
+
+
+def _scan_rows(plan: ScanPlan, columns: list[tuple[bytes, ...]], out: BlockStats) -> None:
+    n = len(columns[0])
+    out.parsed = n
+    t_col = columns[plan.time_group]
+    hours = out.hours
+    if plan.time_form in ("clf", "strftime"):
+        distinct = Counter(t_col)
+        epoch: dict[bytes, float] = {}
+        for text, count in distinct.items():
+            stamp = _stamp(text, plan)
+            if stamp is None:  # only reachable through a cache reset race; treat as bad
+                stamp = (0.0, 0)
+            epoch[text] = stamp[0]
+            hours[stamp[1]] += count
+        t = np.fromiter(map(epoch.__getitem__, t_col), dtype=np.float64, count=n)
+        if plan.frac_group is None and plan.window_s >= 1.0 and plan.window_s.is_integer():
+            w = int(plan.window_s)
+            windows: dict[int, int] = {}
+            for text, count in distinct.items():
+                key = int(epoch[text]) // w
+                windows[key] = windows.get(key, 0) + count
+            out.windows = windows
+    else:
+        t = np.fromiter(map(int, t_col), dtype=np.float64, count=n) * _EPOCH_SCALE[plan.time_form]
+        hour_idx = (np.floor(t / 3600.0) % 24).astype(np.int64)
+        for h, c in enumerate(np.bincount(hour_idx, minlength=24)):
+            hours[h] += int(c)
+    if plan.frac_group is not None:
+        t = t + np.fromiter(map(int, columns[plan.frac_group]), np.float64, n) * plan.frac_scale_s
+
+    if plan.duration_group is not None:
+        dur, known = _ints(columns[plan.duration_group])
+        dur *= plan.duration_unit_s
+        out.service.add_array(dur if known is None else dur[known])
+        if known is not None:
+            out.duration_missing = int(n - np.count_nonzero(known))
+    else:
+        dur = np.zeros(n, dtype=np.float64)
+    if plan.time_at_end:
+        start, end = t - dur, t
+    else:
+        start, end = t, t + dur
+    out.t_min_s = float(start.min())
+    out.t_max_s = float(start.max())
+    if not out.windows:
+        window = np.floor(start / plan.window_s).astype(np.int64)
+        idx, counts = np.unique(window, return_counts=True)
+        out.windows = dict(zip(idx.tolist(), counts.tolist(), strict=True))
+
+    if plan.status_group is not None:
+        out.status = Counter(columns[plan.status_group])
+    ka_col = columns[plan.keepalive_group] if plan.keepalive_group is not None else None
+    if ka_col is not None:
+        out.keepalive_first = ka_col.count(b"0")
+        out.keepalive_known = n - ka_col.count(b"-")
+    x_col = columns[plan.connection_group] if plan.connection_group is not None else None
+    if x_col is not None:
+        # tuple.count runs in C; a Counter would hash every line
+        out.connection_status = Counter({x: x_col.count(x) for x in (b"+", b"-", b"X")})
+    if plan.client_group is not None:
+        _scan_clients(plan, columns, start, end, out)
+
+
+def _scan_clients(
+    plan: ScanPlan,
+    columns: list[tuple[bytes, ...]],
+    start: FloatArray,
+    end: FloatArray,
+    out: BlockStats,
+) -> None:
+    """Per-client gaps inside the block (vectorised), plus each client's first and last request."""
+    assert plan.client_group is not None
+    n = len(start)
+    ka_col = columns[plan.keepalive_group] if plan.keepalive_group is not None else None
+    x_col = columns[plan.connection_group] if plan.connection_group is not None else None
+    ip_col = columns[plan.client_group]
+    ua_col = columns[plan.agent_group] if plan.agent_group is not None else None
+    # Python's hash is salted per process, so codes stay inside this block; the heads and tails
+    # carry the real key bytes to the merge.
+    keyed = zip(ip_col, ua_col, strict=True) if ua_col is not None else ip_col
+    code = np.fromiter(map(hash, keyed), dtype=np.int64, count=n)
+    # Lines come in completion order, which for one client's sequential requests is start order,
+    # so a stable sort by client keeps each client's requests in time order.
+    order = np.argsort(code, kind="stable")
+    cs = code[order]
+    same = cs[1:] == cs[:-1]
+    gaps = start[order][1:] - end[order][:-1]
+    within = same & (gaps <= plan.visit_gap_s) & (gaps >= -plan.reorder_s)
+    boundary = same & ~within
+    tally = out.visits
+    tally.add_gaps(gaps[within])
+    tally.visits += int(np.count_nonzero(boundary))
+    no_value = b"-"
+    for i in order[:-1][boundary].tolist():
+        tally.add_final(
+            ka_col[i] if ka_col is not None else no_value,
+            x_col[i] if x_col is not None else no_value,
+            plan.keepalive_cap,
+        )
+    first = np.ones(n, dtype=bool)
+    first[1:] = ~same
+    last = np.ones(n, dtype=bool)
+    last[:-1] = ~same
+    head_rows = order[first]
+    tail_rows = order[last]
+    out.heads = ClientHeads(_keys(ip_col, ua_col, head_rows), start[head_rows].tolist())
+    tail_list = tail_rows.tolist()
+    out.tails = ClientTails(
+        _keys(ip_col, ua_col, tail_rows),
+        end[tail_rows].tolist(),
+        _pick(ka_col, tail_list) if ka_col is not None else [no_value] * len(tail_list),
+        _pick(x_col, tail_list) if x_col is not None else [no_value] * len(tail_list),
+    )
+
+
+def _pick(column: tuple[bytes, ...], rows: list[int]) -> list[bytes]:
+    if len(rows) == 1:
+        return [column[rows[0]]]
+    return list(itemgetter(*rows)(column)) if rows else []
+
+
+def _keys(
+    ip_col: tuple[bytes, ...], ua_col: tuple[bytes, ...] | None, rows: np.ndarray
+) -> list[ClientKey]:
+    """The client keys of some rows: (address, user agent) pairs, or addresses alone."""
+    picked = rows.tolist()
+    ips = _pick(ip_col, picked)
+    if ua_col is None:
+        return [(ip, b"") for ip in ips]
+    return list(zip(ips, _pick(ua_col, picked), strict=True))

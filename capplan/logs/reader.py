@@ -1,0 +1,147 @@
+"""Reading stage: log inputs (plain files, gzip files, `-` for stdin) → blocks of whole lines.
+
+Input: paths as the user gave them. Output: `Block`s of a few MiB of whole lines, in file order,
+read with constant memory. A line longer than `max_line_bytes` is replaced
+by a marker line (so line numbers stay right and the scanner counts it as bad) and skipped
+without being held in memory. A truncated or corrupt gzip stream ends its file with a note.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, cast
+
+from capplan.errors import CapplanError
+from capplan.location import Location
+
+BLOCK_BYTES = 8 << 20
+MAX_LINE_BYTES = 1 << 20
+# Replaces an over-long line in a block; the scanner reports it by this text.
+LONG_LINE_MARK = b"\x00capplan: line longer than the limit\x00"
+STDIN_NAME = "<stdin>"
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Whole lines of one input, in order (the scanner counts them, for line numbers)."""
+
+    source: str
+    data: bytes
+    raw_done_bytes: int  # bytes of the input file consumed so far (compressed for gzip)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadNote:
+    """Something the user should know about an input that is not fatal (e.g. a truncated gzip)."""
+
+    location: Location
+    message: str
+
+
+class LogInput:
+    """One input: opened lazily, read in blocks; notes collect non-fatal problems."""
+
+    def __init__(
+        self,
+        path: str,
+        stdin: BinaryIO | None = None,
+        *,
+        block_bytes: int = BLOCK_BYTES,
+        max_line_bytes: int = MAX_LINE_BYTES,
+    ) -> None:
+        self.path = path
+        self.name = STDIN_NAME if path == "-" else path
+        self._stdin = stdin
+        self.block_bytes = block_bytes
+        self.max_line_bytes = max_line_bytes
+        self.notes: list[ReadNote] = []
+        self.size_bytes = 0 if path == "-" else _size(path)
+
+    def _open(self) -> tuple[BinaryIO, BinaryIO]:
+        """(stream to read lines from, raw stream whose position measures progress)."""
+        if self.path == "-":
+            if self._stdin is None:
+                raise CapplanError(f"{STDIN_NAME}: no standard input to read")
+            raw: BinaryIO = self._stdin
+        else:
+            try:
+                raw = open(self.path, "rb")  # noqa: SIM115 (closed by blocks())
+            except OSError as exc:
+                raise CapplanError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+        head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+        if head == b"\x1f\x8b":
+            return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), raw
+        return raw, raw
+
+    def blocks(self) -> Iterator[Block]:
+        stream, raw = self._open()
+        try:
+            yield from self._blocks(stream, raw)
+        finally:
+            if self.path != "-":
+                stream.close()
+                raw.close()
+
+    def _read(self, stream: BinaryIO) -> bytes:
+        try:
+            return stream.read(self.block_bytes)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            self.notes.append(
+                ReadNote(
+                    Location(self.name, 0),
+                    f"gzip stream is truncated or corrupt ({exc}); "
+                    "the lines after this are missing",
+                )
+            )
+            return b""
+        except OSError as exc:
+            raise CapplanError(f"{self.name}: cannot read: {exc.strerror or exc}") from None
+
+    def _blocks(self, stream: BinaryIO, raw: BinaryIO) -> Iterator[Block]:
+        pending = b""
+        skipping = False
+
+        def done() -> int:
+            try:
+                return raw.tell() if self.path != "-" else 0
+            except OSError:
+                return 0
+
+        while True:
+            chunk = self._read(stream)
+            if not chunk:
+                break
+            if skipping:
+                nl = chunk.find(b"\n")
+                if nl < 0:
+                    continue
+                chunk = chunk[nl + 1 :]
+                skipping = False
+            data = pending + chunk if pending else chunk
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield Block(self.name, data[:cut], done())
+                pending = data[cut:]
+            else:
+                pending = data
+            if len(pending) > self.max_line_bytes:
+                yield Block(self.name, LONG_LINE_MARK + b"\n", done())
+                pending = b""
+                skipping = True
+        if pending and not skipping:
+            yield Block(self.name, pending, done())
+
+
+def _size(path: str) -> int:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise CapplanError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise CapplanError(f"{path}: is a directory, not a log file")
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0

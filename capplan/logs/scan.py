@@ -1,0 +1,251 @@
+"""Scanning pipeline: log inputs + a compiled LogFormat → `ScanResult` (merged sketches).
+
+Input: input paths, the `CompiledFormat`, `ScanOptions`. Output: one `ScanResult` holding every
+count and sketch the derive stage needs. Blocks are scanned in worker processes when the input is
+large (one per core) and merged in file order, so line numbers and per-client joins stay exact.
+Memory is bounded by the block size times the number of blocks in flight, plus the sketches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import BinaryIO
+
+from capplan.errors import CapplanError
+from capplan.location import Location
+from capplan.logs.logformat import CompiledFormat
+from capplan.logs.parse import BlockStats, ScanPlan, make_plan, scan_block
+from capplan.logs.reader import BLOCK_BYTES, LogInput, ReadNote
+from capplan.logs.stats import ClientTable, LogHistogram, VisitTally, WindowCounter
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    window_s: float = 1.0
+    visit_gap_s: float = 300.0  # a client idle this long has ended its visit
+    reorder_s: float = 60.0  # how far out of time order lines may be
+    max_bad_fraction: float = 0.10
+    keepalive_cap: int | None = 100  # MaxKeepAliveRequests: %k at which httpd closes
+    jobs: int = 0  # worker processes; 0 = one per core
+    block_bytes: int = BLOCK_BYTES
+    max_clients: int = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class BadSample:
+    location: Location
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Merged statistics of all inputs (sketches are read-only from here on)."""
+
+    sources: tuple[str, ...]
+    log_format: str
+    plan: ScanPlan
+    lines: int
+    parsed: int
+    bad: int
+    bad_samples: tuple[BadSample, ...]
+    notes: tuple[ReadNote, ...]
+    t_min_s: float
+    t_max_s: float
+    window_counts: tuple[tuple[int, int], ...]  # (requests in a window, number of such windows)
+    late_lines: int
+    service: LogHistogram
+    duration_missing: int
+    keepalive_first: int
+    keepalive_known: int
+    connection_status: tuple[tuple[str, int], ...]
+    status: tuple[tuple[str, int], ...]
+    hours: tuple[int, ...]
+    visits: VisitTally
+
+
+class _Totals:
+    def __init__(self, plan: ScanPlan, options: ScanOptions, log_format: str) -> None:
+        self.plan = plan
+        self.log_format = log_format
+        self.options = options
+        self.lines = 0
+        self.lines_by_source: dict[str, int] = {}
+        self.parsed = 0
+        self.bad = 0
+        self.bad_samples: list[BadSample] = []
+        self.t_min_s = float("inf")
+        self.t_max_s = float("-inf")
+        self.windows = WindowCounter(plan.window_s, plan.reorder_s)
+        self.service = LogHistogram()
+        self.duration_missing = 0
+        self.keepalive_first = 0
+        self.keepalive_known = 0
+        self.connection_status: Counter[bytes] = Counter()
+        self.status: Counter[bytes] = Counter()
+        self.hours = [0] * 24
+        self.visits = VisitTally()
+        self.clients = ClientTable(
+            self.visits, plan.visit_gap_s, plan.reorder_s, plan.keepalive_cap, options.max_clients
+        )
+
+    def add(self, source: str, b: BlockStats) -> None:
+        first_line = self.lines_by_source.get(source, 0) + 1
+        self.lines_by_source[source] = first_line - 1 + b.lines
+        self.lines += b.lines
+        self.parsed += b.parsed
+        self.bad += b.bad
+        for bad in b.bad_samples:
+            if len(self.bad_samples) < 5:
+                text = bad.text.decode("utf-8", "replace").replace("\x00", "\\0")
+                loc = Location(source, first_line + bad.line - 1)
+                self.bad_samples.append(BadSample(loc, text, bad.reason))
+        if b.parsed == 0:
+            return
+        self.t_min_s = min(self.t_min_s, b.t_min_s)
+        self.t_max_s = max(self.t_max_s, b.t_max_s)
+        self.windows.add(b.windows)
+        self.service.merge(b.service)
+        self.duration_missing += b.duration_missing
+        self.keepalive_first += b.keepalive_first
+        self.keepalive_known += b.keepalive_known
+        self.connection_status.update(b.connection_status)
+        self.status.update(b.status)
+        for h, c in enumerate(b.hours):
+            self.hours[h] += c
+        self.visits.merge(b.visits)
+        if self.plan.client_group is not None:
+            self.clients.add_block(b.heads, b.tails, b.t_max_s)
+
+    def result(self, sources: tuple[str, ...], notes: tuple[ReadNote, ...]) -> ScanResult:
+        self.clients.finish()
+        hist = self.windows.finish()
+
+        def text(c: Counter[bytes]) -> tuple[tuple[str, int], ...]:
+            return tuple(sorted((k.decode("ascii", "replace"), v) for k, v in c.items()))
+
+        return ScanResult(
+            sources=sources,
+            log_format=self.log_format,
+            plan=self.plan,
+            lines=self.lines,
+            parsed=self.parsed,
+            bad=self.bad,
+            bad_samples=tuple(self.bad_samples),
+            notes=notes,
+            t_min_s=self.t_min_s,
+            t_max_s=self.t_max_s,
+            window_counts=tuple(sorted(hist.items())),
+            late_lines=self.windows.late_lines,
+            service=self.service,
+            duration_missing=self.duration_missing,
+            keepalive_first=self.keepalive_first,
+            keepalive_known=self.keepalive_known,
+            connection_status=text(self.connection_status),
+            status=text(self.status),
+            hours=tuple(self.hours),
+            visits=self.visits,
+        )
+
+
+def _scan_job(plan: ScanPlan, data: bytes) -> BlockStats:
+    return scan_block(plan, data)
+
+
+def _scanned(
+    inputs: list[LogInput], plan: ScanPlan, jobs: int, progress: Progress | None, total: int
+) -> Iterator[tuple[str, BlockStats]]:
+    done_before = 0
+
+    def blocks() -> Iterator[tuple[str, bytes]]:
+        nonlocal done_before
+        for log in inputs:
+            for block in log.blocks():
+                if progress is not None:
+                    progress(done_before + block.raw_done_bytes, total)
+                yield block.source, block.data
+            done_before += log.size_bytes
+
+    if jobs <= 1:
+        for source, data in blocks():
+            yield source, scan_block(plan, data)
+        return
+    # fork: workers inherit the compiled modules; the pool is private to this call.
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
+        pending: deque[tuple[str, Future[BlockStats]]] = deque()
+        for source, data in blocks():
+            pending.append((source, pool.submit(_scan_job, plan, data)))
+            if len(pending) >= 2 * jobs:
+                name, fut = pending.popleft()
+                yield name, fut.result()
+        while pending:
+            name, fut = pending.popleft()
+            yield name, fut.result()
+
+
+def scan_logs(
+    paths: tuple[str, ...],
+    fmt: CompiledFormat,
+    options: ScanOptions,
+    *,
+    stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Read and scan every input; raise CapplanError when too little of it is usable."""
+    if not paths:
+        raise CapplanError("no log files given")
+    plan = make_plan(
+        fmt,
+        window_s=options.window_s,
+        visit_gap_s=options.visit_gap_s,
+        reorder_s=options.reorder_s,
+        keepalive_cap=options.keepalive_cap,
+    )
+    inputs = [LogInput(p, stdin, block_bytes=options.block_bytes) for p in paths]
+    total = sum(log.size_bytes for log in inputs)
+    jobs = options.jobs or os.cpu_count() or 1
+    if total < 2 * options.block_bytes and "-" not in paths:
+        jobs = 1  # starting processes costs more than it saves on small inputs
+    totals = _Totals(plan, options, fmt.source)
+    for source, stats in _scanned(inputs, plan, jobs, progress, total):
+        totals.add(source, stats)
+    # A read note (truncated gzip) is about the end of what was read from its file.
+    lines_read = totals.lines_by_source
+    notes = tuple(
+        ReadNote(Location(n.location.path, lines_read.get(n.location.path, 0)), n.message)
+        for log in inputs
+        for n in log.notes
+    )
+    result = totals.result(tuple(log.name for log in inputs), notes)
+    check_usable(result, options.max_bad_fraction)
+    return result
+
+
+def check_usable(result: ScanResult, max_bad_fraction: float) -> None:
+    """No lines, no usable line, or too many bad lines → CapplanError naming the first bad line."""
+    if result.lines == 0:
+        raise CapplanError(f"{', '.join(result.sources)}: no log lines to read")
+    if result.bad == 0:
+        return
+    fraction = result.bad / result.lines
+    if result.parsed > 0 and fraction <= max_bad_fraction:
+        return
+    first = result.bad_samples[0]
+    what = (
+        "no line matches the log format"
+        if result.parsed == 0
+        else f"{result.bad} of {result.lines} lines ({fraction:.1%}) are unusable, "
+        f"more than the limit of {max_bad_fraction:.0%} (--max-bad-fraction)"
+    )
+    raise CapplanError(
+        f"{first.reason}; {what} (log format {result.log_format!r})",
+        first.location,
+        source_line=first.text,
+    )
