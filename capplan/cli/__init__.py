@@ -11,5 +11,6 @@ from capplan.cli.app import app, main, run
 from capplan.cli import schema_cmd  # noqa: F401  isort: skip
 from capplan.cli import inspect_cmd  # noqa: F401  isort: skip
 from capplan.cli import measure_cmd  # noqa: F401  isort: skip
+from capplan.cli import profile_cmd  # noqa: F401  isort: skip
 
 __all__ = ["app", "main", "run"]
