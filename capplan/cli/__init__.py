@@ -11,6 +11,7 @@ from capplan.cli.app import app, main, run
 from capplan.cli import schema_cmd  # noqa: F401  isort: skip
 from capplan.cli import inspect_cmd  # noqa: F401  isort: skip
 from capplan.cli import measure_cmd  # noqa: F401  isort: skip
+from capplan.cli import queue_cmd  # noqa: F401  isort: skip
 from capplan.cli import profile_cmd  # noqa: F401  isort: skip
 
 __all__ = ["app", "main", "run"]

@@ -1,0 +1,134 @@
+"""The queueing calculator behind `capplan queue`: one operating point, all its metrics.
+
+Stage: queueing engine (report side). Input: servers, offered load, optionally the mean holding
+time and its SCV, an accept-queue capacity and a P(wait) target. Output: `QueueMetrics`, and its
+JSON-ready mapping (`as_document`) in which infinite waits are `None` (JSON null) next to
+`stable: false`, so no NaN or Infinity token can reach the output.
+
+Without a mean holding time the waits are only known in multiples of it: the `_s` fields are then
+None and the `_holding_times` fields carry the values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from capplan.queueing.mmck import blocking_estimate
+from capplan.queueing.sizing import min_servers_erlang_c
+from capplan.queueing.waiting import mgc
+
+__all__ = ["SCHEMA_VERSION", "QueueMetrics", "queue_metrics"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMetrics:
+    """P(wait), waits (Allen-Cunneen) and, with a queue, P(block), for c servers and a Erlangs."""
+
+    servers: int
+    load_erlangs: float
+    mean_holding_s: float | None
+    holding_scv: float
+    utilization: float
+    stable: bool
+    erlang_b: float
+    p_wait: float
+    mean_wait_holding_times: float
+    wait_p99_holding_times: float
+    mean_wait_mmc_holding_times: float
+    queue: int | None
+    p_block: float | None
+    p_block_conservative: float | None
+    p_block_mmck: float | None
+    target_wait: float | None
+    min_servers: int | None
+
+    def in_seconds(self, holding_times: float) -> float | None:
+        """A wait in seconds, or None when the mean holding time is unknown."""
+        return None if self.mean_holding_s is None else holding_times * self.mean_holding_s
+
+    @property
+    def mean_wait_s(self) -> float | None:
+        return self.in_seconds(self.mean_wait_holding_times)
+
+    @property
+    def wait_p99_s(self) -> float | None:
+        return self.in_seconds(self.wait_p99_holding_times)
+
+    @property
+    def arrival_rate_per_s(self) -> float | None:
+        if self.mean_holding_s is None:
+            return None
+        return self.load_erlangs / self.mean_holding_s
+
+    def as_document(self) -> dict[str, object]:
+        """JSON-ready mapping (schema_version 1); infinities become None."""
+        document: dict[str, object] = {
+            "schema_version": SCHEMA_VERSION,
+            "servers": self.servers,
+            "load_erlangs": self.load_erlangs,
+            "arrival_rate_per_s": self.arrival_rate_per_s,
+            "mean_holding_s": self.mean_holding_s,
+            "holding_scv": self.holding_scv,
+            "utilization": self.utilization,
+            "stable": self.stable,
+            "erlang_b": self.erlang_b,
+            "p_wait": self.p_wait,
+            "mean_wait_s": _finite(self.mean_wait_s),
+            "wait_p99_s": _finite(self.wait_p99_s),
+            "mean_wait_mmc_s": _finite(self.in_seconds(self.mean_wait_mmc_holding_times)),
+            "mean_wait_holding_times": _finite(self.mean_wait_holding_times),
+            "wait_p99_holding_times": _finite(self.wait_p99_holding_times),
+        }
+        if self.queue is not None:
+            document["queue"] = self.queue
+            document["p_block"] = self.p_block
+            document["p_block_conservative"] = self.p_block_conservative
+            document["p_block_mmck"] = self.p_block_mmck
+        if self.target_wait is not None:
+            document["target_wait"] = self.target_wait
+            document["min_servers"] = self.min_servers
+        return document
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isinf(value) else value
+
+
+def queue_metrics(
+    servers: int,
+    load: float,
+    *,
+    mean_holding_s: float | None = None,
+    holding_scv: float = 1.0,
+    queue: int | None = None,
+    target_wait: float | None = None,
+) -> QueueMetrics:
+    """All metrics of `capplan queue` (model.md §3.2-3.4, §7).
+
+    Waits use Allen-Cunneen with `holding_scv` (1 = exact M/M/c); P(block) uses the normative
+    SCV-corrected queue Q_eff = 2Q/(1 + cH2), with the conservative max beside it.
+    """
+    waits = mgc(servers, load, 1.0, holding_scv)
+    blocking = None if queue is None else blocking_estimate(servers, load, queue, holding_scv)
+    return QueueMetrics(
+        servers=waits.servers,
+        load_erlangs=waits.load_erlangs,
+        mean_holding_s=mean_holding_s,
+        holding_scv=waits.scv,
+        utilization=waits.utilization,
+        stable=waits.stable,
+        erlang_b=waits.erlang_b,
+        p_wait=waits.p_wait,
+        mean_wait_holding_times=waits.mean_wait_s,
+        wait_p99_holding_times=waits.wait_p99_s,
+        mean_wait_mmc_holding_times=waits.mean_wait_mmc_s,
+        queue=queue,
+        p_block=None if blocking is None else blocking.p_block_est,
+        p_block_conservative=None if blocking is None else blocking.p_block_cons,
+        p_block_mmck=None if blocking is None else blocking.p_block_mmck,
+        target_wait=target_wait,
+        min_servers=None if target_wait is None else min_servers_erlang_c(load, target_wait),
+    )
