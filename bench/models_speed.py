@@ -1,0 +1,89 @@
+"""How long the models take: all three MPMs for one profile, after import.
+
+Run from the project root: `python -m bench.models_speed [--runs 200]`.
+
+For each shipped profile (profiles/*.yaml) it times, in one process and after a warm-up call:
+  1. `evaluate_all(None, profile)`: prefork, worker and event at httpd's defaults, including the
+     holding time, Erlang C with Allen-Cunneen waits, M/M/c/K blocking, Poisson quantiles, event's
+     kill fixed point and connection limit, and memory (target: under 20 ms);
+  2. `evaluate_targets` on those metrics (values and verdicts, without the rate search);
+  3. the largest sustainable rate of one target (`max_rate_per_s`, a bisection over the rate);
+and, side by side, the peer: pyworkforce's ErlangC (the queueing package users reach for), asked
+for the same P(wait) of the prefork connection queue at the same c and load. The
+peer computes only Erlang C, without the holding time, blocking, event or memory, so the ratio is
+the price of the whole model over a bare Erlang C. Medians over --runs calls are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from capplan.models import evaluate_all, evaluate_targets
+from capplan.profile import load_profile
+
+BUDGET_S = 0.020
+
+
+def _median_s(call: Callable[[], object], runs: int) -> float:
+    call()  # warm-up: lazy imports (scipy.special) and caches
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _peer(c: int, load: float, holding_s: float) -> Callable[[], object] | None:
+    try:
+        from pyworkforce.queuing import ErlangC
+    except ImportError:
+        return None
+    # pyworkforce speaks per interval: `transactions` arrivals of `aht` each in `interval`.
+    interval = 3600.0
+    erlang = ErlangC(transactions=load / holding_s * interval, aht=holding_s,
+                     asa=holding_s, interval=interval, shrinkage=0.0)
+
+    def call() -> object:
+        # Only P(wait): its service_level() overflows once the load exceeds c.
+        return erlang.waiting_probability(c)
+
+    return call
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    root = Path(__file__).resolve().parent.parent
+    header = (f"{'profile':<20} {'evaluate_all':>13} {'targets':>9} {'max rate':>9} "
+              f"{'peer C(c,a)':>12} {'ratio':>7}")
+    print(header)
+    print("-" * len(header))
+    worst = 0.0
+    for path in sorted((root / "profiles").glob("*.yaml")):
+        profile = load_profile(path)
+        all_s = _median_s(lambda p=profile: evaluate_all(None, p), args.runs)
+        results = evaluate_all(None, profile)
+        targets_s = _median_s(
+            lambda r=results: [evaluate_targets(m) for m in r.values()], args.runs)
+        first = evaluate_targets(results["worker"])[0]
+        rate_s = _median_s(lambda t=first: t.max_rate_per_s, max(5, args.runs // 20))
+        prefork = results["prefork"]
+        peer = _peer(prefork.workers, prefork.offered_load_erlangs, prefork.holding_time_s)
+        peer_s = _median_s(peer, args.runs) if peer is not None else float("nan")
+        worst = max(worst, all_s)
+        print(f"{path.stem:<20} {all_s * 1e3:>10.2f} ms {targets_s * 1e3:>6.3f} ms "
+              f"{rate_s * 1e3:>6.1f} ms {peer_s * 1e3:>9.3f} ms {all_s / peer_s:>6.1f}x")
+    verdict = "within" if worst < BUDGET_S else "OVER"
+    print(f"\nslowest evaluate_all: {worst * 1e3:.2f} ms ({verdict} the {BUDGET_S * 1e3:.0f} ms "
+          "budget for three MPMs)")
+    return 0 if worst < BUDGET_S else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
