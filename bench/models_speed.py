@@ -20,9 +20,10 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from capplan.models import evaluate_all, evaluate_targets
+from capplan.models import MpmMetrics, evaluate_all, evaluate_targets
 from capplan.profile import load_profile
 
 BUDGET_S = 0.020
@@ -40,7 +41,7 @@ def _median_s(call: Callable[[], object], runs: int) -> float:
 
 def _peer(c: int, load: float, holding_s: float) -> Callable[[], object] | None:
     try:
-        from pyworkforce.queuing import ErlangC
+        from pyworkforce.queuing import ErlangC  # type: ignore[import-untyped]
     except ImportError:
         return None
     # pyworkforce speaks per interval: `transactions` arrivals of `aht` each in `interval`.
@@ -55,6 +56,10 @@ def _peer(c: int, load: float, holding_s: float) -> Callable[[], object] | None:
     return call
 
 
+def _all_targets(metrics: tuple[MpmMetrics, ...]) -> object:
+    return [evaluate_targets(m) for m in metrics]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
@@ -67,12 +72,12 @@ def main() -> int:
     worst = 0.0
     for path in sorted((root / "profiles").glob("*.yaml")):
         profile = load_profile(path)
-        all_s = _median_s(lambda p=profile: evaluate_all(None, p), args.runs)
+        all_s = _median_s(partial(evaluate_all, None, profile), args.runs)
         results = evaluate_all(None, profile)
-        targets_s = _median_s(
-            lambda r=results: [evaluate_targets(m) for m in r.values()], args.runs)
+        metrics = tuple(results.values())
+        targets_s = _median_s(partial(_all_targets, metrics), args.runs)
         first = evaluate_targets(results["worker"])[0]
-        rate_s = _median_s(lambda t=first: t.max_rate_per_s, max(5, args.runs // 20))
+        rate_s = _median_s(partial(getattr, first, "max_rate_per_s"), max(5, args.runs // 20))
         prefork = results["prefork"]
         peer = _peer(prefork.workers, prefork.offered_load_erlangs, prefork.holding_time_s)
         peer_s = _median_s(peer, args.runs) if peer is not None else float("nan")
