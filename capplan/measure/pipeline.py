@@ -262,12 +262,13 @@ def _with(
     )
 
 
-def default_status_url(fs: ProcFS, target: _Target | None, notes: list[str]) -> str | None:
+def default_status_url(
+    fs: ProcFS, hints: ConfigHints | None, parent_pid: int | None, notes: list[str]
+) -> str | None:
     """Where mod_status probably answers: the config's Listen, else the parent's listening port.
 
     None when the config shows mod_status is not loaded (the scoreboard is then skipped).
     """
-    hints = target.hints if target is not None else None
     if hints is not None and not hints.status_module:
         notes.append(f"{hints.path}: mod_status is not loaded: no scoreboard")
         return None
@@ -277,9 +278,9 @@ def default_status_url(fs: ProcFS, target: _Target | None, notes: list[str]) -> 
     if hints is not None and hints.listen:
         ports = [p for _, p in hints.listen]
         port = 80 if 80 in ports else ports[0]
-    elif target is not None:
+    elif parent_pid is not None:
         try:
-            ports = list(read_listen_ports(fs, target.server.parent.pid))
+            ports = list(read_listen_ports(fs, parent_pid))
         except ProcReadError:
             ports = []
         plain = [p for p in ports if p != 443]
@@ -327,9 +328,10 @@ def measure(
             raise
         not_found = exc
 
-    url = status_url if status_url is not None or not read_status else None
+    url = status_url
     if read_status and url is None:
-        url = default_status_url(fs, target, notes)
+        parent_pid = target.server.parent.pid if target is not None else None
+        url = default_status_url(fs, hints, parent_pid, notes)
     first: FirstSample | None = None
     if read_status and url is not None:
         try:
