@@ -163,21 +163,29 @@ def _size(key: str, default: int | None, help_text: str, *, nullable: bool = Fal
     return FieldSpec(key, "size", default, help_text, nullable=nullable)
 
 
+# Upper bounds far beyond any real httpd; they keep the numerics in binary64's exact-integer range.
+_MAX_RATE_PER_S = 1e8
+_DAY_S = 86_400.0
+_MAX_REQUESTS_PER_VISIT = 1e7
+_MAX_SCV = 1e4
+_MAX_LINGER_S = 30.0  # MAX_SECS_TO_LINGER in server/connection.c
+
 TRAFFIC_FIELDS = (
     FieldSpec("requests_per_second", "number", REQUIRED,
-              "peak request rate the server must carry (1/s)", exclusive_minimum=True),
+              "peak request rate the server must carry (1/s)", exclusive_minimum=True,
+              maximum=_MAX_RATE_PER_S),
     FieldSpec("service_time", "duration", None,
               "mean worker time per request; required unless service_time_p50 and "
-              "service_time_p95 are given", exclusive_minimum=True),
+              "service_time_p95 are given", exclusive_minimum=True, maximum=_DAY_S),
     FieldSpec("service_time_scv", "number", None,
               "squared coefficient of variation of the service time (default 1.0; not with "
-              "p50/p95)"),
+              "p50/p95)", maximum=_MAX_SCV),
     FieldSpec("service_time_p50", "duration", None,
               "median service time; with service_time_p95 a lognormal is fitted",
-              exclusive_minimum=True),
+              exclusive_minimum=True, maximum=_DAY_S),
     FieldSpec("service_time_p95", "duration", None,
               "95th percentile of the service time (must exceed service_time_p50)",
-              exclusive_minimum=True),
+              exclusive_minimum=True, maximum=_DAY_S),
     FieldSpec("worker_share", "number", 1.0,
               "event: share of the service time that holds a worker thread (the rest is "
               "asynchronous write completion)", exclusive_minimum=True, maximum=1.0),
@@ -186,18 +194,18 @@ TRAFFIC_FIELDS = (
 VISITS_FIELDS = (
     FieldSpec("requests_per_visit", "number", 10.0,
               "mean number of requests a client sends one after another over keep-alive",
-              minimum=1.0),
+              minimum=1.0, maximum=_MAX_REQUESTS_PER_VISIT),
     FieldSpec("distribution", "choice", "geometric",
               "distribution of the requests per visit", choices=("geometric", "fixed")),
     FieldSpec("think_time", "duration", 5.0,
               "mean gap between a response and the visit's next request (client think time "
-              "plus round trip)", exclusive_minimum=True),
+              "plus round trip)", exclusive_minimum=True, maximum=_DAY_S),
     _p("idle_hold_probability", 1.0,
        "probability that the client keeps its socket open after its last request, so the "
        "server idles a full KeepAliveTimeout", nullable=False),
     FieldSpec("linger", "duration", 0.0,
               "prefork/worker: extra worker time per closed connection (lingering close, about "
-              "one round trip, at most 2 s)"),
+              "one round trip, at most 2 s)", maximum=_MAX_LINGER_S),
 )
 
 MEMORY_FIELDS = (
@@ -448,7 +456,6 @@ class _Validator:
         return result
 
     def check_bounds(self, spec: FieldSpec, node: Node, dotted: str, value: float) -> None:
-        what = "a probability" if spec.kind == "probability" else "a value"
         if spec.minimum is not None:
             if spec.exclusive_minimum and value <= spec.minimum:
                 raise self.fail(node, f"{dotted}: must be greater than {spec.minimum:g}, "
@@ -457,8 +464,12 @@ class _Validator:
                 raise self.fail(node, f"{dotted}: must be at least {spec.minimum:g}, "
                                       f"got {value:g}")
         if spec.maximum is not None and value > spec.maximum:
-            raise self.fail(node, f"{dotted}: {what} in [{spec.minimum or 0:g}, "
-                                  f"{spec.maximum:g}] is expected, got {value:g}")
+            if spec.kind == "probability":
+                raise self.fail(node, f"{dotted}: a probability in [0, 1] is expected, "
+                                      f"got {value:g}")
+            unit = " s" if spec.kind == "duration" else ""
+            raise self.fail(node, f"{dotted}: must be at most {spec.maximum:g}{unit}, "
+                                  f"got {value:g}{unit}")
 
     def mapping(self, specs: tuple[FieldSpec, ...], node: Node | None,
                 prefix: str) -> dict[str, Any]:

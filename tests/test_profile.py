@@ -277,6 +277,12 @@ def test_alias_bomb_fails_fast() -> None:
                      "did you mean 'geometric'", id="choice-typo"),
         pytest.param(MINIMAL + "memory:\n  thread: null\n", "null is not allowed",
                      id="null-size"),
+        pytest.param("traffic:\n  requests_per_second: 1e9\n  service_time: 1\n",
+                     r"requests_per_second: must be at most 1e\+08, got 1e\+09", id="huge-rate"),
+        pytest.param(MINIMAL + "visits:\n  linger: 1min\n", "must be at most 30 s, got 60 s",
+                     id="long-linger"),
+        pytest.param(MINIMAL + "traffic:\n  worker_share: 1.5\n", "duplicate key 'traffic'",
+                     id="duplicate-section"),
     ],
 )
 def test_more_bad_texts(text: str, message: str) -> None:
