@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from capplan.cli import main
-from capplan.measure import measure_memory
+from capplan.measure import ProcFS, measure_memory
 from capplan.measure.pipeline import measure
 from capplan.measure.status import fetch_status
 from tests.httpd import RunningServer, base_config, free_port, prepare_root, running_server
@@ -185,3 +187,36 @@ def test_default_status_url_from_the_listening_socket(
     m = measure(pid=running.pid, interval_s=0)
     assert m.scoreboard is not None
     assert m.scoreboard.url == running.url("/server-status?auto")
+
+
+def _read_as_nobody(path: Path) -> bytes:
+    """Read a file with the kernel's permission checks for user nobody (65534), not root's."""
+    setpriv = shutil.which("setpriv")
+    assert setpriv is not None
+    proc = subprocess.run(
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "cat", str(path)],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    if proc.returncode == 0:
+        return proc.stdout
+    if b"Permission denied" in proc.stderr:
+        raise PermissionError(13, "Permission denied", str(path))
+    raise FileNotFoundError(2, proc.stderr.decode(errors="replace").strip(), str(path))
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+def test_another_users_server(server: tuple[str, RunningServer, Path]) -> None:
+    """Measured as nobody: smaps_rollup of root's processes is refused; RSS and counts remain."""
+    mpm, running, _ = server
+    m = measure_memory(pid=running.pid, fs=ProcFS(Path("/"), _read_as_nobody))
+    truth = _independent(running.pid)
+    f = m.memory
+    assert f is not None
+    assert (f.processes, f.threads) == (truth["children"], truth["threads"])
+    assert (f.pss_total_bytes, f.parent_bytes, f.private) == (None, None, None)
+    _close(f.rss_total_bytes, truth["rss"], "RSS total (from status)")
+    assert m.mpm == ("prefork" if mpm == "prefork" else None)
+    count = truth["children"] + 1
+    assert any(f"smaps_rollup unreadable for {count} of {count}" in w for w in m.warnings)
