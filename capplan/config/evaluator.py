@@ -302,10 +302,8 @@ def _soak(state: _State, handle: _File, opener: str, where: Location) -> None:
         if name[1:2] == "/":
             tag = name[2:-1]
             if tag.lower() != opener[1:].lower():
-                raise CapplanError(
-                    f"Expected </{opener[1:]}> but saw </{tag}>",
-                    Location(handle.path, line.line, handle.chain),
-                )
+                # Reported at the conditional that started the skipping, as httpd does.
+                raise CapplanError(f"Expected </{opener[1:]}> but saw </{tag}>", where)
             return
         if not rest and name[-1] == ">":
             name = name[:-1]
@@ -454,7 +452,7 @@ def _load_module(state: _State, handle: _File, cmd: _Cmd) -> None:
         ):
             raise CapplanError(f"module {identifier} is built-in and can't be loaded", where)
     path = _root_relative(state, file_name)
-    _check_loadable(state, path, where)
+    _check_loadable(state, file_name, path, where)
     state.loaded.append(LoadedModule(identifier, path, where))
     state.add_module(shared_module(identifier, path), identifier)
 
@@ -462,14 +460,14 @@ def _load_module(state: _State, handle: _File, cmd: _Cmd) -> None:
 def _load_file(state: _State, handle: _File, cmd: _Cmd) -> None:
     where = cmd.where
     for name in split_words(cmd.args):
-        _check_loadable(state, _root_relative(state, name), where)
+        _check_loadable(state, name, _root_relative(state, name), where)
 
 
-def _check_loadable(state: _State, path: str, where: Location) -> None:
+def _check_loadable(state: _State, name: str, path: str, where: Location) -> None:
     """mod_so.c: dlopen() of a missing file fails with the loader's own message."""
     if state.fs.kind(path) is None:
         raise CapplanError(
-            f"Cannot load {path} into server: {path}: cannot open shared object file: "
+            f"Cannot load {name} into server: {path}: cannot open shared object file: "
             "No such file or directory",
             where,
         )
@@ -774,35 +772,17 @@ def _if_version(state: _State, args: str, where: Location) -> bool:
     return match != reverse
 
 
-_LEADING_INT = re.compile(r"[ \t\n\v\f\r]*([+-]?\d*)")
-
-
-def _atoi(text: str) -> int:
-    found = _LEADING_INT.match(text)
-    digits = found.group(1) if found else ""
-    try:
-        return int(digits)
-    except ValueError:
-        return 0
+# Accepted by 2.4.71's compare_version() (probed): digits, then optional `.minor` and `.patch`
+# whose digits may be empty (0), and one trailing dot after the patch.
+_VERSION = re.compile(r"(\d+)(?:\.(\d*)(?:\.(\d*)\.?)?)?")
 
 
 def _compare_version(current: tuple[int, int, int], text: str, where: Location) -> int:
-    """mod_version.c compare_version(): missing minor/patch are 0, atoi() ignores trailing junk."""
-    parts = [0, 0, 0]
-    if not text[:1].isdigit() or not text[:1].isascii():
+    """mod_version.c compare_version(): -1, 0 or 1 for `current` against `text`."""
+    found = _VERSION.fullmatch(text)
+    if found is None or not text.isascii():
         raise CapplanError(_VERSION_ERROR, where)
-    major, dot, rest = text.partition(".")
-    parts[0] = _atoi(major)
-    if dot:
-        if not rest[:1].isdigit() or not rest[:1].isascii():
-            raise CapplanError(_VERSION_ERROR, where)
-        minor, dot, patch = rest.partition(".")
-        parts[1] = _atoi(minor)
-        if dot:
-            if not patch[:1].isdigit() or not patch[:1].isascii():
-                raise CapplanError(_VERSION_ERROR, where)
-            parts[2] = _atoi(patch)
-    wanted = tuple(parts)
+    wanted = tuple(int(part) if part else 0 for part in found.groups())
     return (current > wanted) - (current < wanted)
 
 
