@@ -130,3 +130,11 @@ def test_bad_arguments_raise(servers: object, load: object, error: type[Exceptio
     for function in (erlang_b, erlang_c, erlang_b_log10, erlang_c_log10, erlang_b_recursion):
         with pytest.raises(error, match=r"servers|load"):
             function(servers, load)  # type: ignore[arg-type]
+
+
+def test_public_api_resolves() -> None:
+    """Every name in capplan.queueing.__all__ exists (the API the MPM models build on)."""
+    from capplan import queueing
+
+    for name in queueing.__all__:
+        assert callable(getattr(queueing, name)) or name == "VisitShape", name

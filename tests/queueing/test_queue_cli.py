@@ -149,3 +149,14 @@ def test_end_to_end_is_fast() -> None:
         best = min(best, time.perf_counter() - start)
         assert done.returncode == 0, done.stderr
     assert best < 0.5  # generous for a loaded CI box; bench/queueing_speed.py measures 0.25 s
+
+
+def test_few_servers_never_import_scipy() -> None:
+    """scipy.special costs ~0.15 s to import; below 1000 servers the command must not need it."""
+    args = ["queue", "-c", "400", "-a", "350", "--queue", "512", "--target-wait", "0.01"]
+    code = (
+        f"import sys; from capplan.cli import main; rc = main({args!r}); "
+        "print(rc, 'scipy' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-2:] == ["0", "False"]
