@@ -39,6 +39,12 @@ def _capplan() -> str:
     return found
 
 
+def _hyperfine_median_s(hyperfine: str, command: str, runs: int, export: Path) -> float:
+    options = ["--warmup", "3", "--runs", str(runs), "--export-json", str(export)]
+    subprocess.run([hyperfine, *options, "--style", "basic", command], check=True)
+    return float(json.loads(export.read_text())["results"][0]["median"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, default=50)
@@ -83,40 +89,10 @@ def main() -> int:
                 print("hyperfine not found: end-to-end timing skipped")
                 return 1
             export = root / "hyperfine.json"
-            subprocess.run(
-                [
-                    hyperfine,
-                    "--warmup",
-                    "3",
-                    "--runs",
-                    str(args.runs),
-                    "--export-json",
-                    str(export),
-                    "--style",
-                    "basic",
-                    command,
-                ],
-                check=True,
+            median_s = _hyperfine_median_s(hyperfine, command, args.runs, export)
+            startup_s = _hyperfine_median_s(
+                hyperfine, f"{capplan} measure --help", args.runs, export
             )
-            result = json.loads(export.read_text())["results"][0]
-            median_s = result["median"]
-            help_cmd = f"{capplan} measure --help"
-            subprocess.run(
-                [
-                    hyperfine,
-                    "--warmup",
-                    "3",
-                    "--runs",
-                    str(args.runs),
-                    "--export-json",
-                    str(export),
-                    "--style",
-                    "basic",
-                    help_cmd,
-                ],
-                check=True,
-            )
-            startup_s = json.loads(export.read_text())["results"][0]["median"]
     print()
     print(f"children                         {children}")
     print(f"capplan measure (end to end)     median {median_s * 1e3:.1f} ms (target < 500 ms)")

@@ -13,6 +13,7 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import assert_never
 
 from capplan.errors import CapplanError
 from capplan.measure.cgroup import CgroupLimit, memory_limit
@@ -388,9 +389,16 @@ def measurement_to_profile_memory(m: Measurement) -> dict[str, int]:
         out["parent"] = figures.parent_bytes
     if figures.shared_bytes is not None:
         out["shared"] = figures.shared_bytes
-    if figures.thread_cost is not None:
-        out["threaded_process"] = figures.thread_cost.process_base_bytes
-        out["thread"] = figures.thread_cost.per_thread_bytes
-    elif figures.private is not None and m.mpm == "prefork":
-        out["prefork_process"] = figures.private.mean_bytes
+    cost = figures.thread_cost
+    match m.mpm:
+        case "prefork":
+            if figures.private is not None:
+                out["prefork_process"] = figures.private.mean_bytes
+        case "worker" | "event" | None:
+            # None: threaded children whose MPM could not be told (worker or event).
+            if cost is not None:
+                out["threaded_process"] = cost.process_base_bytes
+                out["thread"] = cost.per_thread_bytes
+        case _:
+            assert_never(m.mpm)
     return out

@@ -138,32 +138,28 @@ def test_nothing_readable_but_status(tmp_path: Path) -> None:
     assert json.loads(render_json(m))["private_per_process_bytes"] is None
 
 
-def test_child_exits_between_listing_and_reading(tmp_path: Path) -> None:
-    fake = prefork(tmp_path)
+def exits_when_read(fake: FakeProc, pid: int) -> ProcFS:
+    """A ProcFS on which process `pid` exits just as its smaps_rollup is opened."""
     real = fake.reader()
 
-    def exits_on_read(path: Path) -> bytes:
-        if path == tmp_path / "proc/102/smaps_rollup":
-            fake.remove(102)
+    def read(path: Path) -> bytes:
+        if path == fake.root / f"proc/{pid}/smaps_rollup":
+            fake.remove(pid)
         return real(path)
 
-    m = measure_memory(pid=100, fs=ProcFS(tmp_path, exits_on_read))
+    return ProcFS(fake.root, read)
+
+
+def test_child_exits_between_listing_and_reading(tmp_path: Path) -> None:
+    m = measure_memory(pid=100, fs=exits_when_read(prefork(tmp_path), 102))
     assert m.memory is not None
     assert m.memory.processes == 2
     assert "PID 102 exited during the measurement" in m.warnings
 
 
 def test_parent_exits_mid_read(tmp_path: Path) -> None:
-    fake = prefork(tmp_path)
-    real = fake.reader()
-
-    def exits_on_read(path: Path) -> bytes:
-        if path == tmp_path / "proc/100/smaps_rollup":
-            fake.remove(100)
-        return real(path)
-
     with pytest.raises(CapplanError, match="PID 100 exited during the measurement"):
-        measure_memory(pid=100, fs=ProcFS(tmp_path, exits_on_read))
+        measure_memory(pid=100, fs=exits_when_read(prefork(tmp_path), 100))
 
 
 def test_a_real_process_exits_mid_read() -> None:
