@@ -129,6 +129,9 @@ class EffectiveConfig:
     # Silent start-up adjustments httpd makes without a message (`*_run()`), and deprecations it
     # logs at info level only: human sentences, shown by `inspect`.
     notes: tuple[str, ...] = ()
+    # Identifiers of the loaded modules (`php_module`, …): recommend sizes only prefork when a
+    # module that is not thread-safe is loaded.
+    modules: tuple[str, ...] = ()
 
     def source_of(self, directive: str) -> Location | None:
         for name, location in self.provenance:

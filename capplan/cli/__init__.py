@@ -13,5 +13,8 @@ from capplan.cli import inspect_cmd  # noqa: F401  isort: skip
 from capplan.cli import measure_cmd  # noqa: F401  isort: skip
 from capplan.cli import queue_cmd  # noqa: F401  isort: skip
 from capplan.cli import profile_cmd  # noqa: F401  isort: skip
+from capplan.cli import recommend_cmd  # noqa: F401  isort: skip
+from capplan.cli import check_cmd  # noqa: F401  isort: skip
+from capplan.cli import compare_cmd  # noqa: F401  isort: skip
 
 __all__ = ["app", "main", "run"]

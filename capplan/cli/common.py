@@ -6,6 +6,7 @@ import enum
 import os
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -51,3 +52,20 @@ def emit(text: str, output: Path | None) -> None:
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise CapplanError(f"{output}: cannot write: {exc.strerror}") from exc
+
+
+# Options several commands share, spelled once (recommend, check, compare).
+DefinesOption = Annotated[
+    list[str] | None,
+    typer.Option("-D", "--define", metavar="NAME[=VALUE]", help="Like httpd's -D."),
+]
+SomaxconnOption = Annotated[
+    int | None,
+    typer.Option(min=1, metavar="N", help="net.core.somaxconn (default: this machine's)."),
+]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+]
+ProfileOption = Annotated[
+    Path | None, typer.Option("-p", "--profile", help="Traffic profile (YAML; see profiles/).")
+]

@@ -1,0 +1,95 @@
+"""`capplan check`: a CI gate — does this config meet the profile's targets?
+
+Input: a main config file, a traffic profile, target flags that override the profile's. Output: the
+targets met or missed as a table, JSON, JUnit XML or GitHub Actions annotations pointing at the
+directive to change; exit code 0 when every target holds, 1 when one is missed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from capplan.cli.app import EXIT_CHECK_FAILED, app
+from capplan.cli.common import (
+    DefinesOption,
+    OutputOption,
+    ProfileOption,
+    SomaxconnOption,
+    emit,
+    parse_defines,
+)
+from capplan.cli.inspect_cmd import MpmChoice
+
+
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    junit = "junit"
+    github = "github"
+
+
+def _probability_option(flag: str, what: str) -> typer.models.OptionInfo:
+    option: typer.models.OptionInfo = typer.Option(
+        flag, min=0.0, max=1.0, metavar="P", help=f"Target: {what} at most P."
+    )
+    return option
+
+
+@app.command("check")
+def check_command(
+    config: Annotated[Path, typer.Argument(help="Main httpd config file.")],
+    *,
+    profile: ProfileOption = None,
+    max_wait_prob: Annotated[
+        float | None, _probability_option("--max-wait-prob", "P(a new connection waits)")
+    ] = None,
+    max_block_prob: Annotated[
+        float | None, _probability_option("--max-block-prob", "P(accept queue full)")
+    ] = None,
+    max_connection_limit_prob: Annotated[
+        float | None,
+        _probability_option("--max-connection-limit-prob", "P(event: no process can accept)"),
+    ] = None,
+    max_memory: Annotated[
+        str | None,
+        typer.Option("--max-memory", metavar="SIZE",
+                     help="Target: worst-case memory at most SIZE (e.g. 6GiB)."),
+    ] = None,
+    mpm: Annotated[
+        MpmChoice | None,
+        typer.Option(help="The MPM compiled into httpd (static builds load none)."),
+    ] = None,
+    define: DefinesOption = None,
+    somaxconn: SomaxconnOption = None,
+    output_format: Annotated[
+        CheckFormat, typer.Option("--format", help="table, markdown, json, junit or github.")
+    ] = CheckFormat.table,
+    output: OutputOption = None,
+) -> None:
+    """Check a config against the profile's targets: exit 0 if all hold, 1 if one is missed."""
+    from capplan.render.report import render_report
+    from capplan.report import TargetOverrides, check_report
+    from capplan.units import parse_size_bytes
+
+    overrides = TargetOverrides(
+        max_wait_probability=max_wait_prob,
+        max_block_probability=max_block_prob,
+        max_connection_limit_probability=max_connection_limit_prob,
+        max_memory_bytes=parse_size_bytes(max_memory) if max_memory is not None else None,
+    )
+    report = check_report(
+        str(config),
+        str(profile) if profile is not None else None,
+        overrides=overrides,
+        mpm=mpm.value if mpm is not None else None,
+        defines=parse_defines(define),
+        somaxconn=somaxconn,
+    )
+    emit(render_report(report, output_format.value), output)
+    if not report.verdict.ok:
+        raise typer.Exit(EXIT_CHECK_FAILED)

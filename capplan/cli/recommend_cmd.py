@@ -1,0 +1,84 @@
+"""`capplan recommend`: the current config under a profile, and the settings that meet its targets.
+
+Input: a main config file (or the system's), a traffic profile, options. Output: per-MPM metrics,
+the targets met or missed, the smallest coherent settings per MPM, the recommended MPM with its
+reasons, and a snippet with where it goes; as a table, markdown or JSON (schema_version 1).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from capplan.cli.app import app
+from capplan.cli.common import (
+    DefinesOption,
+    Format,
+    OutputOption,
+    ProfileOption,
+    SomaxconnOption,
+    emit,
+    parse_defines,
+)
+
+
+class MpmSelection(StrEnum):
+    current = "current"
+    prefork = "prefork"
+    worker = "worker"
+    event = "event"
+    all = "all"
+
+
+@app.command("recommend")
+def recommend_command(
+    config: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[CONFIG]",
+            help="Main httpd config file; default: the one this machine's httpd reads.",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    profile: ProfileOption = None,
+    mpm: Annotated[
+        MpmSelection,
+        typer.Option(help="MPMs to size: the config's own, one of them, or all three."),
+    ] = MpmSelection.all,
+    ram: Annotated[
+        str | None,
+        typer.Option(metavar="SIZE", help="Memory available to httpd (overrides memory.ram)."),
+    ] = None,
+    define: DefinesOption = None,
+    measure: Annotated[
+        bool,
+        typer.Option(
+            "--measure",
+            help="Use the memory measured on the running httpd of this config (capplan measure).",
+        ),
+    ] = False,
+    somaxconn: SomaxconnOption = None,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="table, markdown or json.")
+    ] = Format.table,
+    output: OutputOption = None,
+) -> None:
+    """Recommend MPM settings that meet the profile's targets and fit in memory."""
+    from capplan.render.report import render_report
+    from capplan.report import recommend_report
+    from capplan.units import parse_size_bytes
+
+    report = recommend_report(
+        str(config) if config is not None else None,
+        str(profile) if profile is not None else None,
+        mpm=mpm.value,
+        ram_bytes=parse_size_bytes(ram) if ram is not None else None,
+        defines=parse_defines(define),
+        somaxconn=somaxconn,
+        measure=measure,
+    )
+    emit(render_report(report, output_format.value), output)

@@ -1,0 +1,37 @@
+"""Renderer: a `check` report → GitHub Actions workflow commands.
+
+Input: `capplan.report.Report` from `check_report`. Output: one `::error file=…,line=…::` line per
+missed target, pointing at the directive that must change (`Fix.location`), or one `::notice::`
+line when every target holds. Values are escaped as the workflow-command format requires.
+"""
+
+from __future__ import annotations
+
+from capplan.report import Report
+
+
+def escape_data(text: str) -> str:
+    """Message escaping of workflow commands: `%`, CR and LF."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Property escaping: as data, plus `:` and `,` (they delimit properties)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(report: Report) -> str:
+    lines = []
+    for fix in report.fixes:
+        title = f"capplan check: {fix.target}"
+        lines.append(
+            f"::error file={escape_property(fix.location.path)},line={fix.location.line},"
+            f"title={escape_property(title)}::{escape_data(fix.message)}"
+        )
+    if not lines:
+        count = len(report.current.targets) if report.current is not None else 0
+        name = report.profile.name
+        lines.append(
+            f"::notice title=capplan check::{escape_data(f'all {count} targets of {name} hold')}"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,56 @@
+"""Renderer: a `check` report → JUnit XML, one testcase per target, for CI dashboards.
+
+Input: `capplan.report.Report` from `check_report`. Output: the XML document as `str`
+(deterministic: no timestamps, no host names, no durations).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from capplan.report import Report, describe_target
+
+
+def render_junit(report: Report) -> str:
+    assert report.current is not None, "JUnit output needs an evaluated config"
+    config = report.config
+    targets = report.current.targets
+    fixes = {fix.target: fix for fix in report.fixes}
+    failures = sum(1 for t in targets if not t.met)
+    suite_name = f"capplan check {config.path if config else ''} -p {report.profile.name}".strip()
+    root = ET.Element(
+        "testsuites",
+        {
+            "name": "capplan check",
+            "tests": str(len(targets)),
+            "failures": str(failures),
+            "errors": "0",
+        },
+    )
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        {
+            "name": suite_name,
+            "tests": str(len(targets)),
+            "failures": str(failures),
+            "errors": "0",
+            "skipped": "0",
+        },
+    )
+    mpm = config.mpm if config is not None else "none"
+    ram = report.profile.memory.ram_bytes
+    for target in targets:
+        case = ET.SubElement(
+            suite, "testcase", {"classname": f"capplan.check.{mpm}", "name": target.target}
+        )
+        summary = describe_target(target, float(ram) if ram else None)
+        if target.met:
+            ET.SubElement(case, "system-out").text = summary
+            continue
+        failure = ET.SubElement(case, "failure", {"message": summary, "type": "TargetMissed"})
+        fix = fixes.get(target.target)
+        if fix is not None:
+            failure.text = f"{fix.location}: {fix.message}"
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")

@@ -1,0 +1,53 @@
+"""Renderer dispatch for reports: (report, format name) → text, importing only that renderer.
+
+Input: a `Report` (recommend, check) or a `Comparison` (compare) and a format name. Output: `str`.
+Each renderer module is imported on use, so a JSON run never loads tabulate.
+"""
+
+from __future__ import annotations
+
+from capplan.report import Comparison, Report
+
+
+def render_report(report: Report, format_name: str) -> str:
+    """table, markdown, json, and for `check` also junit and github."""
+    match format_name:
+        case "json":
+            from capplan.render.report_json import render_report_json
+
+            return render_report_json(report)
+        case "markdown":
+            from capplan.render.markdown import render_report_markdown
+
+            return render_report_markdown(report)
+        case "junit":
+            from capplan.render.junit import render_junit
+
+            return render_junit(report)
+        case "github":
+            from capplan.render.github import render_github
+
+            return render_github(report)
+        case "table":
+            from capplan.render.report_table import render_report_table
+
+            return render_report_table(report)
+    raise ValueError(f"unknown report format {format_name!r}")
+
+
+def render_comparison(comparison: Comparison, format_name: str) -> str:
+    """table, markdown or json."""
+    match format_name:
+        case "json":
+            from capplan.render.report_json import render_comparison_json
+
+            return render_comparison_json(comparison)
+        case "markdown":
+            from capplan.render.markdown import render_comparison_markdown
+
+            return render_comparison_markdown(comparison)
+        case "table":
+            from capplan.render.report_table import render_comparison_table
+
+            return render_comparison_table(comparison)
+    raise ValueError(f"unknown comparison format {format_name!r}")

@@ -1,0 +1,149 @@
+"""JSON renderer of reports: `Report` / `Comparison` → the design's schema_version 1 document.
+
+Input: frozen reports from `capplan.report`. Output: plain dicts (validated in the tests against
+the shipped `report_schema.json`) and JSON text. Infinite values become null (an unstable system
+also carries `stable: false`); NaN never reaches the output (`dumps` refuses it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+from typing import Any
+
+from capplan.models import TargetResult, metrics_to_dict
+from capplan.profile import profile_to_dict
+from capplan.recommend import MpmOption
+from capplan.render.json import SCHEMA_VERSION, config_to_dict, dumps
+from capplan.report import Comparison, Recommendation, Report, Verdict
+
+
+def finite(value: float | None) -> float | None:
+    """null for infinity (and for a NaN, which would be a bug upstream)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def target_to_dict(target: TargetResult) -> dict[str, Any]:
+    return {
+        "target": target.target,
+        "limit": target.limit,
+        "value": finite(target.value),
+        "met": target.met,
+    }
+
+
+def option_to_dict(option: MpmOption) -> dict[str, Any]:
+    from capplan.snippet import all_directives
+
+    shown = option.best if option.best is not None else option.limit
+    return {
+        "mpm": option.mpm,
+        "feasible": option.feasible,
+        "directives": dict(all_directives(shown.settings)) if shown is not None else {},
+        "metrics": metrics_to_dict(shown.metrics) if shown is not None else None,
+        "targets": [target_to_dict(t) for t in shown.targets] if shown is not None else [],
+        "max_rate_per_s": finite(option.max_rate_per_s),
+    }
+
+
+def recommendation_to_dict(recommendation: Recommendation) -> dict[str, Any]:
+    where = recommendation.placement
+    return {
+        "mpm": recommendation.mpm,
+        "meets_targets": recommendation.meets_targets,
+        "directives": dict(recommendation.directives),
+        "snippet": recommendation.snippet,
+        "reasons": list(recommendation.reasons),
+        "placement": None
+        if where is None
+        else {"file": where.snippet_file, "steps": list(where.steps),
+              "commands": list(where.commands)},
+        "options": {o.mpm: option_to_dict(o) for o in recommendation.options},
+    }
+
+
+def verdict_to_dict(report: Report, verdict: Verdict) -> dict[str, Any]:
+    targets = report.current.targets if report.current is not None else ()
+    return {
+        "ok": verdict.ok,
+        "violations": [
+            {"target": v.target, "limit": v.limit, "value": finite(v.value)}
+            for v in verdict.violations
+        ],
+        "targets": [target_to_dict(t) for t in targets],
+        "max_rate_per_s": finite(report.current_max_rate_per_s),
+        "fixes": [
+            {
+                "target": f.target,
+                "directive": f.directive,
+                "location": str(f.location),
+                "default": f.is_default,
+                "message": f.message,
+            }
+            for f in report.fixes
+        ],
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The design's report: schema_version, config, profile, mpms, recommendation, verdict."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": report.command,
+        "config": config_to_dict(report.config) if report.config is not None else None,
+        "profile": profile_to_dict(report.profile),
+        "mpms": {name: metrics_to_dict(metrics) for name, metrics in report.mpms},
+        "recommendation": recommendation_to_dict(report.recommendation)
+        if report.recommendation is not None
+        else None,
+        "verdict": verdict_to_dict(report, report.verdict),
+    }
+
+
+def comparison_to_dict(comparison: Comparison) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "compare",
+        "columns": [
+            {
+                "profile": c.profile.name,
+                "profile_path": c.profile_path,
+                "config": c.config.path,
+                "mpm": c.config.mpm,
+                "metrics": metrics_to_dict(c.assessment.metrics),
+                "targets": [target_to_dict(t) for t in c.assessment.targets],
+            }
+            for c in comparison.columns
+        ],
+        "rows": [
+            {
+                "name": row.name,
+                "values": [
+                    finite(v) if isinstance(v, float) else v for v in row.values
+                ],
+                "better": row.better,
+                "winners": list(row.winners),
+                "met": list(row.met),
+                "limits": list(row.limits),
+            }
+            for row in comparison.rows
+        ],
+    }
+
+
+def render_report_json(report: Report) -> str:
+    return dumps(report_to_dict(report))
+
+
+def render_comparison_json(comparison: Comparison) -> str:
+    return dumps(comparison_to_dict(comparison))
+
+
+def report_schema() -> dict[str, Any]:
+    """The shipped JSON Schema of these documents (`capplan/render/report_schema.json`)."""
+    text = resources.files("capplan.render").joinpath("report_schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

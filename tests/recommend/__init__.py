@@ -1,0 +1,1 @@
+"""Tests of the recommendation, report, snippet and their renderers and commands."""

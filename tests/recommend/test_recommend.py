@@ -1,0 +1,127 @@
+"""The sizing search: what it recommends is what the models say at those exact settings.
+
+Over every shipped profile and a seeded random set: a feasible option meets every target when the
+models evaluate its settings afresh, and one process fewer misses a target (it is the smallest);
+an infeasible option fits in memory, misses a target, and one process more does not fit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from capplan.models import evaluate, evaluate_targets
+from capplan.profile import TrafficProfile
+from capplan.recommend import (
+    MpmOption,
+    coherent_common,
+    coherent_settings,
+    is_memory_target,
+    size_mpm,
+    sustainable_rate_per_s,
+)
+from capplan.report import build_report
+from capplan.settings import (
+    MPM_NAMES,
+    CommonSettings,
+    EventSettings,
+    MpmName,
+    MpmSettings,
+    PreforkSettings,
+)
+from capplan.snippet import mpm_of
+from tests.recommend.profiles import random_profiles, shipped_profiles
+
+CASES = shipped_profiles() + random_profiles(seed=20261126, count=14)
+
+
+def _targets(settings: MpmSettings, profile: TrafficProfile) -> dict[str, bool]:
+    return {t.target: t.met for t in evaluate_targets(evaluate(settings, profile), profile)}
+
+
+def _resized(settings: MpmSettings, processes: int) -> MpmSettings:
+    """The same shape with another process count, built the way the search builds it."""
+    threads = 1 if isinstance(settings, PreforkSettings) else settings.threads_per_child
+    factor = settings.worker_factor if isinstance(settings, EventSettings) else 2
+    return coherent_settings(
+        mpm_of(settings),
+        processes=processes,
+        threads_per_child=threads,
+        busy_workers_mean=0.0,
+        common=settings.common,
+        async_request_worker_factor=factor,
+    )
+
+
+def _option(mpm: MpmName, profile: TrafficProfile) -> MpmOption:
+    return size_mpm(mpm, profile, current=None, common=coherent_common(CommonSettings()))
+
+
+@pytest.mark.parametrize(("name", "profile"), CASES, ids=[name for name, _ in CASES])
+def test_recommendation_never_claims_a_target_the_model_misses(
+    name: str, profile: TrafficProfile
+) -> None:
+    for mpm in MPM_NAMES:
+        option = _option(mpm, profile)
+        if option.best is not None:
+            settings = option.best.settings
+            assert all(_targets(settings, profile).values()), (name, mpm, settings)
+            if settings.processes > 1:
+                fewer = _resized(settings, settings.processes - 1)
+                assert not all(
+                    met for target, met in _targets(fewer, profile).items()
+                    if not is_memory_target(target)
+                ), f"{name} {mpm}: {settings.processes - 1} processes would do"
+        else:
+            assert option.limit is not None or option.max_rate_per_s is None
+            if option.limit is None:
+                continue
+            limit = option.limit.settings
+            results = _targets(limit, profile)
+            assert not all(results.values()), (name, mpm)
+            assert results.get("max_memory_fraction", True), (name, mpm)
+            more = _targets(_resized(limit, limit.processes + 1), profile)
+            assert not more.get("max_memory_fraction", True), (name, mpm)
+            assert option.max_rate_per_s is not None
+            assert option.max_rate_per_s < profile.traffic.requests_per_second
+
+
+@pytest.mark.parametrize(("name", "profile"), CASES[:6], ids=[name for name, _ in CASES[:6]])
+def test_report_recommendation_matches_its_own_evaluation(
+    name: str, profile: TrafficProfile
+) -> None:
+    report = build_report(profile, None)
+    rec = report.recommendation
+    assert rec is not None
+    assessment = rec.assessment
+    if rec.mpm is None:
+        assert not rec.meets_targets
+        assert rec.snippet == ""
+        return
+    assert assessment is not None
+    assert rec.settings == assessment.settings
+    results = _targets(assessment.settings, profile)
+    assert rec.meets_targets == all(results.values())
+    if not rec.meets_targets:
+        assert any("does NOT meet" in reason for reason in rec.reasons)
+
+
+@pytest.mark.parametrize(
+    ("rate_factor", "passes"),
+    [pytest.param(0.5, True, id="half-rate-passes"), pytest.param(1.5, False, id="beyond-fails")],
+)
+def test_sustainable_rate_separates_passing_and_failing_rates(
+    rate_factor: float, passes: bool
+) -> None:
+    _, profile = shipped_profiles()[0]
+    option = _option("worker", profile)
+    assessment = option.best or option.limit
+    assert assessment is not None
+    rate = sustainable_rate_per_s(assessment, profile)
+    assert 0 < rate < float("inf")
+    traffic = dataclasses.replace(profile.traffic, requests_per_second=rate * rate_factor)
+    moved = dataclasses.replace(profile, traffic=traffic)
+    queue = {k: v for k, v in _targets(assessment.settings, moved).items()
+             if not is_memory_target(k)}
+    assert all(queue.values()) is passes

@@ -1,0 +1,135 @@
+"""The report's pure decisions: verdicts, winners, target wording, flag overrides, MPM choice."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from capplan.errors import CapplanError
+from capplan.models import TargetResult
+from capplan.profile import profile_from_text
+from capplan.report import (
+    TargetOverrides,
+    Verdict,
+    Violation,
+    describe_target,
+    mpms_to_consider,
+    verdict_of,
+    winners_of,
+    with_overrides,
+)
+from capplan.settings import EffectiveConfig, PreforkSettings
+
+PROFILE = profile_from_text(
+    "version: 1\nname: t\ntraffic:\n  requests_per_second: 10\n  service_time: 50ms\n"
+    "memory:\n  ram: 2GiB\n",
+    "t.yaml",
+)
+
+
+def _result(name: str, limit: float, value: float) -> TargetResult:
+    return TargetResult(name, limit, value, value <= limit)
+
+
+@pytest.mark.parametrize(
+    ("results", "verdict"),
+    [
+        pytest.param((), Verdict(True, ()), id="no-targets"),
+        pytest.param(
+            (_result("max_wait_probability", 0.01, 0.001),), Verdict(True, ()), id="all-met"
+        ),
+        pytest.param(
+            (_result("max_wait_probability", 0.01, 0.3), _result("max_block_probability", 0.001, 0),
+             _result("max_memory_fraction", 0.9, 1.4)),
+            Verdict(False, (Violation("max_wait_probability", 0.01, 0.3),
+                            Violation("max_memory_fraction", 0.9, 1.4))),
+            id="two-missed-in-order",
+        ),
+        pytest.param(
+            (_result("max_wait_probability", 0.01, 0.01),), Verdict(True, ()), id="limit-is-met",
+        ),
+    ],
+)
+def test_verdict_lists_missed_targets_in_order(
+    results: tuple[TargetResult, ...], verdict: Verdict
+) -> None:
+    assert verdict_of(results) == verdict
+
+
+@pytest.mark.parametrize(
+    ("values", "better", "winners"),
+    [
+        pytest.param((0.1, 0.01, 0.5), "lower", (1,), id="lowest"),
+        pytest.param((3.0, 7.0, 7.0), "higher", (1, 2), id="tie-highest"),
+        pytest.param((1.0, 1.0), "lower", (), id="all-equal"),
+        pytest.param((1.0, None, 0.5), "lower", (2,), id="missing-value"),
+        pytest.param((1.0, 2.0), None, (), id="no-direction"),
+        pytest.param((math.inf, 2.0), "lower", (1,), id="infinite-wait-loses"),
+        pytest.param((True, False), "higher", (0,), id="stable-wins"),
+    ],
+)
+def test_winners_of_a_row(
+    values: tuple[float | bool | None, ...], better: str | None, winners: tuple[int, ...]
+) -> None:
+    assert winners_of(values, better) == winners  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("target", "ram", "text"),
+    [
+        pytest.param(_result("max_wait_probability", 0.01, 0.31), None,
+                     "P(a new connection waits) 0.31 > 0.01", id="probability-missed"),
+        pytest.param(_result("max_block_probability", 0.001, 2.5e-7), None,
+                     "P(accept queue full) 2.5e-7 ≤ 0.001", id="tiny-met"),
+        pytest.param(_result("max_memory_fraction", 0.9, 1.25), float(4 << 30),
+                     "worst-case memory 5 GiB > 3.6 GiB", id="memory-in-bytes"),
+    ],
+)
+def test_describe_target_in_plain_words(target: TargetResult, ram: float | None, text: str) -> None:
+    assert describe_target(target, ram) == text
+
+
+def test_flags_override_the_profile_targets() -> None:
+    profile = with_overrides(
+        PROFILE,
+        TargetOverrides(max_wait_probability=0.2, max_memory_bytes=6 << 30),
+    )
+    assert profile.targets.max_wait_probability == 0.2
+    assert profile.targets.max_block_probability == PROFILE.targets.max_block_probability
+    assert (profile.memory.ram_bytes, profile.targets.max_memory_fraction) == (6 << 30, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(TargetOverrides(max_block_probability=1.5), "--max-block-probability 1.5",
+                     id="probability-above-one"),
+        pytest.param(TargetOverrides(max_memory_bytes=0), "--max-memory", id="zero-memory"),
+    ],
+)
+def test_bad_overrides_are_input_errors(overrides: TargetOverrides, message: str) -> None:
+    with pytest.raises(CapplanError, match=message):
+        with_overrides(PROFILE, overrides)
+
+
+def _config(modules: tuple[str, ...] = ()) -> EffectiveConfig:
+    return EffectiveConfig("httpd.conf", "prefork", PreforkSettings(), (), (), modules=modules)
+
+
+@pytest.mark.parametrize(
+    ("choice", "modules", "expected"),
+    [
+        pytest.param("all", (), ("prefork", "worker", "event"), id="all"),
+        pytest.param("current", (), ("prefork",), id="current"),
+        pytest.param("event", (), ("event",), id="one"),
+        pytest.param("all", ("php_module",), ("prefork",), id="mod-php-prefork-only"),
+    ],
+)
+def test_mpms_to_consider(choice: str, modules: tuple[str, ...], expected: tuple[str, ...]) -> None:
+    assert mpms_to_consider(choice, _config(modules), modules) == expected  # type: ignore[arg-type]
+
+
+def test_current_needs_a_config() -> None:
+    with pytest.raises(CapplanError, match="--mpm current needs a config"):
+        mpms_to_consider("current", None)
