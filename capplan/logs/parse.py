@@ -403,6 +403,8 @@ def _scan_clients(
     last[:-1] = ~same
     head_rows = order[first]
     tail_rows = order[last]
+    # the client table expires its oldest entries first: hand it the tails in time order
+    tail_rows = tail_rows[np.argsort(end[tail_rows], kind="stable")]
     out.heads = ClientHeads(_keys(ip_col, ua_col, head_rows), start[head_rows].tolist())
     tail_list = tail_rows.tolist()
     out.tails = ClientTails(

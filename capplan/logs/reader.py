@@ -21,6 +21,7 @@ from capplan.location import Location
 
 BLOCK_BYTES = 8 << 20
 MAX_LINE_BYTES = 1 << 20
+_PIECE_BYTES = 1 << 20
 # Replaces an over-long line in a block; the scanner reports it by this text.
 LONG_LINE_MARK = b"\x00capplan: line longer than the limit\x00"
 STDIN_NAME = "<stdin>"
@@ -60,6 +61,7 @@ class LogInput:
         self.block_bytes = block_bytes
         self.max_line_bytes = max_line_bytes
         self.notes: list[ReadNote] = []
+        self._broken = False
         self.size_bytes = 0 if path == "-" else _size(path)
 
     def _open(self) -> tuple[BinaryIO, BinaryIO]:
@@ -88,9 +90,24 @@ class LogInput:
                 raw.close()
 
     def _read(self, stream: BinaryIO) -> bytes:
+        """Up to a block of bytes; b"" at the end. Reads in pieces so that a corrupt gzip
+        stream loses only the piece it breaks in."""
+        if self._broken:
+            return b""
+        pieces: list[bytes] = []
+        size = 0
         try:
-            return stream.read(self.block_bytes)
+            # read1 on a gzip stream decompresses one input chunk at a time, so a truncated
+            # stream raises only after everything before the damage was returned.
+            read = stream.read1 if isinstance(stream, gzip.GzipFile) else stream.read
+            while size < self.block_bytes:
+                piece = read(min(_PIECE_BYTES, self.block_bytes - size))
+                if not piece:
+                    break
+                pieces.append(piece)
+                size += len(piece)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            self._broken = True
             self.notes.append(
                 ReadNote(
                     Location(self.name, 0),
@@ -98,9 +115,9 @@ class LogInput:
                     "the lines after this are missing",
                 )
             )
-            return b""
         except OSError as exc:
             raise CapplanError(f"{self.name}: cannot read: {exc.strerror or exc}") from None
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def _blocks(self, stream: BinaryIO, raw: BinaryIO) -> Iterator[Block]:
         pending = b""

@@ -301,7 +301,19 @@ class ClientTable:
             self.tally.add_final(keepalives, status, self.cap)
 
     def finish(self) -> None:
-        """End of input: visits idle for longer than the gap are over; the rest are censored."""
-        self._expire(self.now_s - self.visit_gap_s)
-        self.tally.censored += len(self.table)
+        """End of input: visits idle for long enough are over; the rest are censored.
+
+        "Long enough" is the visit gap, or ten mean think gaps if that is shorter: an exponential
+        gap exceeds ten means with probability e^-10, so such a client has almost surely left.
+        """
+        tally = self.tally
+        idle_s = self.visit_gap_s
+        if tally.gap_n:
+            idle_s = min(idle_s, max(10.0 * tally.gap_sum_s / tally.gap_n, 1.0))
+        before_s = self.now_s - idle_s
+        for end_s, keepalives, status in self.table.values():
+            if end_s < before_s:
+                tally.add_final(keepalives, status, self.cap)
+            else:
+                tally.censored += 1
         self.table.clear()

@@ -45,6 +45,9 @@ class TrafficModel:
     idle_hold_probability: float = 0.7  # q
     abort_probability: float = 0.01  # a visit's last request is aborted (%X = X)
     start_epoch_s: float = 1_700_000_000.0
+    # Visits start this long before the log does, and the log keeps only requests that start
+    # within `duration_s`: a steady-state excerpt, as a real log is, with no ramp at either end.
+    warmup_s: float = 600.0
 
     @property
     def request_rate_per_s(self) -> float:
@@ -63,8 +66,9 @@ class TrafficModel:
 def generate_requests(model: TrafficModel, seed: int) -> dict[str, np.ndarray]:
     """Arrays per request (sorted by completion): start_s, service_s, keepalives, conn, visit."""
     rng = np.random.default_rng(seed)
-    n_visits = int(rng.poisson(model.visit_rate_per_s * model.duration_s))
-    visit_start = np.sort(rng.uniform(0.0, model.duration_s, n_visits))
+    window_s = model.warmup_s + model.duration_s
+    n_visits = int(rng.poisson(model.visit_rate_per_s * window_s))
+    visit_start = np.sort(rng.uniform(-model.warmup_s, model.duration_s, n_visits))
     n_req = rng.geometric(1.0 / model.requests_per_visit, n_visits)
     total = int(n_req.sum())
     visit = np.repeat(np.arange(n_visits), n_req)
@@ -96,7 +100,8 @@ def generate_requests(model: TrafficModel, seed: int) -> dict[str, np.ndarray]:
     status[closes] = ord("-")
     aborted = last & (rng.uniform(size=total) < model.abort_probability)
     status[aborted] = ord("X")
-    order = np.argsort(start + service, kind="stable")
+    keep = (start >= 0.0) & (start < model.duration_s)
+    order = np.flatnonzero(keep)[np.argsort((start + service)[keep], kind="stable")]
     return {
         "start_s": (start + model.start_epoch_s)[order],
         "service_s": service[order],

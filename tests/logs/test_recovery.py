@@ -1,0 +1,161 @@
+"""`capplan profile` recovers a known traffic model from a generated log, and sizes like it.
+
+The log comes from `tests.logs.generator` (Poisson visits, lognormal service, geometric requests
+per visit, exponential think times, httpd's keep-alive rules for %k and %X). Tolerances are set
+from the sampling error at this log size (about 120,000 requests, 12,000 visits) with a margin
+of three standard errors or more, plus the 1 % quantile resolution of the sketches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from capplan.cli import main
+from capplan.profile import TrafficProfile, load_profile
+from capplan.queueing.holding import GeometricVisits, HoldingInputs, holding_time
+from capplan.queueing.sizing import min_servers_erlang_c
+from tests.logs.generator import TrafficModel, generate_requests, write_log
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "logs"
+MODEL = TrafficModel(visit_rate_per_s=10.0, duration_s=1200.0)
+SEED = 20240501
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    log: Path
+    profile: TrafficProfile
+    text: str
+
+
+@pytest.fixture(scope="module")
+def recovered(tmp_path_factory: pytest.TempPathFactory) -> Recovered:
+    tmp = tmp_path_factory.mktemp("recovery")
+    log = tmp / "access.log"
+    write_log(str(log), MODEL, SEED)
+    out = tmp / "profile.yaml"
+    code = main(["profile", str(log), "-c", str(DATA / "httpd.conf"), "--peak", "mean",
+                 "-o", str(out)])
+    assert code == 0
+    return Recovered(log, load_profile(out), out.read_text())
+
+
+def _lognormal_quantile(q: float) -> float:
+    from statistics import NormalDist
+
+    sigma = math.sqrt(math.log(1.0 + MODEL.service_scv))
+    mu = math.log(MODEL.service_mean_s) - sigma * sigma / 2.0
+    return math.exp(mu + sigma * NormalDist().inv_cdf(q))
+
+
+# (id, attribute path on the profile, true value, relative tolerance)
+PARAMETERS = [
+    ("request-rate", ("traffic", "requests_per_second"), MODEL.request_rate_per_s, 0.05),
+    ("service-mean", ("traffic", "service_time_s"), MODEL.service_mean_s, 0.03),
+    ("service-scv", ("traffic", "service_time_scv"), MODEL.service_scv, 0.20),
+    ("requests-per-visit", ("visits", "requests_per_visit"), MODEL.requests_per_visit, 0.10),
+    ("think-time", ("visits", "think_time_s"), MODEL.think_time_s, 0.05),
+    ("idle-hold", ("visits", "idle_hold_probability"), MODEL.idle_hold_probability, 0.06),
+]
+
+
+@pytest.mark.parametrize(("path", "true", "tolerance"), [p[1:] for p in PARAMETERS],
+                         ids=[p[0] for p in PARAMETERS])
+def test_parameter_recovered(
+    recovered: Recovered, path: tuple[str, str], true: float, tolerance: float
+) -> None:
+    got = getattr(getattr(recovered.profile, path[0]), path[1])
+    assert abs(got - true) <= tolerance * true, f"{path}: got {got}, true {true}"
+
+
+def test_realized_rate_is_exact(recovered: Recovered) -> None:
+    """Against the generated requests themselves, the mean rate is exact up to rounding."""
+    req = generate_requests(MODEL, SEED)
+    start = req["start_s"]
+    span = math.floor(start.max()) - math.floor(start.min()) + 1
+    want = len(start) / span
+    assert recovered.profile.traffic.requests_per_second == pytest.approx(want, rel=1e-4)
+
+
+@pytest.mark.parametrize("q", [0.50, 0.95, 0.99], ids=["p50", "p95", "p99"])
+def test_service_quantiles(recovered: Recovered, q: float) -> None:
+    label = {0.50: "p50", 0.95: "p95", 0.99: "p99"}[q]
+    # "p50 31.61ms, p95 ..." in the comment above service_time
+    lines = recovered.text.splitlines()
+    line = next(line for line in lines if f"{label} " in line and "mean of %D" in line)
+    text = line.split(f"{label} ")[1].split(",")[0].split(" ")[0]
+    got = float(text.removesuffix("ms")) / 1e3 if text.endswith("ms") else float(text[:-1])
+    # 1 % sketch resolution plus the sampling error of a quantile at this size (< 3 % at p99)
+    assert got == pytest.approx(_lognormal_quantile(q), rel=0.05)
+
+
+def test_requests_per_connection_and_aborts(recovered: Recovered) -> None:
+    req = generate_requests(MODEL, SEED)
+    connections = int(np.count_nonzero(req["keepalives"] == 0))
+    assert f"{connections:,} connections (%k = 0)" in recovered.text
+    er = len(req["keepalives"]) / connections
+    assert f"E[R] = {er:.4g}" in recovered.text
+    assert er == pytest.approx(MODEL.requests_per_connection, rel=0.05)
+    aborted = int(np.count_nonzero(req["conn"] == ord("X")))
+    assert f"{aborted:,} aborted" in recovered.text
+
+
+def _sizing(rate: float, profile_like: dict[str, float]) -> tuple[float, int]:
+    """Offered load a = λ/E[R]·E[H] (model.md §2.2) and min workers for P(wait) ≤ 1 %."""
+    held = holding_time(
+        HoldingInputs(
+            service_s=profile_like["service_s"],
+            visits=GeometricVisits(profile_like["m"]),
+            think_s=profile_like["think_s"],
+            keepalive_timeout_s=MODEL.keepalive_timeout_s,
+            max_keepalive_requests=MODEL.max_keepalive_requests,
+            service_scv=profile_like["scv"],
+            idle_hold_probability=profile_like["q"],
+        )
+    )
+    load = rate / held.requests_per_conn * held.mean_s
+    return load, min_servers_erlang_c(load, 0.01)
+
+
+def test_same_sizing_as_the_true_model(recovered: Recovered) -> None:
+    p = recovered.profile
+    true_load, true_workers = _sizing(
+        MODEL.request_rate_per_s,
+        {"service_s": MODEL.service_mean_s, "m": MODEL.requests_per_visit,
+         "think_s": MODEL.think_time_s, "scv": MODEL.service_scv,
+         "q": MODEL.idle_hold_probability},
+    )
+    got_load, got_workers = _sizing(
+        p.traffic.requests_per_second,
+        {"service_s": p.traffic.service_time_s, "m": p.visits.requests_per_visit,
+         "think_s": p.visits.think_time_s, "scv": p.traffic.service_time_scv,
+         "q": p.visits.idle_hold_probability},
+    )
+    # Offered load within 5 % and the worker count within 5 %: the same sizing decision.
+    assert got_load == pytest.approx(true_load, rel=0.05)
+    assert abs(got_workers - true_workers) <= max(2, 0.05 * true_workers)
+
+
+def test_peak_is_a_high_windowed_rate(recovered: Recovered, tmp_path: Path) -> None:
+    out = tmp_path / "p99.yaml"
+    assert main(["profile", str(recovered.log), "-f", _format(), "-o", str(out)]) == 0
+    p99 = load_profile(out).traffic.requests_per_second
+    mean = recovered.profile.traffic.requests_per_second
+    # Poisson-like counts per 1 s window: p99 ≈ mean + 2.33·sqrt(mean·clustering) > mean
+    assert mean * 1.1 < p99 < mean * 2.0
+    out_max = tmp_path / "max.yaml"
+    assert main(["profile", str(recovered.log), "-f", _format(), "--peak", "max",
+                 "--window", "10s", "-o", str(out_max)]) == 0
+    peak_10s = load_profile(out_max).traffic.requests_per_second
+    assert mean < peak_10s < p99
+
+
+def _format() -> str:
+    from tests.logs.generator import LOG_FORMAT
+
+    return LOG_FORMAT
