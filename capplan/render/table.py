@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from capplan.mpm import capacity, effective_values
 from capplan.render.format import format_number, format_probability, format_seconds
-from capplan.settings import EffectiveConfig
 
 if TYPE_CHECKING:
     from capplan.queueing.calculator import QueueMetrics
+    from capplan.settings import EffectiveConfig
 
 
 def render_table(
@@ -42,6 +41,9 @@ def _shown(name: str, value: int | float | bool) -> str:
 
 def config_table(config: EffectiveConfig, *, markdown: bool = False) -> str:
     """`inspect`'s text: MPM line, values with where they were set, warnings, notes, capacity."""
+    # Imported here: `capplan queue` renders through this module and never needs the MPM stage.
+    from capplan.mpm import capacity, effective_values
+
     sources = dict(config.provenance)
     rows = [
         (name, _shown(name, value), str(sources[name]) if name in sources else "default")
