@@ -290,9 +290,9 @@ def loaded_mpm(evaluated: EvaluatedConfig) -> MpmName:
             if name == mpm:
                 found[module.identifier] = (mpm, module.location)
     if not found:
+        # No line to point at: the whole configuration lacks it.
         raise CapplanError(
-            "AH00534: apache2: Configuration error: No MPM loaded.",
-            Location(evaluated.main_file, 1),
+            f"{evaluated.main_file}: AH00534: apache2: Configuration error: No MPM loaded."
         )
     if len(found) > 1:
         _, location = list(found.values())[1]
@@ -1007,5 +1007,7 @@ def load_effective_config(
                 exc.source_line = _line_of(exc.location)
             if relative:
                 exc.location = _shown_location(exc.location, cwd)
+        elif relative:
+            exc.message = exc.message.replace(cwd.rstrip(os.sep) + os.sep, "")
         raise
     return _relative_to(config, cwd) if relative else config

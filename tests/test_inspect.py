@@ -111,7 +111,7 @@ def test_markdown_and_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[
 BAD = [
     ("two-mpms", (EVENT, PREFORK), 2,
      "AH00534: apache2: Configuration error: More than one MPM loaded.", PREFORK),
-    ("no-mpm", ("ServerName example.org",), 0,  # no line of its own: the main file's first
+    ("no-mpm", ("ServerName example.org",), None,  # no line of its own
      "AH00534: apache2: Configuration error: No MPM loaded.", None),
     ("arwf-abc", (EVENT, "AsyncRequestWorkerFactor abc"), 2, "error parsing value",
      "AsyncRequestWorkerFactor abc"),
@@ -135,7 +135,7 @@ def test_bad_input_exits_2_with_one_located_line(  # noqa: PLR0917 (pytest passe
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     lines: tuple[str, ...],
-    line: int,
+    line: int | None,
     message: str,
     offending: str | None,
 ) -> None:
@@ -145,7 +145,8 @@ def test_bad_input_exits_2_with_one_located_line(  # noqa: PLR0917 (pytest passe
     assert (code, out) == (2, "")
     assert not target.exists()
     shown = err.splitlines()
-    assert shown[0] == f"{conf}:{line + 1}: {message}"
+    where = str(conf) if line is None else f"{conf}:{line + 1}"
+    assert shown[0] == f"{where}: {message}"
     if offending is not None:
         assert shown[1].strip() == offending
     assert "Traceback" not in err
@@ -163,3 +164,13 @@ def test_bad_httpd_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code, _, err = inspect(capsys, str(conf), "--httpd-version", "two")
     assert code == 2
     assert "expected X.Y.Z" in err
+
+
+def test_no_mpm_error_path_stays_relative(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(tmp_path, "ServerName example.org")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = inspect(capsys, "httpd.conf")
+    assert code == 2
+    assert err == "httpd.conf: AH00534: apache2: Configuration error: No MPM loaded.\n"

@@ -337,7 +337,7 @@ def test_context_errors(line: str, sections: tuple[str, ...], message: str) -> N
 @pytest.mark.parametrize(
     ("mpms", "message"),
     [
-        ((), "AH00534: apache2: Configuration error: No MPM loaded."),
+        ((), f"{CONF}: AH00534: apache2: Configuration error: No MPM loaded."),
         (("event", "prefork"), "AH00534: apache2: Configuration error: More than one MPM loaded."),
     ],
     ids=["none", "two"],
