@@ -991,7 +991,12 @@ def load_effective_config(
     given = os.fspath(config_file) if config_file is not None else str(find_system_config())
     cwd = os.getcwd()
     relative = not os.path.isabs(given)
-    static = (*DEBIAN_STATIC_MODULES, f"{mpm}.c") if mpm is not None else None
+    static = None
+    if mpm is not None:
+        # NOTE: a compiled-in MPM is the source file `event.c` whose module symbol is
+        # `mpm_event_module`; the evaluator derives `event_module` from `event.c`, so the symbol
+        # is added as a second name for <IfModule mpm_event_module> to hold.
+        static = (*DEBIAN_STATIC_MODULES, f"{mpm}.c", f"mpm_{mpm}.c")
     try:
         evaluated = evaluate_config(
             given,

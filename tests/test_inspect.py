@@ -89,10 +89,20 @@ def test_defines_select_sections(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_static_mpm_and_apachectl_v(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    conf = write_config(tmp_path, "<IfModule worker.c>", "    ThreadsPerChild 50", "</IfModule>")
+    conf = write_config(
+        tmp_path,
+        "<IfModule mpm_worker_module>",
+        "    ThreadsPerChild 50",
+        "</IfModule>",
+        "<IfModule worker.c>",
+        "    MaxRequestWorkers 500",
+        "</IfModule>",
+    )
     _, out, _ = inspect(capsys, str(conf), "--mpm", "worker", "--format", "json")
     document = json.loads(out)
-    assert (document["mpm"], document["effective"]["ThreadsPerChild"]) == ("worker", 50)
+    assert document["mpm"] == "worker"
+    assert document["effective"]["ThreadsPerChild"] == 50
+    assert document["effective"]["MaxRequestWorkers"] == 500
     v_file = tmp_path / "v.txt"
     v_file.write_text("Server MPM:     prefork\n")
     code, out, _ = inspect(capsys, str(conf), "--apachectl-v", str(v_file), "--format", "json")
