@@ -190,7 +190,7 @@ def derive_memory(
         more = " …" if len(unreadable) > 8 else ""
         warnings.append(
             f"smaps_rollup unreadable for {len(unreadable)} of {len(everyone)} processes "
-            f"(PID {shown}{more}): PSS total unknown; run as the server's user or root"
+            f"(PID {shown}{more}): PSS total unknown; run as root"
         )
     rss_values = [p.rollup.rss_bytes if p.rollup else p.vm_rss_bytes for p in everyone]
     if all(v is not None for v in rss_values):

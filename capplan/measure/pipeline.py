@@ -133,7 +133,12 @@ def detect_mpm(
 
 
 def _reading(fs: ProcFS, status: ProcStatus, notes: list[str]) -> ProcessReading | None:
-    """One process's reading; None (with a note) when it exited meanwhile."""
+    """One process's reading; None (with a note) when it exited meanwhile.
+
+    NOTE: children that switched to `User` are not dumpable, so the kernel refuses their smaps to
+    that user too; httpd makes them dumpable again only when CoreDumpDirectory is set
+    (os/unix/unixd.c `ap_unixd_setup_child()`: `prctl(PR_SET_DUMPABLE, 1)`).
+    """
     try:
         rollup = read_rollup(fs, status.pid)
     except ProcReadError as exc:

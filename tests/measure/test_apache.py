@@ -129,9 +129,12 @@ def test_threaded_split(server: tuple[str, RunningServer, Path]) -> None:
     assert cost.method == "stacks"  # every child runs ThreadsPerChild 25
     assert 4 * KIB <= cost.per_thread_bytes <= 256 * KIB
     assert m.memory.private is not None
+    # The threads' touched stacks and arenas are a real part of a child's private memory, and
+    # the rest (the process base: its heap, pools, copy-on-write pages it wrote) is not empty.
     threads_per_child = m.memory.threads / m.memory.processes
-    per_child = cost.process_base_bytes + threads_per_child * cost.per_thread_bytes
-    _close(per_child, m.memory.private.mean_bytes, "base + threads × per-thread")
+    threads_bytes = threads_per_child * cost.per_thread_bytes
+    assert 0.02 * m.memory.private.mean_bytes < threads_bytes < m.memory.private.mean_bytes
+    assert cost.process_base_bytes > 0
 
 
 def test_scoreboard_and_request_rate(server: tuple[str, RunningServer, Path]) -> None:
