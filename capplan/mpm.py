@@ -426,7 +426,6 @@ class _Values:
     """Mutable working copy of the MPM globals while replaying `*_check_config()`."""
 
     def __init__(self, raw: _Raw, defaults: dict[str, int]) -> None:
-        self.raw = raw
         self.values = dict(defaults)
         self.sources: dict[str, Location] = {}
         for name in defaults:
