@@ -136,7 +136,10 @@ class Placement:
 
 
 def _join(root: str, relative: str) -> str:
-    return f"{root.rstrip('/')}/{relative}" if root else relative
+    """`relative` under the ServerRoot as the user sees it (`.` or empty: the working directory)."""
+    if root in ("", "."):
+        return relative
+    return f"{root.rstrip('/')}/{relative}"
 
 
 def placement(
