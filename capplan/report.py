@@ -266,6 +266,8 @@ class Recommendation:
     placement: Placement | None
     options: tuple[MpmOption, ...]
     meets_targets: bool
+    # Keep-alive directives of the main server config that change (name, new value).
+    main_server_changes: tuple[tuple[str, str], ...] = ()
 
     @property
     def assessment(self) -> Assessment | None:
@@ -455,6 +457,7 @@ def build_recommendation(
             placement=where,
             options=options,
             meets_targets=meets,
+            main_server_changes=changes,
         ),
         current,
     )
