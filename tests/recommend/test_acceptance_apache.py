@@ -79,7 +79,9 @@ def _switch_module(tree: Path, report: Report, new: str) -> None:
 
 def _splice(tree: Path, report: Report) -> None:
     rec, config = report.recommendation, report.config
-    assert rec is not None and rec.placement is not None and rec.mpm is not None
+    assert rec is not None
+    assert rec.placement is not None
+    assert rec.mpm is not None
     assert config is not None
     _strip_mpm_directives(tree)
     _switch_module(tree, report, rec.mpm)
