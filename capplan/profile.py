@@ -31,6 +31,7 @@ MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; anything above 
 MAX_YAML_NODES = 10_000  # nodes after expanding aliases (a "billion laughs" file has 1e9)
 MAX_YAML_ALIASES = 100
 MAX_YAML_DEPTH = 20
+MAX_FIXED_REQUESTS = 100
 
 Distribution = Literal["geometric", "fixed"]
 
@@ -583,6 +584,11 @@ def _build(values: dict[str, Any], v: _Validator, root: Node, default_name: str)
         raise v.fail(v.node_of(root, "visits.requests_per_visit"),
                      "visits.requests_per_visit: a fixed distribution needs a whole number, got "
                      f"{visits['requests_per_visit']:g}")
+    if visits["distribution"] == "fixed" and visits["requests_per_visit"] > MAX_FIXED_REQUESTS:
+        raise v.fail(v.node_of(root, "visits.requests_per_visit"),
+                     f"visits.requests_per_visit: a fixed distribution allows at most "
+                     f"{MAX_FIXED_REQUESTS} requests per visit (its exact holding time costs "
+                     "visits x MaxKeepAliveRequests steps); use geometric for longer visits")
     targets = values["targets"]
     max_wait = targets["max_wait"]
     memory = values["memory"]

@@ -283,6 +283,8 @@ def test_alias_bomb_fails_fast() -> None:
                      id="long-linger"),
         pytest.param(MINIMAL + "traffic:\n  worker_share: 1.5\n", "duplicate key 'traffic'",
                      id="duplicate-section"),
+        pytest.param(MINIMAL + "visits:\n  distribution: fixed\n  requests_per_visit: 500\n",
+                     "allows at most 100 requests per visit", id="long-fixed-visit"),
     ],
 )
 def test_more_bad_texts(text: str, message: str) -> None:
