@@ -122,14 +122,14 @@ def describe_target(target: TargetResult | Violation, ram_bytes: float | None = 
 
 
 def worker_words(mpm: MpmName, settings: MpmSettings) -> str:
-    """`743 processes` for prefork, `4 processes × 25 threads` for worker and event."""
+    """`743 processes` for prefork, `100 threads in 4 processes of 25` for worker and event."""
     match settings:
         case PreforkSettings():
             return f"{settings.workers} processes"
         case WorkerSettings() | EventSettings():
             return (
-                f"{settings.workers} threads ({settings.processes} processes × "
-                f"{settings.threads_per_child})"
+                f"{settings.workers} threads in {settings.processes} processes of "
+                f"{settings.threads_per_child}"
             )
     raise AssertionError(mpm)
 

@@ -52,7 +52,9 @@ def format_metric(name: str, value: float | bool | None) -> str:
         return format_bytes(value)
     if name.endswith("_s") and not name.endswith("_per_s"):
         return format_seconds(value)
-    if name.startswith("p_") or name.startswith("target "):
+    if name == "target max_memory_fraction":
+        return f"{value * 100:.0f} % of RAM"
+    if name.startswith(("p_", "target ")):
         return format_probability(value)
     if name == "utilization":
         return f"{value * 100:.0f} %" if value < 100 else format_number(value)
@@ -228,7 +230,7 @@ def render_comparison_table(comparison: Comparison, *, markdown: bool = False) -
         if row.limits:
             limits = {limit for limit in row.limits if limit is not None}
             if len(limits) == 1:
-                label += f" (≤ {format_probability(limits.pop())})"
+                label += f" (≤ {format_metric(row.name, limits.pop())})"
         rows.append([label, *_row_cells(row)])
     title = "capplan compare"
     head = [f"## {title}" if markdown else title, ""]
