@@ -1,4 +1,6 @@
-"""Rewrite tests/data/golden_output/ from the current code: `python -m tests.recommend.regenerate_goldens`.
+"""Rewrite tests/data/golden_output/ from the current code.
+
+Run `python -m tests.recommend.regenerate_goldens` from the project root.
 
 Review the diff before committing: a changed golden is a changed user-visible output.
 """
