@@ -159,3 +159,44 @@ def _format() -> str:
     from tests.logs.generator import LOG_FORMAT
 
     return LOG_FORMAT
+
+
+def test_microsecond_stamps_from_a_config_nickname(tmp_path: Path) -> None:
+    """`%{usec}t` stamps (nickname `timing` in the test config) give exact gaps."""
+    model = TrafficModel(visit_rate_per_s=5.0, duration_s=600.0)
+    req = generate_requests(model, 5)
+    log = tmp_path / "timing.log"
+    with log.open("w") as fh:
+        for start, service, ka, conn, visit in zip(
+            req["start_s"].tolist(), req["service_s"].tolist(), req["keepalives"].tolist(),
+            req["conn"].tolist(), req["visit"].tolist(), strict=True,
+        ):
+            fh.write(f"10.1.{visit >> 8 & 255}.{visit & 255} {round(start * 1e6)} "
+                     f"{round(service * 1e6)} {ka} {chr(conn)} 200\n")
+    out = tmp_path / "timing.yaml"
+    assert main(["profile", str(log), "-c", str(DATA / "httpd.conf"), "--log-format-name",
+                 "timing", "--peak", "mean", "-o", str(out)]) == 0
+    p = load_profile(out)
+    assert p.visits.think_time_s == pytest.approx(model.think_time_s, rel=0.03)
+    assert p.traffic.service_time_s == pytest.approx(model.service_mean_s, rel=0.03)
+    assert p.visits.requests_per_visit == pytest.approx(model.requests_per_visit, rel=0.10)
+
+
+@pytest.mark.parametrize(
+    ("m", "think_s", "timeout_s", "max_requests"),
+    [(10.0, 2.0, 5.0, 100), (3.0, 20.0, 5.0, 100), (50.0, 1.0, 15.0, 0), (10.0, 2.0, 5.0, 3)],
+    ids=["base", "long-think", "unlimited", "binding-cap"],
+)
+def test_fit_inverts_the_holding_model(
+    m: float, think_s: float, timeout_s: float, max_requests: int
+) -> None:
+    from capplan.logs.derive import KeepAliveConfig, fit_requests_per_visit
+
+    held = holding_time(HoldingInputs(service_s=0.05, visits=GeometricVisits(m), think_s=think_s,
+                                      keepalive_timeout_s=timeout_s,
+                                      max_keepalive_requests=max_requests))
+    fitted, clamped = fit_requests_per_visit(
+        held.requests_per_conn, think_s, KeepAliveConfig(timeout_s, max_requests)
+    )
+    assert not clamped
+    assert fitted == pytest.approx(m, rel=1e-6)
