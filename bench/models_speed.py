@@ -46,8 +46,13 @@ def _peer(c: int, load: float, holding_s: float) -> Callable[[], object] | None:
         return None
     # pyworkforce speaks per interval: `transactions` arrivals of `aht` each in `interval`.
     interval = 3600.0
-    erlang = ErlangC(transactions=load / holding_s * interval, aht=holding_s,
-                     asa=holding_s, interval=interval, shrinkage=0.0)
+    erlang = ErlangC(
+        transactions=load / holding_s * interval,
+        aht=holding_s,
+        asa=holding_s,
+        interval=interval,
+        shrinkage=0.0,
+    )
 
     def call() -> object:
         # Only P(wait): its service_level() overflows once the load exceeds c.
@@ -65,8 +70,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
-    header = (f"{'profile':<20} {'evaluate_all':>13} {'targets':>9} {'max rate':>9} "
-              f"{'peer C(c,a)':>12} {'ratio':>7}")
+    header = (
+        f"{'profile':<20} {'evaluate_all':>13} {'targets':>9} {'max rate':>9} "
+        f"{'peer C(c,a)':>12} {'ratio':>7}"
+    )
     print(header)
     print("-" * len(header))
     worst = 0.0
@@ -82,11 +89,15 @@ def main() -> int:
         peer = _peer(prefork.workers, prefork.offered_load_erlangs, prefork.holding_time_s)
         peer_s = _median_s(peer, args.runs) if peer is not None else float("nan")
         worst = max(worst, all_s)
-        print(f"{path.stem:<20} {all_s * 1e3:>10.2f} ms {targets_s * 1e3:>6.3f} ms "
-              f"{rate_s * 1e3:>6.1f} ms {peer_s * 1e3:>9.3f} ms {all_s / peer_s:>6.1f}x")
+        print(
+            f"{path.stem:<20} {all_s * 1e3:>10.2f} ms {targets_s * 1e3:>6.3f} ms "
+            f"{rate_s * 1e3:>6.1f} ms {peer_s * 1e3:>9.3f} ms {all_s / peer_s:>6.1f}x"
+        )
     verdict = "within" if worst < BUDGET_S else "OVER"
-    print(f"\nslowest evaluate_all: {worst * 1e3:.2f} ms ({verdict} the {BUDGET_S * 1e3:.0f} ms "
-          "budget for three MPMs)")
+    print(
+        f"\nslowest evaluate_all: {worst * 1e3:.2f} ms ({verdict} the {BUDGET_S * 1e3:.0f} ms "
+        "budget for three MPMs)"
+    )
     return 0 if worst < BUDGET_S else 1
 
 

@@ -172,55 +172,121 @@ _MAX_SCV = 1e4
 _MAX_LINGER_S = 30.0  # MAX_SECS_TO_LINGER in server/connection.c
 
 TRAFFIC_FIELDS = (
-    FieldSpec("requests_per_second", "number", REQUIRED,
-              "peak request rate the server must carry (1/s)", exclusive_minimum=True,
-              maximum=_MAX_RATE_PER_S),
-    FieldSpec("service_time", "duration", None,
-              "mean worker time per request; required unless service_time_p50 and "
-              "service_time_p95 are given", exclusive_minimum=True, maximum=_DAY_S),
-    FieldSpec("service_time_scv", "number", None,
-              "squared coefficient of variation of the service time (default 1.0; not with "
-              "p50/p95)", maximum=_MAX_SCV),
-    FieldSpec("service_time_p50", "duration", None,
-              "median service time; with service_time_p95 a lognormal is fitted",
-              exclusive_minimum=True, maximum=_DAY_S),
-    FieldSpec("service_time_p95", "duration", None,
-              "95th percentile of the service time (must exceed service_time_p50)",
-              exclusive_minimum=True, maximum=_DAY_S),
-    FieldSpec("worker_share", "number", 1.0,
-              "event: share of the service time that holds a worker thread (the rest is "
-              "asynchronous write completion)", exclusive_minimum=True, maximum=1.0),
+    FieldSpec(
+        "requests_per_second",
+        "number",
+        REQUIRED,
+        "peak request rate the server must carry (1/s)",
+        exclusive_minimum=True,
+        maximum=_MAX_RATE_PER_S,
+    ),
+    FieldSpec(
+        "service_time",
+        "duration",
+        None,
+        "mean worker time per request; required unless service_time_p50 and "
+        "service_time_p95 are given",
+        exclusive_minimum=True,
+        maximum=_DAY_S,
+    ),
+    FieldSpec(
+        "service_time_scv",
+        "number",
+        None,
+        "squared coefficient of variation of the service time (default 1.0; not with p50/p95)",
+        maximum=_MAX_SCV,
+    ),
+    FieldSpec(
+        "service_time_p50",
+        "duration",
+        None,
+        "median service time; with service_time_p95 a lognormal is fitted",
+        exclusive_minimum=True,
+        maximum=_DAY_S,
+    ),
+    FieldSpec(
+        "service_time_p95",
+        "duration",
+        None,
+        "95th percentile of the service time (must exceed service_time_p50)",
+        exclusive_minimum=True,
+        maximum=_DAY_S,
+    ),
+    FieldSpec(
+        "worker_share",
+        "number",
+        1.0,
+        "event: share of the service time that holds a worker thread (the rest is "
+        "asynchronous write completion)",
+        exclusive_minimum=True,
+        maximum=1.0,
+    ),
 )
 
 VISITS_FIELDS = (
-    FieldSpec("requests_per_visit", "number", 10.0,
-              "mean number of requests a client sends one after another over keep-alive",
-              minimum=1.0, maximum=_MAX_REQUESTS_PER_VISIT),
-    FieldSpec("distribution", "choice", "geometric",
-              "distribution of the requests per visit", choices=("geometric", "fixed")),
-    FieldSpec("think_time", "duration", 5.0,
-              "mean gap between a response and the visit's next request (client think time "
-              "plus round trip)", exclusive_minimum=True, maximum=_DAY_S),
-    _p("idle_hold_probability", 1.0,
-       "probability that the client keeps its socket open after its last request, so the "
-       "server idles a full KeepAliveTimeout", nullable=False),
-    FieldSpec("linger", "duration", 0.0,
-              "prefork/worker: extra worker time per closed connection (lingering close, about "
-              "one round trip, at most 2 s)", maximum=_MAX_LINGER_S),
+    FieldSpec(
+        "requests_per_visit",
+        "number",
+        10.0,
+        "mean number of requests a client sends one after another over keep-alive",
+        minimum=1.0,
+        maximum=_MAX_REQUESTS_PER_VISIT,
+    ),
+    FieldSpec(
+        "distribution",
+        "choice",
+        "geometric",
+        "distribution of the requests per visit",
+        choices=("geometric", "fixed"),
+    ),
+    FieldSpec(
+        "think_time",
+        "duration",
+        5.0,
+        "mean gap between a response and the visit's next request (client think time "
+        "plus round trip)",
+        exclusive_minimum=True,
+        maximum=_DAY_S,
+    ),
+    _p(
+        "idle_hold_probability",
+        1.0,
+        "probability that the client keeps its socket open after its last request, so the "
+        "server idles a full KeepAliveTimeout",
+        nullable=False,
+    ),
+    FieldSpec(
+        "linger",
+        "duration",
+        0.0,
+        "prefork/worker: extra worker time per closed connection (lingering close, about "
+        "one round trip, at most 2 s)",
+        maximum=_MAX_LINGER_S,
+    ),
 )
 
 MEMORY_FIELDS = (
-    _size("ram", None, "memory available to httpd; null (the default) leaves memory unbounded "
-          "and the memory target unchecked", nullable=True),
+    _size(
+        "ram",
+        None,
+        "memory available to httpd; null (the default) leaves memory unbounded "
+        "and the memory target unchecked",
+        nullable=True,
+    ),
     _size("parent", 20 << 20, "private memory of the parent process"),
-    _size("shared", 100 << 20,
-          "shared memory counted once: code, opcode caches, copy-on-write pages"),
+    _size(
+        "shared", 100 << 20, "shared memory counted once: code, opcode caches, copy-on-write pages"
+    ),
     _size("prefork_process", 60 << 20, "private memory (USS) of one prefork child"),
-    _size("threaded_process", 25 << 20,
-          "private memory of one worker/event child, threads excluded"),
+    _size(
+        "threaded_process", 25 << 20, "private memory of one worker/event child, threads excluded"
+    ),
     _size("thread", 1 << 20, "private memory per worker thread (touched stack, allocator)"),
-    _size("connection", 32 << 10,
-          "event: memory per open connection (connection pool, buffers; more with TLS)"),
+    _size(
+        "connection",
+        32 << 10,
+        "event: memory per open connection (connection pool, buffers; more with TLS)",
+    ),
 )
 
 MAX_WAIT_FIELDS = (
@@ -230,27 +296,55 @@ MAX_WAIT_FIELDS = (
 
 TARGETS_FIELDS = (
     _p("max_wait_probability", 0.01, "largest acceptable P(a new connection waits for a worker)"),
-    FieldSpec("max_wait", "object", {}, "P(wait > time) at most probability", nullable=True,
-              fields=MAX_WAIT_FIELDS),
-    _p("max_block_probability", 0.001,
-       "largest acceptable P(accept queue full: the SYN is dropped, about 1 s retry)"),
-    _p("max_connection_limit_probability", 0.001,
-       "event: largest acceptable P(no process can accept a new connection)"),
-    FieldSpec("max_memory_fraction", "number", 0.9,
-              "largest acceptable worst-case memory as a fraction of memory.ram",
-              exclusive_minimum=True, maximum=1.0, nullable=True),
+    FieldSpec(
+        "max_wait",
+        "object",
+        {},
+        "P(wait > time) at most probability",
+        nullable=True,
+        fields=MAX_WAIT_FIELDS,
+    ),
+    _p(
+        "max_block_probability",
+        0.001,
+        "largest acceptable P(accept queue full: the SYN is dropped, about 1 s retry)",
+    ),
+    _p(
+        "max_connection_limit_probability",
+        0.001,
+        "event: largest acceptable P(no process can accept a new connection)",
+    ),
+    FieldSpec(
+        "max_memory_fraction",
+        "number",
+        0.9,
+        "largest acceptable worst-case memory as a fraction of memory.ram",
+        exclusive_minimum=True,
+        maximum=1.0,
+        nullable=True,
+    ),
 )
 
 PROFILE_FIELDS = (
     FieldSpec("version", "integer", PROFILE_VERSION, "profile format version", choices=(1,)),
-    FieldSpec("name", "text", None, "profile name in reports (default: the file name without "
-              "its extension)"),
+    FieldSpec(
+        "name",
+        "text",
+        None,
+        "profile name in reports (default: the file name without its extension)",
+    ),
     FieldSpec("traffic", "object", REQUIRED, "the load", fields=TRAFFIC_FIELDS),
     FieldSpec("visits", "object", {}, "how clients use connections", fields=VISITS_FIELDS),
-    FieldSpec("memory", "object", {}, "measured memory per process and thread",
-              fields=MEMORY_FIELDS),
-    FieldSpec("targets", "object", {}, "service targets checked by `check` and met by "
-              "`recommend`", fields=TARGETS_FIELDS),
+    FieldSpec(
+        "memory", "object", {}, "measured memory per process and thread", fields=MEMORY_FIELDS
+    ),
+    FieldSpec(
+        "targets",
+        "object",
+        {},
+        "service targets checked by `check` and met by `recommend`",
+        fields=TARGETS_FIELDS,
+    ),
 )
 
 
@@ -296,13 +390,13 @@ class _ProfileLoader(yaml.SafeLoader):
                 raise _Rejected(f"more than {MAX_YAML_ALIASES} YAML aliases", event.start_mark)
         elif isinstance(event, ScalarEvent | CollectionStartEvent) and event.tag is not None:
             shown = event.tag.replace("tag:yaml.org,2002:", "!!")
-            raise _Rejected(f"YAML tags are not allowed in a profile (found {shown})",
-                            event.start_mark)
+            raise _Rejected(
+                f"YAML tags are not allowed in a profile (found {shown})", event.start_mark
+            )
         self.depth += 1
         try:
             if self.depth > MAX_YAML_DEPTH:
-                raise _Rejected(f"nested more than {MAX_YAML_DEPTH} levels deep",
-                                event.start_mark)
+                raise _Rejected(f"nested more than {MAX_YAML_DEPTH} levels deep", event.start_mark)
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -318,8 +412,9 @@ def _expanded_size(root: Node) -> int:
         if key in sizes:
             return sizes[key]
         if key in active:
-            raise _Rejected("a YAML alias refers to its own anchor (recursive structure)",
-                            node.start_mark)
+            raise _Rejected(
+                "a YAML alias refers to its own anchor (recursive structure)", node.start_mark
+            )
         active.add(key)
         total = 1
         if isinstance(node, SequenceNode):
@@ -331,7 +426,9 @@ def _expanded_size(root: Node) -> int:
         if total > MAX_YAML_NODES:
             raise _Rejected(
                 f"the YAML expands to more than {MAX_YAML_NODES} nodes through aliases "
-                "(an alias bomb?)", node.start_mark)
+                "(an alias bomb?)",
+                node.start_mark,
+            )
         return sizes[key]
 
     size(root)
@@ -369,8 +466,9 @@ def _error(source: str, text: str, message: str, mark: _Mark | None) -> CapplanE
         return CapplanError(f"{source}: {message}")
     lines = text.splitlines()
     line = lines[mark.line] if 0 <= mark.line < len(lines) else None
-    return CapplanError(message, Location(source, mark.line + 1), source_line=line,
-                        column=mark.column)
+    return CapplanError(
+        message, Location(source, mark.line + 1), source_line=line, column=mark.column
+    )
 
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
@@ -416,8 +514,9 @@ class _Validator:
     def quantity(self, node: Node, dotted: str, parse: Callable[[str], float]) -> float:
         value = self.scalar(node, dotted)
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise self.fail(node, f"{dotted}: expected a number with a unit, got "
-                                  f"{_describe(value)}")
+            raise self.fail(
+                node, f"{dotted}: expected a number with a unit, got {_describe(value)}"
+            )
         try:
             return parse(str(value))
         except CapplanError as exc:
@@ -444,8 +543,9 @@ class _Validator:
                 if result not in spec.choices or isinstance(result, bool):
                     allowed = ", ".join(str(c) for c in spec.choices)
                     suggestion = _did_you_mean(str(result), [str(c) for c in spec.choices])
-                    raise self.fail(node, f"{dotted}: {result!r} is not one of: {allowed}"
-                                          f"{suggestion}")
+                    raise self.fail(
+                        node, f"{dotted}: {result!r} is not one of: {allowed}{suggestion}"
+                    )
                 return result
             case "duration":
                 result = self.quantity(node, dotted, parse_duration_s)
@@ -459,21 +559,24 @@ class _Validator:
     def check_bounds(self, spec: FieldSpec, node: Node, dotted: str, value: float) -> None:
         if spec.minimum is not None:
             if spec.exclusive_minimum and value <= spec.minimum:
-                raise self.fail(node, f"{dotted}: must be greater than {spec.minimum:g}, "
-                                      f"got {value:g}")
+                raise self.fail(
+                    node, f"{dotted}: must be greater than {spec.minimum:g}, got {value:g}"
+                )
             if value < spec.minimum:
-                raise self.fail(node, f"{dotted}: must be at least {spec.minimum:g}, "
-                                      f"got {value:g}")
+                raise self.fail(node, f"{dotted}: must be at least {spec.minimum:g}, got {value:g}")
         if spec.maximum is not None and value > spec.maximum:
             if spec.kind == "probability":
-                raise self.fail(node, f"{dotted}: a probability in [0, 1] is expected, "
-                                      f"got {value:g}")
+                raise self.fail(
+                    node, f"{dotted}: a probability in [0, 1] is expected, got {value:g}"
+                )
             unit = " s" if spec.kind == "duration" else ""
-            raise self.fail(node, f"{dotted}: must be at most {spec.maximum:g}{unit}, "
-                                  f"got {value:g}{unit}")
+            raise self.fail(
+                node, f"{dotted}: must be at most {spec.maximum:g}{unit}, got {value:g}{unit}"
+            )
 
-    def mapping(self, specs: tuple[FieldSpec, ...], node: Node | None,
-                prefix: str) -> dict[str, Any]:
+    def mapping(
+        self, specs: tuple[FieldSpec, ...], node: Node | None, prefix: str
+    ) -> dict[str, Any]:
         given: dict[str, tuple[Node, Node]] = {}
         if node is not None:
             if not isinstance(node, MappingNode):
@@ -488,16 +591,16 @@ class _Validator:
                     raise self.fail(key_node, f"unknown key {dotted!r}{hint}")
                 if key in given:
                     first = given[key][0].start_mark.line + 1
-                    raise self.fail(key_node, f"duplicate key {dotted!r} (first given on line "
-                                              f"{first})")
+                    raise self.fail(
+                        key_node, f"duplicate key {dotted!r} (first given on line {first})"
+                    )
                 given[key] = (key_node, value_node)
         values: dict[str, Any] = {}
         for spec in specs:
             dotted = f"{prefix}.{spec.key}" if prefix else spec.key
             if spec.key in given:
                 key_node, value_node = given[spec.key]
-                self.locations.append((dotted, Location(self.source,
-                                                        key_node.start_mark.line + 1)))
+                self.locations.append((dotted, Location(self.source, key_node.start_mark.line + 1)))
                 values[spec.key] = self.value(spec, value_node, dotted)
             elif spec.default is REQUIRED:
                 anchor = node if node is not None else None
@@ -564,31 +667,45 @@ def _build(values: dict[str, Any], v: _Validator, root: Node, default_name: str)
     if p50_s is not None or p95_s is not None:
         if mean_s is not None or scv is not None:
             other = "service_time" if mean_s is not None else "service_time_scv"
-            raise v.fail(v.node_of(root, f"traffic.{other}"),
-                         f"traffic.{other}: give either service_time (with service_time_scv) "
-                         "or service_time_p50 and service_time_p95, not both")
+            raise v.fail(
+                v.node_of(root, f"traffic.{other}"),
+                f"traffic.{other}: give either service_time (with service_time_scv) "
+                "or service_time_p50 and service_time_p95, not both",
+            )
         if p50_s is None or p95_s is None:
             missing = "service_time_p50" if p50_s is None else "service_time_p95"
-            raise v.fail(v.node_of(root, "traffic"), f"traffic.{missing} is missing: the "
-                         "lognormal fit needs both service_time_p50 and service_time_p95")
+            raise v.fail(
+                v.node_of(root, "traffic"),
+                f"traffic.{missing} is missing: the "
+                "lognormal fit needs both service_time_p50 and service_time_p95",
+            )
         if p95_s <= p50_s:
-            raise v.fail(v.node_of(root, "traffic.service_time_p95"),
-                         f"traffic.service_time_p95 ({p95_s:g} s) must be greater than "
-                         f"service_time_p50 ({p50_s:g} s)")
+            raise v.fail(
+                v.node_of(root, "traffic.service_time_p95"),
+                f"traffic.service_time_p95 ({p95_s:g} s) must be greater than "
+                f"service_time_p50 ({p50_s:g} s)",
+            )
         mean_s, scv = _lognormal_fit(p50_s, p95_s)
     elif mean_s is None:
-        raise v.fail(v.node_of(root, "traffic"), "missing required key 'traffic.service_time' "
-                     "(or service_time_p50 and service_time_p95)")
+        raise v.fail(
+            v.node_of(root, "traffic"),
+            "missing required key 'traffic.service_time' "
+            "(or service_time_p50 and service_time_p95)",
+        )
     visits = values["visits"]
     if visits["distribution"] == "fixed" and not float(visits["requests_per_visit"]).is_integer():
-        raise v.fail(v.node_of(root, "visits.requests_per_visit"),
-                     "visits.requests_per_visit: a fixed distribution needs a whole number, got "
-                     f"{visits['requests_per_visit']:g}")
+        raise v.fail(
+            v.node_of(root, "visits.requests_per_visit"),
+            "visits.requests_per_visit: a fixed distribution needs a whole number, got "
+            f"{visits['requests_per_visit']:g}",
+        )
     if visits["distribution"] == "fixed" and visits["requests_per_visit"] > MAX_FIXED_REQUESTS:
-        raise v.fail(v.node_of(root, "visits.requests_per_visit"),
-                     f"visits.requests_per_visit: a fixed distribution allows at most "
-                     f"{MAX_FIXED_REQUESTS} requests per visit (its exact holding time costs "
-                     "visits x MaxKeepAliveRequests steps); use geometric for longer visits")
+        raise v.fail(
+            v.node_of(root, "visits.requests_per_visit"),
+            f"visits.requests_per_visit: a fixed distribution allows at most "
+            f"{MAX_FIXED_REQUESTS} requests per visit (its exact holding time costs "
+            "visits x MaxKeepAliveRequests steps); use geometric for longer visits",
+        )
     targets = values["targets"]
     max_wait = targets["max_wait"]
     memory = values["memory"]
@@ -606,8 +723,9 @@ def _build(values: dict[str, Any], v: _Validator, root: Node, default_name: str)
         memory=Memory(**{spec.attr: memory[spec.key] for spec in MEMORY_FIELDS}),
         targets=Targets(
             max_wait_probability=targets["max_wait_probability"],
-            max_wait=None if max_wait is None else MaxWait(max_wait["time"],
-                                                           max_wait["probability"]),
+            max_wait=None
+            if max_wait is None
+            else MaxWait(max_wait["time"], max_wait["probability"]),
             max_block_probability=targets["max_block_probability"],
             max_connection_limit_probability=targets["max_connection_limit_probability"],
             max_memory_fraction=targets["max_memory_fraction"],
@@ -620,12 +738,16 @@ def _build(values: dict[str, Any], v: _Validator, root: Node, default_name: str)
 def profile_from_text(text: str, source_name: str) -> TrafficProfile:
     """Validate profile text; `source_name` is the path shown in errors and the default name."""
     if len(text) > MAX_PROFILE_BYTES:
-        raise CapplanError(f"{source_name}: the profile is too large ({len(text)} characters; "
-                           f"at most {MAX_PROFILE_BYTES >> 20} MiB)")
+        raise CapplanError(
+            f"{source_name}: the profile is too large ({len(text)} characters; "
+            f"at most {MAX_PROFILE_BYTES >> 20} MiB)"
+        )
     root = _compose(text, source_name)
     if root is None:
-        raise CapplanError(f"{source_name}: the profile is empty (it needs at least traffic."
-                           "requests_per_second and traffic.service_time)")
+        raise CapplanError(
+            f"{source_name}: the profile is empty (it needs at least traffic."
+            "requests_per_second and traffic.service_time)"
+        )
     validator = _Validator(source_name, text)
     values = validator.mapping(PROFILE_FIELDS, root, "")
     stem = Path(source_name).stem or source_name
@@ -641,14 +763,17 @@ def load_profile(path: str | Path) -> TrafficProfile:
     except OSError as exc:
         raise CapplanError(f"{source}: cannot read the profile: {exc.strerror or exc}") from None
     if len(data) > MAX_PROFILE_BYTES:
-        raise CapplanError(f"{source}: the profile is larger than {MAX_PROFILE_BYTES >> 20} MiB; "
-                           "is this the right file?")
+        raise CapplanError(
+            f"{source}: the profile is larger than {MAX_PROFILE_BYTES >> 20} MiB; "
+            "is this the right file?"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise CapplanError(f"the profile is not UTF-8 text (byte {exc.start})",
-                           Location(source, line)) from None
+        raise CapplanError(
+            f"the profile is not UTF-8 text (byte {exc.start})", Location(source, line)
+        ) from None
     return profile_from_text(text, source)
 
 
@@ -674,8 +799,9 @@ def profile_to_dict(profile: TrafficProfile) -> dict[str, Any]:
         "memory": {spec.key: getattr(m, spec.attr) for spec in MEMORY_FIELDS},
         "targets": {
             "max_wait_probability": g.max_wait_probability,
-            "max_wait": None if g.max_wait is None else {
-                "time": g.max_wait.time_s, "probability": g.max_wait.probability},
+            "max_wait": None
+            if g.max_wait is None
+            else {"time": g.max_wait.time_s, "probability": g.max_wait.probability},
             "max_block_probability": g.max_block_probability,
             "max_connection_limit_probability": g.max_connection_limit_probability,
             "max_memory_fraction": g.max_memory_fraction,
@@ -702,25 +828,42 @@ def _schema_of(spec: FieldSpec) -> dict[str, Any]:
         case "choice" | "integer":
             schema = {"enum": list(spec.choices)}
         case "duration":
-            schema = {"oneOf": [{"type": "number", **bounds},
-                                {"type": "string", "pattern": _DURATION_PATTERN}]}
+            schema = {
+                "oneOf": [
+                    {"type": "number", **bounds},
+                    {"type": "string", "pattern": _DURATION_PATTERN},
+                ]
+            }
         case "size":
-            schema = {"oneOf": [{"type": "integer", **bounds},
-                                {"type": "string", "pattern": _SIZE_PATTERN}]}
+            schema = {
+                "oneOf": [
+                    {"type": "integer", **bounds},
+                    {"type": "string", "pattern": _SIZE_PATTERN},
+                ]
+            }
         case "number" | "probability":
             schema = {"type": "number", **bounds}
-    units = {"duration": " Seconds, or a number with ms, s, min or h.",
-             "size": " Bytes, or a number with KiB, MiB, GiB, K, M or G (binary)."}
+    units = {
+        "duration": " Seconds, or a number with ms, s, min or h.",
+        "size": " Bytes, or a number with KiB, MiB, GiB, K, M or G (binary).",
+    }
     unit = units.get(spec.kind, "")
     description = spec.help[0].upper() + spec.help[1:] + "." + unit
-    if spec.default is not REQUIRED and spec.kind != "object" and (
-        spec.default is not None or spec.nullable
+    if (
+        spec.default is not REQUIRED
+        and spec.kind != "object"
+        and (spec.default is not None or spec.nullable)
     ):
         description += f" Default: {_default_text(spec)}."
     schema = {"description": description, **schema}
     if spec.nullable:
-        schema = {"description": description, "anyOf": [
-            {k: val for k, val in schema.items() if k != "description"}, {"type": "null"}]}
+        schema = {
+            "description": description,
+            "anyOf": [
+                {k: val for k, val in schema.items() if k != "description"},
+                {"type": "null"},
+            ],
+        }
     if spec.default is not REQUIRED and spec.default is not None and spec.kind != "object":
         schema["default"] = spec.default
     return schema
@@ -754,13 +897,15 @@ def profile_json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of profile format version 1, built from `PROFILE_FIELDS`."""
     schema = _object_schema(PROFILE_FIELDS)
     traffic = schema["properties"]["traffic"]
-    traffic["anyOf"] = [{"required": ["service_time"]},
-                        {"required": ["service_time_p50", "service_time_p95"]}]
+    traffic["anyOf"] = [
+        {"required": ["service_time"]},
+        {"required": ["service_time_p50", "service_time_p95"]},
+    ]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "capplan traffic profile, version 1",
         "description": "Traffic, visit shape, memory and targets for capplan. Durations: seconds "
-                       "or ms/s/min/h; sizes: bytes or KiB/MiB/GiB/K/M/G.",
+        "or ms/s/min/h; sizes: bytes or KiB/MiB/GiB/K/M/G.",
         **schema,
     }
 
@@ -772,8 +917,9 @@ def profile_json_schema_text() -> str:
     return json.dumps(profile_json_schema(), indent=2) + "\n"
 
 
-def iter_fields(specs: tuple[FieldSpec, ...] = PROFILE_FIELDS,
-                prefix: str = "") -> list[tuple[str, FieldSpec]]:
+def iter_fields(
+    specs: tuple[FieldSpec, ...] = PROFILE_FIELDS, prefix: str = ""
+) -> list[tuple[str, FieldSpec]]:
     """Every key of the format as (dotted key, spec), depth first (for docs and tests)."""
     out: list[tuple[str, FieldSpec]] = []
     for spec in specs:

@@ -122,10 +122,18 @@ def test_lognormal_fit_matches_scipy(p50_s: float, p95_s: float) -> None:
     ("snippet", "attribute", "expected"),
     [
         pytest.param("targets:\n  max_wait: null\n", "max_wait", None, id="target-disabled"),
-        pytest.param("targets:\n  max_block_probability: 1e-3\n", "max_block_probability", 1e-3,
-                     id="plain-exponent-is-a-number"),
-        pytest.param("targets:\n  max_wait:\n    time: 1.5min\n", "max_wait", MaxWait(90.0, 0.01),
-                     id="partial-object-filled"),
+        pytest.param(
+            "targets:\n  max_block_probability: 1e-3\n",
+            "max_block_probability",
+            1e-3,
+            id="plain-exponent-is-a-number",
+        ),
+        pytest.param(
+            "targets:\n  max_wait:\n    time: 1.5min\n",
+            "max_wait",
+            MaxWait(90.0, 0.01),
+            id="partial-object-filled",
+        ),
         pytest.param("targets:\n", "max_wait_probability", 0.01, id="empty-section"),
     ],
 )
@@ -143,7 +151,11 @@ def test_profile_to_dict_round_trips_through_yaml() -> None:
     del data["traffic"]["service_time_p50"], data["traffic"]["service_time_p95"]
     again = profile_from_text(yaml.safe_dump(data), "peak.yaml")
     assert (again.traffic, again.visits, again.memory, again.targets) == (
-        profile.traffic, profile.visits, profile.memory, profile.targets)
+        profile.traffic,
+        profile.visits,
+        profile.memory,
+        profile.targets,
+    )
 
 
 def test_schema_is_valid_and_accepts_what_the_loader_accepts() -> None:
@@ -157,8 +169,17 @@ def test_schema_is_valid_and_accepts_what_the_loader_accepts() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["wrong-type", "negative-rate", "unknown-key", "probability-above-one", "bad-version",
-     "missing-rate", "unit-garbage", "size-decimal-unit", "boolean-probability"],
+    [
+        "wrong-type",
+        "negative-rate",
+        "unknown-key",
+        "probability-above-one",
+        "bad-version",
+        "missing-rate",
+        "unit-garbage",
+        "size-decimal-unit",
+        "boolean-probability",
+    ],
 )
 def test_schema_rejects_what_the_loader_rejects(name: str) -> None:
     data = yaml.safe_load((BAD / f"{name}.yaml").read_text())
@@ -177,27 +198,27 @@ BAD_CASES = {
     "negative-rate": "4: traffic.requests_per_second: must be greater than 0, got -120",
     "unknown-key": "7: unknown key 'visits.think_tim'; did you mean 'think_time'?",
     "p95-below-p50": "6: traffic.service_time_p95 (0.05 s) must be greater than "
-                     "service_time_p50 (0.3 s)",
+    "service_time_p50 (0.3 s)",
     "unit-garbage": "5: traffic.service_time: invalid duration '80 parsecs': unknown unit "
-                    "'parsecs' (use ms, s, min, h)",
+    "'parsecs' (use ms, s, min, h)",
     "yaml-bomb": "7: the YAML expands to more than 10000 nodes through aliases (an alias bomb?)",
     "tag-injection": "5: YAML tags are not allowed in a profile "
-                     "(found !!python/object/apply:os.system)",
+    "(found !!python/object/apply:os.system)",
     "bad-version": "2: version: 2 is not one of: 1",
     "probability-above-one": "7: targets.max_block_probability: a probability in [0, 1] is "
-                             "expected, got 1.5",
+    "expected, got 1.5",
     "duplicate-key": "6: duplicate key 'traffic.requests_per_second' (first given on line 4)",
     "mean-and-percentiles": "5: traffic.service_time: give either service_time (with "
-                            "service_time_scv) or service_time_p50 and service_time_p95, not both",
+    "service_time_scv) or service_time_p50 and service_time_p95, not both",
     "missing-rate": "4: missing required key 'traffic.requests_per_second'",
     "syntax-error": "4: invalid YAML: expected ',' or '}', but got ':'",
     "fixed-fraction": "8: visits.requests_per_visit: a fixed distribution needs a whole number, "
-                      "got 2.5",
+    "got 2.5",
     "size-decimal-unit": "7: memory.ram: invalid size '8000MB': unknown unit 'MB' (use B, K, KiB, "
-                         "M, MiB, G, GiB, T, TiB) (decimal kB/MB/GB are not accepted: write "
-                         "KiB/MiB/GiB)",
+    "M, MiB, G, GiB, T, TiB) (decimal kB/MB/GB are not accepted: write "
+    "KiB/MiB/GiB)",
     "boolean-probability": "7: visits.idle_hold_probability: expected a number, got a boolean "
-                           "(true)",
+    "(true)",
 }
 
 
@@ -220,8 +241,10 @@ def test_bad_profiles(name: str, first_line: str) -> None:
 
 def test_tag_injection_runs_nothing(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    text = ("traffic:\n  requests_per_second: 1\n"
-            f"  service_time: !!python/object/apply:os.system ['touch {marker}']\n")
+    text = (
+        "traffic:\n  requests_per_second: 1\n"
+        f"  service_time: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
     with pytest.raises(CapplanError, match="YAML tags are not allowed"):
         profile_from_text(text, "evil.yaml")
     assert not marker.exists()
@@ -265,26 +288,49 @@ def test_alias_bomb_fails_fast() -> None:
         pytest.param("- 1\n- 2\n", "the profile: expected a mapping", id="top-level-list"),
         pytest.param("a: &a [*a]\n", "recursive structure", id="recursive-alias"),
         pytest.param("traffic: " + "[" * 30 + "]" * 30 + "\n", "nested more than", id="deep"),
-        pytest.param("traffic:\n  requests_per_second: .nan\n  service_time: 1\n",
-                     "must be a finite number", id="nan"),
-        pytest.param("traffic:\n  requests_per_second: [1]\n  service_time: 1\n",
-                     "expected a single value, got a list", id="list-for-number"),
-        pytest.param("traffic:\n  requests_per_second: 1\n  service_time_p50: 1\n",
-                     "lognormal fit needs both", id="p50-alone"),
+        pytest.param(
+            "traffic:\n  requests_per_second: .nan\n  service_time: 1\n",
+            "must be a finite number",
+            id="nan",
+        ),
+        pytest.param(
+            "traffic:\n  requests_per_second: [1]\n  service_time: 1\n",
+            "expected a single value, got a list",
+            id="list-for-number",
+        ),
+        pytest.param(
+            "traffic:\n  requests_per_second: 1\n  service_time_p50: 1\n",
+            "lognormal fit needs both",
+            id="p50-alone",
+        ),
         pytest.param("traffic:\n  requests_per_second: 1\n", "service_time", id="no-service"),
         pytest.param("---\na: 1\n---\nb: 2\n", "expected a single document", id="two-docs"),
-        pytest.param(MINIMAL + "visits:\n  distribution: geometrc\n",
-                     "did you mean 'geometric'", id="choice-typo"),
-        pytest.param(MINIMAL + "memory:\n  thread: null\n", "null is not allowed",
-                     id="null-size"),
-        pytest.param("traffic:\n  requests_per_second: 1e9\n  service_time: 1\n",
-                     r"requests_per_second: must be at most 1e\+08, got 1e\+09", id="huge-rate"),
-        pytest.param(MINIMAL + "visits:\n  linger: 1min\n", "must be at most 30 s, got 60 s",
-                     id="long-linger"),
-        pytest.param(MINIMAL + "traffic:\n  worker_share: 1.5\n", "duplicate key 'traffic'",
-                     id="duplicate-section"),
-        pytest.param(MINIMAL + "visits:\n  distribution: fixed\n  requests_per_visit: 500\n",
-                     "allows at most 100 requests per visit", id="long-fixed-visit"),
+        pytest.param(
+            MINIMAL + "visits:\n  distribution: geometrc\n",
+            "did you mean 'geometric'",
+            id="choice-typo",
+        ),
+        pytest.param(MINIMAL + "memory:\n  thread: null\n", "null is not allowed", id="null-size"),
+        pytest.param(
+            "traffic:\n  requests_per_second: 1e9\n  service_time: 1\n",
+            r"requests_per_second: must be at most 1e\+08, got 1e\+09",
+            id="huge-rate",
+        ),
+        pytest.param(
+            MINIMAL + "visits:\n  linger: 1min\n",
+            "must be at most 30 s, got 60 s",
+            id="long-linger",
+        ),
+        pytest.param(
+            MINIMAL + "traffic:\n  worker_share: 1.5\n",
+            "duplicate key 'traffic'",
+            id="duplicate-section",
+        ),
+        pytest.param(
+            MINIMAL + "visits:\n  distribution: fixed\n  requests_per_visit: 500\n",
+            "allows at most 100 requests per visit",
+            id="long-fixed-visit",
+        ),
     ],
 )
 def test_more_bad_texts(text: str, message: str) -> None:
@@ -311,8 +357,13 @@ def test_shipped_profiles_load(path: Path) -> None:
 
 def test_at_least_six_shipped_profiles() -> None:
     assert {p.stem for p in SHIPPED} >= {
-        "static-site", "wordpress-prefork", "php-fpm-event", "json-api-lb", "browser-heavy",
-        "seasonal-peak"}
+        "static-site",
+        "wordpress-prefork",
+        "php-fpm-event",
+        "json-api-lb",
+        "browser-heavy",
+        "seasonal-peak",
+    }
 
 
 def test_schema_command_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:

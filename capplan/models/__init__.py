@@ -80,13 +80,24 @@ def _threaded_shape(current: MpmSettings) -> tuple[int, int, int, int, int, int]
     """(TPC, ThreadLimit, ServerLimit, StartServers, MinSpareThreads, MaxSpareThreads)."""
     match current:
         case WorkerSettings() | EventSettings():
-            return (current.threads_per_child, current.thread_limit, current.server_limit,
-                    current.start_servers, current.min_spare_threads, current.max_spare_threads)
+            return (
+                current.threads_per_child,
+                current.thread_limit,
+                current.server_limit,
+                current.start_servers,
+                current.min_spare_threads,
+                current.max_spare_threads,
+            )
         case PreforkSettings():
             defaults = WorkerSettings()
-            return (_DEFAULT_THREADS_PER_CHILD, _DEFAULT_THREAD_LIMIT,
-                    _DEFAULT_THREADED_SERVER_LIMIT, defaults.start_servers,
-                    defaults.min_spare_threads, defaults.max_spare_threads)
+            return (
+                _DEFAULT_THREADS_PER_CHILD,
+                _DEFAULT_THREAD_LIMIT,
+                _DEFAULT_THREADED_SERVER_LIMIT,
+                defaults.start_servers,
+                defaults.min_spare_threads,
+                defaults.max_spare_threads,
+            )
         case _:
             assert_never(current)
 
@@ -142,8 +153,7 @@ def evaluate_all(
             "event": EventSettings(),
         }
         return {name: evaluate(defaults[name], profile) for name in MPM_NAMES}
-    return {name: evaluate(map_settings(effective.settings, name), profile)
-            for name in MPM_NAMES}
+    return {name: evaluate(map_settings(effective.settings, name), profile) for name in MPM_NAMES}
 
 
 def _finite(value: float) -> float | None:

@@ -183,9 +183,7 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         idle_keepalive_mean=idle_ka,
         connections_per_s=conn_rate,
         p_wait=p_wait,
-        p_wait_request=clamp_probability(
-            (conn_rate * p_wait + fixed.keepalive_drops_per_s) / rate
-        ),
+        p_wait_request=clamp_probability((conn_rate * p_wait + fixed.keepalive_drops_per_s) / rate),
         mean_wait_s=workers_queue.mean_wait_s if stable else inf,
         mean_wait_given_wait_s=inf,
         wait_p99_s=workers_queue.wait_p99_s if stable else inf,

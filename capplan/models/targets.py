@@ -33,8 +33,7 @@ class TargetResult:
     limit: float
     value: float
     met: bool
-    _solve_rate: Callable[[], float | None] | None = field(default=None, repr=False,
-                                                           compare=False)
+    _solve_rate: Callable[[], float | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def max_rate_per_s(self) -> float | None:
@@ -72,6 +71,7 @@ def max_rate_per_s(metrics: MpmMetrics, value_of: Metric, limit: float) -> float
     Bisection on the rate, relative width 1e-6; inf when the target holds at every rate tried
     (up to 2^40 times the profile's), 0 when it fails at every rate.
     """
+
     def ok(rate: float) -> bool:
         return value_of(_metrics_at_rate(metrics, rate)) <= limit
 
@@ -119,18 +119,24 @@ def evaluate_targets(
         memory = metrics.profile.memory
     checks: list[tuple[str, float, Metric]] = []
     if targets.max_wait_probability is not None:
-        checks.append(("max_wait_probability", targets.max_wait_probability,
-                       wait_probability_value))
+        checks.append(
+            ("max_wait_probability", targets.max_wait_probability, wait_probability_value)
+        )
     if targets.max_wait is not None:
         wait_s = targets.max_wait.time_s
-        checks.append(("max_wait", targets.max_wait.probability,
-                       lambda m: m.p_wait_exceeds(wait_s)))
+        checks.append(
+            ("max_wait", targets.max_wait.probability, lambda m: m.p_wait_exceeds(wait_s))
+        )
     if targets.max_block_probability is not None:
-        checks.append(("max_block_probability", targets.max_block_probability,
-                       lambda m: m.p_block))
+        checks.append(("max_block_probability", targets.max_block_probability, lambda m: m.p_block))
     if targets.max_connection_limit_probability is not None and metrics.event is not None:
-        checks.append(("max_connection_limit_probability",
-                       targets.max_connection_limit_probability, _connection_limit_value))
+        checks.append(
+            (
+                "max_connection_limit_probability",
+                targets.max_connection_limit_probability,
+                _connection_limit_value,
+            )
+        )
     results = []
     for name, limit, value_of in checks:
         value = value_of(metrics)

@@ -29,10 +29,23 @@ from capplan.settings import (
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "profiles").glob("*.yaml"))
 DESIGN_KEYS = (
-    "workers", "processes", "memory_bytes", "max_concurrent_requests", "max_connections",
-    "idle_keepalive_capacity", "offered_load_erlangs", "utilization", "busy_workers_mean",
-    "idle_keepalive_mean", "connections_per_s", "p_wait", "p_wait_request", "mean_wait_s",
-    "wait_p99_s", "p_block", "stable",
+    "workers",
+    "processes",
+    "memory_bytes",
+    "max_concurrent_requests",
+    "max_connections",
+    "idle_keepalive_capacity",
+    "offered_load_erlangs",
+    "utilization",
+    "busy_workers_mean",
+    "idle_keepalive_mean",
+    "connections_per_s",
+    "p_wait",
+    "p_wait_request",
+    "mean_wait_s",
+    "wait_p99_s",
+    "p_block",
+    "stable",
 )
 PROFILE = profile_from_text(
     "traffic: {requests_per_second: 100, service_time: 50ms}\n"
@@ -89,15 +102,23 @@ def test_mapping_from_prefork_keeps_workers_and_keepalive() -> None:
 
 
 def test_mapping_from_event_keeps_its_threads_and_factor() -> None:
-    current = EventSettings(server_limit=10, thread_limit=64, threads_per_child=50,
-                            max_request_workers=500, async_request_worker_factor=3.0)
+    current = EventSettings(
+        server_limit=10,
+        thread_limit=64,
+        threads_per_child=50,
+        max_request_workers=500,
+        async_request_worker_factor=3.0,
+    )
     prefork = map_settings(current, "prefork")
     assert isinstance(prefork, PreforkSettings)
     assert (prefork.server_limit, prefork.max_request_workers) == (500, 500)
     worker = map_settings(current, "worker")
     assert isinstance(worker, WorkerSettings)
     assert (worker.threads_per_child, worker.max_request_workers, worker.server_limit) == (
-        50, 500, 10)
+        50,
+        500,
+        10,
+    )
     assert map_settings(current, "event") is current
 
 
@@ -141,8 +162,13 @@ def test_targets_apply_per_mpm_and_can_be_overridden() -> None:
     event = evaluate(EventSettings(), PROFILE)
     assert "max_connection_limit_probability" not in {t.target for t in evaluate_targets(prefork)}
     assert "max_connection_limit_probability" in {t.target for t in evaluate_targets(event)}
-    strict = Targets(max_wait_probability=0.0, max_wait=None, max_block_probability=None,
-                     max_connection_limit_probability=None, max_memory_fraction=0.01)
+    strict = Targets(
+        max_wait_probability=0.0,
+        max_wait=None,
+        max_block_probability=None,
+        max_connection_limit_probability=None,
+        max_memory_fraction=0.01,
+    )
     results = evaluate_targets(prefork, strict, Memory(ram_bytes=64 << 30))
     assert [t.target for t in results] == ["max_wait_probability", "max_memory_fraction"]
     memory = results[1]
@@ -180,12 +206,14 @@ def test_max_rate_is_the_boundary_of_each_target(
 
 
 def test_event_wait_value_includes_process_saturation() -> None:
-    busy = replace(PROFILE, traffic=replace(PROFILE.traffic, requests_per_second=5000.0,
-                                            service_time_s=0.05))
+    busy = replace(
+        PROFILE, traffic=replace(PROFILE.traffic, requests_per_second=5000.0, service_time_s=0.05)
+    )
     metrics = evaluate(EventSettings(), busy)
     assert metrics.event is not None
     assert wait_probability_value(metrics) == pytest.approx(
-        max(metrics.p_wait, 2 * metrics.event.process_saturation))
+        max(metrics.p_wait, 2 * metrics.event.process_saturation)
+    )
     assert metrics.event.kill_episodes_per_s > 0
     assert metrics.event.churn_per_s > 0
     assert metrics.connections_per_s > metrics.event.connections_per_s_without_kills

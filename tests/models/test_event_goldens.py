@@ -28,8 +28,13 @@ def test_event_limit(row: dict[str, str]) -> None:
     bound = float(row["P_limit_unionbound"])
     check("P_limit bound", got.p_limit_bound, bound, row, rtol=EVENT_RTOL)
     check("pooled C", got.pooled_c, float(row["C_request_level"]), row, rtol=EVENT_RTOL)
-    check("B_p", erlang_b(tpc, a_b / processes), float(row["B_process_saturated_ErlangB"]), row,
-          rtol=EVENT_RTOL)
+    check(
+        "B_p",
+        erlang_b(tpc, a_b / processes),
+        float(row["B_process_saturated_ErlangB"]),
+        row,
+        rtol=EVENT_RTOL,
+    )
     assert got.p_limit <= got.p_limit_bound
     if bound < 0.999:
         assert got.bound_argmin == int(row["unionbound_argmin_nstar"])
@@ -47,8 +52,9 @@ def test_event_kill_fixed_point(row: dict[str, str]) -> None:
         Visits(float(row["m_geometric"]), "geometric", float(row["Z"]), 1.0, 0.0),
     )
     # The goldens use k = inf (MaxKeepAliveRequests 0).
-    common = CommonSettings(keep_alive_timeout_s=float(row["KeepAliveTimeout"]),
-                            max_keep_alive_requests=0)
+    common = CommonSettings(
+        keep_alive_timeout_s=float(row["KeepAliveTimeout"]), max_keep_alive_requests=0
+    )
     got = kill_fixed_point(profile, common, int(row["processes"]), int(row["ThreadsPerChild"]))
     expected = {
         "B_process_ErlangB": got.process_saturation,
@@ -62,8 +68,13 @@ def test_event_kill_fixed_point(row: dict[str, str]) -> None:
     }
     for column, value in expected.items():
         check(column, value, float(row[column]), row, rtol=EVENT_RTOL)
-    check("E[R] without kills", float(row["lambda_req"]) / got.connections_per_s_without_kills,
-          float(row["E_R_no_kill"]), row, rtol=EVENT_RTOL)
+    check(
+        "E[R] without kills",
+        float(row["lambda_req"]) / got.connections_per_s_without_kills,
+        float(row["E_R_no_kill"]),
+        row,
+        rtol=EVENT_RTOL,
+    )
     if row["DES_lambda_conn"]:
         # model.md §10.3: lambda_conn under kill churn within 20 % of the simulation.
         assert got.connections_per_s == pytest.approx(float(row["DES_lambda_conn"]), rel=0.20)

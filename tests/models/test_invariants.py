@@ -79,9 +79,16 @@ def mpm_settings(draw: st.DrawFn) -> MpmSettings:
     return EventSettings(**shape, async_request_worker_factor=draw(st.floats(1.0, 4.0)))
 
 
-PROBABILITY_KEYS = ("p_wait", "p_wait_request", "p_block", "p_block_conservative",
-                    "process_saturation", "p_connection_limit", "p_connection_limit_bound",
-                    "pooled_wait_probability")
+PROBABILITY_KEYS = (
+    "p_wait",
+    "p_wait_request",
+    "p_block",
+    "p_block_conservative",
+    "process_saturation",
+    "p_connection_limit",
+    "p_connection_limit_bound",
+    "pooled_wait_probability",
+)
 
 
 def assert_sane(data: dict[str, Any]) -> None:
@@ -115,13 +122,20 @@ def _grows(low: float, high: float) -> bool:
 
 
 @FUZZ
-@given(mpm_settings().filter(lambda s: not isinstance(s, EventSettings)), profiles(),
-       st.floats(1.05, 4.0))
+@given(
+    mpm_settings().filter(lambda s: not isinstance(s, EventSettings)),
+    profiles(),
+    st.floats(1.05, 4.0),
+)
 def test_pooled_waits_and_blocking_grow_with_rate(
     mpm: MpmSettings, profile: TrafficProfile, factor: float
 ) -> None:
-    faster = replace(profile, traffic=replace(
-        profile.traffic, requests_per_second=profile.traffic.requests_per_second * factor))
+    faster = replace(
+        profile,
+        traffic=replace(
+            profile.traffic, requests_per_second=profile.traffic.requests_per_second * factor
+        ),
+    )
     low, high = evaluate(mpm, profile), evaluate(mpm, faster)
     assert _grows(low.p_wait, high.p_wait)
     assert _grows(low.p_block, high.p_block)
@@ -147,9 +161,14 @@ def test_event_worker_occupancy_ignores_keepalive(
     profile: TrafficProfile, common: CommonSettings, tpc: int, processes: int, factor: float
 ) -> None:
     """Workers are held only while requests run: busy = λ S_w whatever KeepAlive* say."""
-    settings_ = EventSettings(server_limit=processes, thread_limit=max(64, tpc),
-                              threads_per_child=tpc, max_request_workers=processes * tpc,
-                              async_request_worker_factor=factor, common=common)
+    settings_ = EventSettings(
+        server_limit=processes,
+        thread_limit=max(64, tpc),
+        threads_per_child=tpc,
+        max_request_workers=processes * tpc,
+        async_request_worker_factor=factor,
+        common=common,
+    )
     m = evaluate(settings_, profile)
     a_b = profile.traffic.requests_per_second * profile.traffic.worker_time_s
     assert m.offered_load_erlangs == pytest.approx(a_b, rel=1e-12)
@@ -165,8 +184,9 @@ def test_event_worker_occupancy_ignores_keepalive(
 @given(profiles(), st.integers(1, 1500))
 def test_prefork_without_keepalive_is_plain_erlang_c(profile: TrafficProfile, workers: int) -> None:
     common = CommonSettings(keep_alive=False)
-    m = evaluate(PreforkSettings(server_limit=workers, max_request_workers=workers,
-                                 common=common), profile)
+    m = evaluate(
+        PreforkSettings(server_limit=workers, max_request_workers=workers, common=common), profile
+    )
     traffic = profile.traffic
     load = traffic.requests_per_second * (traffic.service_time_s + profile.visits.linger_s)
     assert m.requests_per_connection == 1.0
@@ -175,12 +195,18 @@ def test_prefork_without_keepalive_is_plain_erlang_c(profile: TrafficProfile, wo
     if load < workers:
         assert m.p_wait == pytest.approx(erlang_c(workers, load), rel=1e-12)
         assert m.holding_time_scv == pytest.approx(
-            traffic.service_time_scv if profile.visits.linger_s == 0 else m.holding_time_scv)
+            traffic.service_time_scv if profile.visits.linger_s == 0 else m.holding_time_scv
+        )
 
 
 @FUZZ
-@given(st.integers(1, 600), st.integers(1, 4), st.floats(0.0, 500.0), st.floats(0.0, 2000.0),
-       st.floats(1.0, 1.5))
+@given(
+    st.integers(1, 600),
+    st.integers(1, 4),
+    st.floats(0.0, 500.0),
+    st.floats(0.0, 2000.0),
+    st.floats(1.0, 1.5),
+)
 def test_connection_limit_is_monotone_and_bounded(
     c: int, f: int, a_b: float, a_y: float, factor: float
 ) -> None:
