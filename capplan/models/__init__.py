@@ -52,10 +52,6 @@ __all__ = [
     "wait_probability_value",
 ]
 
-_DEFAULT_THREADS_PER_CHILD = 25
-_DEFAULT_THREAD_LIMIT = 64
-_DEFAULT_THREADED_SERVER_LIMIT = 16
-
 
 def evaluate(settings: MpmSettings, profile: TrafficProfile) -> MpmMetrics:
     """The steady state of these settings under this profile (dispatch on the MPM)."""
@@ -89,11 +85,12 @@ def _threaded_shape(current: MpmSettings) -> tuple[int, int, int, int, int, int]
                 current.max_spare_threads,
             )
         case PreforkSettings():
+            # httpd's own defaults for a threaded MPM (worker's and event's are the same).
             defaults = WorkerSettings()
             return (
-                _DEFAULT_THREADS_PER_CHILD,
-                _DEFAULT_THREAD_LIMIT,
-                _DEFAULT_THREADED_SERVER_LIMIT,
+                defaults.threads_per_child,
+                defaults.thread_limit,
+                defaults.server_limit,
                 defaults.start_servers,
                 defaults.min_spare_threads,
                 defaults.max_spare_threads,
