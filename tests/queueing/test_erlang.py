@@ -6,6 +6,8 @@ import math
 
 import mpmath
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capplan.queueing import (
     erlang_b,
@@ -138,3 +140,35 @@ def test_public_api_resolves() -> None:
 
     for name in queueing.__all__:
         assert callable(getattr(queueing, name)) or name == "VisitShape", name
+
+
+def _mp_erlang_b_recursion(c: int, a: float) -> mpmath.mpf:
+    """B by the forward recursion at 40 digits (the oracle where mpmath's gammainc gives up)."""
+    with mpmath.workdps(40):
+        x = mpmath.mpf(a)
+        b = mpmath.mpf(1)
+        for j in range(1, c + 1):
+            b = x * b / (j + x * b)
+        return b
+
+
+def _assert_matches(c: int, a: float, want: mpmath.mpf) -> None:
+    if want < mpmath.mpf("1e-290"):
+        want_log10 = float(mpmath.log10(want))
+        assert abs(erlang_b_log10(c, a) - want_log10) <= 1e-12 * abs(want_log10)
+    else:
+        assert _rel(erlang_b(c, a), float(want)) < 1e-12
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=FAST_PATH_MIN_SERVERS, max_value=1_000_000), st.floats(0.8, 1.0))
+def test_many_servers_against_mpmath(c: int, ratio: float) -> None:
+    """The O(1) path against 40-digit values (incomplete gamma), c from 1e3 to 1e6."""
+    _assert_matches(c, ratio * c, _mp_erlang_b(c, ratio * c))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(min_value=FAST_PATH_MIN_SERVERS, max_value=12_000), st.floats(1.0, 1.3))
+def test_overload_against_mpmath(c: int, ratio: float) -> None:
+    """Both paths above a = c (O(1) up to c + 20 sqrt(c), then the series) at 40 digits."""
+    _assert_matches(c, ratio * c, _mp_erlang_b_recursion(c, ratio * c))

@@ -213,33 +213,52 @@ def test_bad_visit_shapes_raise(visits: object) -> None:
         visits()  # type: ignore[operator]
 
 
-def _simulate_geometric(inputs: HoldingInputs, connections: int, seed: int) -> np.ndarray:
-    """Holding times of `connections` connections, simulated request by request (vectorised).
+def _draw_requests(visits: VisitShape, count: int, rng: np.random.Generator) -> np.ndarray:
+    match visits:
+        case GeometricVisits(mean_requests=m):
+            return rng.geometric(1.0 / m, count)
+        case FixedVisits(requests=n):
+            return np.full(count, n)
+        case MixedVisits(weights=weights):
+            sizes = np.array([n for n, _ in weights])
+            probabilities = np.array([w for _, w in weights])
+            return rng.choice(sizes, count, p=probabilities / probabilities.sum())
+    raise AssertionError(visits)
 
-    Independent of the closed forms: draws services, think gaps, timeouts, the cap, the visit's
-    end (geometric: continue with probability 1 - 1/m) and the client's final hold.
+
+def _simulate(inputs: HoldingInputs, visits: int, seed: int) -> tuple[float, float, float]:
+    """(E[R], E[H], E[H^2]) from simulating `visits` visits request by request (vectorised).
+
+    Independent of the closed forms and the DP: draws N, exponential services, think gaps and
+    kills, and applies the timeout, the cap k, the client's final hold and lingering close.
     """
-    assert isinstance(inputs.visits, GeometricVisits)
     rng = np.random.default_rng(seed)
-    r = 1.0 - 1.0 / inputs.visits.mean_requests
-    k = inputs.cap
-    t = inputs.keepalive_timeout_s
-    held = np.zeros(connections)
-    alive = np.ones(connections, dtype=bool)
-    served = 0
-    while alive.any():
-        idx = np.flatnonzero(alive)
-        held[idx] += rng.exponential(inputs.service_s, idx.size)
-        served += 1
-        if served >= k:
-            break
-        goes_on = rng.random(idx.size) < r
-        gap = rng.exponential(inputs.think_s, idx.size)
-        final_hold = rng.random(idx.size) < inputs.idle_hold_probability
-        reused = goes_on & (gap <= t)
-        held[idx] += np.where(reused, gap, np.where(goes_on | final_hold, t, 0.0))
-        alive[idx[~reused]] = False
-    return held + inputs.linger_s
+    n = _draw_requests(inputs.visits, visits, rng)
+    k, t, h = inputs.cap, inputs.keepalive_timeout_s, inputs.kill_rate_per_s
+    held = np.zeros(visits)  # time on the current connection
+    on_conn = np.zeros(visits)  # requests served on the current connection
+    closed: list[np.ndarray] = []
+    for i in range(1, int(n.max()) + 1):
+        live = np.flatnonzero(n >= i)
+        held[live] += rng.exponential(inputs.service_s, live.size)
+        on_conn[live] += 1
+        at_cap = on_conn[live] >= k
+        last = n[live] == i
+        kill = rng.exponential(1.0 / h, live.size) if h > 0 else np.full(live.size, np.inf)
+        # The visit ends: final idle min(T, kill) if the client holds the socket and k allows.
+        holds = ~at_cap & (rng.random(live.size) < inputs.idle_hold_probability)
+        final = np.where(holds, np.minimum(t, kill), 0.0)
+        # The visit goes on: the gap is reused if the request beats both T and the kill.
+        gap = rng.exponential(inputs.think_s, live.size) if inputs.think_s > 0 else 0.0 * kill
+        reused = ~last & ~at_cap & (gap <= t) & (gap < kill)
+        idle = np.where(last, final, np.where(at_cap, 0.0, np.minimum(gap, np.minimum(t, kill))))
+        held[live] += idle
+        ends = live[~reused]
+        closed.append(held[ends] + inputs.linger_s)
+        held[ends] = 0.0
+        on_conn[ends] = 0
+    times = np.concatenate(closed)
+    return float(n.sum()) / times.size, float(times.mean()), float(np.mean(times**2))
 
 
 @pytest.mark.parametrize(
@@ -253,21 +272,33 @@ def _simulate_geometric(inputs: HoldingInputs, connections: int, seed: int) -> n
                 linger_s=0.05,
                 idle_hold_probability=0.5,
             ),
-            id="K1-q0.5-L",
+            id="geo-K1-q0.5-L",
         ),
         pytest.param(
             _inputs(
-                GeometricVisits(50.0),
-                think_s=1.0,
-                keepalive_timeout_s=15.0,
-                max_keepalive_requests=5,
+                GeometricVisits(10.0), think_s=0.5, keepalive_timeout_s=1.0, kill_rate_per_s=2.0
             ),
-            id="m50-K5",
+            id="geo-kill-hazard",
+        ),
+        pytest.param(_inputs(FixedVisits(10), max_keepalive_requests=1), id="fixed10-K1"),
+        pytest.param(
+            _inputs(
+                FixedVisits(10),
+                max_keepalive_requests=5,
+                kill_rate_per_s=0.3,
+                idle_hold_probability=0.7,
+            ),
+            id="fixed10-K5-kill",
+        ),
+        pytest.param(
+            _inputs(MixedVisits(((1, 2.0), (4, 1.0), (20, 1.0))), max_keepalive_requests=3),
+            id="mixture-K3",
         ),
     ],
 )
-def test_monte_carlo_reproduces_mean_holding_time(inputs: HoldingInputs) -> None:
-    held = _simulate_geometric(inputs, 200_000, seed=20240611)
+def test_monte_carlo_reproduces_holding_time(inputs: HoldingInputs) -> None:
+    requests, mean, second = _simulate(inputs, 60_000, seed=20240611)
     want = holding_time(inputs)
-    assert held.mean() == pytest.approx(want.mean_s, rel=0.01)
-    assert float(np.mean(held**2)) == pytest.approx(want.second_moment_s2, rel=0.03)
+    assert mean == pytest.approx(want.mean_s, rel=0.01)
+    assert requests == pytest.approx(want.requests_per_conn, rel=0.01)
+    assert second == pytest.approx(want.second_moment_s2, rel=0.04)
