@@ -26,6 +26,7 @@ from tests.httpd import RunningServer, base_config, free_port, prepare_root, run
 pytestmark = pytest.mark.apache
 TOLERANCE = 0.05
 PREFORK_CHILDREN = 6
+THREADS_PER_CHILD = 25
 KIB = 1024
 
 
@@ -37,7 +38,8 @@ def server_config(root: Path, mpm: str, port: int) -> str:
         n = PREFORK_CHILDREN
         text += f"StartServers {n}\nMinSpareServers {n}\nMaxSpareServers {n + 4}\n"
     else:
-        text += "StartServers 2\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 75\n"
+        text += f"StartServers 2\nThreadsPerChild {THREADS_PER_CHILD}\n"
+        text += "MinSpareThreads 25\nMaxSpareThreads 75\n"
     return text
 
 
@@ -52,7 +54,8 @@ def server(
     conf = root / "conf" / "httpd.conf"
     conf.write_text(server_config(root, mpm, port))
     with running_server(root, conf, port) as running:
-        _wait_for_children(running.pid, PREFORK_CHILDREN if mpm == "prefork" else 2)
+        threads = 1 if mpm == "prefork" else THREADS_PER_CHILD + 2  # + listener + main thread
+        _wait_until_settled(running.pid, PREFORK_CHILDREN if mpm == "prefork" else 2, threads)
         yield mpm, running, conf
 
 
@@ -60,11 +63,29 @@ def _children(pid: int) -> list[int]:
     return [int(w) for w in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def _wait_for_children(pid: int, count: int) -> None:
-    deadline = time.monotonic() + 10
-    while len(_children(pid)) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # let the last child finish its start-up allocations
+def _wait_until_settled(pid: int, children: int, threads: int) -> None:
+    """Until every child runs with all its threads and the server's PSS has stopped moving.
+
+    Bounded at 15 s: on a loaded machine a child may still be creating threads or touching its
+    first pages when the parent has already forked it.
+    """
+    deadline = time.monotonic() + 15
+    last = -1
+    while time.monotonic() < deadline:
+        pids = _children(pid)
+        ready = len(pids) >= children and all(_threads(p) == threads for p in pids)
+        pss = _independent(pid)["pss"] if ready else -1
+        if ready and abs(pss - last) <= 0.002 * pss:
+            return
+        last = pss
+        time.sleep(0.2)
+
+
+def _threads(pid: int) -> int:
+    try:
+        return len(list(Path(f"/proc/{pid}/task").iterdir()))
+    except FileNotFoundError:
+        return 0
 
 
 def _kib(path: str, key: str) -> int:
@@ -86,7 +107,7 @@ def _independent(pid: int) -> dict[str, int]:
         "parent_uss": uss(pid),
         "children_uss": sum(uss(p) for p in pids[1:]),
         "children": len(pids) - 1,
-        "threads": sum(len(list(Path(f"/proc/{p}/task").iterdir())) for p in pids[1:]),
+        "threads": sum(_threads(p) for p in pids[1:]),
     }
 
 
