@@ -266,8 +266,29 @@ def scan_block(plan: ScanPlan, data: bytes) -> BlockStats:
     if not rows:
         return out
     columns = list(zip(*rows, strict=True))
-    _scan_rows(plan, columns, out)
+    stamps = _stamps(plan, columns)
+    if stamps is not None and any(stamp is None for stamp, _ in stamps.values()):
+        # a time stamp that matched the pattern but is no date (e.g. month "Foo"): find the line
+        out = BlockStats(lines=out.lines)
+        rows = _slow_rows(regex, data, plan, out)
+        if not rows:
+            return out
+        columns = list(zip(*rows, strict=True))
+        stamps = _stamps(plan, columns)
+    _scan_rows(plan, columns, out, stamps)
     return out
+
+
+def _stamps(
+    plan: ScanPlan, columns: list[tuple[bytes, ...]]
+) -> dict[bytes, tuple[tuple[float, int] | None, int]] | None:
+    """Distinct time stamp texts → (parsed stamp or None, lines); None for epoch forms."""
+    if plan.time_form not in ("clf", "strftime"):
+        return None
+    return {
+        text: (_stamp(text, plan), count)
+        for text, count in Counter(columns[plan.time_group]).items()
+    }
 
 
 def _slow_rows(
@@ -298,25 +319,27 @@ def _slow_rows(
     return rows
 
 
-def _scan_rows(plan: ScanPlan, columns: list[tuple[bytes, ...]], out: BlockStats) -> None:
+def _scan_rows(
+    plan: ScanPlan,
+    columns: list[tuple[bytes, ...]],
+    out: BlockStats,
+    stamps: dict[bytes, tuple[tuple[float, int] | None, int]] | None,
+) -> None:
     n = len(columns[0])
     out.parsed = n
     t_col = columns[plan.time_group]
     hours = out.hours
-    if plan.time_form in ("clf", "strftime"):
-        distinct = Counter(t_col)
+    if stamps is not None:
         epoch: dict[bytes, float] = {}
-        for text, count in distinct.items():
-            stamp = _stamp(text, plan)
-            if stamp is None:  # only reachable through a cache reset race; treat as bad
-                stamp = (0.0, 0)
+        for text, (stamp, count) in stamps.items():
+            assert stamp is not None  # lines with bad stamps were dropped by _slow_rows
             epoch[text] = stamp[0]
             hours[stamp[1]] += count
         t = np.fromiter(map(epoch.__getitem__, t_col), dtype=np.float64, count=n)
         if plan.frac_group is None and plan.window_s >= 1.0 and plan.window_s.is_integer():
             w = int(plan.window_s)
             windows: dict[int, int] = {}
-            for text, count in distinct.items():
+            for text, (_, count) in stamps.items():
                 key = int(epoch[text]) // w
                 windows[key] = windows.get(key, 0) + count
             out.windows = windows

@@ -182,3 +182,18 @@ def test_service_time_stands_in_for_a_missing_duration(
                         capsys)
     assert code == 0
     assert "service_time: 80ms" in out
+
+
+def test_impossible_date_is_a_bad_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _good_lines(40)
+    broken = good[5].replace("/Nov/", "/Foo/")
+    assert broken != good[5]
+    log = tmp_path / "access.log"
+    log.write_text("".join(good[:5]) + broken + "".join(good[5:]))
+    code, out, err = _run([str(log), "-f", LOG_FORMAT], capsys)
+    assert code == 0, err
+    assert "41 lines, 40 used, 1 skipped" in out
+    log.write_text(broken)
+    code, _, err = _run([str(log), "-f", LOG_FORMAT], capsys)
+    assert code == 2
+    assert err.startswith(f"{log}:1: bad time stamp; no line matches the log format")
