@@ -12,8 +12,9 @@ Three evaluation paths, all exact up to rounding (model.md §8):
   cdf as the regularised incomplete gamma Q(c+1, a): O(1) in c, relative error about 1e-15 times
   the size of `log B` (no `c log a - lgamma(c+1)` cancellation); used for many servers when the cdf
   cannot underflow (a <= c + 20 sqrt(c));
-* the series `1/B = sum_j prod_{i<j} (c-i)/a` of positive, decreasing terms: used for a well above
-  c, where it converges geometrically (B > 1 - c/a, so nothing can underflow).
+* the series `1/B = sum_j prod_{i<j} (c-i)/a` of positive, decreasing terms: used for every a > c
+  that the O(1) path does not take (few servers, or a well above c); it converges geometrically
+  and B > 1 - c/a cannot underflow.
 
 In this package the engine raises TypeError/ValueError for bad arguments; the command line checks
 its flags first and turns problems into CapplanError.
