@@ -74,6 +74,13 @@ def _pid_from_file(fs: ProcFS, pidfile: str, location: Location | None = None) -
     return int(text)
 
 
+def _from_pidfile(fs: ProcFS, path: str, location: Location | None) -> tuple[ProcStatus, str]:
+    file_pid = _pid_from_file(fs, path, location)
+    where = f"{location}: PidFile {path}" if location else path
+    status = _parent_status(fs, file_pid, f"{where}: stale PID file")
+    return status, f"PID file {path}" + (f" (PidFile at {location})" if location else "")
+
+
 def _named_parents(fs: ProcFS, current_uid: int) -> list[ProcStatus]:
     """Processes named apache2/httpd whose parent is not: the masters of running servers."""
     stats = {}
@@ -146,12 +153,10 @@ def find_parent(
     if pid is not None:
         status = _parent_status(fs, pid, f"--pid {pid}")
         found_by = f"--pid {pid}"
-    elif pidfile is not None or config_pidfile is not None:
-        path, location = (pidfile, None) if pidfile is not None else (config_pidfile or ("", None))
-        file_pid = _pid_from_file(fs, path, location)
-        where = f"{location}: PidFile {path}" if location else path
-        status = _parent_status(fs, file_pid, f"{where}: stale PID file")
-        found_by = f"PID file {path}"
+    elif pidfile is not None:
+        status, found_by = _from_pidfile(fs, pidfile, None)
+    elif config_pidfile is not None:
+        status, found_by = _from_pidfile(fs, *config_pidfile)
     else:
         status, found_by = _search(fs, default_pidfiles, current_uid, notes)
 

@@ -18,7 +18,7 @@ from typing import assert_never
 from capplan.errors import CapplanError
 from capplan.measure.cgroup import CgroupLimit, memory_limit
 from capplan.measure.confighints import ConfigHints, read_config_hints
-from capplan.measure.discover import DEFAULT_PIDFILES, ServerProcesses, discover
+from capplan.measure.discover import DEFAULT_PIDFILES, HTTPD_NAMES, ServerProcesses, discover
 from capplan.measure.memory import (
     MemoryFigures,
     ProcessReading,
@@ -51,7 +51,7 @@ DEFAULT_STATUS_PATH = "/server-status?auto"
 # enough that a 50-child server is still measured in milliseconds.
 STACK_SAMPLE_CHILDREN = 3
 _MPM_DSO = re.compile(r"/mod_mpm_(prefork|worker|event)\.so\b")
-_V_MPM = re.compile(r"^Server MPM:\s+(\w+)", re.MULTILINE)
+_V_MPM = re.compile(r"^Server MPM:[ \t]*(\w*)", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,12 @@ def _mpm_from_binary(fs: ProcFS, pid: int) -> MpmName | None:
         proc = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=5, check=False)
     except (ProcReadError, OSError, subprocess.SubprocessError):
         return None
-    match = _V_MPM.search(proc.stdout)
+    return mpm_from_version_text(proc.stdout)
+
+
+def mpm_from_version_text(text: str) -> MpmName | None:
+    """The "Server MPM:" line of `httpd -V`; empty (None) when the MPM is a loadable module."""
+    match = _V_MPM.search(text)
     return _as_mpm(match.group(1)) if match else None
 
 
@@ -121,7 +126,8 @@ def detect_mpm(
         return mpm, f"mod_mpm_{mpm}.so is loaded"
     if hints is not None and hints.mpm is not None:
         return hints.mpm, f"LoadModule in {hints.path}"
-    if maps_readable:
+    # Only an httpd binary is run with -V: any other program might not take it as harmless.
+    if maps_readable and server.parent.name in HTTPD_NAMES:
         mpm = _mpm_from_binary(fs, server.parent.pid)
         if mpm is not None:
             return mpm, "built in (httpd -V)"

@@ -8,10 +8,11 @@ import pytest
 
 from capplan.errors import CapplanError
 from capplan.measure.confighints import read_config_hints
-from capplan.measure.pipeline import default_status_url
+from capplan.measure.pipeline import default_status_url, mpm_from_version_text
 from capplan.measure.procfs import ProcFS
 
 MODULES = "/usr/lib/apache2/modules"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -63,3 +64,15 @@ def test_a_config_httpd_would_refuse(tmp_path: Path) -> None:
     conf = write(tmp_path, "NoSuchDirective on\n")
     with pytest.raises(CapplanError, match=r"httpd.conf:2: "):
         read_config_hints(conf)
+
+
+@pytest.mark.parametrize(
+    ("text", "mpm"),
+    [
+        pytest.param((DATA_DIR / "apache2-V-worker.txt").read_text(), "worker", id="apachectl"),
+        pytest.param("Server MPM:     \nServer compiled with....\n", None, id="mpm-is-a-module"),
+        pytest.param("Server MPM:     event\n", "event", id="built-in-event"),
+    ],
+)
+def test_mpm_from_version_text(text: str, mpm: str | None) -> None:
+    assert mpm_from_version_text(text) == mpm
