@@ -299,9 +299,10 @@ def _slow_rows(
     if data.endswith(b"\n"):
         lines.pop()
     for number, line in enumerate(lines, start=1):
-        m = regex.match(line)
+        too_long = line == LONG_LINE_MARK or len(line) > MAX_LINE_BYTES
+        m = None if too_long else regex.match(line)
         reason = ""
-        if line == LONG_LINE_MARK:
+        if too_long:
             reason = f"line longer than {MAX_LINE_BYTES} bytes, skipped"
         elif m is None:
             reason = "line does not match the log format"

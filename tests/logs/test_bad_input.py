@@ -103,6 +103,8 @@ def test_few_bad_lines_are_counted_and_skipped(
     code, out, err = _run([str(log), "-f", LOG_FORMAT], capsys)
     assert code == 0, err
     assert f"{len(good) + 2:,} lines, {len(good):,} used, 2 skipped" in out
+    assert (f"warning: 2 unusable lines skipped (first: {log}:51: line does not match the log "
+            f"format; {log}:52: line longer than 1048576 bytes, skipped)") in err
 
 
 def test_truncated_gzip_keeps_what_was_read(
