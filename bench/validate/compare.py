@@ -1,0 +1,181 @@
+"""Predicted versus measured, with the acceptance bands of model.md §10.3.
+
+Input: a case's `Measured` estimates and capplan's `MpmMetrics` at the realized inputs.
+Output: `CaseResult`, one `Check` per quantity with its band and a status:
+`pass`, `FAIL`, `n/m` (both sides below what a run of this length can resolve), `info` (reported,
+no band: the model makes no claim) or `invalid` (the generator, not the server, was the limit).
+
+Bands (model.md §10.3): E[R], E[H], mean busy workers and mean idle keep-alive (and open)
+connections within max(3 SE, 5 %); P(wait) within max(3 SE, 15 %); waits within max(3 SE, 15 %)
+of Allen-Cunneen; P(block) (>= 1e-3) within 3 SE or a factor 1.3; event B_p within a factor 2;
+the connection rate under kill churn within 20 %. Kill episodes and keep-alive drops are checked
+against the factor of about 2 that model.md §4.2 states for them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from bench.validate.casefile import Case
+from bench.validate.measure import Estimate, Measured
+from capplan.models.types import MpmMetrics
+
+Status = Literal["pass", "FAIL", "n/m", "info", "invalid"]
+PROBABILITY_FLOOR = 0.01  # P(wait)-like values below this cannot be pinned in minutes (§10.3)
+BLOCK_FLOOR = 1e-3  # §10.3: P_block is validated only from 1e-3 up
+WAIT_FLOOR_S = 0.002  # timing resolution of the generator (its lag) for waits
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """`rel`: |m - p| <= max(3 SE, rel * p, floor); `factor`: within 3 SE or max/min <= factor."""
+
+    kind: Literal["rel", "factor", "none"]
+    size: float
+    floor: float = 0.0  # below this on both sides the two cannot be told apart
+    below_floor: Literal["n/m", "pass"] = "n/m"  # rare probabilities: n/m; tiny waits: equal
+
+    def describe(self) -> str:
+        match self.kind:
+            case "rel":
+                return f"max(3 SE, {self.size:.0%})"
+            case "factor":
+                return f"3 SE or x{self.size:g}"
+            case "none":
+                return "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    quantity: str
+    predicted: float
+    measured: Estimate
+    band: Band
+    status: Status
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    case: Case
+    measured: Measured
+    metrics: MpmMetrics
+    checks: tuple[Check, ...]
+
+    @property
+    def valid(self) -> bool:
+        return self.measured.validity.valid
+
+    @property
+    def failures(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.status == "FAIL")
+
+
+REL5 = Band("rel", 0.05)
+REL15_P = Band("rel", 0.15, PROBABILITY_FLOOR)
+REL15_WAIT = Band("rel", 0.15, WAIT_FLOOR_S, "pass")
+REL20 = Band("rel", 0.20)
+FACTOR2_P = Band("factor", 2.0, PROBABILITY_FLOOR)
+FACTOR2 = Band("factor", 2.0)
+BLOCK = Band("factor", 1.3, BLOCK_FLOOR)
+INFO = Band("none", 0.0)
+
+
+def judge(predicted: float, measured: Estimate, band: Band) -> Status:
+    """Apply `band` to one quantity (see `Band`)."""
+    if band.kind == "none":
+        return "info"
+    m, se = measured.value, measured.se
+    if math.isnan(m):
+        return "n/m"
+    if math.isinf(predicted) or math.isnan(predicted):
+        return "FAIL"
+    if band.floor > 0 and predicted < band.floor and m < band.floor:
+        return band.below_floor
+    three_se = 3.0 * se if math.isfinite(se) else math.inf
+    diff = abs(m - predicted)
+    if band.kind == "rel":
+        ok = diff <= max(three_se, band.size * abs(predicted), band.floor)
+    else:
+        lo, hi = sorted((max(m, 0.0), max(predicted, 0.0)))
+        ok = diff <= three_se or (lo > 0 and hi / lo <= band.size)
+    return "pass" if ok else "FAIL"
+
+
+def _tail(metrics: MpmMetrics, probability: float, threshold_s: float) -> float:
+    """The model's P(wait > threshold) for a wait probability `probability` (Allen-Cunneen)."""
+    w1 = metrics.mean_wait_given_wait_s
+    if not metrics.stable or math.isinf(w1) or w1 <= 0:
+        return probability
+    return probability * math.exp(-threshold_s / w1)
+
+
+def _expected(
+    case: Case, metrics: MpmMetrics, threshold_s: float
+) -> list[tuple[str, float, Band, str]]:
+    thr_ms = f"{threshold_s * 1e3:.1f} ms"
+    rows: list[tuple[str, float, Band, str]] = [
+        ("requests_per_connection", metrics.requests_per_connection, REL5, "E[R]"),
+        ("busy_workers_mean", metrics.busy_workers_mean, REL5, ""),
+        ("idle_keepalive_mean", metrics.idle_keepalive_mean, REL5, ""),
+    ]
+    if case.server.mpm == "event":
+        detail = metrics.event
+        assert detail is not None
+        rows += [
+            ("connections_per_s", metrics.connections_per_s, REL20, "under kill churn (4.4)"),
+            ("open_connections_mean", metrics.open_connections_mean, REL5, "a_b + a_y"),
+            ("process_saturated", detail.process_saturation, FACTOR2_P, "B_p"),
+            ("kill_episodes_per_s", detail.kill_episodes_per_s, FACTOR2, "factor of §4.2"),
+            ("ka_drops_per_s", detail.keepalive_drops_per_s, FACTOR2, "factor of §4.2"),
+            (
+                "p_wait",
+                metrics.p_wait,
+                REL15_P,
+                f"P_limit (bound {detail.p_connection_limit_bound:.3g}); new connections "
+                f"that waited > {thr_ms}",
+            ),
+            ("p_wait_request", metrics.p_wait_request, REL15_P, f"requests waited > {thr_ms}"),
+            ("mean_wait_s", metrics.mean_wait_s, INFO, "model: worker queue only"),
+            ("wait_p99_s", metrics.wait_p99_s, INFO, "model: worker queue only"),
+        ]
+    else:
+        rows += [
+            ("holding_time_s", metrics.holding_time_s, REL5, "E[H], Little"),
+            ("busy_on_requests_mean", metrics.scoreboard.busy_requests, REL5, "R+W"),
+            ("connections_per_s", metrics.connections_per_s, INFO, ""),
+            ("p_wait", metrics.p_wait, REL15_P, "time fraction all workers held"),
+            (
+                "p_wait_new_connection",
+                _tail(metrics, metrics.p_wait, threshold_s),
+                REL15_P,
+                f"new connections that waited > {thr_ms}",
+            ),
+            (
+                "p_wait_request",
+                _tail(metrics, metrics.p_wait_request, threshold_s),
+                REL15_P,
+                f"requests that waited > {thr_ms}",
+            ),
+            ("mean_wait_s", metrics.mean_wait_s, REL15_WAIT, "per new connection"),
+            ("wait_p99_s", metrics.wait_p99_s, REL15_WAIT, "per new connection"),
+        ]
+    if case.measure_block:
+        rows.append(("p_block", metrics.p_block, BLOCK, "connect or first byte >= 0.9 s"))
+    return rows
+
+
+def compare(case: Case, measured: Measured, metrics: MpmMetrics) -> CaseResult:
+    """Every check of one case."""
+    checks = []
+    for name, predicted, band, note in _expected(case, metrics, measured.wait_threshold_s):
+        estimate = measured.get(name)
+        if estimate is None:
+            continue
+        status: Status = judge(predicted, estimate, band)
+        if not measured.validity.valid and status in ("pass", "FAIL"):
+            status = "invalid"
+        checks.append(Check(name, predicted, estimate, band, status, note))
+    return CaseResult(case, measured, metrics, tuple(checks))

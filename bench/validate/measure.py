@@ -1,0 +1,339 @@
+"""Estimators for the validation suite: raw observations to batch-means estimates with error bars.
+
+Input: a `RawRun` (kernel and server-status samples, request records, access-log lines).
+Output: `Measured`: the realized model inputs (request rate, service time and its SCV, from the
+server's own `%D`) and, per quantity, an `Estimate` (mean over >= 20 equal time batches of the
+measurement window, with the standard error of that mean: model.md §10.3; never sqrt(count)).
+
+Waits are per request: client response time minus the server's request time (`%D`) minus the
+zero-load overhead measured by the generator's calibration pairs (new and reused connections).
+Using `%D` in place of the requested sleep removes the backend's timer jitter, so a wait above
+the threshold (`wait_threshold_s`: `WAIT_THRESHOLD_S`, or the generator's lag p99 when that is
+larger) is time spent before httpd read the request: in the accept queue.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bench.validate.harness import LogEntry, RawRun
+from bench.validate.loadgen import Record
+
+BATCHES = 20
+WAIT_THRESHOLD_S = 0.002  # a request "waited" above this (loopback noise is < 1 ms)
+BLOCK_DELAY_S = 0.9  # SYN retransmission after an accept-queue overflow: ~1 s (model.md F12)
+MAX_LAG_P99_S = 0.010  # "a lag of more than a few ms invalidates waits" (model.md §10.1)
+MAX_FAILED_FRACTION = 0.01
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A measured quantity: point estimate, standard error (batch means) and batch count."""
+
+    value: float
+    se: float
+    batches: int
+
+
+@dataclass(frozen=True, slots=True)
+class Realized:
+    """The inputs the model is evaluated at: what the server actually saw in the window."""
+
+    requests_per_second: float
+    service_time_s: float
+    service_time_scv: float
+    window_s: float
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
+class Validity:
+    """Whether the generator, not the server, limited the run (then the case is invalid)."""
+
+    lag_p99_s: float
+    lag_max_s: float
+    overhead_new_s: float
+    overhead_reused_s: float
+    failed_fraction: float
+    unmatched_fraction: float
+    reasons: tuple[str, ...]
+
+    @property
+    def valid(self) -> bool:
+        return not self.reasons
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    realized: Realized
+    validity: Validity
+    batch_s: float
+    wait_threshold_s: float  # a wait above this counts as "waited"
+    quantities: tuple[tuple[str, Estimate], ...]
+    listen_overflows: int  # whole-host TcpExtListenOverflows delta over the window
+
+    def get(self, name: str) -> Estimate | None:
+        for key, value in self.quantities:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    record: Record
+    duration_s: float  # %D
+    new_connection: bool
+    wait_s: float
+
+
+def batch_estimate(values: Sequence[float]) -> Estimate:
+    """Mean of per-batch values and its standard error; NaN batches (no data) are skipped."""
+    usable = [v for v in values if not math.isnan(v)]
+    if not usable:
+        return Estimate(math.nan, math.nan, 0)
+    mean = statistics.fmean(usable)
+    se = statistics.stdev(usable) / math.sqrt(len(usable)) if len(usable) > 1 else math.inf
+    return Estimate(mean, se, len(usable))
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-quantile (nearest rank) of `values`; NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p * len(ordered)) - 1))]
+
+
+def _mean_or_nan(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else math.nan
+
+
+def _split(
+    items: Sequence[T], time_of: Callable[[T], float], edges: Sequence[float]
+) -> list[list[T]]:
+    batches: list[list[T]] = [[] for _ in range(len(edges) - 1)]
+    width = edges[1] - edges[0]
+    for item in items:
+        t = time_of(item)
+        if edges[0] <= t < edges[-1]:
+            batches[min(len(batches) - 1, int((t - edges[0]) / width))].append(item)
+    return batches
+
+
+def occupancy(
+    entries: Sequence[LogEntry], edges: Sequence[float], full: int
+) -> tuple[list[float], list[float]]:
+    """Per batch: mean workers busy on requests, and the time fraction a child had all `full`.
+
+    Every logged request holds a worker of child `%P` from its start for `%D` (status polls
+    included: they hold one too). The saturated fraction is averaged over the children seen.
+    """
+    nb = len(edges) - 1
+    busy = [0.0] * nb
+    saturated = [0.0] * nb
+    by_pid: dict[int, list[tuple[float, int]]] = {}
+    for e in entries:
+        by_pid.setdefault(e.pid, []).extend(((e.t_s, 1), (e.t_s + e.duration_s, -1)))
+
+    def add(target: list[float], t_from: float, t_to: float, weight: float) -> None:
+        lo, hi = max(t_from, edges[0]), min(t_to, edges[-1])
+        while lo < hi:
+            i = min(nb - 1, int((lo - edges[0]) / (edges[1] - edges[0])))
+            cut = min(hi, edges[i + 1])
+            target[i] += weight * (cut - lo)
+            lo = cut
+
+    for events in by_pid.values():
+        events.sort()
+        level = 0
+        t_prev = events[0][0]
+        for t, step in events:
+            if level:
+                add(busy, t_prev, t, float(level))
+            if level >= full:
+                add(saturated, t_prev, t, 1.0)
+            level += step
+            t_prev = t
+    width = edges[1] - edges[0]
+    children = max(1, len(by_pid))
+    return [b / width for b in busy], [x / width / children for x in saturated]
+
+
+def _join(raw: RawRun) -> tuple[list[_Request], float, float, float]:
+    """Requests with their %D and wait; the overheads (new, reused); unmatched fraction."""
+    by_attempt: dict[int, LogEntry] = {e.attempt: e for e in raw.log if e.attempt > 0}
+
+    def client_minus_server(rec: Record) -> float | None:
+        entry = by_attempt.get(rec.attempt)
+        if entry is None or rec.error or rec.t_first_byte_s < 0:
+            return None
+        return rec.t_first_byte_s - rec.t_send_s - entry.duration_s
+
+    calibration = [r for r in raw.records if r.visit == 0]
+    new = [x for r in calibration if not r.reused and (x := client_minus_server(r)) is not None]
+    old = [x for r in calibration if r.reused and (x := client_minus_server(r)) is not None]
+    overhead_new = statistics.median(new) if new else 0.0
+    overhead_old = statistics.median(old) if old else overhead_new
+    joined: list[_Request] = []
+    unmatched = 0
+    answered = 0
+    for rec in raw.records:
+        if rec.visit == 0 or rec.error:
+            continue
+        answered += 1
+        entry = by_attempt.get(rec.attempt)
+        if entry is None:
+            unmatched += 1
+            continue
+        base = overhead_old if rec.reused else overhead_new
+        wait = rec.t_first_byte_s - rec.t_send_s - entry.duration_s - base
+        joined.append(_Request(rec, entry.duration_s, not rec.reused, wait))
+    return joined, overhead_new, overhead_old, unmatched / answered if answered else 1.0
+
+
+def measure(raw: RawRun) -> Measured:
+    """All estimates of one run (see the module docstring for the definitions)."""
+    case = raw.case
+    mpm = case.server.mpm
+    c = case.server.workers
+    start, end = case.warmup_s, case.duration_s
+    window = end - start
+    edges = [start + window * i / BATCHES for i in range(BATCHES + 1)]
+    batch_s = window / BATCHES
+
+    requests, overhead_new, overhead_old, unmatched = _join(raw)
+    in_window = [e for e in raw.log if e.attempt > 0 and start <= e.t_s < end]
+    durations = [e.duration_s for e in in_window]
+    mean_s = _mean_or_nan(durations)
+    scv = statistics.pvariance(durations) / mean_s**2 if len(durations) > 1 else 1.0
+    realized = Realized(len(in_window) / window, mean_s, scv, window, len(in_window))
+
+    generated = [r for r in raw.records if r.visit > 0 and start <= r.t_send_s < end]
+    failed = [r for r in generated if r.error and r.error != "stale"]
+    failed_fraction = len(failed) / len(generated) if generated else 1.0
+    summary = raw.summary
+    reasons = []
+    if summary.lag_p99_s > MAX_LAG_P99_S:
+        reasons.append(
+            f"generator lag p99 {summary.lag_p99_s * 1e3:.1f} ms > {MAX_LAG_P99_S * 1e3:.0f} ms"
+        )
+    if failed_fraction > MAX_FAILED_FRACTION:
+        reasons.append(f"{failed_fraction:.1%} of requests failed")
+    if unmatched > 0.01:
+        reasons.append(f"{unmatched:.1%} of answered requests are missing from the access log")
+    if not in_window:
+        reasons.append("no request reached the server in the measurement window")
+    validity = Validity(
+        summary.lag_p99_s,
+        summary.lag_max_s,
+        overhead_new,
+        overhead_old,
+        failed_fraction,
+        unmatched,
+        tuple(reasons),
+    )
+
+    # A wait shorter than the generator's own lag cannot be told from that lag.
+    threshold_s = max(WAIT_THRESHOLD_S, summary.lag_p99_s)
+    log_b = _split(in_window, lambda e: e.t_s, edges)
+    kern_b = _split(raw.kernel, lambda k: k.t_s, edges)
+    stat_b = _split(
+        [s for s in raw.status if s.latency_s >= 0 and s.busy_workers >= 0], lambda s: s.t_s, edges
+    )
+    req_b = _split(requests, lambda r: r.record.t_send_s, edges)
+    request_busy, saturated = occupancy(raw.log, edges, case.server.threads_per_child)
+    gen_b = _split(generated, lambda r: r.t_send_s, edges)
+    out: dict[str, list[float]] = {}
+
+    def put(name: str, value: float) -> None:
+        out.setdefault(name, []).append(value)
+
+    for i in range(BATCHES):
+        logs, kern, stat, reqs, gens = log_b[i], kern_b[i], stat_b[i], req_b[i], gen_b[i]
+        n_req = len(logs)
+        n_conn = sum(1 for e in logs if e.keepalives == 0)
+        conn_rate = n_conn / batch_s
+        put("requests_per_s", n_req / batch_s)
+        put("connections_per_s", conn_rate)
+        put("requests_per_connection", n_req / n_conn if n_conn else math.nan)
+        accepted = [k.connections - k.accept_queue for k in kern]
+        put("open_connections_mean", _mean_or_nan([float(k.connections) for k in kern]))
+        put("accept_queue_nonempty", _mean_or_nan([float(k.accept_queue > 0) for k in kern]))
+        put("busy_on_requests_mean", request_busy[i])
+        if mpm == "event":
+            # mod_status counts the poll's own worker; the log rebuild does not need polls.
+            busy = request_busy[i]
+            put("busy_workers_mean", busy)
+            put("busy_workers_status", _mean_or_nan([float(s.busy_workers - 1) for s in stat]))
+            put("process_saturated", saturated[i])
+            put("idle_keepalive_mean", _mean_or_nan([float(a) for a in accepted]) - busy)
+        else:
+            busy = _mean_or_nan([float(min(a, c)) for a in accepted])
+            put("busy_workers_mean", busy)
+            put("idle_keepalive_mean", _mean_or_nan([float(s.keepalive_slots) for s in stat]))
+            put("holding_time_s", busy / conn_rate if conn_rate > 0 else math.nan)
+            # PASTA: the time fraction with every worker holding a connection.
+            put("p_wait", _mean_or_nan([float(k.connections >= c) for k in kern]))
+        firsts = [r for r in reqs if r.new_connection]
+        waited_first = [float(r.wait_s > threshold_s) for r in firsts]
+        if mpm == "event":
+            # A new connection waits when no process can accept it (workers or slot limit).
+            put("p_wait", _mean_or_nan(waited_first))
+        else:
+            put("p_wait_new_connection", _mean_or_nan(waited_first))
+        put("p_wait_request", _mean_or_nan([float(r.wait_s > threshold_s) for r in reqs]))
+        waits = [max(0.0, r.wait_s) for r in firsts]
+        put("mean_wait_s", _mean_or_nan(waits))
+        put("wait_p99_s", percentile(waits, 0.99))
+        news = [g for g in gens if not g.reused]
+        if case.measure_block:
+            put(
+                "p_block",
+                _mean_or_nan(
+                    [
+                        float(g.connect_s >= BLOCK_DELAY_S or _first_byte_s(g) >= BLOCK_DELAY_S)
+                        for g in news
+                    ]
+                ),
+            )
+        if mpm == "event":
+            reused = [g for g in gens if g.reused]
+            put("ka_drops_per_s", sum(1 for g in reused if g.error == "stale") / batch_s)
+            kills = sum(1 for t in raw.kill_episode_times_s if edges[i] <= t < edges[i + 1])
+            put("kill_episodes_per_s", kills / batch_s)
+
+    quantities = [(name, batch_estimate(values)) for name, values in out.items()]
+    # Whole-window percentiles are better point estimates than the mean of batch p99s; keep the
+    # batch spread as the error bar.
+    window_waits = [
+        max(0.0, r.wait_s)
+        for r in requests
+        if r.new_connection and start <= r.record.t_send_s < end
+    ]
+    quantities = [
+        (name, Estimate(percentile(window_waits, 0.99), est.se, est.batches))
+        if name == "wait_p99_s"
+        else (name, est)
+        for name, est in quantities
+    ]
+    overflow = [k.listen_overflows for k in raw.kernel if start <= k.t_s < end]
+    return Measured(
+        realized=realized,
+        validity=validity,
+        batch_s=batch_s,
+        wait_threshold_s=threshold_s,
+        quantities=tuple(quantities),
+        listen_overflows=overflow[-1] - overflow[0] if overflow else 0,
+    )
+
+
+def _first_byte_s(record: Record) -> float:
+    if record.t_first_byte_s < 0:
+        return math.inf if record.error else 0.0
+    return record.t_first_byte_s - record.t_send_s

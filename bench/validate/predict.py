@@ -1,0 +1,99 @@
+"""capplan's predictions for a validation case, at the load the server actually saw.
+
+Input: a `Case`, the `Realized` inputs of a run (request rate, mean and SCV of the server's own
+request time `%D`) and the host's somaxconn. Output: capplan's `MpmMetrics` from
+`capplan.models.{prefork,worker,event}.evaluate`, fed with settings equal to what the generated
+httpd config pins and a profile written in capplan's own profile format (format 1) and loaded
+with `capplan.profile.profile_from_text`, so the comparison goes through the public contracts.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from bench.validate.casefile import Case
+from bench.validate.measure import Realized
+from capplan.models import evaluate
+from capplan.models.types import MpmMetrics
+from capplan.profile import TrafficProfile, profile_from_text
+from capplan.settings import (
+    CommonSettings,
+    EventSettings,
+    MpmSettings,
+    PreforkSettings,
+    WorkerSettings,
+)
+
+
+def settings_for(case: Case, somaxconn: int) -> MpmSettings:
+    """The effective settings of the config `harness.httpd_config` writes for `case`."""
+    srv = case.server
+    common = CommonSettings(
+        keep_alive=srv.keep_alive,
+        keep_alive_timeout_s=srv.keep_alive_timeout_s,
+        max_keep_alive_requests=srv.max_keep_alive_requests,
+        listen_backlog=srv.listen_backlog,
+        somaxconn=somaxconn,
+        timeout_s=60,
+        max_connections_per_child=0,
+    )
+    c = srv.workers
+    tpc = srv.threads_per_child
+    threaded = {
+        "server_limit": srv.processes,
+        "thread_limit": tpc,
+        "threads_per_child": tpc,
+        "max_request_workers": c,
+        "start_servers": srv.processes,
+        "min_spare_threads": c,
+        "max_spare_threads": c + tpc,
+        "common": common,
+    }
+    match srv.mpm:
+        case "prefork":
+            return PreforkSettings(
+                server_limit=c,
+                max_request_workers=c,
+                start_servers=c,
+                min_spare_servers=c,
+                max_spare_servers=c + 1,
+                common=common,
+            )
+        case "worker":
+            return WorkerSettings(**threaded)  # type: ignore[arg-type]
+        case "event":
+            return EventSettings(
+                **threaded,  # type: ignore[arg-type]
+                async_request_worker_factor=srv.async_request_worker_factor,
+            )
+        case other:
+            assert_never(other)
+
+
+def profile_text(case: Case, realized: Realized) -> str:
+    """A capplan profile (format 1) for what was run: realized rate and service time."""
+    traffic = case.traffic
+    return (
+        "version: 1\n"
+        f"name: {case.name}\n"
+        "traffic:\n"
+        f"  requests_per_second: {realized.requests_per_second!r}\n"
+        f"  service_time: {realized.service_time_s!r}s\n"
+        f"  service_time_scv: {realized.service_time_scv!r}\n"
+        "  worker_share: 1.0\n"
+        "visits:\n"
+        f"  requests_per_visit: {traffic.requests_per_visit!r}\n"
+        "  distribution: geometric\n"
+        f"  think_time: {traffic.think_time_s!r}s\n"
+        f"  idle_hold_probability: {traffic.idle_hold_probability!r}\n"
+        "  linger: 0s\n"
+    )
+
+
+def profile_for(case: Case, realized: Realized) -> TrafficProfile:
+    return profile_from_text(profile_text(case, realized), f"{case.name}.yaml")
+
+
+def predict(case: Case, realized: Realized, somaxconn: int) -> MpmMetrics:
+    """capplan's metrics for `case` at the realized inputs (`capplan.models.evaluate`)."""
+    return evaluate(settings_for(case, somaxconn), profile_for(case, realized))

@@ -1,0 +1,176 @@
+"""The validation suite's parts that need no load run: case files, configs, estimators, bands."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from bench.validate.casefile import CaseError, all_cases, parse_case
+from bench.validate.compare import BLOCK, FACTOR2_P, REL5, REL15_P, REL15_WAIT, Band, judge
+from bench.validate.harness import (
+    LogEntry,
+    httpd_config,
+    parse_access_log,
+    parse_kill_episodes,
+)
+from bench.validate.measure import Estimate, batch_estimate, occupancy, percentile
+from tests.httpd import configtest, prepare_root
+
+GOOD = """\
+description: a case
+duration_s: 30
+server:
+  mpm: worker
+  processes: 2
+  threads_per_child: 4
+traffic:
+  requests_per_second: 50
+  service_time_s: 0.05
+  requests_per_visit: 2
+  think_time_s: 0.1
+  idle_hold_probability: 0.5
+"""
+
+
+def test_a_good_case_parses_with_defaults() -> None:
+    case = parse_case(GOOD, Path("cases/good.yaml"))
+    assert case.name == "good"
+    assert case.server.workers == 8
+    assert case.server.listen_backlog == 511
+    assert case.server.keep_alive is True
+    assert case.warmup_s == 5.0
+    assert not case.quick
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(GOOD.replace("mpm: worker", "mpm: winnt"), "c.yaml:4: unknown mpm", id="mpm"),
+        pytest.param(GOOD + "colour: red\n", "c.yaml:13: unknown key 'colour' in case", id="key"),
+        pytest.param(
+            GOOD.replace("processes: 2", "processes: two"),
+            "c.yaml:5: server.processes must be int",
+            id="type",
+        ),
+        pytest.param(
+            GOOD.replace("idle_hold_probability: 0.5", "idle_hold_probability: 2"),
+            "c.yaml:8: idle_hold_probability must be in [0, 1]",
+            id="range",
+        ),
+        pytest.param(GOOD.replace("traffic:", "traffic: [\n"), "c.yaml:", id="yaml"),
+        pytest.param("", "c.yaml:1: empty case file", id="empty"),
+        pytest.param(
+            GOOD.replace("duration_s: 30", "duration_s: 3"),
+            "c.yaml:1: duration_s must be 10..600",
+            id="duration",
+        ),
+    ],
+)
+def test_bad_cases_name_file_and_line(text: str, message: str) -> None:
+    with pytest.raises(CaseError) as info:
+        parse_case(text, Path("c.yaml"))
+    assert str(info.value).startswith(message), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_shipped_cases_cover_every_mpm_and_a_quick_subset() -> None:
+    cases = all_cases()
+    assert len(cases) >= 10
+    assert {c.server.mpm for c in cases} == {"prefork", "worker", "event"}
+    assert {c.server.mpm for c in cases if c.quick} == {"prefork", "worker", "event"}
+    assert any(c.measure_block for c in cases)
+    assert any(not c.server.keep_alive for c in cases)
+    assert sum(c.duration_s + 8 for c in cases if c.quick) < 240
+
+
+@pytest.mark.apache
+@pytest.mark.parametrize("case", all_cases(), ids=[c.name for c in all_cases()])
+def test_generated_config_passes_apache2_configtest(
+    apache2: str, tmp_path: Path, case: object
+) -> None:
+    from bench.validate.casefile import Case
+
+    assert isinstance(case, Case)
+    prepare_root(tmp_path)
+    (tmp_path / "conf" / "mime.types").write_text("")
+    conf = tmp_path / "conf" / "httpd.conf"
+    conf.write_text(httpd_config(case, tmp_path, 18080, 18081))
+    code, output = configtest(conf)
+    assert code == 0, output
+    assert "AH0" not in output, output  # no adjustment warnings: the config means what it says
+
+
+@pytest.mark.parametrize(
+    ("predicted", "measured", "band", "want"),
+    [
+        pytest.param(10.0, Estimate(10.4, 0.01, 20), REL5, "pass", id="rel-within-5pct"),
+        pytest.param(10.0, Estimate(10.6, 0.01, 20), REL5, "FAIL", id="rel-outside"),
+        pytest.param(10.0, Estimate(10.6, 0.3, 20), REL5, "pass", id="rel-within-3se"),
+        pytest.param(0.001, Estimate(0.002, 0.001, 20), REL15_P, "n/m", id="both-rare"),
+        pytest.param(0.001, Estimate(0.2, 0.01, 20), REL15_P, "FAIL", id="rare-vs-measured"),
+        pytest.param(0.0005, Estimate(0.001, 0.0, 20), REL15_WAIT, "pass", id="tiny-waits"),
+        pytest.param(math.inf, Estimate(0.1, 0.01, 20), REL15_WAIT, "FAIL", id="infinite"),
+        pytest.param(0.1, Estimate(0.125, 0.001, 20), BLOCK, "pass", id="factor-1.3"),
+        pytest.param(0.1, Estimate(0.14, 0.001, 20), BLOCK, "FAIL", id="factor-beyond"),
+        pytest.param(0.1, Estimate(0.19, 0.01, 20), FACTOR2_P, "pass", id="factor-2"),
+        pytest.param(1.0, Estimate(math.nan, math.nan, 0), REL5, "n/m", id="no-data"),
+        pytest.param(1.0, Estimate(3.0, 0.0, 20), Band("none", 0.0), "info", id="info"),
+    ],
+)
+def test_judge_applies_the_bands(
+    predicted: float, measured: Estimate, band: Band, want: str
+) -> None:
+    assert judge(predicted, measured, band) == want
+
+
+def test_batch_estimate_is_mean_and_standard_error_of_batches() -> None:
+    est = batch_estimate([1.0, 2.0, 3.0, math.nan])
+    assert est.value == 2.0
+    assert est.se == pytest.approx(1.0 / math.sqrt(3))
+    assert est.batches == 3
+    assert math.isnan(batch_estimate([]).value)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.99) == 99.0
+    assert percentile(values, 0.5) == 50.0
+    assert math.isnan(percentile([], 0.5))
+
+
+def test_occupancy_rebuilds_busy_workers_and_saturation_per_child() -> None:
+    # Child 1 has two requests overlapping on [1, 2); child 2 one request on [0, 4).
+    entries = [
+        LogEntry(t_s=0.0, keepalives=0, duration_s=2.0, pid=1, attempt=1),
+        LogEntry(t_s=1.0, keepalives=1, duration_s=2.0, pid=1, attempt=2),
+        LogEntry(t_s=0.0, keepalives=0, duration_s=4.0, pid=2, attempt=3),
+    ]
+    busy, saturated = occupancy(entries, [0.0, 2.0, 4.0], full=2)
+    assert busy == pytest.approx([(2 + 1) / 2 + 1, 0.5 + 1])
+    # Child 1 is full on [1, 2) only; averaged over the two children.
+    assert saturated == pytest.approx([0.5 / 2, 0.0])
+
+
+def test_access_and_error_log_lines_are_parsed() -> None:
+    log = (
+        "1795671379139956 0 51234 4242 200 /sleep?ms=12.5&id=17\n"
+        "1795671379239956 3 812 4242 200 /server-status?auto\n"
+        "garbage line\n"
+    )
+    entries = parse_access_log(log, 1795671379.0)
+    assert [e.attempt for e in entries] == [17, -1]
+    assert entries[0].t_s == pytest.approx(0.139956)
+    assert entries[0].duration_s == pytest.approx(0.051234)
+    assert entries[1].keepalives == 3
+    assert entries[0].pid == 4242
+    errors = (
+        "[2026-11-26 05:33:46.500000] [mpm_event:trace1] All workers are busy or dying, "
+        "will shutdown 3 keep-alive connections\n"
+        "[2026-11-26 05:33:47.000000] [mpm_event:debug] AH00457: Accepting new connections\n"
+    )
+    import time
+
+    wall = time.mktime(time.strptime("2026-11-26 05:33:46", "%Y-%m-%d %H:%M:%S"))
+    assert parse_kill_episodes(errors, wall) == pytest.approx((0.5,))
