@@ -171,8 +171,8 @@ def derive_profile(
         raise ValueError(f"peak must be one of {PEAK_CHOICES}, got {peak!r}")
     warnings: list[str] = [f"{note.location}: {note.message}" for note in result.notes]
     if result.bad:
-        first = "; ".join(f"{b.location}: {b.reason}" for b in result.bad_samples)
-        warnings.append(f"{result.bad:,} unusable lines skipped (first: {first})")
+        samples = "; ".join(f"{b.location}: {b.reason}" for b in result.bad_samples)
+        warnings.append(f"{result.bad:,} unusable lines skipped (first: {samples})")
     plan = result.plan
     first, last = result.t_min_s, result.t_max_s
     # Span: whole windows from the first to the last request, so that a 1 s log of one second's
