@@ -45,8 +45,10 @@ from capplan.queueing.poisson import (
     poisson_sf,
 )
 from capplan.queueing.sizing import (
+    max_load_block,
     max_load_erlang_b,
     max_load_erlang_c,
+    max_load_wait_tail,
     min_servers_block,
     min_servers_erlang_b,
     min_servers_erlang_c,
@@ -77,8 +79,10 @@ __all__ = [
     "erlang_c_log10",
     "gap_moments",
     "holding_time",
+    "max_load_block",
     "max_load_erlang_b",
     "max_load_erlang_c",
+    "max_load_wait_tail",
     "mean_holding_insensitive",
     "mgc",
     "min_servers_block",

@@ -36,8 +36,10 @@ from capplan.queueing.erlang import (
 from capplan.queueing.mmck import p_block_from_b
 
 __all__ = [
+    "max_load_block",
     "max_load_erlang_b",
     "max_load_erlang_c",
+    "max_load_wait_tail",
     "min_servers_block",
     "min_servers_erlang_b",
     "min_servers_erlang_c",
@@ -232,6 +234,35 @@ def max_load_erlang_b(servers: int, target: float) -> float:
     c = check_servers(servers)
     eps = _check_target(target)
     return _largest_load(lambda a: erlang_b(c, a) <= eps, 10.0 * c + 10.0)
+
+
+def max_load_wait_tail(
+    servers: int, mean_holding_s: float, wait_s: float, target: float, scv: float = 1.0
+) -> float:
+    """Largest a with Allen-Cunneen P(Wq > t) = C exp(-t/w1) <= target; a* < c."""
+    c = check_servers(servers)
+    h = check_load(mean_holding_s, "mean holding time")
+    if h == 0.0:
+        raise ValueError("mean holding time must be > 0")
+    t = check_load(wait_s, "wait time")
+    cs2 = check_load(scv, "holding-time SCV")
+    eps = _check_target(target)
+    scale = 0.5 * (1.0 + cs2) * h
+
+    def ok(a: float) -> bool:
+        return a < c and erlang_c(c, a) * math.exp(-t * (c - a) / scale) <= eps
+
+    return _largest_load(ok, float(c))
+
+
+def max_load_block(servers: int, queue: float, target: float, scv: float = 1.0) -> float:
+    """Largest a with M/M/c/K P_block <= target at Q_eff = 2Q/(1 + cH2) (may exceed c)."""
+    c = check_servers(servers)
+    q = check_load(queue, "queue capacity")
+    cs2 = check_load(scv, "holding-time SCV")
+    eps = _check_target(target)
+    q_eff = 2.0 * q / (1.0 + cs2)
+    return _largest_load(lambda a: p_block_from_b(c, a, q_eff, erlang_b(c, a)) <= eps, float(c))
 
 
 def round_up_to_multiple(servers: int, multiple: int) -> int:

@@ -13,7 +13,9 @@ from capplan.queueing import (
     erlang_b,
     erlang_c,
     holding_time,
+    max_load_block,
     max_load_erlang_c,
+    max_load_wait_tail,
     mgc,
     min_servers_block,
     min_servers_erlang_b,
@@ -95,6 +97,27 @@ def test_max_load_is_the_boundary() -> None:
     a = max_load_erlang_c(256, 0.01)
     assert erlang_c(256, a) <= 0.01
     assert erlang_c(256, math.nextafter(a, math.inf) * (1 + 1e-12)) > 0.01
+
+
+@pytest.mark.parametrize(
+    ("c", "holding_s", "wait_s", "scv"), [(50, 1.0, 0.1, 0.27), (743, 7.87, 0.2, 1.0)]
+)
+def test_max_load_wait_tail_is_the_boundary(
+    c: int, holding_s: float, wait_s: float, scv: float
+) -> None:
+    a = max_load_wait_tail(c, holding_s, wait_s, 0.01, scv=scv)
+    assert mgc(c, a, holding_s, scv).p_wait_exceeds(wait_s) <= 0.01
+    assert mgc(c, a * (1 + 1e-12), holding_s, scv).p_wait_exceeds(wait_s) > 0.01
+    # a larger delay budget allows more load than P(wait) <= 1 % alone
+    assert a > max_load_erlang_c(c, 0.01)
+
+
+@pytest.mark.parametrize(("c", "q", "scv", "eps"), [(256, 512, 0.27, 1e-3), (10, 0, 1.0, 0.05)])
+def test_max_load_block_is_the_boundary(c: int, q: int, scv: float, eps: float) -> None:
+    a = max_load_block(c, q, eps, scv=scv)
+    assert blocking_estimate(c, a, q, scv).p_block_est <= eps
+    assert blocking_estimate(c, a * (1 + 1e-12), q, scv).p_block_est > eps
+    assert min_servers_block(a, q, eps, scv=scv) == c
 
 
 @pytest.mark.parametrize(("c", "m", "want"), [(1, 25, 25), (25, 25, 25), (26, 25, 50), (7, 1, 7)])
