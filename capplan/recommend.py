@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 # httpd's compile-time hard limits (httpd-facts.md §1.1).
 MAX_SERVER_LIMIT = {"prefork": 200_000, "worker": 20_000, "event": 20_000}
 MAX_THREAD_LIMIT = {"worker": 20_000, "event": 100_000}
-# ThreadsPerChild values tried for worker/event: httpd's default, then larger pools, which share
-# their threads better (model.md §4.4 "Sizing consequence") and need fewer per-process bases.
-THREADS_PER_CHILD_CANDIDATES = (25, 32, 50, 64)
+# ThreadsPerChild values tried for worker/event (and the config's own): httpd's default, and the
+# largest that needs no ThreadLimit change, whose pools share threads better (model.md §4.4
+# "Sizing consequence") and need fewer per-process bases.
+THREADS_PER_CHILD_CANDIDATES = (25, 64)
 # KeepAliveTimeout values (s) tried below the current one for prefork/worker, where every idle
 # keep-alive second holds a whole worker (model.md §3.6).
 KEEPALIVE_TIMEOUT_CANDIDATES_S = (3.0, 2.0, 1.0)
@@ -371,7 +372,10 @@ def size_mpm(
     baseline = _pick([_size_shape(shape, profile) for shape in shapes])
     alternative: Assessment | None = None
     if mpm in ("prefork", "worker") and common.keep_alive:
-        lowered = _keepalive_lever(mpm, profile, common, tpcs=tpcs, factor=factor,
+        # The lever is weighed at the shape that won (same ThreadsPerChild).
+        shown = baseline.best or baseline.limit
+        shape_tpcs = (shown.metrics.threads_per_child,) if shown is not None else tpcs
+        lowered = _keepalive_lever(mpm, profile, common, tpcs=shape_tpcs, factor=factor,
                                    baseline=baseline)
         if lowered is not None:
             alternative = lowered.best
