@@ -15,12 +15,13 @@ while reading; everything else is checked afterwards in the order httpd's walk w
 
 from __future__ import annotations
 
+import gc
 import os
 import posixpath
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 
 from capplan.config import envvars as envvars_mod
@@ -33,7 +34,7 @@ from capplan.config.directives import (
     static_module,
 )
 from capplan.config.fs import FileSystem, Kind, RealFileSystem
-from capplan.config.lexer import LogicalLine, lex
+from capplan.config.lexer import APR_SPACE, lex
 from capplan.config.parser import LineKind, container_args, first_word, parse_line, split_words
 from capplan.config.types import Directive, EvaluatedConfig, HttpdWarning, LoadedModule
 from capplan.errors import CapplanError
@@ -99,6 +100,7 @@ class _Cmd:
     """One EXEC_ON_READ directive as its handler sees it (httpd's cmd_parms, reduced)."""
 
     key: str  # lower-cased name
+    name: str  # as written
     args: str  # raw argument text after `${VAR}` substitution
     where: Location
     sections: Sections
@@ -109,23 +111,24 @@ class _File:
     """A config file being read: its logical lines and a cursor (httpd's ap_configfile_t)."""
 
     path: str
-    lines: tuple[LogicalLine, ...]
+    texts: tuple[str, ...]
+    numbers: tuple[int, ...]
     too_long_at: int | None
     chain: tuple[Location, ...]
+    plain_split: bool  # str.split() is safe for lines without quotes and backslashes
     pos: int = 0
 
-    def next(self) -> LogicalLine | None:
-        if self.pos < len(self.lines):
-            line = self.lines[self.pos]
-            self.pos += 1
-            return line
+    def at_end(self) -> None:
+        """Called when the lines run out: httpd's read error, if it stopped at one."""
         if self.too_long_at is not None:
             # NOTE: server/util.c ap_pcfg_strerror() for APR_ENOSPC.
             raise CapplanError(
                 f"Error reading {self.path} at line {self.too_long_at}: Line too long",
                 Location(self.path, self.too_long_at, self.chain),
             )
-        return None
+
+    def where(self, index: int) -> Location:
+        return Location(self.path, self.numbers[index], self.chain)
 
 
 @dataclass(slots=True)
@@ -134,6 +137,8 @@ class _Open:
 
     name: str  # `<VirtualHost` as written
     inner: tuple[str, ...]  # Directive.sections of what it contains, itself included
+    where: Location
+    close: str  # `</virtualhost>`: the close tag, lower-cased
 
 
 @dataclass(slots=True)
@@ -215,13 +220,18 @@ def evaluate_config(
         state.add_module(info, info.identifier)
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20000))
+    # Tens of thousands of small frozen objects, none cyclic: the cycle collector only costs.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         _process_file(state, main, (), ())
+        _walk_checks(state)
     except RecursionError:
         raise CapplanError(f"{main}: sections nested too deeply to evaluate") from None
     finally:
         sys.setrecursionlimit(limit)
-    _walk_checks(state)
+        if collecting:
+            gc.enable()
     return EvaluatedConfig(
         main_file=main,
         server_root=state.server_root,
@@ -243,60 +253,178 @@ def _process_file(
     sections: tuple[str, ...],
 ) -> None:
     """ap_process_resource_config(): open, lex and build one file."""
-    where = chain[-1] if chain else None
-    kind = state.fs.kind(path)
     try:
         data = state.fs.read_bytes(path)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise CapplanError(f"Could not open configuration file {path}: {reason}", where) from None
-    if kind is not Kind.FILE and path != "/dev/null":
-        # NOTE: server/util.c ap_pcfg_openfile() refuses anything but a regular file (AH00554).
-        raise CapplanError(f"Could not open configuration file {path}: Bad file descriptor", where)
+        raise CapplanError(
+            f"Could not open configuration file {path}: {reason}", chain[-1] if chain else None
+        ) from None
     state.files_read.append(path)
     lexed = lex(data)
-    handle = _File(path, lexed.lines, lexed.error.line if lexed.error else None, chain)
+    handle = _File(path, lexed.texts, lexed.numbers, lexed.too_long_at, chain, lexed.plain_split)
     _build_config(state, handle, sections)
 
 
-def _build_config(state: _State, handle: _File, sections: tuple[str, ...]) -> None:
+def _build_config(state: _State, handle: _File, sections: Sections) -> None:
     """ap_build_config(): read a whole file; its non-conditional sections must close in it."""
-    stack: list[_Open] = []
-    while (line := handle.next()) is not None:
-        _build_line(state, handle, line, stack, sections)
+    stack = _read(state, handle, sections, None)
     if stack:
-        # NOTE: server/config.c ap_build_config() reports every unclosed container.
-        opener = _last_opener(state, handle, stack[-1])
-        raise CapplanError(f"{stack[-1].name}> was not closed.", opener)
+        # NOTE: server/config.c ap_build_config() lists every unclosed container, innermost
+        # first, each with its own file:line.
+        raise CapplanError(f"{stack[-1].name}> was not closed.", stack[-1].where)
 
 
-def _last_opener(state: _State, handle: _File, section: _Open) -> Location | None:
-    for directive in reversed(state.directives):
-        if directive.name == section.name and directive.location.path == handle.path:
-            return directive.location
-    return None
-
-
-def _build_cont_config(
-    state: _State, handle: _File, opener: str, sections: tuple[str, ...]
-) -> None:
+def _build_cont_config(state: _State, handle: _File, opener: str, sections: Sections) -> None:
     """ap_build_cont_config(): the body of a true conditional, up to its close tag or EOF.
 
     NOTE: the close tag is compared with the raw line (before `${VAR}` substitution) and only
     when no container opened inside the body is still open; EOF simply ends the body.
     """
-    closer = "</" + opener[1:].lower() + ">"
+    _read(state, handle, sections, "</" + opener[1:].lower() + ">")
+
+
+# NOTE: the hot loop below builds Location and Directive through their slot descriptors, which
+# costs half of the frozen dataclasses' __init__ (tens of thousands per large config). The result
+# is the same frozen object; if the types ever gain a field, the plain constructors are used.
+_FAST_OBJECTS = [f.name for f in fields(Location)] == ["path", "line", "included_from"] and [
+    f.name for f in fields(Directive)
+] == ["name", "args", "location", "sections"]
+_LOCATION_SETTERS = (
+    vars(Location)["path"].__set__,
+    vars(Location)["line"].__set__,
+    vars(Location)["included_from"].__set__,
+)
+_DIRECTIVE_SETTERS = (
+    vars(Directive)["name"].__set__,
+    vars(Directive)["args"].__set__,
+    vars(Directive)["location"].__set__,
+    vars(Directive)["sections"].__set__,
+)
+
+
+def _read(state: _State, handle: _File, outer: Sections, closer: str | None) -> list[_Open]:
+    """The read loop shared by both: returns the containers still open when it stops.
+
+    The common lines (plain directives, container openers and close tags) are handled inline
+    because they are nearly all of a large config; the rest goes to `_build_line`.
+    """
     stack: list[_Open] = []
-    while (line := handle.next()) is not None:
-        if not stack and line.text[:2] == "</" and line.text.lower() == closer:
-            return
-        _build_line(state, handle, line, stack, sections)
+    texts = handle.texts
+    numbers = handle.numbers
+    path = handle.path
+    chain = handle.chain
+    plain = handle.plain_split
+    append = state.directives.append
+    special = _EXEC_ON_READ
+    known = state.known
+    new = object.__new__
+    set_path, set_line, set_chain = _LOCATION_SETTERS
+    set_name, set_args, set_location, set_sections = _DIRECTIVE_SETTERS
+    sections = outer
+    expected_close = None  # the lower-cased close tag of the innermost open container
+    count = len(texts)
+    index = handle.pos - 1
+    while True:
+        # The cursor lives in a local; `handle.pos` is synchronised around every call out.
+        index += 1
+        if index >= count:
+            handle.pos = index
+            break
+        text = texts[index]
+        if text[0] == "<" and text[1:2] == "/":
+            lowered = text.lower()
+            if lowered == expected_close:
+                stack.pop()
+                sections = stack[-1].inner if stack else outer
+                expected_close = stack[-1].close if stack else None
+                continue
+            handle.pos = index + 1
+            if closer is not None and not stack and lowered == closer:
+                return stack
+            _build_line(state, handle, index, stack, outer)
+            index = handle.pos - 1
+            sections = stack[-1].inner if stack else outer
+            expected_close = stack[-1].close if stack else None
+            continue
+        if _FAST_OBJECTS:
+            where = new(Location)
+            set_path(where, path)
+            set_line(where, numbers[index])
+            set_chain(where, chain)
+        else:
+            where = Location(path, numbers[index], chain)
+        if "$" in text:
+            text = _resolve_env(state, text, where)  # never moves the cursor
+        if "\\" in text or not plain or '"' in text or "'" in text:
+            words = split_words(text)
+        else:
+            words = text.split()
+        if not words or not words[0]:
+            continue  # NOTE: ap_build_config_sub() skips a line whose first word is empty
+        name = words[0]
+        if name[0] != "<":
+            if name[-1] != ">" and name.lower() not in special:
+                if _FAST_OBJECTS:
+                    directive = new(Directive)
+                    set_name(directive, name)
+                    set_args(directive, tuple(words[1:]))
+                    set_location(directive, where)
+                    set_sections(directive, sections)
+                    append(directive)
+                else:
+                    append(Directive(name, tuple(words[1:]), where, sections))
+                continue
+        elif name[1:2] != "/" and len(name) > 1:
+            if text.startswith(name):  # the name was not quoted: the rest follows it directly
+                rest = text[len(name) :].lstrip(APR_SPACE)
+            else:
+                name, rest = first_word(text)
+            if name[-1] == ">":
+                name = name[:-1]
+            rest = rest or ">"  # NOTE: ap_build_config_sub() gives an opener without args ">"
+            key = name.lower()
+            if key in special and key in known:
+                handle.pos = index + 1
+                _EXEC_ON_READ[key](state, handle, _Cmd(key, name, rest, where, sections))
+                index = handle.pos - 1
+                continue
+            # An ordinary container: its args end at the last '>' (checked at walk time).
+            at = rest.rfind(">")
+            if at < 0:
+                state.missing_gt.add(len(state.directives))
+                inside = rest
+            else:
+                inside = rest[:at]
+            args = (
+                split_words(inside)
+                if '"' in inside or "'" in inside or "\\" in inside or not plain
+                else inside.split()
+            )
+            append(Directive(name, tuple(args), where, sections))
+            sections = (*sections, name[1:])
+            expected_close = "</" + key[1:] + ">"
+            stack.append(_Open(name, sections, where, expected_close))
+            continue
+        handle.pos = index + 1
+        _build_line(state, handle, index, stack, outer)
+        index = handle.pos - 1
+        sections = stack[-1].inner if stack else outer
+        expected_close = stack[-1].close if stack else None
+    handle.at_end()
+    return stack
 
 
 def _soak(state: _State, handle: _File, opener: str, where: Location) -> None:
     """ap_soak_end_container(): skip a false conditional's body, tracking only nesting."""
-    while (line := handle.next()) is not None:
-        name, rest = first_word(line.text)
+    texts = handle.texts
+    count = len(texts)
+    while handle.pos < count:
+        text = texts[handle.pos]
+        handle.pos += 1
+        if text[0] != "<" and not (text[0] in "\"'" and text[1:2] == "<"):
+            continue
+        name, rest = first_word(text)
         if name[:1] != "<":
             continue
         if name[1:2] == "/":
@@ -308,31 +436,65 @@ def _soak(state: _State, handle: _File, opener: str, where: Location) -> None:
         if not rest and name[-1] == ">":
             name = name[:-1]
         _soak(state, handle, name, where)
+    handle.at_end()
     raise CapplanError(f"Expected </{opener[1:]}> before end of configuration", where)
 
 
 def _build_line(
     state: _State,
     handle: _File,
-    line: LogicalLine,
+    index: int,
     stack: list[_Open],
-    outer: tuple[str, ...],
+    outer: Sections,
 ) -> None:
-    """ap_build_config_sub(): one logical line."""
-    text = line.text
-    if not text or text[0] == "#":
-        return
-    where = Location(handle.path, line.line, handle.chain)
+    """ap_build_config_sub(): one logical line (never blank, never a comment)."""
+    text = handle.texts[index]
+    where = Location(handle.path, handle.numbers[index], handle.chain)
     if "$" in text:
         text = _resolve_env(state, text, where)
+    sections = stack[-1].inner if stack else outer
+    if handle.plain_split and '"' not in text and "'" not in text and "\\" not in text:
+        # Fast path: no quoting, so words are whitespace-separated; rarer shapes go below.
+        words = text.split()
+        if not words:
+            return
+        name = words[0]
+        if name[0] != "<":
+            if name[-1] != ">" and name.lower() not in _EXEC_ON_READ:
+                state.directives.append(Directive(name, tuple(words[1:]), where, sections))
+                return
+        elif name[1:2] == "/":
+            if (
+                len(words) == 1
+                and name[-1] == ">"
+                and stack
+                and name[2:-1].lower() == stack[-1].name[1:].lower()
+            ):
+                stack.pop()
+                return
+        elif len(name) > 1:
+            rest = text[len(name) :].lstrip(APR_SPACE)
+            if name[-1] == ">":
+                name = name[:-1]
+            _open_section(
+                state, handle, stack, _Cmd(name.lower(), name, rest or ">", where, sections)
+            )
+            return
     parsed = parse_line(text)
     if parsed is None:
         return
+    if parsed.kind is LineKind.OPEN:
+        _open_section(
+            state,
+            handle,
+            stack,
+            _Cmd(parsed.name.lower(), parsed.name, parsed.args, where, sections),
+        )
+        return
     key = parsed.name.lower()
-    sections = stack[-1].inner if stack else outer
     handler = _EXEC_ON_READ.get(key)
     if handler is not None and key in state.known:
-        handler(state, handle, _Cmd(key, parsed.args, where, sections))
+        handler(state, handle, _Cmd(key, parsed.name, parsed.args, where, sections))
         return
     if parsed.kind is LineKind.CLOSE:
         name = parsed.name
@@ -344,17 +506,24 @@ def _build_line(
             raise CapplanError(f"Expected </{stack[-1].name[1:]}> but saw {name}", where)
         stack.pop()
         return
-    if parsed.kind is LineKind.OPEN:
-        before, _after = container_args(parsed.args)
-        if before is None:
-            state.missing_gt.add(len(state.directives))
-        args = tuple(split_words(parsed.args if before is None else before))
-        state.directives.append(Directive(parsed.name, args, where, sections))
-        stack.append(_Open(parsed.name, (*sections, parsed.name[1:])))
-        return
     state.directives.append(
         Directive(parsed.name, tuple(split_words(parsed.args)), where, sections)
     )
+
+
+def _open_section(state: _State, handle: _File, stack: list[_Open], cmd: _Cmd) -> None:
+    """A `<Name args>` line: an EXEC_ON_READ conditional runs now, any other container opens."""
+    handler = _EXEC_ON_READ.get(cmd.key)
+    if handler is not None and cmd.key in state.known:
+        handler(state, handle, cmd)
+        return
+    name = cmd.name
+    before, _after = container_args(cmd.args)
+    if before is None:
+        state.missing_gt.add(len(state.directives))
+    words = split_words(cmd.args if before is None else before)
+    state.directives.append(Directive(name, tuple(words), cmd.where, cmd.sections))
+    stack.append(_Open(name, (*cmd.sections, name[1:]), cmd.where, "</" + name[1:].lower() + ">"))
 
 
 def _resolve_env(state: _State, text: str, where: Location) -> str:
@@ -823,6 +992,32 @@ def _escape(name: str) -> str:
     return "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in raw)
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What the walk needs to know about a directive's enclosing sections."""
+
+    parent: str | None  # innermost section
+    in_dir: bool  # inside a per-directory container (cmd->override has ACCESS_CONF)
+    in_vhost: bool
+    in_location: str | None  # the <Location>/<LocationMatch> it is in, if any
+
+
+def _context(sections: Sections) -> _Context:
+    lowered = [s.lower() for s in sections]
+    location = next(
+        (s for s, low in zip(sections, lowered, strict=True) if low in _LOCATIONS), None
+    )
+    return _Context(
+        parent=sections[-1] if sections else None,
+        in_dir=any("<" + low in _DIR_CONTAINERS for low in lowered),
+        in_vhost="virtualhost" in lowered,
+        in_location=location,
+    )
+
+
+_LOCATIONS = frozenset({"location", "locationmatch"})
+
+
 def _walk_checks(state: _State) -> None:
     """The errors httpd's walk pass (ap_walk_config() → invoke_cmd()) stops at, first one wins.
 
@@ -830,39 +1025,71 @@ def _walk_checks(state: _State) -> None:
     LoadModule line is fine, while an unknown one fails even inside a true <IfModule>.
     """
     known = state.known
+    # Most names are written as registered: look them up without lower-casing first.
+    exact = {canonical: (key, canonical, context) for key, (canonical, context) in known.items()}
+    strict = state.all_known
+    missing_gt = state.missing_gt
+    contexts: dict[Sections, _Context] = {}
     for index, directive in enumerate(state.directives):
-        key = directive.key
-        entry = known.get(key)
-        where = directive.location
-        if entry is None:
-            if state.all_known:
-                raise CapplanError(
-                    f"Invalid command '{_escape(directive.name)}', {_INVALID}", where
-                )
-            continue
-        canonical, context = entry
-        sections = directive.sections
-        parent = sections[-1] if sections else None
-        in_dir = any("<" + s.lower() in _DIR_CONTAINERS for s in sections)
-        if in_dir and context is Context.SERVER:
-            raise CapplanError(f"{canonical} not allowed in <{parent}> context", where)
-        if not in_dir and context is Context.DIRECTORY:
-            if parent is None:
-                raise CapplanError(f"{canonical} not allowed here", where)
-            raise CapplanError(f"{canonical} not allowed in <{parent}> context", where)
-        in_vhost = any(s.lower() == "virtualhost" for s in sections)
-        if key == "<virtualhost" and in_vhost:
-            raise CapplanError("<VirtualHost> cannot occur within <VirtualHost> section", where)
-        if key in GLOBAL_ONLY and in_vhost:
-            raise CapplanError(f"{canonical} cannot occur within <VirtualHost> section", where)
-        if key in ("<files", "<filesmatch"):
-            for section in sections:
-                if section.lower() in ("location", "locationmatch"):
+        found = exact.get(directive.name)
+        if found is None:
+            key = directive.name.lower()
+            entry = known.get(key)
+            if entry is None:
+                if strict:
                     raise CapplanError(
-                        f"{canonical}> cannot occur within <{section}> section", where
+                        f"Invalid command '{_escape(directive.name)}', {_INVALID}",
+                        directive.location,
                     )
-        if index in state.missing_gt:
-            raise CapplanError(f"{canonical}> directive missing closing '>'", where)
-        if key == "error" and len(directive.args) == 1:
-            # NOTE: core.c generate_error(): the Error directive stops startup with its text.
-            raise CapplanError(directive.args[0], where)
+                continue
+            canonical, context = entry
+        else:
+            key, canonical, context = found
+        sections = directive.sections
+        if (
+            context is Context.ANY
+            and not sections
+            and key not in _SPECIAL
+            and index not in missing_gt
+        ):
+            continue
+        found_context = contexts.get(sections)
+        if found_context is None:
+            found_context = contexts[sections] = _context(sections)
+        if (
+            (context is Context.SERVER if found_context.in_dir else context is Context.DIRECTORY)
+            or (found_context.in_vhost and (key in GLOBAL_ONLY or key == "<virtualhost"))
+            or key in _SPECIAL
+            or index in missing_gt
+        ):
+            _check_one(directive, index in missing_gt, (key, canonical, context), found_context)
+
+
+def _check_one(
+    directive: Directive,
+    missing_gt: bool,
+    entry: tuple[str, str, Context],
+    found: _Context,
+) -> None:
+    key, canonical, context = entry
+    where = directive.location
+    if found.in_dir and context is Context.SERVER:
+        raise CapplanError(f"{canonical} not allowed in <{found.parent}> context", where)
+    if not found.in_dir and context is Context.DIRECTORY:
+        if found.parent is None:
+            raise CapplanError(f"{canonical} not allowed here", where)
+        raise CapplanError(f"{canonical} not allowed in <{found.parent}> context", where)
+    if found.in_vhost and (key == "<virtualhost" or key in GLOBAL_ONLY):
+        gt = ">" if key[0] == "<" else ""
+        raise CapplanError(f"{canonical}{gt} cannot occur within <VirtualHost> section", where)
+    if found.in_location and key in ("<files", "<filesmatch"):
+        raise CapplanError(f"{canonical}> cannot occur within <{found.in_location}> section", where)
+    if missing_gt:
+        raise CapplanError(f"{canonical}> directive missing closing '>'", where)
+    if key == "error" and len(directive.args) == 1:
+        # NOTE: core.c generate_error(): the Error directive stops startup with its text.
+        raise CapplanError(directive.args[0], where)
+
+
+# Directives with a check of their own even where their context allows them.
+_SPECIAL = frozenset({"error", "<files", "<filesmatch"})

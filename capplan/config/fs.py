@@ -24,7 +24,12 @@ class Kind(Enum):
 class FileSystem(Protocol):
     """What the evaluator needs from a file system; errors are `OSError` with `strerror` set."""
 
-    def read_bytes(self, path: str) -> bytes: ...
+    def read_bytes(self, path: str) -> bytes:
+        """Contents of a regular file (or /dev/null); EBADF for anything else that opens.
+
+        NOTE: server/util.c ap_pcfg_openfile() opens first, then refuses non-regular files.
+        """
+        ...
 
     def kind(self, path: str) -> Kind | None:
         """Kind of `path` after following symlinks, None when stat() fails."""
@@ -39,7 +44,11 @@ class RealFileSystem:
     """The local disk."""
 
     def read_bytes(self, path: str) -> bytes:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: a FIFO must not hang the reader; it is refused below anyway.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode) and path != "/dev/null":
+                raise _error(errno.EBADF, path)
             return handle.read()
 
     def kind(self, path: str) -> Kind | None:
@@ -94,7 +103,7 @@ class MemoryFileSystem:
         if key in self._unreadable:
             raise _error(errno.EACCES, path)
         if key in self._children:
-            raise _error(errno.EISDIR, path)
+            raise _error(errno.EBADF, path)
         try:
             return self._files[key]
         except KeyError:

@@ -1,15 +1,18 @@
 """Lexer stage: the raw bytes of one config file → its logical lines, as httpd reads them.
 
-Input is a file's bytes; output is a `LexedFile`: a tuple of `LogicalLine` (line number, trimmed
-text) plus the read error httpd would stop at (a logical line over 16 MiB), if any.
+Input is a file's bytes; output is a `LexedFile`: the trimmed text of every logical line that
+is neither blank nor a comment, the line number httpd reports for each, and the read error
+httpd would stop at (a logical line of 16 MiB or more), if any.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import compress
 
-# NOTE: server/config.c VARBUF_MAX_LEN — the longest logical line httpd accepts in server config.
+# NOTE: server/config.c VARBUF_MAX_LEN: a logical line of this many bytes or more (newline not
+# counted) stops httpd with "Line too long" (boundary probed on 2.4.71).
 MAX_LINE_BYTES = 16 * 1024 * 1024
 
 # apr_isspace(): the C locale's whitespace, never Unicode spaces.
@@ -21,7 +24,6 @@ class LogicalLine:
     """One logical line: continuations joined, leading/trailing whitespace trimmed.
 
     `line` is the number httpd reports for it: the last physical line it was read from.
-    Blank lines and comment lines are kept (the evaluator needs them to skip false sections).
     """
 
     line: int
@@ -29,19 +31,19 @@ class LogicalLine:
 
 
 @dataclass(frozen=True, slots=True)
-class LineTooLong:
-    """httpd stops reading a file at a logical line longer than `MAX_LINE_BYTES`."""
-
-    line: int
-
-
-@dataclass(frozen=True, slots=True)
 class LexedFile:
-    lines: tuple[LogicalLine, ...]
-    error: LineTooLong | None = None
+    """`texts[i]` was read at line `numbers[i]`; blank and comment lines are left out (no
+    reader of httpd's looks at them: a comment can neither open nor close a section).
+    `too_long_at` is the line where httpd stops reading with "Line too long", else None."""
 
+    texts: tuple[str, ...]
+    numbers: tuple[int, ...]
+    too_long_at: int | None = None
+    # True when str.split() splits exactly where apr_isspace() does (no exotic whitespace).
+    plain_split: bool = True
 
-_SPLIT_NL = re.compile("\n")
+    def lines(self) -> tuple[LogicalLine, ...]:
+        return tuple(map(LogicalLine, self.numbers, self.texts))
 
 
 def decode(data: bytes) -> str:
@@ -51,9 +53,8 @@ def decode(data: bytes) -> str:
 
 
 def _too_long(text: str) -> bool:
-    """NOTE: ap_cfg_getline_core() needs room for the line, its LF and a NUL in the buffer."""
-    return len(text) * 4 >= MAX_LINE_BYTES - 1 and (
-        len(text.encode("utf-8", "surrogateescape")) >= MAX_LINE_BYTES - 1
+    return len(text) * 4 >= MAX_LINE_BYTES and (
+        len(text.encode("utf-8", "surrogateescape")) >= MAX_LINE_BYTES
     )
 
 
@@ -61,47 +62,103 @@ def lex(data: bytes) -> LexedFile:
     """Split `data` into logical lines the way `ap_varbuf_cfg_getline()` does.
 
     NOTE: server/util.c ap_cfg_getline_core(): a physical line ending in `\\` + LF (or `\\` + CRLF)
-    continues on the next one; the backslash goes, nothing is inserted. A `\\` on a last line with
-    no newline stays. A NUL byte ends the physical line's text (httpd uses strlen()).
-    cfg_trim_line() then trims apr_isspace() on both ends (so CR of CRLF disappears).
+    continues on the next one; the backslash goes, nothing is inserted, and continuation comes
+    before comment detection (a comment ending in `\\` swallows the next line). A `\\` on a last
+    line with no newline stays. A NUL byte ends the physical line's text (httpd uses strlen()).
+    cfg_trim_line() then trims apr_isspace() on both ends (so the CR of CRLF disappears).
     """
     text = decode(data)
-    physical = _SPLIT_NL.split(text)
+    physical = text.split("\n")
     last_terminated = physical[-1] == ""
     if last_terminated:
         physical.pop()
+    if "\0" in text:
+        numbered = _with_nul(physical, last_terminated)
+    elif "\\\n" in text or "\\\r\n" in text:
+        numbered = _joined(physical, last_terminated)
+    else:
+        numbered = list(enumerate(physical, 1))
+    return _finish(numbered, text)
+
+
+def _joined(physical: list[str], last_terminated: bool) -> list[tuple[int, str]]:
+    """Continuations joined; each logical line numbered by its last physical line."""
     count = len(physical)
-    lines: list[LogicalLine] = []
-    append = lines.append
+    limit = count if last_terminated else count - 1  # a last line without LF never continues
+    continued = [index for index, raw in enumerate(physical) if raw.endswith(_CONTINUATION)]
+    out: list[tuple[int, str]] = []
+    pos = 0
+    pending: str | None = None
+    for index in continued:
+        if index >= limit:
+            break
+        if pending is not None and index != pos:
+            out.append((pos + 1, pending + physical[pos]))
+            pos += 1
+            pending = None
+        out.extend(zip(range(pos + 1, index + 1), physical[pos:index], strict=True))
+        raw = physical[index]
+        piece = raw[:-1] if raw[-1] == "\\" else raw[:-2]
+        pending = piece if pending is None else pending + piece
+        pos = index + 1
+    if pending is not None:
+        if pos < count:
+            out.append((pos + 1, pending + physical[pos]))
+            pos += 1
+        else:
+            # NOTE: ap_cfg_getline_core() counts the failed read at EOF as a line too.
+            out.append((count + 1, pending))
+    out.extend(zip(range(pos + 1, count + 1), physical[pos:], strict=True))
+    return out
+
+
+_CONTINUATION = ("\\", "\\\r")
+
+
+def _with_nul(physical: list[str], last_terminated: bool) -> list[tuple[int, str]]:
+    """Like `_joined`, for files with NUL bytes: a line cut at a NUL never continues."""
+    out: list[tuple[int, str]] = []
     pending: list[str] = []
-    number = 0
+    count = len(physical)
     for index, physical_line in enumerate(physical):
-        number += 1
         raw = physical_line
         has_newline = index < count - 1 or last_terminated
         if "\0" in raw:
             raw = raw[: raw.index("\0")]
             has_newline = False
-        if has_newline:
-            body = raw[:-1] if raw.endswith("\r") else raw
-            if body.endswith("\\"):
-                pending.append(body[:-1])
-                if index == count - 1:
-                    # NOTE: ap_cfg_getline_core() counts the failed read at EOF as a line too.
-                    number += 1
-                    joined = "".join(pending)
-                    pending = []
-                    if _too_long(joined):
-                        return LexedFile(tuple(lines), LineTooLong(number))
-                    append(LogicalLine(number, joined.strip(APR_SPACE)))
+        body = raw[:-1] if raw.endswith("\r") else raw
+        if has_newline and body.endswith("\\"):
+            pending.append(body[:-1])
+            if index < count - 1:
                 continue
+            out.append((index + 2, "".join(pending)))
+            pending = []
+            continue
         if pending:
             pending.append(raw)
-            joined = "".join(pending)
+            raw = "".join(pending)
             pending = []
-        else:
-            joined = raw
-        if _too_long(joined):
-            return LexedFile(tuple(lines), LineTooLong(number))
-        append(LogicalLine(number, joined.strip(APR_SPACE)))
-    return LexedFile(tuple(lines))
+        out.append((index + 1, raw))
+    return out
+
+
+def _finish(numbered: list[tuple[int, str]], text: str) -> LexedFile:
+    """Trim, drop blank and comment lines, and stop at a line httpd finds too long."""
+    too_long_at = None
+    if len(text) * 4 >= MAX_LINE_BYTES:
+        for index, (number, raw) in enumerate(numbered):
+            if _too_long(raw):
+                numbered = numbered[:index]
+                too_long_at = number
+                break
+    trimmed = [raw.strip(APR_SPACE) for _, raw in numbered]
+    # `line[:1] not in "#"` is False for blank lines and comments alike.
+    keep = [line[:1] not in "#" for line in trimmed]
+    texts = tuple(compress(trimmed, keep))
+    numbers = tuple(compress([number for number, _ in numbered], keep))
+    plain = _ODD_SPACE.search(text) is None
+    return LexedFile(texts, numbers, too_long_at, plain)
+
+
+# Characters str.split() takes for whitespace while apr_isspace() does not.
+_ODD_SPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")

@@ -33,31 +33,29 @@ _UNESCAPE_DQ = re.compile(r'\\([\\"])')
 _UNESCAPE_SQ = re.compile(r"\\([\\'])")
 
 
+_ALL_WORDS = re.compile(
+    r""""((?:\\[\\"]|[^"])*)"?|'((?:\\[\\']|[^'])*)'?|([^ \t\n\v\f\r]+)"""
+).findall
+
+
 def split_words(text: str) -> list[str]:
     """All words of `text`, quotes removed and escapes resolved, like repeated ap_getword_conf().
 
-    NOTE: server/util.c substring_conf(): inside quotes `\\"` (same quote) and `\\\\` are unescaped,
-    outside quotes only `\\\\`; text glued after a closing quote starts a new word.
+    NOTE: server/util.c substring_conf(): inside quotes `\\"` (same quote) and `\\\\` are
+    unescaped, outside quotes only `\\\\`; text glued after a closing quote starts a new word.
     """
+    if "\\" not in text:
+        # One of the three groups matched; the others are empty strings.
+        return [double + single + bare for double, single, bare in _ALL_WORDS(text)]
     words: list[str] = []
-    pos = 0
-    end = len(text)
-    match = _WORD.match
-    while True:
-        found = match(text, pos)
-        if found is None:
-            return words
-        double, single, bare = found.groups()
-        if bare is not None:
-            words.append(_UNESCAPE_BARE.sub(r"\1", bare) if "\\" in bare else bare)
-        elif double is not None:
-            words.append(_UNESCAPE_DQ.sub(r"\1", double) if "\\" in double else double)
+    for double, single, bare in _ALL_WORDS(text):
+        if bare:
+            words.append(_UNESCAPE_BARE.sub(r"\1", bare))
+        elif single:
+            words.append(_UNESCAPE_SQ.sub(r"\1", single))
         else:
-            assert single is not None
-            words.append(_UNESCAPE_SQ.sub(r"\1", single) if "\\" in single else single)
-        pos = found.end()
-        if pos >= end:
-            return words
+            words.append(_UNESCAPE_DQ.sub(r"\1", double))
+    return words
 
 
 def first_word(text: str) -> tuple[str, str]:

@@ -85,6 +85,8 @@ def _error_line(message: str, root: Path) -> str:
         location = f"{found.group(2)}:{found.group(1)}"
         text = text[found.end() :].strip()
     text = text.split("\\n")[0].strip()
+    if found := re.match(r"Error reading (\S+) at line (\d+): ", text):
+        location = f"{found.group(1)}:{found.group(2)}"  # the prefix names a stale directive
     if re.match(r"^/\S+:\d+: ", text):
         location, text = text.split(": ", 1)
     line = f"{location}: {text}" if location else text
