@@ -83,15 +83,7 @@ def _splice(tree: Path, report: Report) -> None:
     assert rec.placement is not None
     assert rec.mpm is not None
     assert config is not None
-    _strip_mpm_directives(tree)
-    _switch_module(tree, report, rec.mpm)
-    block = rec.snippet.split("# main server config")[0]
-    target = Path(rec.placement.snippet_file)
-    if config.layout == "debian" and rec.mpm != config.mpm:
-        target.write_text(block)  # "Replace the directives in mods-available/mpm_X.conf"
-    else:
-        with target.open("a") as handle:
-            handle.write("\n" + block)
+    # Keep-alive lines first, while the line numbers of the provenance still hold.
     for name, value in rec.main_server_changes:
         where = config.source_of(name)
         if where is None or where.line <= 0:
@@ -102,6 +94,15 @@ def _splice(tree: Path, report: Report) -> None:
         assert lines[where.line - 1].split()[0].lower() == name.lower()
         lines[where.line - 1] = f"{name} {value}\n"
         Path(where.path).write_text("".join(lines))
+    _strip_mpm_directives(tree)
+    _switch_module(tree, report, rec.mpm)
+    block = rec.snippet.split("# main server config")[0]
+    target = Path(rec.placement.snippet_file)
+    if config.layout == "debian" and rec.mpm != config.mpm:
+        target.write_text(block)  # "Replace the directives in mods-available/mpm_X.conf"
+    else:
+        with target.open("a") as handle:
+            handle.write("\n" + block)
 
 
 @dataclass(frozen=True)

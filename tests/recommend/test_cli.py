@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,3 +126,16 @@ def test_output_file_receives_the_report(debian: str, tmp_path: Path) -> None:
     assert main(["recommend", debian, "-p", WORDPRESS, "--format", "markdown",
                  "--output", str(output)]) == 0
     assert output.read_text().startswith("## capplan recommend: ")
+
+
+@pytest.mark.apache
+def test_recommend_without_config_reads_the_system_config(
+    apache2: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from capplan.mpm import find_system_config
+
+    system = find_system_config()  # the installed apache2 package's; read, never written
+    assert main(["recommend", "-p", STATIC, "--format", "json", "--somaxconn", "4096"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["config"]["path"] == str(system)
+    assert document["recommendation"]["mpm"] in ("prefork", "worker", "event")

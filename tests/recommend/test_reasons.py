@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from capplan.profile import profile_from_text
+from capplan.profile import load_profile, profile_from_text
 from capplan.recommend import MpmOption, coherent_common, size_mpm
 from capplan.report import (
     choice_reason,
@@ -11,8 +11,10 @@ from capplan.report import (
     keepalive_lever_reason,
     keepalive_share_reason,
     limit_reason,
+    max_requests_reason,
 )
 from capplan.settings import CommonSettings
+from tests.recommend.profiles import PROFILES_DIR
 
 WORKED_EXAMPLE = profile_from_text(
     """version: 1
@@ -110,3 +112,27 @@ def test_limit_reason_states_the_sustainable_rate() -> None:
         f"{option.limit.settings.workers} processes fit, which sustain at most "
     )
     assert "(the profile asks 200 req/s)" in text
+
+
+def test_long_visits_raise_max_keepalive_requests() -> None:
+    # json-api-lb: pooled balancer connections send 500 requests; httpd closes after 101.
+    profile = load_profile(PROFILES_DIR / "json-api-lb.yaml")
+    option = size_mpm("event", profile, current=None, common=coherent_common(CommonSettings()))
+    assert option.best is not None
+    assert option.max_requests_baseline is not None
+    assert option.best.settings.common.max_keep_alive_requests == 2500
+    before = option.max_requests_baseline.metrics.connections_per_s
+    assert option.best.metrics.connections_per_s < before
+    text = max_requests_reason(option, profile)
+    assert text is not None
+    assert text.startswith("raising MaxKeepAliveRequests from 100 to 2500 cuts event's new "
+                           "connections from ")
+    assert text.endswith("visits send 500 requests on average, and httpd closes a connection "
+                         "after 101")
+
+
+def test_short_visits_keep_the_cap() -> None:
+    option = size_mpm("event", WORKED_EXAMPLE, current=None,
+                      common=coherent_common(CommonSettings()))
+    assert option.max_requests_alternative is None
+    assert max_requests_reason(option, WORKED_EXAMPLE) is None
