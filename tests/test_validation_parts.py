@@ -173,4 +173,6 @@ def test_access_and_error_log_lines_are_parsed() -> None:
     import time
 
     wall = time.mktime(time.strptime("2026-11-26 05:33:46", "%Y-%m-%d %H:%M:%S"))
-    assert parse_kill_episodes(errors, wall) == pytest.approx((0.5,))
+    ((t_s, killed),) = parse_kill_episodes(errors, wall)
+    assert t_s == pytest.approx(0.5)
+    assert killed == 3

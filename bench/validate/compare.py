@@ -131,6 +131,12 @@ def _expected(
             ("kill_episodes_per_s", detail.kill_episodes_per_s, FACTOR2, "factor of §4.2"),
             ("ka_drops_per_s", detail.keepalive_drops_per_s, FACTOR2, "factor of §4.2"),
             (
+                "ka_killed_per_s",
+                detail.kill_hazard_per_s * metrics.idle_keepalive_mean,
+                FACTOR2,
+                "h x idle keep-alive",
+            ),
+            (
                 "p_wait",
                 metrics.p_wait,
                 REL15_P,

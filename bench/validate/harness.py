@@ -77,7 +77,8 @@ class RawRun:
     kernel: tuple[KernelSample, ...]
     status: tuple[StatusSample, ...]
     log: tuple[LogEntry, ...]
-    kill_episode_times_s: tuple[float, ...]  # event: "will shutdown N keep-alive connections"
+    # event: (time, N) of each "will shutdown N keep-alive connections" (kill'em-all, F8)
+    kill_episodes: tuple[tuple[float, int], ...]
     status_zero_load_latency_s: float
     httpd_version: str
 
@@ -274,7 +275,7 @@ def _wait_port(port: int, timeout_s: float) -> None:
 
 _LOG_LINE = re.compile(r"^(\d+) (\d+) (\d+) (\d+) (\d+) (\S+)$")
 _ID = re.compile(r"[?&]id=(\d+)")
-_KILL = re.compile(r"^\[([0-9-]+ [0-9:.]+)\] .*will shutdown \d+ keep-alive connections")
+_KILL = re.compile(r"^\[([0-9-]+ [0-9:.]+)\] .*will shutdown (\d+) keep-alive connections")
 
 
 def parse_access_log(text: str, t0_wall_s: float) -> tuple[LogEntry, ...]:
@@ -296,15 +297,16 @@ def parse_access_log(text: str, t0_wall_s: float) -> tuple[LogEntry, ...]:
     return tuple(entries)
 
 
-def parse_kill_episodes(text: str, t0_wall_s: float) -> tuple[float, ...]:
-    times = []
+def parse_kill_episodes(text: str, t0_wall_s: float) -> tuple[tuple[float, int], ...]:
+    """(seconds since t0, connections closed) per `mpm_event:trace1` kill'em-all line."""
+    episodes = []
     for line in text.splitlines():
         match = _KILL.match(line)
         if match:
             stamp, _, frac = match.group(1).partition(".")
             wall = time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + float("0." + frac)
-            times.append(wall - t0_wall_s)
-    return tuple(times)
+            episodes.append((wall - t0_wall_s, int(match.group(2))))
+    return tuple(episodes)
 
 
 def _python_module(module: str, *args: str) -> list[str]:
@@ -452,7 +454,7 @@ def _drive(
         kernel=kernel,
         status=status,
         log=parse_access_log((logs / "access.log").read_text(), summary.t0_wall_s),
-        kill_episode_times_s=parse_kill_episodes(
+        kill_episodes=parse_kill_episodes(
             (logs / "error.log").read_text(errors="replace"), summary.t0_wall_s
         ),
         status_zero_load_latency_s=zero_latency_s,

@@ -24,10 +24,11 @@ from bench.validate.harness import LogEntry, RawRun
 from bench.validate.loadgen import Record
 
 BATCHES = 20
-WAIT_THRESHOLD_S = 0.002  # a request "waited" above this (loopback noise is < 1 ms)
+# A request "waited" above this: a worker's wake-up and accept on a busy 2-CPU host take up to a
+# few ms, which is not queueing.
+WAIT_THRESHOLD_S = 0.005
 BLOCK_DELAY_S = 0.9  # SYN retransmission after an accept-queue overflow: ~1 s (model.md F12)
 MAX_LAG_P99_S = 0.010  # "a lag of more than a few ms invalidates waits" (model.md §10.1)
-MAX_FAILED_FRACTION = 0.01
 T = TypeVar("T")
 
 
@@ -53,7 +54,10 @@ class Realized:
 
 @dataclass(frozen=True, slots=True)
 class Validity:
-    """Whether the generator, not the server, limited the run (then the case is invalid)."""
+    """Whether the generator, not the server, limited the run (then the case is invalid).
+
+    Failed requests (timeouts after repeated SYN drops) are the server's doing and only reported.
+    """
 
     lag_p99_s: float
     lag_max_s: float
@@ -212,9 +216,12 @@ def measure(raw: RawRun) -> Measured:
     durations = [e.duration_s for e in in_window]
     mean_s = _mean_or_nan(durations)
     scv = statistics.pvariance(durations) / mean_s**2 if len(durations) > 1 else 1.0
-    realized = Realized(len(in_window) / window, mean_s, scv, window, len(in_window))
-
     generated = [r for r in raw.records if r.visit > 0 and start <= r.t_send_s < end]
+    # The offered rate: every request the visits sent, once (a re-send after a stale keep-alive
+    # connection is the same request), whether or not the server took it in time.
+    offered = sum(1 for r in generated if r.error != "stale")
+    realized = Realized(offered / window, mean_s, scv, window, len(in_window))
+
     failed = [r for r in generated if r.error and r.error != "stale"]
     failed_fraction = len(failed) / len(generated) if generated else 1.0
     summary = raw.summary
@@ -223,8 +230,6 @@ def measure(raw: RawRun) -> Measured:
         reasons.append(
             f"generator lag p99 {summary.lag_p99_s * 1e3:.1f} ms > {MAX_LAG_P99_S * 1e3:.0f} ms"
         )
-    if failed_fraction > MAX_FAILED_FRACTION:
-        reasons.append(f"{failed_fraction:.1%} of requests failed")
     if unmatched > 0.01:
         reasons.append(f"{unmatched:.1%} of answered requests are missing from the access log")
     if not in_window:
@@ -240,7 +245,7 @@ def measure(raw: RawRun) -> Measured:
     )
 
     # A wait shorter than the generator's own lag cannot be told from that lag.
-    threshold_s = max(WAIT_THRESHOLD_S, summary.lag_p99_s)
+    threshold_s = max(WAIT_THRESHOLD_S, 2.0 * summary.lag_p99_s)
     log_b = _split(in_window, lambda e: e.t_s, edges)
     kern_b = _split(raw.kernel, lambda k: k.t_s, edges)
     stat_b = _split(
@@ -280,6 +285,9 @@ def measure(raw: RawRun) -> Measured:
             put("holding_time_s", busy / conn_rate if conn_rate > 0 else math.nan)
             # PASTA: the time fraction with every worker holding a connection.
             put("p_wait", _mean_or_nan([float(k.connections >= c) for k in kern]))
+        # Waits are those of admitted connections (the model's Wq | admitted): a connection whose
+        # SYN was dropped (connect >= BLOCK_DELAY_S) counts toward P(block) instead.
+        reqs = [r for r in reqs if r.record.connect_s < BLOCK_DELAY_S]
         firsts = [r for r in reqs if r.new_connection]
         waited_first = [float(r.wait_s > threshold_s) for r in firsts]
         if mpm == "event":
@@ -305,8 +313,9 @@ def measure(raw: RawRun) -> Measured:
         if mpm == "event":
             reused = [g for g in gens if g.reused]
             put("ka_drops_per_s", sum(1 for g in reused if g.error == "stale") / batch_s)
-            kills = sum(1 for t in raw.kill_episode_times_s if edges[i] <= t < edges[i + 1])
-            put("kill_episodes_per_s", kills / batch_s)
+            kills = [n for t, n in raw.kill_episodes if edges[i] <= t < edges[i + 1]]
+            put("kill_episodes_per_s", len(kills) / batch_s)
+            put("ka_killed_per_s", sum(kills) / batch_s)
 
     quantities = [(name, batch_estimate(values)) for name, values in out.items()]
     # Whole-window percentiles are better point estimates than the mean of batch p99s; keep the
@@ -314,7 +323,9 @@ def measure(raw: RawRun) -> Measured:
     window_waits = [
         max(0.0, r.wait_s)
         for r in requests
-        if r.new_connection and start <= r.record.t_send_s < end
+        if r.new_connection
+        and r.record.connect_s < BLOCK_DELAY_S
+        and start <= r.record.t_send_s < end
     ]
     quantities = [
         (name, Estimate(percentile(window_waits, 0.99), est.se, est.batches))

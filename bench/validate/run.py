@@ -3,7 +3,9 @@
 `python -m bench.validate.run [--quick] [--cases NAME ...] [--write docs/validation.md]`
 runs the cases (all, the quick subset, or those named) one after another against the real
 apache2, prints predicted versus measured per case, and optionally writes the markdown report
-(with `bench/validate/findings.md`, the hand-written analysis, appended). Exit codes: 0 every
+(with `bench/validate/findings.md`, the hand-written analysis, appended). `--save DIR` keeps
+the raw runs and `--load DIR` re-evaluates them against the current models without running
+apache2 again. Exit codes: 0 every
 band holds, 1 a band failed or a run was invalid, 2 bad input (unknown case, bad case file).
 """
 
@@ -11,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bench.validate.casefile import CASE_DIR, Case, CaseError, all_cases
 from bench.validate.compare import CaseResult, compare
-from bench.validate.harness import read_somaxconn, run_case
+from bench.validate.harness import RawRun, read_somaxconn, run_case
 from bench.validate.measure import measure
 from bench.validate.predict import predict
 from bench.validate.report import Host, markdown, terminal
@@ -39,9 +43,21 @@ def select(cases: Sequence[Case], quick: bool, names: Sequence[str]) -> tuple[Ca
     return tuple(cases)
 
 
-def run_one(case: Case) -> tuple[CaseResult, str]:
-    """Run, measure and compare one case; also return the httpd version string."""
-    raw = run_case(case)
+def run_one(
+    case: Case, save: Path | None = None, load: Path | None = None
+) -> tuple[CaseResult, str]:
+    """Run (or load a saved run), measure and compare one case; also return httpd's version."""
+    if load is not None:
+        with (load / f"{case.name}.pickle").open("rb") as handle:
+            raw = pickle.load(handle)
+        assert isinstance(raw, RawRun)
+        raw = replace(raw, case=case)
+    else:
+        raw = run_case(case)
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+        with (save / f"{case.name}.pickle").open("wb") as handle:
+            pickle.dump(raw, handle)
     measured = measure(raw)
     metrics = predict(case, measured.realized, raw.somaxconn)
     return compare(case, measured, metrics), raw.httpd_version
@@ -55,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="run only the quick subset")
     parser.add_argument("--cases", nargs="+", default=[], metavar="NAME", help="cases to run")
     parser.add_argument("--write", type=Path, metavar="FILE", help="write the markdown report")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="keep the raw runs (pickle)")
+    parser.add_argument(
+        "--load", type=Path, metavar="DIR", help="re-evaluate saved raw runs instead of running"
+    )
     args = parser.parse_args(argv)
     try:
         cases = select(all_cases(), args.quick, args.cases)
@@ -64,8 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     version = ""
     for case in cases:
-        print(f"running {case.name} ({case.duration_s:g} s) ...", flush=True)
-        result, version = run_one(case)
+        print(f"{case.name} ({case.duration_s:g} s) ...", flush=True)
+        try:
+            result, version = run_one(case, args.save, args.load)
+        except OSError as exc:
+            print(f"validate: error: {case.name}: {exc}", file=sys.stderr)
+            return 2
         results.append(result)
         print(terminal(result), flush=True)
     if args.write is not None:
