@@ -356,7 +356,16 @@ def measure(
     else:
         assert not_found is not None
         notes.append(str(not_found))
-        measured = Measurement(None, "unknown", None, "", None, None, None, None)
+        measured = Measurement(
+            mpm=None,
+            mpm_evidence="unknown",
+            parent_pid=None,
+            found_by="",
+            memory=None,
+            cgroup=None,
+            mem_total_bytes=None,
+            scoreboard=None,
+        )
 
     scoreboard = None
     if first is not None:

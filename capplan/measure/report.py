@@ -6,6 +6,7 @@ dict); pure and deterministic, rounding happens only here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -20,22 +21,8 @@ KIB = 1 << 10
 
 
 def _scoreboard_dict(board: Scoreboard) -> dict[str, Any]:
-    return {
-        "url": board.url,
-        "server_mpm": board.server_mpm,
-        "busy_workers": board.busy_workers,
-        "idle_workers": board.idle_workers,
-        "states": dict(board.states),
-        "processes": board.processes,
-        "conns_total": board.conns_total,
-        "conns_async_wait_io": board.conns_async_wait_io,
-        "conns_async_writing": board.conns_async_writing,
-        "conns_async_keep_alive": board.conns_async_keep_alive,
-        "conns_async_closing": board.conns_async_closing,
-        "total_accesses": board.total_accesses,
-        "requests_per_s": board.requests_per_s,
-        "interval_s": board.interval_s,
-    }
+    """Every Scoreboard field under its own name; slot states as {character: count}."""
+    return {**dataclasses.asdict(board), "states": dict(board.states)}
 
 
 def measurement_to_dict(m: Measurement) -> dict[str, Any]:

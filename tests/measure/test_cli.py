@@ -47,6 +47,7 @@ def _closed_port() -> int:
         ),
         pytest.param(["--pid", "0"], "greater than or equal to 1", id="pid-zero"),
         pytest.param(["--format", "xml"], "'xml' is not one of", id="format"),
+        pytest.param(["-c", "BADCONF"], "bad.conf:1: Invalid command 'NoSuchDirective'", id="conf"),
     ],
 )
 def test_errors_are_one_line_exit_2(
@@ -54,8 +55,14 @@ def test_errors_are_one_line_exit_2(
 ) -> None:
     dead = str(_dead_pid())
     (tmp_path / "h.pid").write_text(dead + "\n")
+    (tmp_path / "bad.conf").write_text("NoSuchDirective on\n")
     out = tmp_path / "out.json"
-    replace = {"DEAD": dead, "PIDFILE": str(tmp_path / "h.pid"), "MISSING": str(tmp_path / "no")}
+    replace = {
+        "DEAD": dead,
+        "PIDFILE": str(tmp_path / "h.pid"),
+        "MISSING": str(tmp_path / "no"),
+        "BADCONF": str(tmp_path / "bad.conf"),
+    }
     argv = ["measure", *[replace.get(a, a) for a in args], "--output", str(out)]
     assert main(argv) == 2
     captured = capsys.readouterr()
