@@ -8,6 +8,7 @@ httpd would stop at (a logical line of 16 MiB or more), if any.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress
 
@@ -68,56 +69,81 @@ def lex(data: bytes) -> LexedFile:
     cfg_trim_line() then trims apr_isspace() on both ends (so the CR of CRLF disappears).
     """
     text = decode(data)
-    physical = text.split("\n")
-    last_terminated = physical[-1] == ""
-    if last_terminated:
-        physical.pop()
     if "\0" in text:
-        numbered = _with_nul(physical, last_terminated)
+        numbers, raws = _with_nul(text)
     elif "\\\n" in text or "\\\r\n" in text:
-        numbered = _joined(physical, last_terminated)
+        numbers, raws = _joined(text)
     else:
-        numbered = list(enumerate(physical, 1))
-    return _finish(numbered, text)
+        numbers, raws = _plain(text)
+    return _finish(numbers, raws, text)
 
 
-def _joined(physical: list[str], last_terminated: bool) -> list[tuple[int, str]]:
+def _physical(text: str) -> list[str]:
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the text after the last LF, when it is empty, is no line
+    return lines
+
+
+def _plain(text: str) -> tuple[Sequence[int], list[str]]:
+    """No continuation and no NUL: one logical line per physical line."""
+    raws = _physical(text)
+    return range(1, len(raws) + 1), raws
+
+
+# A continuation: backslash, optional CR, then LF.
+_CONTINUED = re.compile(r"\\\r?\n")
+
+
+def _joined(text: str) -> tuple[Sequence[int], list[str]]:
     """Continuations joined; each logical line numbered by its last physical line."""
+    physical = _physical(text)
     count = len(physical)
-    limit = count if last_terminated else count - 1  # a last line without LF never continues
-    continued = [index for index, raw in enumerate(physical) if raw.endswith(_CONTINUATION)]
-    out: list[tuple[int, str]] = []
+    continued: list[int] = []
+    index = 0
+    scanned = 0
+    for found in _CONTINUED.finditer(text):
+        index += text.count("\n", scanned, found.start())
+        scanned = found.start()
+        continued.append(index)  # physical line `index` ends with a continuation
+    numbers: list[int] = []
+    raws: list[str] = []
     pos = 0
     pending: str | None = None
     for index in continued:
-        if index >= limit:
-            break
         if pending is not None and index != pos:
-            out.append((pos + 1, pending + physical[pos]))
+            numbers.append(pos + 1)
+            raws.append(pending + physical[pos])
             pos += 1
             pending = None
-        out.extend(zip(range(pos + 1, index + 1), physical[pos:index], strict=True))
+        numbers.extend(range(pos + 1, index + 1))
+        raws.extend(physical[pos:index])
         raw = physical[index]
         piece = raw[:-1] if raw[-1] == "\\" else raw[:-2]
         pending = piece if pending is None else pending + piece
         pos = index + 1
     if pending is not None:
         if pos < count:
-            out.append((pos + 1, pending + physical[pos]))
+            numbers.append(pos + 1)
+            raws.append(pending + physical[pos])
             pos += 1
         else:
             # NOTE: ap_cfg_getline_core() counts the failed read at EOF as a line too.
-            out.append((count + 1, pending))
-    out.extend(zip(range(pos + 1, count + 1), physical[pos:], strict=True))
-    return out
+            numbers.append(count + 1)
+            raws.append(pending)
+    numbers.extend(range(pos + 1, count + 1))
+    raws.extend(physical[pos:])
+    return numbers, raws
 
 
-_CONTINUATION = ("\\", "\\\r")
-
-
-def _with_nul(physical: list[str], last_terminated: bool) -> list[tuple[int, str]]:
-    """Like `_joined`, for files with NUL bytes: a line cut at a NUL never continues."""
-    out: list[tuple[int, str]] = []
+def _with_nul(text: str) -> tuple[Sequence[int], list[str]]:
+    """Like `_joined`, for text with NUL bytes: a line cut at a NUL never continues."""
+    physical = text.split("\n")
+    last_terminated = physical[-1] == ""
+    if last_terminated:
+        physical.pop()
+    numbers: list[int] = []
+    raws: list[str] = []
     pending: list[str] = []
     count = len(physical)
     for index, physical_line in enumerate(physical):
@@ -131,33 +157,34 @@ def _with_nul(physical: list[str], last_terminated: bool) -> list[tuple[int, str
             pending.append(body[:-1])
             if index < count - 1:
                 continue
-            out.append((index + 2, "".join(pending)))
+            numbers.append(index + 2)
+            raws.append("".join(pending))
             pending = []
             continue
         if pending:
             pending.append(raw)
             raw = "".join(pending)
             pending = []
-        out.append((index + 1, raw))
-    return out
+        numbers.append(index + 1)
+        raws.append(raw)
+    return numbers, raws
 
 
-def _finish(numbered: list[tuple[int, str]], text: str) -> LexedFile:
+def _finish(numbers: Sequence[int], raws: list[str], text: str) -> LexedFile:
     """Trim, drop blank and comment lines, and stop at a line httpd finds too long."""
     too_long_at = None
     if len(text) * 4 >= MAX_LINE_BYTES:
-        for index, (number, raw) in enumerate(numbered):
+        for index, raw in enumerate(raws):
             if _too_long(raw):
-                numbered = numbered[:index]
-                too_long_at = number
+                numbers, raws, too_long_at = numbers[:index], raws[:index], numbers[index]
                 break
-    trimmed = [raw.strip(APR_SPACE) for _, raw in numbered]
+    trimmed = [raw.strip(APR_SPACE) for raw in raws]
     # `line[:1] not in "#"` is False for blank lines and comments alike.
     keep = [line[:1] not in "#" for line in trimmed]
-    texts = tuple(compress(trimmed, keep))
-    numbers = tuple(compress([number for number, _ in numbered], keep))
     plain = _ODD_SPACE.search(text) is None
-    return LexedFile(texts, numbers, too_long_at, plain)
+    return LexedFile(
+        tuple(compress(trimmed, keep)), tuple(compress(numbers, keep)), too_long_at, plain
+    )
 
 
 # Characters str.split() takes for whitespace while apr_isspace() does not.
