@@ -49,19 +49,23 @@ print(count, time.perf_counter() - t)
 
 
 def run(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, int, str]:
-    """(wall seconds, max RSS in KiB of the process tree's largest member, stdout)."""
-    with tempfile.TemporaryFile() as err:
+    """(wall seconds, max RSS in KiB, stdout) of one command.
+
+    The RSS comes from /usr/bin/time: a child forked from this (large) process would inherit its
+    high-water mark, so the command must be started from a small process.
+    """
+    with tempfile.NamedTemporaryFile() as rss_file, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=stdout, stderr=err)
-        out_bytes = proc.stdout.read() if proc.stdout is not None else b""
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *cmd],
+                              stdout=stdout, stderr=err, check=False)
         wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             err.seek(0)
             message = err.read().decode(errors="replace")
             raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {message}")
-    return wall, usage.ru_maxrss, out_bytes.decode(errors="replace")
+        max_rss_kib = int(Path(rss_file.name).read_text().split()[-1])
+    out = proc.stdout.decode(errors="replace") if proc.stdout is not None else ""
+    return wall, max_rss_kib, out
 
 
 def capplan_cmd(log: Path, jobs: int) -> list[str]:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,6 +36,7 @@ from capplan.logs.stats import (
 from capplan.logs.timeparse import parse_clf_time, parse_strftime_time
 
 MAX_BAD_SAMPLES = 5
+T = TypeVar("T")
 
 _EPOCH_SCALE = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
 _FRAC_SCALE = {"msec_frac": 1e-3, "usec_frac": 1e-6}
@@ -226,7 +229,7 @@ def _stamp(text: bytes, plan: ScanPlan) -> tuple[float, int] | None:
     hit = _TIME_CACHE.get(text, False)
     if hit is not False:
         return hit  # type: ignore[return-value]
-    if len(_TIME_CACHE) > 200_000:
+    if len(_TIME_CACHE) > 20_000:
         _TIME_CACHE.clear()
     if plan.time_form == "clf":
         value = parse_clf_time(text)
@@ -426,20 +429,22 @@ def _scan_clients(
     last = np.ones(n, dtype=bool)
     last[:-1] = ~same
     head_rows = order[first]
-    tail_rows = order[last]
+    tail_rows = order[last]  # group g's head is head_rows[g], its tail tail_rows[g]
+    keys = _keys(ip_col, ua_col, head_rows)
+    out.heads = ClientHeads(keys, start[head_rows].tolist())
     # the client table expires its oldest entries first: hand it the tails in time order
-    tail_rows = tail_rows[np.argsort(end[tail_rows], kind="stable")]
-    out.heads = ClientHeads(_keys(ip_col, ua_col, head_rows), start[head_rows].tolist())
+    by_end = np.argsort(end[tail_rows], kind="stable")
+    tail_rows = tail_rows[by_end]
     tail_list = tail_rows.tolist()
     out.tails = ClientTails(
-        _keys(ip_col, ua_col, tail_rows),
+        _pick(keys, by_end.tolist()),
         end[tail_rows].tolist(),
         _pick(ka_col, tail_list) if ka_col is not None else [no_value] * len(tail_list),
         _pick(x_col, tail_list) if x_col is not None else [no_value] * len(tail_list),
     )
 
 
-def _pick(column: tuple[bytes, ...], rows: list[int]) -> list[bytes]:
+def _pick(column: Sequence[T], rows: list[int]) -> list[T]:
     if len(rows) == 1:
         return [column[rows[0]]]
     return list(itemgetter(*rows)(column)) if rows else []

@@ -97,11 +97,12 @@ class LogInput:
         pieces: list[bytes] = []
         size = 0
         try:
+            if not isinstance(stream, gzip.GzipFile):
+                return stream.read(self.block_bytes)
             # read1 on a gzip stream decompresses one input chunk at a time, so a truncated
             # stream raises only after everything before the damage was returned.
-            read = stream.read1 if isinstance(stream, gzip.GzipFile) else stream.read
             while size < self.block_bytes:
-                piece = read(min(_PIECE_BYTES, self.block_bytes - size))
+                piece = stream.read1(min(_PIECE_BYTES, self.block_bytes - size))
                 if not piece:
                     break
                 pieces.append(piece)
@@ -139,13 +140,14 @@ class LogInput:
                     continue
                 chunk = chunk[nl + 1 :]
                 skipping = False
-            data = pending + chunk if pending else chunk
-            cut = data.rfind(b"\n") + 1
+            cut = chunk.rfind(b"\n") + 1
             if cut:
-                yield Block(self.name, data[:cut], done())
-                pending = data[cut:]
+                # one copy: the carried partial line plus this chunk's whole lines
+                data = b"".join((pending, memoryview(chunk)[:cut])) if pending else chunk[:cut]
+                yield Block(self.name, data, done())
+                pending = chunk[cut:]
             else:
-                pending = data
+                pending += chunk
             if len(pending) > self.max_line_bytes:
                 yield Block(self.name, LONG_LINE_MARK + b"\n", done())
                 pending = b""
