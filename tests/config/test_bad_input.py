@@ -68,7 +68,8 @@ def test_long_line_limit_is_httpds(tmp_path: Path, length_bytes: int, accepted: 
 
 FAILURES = [
     source
-    for source in regen.BAD.glob("*.conf")
+    for source in regen.all_cases()
+    if source.parent == regen.BAD
     if json.loads(regen.expected_path(source).read_text())["error"] is not None
     and source.name != "unreadable.conf"  # needs an injected file system, see test_corpus
 ]
@@ -87,3 +88,45 @@ def test_inspect_reports_the_first_error_line(
     assert captured.out == ""
     assert "Traceback" not in captured.err
     assert captured.err.splitlines()[0] == expected.replace(regen.PLACEHOLDER, str(root))
+
+
+def _deep_tree(root: Path, depth: int) -> Path:
+    main = regen.materialise(HEAD_CASE, root)
+    main.write_text(main.read_text().removesuffix("MaxRequestWorker 5\n") + "Include deep\n")
+    leaf = root.joinpath("deep", *(["d"] * depth))
+    leaf.mkdir(parents=True)
+    (leaf / "x.conf").write_text("ServerAdmin bottom\n")
+    return main
+
+
+@pytest.mark.parametrize(
+    ("depth", "error"),
+    [
+        pytest.param(127, None, id="127-levels-read"),
+        pytest.param(128, "exceeds", id="128-levels-refused"),
+    ],
+)
+def test_directory_include_nesting_limit(tmp_path: Path, depth: int, error: str | None) -> None:
+    main = _deep_tree(tmp_path, depth)
+    if error is None:
+        result = evaluate_config(main, environ={})
+        assert result.directives[-1].args == ("bottom",)
+        return
+    with pytest.raises(CapplanError) as caught:
+        evaluate_config(main, environ={})
+    nested = tmp_path.joinpath("deep", *(["d"] * 128))
+    assert caught.value.render().splitlines()[0] == (
+        f"{main}:9: Include/IncludeOptional: Directory '{nested}' exceeds the maximum include "
+        "directory nesting level of 128. You have probably a recursion somewhere."
+    )
+
+
+@pytest.mark.apache
+@pytest.mark.usefixtures("apache2")
+@pytest.mark.parametrize("depth", [127, 128], ids=["127-levels-read", "128-levels-refused"])
+def test_directory_nesting_limit_is_httpds(tmp_path: Path, depth: int) -> None:
+    main = _deep_tree(tmp_path, depth)
+    code, output = configtest(main, extra_args=("-d", str(tmp_path)))
+    assert (code == 0) is (depth == 127), output
+    if depth == 128:
+        assert "exceeds the maximum include directory nesting level of 128" in output

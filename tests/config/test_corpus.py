@@ -19,8 +19,8 @@ from capplan.config.fs import RealFileSystem
 from tests.data.config import regen
 
 SOURCES = regen.all_cases()
-CASES = [s for s in SOURCES if s.is_dir()]
-BAD = [s for s in SOURCES if s.is_file()]
+CASES = [s for s in SOURCES if s.parent == regen.CASES]
+BAD = [s for s in SOURCES if s.parent == regen.BAD]
 
 
 class _Unreadable(RealFileSystem):

@@ -229,7 +229,10 @@ def observe_capplan(
 
 
 def all_cases() -> list[Path]:
-    return sorted(CASES.iterdir()) + sorted(BAD.glob("*.conf"))
+    """Valid cases (directories under cases/), then failure modes: bad/*.conf, or a directory
+    under bad/ when the failure needs more files than the main one."""
+    bad = [p for p in BAD.iterdir() if p.suffix == ".conf" or p.is_dir()]
+    return sorted(CASES.iterdir()) + sorted(bad, key=lambda p: p.stem)
 
 
 def expected_path(source: Path) -> Path:
