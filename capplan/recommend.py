@@ -26,6 +26,7 @@ from capplan.settings import (
     PreforkSettings,
     WorkerSettings,
 )
+from capplan.snippet import mpm_of
 
 if TYPE_CHECKING:
     from capplan.models import MpmMetrics, TargetResult
@@ -210,27 +211,39 @@ def coherent_common(current: CommonSettings) -> CommonSettings:
 # --- monotone search ---------------------------------------------------------------------------
 
 
-def smallest_passing(ok: Callable[[int], bool], low: int, high: int) -> int | None:
+def smallest_passing(
+    ok: Callable[[int], bool], low: int, high: int, guess: int | None = None
+) -> int | None:
     """Smallest n in [low, high] with ok(n), for ok monotone (False … False True … True).
 
-    Gallops upward from `low` (1, 2, 4, … steps) and then bisects, so an answer close to `low`
-    costs few evaluations. Returns None when ok(high) is False.
+    Gallops from `guess` (default `low`) in steps of 1, 2, 4, … — down while ok holds, up while
+    it fails — and then bisects between the last failure and the first success, so an answer
+    near the guess costs few evaluations. Returns None when ok(high) is False.
     """
     if low > high:
         return None
-    if ok(low):
-        return low
-    last_fail = low
+    start = low if guess is None else min(max(guess, low), high)
     step = 1
-    while True:
-        probe = min(high, low + step)
-        if ok(probe):
-            break
-        if probe == high:
-            return None
-        last_fail = probe
-        step *= 2
-    first_pass = probe
+    if ok(start):
+        first_pass, last_fail = start, low - 1
+        while first_pass > low:
+            probe = max(low, first_pass - step)
+            if not ok(probe):
+                last_fail = probe
+                break
+            first_pass = probe
+            step *= 2
+    else:
+        last_fail = start
+        while True:
+            if last_fail == high:
+                return None
+            probe = min(high, last_fail + step)
+            if ok(probe):
+                first_pass = probe
+                break
+            last_fail = probe
+            step *= 2
     while first_pass - last_fail > 1:
         mid = (first_pass + last_fail) // 2
         if ok(mid):
@@ -286,8 +299,13 @@ class _Sized:
     limit: Assessment | None
 
 
-def _size_shape(shape: _Shape, profile: TrafficProfile) -> _Sized:
-    """Smallest process count meeting every target for a fixed shape, or the memory limit."""
+def _size_shape(shape: _Shape, profile: TrafficProfile, offered_load: float) -> _Sized:
+    """Smallest process count meeting every target for a fixed shape, or the memory limit.
+
+    `offered_load` (Erlangs, worker-holding) gives the stability bound, where the search starts
+    (a + 2·sqrt(a) workers, square-root staffing). The settings found carry minimal spare
+    thresholds; `_finalize` sizes those for the one that is chosen.
+    """
     cache: dict[int, Assessment] = {}
 
     def at(processes: int) -> Assessment:
@@ -299,22 +317,44 @@ def _size_shape(shape: _Shape, profile: TrafficProfile) -> _Sized:
 
     tpc = 1 if shape.mpm == "prefork" else shape.threads_per_child
     high = MAX_SERVER_LIMIT[shape.mpm]
-    probe = at(1)
     # Stability needs more workers than the worker-holding load (model.md §3.2, §4.2).
-    low = max(1, math.floor(probe.metrics.offered_load_erlangs / tpc))
-    processes = smallest_passing(lambda n: at(n).queue_ok, low, high)
+    low = min(high, max(1, math.floor(offered_load / tpc)))
+    guess = math.ceil((offered_load + 2.0 * math.sqrt(offered_load)) / tpc)
+    processes = smallest_passing(lambda n: at(n).queue_ok, low, high, guess)
     if processes is None or not at(processes).memory_ok:
-        # Nothing meets the targets within memory: report the largest count that fits.
-        memory_high = largest_passing(lambda n: at(n).memory_ok, 1, processes or high)
-        return _Sized(best=None, limit=at(memory_high) if memory_high is not None else None)
-    # Spare thresholds follow the expected busy workers at the chosen size; the final settings are
-    # re-evaluated, and a process is added if (against monotonicity) a target now fails.
-    busy = at(processes).metrics.busy_workers_mean
+        # Nothing meets the targets within memory: report the largest count that fits. The
+        # models' memory-bounded maximum is where the search starts.
+        seen = at(processes if processes is not None else low)
+        fitting = seen.metrics.memory.max_workers
+        start = None if fitting is None else fitting // tpc + 1
+        too_many = smallest_passing(
+            lambda n: not at(n).memory_ok, 1, processes or high, start
+        )
+        if too_many is None or too_many == 1:
+            return _Sized(best=None, limit=None)
+        return _Sized(best=None, limit=at(too_many - 1))
+    return _Sized(best=at(processes), limit=None)
+
+
+def _finalize(assessment: Assessment, profile: TrafficProfile) -> Assessment:
+    """The chosen size with spare thresholds from its expected busy workers, re-evaluated.
+
+    A process is added if (against monotonicity) a target fails with the final settings; the
+    evaluation returned is always the one of the settings returned.
+    """
+    settings = assessment.settings
+    shape = _Shape(
+        mpm_of(settings),
+        assessment.metrics.threads_per_child,
+        settings.common,
+        settings.worker_factor if isinstance(settings, EventSettings) else 2,
+    )
+    busy = assessment.metrics.busy_workers_mean
     for extra in range(3):
-        final = assess(_settings(shape, processes + extra, busy), profile)
+        final = assess(_settings(shape, settings.processes + extra, busy), profile)
         if final.ok:
-            return _Sized(best=final, limit=None)
-    return _Sized(best=None, limit=at(processes))
+            return final
+    return assessment
 
 
 def _threads_candidates(current: MpmSettings | None) -> tuple[int, ...]:
@@ -374,7 +414,8 @@ def size_mpm(
     if mpm == "event" and factor < 3:
         # A larger factor lets each idle worker vouch for more idle connections (model.md §4.3).
         shapes += [_Shape(mpm, tpc, common, factor + 1) for tpc in tpcs]
-    baseline = _pick([_size_shape(shape, profile) for shape in shapes])
+    load = _offered_load(mpm, common, profile)
+    baseline = _pick([_size_shape(shape, profile, load) for shape in shapes])
     alternative: Assessment | None = None
     if mpm in ("prefork", "worker") and common.keep_alive:
         # The lever is weighed at the shape that won (same ThreadsPerChild).
@@ -390,17 +431,27 @@ def size_mpm(
     raised = _max_requests_lever(mpm, profile, option_best or option_limit)
     if raised is not None:
         option_best, option_limit = raised, None
+    if option_best is not None:
+        option_best = _finalize(option_best, profile)
     rate = sustainable_rate_per_s(option_limit, profile) if option_limit is not None else None
     return MpmOption(
         mpm=mpm,
         best=option_best,
         limit=option_limit,
         max_rate_per_s=rate,
-        keepalive_alternative=alternative,
+        keepalive_alternative=option_best if alternative is not None else None,
         keepalive_baseline=baseline.best if alternative is not None else None,
-        max_requests_alternative=raised,
+        max_requests_alternative=option_best if raised is not None else None,
         max_requests_baseline=before_cap if raised is not None else None,
     )
+
+
+def _offered_load(mpm: MpmName, common: CommonSettings, profile: TrafficProfile) -> float:
+    """The worker-holding load in Erlangs (it does not depend on the number of workers)."""
+    probe = coherent_settings(
+        mpm, processes=1, threads_per_child=1, busy_workers_mean=0.0, common=common
+    )
+    return assess(probe, profile).metrics.offered_load_erlangs
 
 
 # Visits longer than half the cap make the cap bind; the raised cap covers all but about 1 % of
@@ -433,7 +484,7 @@ def _max_requests_lever(
     factor = settings.worker_factor if isinstance(settings, EventSettings) else 2
     shape = _Shape(mpm, chosen.metrics.threads_per_child,
                    replace(common, max_keep_alive_requests=raised_cap), factor)
-    sized = _size_shape(shape, profile).best
+    sized = _size_shape(shape, profile, _offered_load(mpm, shape.common, profile)).best
     if sized is None:
         return None
     if not chosen.ok:
@@ -477,7 +528,10 @@ def _keepalive_lever(
         if timeout_s >= common.keep_alive_timeout_s:
             continue
         lowered = replace(common, keep_alive_timeout_s=timeout_s)
-        sized = _pick([_size_shape(_Shape(mpm, tpc, lowered, factor), profile) for tpc in tpcs])
+        load = _offered_load(mpm, lowered, profile)
+        sized = _pick(
+            [_size_shape(_Shape(mpm, tpc, lowered, factor), profile, load) for tpc in tpcs]
+        )
         if sized.best is None:
             continue
         if baseline.best is None:

@@ -175,3 +175,15 @@ def test_smallest_passing_finds_the_threshold(
 )
 def test_largest_passing_finds_the_threshold(threshold: int, expected: int | None) -> None:
     assert largest_passing(lambda n: n <= threshold, 1, 100) == expected
+
+
+@pytest.mark.parametrize("guess", [None, 1, 30, 36, 37, 38, 90, 100, 500])
+def test_smallest_passing_from_any_guess(guess: int | None) -> None:
+    calls: list[int] = []
+
+    def ok(n: int) -> bool:
+        calls.append(n)
+        return n >= 37
+
+    assert smallest_passing(ok, 1, 100, guess) == 37
+    assert len(calls) <= 16
