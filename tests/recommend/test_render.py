@@ -169,3 +169,13 @@ def test_comparison_table_marks_missed_targets_and_winners(reports: Reports) -> 
     text = render_comparison(reports.comparison, "table")
     assert "MISSED" in text
     assert "◆" in text
+
+
+def test_the_schema_is_shipped_as_package_data() -> None:
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["capplan"]
+    assert any(fnmatch.fnmatch("render/report_schema.json", p) for p in patterns)
+    assert report_schema()["oneOf"]
