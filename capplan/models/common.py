@@ -21,7 +21,6 @@ from capplan.queueing import (
     blocking_estimate,
     holding_time,
     mgc,
-    mmck,
     poisson_quantile,
 )
 from capplan.settings import CommonSettings, MpmName, MpmSettings
@@ -94,7 +93,10 @@ def pooled_metrics(
 
     Erlang C with Allen-Cunneen waits for P(wait) and the waits; M/M/c/K with the SCV-corrected
     queue Q_eff = 2Q/(1 + cH2) for P(block); only the first request of a connection can wait.
-    Under overload (a >= c) the finite queue gives the carried load and P(wait | admitted).
+    Under overload (a >= c) the finite queue gives the carried load; P(wait) is 1, Erlang C's
+    convention: every new connection finds the workers busy and waits, or its SYN is dropped
+    and retried (which the M/M/c/K P(wait | admitted) would leave out, making P(wait) fall as
+    the load rises past c).
     """
     common = settings.common
     c = settings.workers
@@ -107,10 +109,7 @@ def pooled_metrics(
     waits = mgc(c, a, ht.mean_s, ht.scv)
     blocking = blocking_estimate(c, a, q, ht.scv)
     p_block = clamp_probability(blocking.p_block_est)
-    if waits.stable:
-        p_wait = waits.p_wait
-    else:
-        p_wait = mmck(c, a, blocking.queue_eff, ht.mean_s).p_wait_admitted
+    p_wait = waits.p_wait  # 1 when a >= c
     carried = 1.0 - p_block
     busy = min(float(c), a * carried)
     idle_ka = conn_rate * carried * ht.mean_idle_s

@@ -158,7 +158,7 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         keepalive_drops_per_s=fixed.keepalive_drops_per_s,
         kill_hazard_per_s=fixed.kill_hazard_per_s,
         connections_per_s_without_kills=fixed.connections_per_s_without_kills,
-        churn_per_s=conn_rate - fixed.connections_per_s_without_kills,
+        churn_per_s=max(0.0, conn_rate - fixed.connections_per_s_without_kills),
         p_connection_limit=limit.p_limit,
         p_connection_limit_bound=limit.p_limit_bound,
         pooled_wait_probability=limit.pooled_c,

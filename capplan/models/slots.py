@@ -108,5 +108,7 @@ def connection_limit(
         value = at_least_n + _tail_at_least(c + f * (c - n_star), mean_x)
         if value < best:
             best, best_n = value, n_star
-    bound = min(1.0, best)
+    # The bound holds for the independent law too, so it is never below P_limit; near 1 the two
+    # sums can round the other way by an ulp.
+    bound = min(1.0, max(best, p_limit))
     return ConnectionLimit(p_limit, bound, best_n if best < 1.0 else None, pooled)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from capplan.models import evaluate, metrics_to_dict
@@ -143,6 +143,16 @@ def test_pooled_waits_and_blocking_grow_with_rate(
 
 
 @FUZZ
+@example(
+    profile=TrafficProfile(
+        "overload-tiny-backlog",
+        Traffic(requests_per_second=273.0, service_time_s=1.0, service_time_scv=5.0),
+        Visits(requests_per_visit=1.0, think_time_s=5.0, idle_hold_probability=0.0),
+    ),
+    common=CommonSettings(keep_alive=False, listen_backlog=1),
+    workers=147,
+    extra=136,
+)
 @given(profiles(), commons(), st.integers(1, 800), st.integers(1, 200))
 def test_prefork_waits_fall_with_workers(
     profile: TrafficProfile, common: CommonSettings, workers: int, extra: int
@@ -200,6 +210,7 @@ def test_prefork_without_keepalive_is_plain_erlang_c(profile: TrafficProfile, wo
 
 
 @FUZZ
+@example(c=486, f=3, a_b=428.47123361595453, a_y=901.0, factor=1.0)  # an ulp from 1
 @given(
     st.integers(1, 600),
     st.integers(1, 4),
