@@ -19,6 +19,7 @@ from capplan.cli import main
 from capplan.profile import TrafficProfile, load_profile
 from capplan.queueing.holding import GeometricVisits, HoldingInputs, holding_time
 from capplan.queueing.sizing import min_servers_erlang_c
+from capplan.settings import MPM_NAMES, MpmName
 from tests.logs.generator import TrafficModel, generate_requests, write_log
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "logs"
@@ -200,3 +201,53 @@ def test_fit_inverts_the_holding_model(
     )
     assert not clamped
     assert fitted == pytest.approx(m, rel=1e-6)
+
+
+TRUE_PROFILE = f"""\
+version: 1
+name: true-model
+traffic:
+  requests_per_second: {MODEL.request_rate_per_s}
+  service_time: {MODEL.service_mean_s}s
+  service_time_scv: {MODEL.service_scv}
+visits:
+  requests_per_visit: {MODEL.requests_per_visit}
+  think_time: {MODEL.think_time_s}s
+  idle_hold_probability: {MODEL.idle_hold_probability}
+"""
+
+
+@pytest.mark.parametrize("mpm", MPM_NAMES)
+def test_models_and_recommendation_agree(recovered: Recovered, mpm: MpmName) -> None:
+    """The models' offered load and the recommended worker count match the true profile's."""
+    from capplan.models import evaluate
+    from capplan.profile import profile_from_text
+    from capplan.recommend import size_mpm
+    from capplan.settings import (
+        CommonSettings,
+        EventSettings,
+        MpmSettings,
+        PreforkSettings,
+        WorkerSettings,
+    )
+
+    true = profile_from_text(TRUE_PROFILE, "true.yaml")
+    common = CommonSettings(keep_alive_timeout_s=MODEL.keepalive_timeout_s,
+                            max_keep_alive_requests=MODEL.max_keepalive_requests)
+    choices: dict[str, MpmSettings] = {
+        "prefork": PreforkSettings(common=common),
+        "worker": WorkerSettings(common=common),
+        "event": EventSettings(common=common),
+    }
+    settings = choices[mpm]
+    want, got = evaluate(settings, true), evaluate(settings, recovered.profile)
+    assert got.offered_load_erlangs == pytest.approx(want.offered_load_erlangs, rel=0.05)
+    sized_true = size_mpm(mpm, true, current=None, common=common)
+    sized_got = size_mpm(mpm, recovered.profile, current=None, common=common)
+    assert sized_true.best is not None
+    assert sized_got.best is not None
+    workers_true = sized_true.best.metrics.workers
+    workers_got = sized_got.best.metrics.workers
+    # within 5 % or one process's worth of threads (sizes are multiples of ThreadsPerChild)
+    step = 1 if mpm == "prefork" else sized_true.best.metrics.threads_per_child
+    assert abs(workers_got - workers_true) <= max(0.05 * workers_true, step)
