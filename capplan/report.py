@@ -563,6 +563,17 @@ def with_overrides(profile: TrafficProfile, overrides: TargetOverrides) -> Traff
     return replace(profile, targets=targets, memory=memory)
 
 
+def directive_for(target: str, settings: MpmSettings) -> str:
+    """The directive a user changes to meet `target` with these settings.
+
+    Worst-case memory counts ServerLimit processes (a graceful restart can fill them), so a
+    ServerLimit above the active processes is the first thing to lower.
+    """
+    if is_memory_target(target) and settings.server_limit > settings.processes:
+        return "ServerLimit"
+    return TARGET_DIRECTIVE.get(target, "MaxRequestWorkers")
+
+
 def build_fixes(
     config: EffectiveConfig, violations: Sequence[Violation], option: MpmOption | None,
     ram_bytes: float | None,
@@ -571,7 +582,7 @@ def build_fixes(
     points at the main config file, line 1)."""
     fixes = []
     for violation in violations:
-        directive = TARGET_DIRECTIVE.get(violation.target, "MaxRequestWorkers")
+        directive = directive_for(violation.target, config.settings)
         location = config.source_of(directive)
         is_default = location is None or location.line <= 0
         if location is None or location.line <= 0:

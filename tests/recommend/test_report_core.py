@@ -14,12 +14,13 @@ from capplan.report import (
     Verdict,
     Violation,
     describe_target,
+    directive_for,
     mpms_to_consider,
     verdict_of,
     winners_of,
     with_overrides,
 )
-from capplan.settings import EffectiveConfig, PreforkSettings
+from capplan.settings import EffectiveConfig, MpmSettings, PreforkSettings, WorkerSettings
 
 PROFILE = profile_from_text(
     "version: 1\nname: t\ntraffic:\n  requests_per_second: 10\n  service_time: 50ms\n"
@@ -133,3 +134,19 @@ def test_mpms_to_consider(choice: str, modules: tuple[str, ...], expected: tuple
 def test_current_needs_a_config() -> None:
     with pytest.raises(CapplanError, match="--mpm current needs a config"):
         mpms_to_consider("current", None)
+
+
+@pytest.mark.parametrize(
+    ("target", "settings", "directive"),
+    [
+        pytest.param("max_wait_probability", PreforkSettings(), "MaxRequestWorkers", id="wait"),
+        pytest.param("max_memory_fraction", PreforkSettings(server_limit=256,
+                     max_request_workers=256), "MaxRequestWorkers", id="memory-at-limit"),
+        pytest.param("max_memory_fraction", WorkerSettings(server_limit=40,
+                     max_request_workers=400), "ServerLimit", id="memory-headroom"),
+    ],
+)
+def test_directive_to_change_for_a_missed_target(
+    target: str, settings: MpmSettings, directive: str
+) -> None:
+    assert directive_for(target, settings) == directive
