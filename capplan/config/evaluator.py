@@ -20,6 +20,7 @@ import os
 import posixpath
 import re
 import sys
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
@@ -34,7 +35,7 @@ from capplan.config.directives import (
     static_module,
 )
 from capplan.config.fs import FileSystem, Kind, RealFileSystem
-from capplan.config.lexer import APR_SPACE, lex
+from capplan.config.lexer import APR_SPACE, LexedFile, lex
 from capplan.config.parser import LineKind, container_args, first_word, parse_line, split_words
 from capplan.config.types import Directive, EvaluatedConfig, HttpdWarning, LoadedModule
 from capplan.errors import CapplanError
@@ -159,6 +160,7 @@ class _State:
     missing_gt: set[int] = field(default_factory=set)  # directive indices: opener lacks '>'
     warnings: list[HttpdWarning] = field(default_factory=list)
     files_read: list[str] = field(default_factory=list)
+    lexed: dict[str, LexedFile] = field(default_factory=dict)  # for error context
     include_depth: int = 0
 
     def add_module(self, info: ModuleInfo, symbol: str) -> None:
@@ -228,6 +230,9 @@ def evaluate_config(
         _walk_checks(state)
     except RecursionError:
         raise CapplanError(f"{main}: sections nested too deeply to evaluate") from None
+    except CapplanError as exc:
+        _attach_source(state, exc)
+        raise
     finally:
         sys.setrecursionlimit(limit)
         if collecting:
@@ -241,6 +246,20 @@ def evaluate_config(
         warnings=tuple(state.warnings),
         files_read=tuple(state.files_read),
     )
+
+
+def _attach_source(state: _State, exc: CapplanError) -> None:
+    """Give an error the logical line it is about, for the offending-line-and-caret display."""
+    where = exc.location
+    if where is None or exc.source_line is not None:
+        return
+    lexed = state.lexed.get(where.path)
+    if lexed is None:
+        return
+    at = bisect_left(lexed.numbers, where.line)
+    if at < len(lexed.numbers) and lexed.numbers[at] == where.line:
+        exc.source_line = lexed.texts[at]
+        exc.column = 0
 
 
 # --- reading files -----------------------------------------------------------------------------
@@ -262,6 +281,7 @@ def _process_file(
         ) from None
     state.files_read.append(path)
     lexed = lex(data)
+    state.lexed[path] = lexed
     handle = _File(path, lexed.texts, lexed.numbers, lexed.too_long_at, chain, lexed.plain_split)
     _build_config(state, handle, sections)
 

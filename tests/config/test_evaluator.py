@@ -308,3 +308,16 @@ def test_loadmodule_twice_warns() -> None:
     )
     assert [w.code for w in result.warnings] == ["AH01574"]
     assert [m.identifier for m in result.modules] == ["mpm_event_module"]
+
+
+def test_error_shows_the_line_a_caret_and_the_include_chain() -> None:
+    files = {"httpd.conf": EVENT + "Include a.conf\n", "a.conf": "Timeout 1\n  Include nope.conf\n"}
+    with pytest.raises(CapplanError) as caught:
+        evaluate_config(f"{ROOT}/httpd.conf", fs=_fs(files), environ={})
+    assert caught.value.render().splitlines() == [
+        f"{ROOT}/a.conf:2: Could not open configuration file {ROOT}/nope.conf: "
+        "No such file or directory",
+        "    Include nope.conf",
+        "    ^",
+        f"(included from {ROOT}/httpd.conf:2)",
+    ]
