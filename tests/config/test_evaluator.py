@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pytest
@@ -16,7 +17,7 @@ MODULES = "/usr/lib/apache2/modules"
 EVENT = f"LoadModule mpm_event_module {MODULES}/mod_mpm_event.so\n"
 
 
-def _fs(files: dict[str, str | bytes], *, unreadable: tuple[str, ...] = ()) -> MemoryFileSystem:
+def _fs(files: Mapping[str, str | bytes], *, unreadable: tuple[str, ...] = ()) -> MemoryFileSystem:
     tree: dict[str, str | bytes] = {f"{ROOT}/{name}": text for name, text in files.items()}
     for so in ("mpm_event", "mpm_worker", "mpm_prefork", "status", "info", "authz_core", "ssl"):
         tree[f"{MODULES}/mod_{so}.so"] = b"\x7fELF"
