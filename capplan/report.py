@@ -322,7 +322,8 @@ class Report:
     recommendation: Recommendation | None
     verdict: Verdict
     fixes: tuple[Fix, ...] = ()
-    # The largest request rate at which the current settings meet every target but memory.
+    # The largest request rate at which the current settings meet every target but memory
+    # (`check` only: `recommend` gives the sizes that meet the targets instead).
     current_max_rate_per_s: float | None = None
 
 
@@ -514,9 +515,6 @@ def build_report(
         current=current,
         recommendation=recommendation,
         verdict=verdict,
-        current_max_rate_per_s=sustainable_rate_per_s(current, profile)
-        if current is not None
-        else None,
     )
 
 
