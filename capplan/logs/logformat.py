@@ -344,7 +344,8 @@ def format_from_directives(
 
     With `nickname`, the last `LogFormat "..." nickname` (mod_log_config keeps formats in a table,
     so a later definition replaces an earlier one). Without, the first `CustomLog`'s format: a
-    string with `%` is the format itself, otherwise it names a LogFormat.
+    string with `%` is the format itself, otherwise it names a LogFormat; with no CustomLog, the
+    first `TransferLog`'s.
     # NOTE: mod_log_config `open_config_log` looks a CustomLog's format up in the nickname table
     # first and only otherwise parses it as a format string.
     """
@@ -372,7 +373,15 @@ def format_from_directives(
                     d.location,
                 )
             return spec, d.location, f"CustomLog {d.args[0]}"
+    for d in directives:
+        if d.key == "transferlog":
+            # NOTE: mod_log_config `set_transfer_log` logs with the format of the last
+            # one-argument LogFormat, else DEFAULT_LOG_FORMAT.
+            plain = [x for x in directives if x.key == "logformat" and len(x.args) == 1]
+            if plain:
+                return plain[-1].args[0], plain[-1].location, f"TransferLog {d.args[0]}"
+            return DEFAULT_LOG_FORMAT, d.location, f"TransferLog {d.args[0]} (default format)"
     raise CapplanError(
-        "the config has no CustomLog directive; name the format with --log-format-name "
-        "or give it with --log-format"
+        "the config has no CustomLog or TransferLog directive; name the format with "
+        "--log-format-name or give it with --log-format"
     )

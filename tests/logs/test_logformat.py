@@ -206,3 +206,26 @@ def test_unknown_nickname_lists_the_defined_ones() -> None:
     evaluated = evaluate_config(DATA / "httpd.conf")
     with pytest.raises(CapplanError, match=r"no LogFormat named 'nope' \(defined: .*timing"):
         format_from_directives(evaluated.directives, "nope")
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ('LogFormat "%h %t %D" \nTransferLog logs/access.log\n', "%h %t %D"),
+        ("TransferLog logs/access.log\n", COMMON_FORMAT),
+        ('CustomLog logs/a.log "%h %t %{us}T"\n', "%h %t %{us}T"),
+    ],
+    ids=["transferlog-plain-logformat", "transferlog-default", "customlog-inline-format"],
+)
+def test_format_without_nickname(tmp_path: Path, config: str, expected: str) -> None:
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(f'ServerRoot "{tmp_path}"\n' + config)
+    fmt, _, _ = format_from_directives(evaluate_config(conf).directives, None)
+    assert fmt == expected
+
+
+def test_customlog_naming_an_undefined_format(tmp_path: Path) -> None:
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(f'ServerRoot "{tmp_path}"\nCustomLog logs/a.log missing\n')
+    with pytest.raises(CapplanError, match="names the format 'missing', which no LogFormat"):
+        format_from_directives(evaluate_config(conf).directives, None)
