@@ -755,7 +755,9 @@ class _IncludeWalk:
             if name[0] == "." and not leading_dot:
                 continue  # APR_FNM_PERIOD: wildcards never match a leading dot
             full = _join(path, name)
-            if slash and self.state.fs.kind(full) is not Kind.DIRECTORY:
+            # NOTE: ap_dir_fnmatch() looks at the directory entry's own type here, so a
+            # symlink to a directory in a middle component does not match.
+            if slash and self.state.fs.kind(full, follow_symlinks=False) is not Kind.DIRECTORY:
                 continue
             candidates.append(full)
         if not candidates:

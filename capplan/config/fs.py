@@ -31,8 +31,8 @@ class FileSystem(Protocol):
         """
         ...
 
-    def kind(self, path: str) -> Kind | None:
-        """Kind of `path` after following symlinks, None when stat() fails."""
+    def kind(self, path: str, *, follow_symlinks: bool = True) -> Kind | None:
+        """Kind of `path` (a symlink itself is OTHER unless followed), None when stat() fails."""
         ...
 
     def list_dir(self, path: str) -> list[str]:
@@ -51,9 +51,9 @@ class RealFileSystem:
                 raise _error(errno.EBADF, path)
             return handle.read()
 
-    def kind(self, path: str) -> Kind | None:
+    def kind(self, path: str, *, follow_symlinks: bool = True) -> Kind | None:
         try:
-            mode = os.stat(path).st_mode
+            mode = os.stat(path, follow_symlinks=follow_symlinks).st_mode
         except (OSError, ValueError):
             return None
         if stat.S_ISREG(mode):
@@ -109,8 +109,8 @@ class MemoryFileSystem:
         except KeyError:
             raise _error(errno.ENOENT, path) from None
 
-    def kind(self, path: str) -> Kind | None:
-        key = posixpath.normpath(path)
+    def kind(self, path: str, *, follow_symlinks: bool = True) -> Kind | None:
+        key = posixpath.normpath(path)  # no symlinks in memory: following changes nothing
         if key in self._files:
             return Kind.FILE
         if key in self._children:
