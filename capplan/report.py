@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, assert_never
 
 from capplan.errors import CapplanError
 from capplan.location import Location
@@ -102,16 +102,22 @@ def human_percent(fraction: float) -> str:
 
 TARGET_WORDS = {
     "max_wait_probability": "P(a new connection waits)",
-    "max_wait": "P(wait longer than the target time)",
+    "max_wait": "P(wait longer than {wait})",
     "max_block_probability": "P(accept queue full)",
     "max_connection_limit_probability": "P(event connection limit hit)",
     "max_memory_fraction": "worst-case memory",
 }
 
 
-def describe_target(target: TargetResult | Violation, ram_bytes: float | None = None) -> str:
-    """`P(a new connection waits) 0.31 > 0.01` or `worst-case memory 44 GiB > 7.2 GiB`."""
-    words = TARGET_WORDS.get(target.target, target.target)
+def describe_target(
+    target: TargetResult | Violation, profile: TrafficProfile | None = None
+) -> str:
+    """`P(a new connection waits) 0.31 > 0.01`, `P(wait longer than 200 ms) 0.02 > 0.01` or
+    `worst-case memory 44 GiB > 7.2 GiB` (the profile gives the wait time and memory.ram)."""
+    max_wait = profile.targets.max_wait if profile is not None else None
+    wait = format_seconds(max_wait.time_s) if max_wait is not None else "the target time"
+    words = TARGET_WORDS.get(target.target, target.target).format(wait=wait)
+    ram_bytes = _ram_bytes(profile) if profile is not None else None
     if is_memory_target(target.target) and ram_bytes:
         value = format_bytes(target.value * ram_bytes)
         limit = format_bytes(target.limit * ram_bytes)
@@ -121,7 +127,7 @@ def describe_target(target: TargetResult | Violation, ram_bytes: float | None = 
     return f"{words} {value} {relation} {limit}"
 
 
-def worker_words(mpm: MpmName, settings: MpmSettings) -> str:
+def worker_words(settings: MpmSettings) -> str:
     """`743 processes` for prefork, `100 threads in 4 processes of 25` for worker and event."""
     match settings:
         case PreforkSettings():
@@ -130,7 +136,8 @@ def worker_words(mpm: MpmName, settings: MpmSettings) -> str:
             count = settings.processes
             processes = "1 process" if count == 1 else f"{count} processes"
             return f"{settings.workers} threads in {processes} of {settings.threads_per_child}"
-    raise AssertionError(mpm)
+        case _:
+            assert_never(settings)
 
 
 def keepalive_share_reason(
@@ -159,11 +166,11 @@ def _needs_words(option: MpmOption) -> str:
     assert option.best is not None
     baseline = option.keepalive_baseline
     if baseline is None:
-        return f"{option.mpm} needs {worker_words(option.mpm, option.best.settings)}"
+        return f"{option.mpm} needs {worker_words(option.best.settings)}"
     lowered = option.best.settings
     return (
-        f"{option.mpm} needs {worker_words(option.mpm, baseline.settings)} "
-        f"({worker_words(option.mpm, lowered)} with KeepAliveTimeout "
+        f"{option.mpm} needs {worker_words(baseline.settings)} "
+        f"({worker_words(lowered)} with KeepAliveTimeout "
         f"{format_seconds(lowered.common.keep_alive_timeout_s)})"
     )
 
@@ -177,7 +184,7 @@ def limit_reason(option: MpmOption, profile: TrafficProfile) -> str:
             f"({format_bytes(_ram_bytes(profile) or 0)})"
         )
     missed = [t for t in option.limit.targets if not t.met]
-    what = "; ".join(describe_target(t, _ram_bytes(profile)) for t in missed)
+    what = "; ".join(describe_target(t, profile) for t in missed)
     rate = option.max_rate_per_s
     sustain = (
         f", which sustain at most {format_number(rate)} req/s for these targets "
@@ -187,7 +194,7 @@ def limit_reason(option: MpmOption, profile: TrafficProfile) -> str:
     )
     return (
         f"{option.mpm} cannot meet every target within memory: at most "
-        f"{worker_words(option.mpm, option.limit.settings)} fit{sustain}; at that size {what}"
+        f"{worker_words(option.limit.settings)} fit{sustain}; at that size {what}"
     )
 
 
@@ -200,14 +207,14 @@ def keepalive_lever_reason(option: MpmOption) -> str | None:
     if baseline is None:
         return (
             f"lowering KeepAliveTimeout to {format_seconds(new_t)} is the only way {option.mpm} "
-            f"meets the targets within memory ({worker_words(option.mpm, lowered.settings)}); "
+            f"meets the targets within memory ({worker_words(lowered.settings)}); "
             f"clients open {format_number(lowered.metrics.connections_per_s)} connections/s"
         )
     old_t = baseline.settings.common.keep_alive_timeout_s
     return (
         f"lowering KeepAliveTimeout from {format_seconds(old_t)} to {format_seconds(new_t)} is the "
-        f"better lever for {option.mpm}: {worker_words(option.mpm, lowered.settings)} instead of "
-        f"{worker_words(option.mpm, baseline.settings)} "
+        f"better lever for {option.mpm}: {worker_words(lowered.settings)} instead of "
+        f"{worker_words(baseline.settings)} "
         f"({format_bytes(lowered.metrics.memory_bytes)} instead of "
         f"{format_bytes(baseline.metrics.memory_bytes)} at worst), at the cost of more TCP "
         f"handshakes ({format_number(baseline.metrics.connections_per_s)} → "
@@ -253,17 +260,17 @@ def choice_reason(chosen: MpmOption, options: Sequence[MpmOption], profile: Traf
     compared = f" (vs {', '.join(others)})" if others else ""
     return (
         f"{chosen.mpm} meets every target with the least memory: "
-        f"{worker_words(chosen.mpm, chosen.best.settings)}, "
+        f"{worker_words(chosen.best.settings)}, "
         f"{format_bytes(chosen.best.metrics.memory_bytes)} in the worst case{share}{compared}"
     )
 
 
-def current_reason(config: EffectiveConfig, current: Assessment, ram_bytes: float | None) -> str:
-    head = f"the current config ({config.mpm}, {worker_words(config.mpm, config.settings)})"
+def current_reason(config: EffectiveConfig, current: Assessment, profile: TrafficProfile) -> str:
+    head = f"the current config ({config.mpm}, {worker_words(config.settings)})"
     missed = [t for t in current.targets if not t.met]
     if not missed:
         return f"{head} already meets every target; the recommendation is the smallest that does"
-    what = "; ".join(describe_target(t, ram_bytes) for t in missed)
+    what = "; ".join(describe_target(t, profile) for t in missed)
     return f"{head} misses {len(missed)} target(s): {what}"
 
 
@@ -408,10 +415,9 @@ def build_recommendation(
         for mpm in mpms
     )
     current = assess(config.settings, profile) if config is not None else None
-    ram = _ram_bytes(profile)
     reasons: list[str] = []
     if config is not None and current is not None:
-        reasons.append(current_reason(config, current, ram))
+        reasons.append(current_reason(config, current, profile))
     if any(m in THREAD_UNSAFE_MODULES for m in modules) and "prefork" in mpms and len(mpms) == 1:
         loaded = ", ".join(m for m in modules if m in THREAD_UNSAFE_MODULES)
         reasons.append(
@@ -574,7 +580,7 @@ def directive_for(target: str, settings: MpmSettings) -> str:
 
 def build_fixes(
     config: EffectiveConfig, violations: Sequence[Violation], option: MpmOption | None,
-    ram_bytes: float | None,
+    profile: TrafficProfile,
 ) -> tuple[Fix, ...]:
     """For each missed target, the directive to change and its `file:line` (a default value
     points at the main config file, line 1)."""
@@ -585,7 +591,7 @@ def build_fixes(
         is_default = location is None or location.line <= 0
         if location is None or location.line <= 0:
             location = Location(config.path, 1)
-        what = describe_target(violation, ram_bytes)
+        what = describe_target(violation, profile)
         if option is not None and option.best is not None:
             values = dict(all_directives(option.best.settings))
             together = ", ".join(
@@ -633,7 +639,7 @@ def build_check(profile: TrafficProfile, config: EffectiveConfig) -> Report:
         current=current,
         recommendation=None,
         verdict=verdict,
-        fixes=build_fixes(config, verdict.violations, option, _ram_bytes(profile)),
+        fixes=build_fixes(config, verdict.violations, option, profile),
         current_max_rate_per_s=sustainable_rate_per_s(current, profile),
     )
 

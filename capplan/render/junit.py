@@ -39,12 +39,11 @@ def render_junit(report: Report) -> str:
         },
     )
     mpm = config.mpm if config is not None else "none"
-    ram = report.profile.memory.ram_bytes
     for target in targets:
         case = ET.SubElement(
             suite, "testcase", {"classname": f"capplan.check.{mpm}", "name": target.target}
         )
-        summary = describe_target(target, float(ram) if ram else None)
+        summary = describe_target(target, report.profile)
         if target.met:
             ET.SubElement(case, "system-out").text = summary
             continue

@@ -181,7 +181,8 @@ def render_report_table(report: Report, *, markdown: bool = False) -> str:
         parts.append("Verdict: every target holds.")
     else:
         parts.append(f"Verdict: {len(verdict.violations)} target(s) missed.")
-        parts += _bullets([describe_target(v, ram) for v in verdict.violations], markdown)
+        missed = [describe_target(v, report.profile) for v in verdict.violations]
+        parts += _bullets(missed, markdown)
     for fix in report.fixes:
         parts += _bullets([f"{fix.location}: {fix.message}"], markdown)
     rec = report.recommendation

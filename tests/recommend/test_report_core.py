@@ -77,18 +77,27 @@ def test_winners_of_a_row(
 
 
 @pytest.mark.parametrize(
-    ("target", "ram", "text"),
+    ("target", "text"),
     [
-        pytest.param(_result("max_wait_probability", 0.01, 0.31), None,
+        pytest.param(_result("max_wait_probability", 0.01, 0.31),
                      "P(a new connection waits) 0.31 > 0.01", id="probability-missed"),
-        pytest.param(_result("max_block_probability", 0.001, 2.5e-7), None,
+        pytest.param(_result("max_block_probability", 0.001, 2.5e-7),
                      "P(accept queue full) 2.5e-7 ≤ 0.001", id="tiny-met"),
-        pytest.param(_result("max_memory_fraction", 0.9, 1.25), float(4 << 30),
-                     "worst-case memory 5 GiB > 3.6 GiB", id="memory-in-bytes"),
+        pytest.param(_result("max_wait", 0.01, 0.02),
+                     "P(wait longer than 200 ms) 0.02 > 0.01", id="wait-time-from-profile"),
+        pytest.param(_result("max_memory_fraction", 0.9, 1.25),
+                     "worst-case memory 2.5 GiB > 1.8 GiB", id="memory-in-bytes"),
     ],
 )
-def test_describe_target_in_plain_words(target: TargetResult, ram: float | None, text: str) -> None:
-    assert describe_target(target, ram) == text
+def test_describe_target_in_plain_words(target: TargetResult, text: str) -> None:
+    assert describe_target(target, PROFILE) == text
+
+
+def test_describe_target_without_a_profile() -> None:
+    assert describe_target(_result("max_wait", 0.01, 0.02)) == (
+        "P(wait longer than the target time) 0.02 > 0.01")
+    assert describe_target(_result("max_memory_fraction", 0.9, 0.5)) == (
+        "worst-case memory 0.5 ≤ 0.9")
 
 
 def test_flags_override_the_profile_targets() -> None:
