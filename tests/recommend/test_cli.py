@@ -139,3 +139,22 @@ def test_recommend_without_config_reads_the_system_config(
     document = json.loads(capsys.readouterr().out)
     assert document["config"]["path"] == str(system)
     assert document["recommendation"]["mpm"] in ("prefork", "worker", "event")
+
+
+def test_github_annotation_for_a_default_value_points_at_line_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.httpd import base_config
+
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(base_config(tmp_path, "prefork", 8080))  # no MaxRequestWorkers: 256
+    profile = tmp_path / "busy.yaml"
+    profile.write_text(
+        "version: 1\nname: busy\ntraffic:\n  requests_per_second: 5000\n  service_time: 100ms\n"
+        "targets:\n  max_wait: null\n  max_block_probability: null\n"
+    )
+    assert main(["check", str(conf), "-p", str(profile), "--format", "github"]) == 1
+    line = capsys.readouterr().out.splitlines()[0]
+    head = f"::error file={conf},line=1,title=capplan check%3A max_wait_probability::"
+    assert line.startswith(head)
+    assert line.endswith("(MaxRequestWorkers is not set: httpd's default applies)")
