@@ -24,9 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from capplan.errors import CapplanError
+from capplan.logs.parse import ScanPlan
 from capplan.logs.scan import ScanResult
 from capplan.logs.stats import count_quantile
 
+_MIN_THINK_S = 0.001
 PEAK_CHOICES = ("mean", "p50", "p90", "p95", "p99", "max")
 _QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
@@ -118,6 +120,13 @@ def _rate(result: ScanResult, peak: str, span_s: float) -> RateEstimate:
     return RateEstimate(mean, chosen, peak, w, windows, quantiles)
 
 
+def time_resolution_s(plan: ScanPlan) -> float:
+    """The tick of the log's request start times: 1 s for `%t`-like stamps, else finer."""
+    if plan.frac_group is not None:
+        return plan.frac_scale_s
+    return {"usec": 1e-6, "msec": 1e-3}.get(plan.time_form, 1.0)
+
+
 def fit_requests_per_visit(
     requests_per_connection: float, think_s: float, keepalive: KeepAliveConfig
 ) -> tuple[float, bool]:
@@ -175,10 +184,9 @@ def derive_profile(
         warnings.append(f"{result.bad:,} unusable lines skipped (first: {samples})")
     plan = result.plan
     first, last = result.t_min_s, result.t_max_s
-    # Span: whole windows from the first to the last request, so that a 1 s log of one second's
-    # stamps is 1 s long, not 0.
-    w = plan.window_s
-    span_s = (math.floor(last / w) - math.floor(first / w) + 1) * w
+    # Span: first to last request start plus one tick of the stamps' resolution, so that a log
+    # whose lines all carry the same whole-second stamp lasts 1 s, not 0.
+    span_s = last - first + time_resolution_s(plan)
     rate = _rate(result, peak, span_s)
 
     service: ServiceEstimate | None = None
@@ -221,6 +229,12 @@ def derive_profile(
         else None
     )
     think = vt.gap_sum_s / vt.gap_n if vt.gap_n else None
+    if think is not None and think < _MIN_THINK_S:
+        warnings.append(
+            f"mean think gap {think:.3g} s is below the time stamps' resolution; think_time set "
+            f"to {_MIN_THINK_S * 1e3:g} ms (log %{{usec}}t for sub-second gaps)"
+        )
+        think = _MIN_THINK_S
     visit_ends = vt.finals_kept + vt.finals_closed
     q = vt.finals_kept / visit_ends if plan.connection_group is not None and visit_ends else None
     direct = result.parsed / vt.visits if plan.client_group is not None and vt.visits else None
@@ -367,7 +381,7 @@ def render_profile_yaml(p: LogProfile) -> str:
         add(f"  # mean of {v.think_gaps:,} gaps between a response's end and the same client's "
             f"next request (within visits); p50 {_duration(v.think_p50_s)}, "
             f"p95 {_duration(v.think_p95_s)}")
-        add(f"  think_time: {_duration(max(v.think_time_s, 0.0))}")
+        add(f"  think_time: {_duration(v.think_time_s)}")
     if v.idle_hold_probability is not None:
         add(f"  # share of {v.visit_ends:,} visit-ending requests that left the connection open "
             f"(%X '+'; {v.censored:,} visits still open at the end of the log not counted)")

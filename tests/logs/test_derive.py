@@ -1,0 +1,62 @@
+"""Derive stage edge cases: spans, windows and fallbacks computed from tiny hand-made logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from capplan.logs.derive import derive_profile, render_profile_yaml
+from capplan.logs.logformat import compile_format
+from capplan.logs.scan import ScanOptions, scan_logs
+from capplan.profile import profile_from_text
+
+FORMAT = '%h %t "%r" %>s %D %k %X'
+
+
+def _line(second: int, client: int = 1, micros: int = 20_000, ka: int = 0, x: str = "+") -> str:
+    return (f'192.0.2.{client} [01/May/2024:10:{second // 60:02d}:{second % 60:02d} +0000] '
+            f'"GET / HTTP/1.1" 200 {micros} {ka} {x}\n')
+
+
+@pytest.mark.parametrize(
+    ("lines", "window", "mean", "p99"),
+    [
+        ([_line(0)] * 30, 1.0, 30.0, 30.0),
+        ([_line(0)] * 10 + [_line(9)] * 10, 1.0, 2.0, 10.0),
+        ([_line(s) for s in range(120)], 60.0, 1.0, 1.0),
+    ],
+    ids=["one-second", "gap-of-empty-windows", "minute-windows"],
+)
+def test_rates(tmp_path: Path, lines: list[str], window: float, mean: float, p99: float) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("".join(lines))
+    result = scan_logs((str(log),), compile_format(FORMAT), ScanOptions(window_s=window))
+    for peak, want in (("mean", mean), ("p99", p99)):
+        profile = derive_profile(result, name="a", peak=peak)
+        assert profile.rate.chosen_per_s == pytest.approx(want)
+        loaded = profile_from_text(render_profile_yaml(profile), "a.yaml")
+        assert loaded.traffic.requests_per_second == pytest.approx(want, rel=1e-5)
+
+
+def test_without_keepalive_and_status_fields(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("".join(f"192.0.2.{i % 3} [01/May/2024:10:00:{i:02d} +0000] {1000 * i}\n"
+                           for i in range(1, 40)))
+    result = scan_logs((str(log),), compile_format("%h %t %D"), ScanOptions())
+    profile = derive_profile(result, name="a")
+    text = render_profile_yaml(profile)
+    assert "no %X in the log: idle_hold_probability keeps its default" in text
+    assert "requests per client visit (no %k in the log)" in text
+    loaded = profile_from_text(text, "a.yaml")
+    assert loaded.visits.idle_hold_probability == 1.0  # the format's default
+    assert loaded.traffic.service_time_s == pytest.approx(0.020, rel=0.01)
+
+
+def test_whole_second_durations_warn(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("".join(f"192.0.2.1 [01/May/2024:10:00:{i:02d} +0000] 1\n" for i in range(9)))
+    profile = derive_profile(scan_logs((str(log),), compile_format("%h %t %T"), ScanOptions()),
+                             name="a")
+    assert any("only whole-second %T is logged" in w for w in profile.warnings)
+    assert profile.service.mean_s == 1.0
