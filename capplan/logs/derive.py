@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from capplan.errors import CapplanError
 from capplan.logs.parse import ScanPlan
@@ -29,6 +29,7 @@ from capplan.logs.scan import ScanResult
 from capplan.logs.stats import count_quantile
 
 _MIN_THINK_S = 0.001
+_MIN_SERVICE_S = 1e-6
 PEAK_CHOICES = ("mean", "p50", "p90", "p95", "p99", "max")
 _QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
@@ -202,6 +203,12 @@ def derive_profile(
             hist.quantile(0.99),
             hist.max,
         )
+        if service.mean_s < _MIN_SERVICE_S:
+            warnings.append(
+                f"mean {service.source} is {service.mean_s:.3g} s, below 1 µs; service_time set "
+                "to 1 µs"
+            )
+            service = replace(service, mean_s=_MIN_SERVICE_S)
     elif service_time_s is not None:
         service = ServiceEstimate("--service-time", 0, service_time_s, 1.0, 0, 0, 0, 0)
         warnings.append("the log has no request duration: service time from --service-time")

@@ -60,3 +60,13 @@ def test_whole_second_durations_warn(tmp_path: Path) -> None:
                              name="a")
     assert any("only whole-second %T is logged" in w for w in profile.warnings)
     assert profile.service.mean_s == 1.0
+
+
+def test_zero_durations_give_a_valid_profile(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("".join(_line(s, client=s % 4, micros=0) for s in range(50)))
+    profile = derive_profile(scan_logs((str(log),), compile_format(FORMAT), ScanOptions()),
+                             name="a")
+    loaded = profile_from_text(render_profile_yaml(profile), "a.yaml")
+    assert loaded.traffic.service_time_s == pytest.approx(1e-6)
+    assert any("below 1 µs" in w for w in profile.warnings)
