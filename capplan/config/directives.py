@@ -144,18 +144,31 @@ def _directives(raw: dict[str, str]) -> dict[str, tuple[str, Context]]:
     return {name.lower(): (name, Context(context)) for name, context in raw.items()}
 
 
+_MPM_SOURCES = frozenset({"event.c", "worker.c", "prefork.c"})
+
+
 def static_identifier(source: str) -> str:
-    """`mod_so.c` → `so_module`, `core.c` → `core_module` (the symbol `-M` prints)."""
+    """`mod_so.c` → `so_module`, `core.c` → `core_module`, `event.c` → `mpm_event_module`
+    (the symbol `-M` prints for a compiled-in module)."""
     if source in _STATIC_IDENTIFIERS:
         return _STATIC_IDENTIFIERS[source]
     stem = source.removesuffix(".c")
+    if source in _MPM_SOURCES:
+        return f"mpm_{stem}_module"
     return stem.removeprefix("mod_") + "_module"
 
 
 @cache
 def static_module(source: str) -> ModuleInfo:
+    """A compiled-in module by source file name; its directives come from the static table,
+    or from the shared build of the same module (a static MPM registers what its DSO does)."""
+    identifier = static_identifier(source)
     raw = _table().static.get(source)
-    return ModuleInfo(static_identifier(source), source, None if raw is None else _directives(raw))
+    if raw is None:
+        entry = _table().modules.get(identifier)
+        if entry is not None and entry[0] == source:
+            raw = entry[1]
+    return ModuleInfo(identifier, source, None if raw is None else _directives(raw))
 
 
 @cache

@@ -53,6 +53,14 @@ def test_static_modules() -> None:
     assert static_module("mod_version.c").directives == {"<ifversion": ("<IfVersion", Context.ANY)}
 
 
+def test_static_mpm_is_known_by_source_and_symbol() -> None:
+    info = static_module("event.c")
+    assert info.identifier == "mpm_event_module"
+    assert info.directives is not None
+    assert "asyncrequestworkerfactor" in info.directives
+    assert static_module("mod_foo.c").directives is None
+
+
 def test_global_only_holds_the_mpm_sizing_directives() -> None:
     for name in (
         "maxrequestworkers",

@@ -322,3 +322,20 @@ def test_error_shows_the_line_a_caret_and_the_include_chain() -> None:
         "    ^",
         f"(included from {ROOT}/httpd.conf:2)",
     ]
+
+
+def test_compiled_in_mpm() -> None:
+    """A static build (`apache2 -l` lists event.c): both names work and nothing is loaded."""
+    conf = (
+        "<IfModule event.c>\nTimeout 1\n</IfModule>\n"
+        "<IfModule mpm_event_module>\nTimeout 2\n</IfModule>\n"
+        "<IfDirective AsyncRequestWorkerFactor>\nTimeout 3\n</IfDirective>\n"
+    )
+    result = evaluate_config(
+        f"{ROOT}/httpd.conf",
+        fs=_fs({"httpd.conf": conf}),
+        environ={},
+        static_modules=("core.c", "mod_so.c", "http_core.c", "event.c"),
+    )
+    assert [d.args[0] for d in result.directives] == ["1", "2", "3"]
+    assert result.modules == ()
