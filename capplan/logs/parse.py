@@ -12,9 +12,11 @@ line by line, to report the bad lines' numbers.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
@@ -257,8 +259,26 @@ def _line_count(data: bytes) -> int:
     return n + 1 if data and not data.endswith(b"\n") else n
 
 
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a block allocates ~10 tuples and byte strings per
+    line, none of them in cycles, and the collections they trigger cost ~20 % of the scan."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def scan_block(plan: ScanPlan, data: bytes) -> BlockStats:
     """Scan whole lines; never raises on bad lines (they are counted with their numbers)."""
+    with _without_gc():
+        return _scan_block(plan, data)
+
+
+def _scan_block(plan: ScanPlan, data: bytes) -> BlockStats:
     regex = _compiled(plan.pattern)
     out = BlockStats(lines=_line_count(data))
     rows: list[tuple[bytes, ...]] = regex.findall(data)
