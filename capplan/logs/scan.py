@@ -19,7 +19,7 @@ from typing import BinaryIO
 from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.logs.logformat import CompiledFormat
-from capplan.logs.parse import BlockStats, ScanPlan, make_plan, scan_block
+from capplan.logs.parse import BlockStats, ScanPlan, make_plan, scan_block, without_gc
 from capplan.logs.reader import BLOCK_BYTES, LogInput, ReadNote
 from capplan.logs.stats import ClientTable, LogHistogram, VisitTally, WindowCounter
 
@@ -214,8 +214,9 @@ def scan_logs(
     if total < 2 * options.block_bytes and "-" not in paths:
         jobs = 1  # starting processes costs more than it saves on small inputs
     totals = _Totals(plan, options, fmt.source)
-    for source, stats in _scanned(inputs, plan, jobs, progress, total):
-        totals.add(source, stats)
+    with without_gc():  # the merge allocates per client, never in cycles (see parse.py)
+        for source, stats in _scanned(inputs, plan, jobs, progress, total):
+            totals.add(source, stats)
     # A read note (truncated gzip) is about the end of what was read from its file.
     lines_read = totals.lines_by_source
     notes = tuple(
