@@ -292,13 +292,14 @@ class ClientTable:
 
     def _expire(self, before_s: float) -> None:
         table = self.table
+        add_final, cap = self.tally.add_final, self.cap
         while table:
-            key = next(iter(table))
-            end_s, keepalives, status = table[key]
-            if end_s >= before_s:
+            key, entry = table.popitem(last=False)
+            if entry[0] >= before_s:
+                table[key] = entry  # not over yet: back to the front, where it was
+                table.move_to_end(key, last=False)
                 break
-            del table[key]
-            self.tally.add_final(keepalives, status, self.cap)
+            add_final(entry[1], entry[2], cap)
 
     def finish(self) -> None:
         """End of input: visits idle for long enough are over; the rest are censored.
