@@ -873,7 +873,11 @@ def _conditional(state: _State, handle: _File, cmd: _Cmd) -> None:
         negate = before[:1] == "!"
         if negate:
             before = before[1:]
-        word, _rest = first_word(before)
+        if handle.plain_split and '"' not in before and "'" not in before and "\\" not in before:
+            words = before.split(None, 1)
+            word = words[0] if words else ""
+        else:
+            word, _rest = first_word(before)
         if not word:
             raise CapplanError(f"{opener}> directive requires additional arguments", where)
         result = _TESTS[key](state, word) != negate
@@ -1040,60 +1044,70 @@ def _context(sections: Sections) -> _Context:
 _LOCATIONS = frozenset({"location", "locationmatch"})
 
 
+_Verdict = tuple[str, str, Context, _Context]  # key, canonical name, context, where it stands
+_UNKNOWN = "unknown"  # verdict of a name no loaded module registers
+_FINE = "fine"  # verdict of a (name, sections) pair no walk check can fail
+
+
 def _walk_checks(state: _State) -> None:
     """The errors httpd's walk pass (ap_walk_config() → invoke_cmd()) stops at, first one wins.
 
     NOTE: these run after every file is read, with all modules loaded: a directive before its
     LoadModule line is fine, while an unknown one fails even inside a true <IfModule>.
+    A verdict depends only on the name and the enclosing sections (plus the argument count of
+    `Error` and a missing `>`), so it is worked out once per distinct pair.
     """
-    known = state.known
-    # Most names are written as registered: look them up without lower-casing first.
-    exact = {canonical: (key, canonical, context) for key, (canonical, context) in known.items()}
-    strict = state.all_known
-    missing_gt = state.missing_gt
+    verdicts: dict[tuple[str, Sections], _Verdict | str] = {}
     contexts: dict[Sections, _Context] = {}
+    missing_gt = state.missing_gt
     for index, directive in enumerate(state.directives):
-        found = exact.get(directive.name)
-        if found is None:
-            key = directive.name.lower()
-            entry = known.get(key)
-            if entry is None:
-                if strict:
-                    raise CapplanError(
-                        f"Invalid command '{_escape(directive.name)}', {_INVALID}",
-                        directive.location,
-                    )
+        pair = (directive.name, directive.sections)
+        verdict = verdicts.get(pair)
+        if verdict is None:
+            verdict = verdicts[pair] = _verdict(state, pair, contexts)
+        if verdict is _FINE:
+            if missing_gt and index in missing_gt:
+                verdict = _verdict(state, pair, contexts, force=True)
+            else:
                 continue
-            canonical, context = entry
-        else:
-            key, canonical, context = found
-        sections = directive.sections
-        if (
-            context is Context.ANY
-            and not sections
-            and key not in _SPECIAL
-            and index not in missing_gt
-        ):
+        if verdict is _UNKNOWN:
+            if state.all_known:
+                raise CapplanError(
+                    f"Invalid command '{_escape(directive.name)}', {_INVALID}", directive.location
+                )
             continue
-        found_context = contexts.get(sections)
-        if found_context is None:
-            found_context = contexts[sections] = _context(sections)
-        if (
-            (context is Context.SERVER if found_context.in_dir else context is Context.DIRECTORY)
-            or (found_context.in_vhost and (key in GLOBAL_ONLY or key == "<virtualhost"))
-            or key in _SPECIAL
-            or index in missing_gt
-        ):
-            _check_one(directive, index in missing_gt, (key, canonical, context), found_context)
+        assert not isinstance(verdict, str)
+        _check_one(directive, index in missing_gt, verdict)
 
 
-def _check_one(
-    directive: Directive,
-    missing_gt: bool,
-    entry: tuple[str, str, Context],
-    found: _Context,
-) -> None:
-    key, canonical, context = entry
+def _verdict(
+    state: _State,
+    pair: tuple[str, Sections],
+    contexts: dict[Sections, _Context],
+    *,
+    force: bool = False,
+) -> _Verdict | str:
+    name, sections = pair
+    key = name.lower()
+    entry = state.known.get(key)
+    if entry is None:
+        return _UNKNOWN
+    canonical, context = entry
+    found = contexts.get(sections)
+    if found is None:
+        found = contexts[sections] = _context(sections)
+    if (
+        force
+        or (context is Context.SERVER if found.in_dir else context is Context.DIRECTORY)
+        or (found.in_vhost and (key in GLOBAL_ONLY or key == "<virtualhost"))
+        or key in _SPECIAL
+    ):
+        return (key, canonical, context, found)
+    return _FINE
+
+
+def _check_one(directive: Directive, missing_gt: bool, verdict: _Verdict) -> None:
+    key, canonical, context, found = verdict
     where = directive.location
     if found.in_dir and context is Context.SERVER:
         raise CapplanError(f"{canonical} not allowed in <{found.parent}> context", where)

@@ -46,10 +46,16 @@ class RealFileSystem:
     def read_bytes(self, path: str) -> bytes:
         # O_NONBLOCK: a FIFO must not hang the reader; it is refused below anyway.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode) and path != "/dev/null":
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) and path != "/dev/null":
                 raise _error(errno.EBADF, path)
-            return handle.read()
+            parts = []
+            while chunk := os.read(fd, max(info.st_size + 1, 65536)):
+                parts.append(chunk)
+            return b"".join(parts)
+        finally:
+            os.close(fd)
 
     def kind(self, path: str, *, follow_symlinks: bool = True) -> Kind | None:
         try:
