@@ -106,3 +106,31 @@ def test_directive_soup_never_crashes(main: str, included: str, nested: str) -> 
             "d/b.conf": nested.encode("utf-8", "surrogateescape"),
         }
     )
+
+
+def _outcome(text: str) -> tuple[str, list[tuple[str, tuple[str, ...], int, tuple[str, ...]]]]:
+    tree: dict[str, bytes | str] = {
+        f"{ROOT}/httpd.conf": text.encode("utf-8", "surrogateescape"),
+        f"{MODULES}/mod_mpm_event.so": b"",
+    }
+    try:
+        result = evaluate_config(
+            f"{ROOT}/httpd.conf", fs=MemoryFileSystem(tree), environ={"X": "x y"}
+        )
+    except CapplanError as exc:
+        return exc.render().splitlines()[0], []
+    return "", [(d.name, d.args, d.location.line, d.sections) for d in result.directives]
+
+
+@settings(max_examples=400, deadline=None)
+@given(SOUP)
+def test_fast_reader_agrees_with_general_reader(main: str) -> None:
+    """A file holding a character str.split() treats as space (here in a first comment line)
+    is read entirely by the general word splitter; the result must not change."""
+    error, directives = _outcome(main)
+    slow_error, slow_directives = _outcome("# \x1c\n" + main)
+    shifted = [(n, a, line - 1, s) for n, a, line, s in slow_directives]
+    assert shifted == directives
+    if error:
+        path, line, message = slow_error.split(":", 2)
+        assert f"{path}:{int(line) - 1}:{message}" == error
