@@ -156,6 +156,52 @@ class LogInput:
             yield Block(self.name, pending, done())
 
 
+def is_plain_file(path: str) -> bool:
+    """A regular file that is not gzip: one whose byte ranges can be read independently."""
+    if path == "-":
+        return False
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(2) != b"\x1f\x8b"
+    except OSError:
+        return False
+
+
+def read_range(path: str, start: int, end: int, max_line_bytes: int = MAX_LINE_BYTES) -> bytes:
+    """The lines of a plain file that start in bytes [start, end), whole.
+
+    The ranges of consecutive calls partition the file's lines exactly: a line belongs to the
+    range its first byte is in. A last line that goes on for more than `max_line_bytes` past the
+    range is replaced by `LONG_LINE_MARK`, so memory stays bounded by the range plus the limit.
+    """
+    try:
+        with open(path, "rb") as fh:
+            if start > 0:
+                fh.seek(start - 1)
+                if fh.read(1) != b"\n":
+                    # the line at `start` began in an earlier range: skip to its end
+                    while True:
+                        piece = fh.readline(_PIECE_BYTES)
+                        if not piece or piece.endswith(b"\n"):
+                            break
+                        if fh.tell() >= end:
+                            return b""  # that line runs through this whole range
+            pos = fh.tell()
+            if pos >= end:
+                return b""
+            data = fh.read(end - pos)
+            if len(data) < end - pos or data.endswith(b"\n"):
+                return data  # the file ended, or the range ends on a line end
+            rest = fh.readline(max_line_bytes + 1)
+            if rest.endswith(b"\n") or len(rest) <= max_line_bytes:
+                return data + rest  # the line ends (or the file does) within the limit
+            return data[: data.rfind(b"\n") + 1] + LONG_LINE_MARK + b"\n"
+    except OSError as exc:
+        raise CapplanError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
 def _size(path: str) -> int:
     try:
         st = os.stat(path)
