@@ -251,7 +251,7 @@ def derive_profile(
         method = (
             f"fitted to E[R] = {e_r:.3g} with KeepAliveTimeout {keepalive.timeout_s:g} s, "
             f"MaxKeepAliveRequests {keepalive.max_requests}, think time {think:.3g} s "
-            "(model.md §2.2)"
+            "(geometric visits under the keep-alive timeout and cap)"
         )
         if clamped:
             warnings.append(
