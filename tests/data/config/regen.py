@@ -49,7 +49,8 @@ def materialise(source: Path, root: Path) -> Path:
         shutil.copytree(source, root, dirs_exist_ok=True, symlinks=True)
         (root / "expected.json").unlink(missing_ok=True)
         (root / "case.json").unlink(missing_ok=True)
-        main = root / "httpd.conf"
+        # Debian names its main file apache2.conf.
+        main = root / ("apache2.conf" if (root / "apache2.conf").exists() else "httpd.conf")
     else:
         root.mkdir(parents=True, exist_ok=True)
         main = root / "httpd.conf"
