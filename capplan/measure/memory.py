@@ -97,16 +97,18 @@ class MemoryFigures:
 def stack_sample(mappings: tuple[Mapping, ...], threads: int) -> StackSample:
     """Find thread stacks and malloc arenas among the mappings of one process.
 
-    Since Linux 4.5 smaps no longer labels `[stack:TID]`, so stacks are recognised by layout:
+    Linux before 4.5 labels them `[stack:TID]`, and those labels are used when present (arenas
+    are then not looked for). Since 4.5 smaps no longer does, so stacks are recognised by layout:
     glibc allocates each pthread stack as one anonymous mapping whose lowest page(s) are made
     PROT_NONE, which the kernel shows as a small `---p` mapping immediately followed by a `rw-p`
     one. Only the most common such size is kept (ThreadStackSize makes them all equal).
     Arenas: an anonymous `rw-p` mapping at a 64 MiB-aligned address followed by the `---p`
     rest of the same 64 MiB.
     """
+    labelled = [m for m in mappings if m.pathname.startswith("[stack:")]
     candidates: list[Mapping] = []
     arena_private = 0
-    for before, mapping in itertools.pairwise(mappings):
+    for before, mapping in itertools.pairwise(() if labelled else mappings):
         if not (before.anonymous and mapping.anonymous and before.end == mapping.start):
             continue
         if (
@@ -122,6 +124,9 @@ def stack_sample(mappings: tuple[Mapping, ...], threads: int) -> StackSample:
             and before.size_bytes + mapping.size_bytes == ARENA_BYTES
         ):
             arena_private += before.private_bytes
+    if labelled:
+        # Linux before 4.5 names each thread's stack `[stack:TID]`: no layout rule is needed.
+        return StackSample(threads, len(labelled), sum(m.private_bytes for m in labelled), 0)
     if not candidates:
         return StackSample(threads, 0, 0, arena_private)
     size = statistics.mode(m.size_bytes for m in candidates)

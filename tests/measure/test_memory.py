@@ -157,3 +157,13 @@ def test_no_stacks_means_unknown_per_thread_cost() -> None:
     assert any("per-thread memory unknown" in w for w in f.warnings)
     assert f.private is not None
     assert thread_cost_from_stacks((), f.private, 27.0) is None
+
+
+def test_labelled_stacks_of_old_kernels() -> None:
+    mib = 1 << 20
+    mappings = (
+        Mapping(0, 8 * mib, "rw-p", "[stack:4242]", 16 * KIB, 16 * KIB),
+        Mapping(9 * mib, 17 * mib, "rw-p", "[stack:4243]", 8 * KIB, 8 * KIB),
+        Mapping(20 * mib, 21 * mib, "rw-p", "[stack]", 100 * KIB, 100 * KIB),
+    )
+    assert stack_sample(mappings, 3) == StackSample(3, 2, 24 * KIB, 0)
