@@ -231,7 +231,7 @@ def _stamp(text: bytes, plan: ScanPlan) -> tuple[float, int] | None:
     hit = _TIME_CACHE.get(text, False)
     if hit is not False:
         return hit  # type: ignore[return-value]
-    if len(_TIME_CACHE) > 20_000:
+    if len(_TIME_CACHE) > 4096:  # a block spans far fewer distinct stamps
         _TIME_CACHE.clear()
     if plan.time_form == "clf":
         value = parse_clf_time(text)
