@@ -61,7 +61,6 @@ def main() -> int:
         conf = root / "conf" / "httpd.conf"
         conf.write_text(
             base_config(root, "prefork", port)
-            + "TypesConfig /dev/null\n"
             + f"ServerLimit {n}\nMaxRequestWorkers {n}\n"
             + f"StartServers {n}\nMinSpareServers {n}\nMaxSpareServers {n}\n"
         )

@@ -32,7 +32,7 @@ KIB = 1024
 
 def server_config(root: Path, mpm: str, port: int) -> str:
     text = base_config(root, mpm, port, extra_modules=("status",))
-    text += "TypesConfig /dev/null\nExtendedStatus On\nKeepAlive Off\n"
+    text += "ExtendedStatus On\nKeepAlive Off\n"
     text += "<Location /server-status>\n    SetHandler server-status\n</Location>\n"
     if mpm == "prefork":
         n = PREFORK_CHILDREN
