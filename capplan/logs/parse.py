@@ -80,7 +80,8 @@ class BadLine:
 
 @dataclass(slots=True)
 class BlockStats:
-    """Everything one block contributes; `merge_into` adds it to the running totals."""
+    """Everything one block contributes. Filled in place by `scan_block` in one process, then
+    only read: `scan._Totals.add` merges it into the running totals."""
 
     lines: int = 0
     parsed: int = 0
