@@ -229,3 +229,26 @@ def test_customlog_naming_an_undefined_format(tmp_path: Path) -> None:
     conf.write_text(f'ServerRoot "{tmp_path}"\nCustomLog logs/a.log missing\n')
     with pytest.raises(CapplanError, match="names the format 'missing', which no LogFormat"):
         format_from_directives(evaluate_config(conf).directives, None)
+
+
+def test_stock_formats_match_the_upstream_example() -> None:
+    """The upstream example (ServerRoot /usr/local/apache2) read through an in-memory tree at
+    that root: its CustomLog and nicknames are httpd's stock strings, which capplan ships."""
+    from capplan.config.fs import MemoryFileSystem
+    from capplan.logs.logformat import BUILTIN_FORMATS
+
+    root = REPO / "examples" / "upstream"
+    files: dict[str, bytes | str] = {
+        f"/usr/local/apache2/{p.relative_to(root)}": p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+    main_conf = "/usr/local/apache2/conf/httpd.conf"
+    for line in (root / "conf" / "httpd.conf").read_text().splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] == "LoadModule":
+            files[f"/usr/local/apache2/{words[2]}"] = b""  # the module files need only exist
+    directives = evaluate_config(main_conf, fs=MemoryFileSystem(files)).directives
+    assert format_from_directives(directives, None)[0] == BUILTIN_FORMATS["common"]
+    for nickname in ("common", "combined"):
+        assert format_from_directives(directives, nickname)[0] == BUILTIN_FORMATS[nickname]
