@@ -9,6 +9,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+import click
 import typer
 
 from capplan.errors import CapplanError
@@ -23,7 +24,7 @@ app = typer.Typer(
     help="Capacity planner for Apache httpd (prefork, worker, event).",
     no_args_is_help=True,
     add_completion=False,
-    # Plain help text: rich would double the start-up time of every command.
+    # Plain help text (typer-slim has no rich): rich would double every command's start-up.
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -35,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = app(args=args, prog_name="capplan", standalone_mode=False)
-    except typer.TyperException as exc:
+    except click.ClickException as exc:
         # Usage errors (unknown option, bad value, missing argument) arrive here as one class
         # tree; `capplan` alone asks for help, everything else is one line and exit 2.
         ctx = getattr(exc, "ctx", None)
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(exc.format_message().split())
         typer.echo(f"{command}: error: {message}", err=True)
         return EXIT_BAD_INPUT
-    except typer.Abort:
+    except click.Abort:
         typer.echo("capplan: aborted", err=True)
         return 130
     except CapplanError as exc:

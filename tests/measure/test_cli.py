@@ -45,7 +45,7 @@ def _closed_port() -> int:
         pytest.param(
             ["--no-status", "--status-url", "http://x/"], "exclude each other", id="flags"
         ),
-        pytest.param(["--pid", "0"], "greater than or equal to 1", id="pid-zero"),
+        pytest.param(["--pid", "0"], "Invalid value for '--pid': 0", id="pid-zero"),
         pytest.param(["--format", "xml"], "'xml' is not one of", id="format"),
         pytest.param(["-c", "BADCONF"], "bad.conf:1: Invalid command 'NoSuchDirective'", id="conf"),
     ],
