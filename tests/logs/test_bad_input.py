@@ -161,11 +161,15 @@ def test_stdin(tmp_path: Path) -> None:
          "unknown-nickname", "no-duration", "no-time", "stdin-twice"],
 )
 def test_bad_arguments(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], text: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    text: str,
 ) -> None:
     log = tmp_path / "access.log"
     log.write_text('192.0.2.1 [01/May/2024:10:00:00 +0000] 5\n')
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     code, _, err = _run([str(log) if a == "LOG" else a for a in args], capsys)
     assert code == 2
     assert text in err.splitlines()[0], err
