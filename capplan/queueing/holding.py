@@ -234,6 +234,11 @@ def gap_moments(inputs: HoldingInputs) -> GapMoments:
         return GapMoments(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     if h == 0.0:
         theta, theta2 = q * t, q * t * t
+    elif h * t < 1e-9:
+        # E[min(T, Exp(h))] = T (1 - hT/2 + ...), E[min^2] = T^2 (1 - 2hT/3 + ...): the closed
+        # forms below divide by h and h^2, which underflow for such a small hazard.
+        theta = q * t * (1.0 - h * t / 2.0)
+        theta2 = q * t * t * (1.0 - 2.0 * h * t / 3.0)
     else:
         theta = q * -math.expm1(-h * t) / h
         theta2 = q * 2.0 * _gammainc_int(2, h * t) / (h * h)
@@ -278,8 +283,10 @@ def _result(inputs: HoldingInputs, requests_per_conn: float, h1: float, s1: floa
         conn_per_req=1.0 / requests_per_conn,
         mean_s=mean,
         second_moment_s2=second,
-        scv=second / (mean * mean) - 1.0 if mean > 0.0 else 0.0,
-        mean_idle_s=h1 - inputs.service_s * requests_per_conn,
+        # Both are differences of nearly equal sums; rounding may leave -1e-16 where the exact
+        # value is 0 (a constant holding time, or no idle time at all).
+        scv=max(0.0, second / (mean * mean) - 1.0) if mean > 0.0 else 0.0,
+        mean_idle_s=max(0.0, h1 - inputs.service_s * requests_per_conn),
     )
 
 
