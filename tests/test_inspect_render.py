@@ -33,7 +33,7 @@ def test_format_bytes(value: float, want: str) -> None:
 @pytest.mark.parametrize(
     ("value", "want"),
     [(0, "0 s"), (0.00035, "350 µs"), (0.2, "200 ms"), (5, "5 s"), (1.5, "1.5 s"),
-     (120, "2 min"), (5400, "1.5 h"), (0.0123456, "12.3 ms")],
+     (120, "2 min"), (5400, "1.5 h"), (0.0123456, "12.3 ms"), (2.16e-10, "2.2e-10 s")],
 )  # fmt: skip
 def test_format_seconds(value: float, want: str) -> None:
     assert format_seconds(value) == want

@@ -63,13 +63,15 @@ def format_bytes(value: float) -> str:
 
 
 def format_seconds(value: float) -> str:
-    """A duration: `0 s`, `350 µs`, `200 ms`, `5 s`, `1.5 s`, `2 min`, `1.5 h`."""
+    """A duration: `0 s`, `2.2e-10 s`, `350 µs`, `200 ms`, `5 s`, `1.5 s`, `2 min`, `1.5 h`."""
     special = _non_finite(value)
     if special is not None:
         return special
     if value == 0:
         return "0 s"
     magnitude = abs(value)
+    if magnitude < 1e-6:  # below a microsecond only the order of magnitude matters
+        return f"{value:.2g} s"
     for limit, scale, unit in ((1e-3, 1e6, "µs"), (1.0, 1e3, "ms"), (120.0, 1.0, "s"),
                                (3600.0, 1 / 60, "min")):  # fmt: skip
         if magnitude < limit:
