@@ -6,9 +6,10 @@ Usage (from the project root):
 
 The log is written once by `tests.logs.generator` (combined + `%D %k %X`, one line per request
 of a known traffic model) into a temporary directory. Each tool runs `--repeat` times on it; the
-script prints median lines per second, the ratios, and the maximum RSS. With `--memory-lines`, it
-also profiles a log of that many lines and compares the maximum RSS with the first run (memory
-must stay flat in the number of lines).
+script prints median lines per second (wall time, and per CPU-second: user + system time of the
+command and its worker processes, which a busy machine disturbs less), the ratios, and the
+maximum RSS. With `--memory-lines`, it also profiles a log of that many lines and compares the
+maximum RSS with the first run (memory must stay flat in the number of lines).
 
 Peers: GoAccess (`goaccess FILE --log-format=... -o out.json`, the format translated to its own
 specifiers) and the Python parser apachelogs (`pip install apachelogs`; it is not a dependency
@@ -48,24 +49,26 @@ print(count, time.perf_counter() - t)
 """
 
 
-def run(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, int, str]:
-    """(wall seconds, max RSS in KiB, stdout) of one command.
+def run(
+    cmd: list[str], stdout: int | None = subprocess.DEVNULL
+) -> tuple[float, int, str, float]:
+    """(wall seconds, max RSS in KiB, stdout, CPU seconds of the command and its children).
 
     The RSS comes from /usr/bin/time: a child forked from this (large) process would inherit its
     high-water mark, so the command must be started from a small process.
     """
     with tempfile.NamedTemporaryFile() as rss_file, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *cmd],
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file.name, *cmd],
                               stdout=stdout, stderr=err, check=False)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             err.seek(0)
             message = err.read().decode(errors="replace")
             raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {message}")
-        max_rss_kib = int(Path(rss_file.name).read_text().split()[-1])
+        rss_text, user_s, sys_s = Path(rss_file.name).read_text().split()[-3:]
     out = proc.stdout.decode(errors="replace") if proc.stdout is not None else ""
-    return wall, max_rss_kib, out
+    return wall, int(rss_text), out, float(user_s) + float(sys_s)
 
 
 def capplan_cmd(log: Path, jobs: int) -> list[str]:
@@ -102,20 +105,22 @@ def main() -> None:
         print(f"log: {n:,} lines, {size_mb:,.0f} MB, written in {time.perf_counter() - t:.1f} s")
 
         results: dict[str, list[float]] = {}
+        per_cpu: dict[str, list[float]] = {}
         rss: dict[str, int] = {}
 
-        def record(name: str, wall: float, max_rss: int, lines: int) -> None:
+        def record(name: str, wall: float, max_rss: int, lines: int, cpu_s: float) -> None:
             results.setdefault(name, []).append(lines / wall)
+            per_cpu.setdefault(name, []).append(lines / cpu_s)
             rss[name] = max(rss.get(name, 0), max_rss)
 
         goaccess = shutil.which("goaccess")
         for _ in range(args.repeat):
             for jobs in (1, 2):
-                wall, max_rss, _ = run(capplan_cmd(log, jobs))
-                record(f"capplan profile -j {jobs}", wall, max_rss, n)
+                wall, max_rss, _, cpu = run(capplan_cmd(log, jobs))
+                record(f"capplan profile -j {jobs}", wall, max_rss, n, cpu)
             if goaccess is not None:
                 out = Path(tmp) / "goaccess.json"
-                wall, max_rss, _ = run(
+                wall, max_rss, _, cpu = run(
                     [
                         goaccess,
                         str(log),
@@ -127,8 +132,8 @@ def main() -> None:
                         str(out),
                     ]
                 )
-                record("goaccess (JSON)", wall, max_rss, n)
-            _, max_rss, out_text = run(
+                record("goaccess (JSON)", wall, max_rss, n, cpu)
+            _, max_rss, out_text, _ = run(
                 [
                     sys.executable,
                     "-c",
@@ -140,14 +145,16 @@ def main() -> None:
                 stdout=subprocess.PIPE,
             )
             parsed, seconds = out_text.split()
-            record("apachelogs (parse only)", float(seconds), max_rss, int(parsed))
+            # timed inside the process around the parse loop: there wall and CPU time coincide
+            seconds_f = float(seconds)
+            record("apachelogs (parse only)", seconds_f, max_rss, int(parsed), seconds_f)
 
-        print(f"\n{'tool':<26} {'median lines/s':>15} {'runs':>5} {'max RSS':>10}")
+        print(f"\n{'tool':<26} {'median lines/s':>15} {'per CPU-second':>15} {'runs':>5} "
+              f"{'max RSS':>10}")
         medians = {name: statistics.median(v) for name, v in results.items()}
         for name, value in medians.items():
-            print(
-                f"{name:<26} {value:>15,.0f} {len(results[name]):>5} {rss[name] / 1024:>8,.0f} MB"
-            )
+            print(f"{name:<26} {value:>15,.0f} {statistics.median(per_cpu[name]):>15,.0f} "
+                  f"{len(results[name]):>5} {rss[name] / 1024:>8,.0f} MB")
         best = max(medians["capplan profile -j 1"], medians["capplan profile -j 2"])
         print()
         for peer in ("goaccess (JSON)", "apachelogs (parse only)"):
@@ -164,7 +171,7 @@ def main() -> None:
             log.unlink()
             print(f"\nmemory: {m:,}-line log ({big.stat().st_size / 1e9:.1f} GB)")
             for jobs in (1, 2):
-                wall, max_rss, _ = run(capplan_cmd(big, jobs))
+                wall, max_rss, _, _ = run(capplan_cmd(big, jobs))
                 small_rss = rss[f"capplan profile -j {jobs}"]
                 print(
                     f"capplan -j {jobs}: {m / wall:,.0f} lines/s, max RSS {max_rss / 1024:,.0f} "
