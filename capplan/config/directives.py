@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from pathlib import Path
+from typing import assert_never
 
 # Debian's compiled-in modules (`apache2 -l`), in prelink order.
 DEBIAN_STATIC_MODULES: tuple[str, ...] = (
@@ -113,19 +114,103 @@ class Context(Enum):
     ANY = "any"
 
 
+class Arity(Enum):
+    """A command's `args_how` as far as server/config.c invoke_cmd() checks argument counts."""
+
+    NO_ARGS = "no_args"
+    TAKE1 = "take1"
+    TAKE2 = "take2"
+    TAKE3 = "take3"
+    TAKE12 = "take12"
+    TAKE23 = "take23"
+    TAKE123 = "take123"
+    TAKE13 = "take13"
+    ITERATE = "iterate"
+    ITERATE2 = "iterate2"
+    FLAG = "flag"
+
+
+# invoke_cmd()'s words for each; FLAG and NO_ARGS carry no usage text after them.
+_PHRASES = {
+    Arity.NO_ARGS: " takes no arguments",
+    Arity.TAKE1: " takes one argument",
+    Arity.TAKE2: " takes two arguments",
+    Arity.TAKE3: " takes three arguments",
+    Arity.TAKE12: " takes 1-2 arguments",
+    Arity.TAKE23: " takes 2-3 arguments",
+    Arity.TAKE123: " takes one, two or three arguments",
+    Arity.TAKE13: " takes one or three arguments",
+    Arity.ITERATE: " requires at least one argument",
+    Arity.ITERATE2: " requires at least two arguments",
+    Arity.FLAG: " must be On or Off",
+}
+
+
+def _arity_ok(arity: Arity, args: tuple[str, ...]) -> bool:
+    """NOTE: server/config.c invoke_cmd(): an empty first word (`""`) counts as missing."""
+    count = len(args)
+    first = count > 0 and args[0] != ""
+    match arity:
+        case Arity.NO_ARGS:
+            return count == 0
+        case Arity.TAKE1:
+            return count == 1 and first
+        case Arity.TAKE2:
+            return count == 2 and first and args[1] != ""
+        case Arity.TAKE3:
+            return count == 3 and first and args[1] != "" and args[2] != ""
+        case Arity.TAKE12:
+            return first and count <= 2
+        case Arity.TAKE23:
+            return 2 <= count <= 3 and first and args[1] != ""
+        case Arity.TAKE123:
+            return first and count <= 3
+        case Arity.TAKE13:
+            return first and (count in {1, 3} or (count == 2 and args[1] == ""))
+        case Arity.ITERATE:
+            return count >= 1
+        case Arity.ITERATE2:
+            return first and count >= 2
+        case Arity.FLAG:
+            return first and args[0].lower() in ("on", "off")
+    assert_never(arity)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One directive a module registers: its registered name, context, argument rule, usage."""
+
+    name: str
+    context: Context
+    arity: Arity | None  # None: the handler parses its own arguments
+    usage: str
+
+    def arity_error(self, args: tuple[str, ...]) -> str | None:
+        """httpd's message when `args` break the argument-count rule, else None."""
+        if self.arity is None or _arity_ok(self.arity, args):
+            return None
+        phrase = self.name + _PHRASES[self.arity]
+        if self.usage and self.arity not in (Arity.FLAG, Arity.NO_ARGS):
+            return f"{phrase}, {self.usage}"
+        return phrase
+
+
 @dataclass(frozen=True, slots=True)
 class ModuleInfo:
-    """What one module brings: its source file name and its directives (lower-cased keys)."""
+    """What one module brings: its source file name and its commands (lower-cased keys)."""
 
     identifier: str
     source: str
-    directives: dict[str, tuple[str, Context]] | None  # None: module not in the table
+    directives: dict[str, Command] | None  # None: module not in the table
+
+
+_Raw = dict[str, list[str]]  # directive → [context, args_how or "", usage]
 
 
 @dataclass(frozen=True, slots=True)
 class _Table:
-    static: dict[str, dict[str, str]]  # source file → {directive: context}
-    modules: dict[str, tuple[str, dict[str, str]]]  # identifier → (source file, directives)
+    static: dict[str, _Raw]  # source file → its directives
+    modules: dict[str, tuple[str, _Raw]]  # identifier → (source file, directives)
 
 
 @cache
@@ -140,8 +225,11 @@ def _table() -> _Table:
     )
 
 
-def _directives(raw: dict[str, str]) -> dict[str, tuple[str, Context]]:
-    return {name.lower(): (name, Context(context)) for name, context in raw.items()}
+def _directives(raw: _Raw) -> dict[str, Command]:
+    return {
+        name.lower(): Command(name, Context(context), Arity(arity) if arity else None, usage)
+        for name, (context, arity, usage) in raw.items()
+    }
 
 
 _MPM_SOURCES = frozenset({"event.c", "worker.c", "prefork.c"})

@@ -29,6 +29,8 @@ from capplan.config import envvars as envvars_mod
 from capplan.config.directives import (
     DEBIAN_STATIC_MODULES,
     GLOBAL_ONLY,
+    Arity,
+    Command,
     Context,
     ModuleInfo,
     shared_module,
@@ -154,7 +156,7 @@ class _State:
     module_names: set[str] = field(default_factory=set)  # what <IfModule> can find
     loaded: list[LoadedModule] = field(default_factory=list)
     infos: list[ModuleInfo] = field(default_factory=list)
-    known: dict[str, tuple[str, Context]] = field(default_factory=dict)
+    known: dict[str, Command] = field(default_factory=dict)
     all_known: bool = True  # every module's directive table is known
     directives: list[Directive] = field(default_factory=list)
     missing_gt: set[int] = field(default_factory=set)  # directive indices: opener lacks '>'
@@ -863,7 +865,7 @@ def _conditional(state: _State, handle: _File, cmd: _Cmd) -> None:
     """core.c start_cond_section(): test, then read the body (true) or skip it (false)."""
     where = cmd.where
     key = cmd.key
-    opener = state.known[key][0]
+    opener = state.known[key].name
     if key == "<ifversion":
         result = _if_version(state, cmd.args, where)
     else:
@@ -983,7 +985,8 @@ def _compare_version(current: tuple[int, int, int], text: str, where: Location) 
 
 def _unsupported(state: _State, handle: _File, cmd: _Cmd) -> None:
     raise CapplanError(
-        f"{state.known[cmd.key][0]} (mod_macro) is not supported: expand macros before evaluating",
+        f"{state.known[cmd.key].name} (mod_macro) is not supported: "
+        "expand macros before evaluating",
         cmd.where,
     )
 
@@ -1044,9 +1047,18 @@ def _context(sections: Sections) -> _Context:
 _LOCATIONS = frozenset({"location", "locationmatch"})
 
 
-_Verdict = tuple[str, str, Context, _Context]  # key, canonical name, context, where it stands
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What the walk checks need for one (name, sections) pair, worked out once."""
+
+    key: str
+    command: Command
+    found: _Context
+    context_error: bool  # invoke_cmd() refuses the command where it stands
+    handler_checks: bool  # a handler check (GLOBAL_ONLY, <Files> in <Location>, Error) applies
+
+
 _UNKNOWN = "unknown"  # verdict of a name no loaded module registers
-_FINE = "fine"  # verdict of a (name, sections) pair no walk check can fail
 
 
 def _walk_checks(state: _State) -> None:
@@ -1054,60 +1066,60 @@ def _walk_checks(state: _State) -> None:
 
     NOTE: these run after every file is read, with all modules loaded: a directive before its
     LoadModule line is fine, while an unknown one fails even inside a true <IfModule>.
-    A verdict depends only on the name and the enclosing sections (plus the argument count of
-    `Error` and a missing `>`), so it is worked out once per distinct pair.
+    invoke_cmd() checks the context, then the argument count; the handler checks the rest.
     """
     verdicts: dict[tuple[str, Sections], _Verdict | str] = {}
     contexts: dict[Sections, _Context] = {}
     missing_gt = state.missing_gt
+    take1 = Arity.TAKE1
     for index, directive in enumerate(state.directives):
         pair = (directive.name, directive.sections)
         verdict = verdicts.get(pair)
         if verdict is None:
             verdict = verdicts[pair] = _verdict(state, pair, contexts)
-        if verdict is _FINE:
-            if missing_gt and index in missing_gt:
-                verdict = _verdict(state, pair, contexts, force=True)
-            else:
-                continue
-        if verdict is _UNKNOWN:
+        if isinstance(verdict, str):
             if state.all_known:
                 raise CapplanError(
                     f"Invalid command '{_escape(directive.name)}', {_INVALID}", directive.location
                 )
             continue
-        assert not isinstance(verdict, str)
-        _check_one(directive, index in missing_gt, verdict)
+        if verdict.context_error:
+            _check_one(directive, False, verdict)
+        arity = verdict.command.arity
+        args = directive.args
+        if arity is not None and not (arity is take1 and len(args) == 1 and args[0]):
+            message = verdict.command.arity_error(args)
+            if message is not None:
+                raise CapplanError(message, directive.location)
+        if verdict.handler_checks or (missing_gt and index in missing_gt):
+            _check_one(directive, index in missing_gt, verdict)
 
 
 def _verdict(
-    state: _State,
-    pair: tuple[str, Sections],
-    contexts: dict[Sections, _Context],
-    *,
-    force: bool = False,
+    state: _State, pair: tuple[str, Sections], contexts: dict[Sections, _Context]
 ) -> _Verdict | str:
     name, sections = pair
     key = name.lower()
-    entry = state.known.get(key)
-    if entry is None:
+    command = state.known.get(key)
+    if command is None:
         return _UNKNOWN
-    canonical, context = entry
     found = contexts.get(sections)
     if found is None:
         found = contexts[sections] = _context(sections)
-    if (
-        force
-        or (context is Context.SERVER if found.in_dir else context is Context.DIRECTORY)
-        or (found.in_vhost and (key in GLOBAL_ONLY or key == "<virtualhost"))
-        or key in _SPECIAL
-    ):
-        return (key, canonical, context, found)
-    return _FINE
+    context = command.context
+    return _Verdict(
+        key=key,
+        command=command,
+        found=found,
+        context_error=context is Context.SERVER if found.in_dir else context is Context.DIRECTORY,
+        handler_checks=(found.in_vhost and (key in GLOBAL_ONLY or key == "<virtualhost"))
+        or key in _SPECIAL,
+    )
 
 
 def _check_one(directive: Directive, missing_gt: bool, verdict: _Verdict) -> None:
-    key, canonical, context, found = verdict
+    key, found = verdict.key, verdict.found
+    canonical, context = verdict.command.name, verdict.command.context
     where = directive.location
     if found.in_dir and context is Context.SERVER:
         raise CapplanError(f"{canonical} not allowed in <{found.parent}> context", where)
@@ -1122,10 +1134,13 @@ def _check_one(directive: Directive, missing_gt: bool, verdict: _Verdict) -> Non
         raise CapplanError(f"{canonical}> cannot occur within <{found.in_location}> section", where)
     if missing_gt:
         raise CapplanError(f"{canonical}> directive missing closing '>'", where)
+    if key == "serveralias" and not found.in_vhost:
+        # NOTE: core.c set_server_alias(): only a virtual host has names to add to.
+        raise CapplanError("ServerAlias only used in <VirtualHost>", where)
     if key == "error" and len(directive.args) == 1:
         # NOTE: core.c generate_error(): the Error directive stops startup with its text.
         raise CapplanError(directive.args[0], where)
 
 
 # Directives with a check of their own even where their context allows them.
-_SPECIAL = frozenset({"error", "<files", "<filesmatch"})
+_SPECIAL = frozenset({"error", "<files", "<filesmatch", "serveralias"})

@@ -7,6 +7,8 @@ import pytest
 from capplan.config.directives import (
     DEBIAN_STATIC_MODULES,
     GLOBAL_ONLY,
+    Arity,
+    Command,
     Context,
     shared_module,
     static_identifier,
@@ -48,9 +50,51 @@ def test_static_modules() -> None:
     ]
     core = static_module("core.c").directives
     assert core is not None
-    assert core["<virtualhost"] == ("<VirtualHost", Context.SERVER)
-    assert core["include"][1] is Context.ANY
-    assert static_module("mod_version.c").directives == {"<ifversion": ("<IfVersion", Context.ANY)}
+    assert core["<virtualhost"] == Command(
+        "<VirtualHost", Context.SERVER, None, core["<virtualhost"].usage
+    )
+    assert core["include"].context is Context.ANY
+    assert core["timeout"] == Command(
+        "Timeout", Context.SERVER, Arity.TAKE1, "Timeout duration (sec)"
+    )
+    version = static_module("mod_version.c").directives
+    assert version is not None
+    assert list(version) == ["<ifversion"]
+
+
+@pytest.mark.parametrize(
+    ("arity", "args", "ok"),
+    [
+        (Arity.TAKE1, ("a",), True),
+        (Arity.TAKE1, (), False),
+        (Arity.TAKE1, ("",), False),
+        (Arity.TAKE1, ("a", "b"), False),
+        (Arity.TAKE2, ("a", "b"), True),
+        (Arity.TAKE2, ("a", ""), False),
+        (Arity.TAKE12, ("a", ""), True),
+        (Arity.TAKE12, ("a", "b", "c"), False),
+        (Arity.TAKE123, ("a", "b", "c"), True),
+        (Arity.ITERATE, ("",), True),
+        (Arity.ITERATE, (), False),
+        (Arity.ITERATE2, ("a",), False),
+        (Arity.FLAG, ("ON", "extra"), True),
+        (Arity.FLAG, ("yes",), False),
+        (Arity.NO_ARGS, ("x",), False),
+    ],
+    ids=repr,
+)
+def test_argument_counts(arity: Arity, args: tuple[str, ...], ok: bool) -> None:
+    command = Command("X", Context.ANY, arity, "usage")
+    assert (command.arity_error(args) is None) is ok
+
+
+def test_argument_count_messages() -> None:
+    assert Command("Timeout", Context.SERVER, Arity.TAKE1, "Timeout duration (sec)").arity_error(
+        ()
+    ) == ("Timeout takes one argument, Timeout duration (sec)")
+    assert Command("KeepAlive", Context.SERVER, Arity.FLAG, "x").arity_error(("maybe",)) == (
+        "KeepAlive must be On or Off"
+    )
 
 
 def test_static_mpm_is_known_by_source_and_symbol() -> None:

@@ -66,13 +66,13 @@ CASES = [
     ),
     Case(
         "quotes",
-        {"httpd.conf": EVENT + 'ServerAdmin "a b" \'c d\' "e\\"f" x\\\\y\n'},
-        ['ServerAdmin a b c d e"f x\\y'],
+        {"httpd.conf": EVENT + 'Protocols "a b" \'c d\' "e\\"f" x\\\\y\n'},
+        ['Protocols a b c d e"f x\\y'],
     ),
     Case(
         "define-substitutes-before-split",
-        {"httpd.conf": EVENT + 'Define X "1 2"\nServerAlias ${x}\n'},
-        ["ServerAlias 1 2"],
+        {"httpd.conf": EVENT + 'Define X "1 2"\nProtocols ${x}\n'},
+        ["Protocols 1 2"],
     ),
     Case(
         "undefined-variable-stays",

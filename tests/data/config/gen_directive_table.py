@@ -95,13 +95,15 @@ def _global_only(root: Path, loads: list[str]) -> list[str]:
         names = sorted(
             name
             for source, directives in by_source.items()
-            for name, context in directives.items()
+            for name, (context, _usage) in directives.items()
             if context != "directory" and not name.startswith("<")
         )
         for name in names:
             if name in found:
                 continue
-            for args in ("1", "1 1", "1 1 1"):
+            # Argument or value errors come before the context check: try shapes until the
+            # handler runs (Syntax OK: not GLOBAL_ONLY) or refuses the <VirtualHost> context.
+            for args in ("On", "1", "1 1", "1 1 1", "x", "x x"):
                 text = _run(
                     root,
                     [mpm_load, *loads, "<VirtualHost *:80>", f"{name} {args}", "</VirtualHost>"],
@@ -111,27 +113,65 @@ def _global_only(root: Path, loads: list[str]) -> list[str]:
                 if f"{name} cannot occur within <VirtualHost> section" in text:
                     found.append(name)
                     break
-                if " takes " not in text and "argument" not in text:
+                if "Syntax OK" in text:
                     break
     return sorted(found, key=str.lower)
 
 
-def _parse_listing(text: str) -> dict[str, dict[str, str]]:
-    """`apache2 -L` → {source file: {directive: context}}."""
-    table: dict[str, dict[str, str]] = {}
-    current: tuple[str, str] | None = None
+def _parse_listing(text: str) -> dict[str, dict[str, list[str]]]:
+    """`apache2 -L` → {source file: {directive: [context, usage]}} (usage: the command's errmsg)."""
+    table: dict[str, dict[str, list[str]]] = {}
+    current: list[str] | None = None
     for line in text.splitlines():
         if not line.startswith("\t"):
             name, _, source = line.rpartition(" (")
-            current = (source.rstrip(")"), name)
-            table.setdefault(current[0], {})[name] = "any"
+            current = ["any", ""]
+            table.setdefault(source.rstrip(")"), {})[name] = current
         elif current is not None:
             body = line.strip()
             for prefix, context in CONTEXTS.items():
                 if body.startswith(prefix):
-                    table[current[0]][current[1]] = context
+                    current[0] = context
                     break
+            else:
+                if not body.startswith(("Allowed in", "when AllowOverride")) and not current[1]:
+                    current[1] = body
     return table
+
+
+# invoke_cmd()'s argument-count messages (server/config.c) → the command's args_how.
+ARITY_PHRASES = {
+    " takes no arguments": "no_args",
+    " takes one argument": "take1",
+    " takes two arguments": "take2",
+    " takes three arguments": "take3",
+    " takes 1-2 arguments": "take12",
+    " takes 2-3 arguments": "take23",
+    " takes one, two or three arguments": "take123",
+    " takes one or three arguments": "take13",
+    " requires at least one argument": "iterate",
+    " requires at least two arguments": "iterate2",
+    " must be On or Off": "flag",
+}
+
+
+def _arity(root: Path, loads: list[str], names: dict[str, str]) -> dict[str, str]:
+    """The args_how of each directive, from httpd's error for zero (then one) arguments."""
+    found: dict[str, str] = {}
+    for name, context in sorted(names.items()):
+        if name.startswith("<"):
+            continue
+        for args in ("", " x"):
+            line = f"{name}{args}"
+            body = ["<Directory /tmp>", line, "</Directory>"] if context == "directory" else [line]
+            text = _run(root, [*loads, *body], "-t", check=False)
+            kind = next((k for p, k in ARITY_PHRASES.items() if f"{name}{p}" in text), None)
+            if kind is not None:
+                found[name] = kind
+                break
+            if "Syntax OK" not in text:
+                break  # a handler's own complaint: not an argument-count rule
+    return found
 
 
 def main() -> None:
@@ -151,12 +191,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         loads = [f"LoadModule {_identifier(m)} {MODULE_DIR / m}" for m in order]
-        by_source: dict[str, dict[str, str]] = {}
+        by_source: dict[str, dict[str, list[str]]] = {}
         for mpm in MPMS:
             mpm_load = f"LoadModule mpm_{mpm}_module {MODULE_DIR}/mod_mpm_{mpm}.so"
             listing = _parse_listing(_run(root, [mpm_load, *loads], "-L"))
+            # MPM directives differ per MPM; the others are probed once, with event loaded.
+            wanted = {
+                name: entry[0]
+                for source, directives in listing.items()
+                if source == f"{mpm}.c" or (mpm == "event" and source not in by_source)
+                for name, entry in directives.items()
+            }
+            arity = _arity(root, [mpm_load, *loads], wanted)
             for source, directives in listing.items():
-                by_source.setdefault(source, {}).update(directives)
+                if source in by_source and source != f"{mpm}.c":
+                    continue
+                by_source[source] = {
+                    name: [context, arity.get(name, ""), usage]
+                    for name, (context, usage) in directives.items()
+                }
         # Confirm identifier → source file with <IfModule> probes (DUMP_RUN_CFG prints defines).
         probes = ["LoadModule mpm_event_module " + str(MODULE_DIR / "mod_mpm_event.so"), *loads]
         candidates = {_identifier(m): m.removesuffix(".so") + ".c" for m in order}
@@ -176,6 +229,8 @@ def main() -> None:
     document = {
         "provenance": "apache2 -L of Debian apache2 2.4.71 with every shipped module loaded; "
         "regenerate with tests/data/config/gen_directive_table.py",
+        "format": "directive: [context, args_how probed from invoke_cmd()'s messages or '', "
+        "usage text (the command's errmsg)]",
         "static": static,
         "modules": dict(sorted(modules.items())),
     }
