@@ -14,7 +14,7 @@ search followed by bisection finds the smallest passing process count in O(log n
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, assert_never
 
@@ -46,6 +46,8 @@ KEEPALIVE_TIMEOUT_CANDIDATES_S = (3.0, 2.0, 1.0)
 # only way to fit in memory): otherwise the extra TCP handshakes are not worth it.
 KEEPALIVE_LEVER_GAIN = 2.0
 KEEPALIVE_LEVER_MEMORY_SHARE = 0.1
+# …and saves at least this many workers (a small site does not trade handshakes for one process).
+KEEPALIVE_LEVER_MIN_SAVED = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,34 +218,35 @@ def smallest_passing(
 ) -> int | None:
     """Smallest n in [low, high] with ok(n), for ok monotone (False … False True … True).
 
-    Gallops from `guess` (default `low`) in steps of 1, 2, 4, … — down while ok holds, up while
-    it fails — and then bisects between the last failure and the first success, so an answer
-    near the guess costs few evaluations. Returns None when ok(high) is False.
+    Gallops from `guess` (default `low`) — one step, then steps of guess/64 doubling; down while
+    ok holds, up while it fails — and then bisects between the last failure and the first
+    success, so an answer near the guess costs few evaluations. Returns None when ok(high) is
+    False.
     """
     if low > high:
         return None
     start = low if guess is None else min(max(guess, low), high)
-    step = 1
+    # The first step is 1 (a good guess is often off by one), then 1/64 of the guess, doubling:
+    # a large search needs no 1, 2, 4, … climb.
+    steps = _steps(max(2, start >> 6))
     if ok(start):
         first_pass, last_fail = start, low - 1
         while first_pass > low:
-            probe = max(low, first_pass - step)
+            probe = max(low, first_pass - next(steps))
             if not ok(probe):
                 last_fail = probe
                 break
             first_pass = probe
-            step *= 2
     else:
         last_fail = start
         while True:
             if last_fail == high:
                 return None
-            probe = min(high, last_fail + step)
+            probe = min(high, last_fail + next(steps))
             if ok(probe):
                 first_pass = probe
                 break
             last_fail = probe
-            step *= 2
     while first_pass - last_fail > 1:
         mid = (first_pass + last_fail) // 2
         if ok(mid):
@@ -251,6 +254,15 @@ def smallest_passing(
         else:
             last_fail = mid
     return first_pass
+
+
+def _steps(second: int) -> Iterator[int]:
+    """1, then `second`, doubling."""
+    yield 1
+    step = second
+    while True:
+        yield step
+        step *= 2
 
 
 def largest_passing(ok: Callable[[int], bool], low: int, high: int) -> int | None:
@@ -299,12 +311,15 @@ class _Sized:
     limit: Assessment | None
 
 
-def _size_shape(shape: _Shape, profile: TrafficProfile, offered_load: float) -> _Sized:
+def _size_shape(
+    shape: _Shape, profile: TrafficProfile, offered_load: float, workers_hint: int | None = None
+) -> _Sized:
     """Smallest process count meeting every target for a fixed shape, or the memory limit.
 
     `offered_load` (Erlangs, worker-holding) gives the stability bound, where the search starts
-    (a + 2·sqrt(a) workers, square-root staffing). The settings found carry minimal spare
-    thresholds; `_finalize` sizes those for the one that is chosen.
+    (a + 2·sqrt(a) workers, square-root staffing), unless `workers_hint` (the answer for a
+    similar shape) says better. The settings found carry minimal spare thresholds; `_finalize`
+    sizes those for the one that is chosen.
     """
     cache: dict[int, Assessment] = {}
 
@@ -319,21 +334,62 @@ def _size_shape(shape: _Shape, profile: TrafficProfile, offered_load: float) -> 
     high = MAX_SERVER_LIMIT[shape.mpm]
     # Stability needs more workers than the worker-holding load (model.md §3.2, §4.2).
     low = min(high, max(1, math.floor(offered_load / tpc)))
-    guess = math.ceil((offered_load + 2.0 * math.sqrt(offered_load)) / tpc)
-    processes = smallest_passing(lambda n: at(n).queue_ok, low, high, guess)
+    workers = workers_hint or offered_load + 2.0 * math.sqrt(offered_load)
+    guess = min(high, max(low, math.ceil(workers / tpc)))
+    fits = _memory_bound(at, at(guess), tpc, high)
+    if fits is not None:
+        if fits < 1:
+            return _Sized(best=None, limit=None)
+        if not at(fits).queue_ok:
+            # Even the most processes that fit miss a target: that is the limit.
+            return _Sized(best=None, limit=at(fits))
+        high = fits
+    processes = smallest_passing(lambda n: at(n).queue_ok, min(low, high), high, guess)
     if processes is None or not at(processes).memory_ok:
-        # Nothing meets the targets within memory: report the largest count that fits. The
-        # models' memory-bounded maximum is where the search starts.
-        seen = at(processes if processes is not None else low)
-        fitting = seen.metrics.memory.max_workers
-        start = None if fitting is None else fitting // tpc + 1
-        too_many = smallest_passing(
-            lambda n: not at(n).memory_ok, 1, processes or high, start
-        )
+        # Nothing meets the targets within memory: report the largest count that fits.
+        too_many = smallest_passing(lambda n: not at(n).memory_ok, 1, processes or high)
         if too_many is None or too_many == 1:
             return _Sized(best=None, limit=None)
         return _Sized(best=None, limit=at(too_many - 1))
     return _Sized(best=at(processes), limit=None)
+
+
+def _memory_bound(
+    at: Callable[[int], Assessment], seen: Assessment, tpc: int, high: int
+) -> int | None:
+    """The most processes that fit in memory, by the models, or None when it is not known cheaply.
+
+    The models give the memory-bounded maximum of workers (model.md §6); for worker and event it
+    is also capped at the evaluated ServerLimit, so it is only a bound when below that cap. The
+    figure is confirmed by evaluating it and one process more (and searched for, should the two
+    disagree).
+    """
+    fitting = seen.metrics.memory.max_workers
+    if fitting is None or (fitting >= seen.settings.server_limit * tpc and tpc > 1):
+        return None
+    estimate = min(high, fitting // tpc)
+    if estimate >= 1 and at(estimate).memory_ok and (
+        estimate == high or not at(estimate + 1).memory_ok
+    ):
+        return estimate
+    too_many = smallest_passing(lambda n: not at(n).memory_ok, 1, high, estimate + 1)
+    return high if too_many is None else too_many - 1
+
+
+def _size_shapes(
+    shapes: Sequence[_Shape], profile: TrafficProfile, offered_load: float
+) -> list[_Sized]:
+    """Each shape sized in turn, the workers found for one the starting guess for the next (they
+    differ by a rounding to ThreadsPerChild or a little pooling), which keeps large servers,
+    whose every evaluation is O(workers), to a few evaluations per shape."""
+    results: list[_Sized] = []
+    hint: int | None = None
+    for shape in shapes:
+        sized = _size_shape(shape, profile, offered_load, hint)
+        if sized.best is not None:
+            hint = sized.best.metrics.workers
+        results.append(sized)
+    return results
 
 
 def _finalize(assessment: Assessment, profile: TrafficProfile) -> Assessment:
@@ -415,7 +471,7 @@ def size_mpm(
         # A larger factor lets each idle worker vouch for more idle connections (model.md §4.3).
         shapes += [_Shape(mpm, tpc, common, factor + 1) for tpc in tpcs]
     load = _offered_load(mpm, common, profile)
-    baseline = _pick([_size_shape(shape, profile, load) for shape in shapes])
+    baseline = _pick(_size_shapes(shapes, profile, load))
     alternative: Assessment | None = None
     if mpm in ("prefork", "worker") and common.keep_alive:
         # The lever is weighed at the shape that won (same ThreadsPerChild).
@@ -518,8 +574,9 @@ def _keepalive_lever(
     """A lower KeepAliveTimeout when it is the better lever than adding workers, else None.
 
     Better means: the current timeout cannot meet the targets within memory but a lower one can;
-    or a lower one needs at most 1/KEEPALIVE_LEVER_GAIN of the workers and saves at least
-    KEEPALIVE_LEVER_MEMORY_SHARE of the memory available (threads are cheap: saving a few
+    or a lower one needs at most 1/KEEPALIVE_LEVER_GAIN of the workers (and at least
+    KEEPALIVE_LEVER_MIN_SAVED fewer) and saves at least KEEPALIVE_LEVER_MEMORY_SHARE of the memory
+    available (threads are cheap: saving a few
     hundred MiB is not worth more TCP handshakes). The highest such timeout wins (the smallest
     change to client behaviour).
     """
@@ -530,13 +587,15 @@ def _keepalive_lever(
         lowered = replace(common, keep_alive_timeout_s=timeout_s)
         load = _offered_load(mpm, lowered, profile)
         sized = _pick(
-            [_size_shape(_Shape(mpm, tpc, lowered, factor), profile, load) for tpc in tpcs]
+            _size_shapes([_Shape(mpm, tpc, lowered, factor) for tpc in tpcs], profile, load)
         )
         if sized.best is None:
             continue
         if baseline.best is None:
             return sized
-        fewer = sized.best.metrics.workers * KEEPALIVE_LEVER_GAIN <= baseline.best.metrics.workers
+        before, after = baseline.best.metrics.workers, sized.best.metrics.workers
+        fewer = after * KEEPALIVE_LEVER_GAIN <= before
+        fewer = fewer and before - after >= KEEPALIVE_LEVER_MIN_SAVED
         saved = _worst_memory(baseline.best) - _worst_memory(sized.best)
         if fewer and (available is None or saved >= KEEPALIVE_LEVER_MEMORY_SHARE * available):
             return sized

@@ -131,7 +131,7 @@ def worker_words(settings: MpmSettings) -> str:
     """`743 processes` for prefork, `100 threads in 4 processes of 25` for worker and event."""
     match settings:
         case PreforkSettings():
-            return f"{settings.workers} processes"
+            return "1 process" if settings.workers == 1 else f"{settings.workers} processes"
         case WorkerSettings() | EventSettings():
             count = settings.processes
             processes = "1 process" if count == 1 else f"{count} processes"
