@@ -33,8 +33,10 @@ def test_measured_memory_replaces_the_profile_figures(apache2: str, tmp_path: Pa
         again = measurement_to_profile_memory(measure_memory(config=str(conf)))
     used = report.profile.memory
     assert "prefork_process" in again
-    # A bare prefork child is a few MiB, far from the profile's 45 MiB PHP child.
-    assert used.prefork_process_bytes != guessed.prefork_process_bytes
-    assert math.isclose(used.prefork_process_bytes, again["prefork_process"], rel_tol=0.25)
+    # A bare prefork child is a few MiB, far from the profile's 45 MiB PHP child. Children still
+    # settling after start-up move the figure a little between two readings.
+    assert guessed.prefork_process_bytes == 45 << 20
+    assert used.prefork_process_bytes < 20 << 20
+    assert math.isclose(used.prefork_process_bytes, again["prefork_process"], rel_tol=0.5)
     assert report.recommendation is not None
     assert report.recommendation.options
