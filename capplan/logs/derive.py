@@ -30,6 +30,7 @@ from capplan.logs.stats import count_quantile
 
 _MIN_THINK_S = 0.001
 _MIN_SERVICE_S = 1e-6
+_MAX_SCV = 1e4  # the profile format's upper bound for service_time_scv
 PEAK_CHOICES = ("mean", "p50", "p90", "p95", "p99", "max")
 _QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
@@ -203,6 +204,13 @@ def derive_profile(
             hist.quantile(0.99),
             hist.max,
         )
+        if service.scv > _MAX_SCV:
+            warnings.append(
+                f"the SCV of {service.source} is {service.scv:.3g}, beyond the profile format's "
+                f"{_MAX_SCV:g}: a few very long requests dominate; service_time_scv set to "
+                f"{_MAX_SCV:g}"
+            )
+            service = replace(service, scv=_MAX_SCV)
         if service.mean_s < _MIN_SERVICE_S:
             warnings.append(
                 f"mean {service.source} is {service.mean_s:.3g} s, below 1 µs; service_time set "

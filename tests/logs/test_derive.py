@@ -70,3 +70,15 @@ def test_zero_durations_give_a_valid_profile(tmp_path: Path) -> None:
     loaded = profile_from_text(render_profile_yaml(profile), "a.yaml")
     assert loaded.traffic.service_time_s == pytest.approx(1e-6)
     assert any("below 1 µs" in w for w in profile.warnings)
+
+
+def test_extreme_scv_is_clamped_to_the_format_bound(tmp_path: Path) -> None:
+    lines = [_line(s % 600, client=s % 50, micros=10) for s in range(30_000)]
+    lines.append(_line(10, client=99, micros=3_000_000_000))
+    log = tmp_path / "a.log"
+    log.write_text("".join(lines))
+    profile = derive_profile(scan_logs((str(log),), compile_format(FORMAT), ScanOptions()),
+                             name="a")
+    assert profile.service.scv == 1e4
+    assert any("service_time_scv set to 10000" in w for w in profile.warnings)
+    profile_from_text(render_profile_yaml(profile), "a.yaml")
