@@ -103,6 +103,8 @@ class MpmOption:
     keepalive_baseline: Assessment | None = None
     max_requests_alternative: Assessment | None = None
     max_requests_baseline: Assessment | None = None
+    # KeepAliveTimeout values tried without success when nothing fits (for the limit's wording).
+    keepalive_tried_s: tuple[float, ...] = ()
 
     @property
     def feasible(self) -> bool:
@@ -490,6 +492,11 @@ def size_mpm(
     if option_best is not None:
         option_best = _finalize(option_best, profile)
     rate = sustainable_rate_per_s(option_limit, profile) if option_limit is not None else None
+    tried: tuple[float, ...] = ()
+    if option_best is None and mpm in ("prefork", "worker") and common.keep_alive:
+        tried = tuple(
+            t for t in KEEPALIVE_TIMEOUT_CANDIDATES_S if t < common.keep_alive_timeout_s
+        )
     return MpmOption(
         mpm=mpm,
         best=option_best,
@@ -499,6 +506,7 @@ def size_mpm(
         keepalive_baseline=baseline.best if alternative is not None else None,
         max_requests_alternative=option_best if raised is not None else None,
         max_requests_baseline=before_cap if raised is not None else None,
+        keepalive_tried_s=tried,
     )
 
 

@@ -192,9 +192,15 @@ def limit_reason(option: MpmOption, profile: TrafficProfile) -> str:
         if rate is not None
         else ""
     )
+    tried = (
+        f"; a KeepAliveTimeout down to {format_seconds(min(option.keepalive_tried_s))} does not "
+        "make it fit either"
+        if option.keepalive_tried_s
+        else ""
+    )
     return (
         f"{option.mpm} cannot meet every target within memory: at most "
-        f"{worker_words(option.limit.settings)} fit{sustain}; at that size {what}"
+        f"{worker_words(option.limit.settings)} fit{sustain}; at that size {what}{tried}"
     )
 
 

@@ -112,6 +112,7 @@ def test_limit_reason_states_the_sustainable_rate() -> None:
         f"{option.limit.settings.workers} processes fit, which sustain at most "
     )
     assert "(the profile asks 200 req/s)" in text
+    assert text.endswith("a KeepAliveTimeout down to 1 s does not make it fit either")
 
 
 def test_long_visits_raise_max_keepalive_requests() -> None:
