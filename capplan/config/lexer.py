@@ -69,8 +69,10 @@ def lex(data: bytes) -> LexedFile:
     cfg_trim_line() then trims apr_isspace() on both ends (so the CR of CRLF disappears).
     """
     text = decode(data)
-    if "\0" in text:
-        numbers, raws = _with_nul(text)
+    if "\0" in text or "\\\\\n" in text or "\\\\\r\n" in text:
+        # NUL bytes, or a line ending in two backslashes (after its continuation the text
+        # still ends in one, so a following empty line continues it again): read line by line.
+        numbers, raws = _general(text)
     elif "\\\n" in text or "\\\r\n" in text:
         numbers, raws = _joined(text)
     else:
@@ -136,37 +138,40 @@ def _joined(text: str) -> tuple[Sequence[int], list[str]]:
     return numbers, raws
 
 
-def _with_nul(text: str) -> tuple[Sequence[int], list[str]]:
-    """Like `_joined`, for text with NUL bytes: a line cut at a NUL never continues."""
-    physical = text.split("\n")
-    last_terminated = physical[-1] == ""
+def _general(text: str) -> tuple[Sequence[int], list[str]]:
+    """ap_cfg_getline_core() transcribed: each read appends to the logical line, and the
+    continuation test looks at the end of everything gathered so far, not just that read."""
+    reads = text.split("\n")
+    last_terminated = reads[-1] == ""
     if last_terminated:
-        physical.pop()
+        reads.pop()
+    count = len(reads)
     numbers: list[int] = []
     raws: list[str] = []
-    pending: list[str] = []
-    count = len(physical)
-    for index, physical_line in enumerate(physical):
-        raw = physical_line
-        has_newline = index < count - 1 or last_terminated
-        if "\0" in raw:
-            raw = raw[: raw.index("\0")]
-            has_newline = False
-        body = raw[:-1] if raw.endswith("\r") else raw
-        if has_newline and body.endswith("\\"):
-            pending.append(body[:-1])
-            if index < count - 1:
-                continue
-            numbers.append(index + 2)
-            raws.append("".join(pending))
-            pending = []
-            continue
-        if pending:
-            pending.append(raw)
-            raw = "".join(pending)
-            pending = []
-        numbers.append(index + 1)
-        raws.append(raw)
+    number = 0
+    position = 0
+    while position < count:
+        buffer = ""
+        while True:
+            number += 1
+            if position >= count:
+                break  # NOTE: the failed read at EOF after a continuation counts as a line
+            raw = reads[position]
+            position += 1
+            had_newline = position < count or last_terminated
+            if "\0" in raw:  # strlen() stops at the NUL; the newline is out of sight
+                raw, had_newline = raw[: raw.index("\0")], False
+            buffer += raw
+            if had_newline:
+                end = len(buffer)
+                if end and buffer[end - 1] == "\r":
+                    end -= 1
+                if end and buffer[end - 1] == "\\":
+                    buffer = buffer[: end - 1]
+                    continue
+            break
+        numbers.append(number)
+        raws.append(buffer)
     return numbers, raws
 
 

@@ -35,12 +35,14 @@ def reference(data: bytes) -> list[tuple[int, str]]:
             position += 1
             if "\0" in raw:  # strlen() stops at the NUL; the LF is out of sight
                 raw, had_lf = raw[: raw.index("\0")], False
-            if had_lf:
-                body = raw[:-1] if raw.endswith("\r") else raw
-                if body.endswith("\\"):
-                    buffer += body[:-1]
-                    continue
             buffer += raw
+            # The test looks at the end of the whole buffer (`cp > buf`), not this read alone.
+            end = len(buffer)
+            if had_lf and end and buffer[end - 1] == "\r":
+                end -= 1
+            if had_lf and end and buffer[end - 1] == "\\":
+                buffer = buffer[: end - 1]
+                continue
             break
         trimmed = buffer.strip(APR_SPACE)
         if trimmed and not trimmed.startswith("#"):
@@ -64,6 +66,8 @@ CASES = [
     ("continuation-at-eof", b"A\\\n", [(2, "A")]),
     ("backslash-at-eof-without-newline", b"A\\", [(1, "A\\")]),
     ("chain", b"A\\\nB\\\nC\nD\n", [(3, "ABC"), (4, "D")]),
+    ("double-backslash-then-empty-line", b"A x\\\\\n\nB\n", [(3, "A xB")]),
+    ("double-backslash-then-text", b"A x\\\\\nB\n", [(2, "A x\\B")]),
     ("nul-ends-line", b"A 1\x00junk\\\nB\n", [(1, "A 1"), (2, "B")]),
     ("bom-kept", b"\xef\xbb\xbfA 1\n", [(1, "\ufeffA 1")]),
     ("trim-vertical-tab", b"\x0b\x0cA\t\r\n", [(1, "A")]),
