@@ -87,7 +87,7 @@ def test_recommendation_never_claims_a_target_the_model_misses(
             assert option.max_rate_per_s < profile.traffic.requests_per_second
 
 
-@pytest.mark.parametrize(("name", "profile"), CASES[:6], ids=[name for name, _ in CASES[:6]])
+@pytest.mark.parametrize(("name", "profile"), CASES, ids=[name for name, _ in CASES])
 def test_report_recommendation_matches_its_own_evaluation(
     name: str, profile: TrafficProfile
 ) -> None:
