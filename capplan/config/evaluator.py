@@ -7,8 +7,9 @@ enclosing sections, the loaded modules and httpd's warnings. Everything httpd re
 with raises `CapplanError` in httpd's words.
 
 The structure mirrors httpd's own reader (server/config.c): `_build_config` is ap_build_config(),
-`_build_line` is ap_build_config_sub(), `_build_cont_config` is ap_build_cont_config() (the body
-of a true conditional) and `_soak` is ap_soak_end_container() (the body of a false one).
+`_build_cont_config` is ap_build_cont_config() (the body of a true conditional), both reading
+with `_read`, whose per-line step (inline for common lines, else `_build_line`) is
+ap_build_config_sub(); `_soak` is ap_soak_end_container() (the body of a false conditional).
 Directives flagged EXEC_ON_READ in httpd (Define, Include, LoadModule, If*, ServerRoot…) act
 while reading; everything else is checked afterwards in the order httpd's walk would run it.
 """
@@ -65,31 +66,12 @@ _DIR_CONTAINERS = frozenset(
         "<proxymatch",
     }
 )
-_CONDITIONALS = frozenset(
-    {"<ifmodule", "<ifdefine", "<iffile", "<ifdirective", "<ifsection", "<ifversion"}
-)
 _INVALID = "perhaps misspelled or defined by a module not included in the server configuration"
-
-# Argument errors of the EXEC_ON_READ directives, as server/config.c invoke_cmd() words them
-# (`name takes …, errmsg`), with each command's errmsg from `apache2 -L`.
-_USAGE = {
-    "define": "Define takes 1-2 arguments, Define a variable, optionally to a value.  "
-    "Same as passing -D to the command line.",
-    "undefine": "UnDefine takes one argument, Undefine the existence of a variable. Undo a Define.",
-    "include": "Include takes one argument, Name(s) of the config file(s) to be included; "
-    "fails if the wildcard does not match at least one file",
-    "includeoptional": "IncludeOptional takes one argument, Name or pattern of the config "
-    "file(s) to be included; ignored if the file does not exist or the pattern does not match "
-    "any files",
-    "serverroot": "ServerRoot takes one argument, Common directory of server-related files "
-    "(logs, confs, etc.)",
-    "defaultruntimedir": "DefaultRuntimeDir takes one argument, Common directory for run-time "
-    "files (shared memory, locks, etc.)",
-    "loadmodule": "LoadModule takes two arguments, a module name and the name of a shared "
-    "object file to load it from",
-    "ifversion": "<IfVersion takes one, two or three arguments, a comparison operator, a "
-    "version (and a delimiter)",
-}
+# mod_version registers <IfVersion> as TAKE123; its usage text from `apache2 -L`.
+_IFVERSION_USAGE = (
+    "<IfVersion takes one, two or three arguments, a comparison operator, a version "
+    "(and a delimiter)"
+)
 _VERSION_ERROR = (
     "Version appears to be invalid. It must have the format major[.minor[.patch]] where major, "
     "minor and patch are numbers."
@@ -130,9 +112,6 @@ class _File:
                 Location(self.path, self.too_long_at, self.chain),
             )
 
-    def where(self, index: int) -> Location:
-        return Location(self.path, self.numbers[index], self.chain)
-
 
 @dataclass(slots=True)
 class _Open:
@@ -155,7 +134,6 @@ class _State:
     static_sources: tuple[str, ...]
     module_names: set[str] = field(default_factory=set)  # what <IfModule> can find
     loaded: list[LoadedModule] = field(default_factory=list)
-    infos: list[ModuleInfo] = field(default_factory=list)
     known: dict[str, Command] = field(default_factory=dict)
     all_known: bool = True  # every module's directive table is known
     directives: list[Directive] = field(default_factory=list)
@@ -166,7 +144,6 @@ class _State:
     include_depth: int = 0
 
     def add_module(self, info: ModuleInfo, symbol: str) -> None:
-        self.infos.append(info)
         self.module_names.add(info.source)
         self.module_names.add(symbol)
         if info.directives is None:
@@ -364,7 +341,10 @@ def _read(state: _State, handle: _File, outer: Sections, closer: str | None) -> 
             handle.pos = index + 1
             if closer is not None and not stack and lowered == closer:
                 return stack
-            _build_line(state, handle, index, stack, outer)
+            where = Location(path, numbers[index], chain)
+            if "$" in text:
+                text = _resolve_env(state, text, where)
+            _build_line(state, handle, stack, _Line(text, where, outer))
             index = handle.pos - 1
             sections = stack[-1].inner if stack else outer
             expected_close = stack[-1].close if stack else None
@@ -429,7 +409,7 @@ def _read(state: _State, handle: _File, outer: Sections, closer: str | None) -> 
             stack.append(_Open(name, sections, where, expected_close))
             continue
         handle.pos = index + 1
-        _build_line(state, handle, index, stack, outer)
+        _build_line(state, handle, stack, _Line(text, where, outer))
         index = handle.pos - 1
         sections = stack[-1].inner if stack else outer
         expected_close = stack[-1].close if stack else None
@@ -462,46 +442,20 @@ def _soak(state: _State, handle: _File, opener: str, where: Location) -> None:
     raise CapplanError(f"Expected </{opener[1:]}> before end of configuration", where)
 
 
-def _build_line(
-    state: _State,
-    handle: _File,
-    index: int,
-    stack: list[_Open],
-    outer: Sections,
-) -> None:
-    """ap_build_config_sub(): one logical line (never blank, never a comment)."""
-    text = handle.texts[index]
-    where = Location(handle.path, handle.numbers[index], handle.chain)
-    if "$" in text:
-        text = _resolve_env(state, text, where)
-    sections = stack[-1].inner if stack else outer
-    if handle.plain_split and '"' not in text and "'" not in text and "\\" not in text:
-        # Fast path: no quoting, so words are whitespace-separated; rarer shapes go below.
-        words = text.split()
-        if not words:
-            return
-        name = words[0]
-        if name[0] != "<":
-            if name[-1] != ">" and name.lower() not in _EXEC_ON_READ:
-                state.directives.append(Directive(name, tuple(words[1:]), where, sections))
-                return
-        elif name[1:2] == "/":
-            if (
-                len(words) == 1
-                and name[-1] == ">"
-                and stack
-                and name[2:-1].lower() == stack[-1].name[1:].lower()
-            ):
-                stack.pop()
-                return
-        elif len(name) > 1:
-            rest = text[len(name) :].lstrip(APR_SPACE)
-            if name[-1] == ">":
-                name = name[:-1]
-            _open_section(
-                state, handle, stack, _Cmd(name.lower(), name, rest or ">", where, sections)
-            )
-            return
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """A line `_read` leaves to `_build_line`: its text with `${VAR}` already substituted."""
+
+    text: str
+    where: Location
+    outer: Sections  # the sections around the file or conditional body being read
+
+
+def _build_line(state: _State, handle: _File, stack: list[_Open], line: _Line) -> None:
+    """ap_build_config_sub() for the lines `_read` does not handle inline: EXEC_ON_READ
+    directives, quoted or odd names, and close tags other than the expected one."""
+    text, where = line.text, line.where
+    sections = stack[-1].inner if stack else line.outer
     parsed = parse_line(text)
     if parsed is None:
         return
@@ -571,21 +525,18 @@ def _resolve_env(state: _State, text: str, where: Location) -> str:
 # --- EXEC_ON_READ directives -------------------------------------------------------------------
 
 
-def _take(cmd: _Cmd, count: int) -> list[str]:
-    """invoke_cmd()'s TAKE1/TAKE2/TAKE12: the words, or httpd's arity error."""
+def _take(state: _State, cmd: _Cmd) -> list[str]:
+    """The words of an EXEC_ON_READ directive, or invoke_cmd()'s argument-count error."""
     words = split_words(cmd.args)
-    if cmd.key == "define":
-        ok = 1 <= len(words) <= 2 and words[0] != ""
-    else:
-        ok = len(words) == count and all(words)
-    if not ok:
-        raise CapplanError(_USAGE[cmd.key], cmd.where)
+    message = state.known[cmd.key].arity_error(tuple(words))
+    if message is not None:
+        raise CapplanError(message, cmd.where)
     return words
 
 
 def _define(state: _State, handle: _File, cmd: _Cmd) -> None:
     where = cmd.where
-    words = _take(cmd, 2)
+    words = _take(state, cmd)
     name = words[0]
     if ":" in name:
         raise CapplanError("Variable name must not contain ':'", where)
@@ -597,7 +548,7 @@ def _define(state: _State, handle: _File, cmd: _Cmd) -> None:
 
 def _undefine(state: _State, handle: _File, cmd: _Cmd) -> None:
     where = cmd.where
-    (name,) = _take(cmd, 1)
+    (name,) = _take(state, cmd)
     if ":" in name:
         raise CapplanError("Variable name must not contain ':'", where)
     names = state.define_names
@@ -612,7 +563,7 @@ def _undefine(state: _State, handle: _File, cmd: _Cmd) -> None:
 
 def _server_root(state: _State, handle: _File, cmd: _Cmd) -> None:
     where = cmd.where
-    (arg,) = _take(cmd, 1)
+    (arg,) = _take(state, cmd)
     path = _root_relative(state, arg)
     if state.fs.kind(path) is not Kind.DIRECTORY:
         raise CapplanError("ServerRoot must be a valid directory", where)
@@ -621,12 +572,12 @@ def _server_root(state: _State, handle: _File, cmd: _Cmd) -> None:
 
 def _runtime_dir(state: _State, handle: _File, cmd: _Cmd) -> None:
     # The directory is created by apache2ctl/systemd before start, so it is not checked here.
-    _take(cmd, 1)
+    _take(state, cmd)
 
 
 def _load_module(state: _State, handle: _File, cmd: _Cmd) -> None:
     where = cmd.where
-    identifier, file_name = _take(cmd, 2)
+    identifier, file_name = _take(state, cmd)
     for loaded in state.loaded:
         if loaded.identifier == identifier:
             state.warnings.append(
@@ -667,7 +618,7 @@ def _check_loadable(state: _State, name: str, path: str, where: Location) -> Non
 def _include(state: _State, handle: _File, cmd: _Cmd) -> None:
     """core.c include_config() → config.c ap_process_fnmatch_configs()."""
     where = cmd.where
-    (name,) = _take(cmd, 1)
+    (name,) = _take(state, cmd)
     optional = cmd.key == "includeoptional"
     state.include_depth += 1
     if state.include_depth > MAX_INCLUDE_DEPTH:
@@ -922,7 +873,7 @@ def _if_version(state: _State, args: str, where: Location) -> bool:
     """modules/metadata/mod_version.c start_ifversion()."""
     words = split_words(args)
     if not 1 <= len(words) <= 3:
-        raise CapplanError(_USAGE["ifversion"], where)
+        raise CapplanError(_IFVERSION_USAGE, where)
     arg1 = words[0]
     arg2 = words[1] if len(words) > 1 else None
     arg3 = words[2] if len(words) > 2 else None

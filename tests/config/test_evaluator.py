@@ -339,3 +339,21 @@ def test_compiled_in_mpm() -> None:
     )
     assert [d.args[0] for d in result.directives] == ["1", "2", "3"]
     assert result.modules == ()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "IncludeOptional ${NOPE}/x.conf",
+        "Define FROM ${NOPE}",
+        "<IfDefine ${NOPE}>\n</IfDefine>",
+        'ServerAdmin "${NOPE}"',
+        "Protocols> ${NOPE}",
+    ],
+    ids=["include", "define", "conditional", "quoted", "odd-name"],
+)
+def test_each_undefined_variable_warns_once(line: str) -> None:
+    result = evaluate_config(
+        f"{ROOT}/httpd.conf", fs=_fs({"httpd.conf": EVENT + line + "\n"}), environ={}
+    )
+    assert [w.message for w in result.warnings] == ["Config variable ${NOPE} is not defined"]
