@@ -34,8 +34,9 @@ Render = Callable[[object], str]
 Expect = Callable[[object], object]
 Item = tuple[str, str, st.SearchStrategy[object], Render, Expect]
 ITEMS: list[Item] = [
-    ("%h", "h", _TOKEN, str, lambda v: v),
-    ("%u", "u", _TOKEN, str, lambda v: v),
+    # httpd escapes these too (log_remote_host, log_remote_user call ap_escape_logitem)
+    ("%h", "h", _TOKEN, lambda v: _escape(str(v)), lambda v: v),
+    ("%u", "u", _TOKEN, lambda v: _escape(str(v)), lambda v: v),
     ("%>s", ">s", st.integers(100, 599), str, lambda v: v),
     ("%b", "b", st.one_of(_INT, st.just("-")), str, lambda v: None if v == "-" else v),
     ("%D", "D", _INT, str, lambda v: v),
