@@ -43,6 +43,32 @@ LINES = [
     "  ServerAdmin   indented   ",
     "ServerAdmin x\\\\",
     "Protocols {word} {word}",
+    "Include inc/*",
+    "Include inc",
+    "IncludeOptional inc/[ab].conf",
+    "IncludeOptional inc/?.conf",
+    "Include inc/sub/*.conf",
+    "IncludeOptional */x.conf",
+    'Define S "{word} {word}"',
+    "Protocols ${{S}}",
+    "ServerAdmin ${{S}}",
+    'ServerAdmin "${{S}}"',
+    "UnDefine S",
+    "Define S",
+    "Protocols '{word}'\"{word}\"",
+    'ServerAdmin "unterminated {word}',
+    'ServerAdmin \\"{word}',
+    "ServerAdmin {word}#x",
+    "Protocols {word}\t\t{word}",
+    "ServerAdmin ${{}}",
+    "ServerAdmin ${{a:b}}",
+    "ServerAdmin $ {{A}}",
+    'KeepAlive "On"',
+    "KeepAlive ''",
+    'Timeout ""',
+    'ServerAdmin "" x',
+    "Options None",
+    "AllowOverride None",
 ]
 SECTIONS = [
     ("<IfModule {module}>", "</IfModule>"),
@@ -57,6 +83,19 @@ SECTIONS = [
     ("<Directory /tmp>", "</Directory>"),
     ("<Location />", "</Location>"),
     ("<Files x>", "</Files>"),
+    ("<IfVersion ~ ^2\\.4>", "</IfVersion>"),
+    ("<IfVersion /^2/>", "</IfVersion>"),
+    ('<IfModule "mod_status.c">', "</IfModule>"),
+    ("<IfModule ! mod_status.c>", "</IfModule>"),
+    ("<IfDefine S>", "</IfDefine>"),
+    ('<IfVersion >= "2.4.10">', "</IfVersion>"),
+    ("<IfFile inc/a.conf>", "</IfFile>"),
+    ("<IfFile !inc>", "</IfFile>"),
+    ('<Directory "/tmp">', "</directory>"),
+    ('<LocationMatch "^/x">', "</LocationMatch>"),
+    ('<If "true">', "</If>"),
+    ("<FilesMatch \\.x$>", "</FilesMatch>"),
+    ("<Limit GET>", "</Limit>"),
 ]
 CHOICES = {
     "word": ["a", "b", "c.d", "e@f"],
@@ -72,7 +111,7 @@ CHOICES = {
     "file": ["a.conf", "b.conf", "nope.conf"],
     "ext": ["conf", "x"],
 }
-SEEDS = range(120)
+SEEDS = range(150)
 
 
 def _fill(rng: random.Random, template: str) -> str:
@@ -104,6 +143,10 @@ def _write_case(root: Path, seed: int) -> Path:
         (root / sub).mkdir()
     (root / "inc" / "a.conf").write_text("\n".join(included) + "\n")
     (root / "inc" / "b.conf").write_text("ServerAdmin from-b\n")
+    (root / "inc" / "sub").mkdir()
+    (root / "inc" / "sub" / "c.conf").write_text("ServerAdmin sub-c\n")
+    (root / "inc" / ".hidden.conf").write_text("ServerAdmin hidden\n")
+    (root / "inc" / "z.txt").write_text("\n".join(_block(rng, 2)) + "\n")
     return main
 
 
