@@ -141,6 +141,8 @@ class _State:
     warnings: list[HttpdWarning] = field(default_factory=list)
     files_read: list[str] = field(default_factory=list)
     lexed: dict[str, LexedFile] = field(default_factory=dict)  # for error context
+    # `${VAR}` results by line text; emptied whenever Define or UnDefine changes a variable.
+    substituted: dict[str, str] = field(default_factory=dict)
     include_depth: int = 0
 
     def add_module(self, info: ModuleInfo, symbol: str) -> None:
@@ -519,7 +521,14 @@ def _resolve_env(state: _State, text: str, where: Location) -> str:
             )
         return found.group(0)
 
-    return _VAR.sub(replace, text)
+    cached = state.substituted.get(text)
+    if cached is not None:
+        return cached
+    warned = len(state.warnings)
+    result = _VAR.sub(replace, text)
+    if len(state.warnings) == warned:  # a line that warns must warn each time it is read
+        state.substituted[text] = result
+    return result
 
 
 # --- EXEC_ON_READ directives -------------------------------------------------------------------
@@ -544,6 +553,7 @@ def _define(state: _State, handle: _File, cmd: _Cmd) -> None:
         state.define_names.append(name)
     if len(words) == 2 and words[1]:
         state.variables[name.lower()] = words[1]
+        state.substituted.clear()
 
 
 def _undefine(state: _State, handle: _File, cmd: _Cmd) -> None:
@@ -558,7 +568,8 @@ def _undefine(state: _State, handle: _File, cmd: _Cmd) -> None:
         last = names.pop()
         if index < len(names):
             names[index] = last
-    state.variables.pop(name.lower(), None)
+    if state.variables.pop(name.lower(), None) is not None:
+        state.substituted.clear()
 
 
 def _server_root(state: _State, handle: _File, cmd: _Cmd) -> None:

@@ -357,3 +357,13 @@ def test_each_undefined_variable_warns_once(line: str) -> None:
         f"{ROOT}/httpd.conf", fs=_fs({"httpd.conf": EVENT + line + "\n"}), environ={}
     )
     assert [w.message for w in result.warnings] == ["Config variable ${NOPE} is not defined"]
+
+
+def test_same_line_follows_redefinitions() -> None:
+    conf = (
+        "Define V one\nServerAdmin ${V}\nDefine V two\nServerAdmin ${V}\n"
+        "UnDefine V\nServerAdmin ${V}\nDefine V three\nServerAdmin ${V}\n"
+    )
+    result = evaluate_config(f"{ROOT}/httpd.conf", fs=_fs({"httpd.conf": EVENT + conf}), environ={})
+    assert [d.args[0] for d in result.directives] == ["one", "two", "${V}", "three"]
+    assert [w.code for w in result.warnings] == ["AH00111"]
