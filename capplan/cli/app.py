@@ -10,9 +10,21 @@ import traceback
 from collections.abc import Sequence
 
 import click
-import typer
 
 from capplan.errors import CapplanError
+
+# typer imports rich whenever rich is installed (~0.1 s, on every command, even for plain help).
+# capplan's help and errors are plain text, so hide rich while typer is imported: typer's own
+# ImportError fallback then applies. rich itself stays importable for everyone else.
+_saved_rich = sys.modules.get("rich")
+sys.modules["rich"] = None  # type: ignore[assignment]
+try:
+    import typer
+finally:
+    if _saved_rich is None:
+        del sys.modules["rich"]
+    else:
+        sys.modules["rich"] = _saved_rich
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
