@@ -255,9 +255,9 @@ def _ints(column: list[bytes]) -> tuple[np.ndarray, np.ndarray | None]:
         return values, known
 
 
-def _line_count(data: bytes) -> int:
-    n = data.count(b"\n")
-    return n + 1 if data and not data.endswith(b"\n") else n
+def _line_count(data: bytes, start: int, end: int) -> int:
+    n = data.count(b"\n", start, end)
+    return n + 1 if end > start and data[end - 1] != 10 else n
 
 
 @contextmanager
@@ -273,19 +273,22 @@ def without_gc() -> Iterator[None]:
             gc.enable()
 
 
-def scan_block(plan: ScanPlan, data: bytes) -> BlockStats:
-    """Scan whole lines; never raises on bad lines (they are counted with their numbers)."""
+def scan_block(plan: ScanPlan, data: bytes, start: int = 0, end: int | None = None) -> BlockStats:
+    """Scan the whole lines in `data[start:end]`; never raises on bad lines (they are counted
+    with their numbers). `start` must be 0 or just after a newline."""
     with without_gc():
-        return _scan_block(plan, data)
+        return _scan_block(plan, data, start, len(data) if end is None else end)
 
 
-def _scan_block(plan: ScanPlan, data: bytes) -> BlockStats:
+def _scan_block(plan: ScanPlan, data: bytes, start: int, end: int) -> BlockStats:
     regex = _compiled(plan.pattern)
-    out = BlockStats(lines=_line_count(data))
-    rows: list[tuple[bytes, ...]] = regex.findall(data)
+    out = BlockStats(lines=_line_count(data, start, end))
+    # `^` matches at `start` (just after a newline) and `$` at `end`, as for a sliced copy
+    rows: list[tuple[bytes, ...]] = regex.findall(data, start, end)
     if plan.n_groups == 1:
         rows = [(r,) for r in rows]  # type: ignore[misc]
     if len(rows) != out.lines:
+        data = data[start:end]
         rows = _slow_rows(regex, data, plan, out)
     if not rows:
         return out
@@ -294,6 +297,7 @@ def _scan_block(plan: ScanPlan, data: bytes) -> BlockStats:
     if stamps is not None and any(stamp is None for stamp, _ in stamps.values()):
         # a time stamp that matched the pattern but is no date (e.g. month "Foo"): find the line
         out = BlockStats(lines=out.lines)
+        data = data[start:end] if len(data) != end - start else data
         rows = _slow_rows(regex, data, plan, out)
         if not rows:
             return out

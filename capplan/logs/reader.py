@@ -29,11 +29,18 @@ STDIN_NAME = "<stdin>"
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """Whole lines of one input, in order (the scanner counts them, for line numbers)."""
+    """Whole lines of one input, in order: `buffer[start:end]` (the scanner counts them, for
+    line numbers). The bounds spare copying a read buffer just to drop its partial last line."""
 
     source: str
-    data: bytes
+    buffer: bytes
+    start: int
+    end: int
     raw_done_bytes: int  # bytes of the input file consumed so far (compressed for gzip)
+
+    @property
+    def data(self) -> bytes:
+        return self.buffer[self.start : self.end]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,18 +149,23 @@ class LogInput:
                 skipping = False
             cut = chunk.rfind(b"\n") + 1
             if cut:
-                # one copy: the carried partial line plus this chunk's whole lines
-                data = b"".join((pending, memoryview(chunk)[:cut])) if pending else chunk[:cut]
-                yield Block(self.name, data, done())
+                first = 0
+                if pending:
+                    # the carried partial line and its end, as a small block of its own
+                    first = chunk.find(b"\n") + 1
+                    line = pending + chunk[:first]
+                    yield Block(self.name, line, 0, len(line), done())
+                if first < cut:
+                    yield Block(self.name, chunk, first, cut, done())
                 pending = chunk[cut:]
             else:
                 pending += chunk
             if len(pending) > self.max_line_bytes:
-                yield Block(self.name, LONG_LINE_MARK + b"\n", done())
+                yield Block(self.name, LONG_LINE_MARK + b"\n", 0, len(LONG_LINE_MARK) + 1, done())
                 pending = b""
                 skipping = True
         if pending and not skipping:
-            yield Block(self.name, pending, done())
+            yield Block(self.name, pending, 0, len(pending), done())
 
 
 def is_plain_file(path: str) -> bool:

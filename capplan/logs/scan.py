@@ -20,7 +20,14 @@ from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.logs.logformat import CompiledFormat
 from capplan.logs.parse import BlockStats, ScanPlan, make_plan, scan_block, without_gc
-from capplan.logs.reader import BLOCK_BYTES, LogInput, ReadNote, is_plain_file, read_range
+from capplan.logs.reader import (
+    BLOCK_BYTES,
+    Block,
+    LogInput,
+    ReadNote,
+    is_plain_file,
+    read_range,
+)
 from capplan.logs.stats import ClientTable, LogHistogram, VisitTally, WindowCounter
 
 Progress = Callable[[int, int], None]
@@ -155,23 +162,26 @@ class _Totals:
         )
 
 
-# A unit of work for a worker process: the bytes of whole lines, or a byte range of a plain file
-# (path, start, end) that the worker reads itself, which spares the parent reading and copying.
-Job = bytes | tuple[str, int, int]
+# A unit of work: the bytes of whole lines, a read buffer with the bounds of its whole lines, or a
+# byte range of a plain file (path, start, end) that a worker reads itself, which spares the parent
+# reading and copying.
+Job = bytes | Block | tuple[str, int, int]
 
 
 def _scan_job(plan: ScanPlan, job: Job) -> BlockStats:
+    if isinstance(job, Block):
+        return scan_block(plan, job.buffer, job.start, job.end)
     data = job if isinstance(job, bytes) else read_range(*job)
     return scan_block(plan, data)
 
 
 def _jobs(
-    inputs: list[LogInput], by_range: bool, progress: Progress | None, total: int
+    inputs: list[LogInput], parallel: bool, progress: Progress | None, total: int
 ) -> Iterator[tuple[str, Job]]:
     """The work in file order; progress is reported as jobs are handed out."""
     done_before = 0
     for log in inputs:
-        if by_range and is_plain_file(log.path):
+        if parallel and is_plain_file(log.path):
             size = log.size_bytes
             for start in range(0, size, log.block_bytes):
                 end = min(start + log.block_bytes, size)
@@ -182,7 +192,8 @@ def _jobs(
             for block in log.blocks():
                 if progress is not None:
                     progress(done_before + block.raw_done_bytes, total)
-                yield block.source, block.data
+                # a worker gets only the lines (pickling sends the bytes anyway)
+                yield block.source, block.data if parallel else block
         done_before += log.size_bytes
 
 
