@@ -268,7 +268,8 @@ def measure(raw: RawRun) -> Measured:
         put("connections_per_s", conn_rate)
         put("requests_per_connection", n_req / n_conn if n_conn else math.nan)
         accepted = [k.connections - k.accept_queue for k in kern]
-        put("open_connections_mean", _mean_or_nan([float(k.connections) for k in kern]))
+        # Accepted connections (the model's a_b + a_y leaves the accept queue out).
+        put("open_connections_mean", _mean_or_nan([float(a) for a in accepted]))
         put("accept_queue_nonempty", _mean_or_nan([float(k.accept_queue > 0) for k in kern]))
         put("busy_on_requests_mean", request_busy[i])
         if mpm == "event":
@@ -281,7 +282,16 @@ def measure(raw: RawRun) -> Measured:
         else:
             busy = _mean_or_nan([float(min(a, c)) for a in accepted])
             put("busy_workers_mean", busy)
-            put("idle_keepalive_mean", _mean_or_nan([float(s.keepalive_slots) for s in stat]))
+            if case.server.keep_alive:
+                # Workers held but not on a request are in keep-alive (K; lingering is ~0
+                # here). The scoreboard's K count is kept for reference: polls that wait for a
+                # worker see the server just after one freed, which biases it low (§10.1).
+                # Without keep-alive there is no K state at all, so nothing to measure.
+                put("idle_keepalive_mean", busy - request_busy[i])
+                put(
+                    "idle_keepalive_scoreboard",
+                    _mean_or_nan([float(s.keepalive_slots) for s in stat]),
+                )
             put("holding_time_s", busy / conn_rate if conn_rate > 0 else math.nan)
             # PASTA: the time fraction with every worker holding a connection.
             put("p_wait", _mean_or_nan([float(k.connections >= c) for k in kern]))

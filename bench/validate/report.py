@@ -29,7 +29,8 @@ _UNITS = {
     "busy_workers_mean": ("mean busy workers", 1.0, ""),
     "busy_on_requests_mean": ("mean workers on requests (R+W)", 1.0, ""),
     "idle_keepalive_mean": ("mean idle keep-alive connections", 1.0, ""),
-    "open_connections_mean": ("mean open connections", 1.0, ""),
+    "idle_keepalive_scoreboard": ("mean K slots in server-status", 1.0, ""),
+    "open_connections_mean": ("mean open accepted connections", 1.0, ""),
     "p_wait": ("P(wait), new connection", 1.0, ""),
     "p_wait_new_connection": ("P(wait > thr), new connection", 1.0, ""),
     "p_wait_request": ("P(wait > thr), request", 1.0, ""),
@@ -172,8 +173,9 @@ Measurements (batch means over {BATCHES} equal batches of the window; ± is one 
 - mean busy workers: prefork/worker from the kernel, every 50 ms (server-side sockets on the port
   in ESTABLISHED or CLOSE_WAIT minus the accept queue, capped at c); event from the access log
   (`%{{usec}}t`, `%D`, `%P` rebuild every child's busy-worker count over time);
-- idle keep-alive connections: prefork/worker the scoreboard's `K` count (server-status every
-  250 ms); event open accepted connections (kernel) minus busy workers;
+- idle keep-alive connections: open accepted connections' workers (kernel) minus workers on
+  requests (access log) for prefork/worker, with the scoreboard's `K` count (server-status every
+  250 ms) shown for reference; event open accepted connections (kernel) minus busy workers;
 - P(wait), new connection: prefork/worker the time fraction with at least c connections open
   (PASTA); event the fraction of new connections whose first request waited;
 - waits: client first-byte time minus the server's `%D` minus the zero-load overhead measured
