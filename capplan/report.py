@@ -42,7 +42,7 @@ from capplan.settings import (
     WorkerSettings,
 )
 from capplan.snippet import (
-    KEEPALIVE_DIRECTIVES,
+    MPM_BLOCK_ORDER,
     Placement,
     all_directives,
     keepalive_directives,
@@ -391,15 +391,23 @@ def _keepalive_changes(
     )
 
 
-def _mpm_block_location(config: EffectiveConfig | None) -> Location | None:
+def mpm_block_location(config: EffectiveConfig | None) -> Location | None:
+    """Where the config sets its MPM sizing: the file of MaxRequestWorkers (else of the first
+    sizing directive set), at the first sizing line in that file."""
     if config is None:
         return None
-    found = [
-        location
+    sizing = [
+        (name, location)
         for name, location in config.provenance
-        if name not in KEEPALIVE_DIRECTIVES and name not in ("Timeout",) and location.line > 0
+        if name in MPM_BLOCK_ORDER and name != "ListenBacklog" and location.line > 0
     ]
-    return min(found, key=lambda loc: (loc.path, loc.line)) if found else None
+    if not sizing:
+        return None
+    anchor = dict(sizing).get("MaxRequestWorkers", sizing[0][1])
+    return min(
+        (location for _, location in sizing if location.path == anchor.path),
+        key=lambda location: location.line,
+    )
 
 
 def build_recommendation(
@@ -480,7 +488,7 @@ def build_recommendation(
         new_mpm=chosen.mpm,
         server_root=config.server_root if config is not None else "",
         main_file=config.path if config is not None else "",
-        mpm_block_location=_mpm_block_location(config),
+        mpm_block_location=mpm_block_location(config),
         keepalive_locations=tuple(
             (name, config.source_of(name) if config is not None else None) for name, _ in changes
         ),

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from capplan.errors import CapplanError
+from capplan.location import Location
 from capplan.models import TargetResult
 from capplan.profile import profile_from_text
 from capplan.report import (
@@ -15,6 +16,7 @@ from capplan.report import (
     Violation,
     describe_target,
     directive_for,
+    mpm_block_location,
     mpms_to_consider,
     verdict_of,
     winners_of,
@@ -159,3 +161,18 @@ def test_directive_to_change_for_a_missed_target(
     target: str, settings: MpmSettings, directive: str
 ) -> None:
     assert directive_for(target, settings) == directive
+
+
+def test_mpm_block_location_is_the_sizing_file_not_the_backlog() -> None:
+    config = EffectiveConfig(
+        "httpd.conf", "event", PreforkSettings(),
+        provenance=(
+            ("ListenBacklog", Location("a/ports.conf", 5)),
+            ("ThreadsPerChild", Location("z/mpm.conf", 12)),
+            ("MaxRequestWorkers", Location("z/mpm.conf", 14)),
+            ("KeepAliveTimeout", Location("a/apache2.conf", 3)),
+        ),
+        warnings=(),
+    )
+    assert mpm_block_location(config) == Location("z/mpm.conf", 12)
+    assert mpm_block_location(None) is None
