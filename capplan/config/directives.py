@@ -1,11 +1,12 @@
 """Directive tables: which module registers which directive, in which context, and which
 directives httpd accepts only in the main server.
 
-Input: a module identifier or source file name; output: its directive names and contexts.
-Source of the tables: `directive_table.json`, generated from Debian's apache2 2.4.71 by
-`tests/data/config/gen_directive_table.py` (`apache2 -L` with every shipped module loaded, plus
-`<IfModule mod_X.c>` probes for the source file names). `GLOBAL_ONLY` below was produced by the
-same script's `--global-only` probe (each server-context directive tried inside `<VirtualHost>`).
+Input: a module identifier or source file name; output: its commands (name, context, argument
+rule, usage text). Source of the tables: `directive_table.json`, generated from Debian's apache2
+2.4.71 by `tests/data/config/gen_directive_table.py` (`apache2 -L` with every shipped module
+loaded, `<IfModule mod_X.c>` probes for the source file names, and httpd's own messages for zero
+and one argument for the argument rules). `GLOBAL_ONLY` below was produced by the same script's
+`--global-only` probe (each server-context directive tried inside `<VirtualHost>`).
 """
 
 from __future__ import annotations
