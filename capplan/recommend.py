@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, assert_never
 
+from capplan.mpm import PREFORK_MAX_SERVER_LIMIT, THREADED_MAX_SERVER_LIMIT
 from capplan.settings import (
     CommonSettings,
     EventSettings,
@@ -32,9 +33,12 @@ if TYPE_CHECKING:
     from capplan.models import MpmMetrics, TargetResult
     from capplan.profile import TrafficProfile
 
-# httpd's compile-time hard limits (httpd-facts.md §1.1).
-MAX_SERVER_LIMIT = {"prefork": 200_000, "worker": 20_000, "event": 20_000}
-MAX_THREAD_LIMIT = {"worker": 20_000, "event": 100_000}
+# httpd's compile-time hard limits on ServerLimit (httpd-facts.md §1.1).
+MAX_SERVER_LIMIT = {
+    "prefork": PREFORK_MAX_SERVER_LIMIT,
+    "worker": THREADED_MAX_SERVER_LIMIT,
+    "event": THREADED_MAX_SERVER_LIMIT,
+}
 # ThreadsPerChild values tried for worker/event (and the config's own): httpd's default, and the
 # largest that needs no ThreadLimit change, whose pools share threads better (model.md §4.4
 # "Sizing consequence") and need fewer per-process bases.

@@ -9,9 +9,10 @@ naming the file it belongs in and the commands that switch the MPM on the detect
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, assert_never
+from typing import assert_never
 
 from capplan.location import Location
+from capplan.mpm import Layout
 from capplan.settings import (
     EventSettings,
     MpmName,
@@ -19,8 +20,6 @@ from capplan.settings import (
     PreforkSettings,
     WorkerSettings,
 )
-
-Layout = Literal["debian", "rhel", "upstream", "unknown"]
 
 # Directives the MPM block sets; everything else (keep-alive) belongs to the main server config.
 MPM_BLOCK_ORDER = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from capplan.location import Location
+from capplan.mpm import Layout
 from capplan.settings import CommonSettings, EventSettings, MpmName, PreforkSettings
 from capplan.snippet import (
-    Layout,
     format_factor,
     format_seconds,
     mpm_directives,
