@@ -66,6 +66,7 @@ SomaxconnOption = Annotated[
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
+FormatOption = Annotated[Format, typer.Option("--format", help="table, markdown or json.")]
 ProfileOption = Annotated[
     Path | None, typer.Option("-p", "--profile", help="Traffic profile (YAML; see profiles/).")
 ]

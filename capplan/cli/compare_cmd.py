@@ -16,6 +16,7 @@ from capplan.cli.app import app
 from capplan.cli.common import (
     DefinesOption,
     Format,
+    FormatOption,
     OutputOption,
     SomaxconnOption,
     emit,
@@ -36,9 +37,7 @@ def compare_command(
     ] = None,
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table, markdown or json.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     output: OutputOption = None,
 ) -> None:
     """Compare profiles and configs side by side; mark targets met or missed and the best values."""

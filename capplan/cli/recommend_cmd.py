@@ -17,6 +17,7 @@ from capplan.cli.app import app
 from capplan.cli.common import (
     DefinesOption,
     Format,
+    FormatOption,
     OutputOption,
     ProfileOption,
     SomaxconnOption,
@@ -62,9 +63,7 @@ def recommend_command(
         ),
     ] = False,
     somaxconn: SomaxconnOption = None,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table, markdown or json.")
-    ] = Format.table,
+    output_format: FormatOption = Format.table,
     output: OutputOption = None,
 ) -> None:
     """Recommend MPM settings that meet the profile's targets and fit in memory."""
