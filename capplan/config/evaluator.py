@@ -282,7 +282,13 @@ def _build_cont_config(state: _State, handle: _File, opener: str, sections: Sect
     NOTE: the close tag is compared with the raw line (before `${VAR}` substitution) and only
     when no container opened inside the body is still open; EOF simply ends the body.
     """
-    _read(state, handle, sections, "</" + opener[1:].lower() + ">")
+    _read(state, handle, sections, _close_tag(opener.lower()))
+
+
+@cache
+def _close_tag(key: str) -> str:
+    """`<virtualhost` → `</virtualhost>`, the lower-cased tag that closes a section."""
+    return "</" + key[1:] + ">"
 
 
 # NOTE: the hot loop below builds Location and Directive through their slot descriptors, which
@@ -405,9 +411,17 @@ def _read(state: _State, handle: _File, outer: Sections, closer: str | None) -> 
                 if '"' in inside or "'" in inside or "\\" in inside or not plain
                 else inside.split()
             )
-            append(Directive(name, tuple(args), where, sections))
+            if _FAST_OBJECTS:
+                directive = new(Directive)
+                set_name(directive, name)
+                set_args(directive, tuple(args))
+                set_location(directive, where)
+                set_sections(directive, sections)
+                append(directive)
+            else:
+                append(Directive(name, tuple(args), where, sections))
             sections = (*sections, name[1:])
-            expected_close = "</" + key[1:] + ">"
+            expected_close = _close_tag(key)
             stack.append(_Open(name, sections, where, expected_close))
             continue
         handle.pos = index + 1
