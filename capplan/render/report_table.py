@@ -160,6 +160,10 @@ def render_report_table(report: Report, *, markdown: bool = False) -> str:
     """`recommend` and `check` as text: metrics, targets, verdict, and the recommendation."""
     ram = float(report.profile.memory.ram_bytes) if report.profile.memory.ram_bytes else None
     parts = [f"## {_title(report)}" if markdown else _title(report), ""]
+    if report.config is not None and report.config.warnings:
+        parts.append("httpd adjusts the current config at start-up:")
+        parts += _bullets([f"{w.code}: {w.message}" for w in report.config.warnings], markdown)
+        parts.append("")
     if report.command == "recommend":
         note = " (* = the config's own MPM; the others with the same workers)"
         parts += [_heading("Current config under the profile" + note, markdown), "",
