@@ -203,3 +203,26 @@ def test_impossible_date_is_a_bad_line(tmp_path: Path, capsys: pytest.CaptureFix
     code, _, err = _run([str(log), "-f", LOG_FORMAT], capsys)
     assert code == 2
     assert err.startswith(f"{log}:1: bad time stamp; no line matches the log format")
+
+
+def test_defines_select_the_customlog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """-D reaches the config evaluator: <IfDefine> picks which CustomLog (and format) applies."""
+    conf = tmp_path / "httpd.conf"
+    (tmp_path / "modules").mkdir()
+    (tmp_path / "modules" / "mod_mpm_event.so").write_bytes(b"")  # LoadModule needs a file
+    conf.write_text(
+        f'ServerRoot "{tmp_path}"\n'
+        "LoadModule mpm_event_module modules/mod_mpm_event.so\n"
+        'LogFormat "%h %t %D" short\n'
+        f'LogFormat "{LOG_FORMAT.replace(chr(34), chr(92) + chr(34))}" planning\n'
+        "<IfDefine PLANNING>\nCustomLog logs/access.log planning\n</IfDefine>\n"
+        "CustomLog logs/other.log short\n"
+    )
+    log = tmp_path / "access.log"
+    log.write_text("".join(_good_lines(50)))
+    code, out, err = _run([str(log), "-c", str(conf)], capsys)
+    assert code == 2  # without -D the short format applies, and nothing matches
+    assert "no line matches the log format" in err
+    code, out, err = _run([str(log), "-c", str(conf), "-D", "PLANNING"], capsys)
+    assert code == 0, err
+    assert f"# Log format: {LOG_FORMAT}" in out
