@@ -456,6 +456,16 @@ def build_recommendation(
     cap_reasons = [r for r in (max_requests_reason(o, profile) for o in capped) if r is not None]
     reasons += cap_reasons[:1]
     reasons += [limit_reason(o, profile) for o in options if o.best is None]
+    # check_config adjustments are the warnings httpd prints as "AHnnnnn: WARNING: …"
+    # (`prefork_check_config()`, `worker_check_config()`, `event_check_config()`).
+    warnings = config.warnings if config is not None else ()
+    adjusted = [w.code for w in warnings if w.message.startswith("WARNING: ")]
+    if adjusted and chosen is not None:
+        codes = ", ".join(dict.fromkeys(adjusted))
+        reasons.append(
+            f"httpd adjusts the current settings at start-up ({codes}); the block is one it "
+            "applies as written"
+        )
     meets = chosen is not None and chosen.best is not None
     if chosen is None:
         # Nothing meets the targets: offer the largest settings that fit, as the best this
