@@ -217,6 +217,14 @@ def _scanned(
             yield name, fut.result()
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask), not all the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def scan_logs(
     paths: tuple[str, ...],
     fmt: CompiledFormat,
@@ -237,7 +245,7 @@ def scan_logs(
     )
     inputs = [LogInput(p, stdin, block_bytes=options.block_bytes) for p in paths]
     total = sum(log.size_bytes for log in inputs)
-    jobs = options.jobs or os.cpu_count() or 1
+    jobs = options.jobs or _usable_cpus()
     if total < 2 * options.block_bytes and "-" not in paths:
         jobs = 1  # starting processes costs more than it saves on small inputs
     totals = _Totals(plan, options, fmt.source)
