@@ -16,9 +16,8 @@ from capplan.config.fs import FileSystem, Kind
 # NOTE: Debian's envvars computes SUFFIX from APACHE_CONFDIR inside an `if` block
 # ("/etc/apache2-NAME" → "-NAME"); that block is evaluated here instead of interpreted.
 _MULTI_INSTANCE_PREFIX = "/etc/apache2-"
-_ASSIGN = re.compile(r"(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)")
-_EXPORT_ONLY = re.compile(r"export((?:[ \t]+[A-Za-z_][A-Za-z0-9_]*)+)[ \t]*")
-_UNSET = re.compile(r"unset((?:[ \t]+[A-Za-z_][A-Za-z0-9_]*)+)[ \t]*")
+_ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -26,24 +25,64 @@ def _expand(text: str, values: Mapping[str, str]) -> str:
     return _REFERENCE.sub(lambda m: values.get(m.group(1) or m.group(2), ""), text)
 
 
-def _value(raw: str, values: Mapping[str, str]) -> str:
-    """A shell word: 'single quotes' literal, "double quotes" and bare text expanded."""
-    raw = raw.strip()
-    if " #" in raw and not raw.startswith(("'", '"')):
-        raw = raw[: raw.index(" #")].rstrip()
-    if len(raw) >= 2 and raw[0] == raw[-1] == "'":
-        return raw[1:-1]
-    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-        return _expand(raw[1:-1], values)
-    return _expand(raw, values)
+def _shell_words(line: str, values: Mapping[str, str]) -> list[str]:
+    """Split one shell line into words, expanding `$VAR`/`${VAR}` outside single quotes.
+
+    Covers what envvars files use: blanks between words, 'single' and "double" quotes (either
+    may be glued to bare text, as in `A="x"y`), backslash escapes, and a `#` comment that starts a
+    word. Every word is expanded with the values from before the line, as a shell does.
+    """
+    words: list[str] = []
+    current: list[str] = []
+    in_word = False
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if ch in " \t":
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+            i += 1
+            continue
+        if ch == "#" and not in_word:
+            break
+        in_word = True
+        if ch == "'":
+            close = line.find("'", i + 1)
+            close = n if close < 0 else close
+            current.append(line[i + 1 : close])
+            i = close + 1
+        elif ch == '"':
+            j, part = i + 1, []
+            while j < n and line[j] != '"':
+                if line[j] == "\\" and j + 1 < n and line[j + 1] in '"\\$`':
+                    part.append(line[j + 1])
+                    j += 2
+                    continue
+                part.append(line[j])
+                j += 1
+            current.append(_expand("".join(part), values))
+            i = j + 1
+        elif ch == "\\" and i + 1 < n:
+            current.append(line[i + 1])
+            i += 2
+        else:
+            j = i
+            while j < n and line[j] not in " \t'\"\\":
+                j += 1
+            current.append(_expand(line[i:j], values))
+            i = j
+    if in_word:
+        words.append("".join(current))
+    return words
 
 
 def read_envvars(text: str, confdir: str, environ: Mapping[str, str]) -> dict[str, str]:
     """Apply an envvars script's simple lines to a copy of `environ` and return it.
 
-    Understood: `export NAME=value`, `NAME=value` (shell variable), `export NAME`, `unset NAME`,
-    comments. `if … fi` blocks are skipped (SUFFIX is computed as Debian's block does); any
-    other command (`. file`, `ulimit`) is ignored.
+    Understood: `export NAME=value [NAME2=value …]`, `NAME=value` (shell variables, several per
+    line), `export NAME`, `unset NAME`, comments. `if … fi` blocks are skipped (SUFFIX is
+    computed as Debian's block does); any other command (`. file`, `ulimit`) is ignored.
     """
     exported = dict(environ)
     shell = dict(environ)
@@ -67,19 +106,30 @@ def read_envvars(text: str, confdir: str, environ: Mapping[str, str]) -> dict[st
             continue
         if depth:
             continue
-        if found := _ASSIGN.fullmatch(line):
-            name, value = found.group(1), _value(found.group(2), shell)
-            shell[name] = value
-            if line.startswith("export") or name in exported:
-                exported[name] = value
-        elif found := _EXPORT_ONLY.fullmatch(line):
-            for name in found.group(1).split():
-                if name in shell:
-                    exported[name] = shell[name]
-        elif found := _UNSET.fullmatch(line):
-            for name in found.group(1).split():
+        words = _shell_words(line, shell)
+        if not words:
+            continue
+        command, rest = words[0], words[1:]
+        if command == "unset":
+            for name in rest:
                 shell.pop(name, None)
                 exported.pop(name, None)
+            continue
+        export = command == "export"
+        assignments = rest if export else words
+        if not export and not all(_ASSIGN.fullmatch(word) for word in words):
+            continue  # another command (`ulimit`, `. file`): not part of httpd's environment
+        for index, as_read in enumerate(assignments):
+            # `A=1 B=$A`: plain assignments take effect one by one, left to right, while
+            # `export`'s arguments are all expanded before it runs.
+            word = _shell_words(line, shell)[index] if not export and index else as_read
+            if found := _ASSIGN.fullmatch(word):
+                name, value = found.group(1), found.group(2)
+                shell[name] = value
+                if export or name in exported:
+                    exported[name] = value
+            elif export and _NAME.fullmatch(word) and word in shell:
+                exported[word] = shell[word]
     return exported
 
 

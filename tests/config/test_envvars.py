@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from capplan.config.envvars import apply_envvars, read_envvars
@@ -65,3 +68,31 @@ def test_no_envvars_file_keeps_environment() -> None:
 def test_envvars_file_next_to_main_config() -> None:
     fs = MemoryFileSystem({"/etc/apache2/envvars": "export APACHE_RUN_DIR=/run/x\n"})
     assert apply_envvars("/etc/apache2", {}, fs)["APACHE_RUN_DIR"] == "/run/x"
+
+
+SHELL_CASES = {
+    "several-per-export": "export A=1 B=2\n",
+    "quotes-and-expansion": "export A=1\nexport C=\"$A x\" D='$A' E=pre\"$A\"'$A'post\n",
+    "later-export-and-unset": "E=5\nexport E\nexport B=2\nunset B\n",
+    "comment-after-value": "export A=1\nexport F=${A}y # trailing comment\n",
+    "escapes": 'export G=a\\ b H="q\\"uote" I=\\$A\n',
+    "plain-assignments-then-export": "J=1 K=$J\nexport K J\n",
+}
+
+
+@pytest.mark.parametrize("script", SHELL_CASES.values(), ids=SHELL_CASES.keys())
+def test_matches_what_a_real_shell_exports(tmp_path: Path, script: str) -> None:
+    """`. envvars; env` in a clean bash is the oracle: same names, same values."""
+    envvars = tmp_path / "envvars"
+    envvars.write_text(script)
+    dump = subprocess.run(
+        ["env", "-i", "bash", "-c", f'. "{envvars}"; env -0'],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    shell_env = dict(item.split("=", 1) for item in dump.split("\0") if "=" in item)
+    ours = read_envvars(script, str(tmp_path), {})
+    names = {name for name in shell_env if name not in {"PWD", "SHLVL", "_", "OLDPWD"}}
+    ours.pop("APACHE_CONFDIR", None)
+    assert {name: ours.get(name) for name in names} == {name: shell_env[name] for name in names}
+    assert set(ours) <= names
