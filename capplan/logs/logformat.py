@@ -337,15 +337,24 @@ def compile_format(fmt: str, *, origin: str = "log format") -> CompiledFormat:
     )
 
 
+def log_stem(path: str) -> str:
+    """A log file's name without directory and rotation suffixes: `access.log.2.gz`,
+    `access.log-20240501` and `/var/log/apache2/access.log` all give `access.log`."""
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    name = re.sub(r"\.(gz|bz2|xz|zst)$", "", name)
+    return re.sub(r"(\.\d+|-\d{8})$", "", name)
+
+
 def format_from_directives(
-    directives: Sequence[Directive], nickname: str | None
+    directives: Sequence[Directive], nickname: str | None, log_path: str | None = None
 ) -> tuple[str, Location | None, str]:
     """The LogFormat an httpd config logs with: (format, where it is defined, description).
 
     With `nickname`, the last `LogFormat "..." nickname` (mod_log_config keeps formats in a table,
-    so a later definition replaces an earlier one). Without, the first `CustomLog`'s format: a
-    string with `%` is the format itself, otherwise it names a LogFormat; with no CustomLog, the
-    first `TransferLog`'s.
+    so a later definition replaces an earlier one). Without, the format of the first `CustomLog`
+    writing a file named like `log_path` (rotation suffixes aside), else of the first CustomLog:
+    a string with `%` is the format itself, otherwise it names a LogFormat; with no CustomLog,
+    the first `TransferLog`'s.
     # NOTE: mod_log_config `open_config_log` looks a CustomLog's format up in the nickname table
     # first and only otherwise parses it as a format string.
     """
@@ -361,18 +370,21 @@ def format_from_directives(
                 f"the config defines no LogFormat named {nickname!r} (defined: {known})"
             )
         return found[0], found[1], f"LogFormat {nickname}"
-    for d in directives:
-        if d.key == "customlog" and len(d.args) >= 2:
-            spec = d.args[1]
-            if spec in formats:
-                fmt, where = formats[spec]
-                return fmt, where, f"CustomLog {d.args[0]} {spec} ({d.location})"
-            if "%" not in spec:
-                raise CapplanError(
-                    f"CustomLog names the format {spec!r}, which no LogFormat defines",
-                    d.location,
-                )
-            return spec, d.location, f"CustomLog {d.args[0]}"
+    customs = [d for d in directives if d.key == "customlog" and len(d.args) >= 2]
+    if log_path is not None:
+        stem = log_stem(log_path)
+        customs.sort(key=lambda d: log_stem(d.args[0]) != stem)  # stable: matches first
+    if customs:
+        d = customs[0]
+        spec = d.args[1]
+        if spec in formats:
+            fmt, where = formats[spec]
+            return fmt, where, f"CustomLog {d.args[0]} {spec} ({d.location})"
+        if "%" not in spec:
+            raise CapplanError(
+                f"CustomLog names the format {spec!r}, which no LogFormat defines", d.location
+            )
+        return spec, d.location, f"CustomLog {d.args[0]}"
     for d in directives:
         if d.key == "transferlog":
             # NOTE: mod_log_config `set_transfer_log` logs with the format of the last

@@ -47,7 +47,12 @@ class ConfigFacts:
 
 
 def read_config(
-    path: str, defines: dict[str, str], nickname: str | None, *, want_format: bool
+    path: str,
+    defines: dict[str, str],
+    nickname: str | None,
+    *,
+    want_format: bool,
+    log_path: str | None = None,
 ) -> ConfigFacts:
     """Evaluate the config; take its LogFormat (when wanted) and its keep-alive settings."""
     from capplan.config.evaluator import evaluate_config
@@ -58,7 +63,7 @@ def read_config(
     fmt: str | None = None
     origin = ""
     if want_format:
-        fmt, where, what = format_from_directives(evaluated.directives, nickname)
+        fmt, where, what = format_from_directives(evaluated.directives, nickname, log_path)
         origin = f"{what} at {where}" if where is not None else what
     keepalive = KeepAliveConfig(
         timeout_s=common.keep_alive_timeout_s,
@@ -98,6 +103,7 @@ def profile_logs(
             dict(request.defines),
             request.log_format_name,
             want_format=request.log_format is None,
+            log_path=request.paths[0] if request.paths[0] != "-" else None,
         )
         ka = facts.keepalive
         keepalive_cap = ka.max_requests if ka.enabled and ka.max_requests > 0 else None

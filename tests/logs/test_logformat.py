@@ -252,3 +252,20 @@ def test_stock_formats_match_the_upstream_example() -> None:
     assert format_from_directives(directives, None)[0] == BUILTIN_FORMATS["common"]
     for nickname in ("common", "combined"):
         assert format_from_directives(directives, nickname)[0] == BUILTIN_FORMATS[nickname]
+
+
+@pytest.mark.parametrize(
+    ("log", "nickname"),
+    [
+        ("/var/log/apache2/access.log", "combined"),
+        ("access.log.2.gz", "combined"),
+        ("shop-access.log-20240501", "combined"),
+        ("other_vhosts_access.log.1", "vhost_combined"),
+        ("unrelated.log", "vhost_combined"),  # no match: the first CustomLog httpd reads
+    ],
+    ids=["access", "rotated-gz", "dateext", "other-vhosts", "no-match"],
+)
+def test_customlog_chosen_by_log_file_name(log: str, nickname: str) -> None:
+    evaluated = evaluate_config(REPO / "examples/debian/apache2/apache2.conf")
+    want, _, _ = format_from_directives(evaluated.directives, nickname)
+    assert format_from_directives(evaluated.directives, None, log)[0] == want
