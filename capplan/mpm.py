@@ -991,11 +991,14 @@ def load_effective_config(
     cwd = os.getcwd()
     relative = not os.path.isabs(given)
     static = None
-    if mpm is not None:
-        # NOTE: a compiled-in MPM is the source file `event.c` whose module symbol is
-        # `mpm_event_module`; the evaluator derives `event_module` from `event.c`, so the symbol
-        # is added as a second name for <IfModule mpm_event_module> to hold.
-        static = (*DEBIAN_STATIC_MODULES, f"{mpm}.c", f"mpm_{mpm}.c")
+    compiled_in = mpm
+    if compiled_in is None and v_output is not None:
+        compiled_in = mpm_from_v_output(v_output)
+    if compiled_in is not None:
+        # A compiled-in MPM is the source file `event.c` (module symbol `mpm_event_module`):
+        # both <IfModule event.c> and <IfModule mpm_event_module> hold, and it counts as the
+        # one MPM of httpd's AH00534 check.
+        static = (*DEBIAN_STATIC_MODULES, f"{compiled_in}.c")
     try:
         evaluated = evaluate_config(
             given,

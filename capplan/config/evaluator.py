@@ -164,6 +164,7 @@ def evaluate_config(
     environ: Mapping[str, str] | None = None,
     fs: FileSystem | None = None,
     static_modules: Iterable[str] | None = None,
+    check_mpm: bool = True,
 ) -> EvaluatedConfig:
     """Read `main_file` the way httpd 2.4 does and return the directives its walk would run.
 
@@ -172,6 +173,8 @@ def evaluate_config(
     `environ` is the process environment for `${VAR}` (default `os.environ`), extended by a
     Debian `envvars` file next to the main file; `fs` reads files (default: the disk);
     `static_modules` are compiled-in source file names (default: Debian's `apache2 -l`).
+    `check_mpm` applies httpd's "exactly one MPM" rule (AH00534) between reading and walking;
+    callers that only want some directives of a partial config (LogFormat, PidFile) turn it off.
     """
     files = fs if fs is not None else RealFileSystem()
     main = os.fspath(main_file)
@@ -208,6 +211,8 @@ def evaluate_config(
     gc.disable()
     try:
         _process_file(state, main, (), ())
+        if check_mpm:
+            _check_mpm(state, main)
         _walk_checks(state)
     except RecursionError:
         raise CapplanError(f"{main}: sections nested too deeply to evaluate") from None
@@ -227,6 +232,33 @@ def evaluate_config(
         warnings=tuple(state.warnings),
         files_read=tuple(state.files_read),
     )
+
+
+_MPM_IDENTIFIER = re.compile(r"mpm_(prefork|worker|event)_module")
+_MPM_SOURCES = {"prefork.c": "prefork", "worker.c": "worker", "event.c": "event"}
+
+
+def _check_mpm(state: _State, main: str) -> None:
+    """httpd's `ap_check_mpm()`: exactly one MPM, compiled in or loaded (AH00534).
+
+    NOTE: `ap_read_config()` runs it after the build pass and before the walk, so a config
+    without an MPM fails here, not with "Invalid command 'Listen'" from the walk.
+    """
+    found: dict[str, LoadedModule | None] = {}
+    for source in state.static_sources:
+        if source in _MPM_SOURCES:
+            found.setdefault(_MPM_SOURCES[source], None)
+    for module in state.loaded:
+        matched = _MPM_IDENTIFIER.fullmatch(module.identifier)
+        if matched is not None:
+            found.setdefault(matched.group(1), module)
+    prefix = "AH00534: apache2: Configuration error:"
+    if not found:
+        raise CapplanError(f"{main}: {prefix} No MPM loaded.")
+    if len(found) > 1:
+        second = list(found.values())[1]
+        where = second.location if second is not None else None
+        raise CapplanError(f"{prefix} More than one MPM loaded.", where)
 
 
 def _attach_source(state: _State, exc: CapplanError) -> None:

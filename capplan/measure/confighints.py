@@ -32,7 +32,9 @@ def read_config_hints(config: str | os.PathLike[str]) -> ConfigHints:
     from capplan.config.evaluator import evaluate_config
 
     path = Path(config)
-    evaluated = evaluate_config(path)
+    # The MPM is read from the running server; a build with a compiled-in MPM has no LoadModule
+    # for it, so httpd's one-MPM rule is not applied here.
+    evaluated = evaluate_config(path, check_mpm=False)
     server_root = evaluated.server_root
     pidfile: str | None = None
     pidfile_location: Location | None = None
