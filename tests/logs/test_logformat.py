@@ -69,6 +69,9 @@ FIELDS: list[tuple[str, str, str, str, object]] = [
     ("v", "%v %V", "www.example.org example.org", "v", "www.example.org"),
     ("V", "%v %V", "www.example.org example.org", "V", "example.org"),
     ("p", "%p", "443", "p", 443),
+    ("vhost-port", "%v:%p %h", "www.example.org:443 192.0.2.1", "v", "www.example.org"),
+    ("port-after-vhost", "%v:%p %h", "www.example.org:443 192.0.2.1", "p", 443),
+    ("adjacent-fields", "%{sec}t%{msec_frac}t", "1714557601042", "{msec_frac}t", 42),
     ("p-remote", "%{remote}p", "51234", "{remote}p", 51234),
     ("p-local", "%{local}p", "8080", "{local}p", 8080),
     ("i-referer", '"%{Referer}i"', '"https://example.org/a b"', "{Referer}i",
@@ -208,6 +211,16 @@ def test_unknown_nickname_lists_the_defined_ones() -> None:
         format_from_directives(evaluated.directives, "nope")
 
 
+def _config(tmp_path: Path, body: str) -> Path:
+    """A minimal config under `tmp_path` that loads an MPM (httpd refuses to start without)."""
+    (tmp_path / "modules").mkdir(exist_ok=True)
+    (tmp_path / "modules" / "mod_mpm_event.so").write_bytes(b"")
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(f'ServerRoot "{tmp_path}"\n'
+                    "LoadModule mpm_event_module modules/mod_mpm_event.so\n" + body)
+    return conf
+
+
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
@@ -218,15 +231,13 @@ def test_unknown_nickname_lists_the_defined_ones() -> None:
     ids=["transferlog-plain-logformat", "transferlog-default", "customlog-inline-format"],
 )
 def test_format_without_nickname(tmp_path: Path, config: str, expected: str) -> None:
-    conf = tmp_path / "httpd.conf"
-    conf.write_text(f'ServerRoot "{tmp_path}"\n' + config)
+    conf = _config(tmp_path, config)
     fmt, _, _ = format_from_directives(evaluate_config(conf).directives, None)
     assert fmt == expected
 
 
 def test_customlog_naming_an_undefined_format(tmp_path: Path) -> None:
-    conf = tmp_path / "httpd.conf"
-    conf.write_text(f'ServerRoot "{tmp_path}"\nCustomLog logs/a.log missing\n')
+    conf = _config(tmp_path, "CustomLog logs/a.log missing\n")
     with pytest.raises(CapplanError, match="names the format 'missing', which no LogFormat"):
         format_from_directives(evaluate_config(conf).directives, None)
 
@@ -269,3 +280,18 @@ def test_customlog_chosen_by_log_file_name(log: str, nickname: str) -> None:
     evaluated = evaluate_config(REPO / "examples/debian/apache2/apache2.conf")
     want, _, _ = format_from_directives(evaluated.directives, nickname)
     assert format_from_directives(evaluated.directives, None, log)[0] == want
+
+
+@pytest.mark.parametrize(
+    ("fmt", "index", "possessive"),
+    [
+        ("%h %l", 0, True),  # a space follows: \S++ never needs to give back
+        ("%v:%p", 0, False),  # ":" is \S: %v must be able to give back ":443"
+        ("%D %k", 1, True),  # the line ends after %k
+        ("%{sec}t%D", 0, False),  # another field follows directly
+    ],
+    ids=["token-before-space", "token-before-colon", "last-field", "field-follows"],
+)
+def test_possessive_only_where_safe(fmt: str, index: int, possessive: bool) -> None:
+    pattern = compile_format(fmt).fields[index].pattern
+    assert pattern.endswith(b"++") == possessive
