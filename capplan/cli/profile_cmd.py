@@ -68,8 +68,9 @@ def profile_command(
         typer.Option(
             "--config",
             "-c",
-            help="httpd config: its CustomLog/LogFormat give the format, its KeepAliveTimeout "
-            "and MaxKeepAliveRequests let requests per visit be fitted.",
+            help="httpd config: the CustomLog writing a file named like the first log (else the "
+            "first CustomLog) gives the format; KeepAliveTimeout and MaxKeepAliveRequests let "
+            "requests per visit be fitted.",
         ),
     ] = None,
     define: Annotated[
