@@ -23,7 +23,7 @@ def test_quick_case_meets_the_acceptance_bands(apache2: str, case: Case) -> None
     assert validity.valid, f"generator-limited run: {'; '.join(validity.reasons)}"
     assert result.measured.realized.requests > case.traffic.requests_per_second * 10
     judged = [c for c in result.checks if c.status in ("pass", "FAIL")]
-    assert len(judged) >= 6, [c.quantity for c in result.checks]
+    assert len(judged) >= 5, [(c.quantity, c.status) for c in result.checks]
     failures = [
         f"{c.quantity}: predicted {c.predicted:.4g}, measured {c.measured.value:.4g} "
         f"± {c.measured.se:.2g} ({c.band.describe()})"

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.validate.compare import CaseResult, Check
+from bench.validate.compare import CaseResult, Check, relaxation_time_s
 from bench.validate.measure import BATCHES, BLOCK_DELAY_S, MAX_LAG_P99_S, WAIT_THRESHOLD_S
 
 
@@ -102,10 +102,7 @@ def case_section(result: CaseResult) -> str:
     traffic = case.traffic
     holding = metrics.holding_time_s
     per_batch = measured.batch_s / holding if holding > 0 else math.inf
-    # Relaxation time of the pooled queue, about E[H] / (sqrt(c) - sqrt(a))^2 (M/M/c); the slot
-    # pool of event relaxes in about E[H].
-    gap = abs(math.sqrt(metrics.workers) - math.sqrt(metrics.offered_load_erlangs))
-    relax_s = holding if case.server.mpm == "event" else holding / max(gap, 1e-3) ** 2
+    relax_s = relaxation_time_s(case, metrics)
     relaxations = measured.batch_s / relax_s if relax_s > 0 else math.inf
     lines = [
         f"### {case.name}",
