@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from capplan.cli.app import app
-from capplan.cli.common import Format, emit, parse_defines
+from capplan.cli.common import Format, FormatOption, OutputOption, emit, parse_defines
 from capplan.errors import CapplanError
 
 
@@ -79,13 +79,8 @@ def inspect_command(
             metavar="X.Y.Z", help="httpd version for <IfVersion>, X.Y.Z (default 2.4.71)."
         ),
     ] = None,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table, markdown or json.")
-    ] = Format.table,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write to this file instead of stdout."),
-    ] = None,
+    output_format: FormatOption = Format.table,
+    output: OutputOption = None,
 ) -> None:
     """Show the MPM and effective settings httpd runs with, where each was set, and its warnings."""
     from capplan.mpm import load_effective_config, parse_httpd_version

@@ -7,13 +7,12 @@ target). Output: a table or JSON (schema_version 1) of `capplan.queueing.calcula
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from capplan.cli.app import app
-from capplan.cli.common import Format, emit
+from capplan.cli.common import Format, FormatOption, OutputOption, emit
 from capplan.errors import CapplanError
 
 
@@ -71,13 +70,8 @@ def queue_command(
             help="Target P(wait); also prints the smallest number of servers meeting it.",
         ),
     ] = None,
-    output_format: Annotated[
-        Format, typer.Option("--format", help="table, markdown or json.")
-    ] = Format.table,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write to this file instead of stdout."),
-    ] = None,
+    output_format: FormatOption = Format.table,
+    output: OutputOption = None,
 ) -> None:
     """P(wait), mean and p99 wait and P(block) for C servers: Erlang C with Allen-Cunneen."""
     if servers < 1:
