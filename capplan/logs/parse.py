@@ -243,8 +243,54 @@ def _stamp(text: bytes, plan: ScanPlan) -> tuple[float, int] | None:
     return value
 
 
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+_DIGITS_DELETE = b"0123456789 "
+
+
+def _digit_values(column: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(values, text lengths) of a column of unsigned decimal texts (1 to 18 digits), computed
+    over the joined bytes with NumPy: ~10 ns a value where `int()` per value costs ~80. None
+    when some text is anything else (`-`, a sign, empty): the caller converts one by one."""
+    joined = b" ".join(column)
+    if joined.translate(None, _DIGITS_DELETE):
+        return None  # a byte that is no digit
+    buf = np.frombuffer(joined, dtype=np.uint8)
+    seps = np.flatnonzero(buf == 32)
+    if len(seps) != len(column) - 1:
+        return None  # a text held a space itself
+    ends = np.append(seps, len(buf))
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = seps + 1
+    lengths = ends - starts
+    if len(lengths) and (lengths.min() < 1 or lengths.max() > 18):
+        return None
+    # each byte's place value: 10 ** (bytes left in its text); separators weigh 0
+    digit = buf.astype(np.int64) - 48
+    digit[seps] = 0
+    place = np.repeat(ends, lengths + 1)[: len(buf)] - np.arange(len(buf)) - 1
+    np.clip(place, 0, 18, out=place)
+    values = np.add.reduceat(digit * _POW10[place], starts) if len(buf) else starts
+    return values, lengths
+
+
+def _int_counts(column: list[bytes]) -> Counter[bytes]:
+    """`Counter(column)` for a column of small integer texts, without hashing every line."""
+    parsed = _digit_values(column)
+    if parsed is None:
+        return Counter(column)
+    values, lengths = parsed
+    keys, counts = np.unique(values * 32 + lengths, return_counts=True)
+    return Counter(
+        {b"%0*d" % (k & 31, k >> 5): c for k, c in zip(keys.tolist(), counts.tolist(), strict=True)}
+    )
+
+
 def _ints(column: list[bytes]) -> tuple[np.ndarray, np.ndarray | None]:
     """Column of integer texts → (float array, mask of known values or None when all known)."""
+    parsed = _digit_values(column)
+    if parsed is not None:
+        return parsed[0].astype(np.float64), None
     try:
         return np.fromiter(map(int, column), dtype=np.float64, count=len(column)), None
     except ValueError:
@@ -256,7 +302,8 @@ def _ints(column: list[bytes]) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _line_count(data: bytes, start: int, end: int) -> int:
-    n = data.count(b"\n", start, end)
+    # NumPy counts newlines ~2.5x faster than bytes.count (which does not use memchr)
+    n = int(np.count_nonzero(np.frombuffer(data, np.uint8, end - start, start) == 10))
     return n + 1 if end > start and data[end - 1] != 10 else n
 
 
@@ -283,28 +330,40 @@ def scan_block(plan: ScanPlan, data: bytes, start: int = 0, end: int | None = No
 def _scan_block(plan: ScanPlan, data: bytes, start: int, end: int) -> BlockStats:
     regex = _compiled(plan.pattern)
     out = BlockStats(lines=_line_count(data, start, end))
-    # `^` matches at `start` (just after a newline) and `$` at `end`, as for a sliced copy
-    rows: list[tuple[bytes, ...]] = regex.findall(data, start, end)
-    if plan.n_groups == 1:
-        rows = [(r,) for r in rows]  # type: ignore[misc]
-    if len(rows) != out.lines:
-        data = data[start:end]
-        rows = _slow_rows(regex, data, plan, out)
-    if not rows:
+    if start != 0 or end != len(data):
+        data = data[start:end]  # `split` has no bounds; copying costs ~1 % of the match
+    columns = _split_columns(regex, data, plan.n_groups, out.lines)
+    if columns is None:
+        columns = _columns(_slow_rows(regex, data, plan, out), plan.n_groups)
+    if not columns[0]:
         return out
-    columns = _columns(rows, plan.n_groups)
     stamps = _stamps(plan, columns)
-    if stamps is not None and any(stamp is None for stamp, _ in stamps.values()):
+    if stamps is not None and any(stamp is None for stamp, _ in stamps[0].values()):
         # a time stamp that matched the pattern but is no date (e.g. month "Foo"): find the line
         out = BlockStats(lines=out.lines)
-        data = data[start:end] if len(data) != end - start else data
-        rows = _slow_rows(regex, data, plan, out)
-        if not rows:
+        columns = _columns(_slow_rows(regex, data, plan, out), plan.n_groups)
+        if not columns[0]:
             return out
-        columns = _columns(rows, plan.n_groups)
         stamps = _stamps(plan, columns)
     _scan_rows(plan, columns, out, stamps)
     return out
+
+
+def _split_columns(
+    regex: re.Pattern[bytes], data: bytes, n_groups: int, lines: int
+) -> list[list[bytes]] | None:
+    """One list per group when every line matches, else None (the caller then goes line by line).
+
+    `split` returns [text before match 1, its groups..., text between matches 1 and 2, ...], so
+    group j of every match is the slice `[j::n_groups + 1]`: no tuple per line and no Python call
+    per value, which `findall` and a column per `itemgetter` cost (about 15 % of the scan). The
+    matches are those `findall` finds; as many as lines means every line matched, alone.
+    """
+    flat = regex.split(data)
+    stride = n_groups + 1
+    if len(flat) != lines * stride + 1:
+        return None
+    return [flat[j::stride] for j in range(1, stride)]
 
 
 def _columns(rows: list[tuple[bytes, ...]], n_groups: int) -> list[list[bytes]]:
@@ -312,16 +371,44 @@ def _columns(rows: list[tuple[bytes, ...]], n_groups: int) -> list[list[bytes]]:
     return [list(map(itemgetter(i), rows)) for i in range(n_groups)]
 
 
-def _stamps(
-    plan: ScanPlan, columns: list[list[bytes]]
-) -> dict[bytes, tuple[tuple[float, int] | None, int]] | None:
-    """Distinct time stamp texts → (parsed stamp or None, lines); None for epoch forms."""
+Runs = tuple[list[bytes], np.ndarray]  # (text of each run of equal values, run lengths)
+StampCounts = dict[bytes, tuple[tuple[float, int] | None, int]]
+
+
+def _runs(column: list[bytes]) -> Runs | None:
+    """Runs of consecutive equal texts, found with NumPy over the joined column, when all texts
+    have one length and runs are few (time stamps: a second's lines mostly come together).
+    None otherwise: the caller then hashes every text."""
+    n = len(column)
+    width = len(column[0]) + 1  # with its "\n" separator
+    joined = b"\n".join(column) + b"\n"
+    if len(joined) != n * width:
+        return None
+    rows = np.frombuffer(joined, dtype=np.uint8).reshape(n, width)
+    if not (rows[:, -1] == 10).all() or np.count_nonzero(rows == 10) != n:
+        return None  # lengths differ (the row ends are not all the separators)
+    change = (rows[1:] != rows[:-1]).any(axis=1)
+    starts = np.flatnonzero(change) + 1
+    if len(starts) > n // 8:
+        return None
+    first = [0, *starts.tolist()]
+    return [column[i] for i in first], np.diff(np.append(first, n))
+
+
+def _stamps(plan: ScanPlan, columns: list[list[bytes]]) -> tuple[StampCounts, Runs | None] | None:
+    """Distinct time stamp texts → (parsed stamp or None, lines), and the runs of equal stamps
+    when they are few; None for epoch forms."""
     if plan.time_form not in ("clf", "strftime"):
         return None
-    return {
-        text: (_stamp(text, plan), count)
-        for text, count in Counter(columns[plan.time_group]).items()
-    }
+    column = columns[plan.time_group]
+    runs = _runs(column)
+    if runs is None:
+        counts: dict[bytes, int] = Counter(column)
+    else:
+        counts = {}
+        for text, length in zip(runs[0], runs[1].tolist(), strict=True):
+            counts[text] = counts.get(text, 0) + length
+    return {text: (_stamp(text, plan), count) for text, count in counts.items()}, runs
 
 
 def _slow_rows(
@@ -357,19 +444,24 @@ def _scan_rows(
     plan: ScanPlan,
     columns: list[list[bytes]],
     out: BlockStats,
-    stamps: dict[bytes, tuple[tuple[float, int] | None, int]] | None,
+    stamped: tuple[StampCounts, Runs | None] | None,
 ) -> None:
     n = len(columns[0])
     out.parsed = n
     t_col = columns[plan.time_group]
     hours = out.hours
-    if stamps is not None:
+    if stamped is not None:
+        stamps, runs = stamped
         epoch: dict[bytes, float] = {}
         for text, (stamp, count) in stamps.items():
             assert stamp is not None  # lines with bad stamps were dropped by _slow_rows
             epoch[text] = stamp[0]
             hours[stamp[1]] += count
-        t = np.fromiter(map(epoch.__getitem__, t_col), dtype=np.float64, count=n)
+        if runs is None:
+            t = np.fromiter(map(epoch.__getitem__, t_col), dtype=np.float64, count=n)
+        else:
+            run_epoch = np.fromiter(map(epoch.__getitem__, runs[0]), np.float64, len(runs[0]))
+            t = np.repeat(run_epoch, runs[1])
         if plan.frac_group is None and plan.window_s >= 1.0 and plan.window_s.is_integer():
             w = int(plan.window_s)
             windows: dict[int, int] = {}
@@ -405,7 +497,7 @@ def _scan_rows(
         out.windows = dict(zip(idx.tolist(), counts.tolist(), strict=True))
 
     if plan.status_group is not None:
-        out.status = Counter(columns[plan.status_group])
+        out.status = _int_counts(columns[plan.status_group])
     ka_col = columns[plan.keepalive_group] if plan.keepalive_group is not None else None
     if ka_col is not None:
         out.keepalive_first = ka_col.count(b"0")

@@ -1,0 +1,176 @@
+"""The block scanner's two paths give the same statistics: the whole-block path (one regex
+`split` over the block, columns converted with NumPy) and the line-by-line path it falls back to
+when a line is bad. Also the column converters against their plain-Python equivalents."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from capplan.logs.logformat import compile_format
+from capplan.logs.parse import (
+    BlockStats,
+    _digit_values,
+    _int_counts,
+    _runs,
+    make_plan,
+    scan_block,
+)
+from tests.logs.generator import LOG_FORMAT, TrafficModel, log_lines
+
+MODEL = TrafficModel(visit_rate_per_s=3.0, duration_s=300.0)
+
+
+def _generated() -> list[str]:
+    return list(log_lines(MODEL, seed=11))
+
+
+def _with_escapes() -> list[str]:
+    # escaped quotes and backslashes inside the request and the user agent
+    return [
+        line.replace('"GET ', '"GET /a\\"b\\\\c', 1) if i % 3 == 0 else line
+        for i, line in enumerate(_generated())
+    ]
+
+
+def _with_placeholders() -> list[str]:
+    # "-" for %D, %k and %>s on some lines (conditional or unknown values)
+    out = []
+    for i, line in enumerate(_generated()):
+        head, d, k, x = line.rstrip("\n").rsplit(" ", 3)
+        if i % 5 == 0:
+            d = "-"
+        if i % 7 == 0:
+            k = "-"
+        if i % 11 == 0:
+            head = re.sub(r'" \d{3} ', '" - ', head, count=1)
+        out.append(f"{head} {d} {k} {x}\n")
+    return out
+
+
+def _negative_duration() -> list[str]:
+    out = []
+    for i, line in enumerate(_generated()):
+        head, d, k, x = line.rstrip("\n").rsplit(" ", 3)
+        out.append(f"{head} {'-' + d if i == 4 else d} {k} {x}\n")
+    return out
+
+
+def _summary(s: BlockStats) -> dict[str, object]:
+    v = s.visits
+    return {
+        "parsed": s.parsed,
+        "t": (s.t_min_s, s.t_max_s),
+        "windows": s.windows,
+        "service": (s.service.buckets.tolist(), s.service.count, s.service.sum, s.service.max),
+        "duration_missing": s.duration_missing,
+        "keepalive": (s.keepalive_first, s.keepalive_known),
+        "connection_status": s.connection_status,
+        "status": s.status,
+        "hours": s.hours,
+        "visits": (v.gap_n, v.gap_sum_s, v.visits, v.finals_kept, v.finals_closed),
+        "heads": (s.heads.keys, s.heads.start_s),
+        "tails": (s.tails.keys, s.tails.end_s, s.tails.keepalives, s.tails.status),
+    }
+
+
+CASES = {
+    "generated": _generated,
+    "escaped-quotes": _with_escapes,
+    "dash-placeholders": _with_placeholders,
+    "negative-duration": _negative_duration,
+}
+
+
+@pytest.mark.parametrize("make", CASES.values(), ids=CASES.keys())
+def test_block_path_equals_line_path(make: Callable[[], list[str]]) -> None:
+    lines = make()
+    plan = make_plan(compile_format(LOG_FORMAT), window_s=1.0, visit_gap_s=300.0)
+    good = "".join(lines).encode()
+    whole = scan_block(plan, good)
+    assert whole.bad == 0
+    assert whole.parsed == len(lines)
+    # Bad lines make the scanner go line by line; the good lines must add up the same.
+    bad_at = (3, len(lines) // 2)
+    mixed = list(lines)
+    for at in reversed(bad_at):
+        mixed.insert(at, "not a log line\n")
+    by_line = scan_block(plan, "".join(mixed).encode())
+    assert by_line.bad == 2
+    assert [b.line for b in by_line.bad_samples] == [3 + 1, len(lines) // 2 + 2]
+    assert _summary(by_line) == _summary(whole)
+
+
+def test_block_bounds_equal_a_copy() -> None:
+    plan = make_plan(compile_format(LOG_FORMAT), window_s=1.0, visit_gap_s=300.0)
+    data = "".join(_generated()).encode()
+    first_end = data.index(b"\n", len(data) // 3) + 1
+    inside = scan_block(plan, data, first_end, len(data))
+    copied = scan_block(plan, data[first_end:])
+    assert inside.lines == copied.lines
+    assert _summary(inside) == _summary(copied)
+
+
+DIGIT_CASES = {
+    "plain": [b"5185", b"0", b"7"],
+    "leading-zeros": [b"007", b"0200", b"200"],
+    "eighteen-digits": [b"123456789012345678", b"1"],
+    "one-value": [b"42"],
+}
+
+
+@pytest.mark.parametrize("column", DIGIT_CASES.values(), ids=DIGIT_CASES.keys())
+def test_digit_values_match_int(column: list[bytes]) -> None:
+    parsed = _digit_values(column)
+    assert parsed is not None
+    values, lengths = parsed
+    assert values.tolist() == [int(v) for v in column]
+    assert lengths.tolist() == [len(v) for v in column]
+    assert _int_counts(column) == Counter(column)
+
+
+NOT_DIGITS = {
+    "dash": [b"12", b"-"],
+    "negative": [b"-5", b"3"],
+    "empty": [b"12", b""],
+    "space-inside": [b"1 2"],
+    "nineteen-digits": [b"1234567890123456789"],
+    "letter": [b"3x"],
+}
+
+
+@pytest.mark.parametrize("column", NOT_DIGITS.values(), ids=NOT_DIGITS.keys())
+def test_digit_values_refuse_other_text(column: list[bytes]) -> None:
+    assert _digit_values(column) is None
+    assert _int_counts(column) == Counter(column)  # counted one by one instead
+
+
+RUN_CASES = {
+    "few-runs": ([b"[a1]"] * 20 + [b"[a2]"] * 30 + [b"[a1]"] * 10, [20, 30, 10]),
+    "one-run": ([b"x"] * 9, [9]),
+}
+
+
+@pytest.mark.parametrize(("column", "lengths"), RUN_CASES.values(), ids=RUN_CASES.keys())
+def test_runs_rebuild_the_column(column: list[bytes], lengths: list[int]) -> None:
+    runs = _runs(column)
+    assert runs is not None
+    texts, counts = runs
+    assert counts.tolist() == lengths
+    assert list(np.repeat(np.array(texts, dtype=object), counts)) == column
+
+
+NO_RUNS = {
+    "lengths-differ": [b"ab", b"abc", b"a"] * 10,
+    "lengths-differ-same-total": [b"ab", b"abcd", b"abc", b"abc"] * 10,
+    "too-many-runs": [b"a", b"b"] * 20,
+}
+
+
+@pytest.mark.parametrize("column", NO_RUNS.values(), ids=NO_RUNS.keys())
+def test_runs_refuse_uneven_or_busy_columns(column: list[bytes]) -> None:
+    assert _runs(column) is None
