@@ -5,7 +5,6 @@ when a line is bad. Also the column converters against their plain-Python equiva
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -15,7 +14,7 @@ from capplan.logs.logformat import compile_format
 from capplan.logs.parse import (
     BlockStats,
     _digit_values,
-    _int_counts,
+    _ints,
     _runs,
     make_plan,
     scan_block,
@@ -118,19 +117,17 @@ def test_block_bounds_equal_a_copy() -> None:
 DIGIT_CASES = {
     "plain": [b"5185", b"0", b"7"],
     "leading-zeros": [b"007", b"0200", b"200"],
-    "eighteen-digits": [b"123456789012345678", b"1"],
+    "nine-digits": [b"123456789", b"1"],
     "one-value": [b"42"],
 }
 
 
 @pytest.mark.parametrize("column", DIGIT_CASES.values(), ids=DIGIT_CASES.keys())
 def test_digit_values_match_int(column: list[bytes]) -> None:
-    parsed = _digit_values(column)
-    assert parsed is not None
-    values, lengths = parsed
+    values = _digit_values(column)
+    assert values is not None
     assert values.tolist() == [int(v) for v in column]
-    assert lengths.tolist() == [len(v) for v in column]
-    assert _int_counts(column) == Counter(column)
+    assert _ints(column)[0].tolist() == [float(int(v)) for v in column]
 
 
 NOT_DIGITS = {
@@ -138,15 +135,22 @@ NOT_DIGITS = {
     "negative": [b"-5", b"3"],
     "empty": [b"12", b""],
     "space-inside": [b"1 2"],
-    "nineteen-digits": [b"1234567890123456789"],
+    "ten-digits": [b"1234567890"],
     "letter": [b"3x"],
+    "no-values": [],
 }
 
 
 @pytest.mark.parametrize("column", NOT_DIGITS.values(), ids=NOT_DIGITS.keys())
 def test_digit_values_refuse_other_text(column: list[bytes]) -> None:
     assert _digit_values(column) is None
-    assert _int_counts(column) == Counter(column)  # counted one by one instead
+
+
+def test_ints_fall_back_to_one_by_one() -> None:
+    values, known = _ints([b"12", b"-", b"-3", b"1234567890"])
+    assert values.tolist() == [12.0, 0.0, -3.0, 1234567890.0]
+    assert known is not None
+    assert known.tolist() == [True, False, True, True]
 
 
 RUN_CASES = {
