@@ -13,7 +13,7 @@ against the factor of about 2 that model.md §4.2 states for them. Below a floor
 (probabilities 0.01, P(block) 1e-3, event rates 0.2/s) a quantity is `n/m`; waits below 2 ms on
 both sides are equal within the generator's timing resolution. Waits are `n/m` when the batches
 are shorter than ten relaxation times of the queue (§10.3), since their error bars are then
-understated.
+understated; a p99 is also `n/m` with fewer than ten connections beyond it per batch.
 """
 
 from __future__ import annotations
@@ -200,19 +200,26 @@ def relaxation_time_s(case: Case, metrics: MpmMetrics) -> float:
 # Waits converge slowest: their batch-means error bars need batches this many relaxation times.
 MIN_BATCH_RELAXATIONS = 10.0
 WAITS = ("mean_wait_s", "wait_p99_s")
+MIN_TAIL_SAMPLES = 10.0  # connections beyond the p99 in one batch
 
 
 def compare(case: Case, measured: Measured, metrics: MpmMetrics) -> CaseResult:
     """Every check of one case."""
     checks = []
     relaxations = measured.batch_s / max(relaxation_time_s(case, metrics), 1e-9)
+    conn_rate = measured.get("connections_per_s")
+    tail_samples = 0.01 * measured.batch_s * (conn_rate.value if conn_rate is not None else 0.0)
     for name, predicted, band, what in _expected(case, metrics, measured.wait_threshold_s):
         estimate = measured.get(name)
         if estimate is None:
             continue
         status: Status = judge(predicted, estimate, band)
         note = what
-        if name in WAITS and band.kind != "none" and relaxations < MIN_BATCH_RELAXATIONS:
+        if name == "wait_p99_s" and band.kind != "none" and tail_samples < MIN_TAIL_SAMPLES:
+            # A batch's p99 then rests on a handful of connections: its spread is no error bar.
+            status = "n/m"
+            note = f"{what}; {tail_samples:.0f} < {MIN_TAIL_SAMPLES:.0f} tail samples per batch"
+        elif name in WAITS and band.kind != "none" and relaxations < MIN_BATCH_RELAXATIONS:
             # Pass or fail alike: a batch-means error bar of a queue quantity is not
             # trustworthy with batches shorter than ten relaxation times (§10.3).
             status = "n/m"
