@@ -156,6 +156,15 @@ def test_ints_fall_back_to_one_by_one() -> None:
 RUN_CASES = {
     "few-runs": ([b"[a1]"] * 20 + [b"[a2]"] * 30 + [b"[a1]"] * 10, [20, 30, 10]),
     "one-run": ([b"x"] * 9, [9]),
+    "stamps-differ-at-the-end": (
+        [b"[01/May/2024:10:00:00 +0000]"] * 9 + [b"[01/May/2024:10:00:00 +0100]"] * 7,
+        [9, 7],
+    ),
+    "stamps-differ-at-the-start": (
+        [b"[01/May/2024:10:00:00 +0000]"] * 9 + [b"[02/May/2024:10:00:00 +0000]"] * 9,
+        [9, 9],
+    ),
+    "nine-bytes": ([b"abcdefgh1"] * 9 + [b"abcdefgh2"] * 9 + [b"bbcdefgh1"] * 9, [9, 9, 9]),
 }
 
 
