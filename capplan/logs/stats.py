@@ -9,9 +9,10 @@ times into think-time gaps and visit ends.
 from __future__ import annotations
 
 import math
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
@@ -270,8 +271,10 @@ class ClientTable:
         self.reorder_s = reorder_s
         self.cap = cap
         self.max_clients = max_clients
-        # key → (end_s, %k text, %X text) of the client's last request, least recently seen first
-        self.table: OrderedDict[ClientKey, tuple[float, bytes, bytes]] = OrderedDict()
+        # key → (end_s, %k text, %X text) of the client's last request, least recently seen
+        # first. A plain dict keeps insertion order and, unlike OrderedDict, keeps no linked
+        # list: inserting and removing cost half as much.
+        self.table: dict[ClientKey, tuple[float, bytes, bytes]] = {}
         self.now_s = -math.inf
 
     def add_block(self, heads: ClientHeads, tails: ClientTails, t_max_s: float) -> None:
@@ -300,10 +303,11 @@ class ClientTable:
         table.update(zip(tails.keys, states, strict=True))
         self.now_s = max(self.now_s, t_max_s)
         self._expire(self.now_s - gap_max)
-        while len(table) > self.max_clients:
-            _, old = table.popitem(last=False)
-            tally.add_final(old[1], old[2], cap)
-            tally.evicted += 1
+        excess = len(table) - self.max_clients
+        if excess > 0:
+            old = list(map(table.pop, list(islice(table, excess))))
+            tally.add_finals([e[1] for e in old], [e[2] for e in old], cap)
+            tally.evicted += excess
 
     def _expire(self, before_s: float) -> None:
         table = self.table
@@ -313,8 +317,7 @@ class ClientTable:
                 break
             n += 1
         if n:
-            popitem = table.popitem
-            ended = [popitem(last=False)[1] for _ in range(n)]
+            ended = list(map(table.pop, list(islice(table, n))))
             self.tally.add_finals([e[1] for e in ended], [e[2] for e in ended], self.cap)
 
     def finish(self) -> None:

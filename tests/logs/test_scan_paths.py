@@ -1,6 +1,7 @@
 """The block scanner's two paths give the same statistics: the whole-block path (one regex
 `split` over the block, columns converted with NumPy) and the line-by-line path it falls back to
-when a line is bad. Also the column converters against their plain-Python equivalents."""
+when a line is bad. Also the column converters against their plain-Python equivalents, and the
+client table's bulk bookkeeping against one-by-one counting."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from capplan.logs.parse import (
     make_plan,
     scan_block,
 )
+from capplan.logs.stats import ClientHeads, ClientTable, ClientTails, VisitTally
 from tests.logs.generator import LOG_FORMAT, TrafficModel, log_lines
 
 MODEL = TrafficModel(visit_rate_per_s=3.0, duration_s=300.0)
@@ -187,3 +189,43 @@ NO_RUNS = {
 @pytest.mark.parametrize("column", NO_RUNS.values(), ids=NO_RUNS.keys())
 def test_runs_refuse_uneven_or_busy_columns(column: list[bytes]) -> None:
     assert _runs(column) is None
+
+
+FINALS = {
+    "no-cap": (None, [b"0", b"3", b"100", b"-"], [b"+", b"-", b"+", b"X"]),
+    "cap-skips-capped": (100, [b"0", b"100", b"150", b"99", b"-"], [b"+", b"+", b"-", b"-", b"+"]),
+    "cap-none-reached": (100, [b"1", b"2"], [b"-", b"+"]),
+}
+
+
+@pytest.mark.parametrize(("cap", "keepalives", "statuses"), FINALS.values(), ids=FINALS.keys())
+def test_bulk_finals_equal_one_by_one(
+    cap: int | None, keepalives: list[bytes], statuses: list[bytes]
+) -> None:
+    bulk, single = VisitTally(), VisitTally()
+    bulk.add_finals(keepalives, statuses, cap)
+    for k, x in zip(keepalives, statuses, strict=True):
+        single.add_final(k, x, cap)
+    assert (bulk.finals_kept, bulk.finals_closed) == (single.finals_kept, single.finals_closed)
+
+
+def test_client_table_evicts_least_recently_seen() -> None:
+    tally = VisitTally()
+    table = ClientTable(tally, visit_gap_s=1e9, reorder_s=60.0, cap=None, max_clients=3)
+    keys = [(f"192.0.2.{i}".encode(), b"") for i in range(5)]
+    first, late = keys[:3], keys[3:]
+    table.add_block(
+        ClientHeads(first, [0.0] * 3),
+        ClientTails(first, [1.0, 2.0, 3.0], [b"0"] * 3, [b"+", b"-", b"+"]),
+        3.0,
+    )
+    # client 1 comes back, then two new clients push the two least recently seen out
+    again = [keys[1], *late]
+    table.add_block(
+        ClientHeads(again, [4.0] * 3),
+        ClientTails(again, [5.0, 6.0, 7.0], [b"1", b"0", b"0"], [b"+"] * 3),
+        7.0,
+    )
+    assert list(table.table) == again
+    assert tally.evicted == 2
+    assert (tally.finals_kept, tally.finals_closed) == (2, 0)  # clients 0 and 2 ended "+"
