@@ -534,8 +534,11 @@ def _scan_clients(
     keyed = zip(ip_col, ua_col, strict=True) if ua_col is not None else ip_col
     code = np.fromiter(map(hash, keyed), dtype=np.int64, count=n)
     # Lines come in completion order, which for one client's sequential requests is start order,
-    # so a stable sort by client keeps each client's requests in time order.
-    order = np.argsort(code, kind="stable")
+    # so a stable sort by client keeps each client's requests in time order. A stable sort of
+    # 64-bit codes costs 5x an unstable one; numbering the distinct codes (in code order) lets a
+    # block of up to 65,536 lines sort 16-bit numbers, which NumPy radix-sorts.
+    _, client_no = np.unique(code, return_inverse=True)
+    order = np.argsort(client_no.astype(np.uint16) if n <= 1 << 16 else client_no, kind="stable")
     cs = code[order]
     same = cs[1:] == cs[:-1]
     gaps = start[order][1:] - end[order][:-1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +21,9 @@ from capplan.logs.parse import (
     make_plan,
     scan_block,
 )
+from capplan.logs.scan import ScanOptions, scan_logs
 from capplan.logs.stats import ClientHeads, ClientTable, ClientTails, VisitTally
-from tests.logs.generator import LOG_FORMAT, TrafficModel, log_lines
+from tests.logs.generator import LOG_FORMAT, TrafficModel, log_lines, write_log
 
 MODEL = TrafficModel(visit_rate_per_s=3.0, duration_s=300.0)
 
@@ -229,3 +231,24 @@ def test_client_table_evicts_least_recently_seen() -> None:
     assert list(table.table) == again
     assert tally.evicted == 2
     assert (tally.finals_kept, tally.finals_closed) == (2, 0)  # clients 0 and 2 ended "+"
+
+
+def test_blocks_over_65536_lines_sort_clients_the_same(tmp_path: Path) -> None:
+    # one block of more lines than 16-bit client numbers can sort vs blocks of fewer
+    path = tmp_path / "access.log"
+    n = write_log(str(path), TrafficModel(visit_rate_per_s=50.0, duration_s=150.0), seed=5)
+    assert n > 1 << 16
+    fmt = compile_format(LOG_FORMAT)
+    one = scan_logs((str(path),), fmt, ScanOptions(jobs=1, block_bytes=64 << 20))
+    many = scan_logs((str(path),), fmt, ScanOptions(jobs=1, block_bytes=1 << 20))
+    for r in (one, many):
+        assert r.parsed == n
+    v, w = one.visits, many.visits
+    assert (v.visits, v.gap_n, v.finals_kept, v.finals_closed, v.censored) == (
+        w.visits,
+        w.gap_n,
+        w.finals_kept,
+        w.finals_closed,
+        w.censored,
+    )
+    assert v.gap_sum_s == pytest.approx(w.gap_sum_s, rel=1e-12)
