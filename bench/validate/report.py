@@ -198,9 +198,9 @@ _LIMITS = """\
 - **event waits.** The model's `mean_wait_s` and `wait_p99_s` for event cover the pooled worker
   queue only; waits for a connection slot (P_limit) and for a saturated child have no wait-time
   distribution in the model, so they are reported without a band.
-- **event per-child imbalance.** B_p = B(TPC, a_b/P) assumes balanced children and Poisson
-  request arrivals per child; keep-alive requests of one visit arrive in bursts and the listener
-  wake-up order is not random, which the measured saturation reflects.
+- **event saturation.** B_p = B(TPC, a_b/P) treats a full child as a loss system with balanced
+  children, and the kill hazard treats every episode as closing every idle connection; the
+  findings below show where each assumption breaks.
 - **Overload waits.** Beyond saturation (a >= c) the model reports infinite waits although the
   finite accept queue makes the real system stationary; M/M/c/K's Wq | admitted would be the
   finite counterpart.
