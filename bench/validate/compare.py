@@ -156,6 +156,12 @@ def _expected(
         rows += [
             ("holding_time_s", metrics.holding_time_s, REL5, "E[H], Little"),
             (
+                "busy_workers_status",
+                metrics.busy_workers_mean,
+                INFO,
+                "server-status, late polls as all busy",
+            ),
+            (
                 "idle_keepalive_scoreboard",
                 metrics.idle_keepalive_mean,
                 INFO,

@@ -27,6 +27,7 @@ BATCHES = 20
 # A request "waited" above this: a worker's wake-up and accept on a busy 2-CPU host take up to a
 # few ms, which is not queueing.
 WAIT_THRESHOLD_S = 0.005
+STATUS_LATE_S = 0.005  # a server-status poll this much slower than at zero load waited
 BLOCK_DELAY_S = 0.9  # SYN retransmission after an accept-queue overflow: ~1 s (model.md F12)
 MAX_LAG_P99_S = 0.010  # "a lag of more than a few ms invalidates waits" (model.md §10.1)
 T = TypeVar("T")
@@ -282,6 +283,15 @@ def measure(raw: RawRun) -> Measured:
         else:
             busy = _mean_or_nan([float(min(a, c)) for a in accepted])
             put("busy_workers_mean", busy)
+            # The same from server-status: a poll answered late waited for a worker, so it
+            # counts as all c busy; a prompt one shows BusyWorkers minus its own (§10.1).
+            late_s = raw.status_zero_load_latency_s + STATUS_LATE_S
+            put(
+                "busy_workers_status",
+                _mean_or_nan(
+                    [float(c if s.latency_s > late_s else s.busy_workers - 1) for s in stat]
+                ),
+            )
             if case.server.keep_alive:
                 # Workers held but not on a request are in keep-alive (K; lingering is ~0
                 # here). The scoreboard's K count is kept for reference: polls that wait for a

@@ -28,6 +28,7 @@ _UNITS = {
     "holding_time_s": ("E[H] connection holding time", 1e3, " ms"),
     "busy_workers_mean": ("mean busy workers", 1.0, ""),
     "busy_on_requests_mean": ("mean workers on requests (R+W)", 1.0, ""),
+    "busy_workers_status": ("mean busy workers (server-status)", 1.0, ""),
     "idle_keepalive_mean": ("mean idle keep-alive connections", 1.0, ""),
     "idle_keepalive_scoreboard": ("mean K slots in server-status", 1.0, ""),
     "open_connections_mean": ("mean open accepted connections", 1.0, ""),
