@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.validate.compare import CaseResult, Check, relaxation_time_s
-from bench.validate.measure import BATCHES, BLOCK_DELAY_S, MAX_LAG_P99_S, WAIT_THRESHOLD_S
+from bench.validate.measure import (
+    BATCHES,
+    BLOCK_DELAY_S,
+    MAX_LAG_P99_S,
+    STATUS_LATE_S,
+    WAIT_THRESHOLD_S,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +175,10 @@ server's own mean and SCV of `%D`) give the predictions.
 Measurements (batch means over {BATCHES} equal batches of the window; ± is one standard error):
 
 - mean busy workers: prefork/worker from the kernel, every 50 ms (server-side sockets on the port
-  in ESTABLISHED or CLOSE_WAIT minus the accept queue, capped at c); event from the access log
-  (`%{{usec}}t`, `%D`, `%P` rebuild every child's busy-worker count over time);
+  in ESTABLISHED or CLOSE_WAIT minus the accept queue, capped at c), and for reference from
+  server-status every 250 ms (a poll answered {STATUS_LATE_S * 1e3:g} ms later than at zero load
+  waited for a worker and counts as all c busy); event from the access log (`%{{usec}}t`, `%D`,
+  `%P` rebuild every child's busy-worker count over time);
 - idle keep-alive connections: open accepted connections' workers (kernel) minus workers on
   requests (access log) for prefork/worker, with the scoreboard's `K` count (server-status every
   250 ms) shown for reference; event open accepted connections (kernel) minus busy workers;
