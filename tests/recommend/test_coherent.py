@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from capplan.recommend import (
     coherent_common,
@@ -187,3 +189,18 @@ def test_smallest_passing_from_any_guess(guess: int | None) -> None:
 
     assert smallest_passing(ok, 1, 100, guess) == 37
     assert len(calls) <= 16
+
+
+@given(
+    low=st.integers(1, 50),
+    width=st.integers(0, 5000),
+    offset=st.integers(0, 5001),
+    guess=st.one_of(st.none(), st.integers(-10, 6000)),
+)
+def test_smallest_passing_is_exact_for_any_monotone_predicate(
+    low: int, width: int, offset: int, guess: int | None
+) -> None:
+    high = low + width
+    threshold = low + min(offset, width + 1)  # width + 1: nothing passes
+    found = smallest_passing(lambda n: n >= threshold, low, high, guess)
+    assert found == (threshold if threshold <= high else None)
