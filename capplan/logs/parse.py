@@ -4,10 +4,11 @@ Input: a `ScanPlan` (which regex groups hold the client, time, duration, status,
 the raw bytes of consecutive lines. Output: counts, histograms and per-client heads/tails for one
 block; blocks are scanned independently (in worker processes) and merged in file order.
 
-The fast path runs one compiled regex over the whole block (`findall`), converts columns with
-`map`/NumPy, and touches Python objects once per distinct value (time stamps, clients) rather than
-once per line. Only when a block holds a line that does not match does it fall back to matching
-line by line, to report the bad lines' numbers.
+The fast path runs one compiled regex over the whole block (`split`, whose result holds each
+group as a column slice), converts columns with NumPy (durations over a fixed-width copy, time
+stamps once per run of equal stamps, clients through 16-bit numbers), and touches Python objects
+once per distinct value rather than once per line where it can. Only when a block holds a line
+that does not match does it fall back to matching line by line, to report the bad lines' numbers.
 """
 
 from __future__ import annotations
