@@ -756,6 +756,7 @@ def effective_config(
         server_root=evaluated.server_root,
         layout=detect_layout(evaluated.main_file),
         notes=tuple(values.notes),
+        modules=tuple(module.identifier for module in evaluated.modules),
     )
 
 
