@@ -14,11 +14,12 @@ search followed by bisection finds the smallest passing process count in O(log n
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, assert_never
 
 from capplan.mpm import PREFORK_MAX_SERVER_LIMIT, THREADED_MAX_SERVER_LIMIT
+from capplan.queueing.search import smallest_passing
 from capplan.settings import (
     CommonSettings,
     EventSettings,
@@ -214,77 +215,6 @@ def coherent_common(current: CommonSettings) -> CommonSettings:
         listen_backlog=max(1, min(current.listen_backlog, current.somaxconn)),
         max_connections_per_child=max(0, current.max_connections_per_child),
     )
-
-
-# --- monotone search ---------------------------------------------------------------------------
-
-
-def smallest_passing(
-    ok: Callable[[int], bool], low: int, high: int, guess: int | None = None
-) -> int | None:
-    """Smallest n in [low, high] with ok(n), for ok monotone (False … False True … True).
-
-    Gallops from `guess` (default `low`) — one step, then steps of guess/64 doubling; down while
-    ok holds, up while it fails — and then bisects between the last failure and the first
-    success, so an answer near the guess costs few evaluations. Returns None when ok(high) is
-    False.
-    """
-    if low > high:
-        return None
-    start = low if guess is None else min(max(guess, low), high)
-    # The first step is 1 (a good guess is often off by one), then 1/64 of the guess, doubling:
-    # a large search needs no 1, 2, 4, … climb.
-    steps = _steps(max(2, start >> 6))
-    if ok(start):
-        first_pass, last_fail = start, low - 1
-        while first_pass > low:
-            probe = max(low, first_pass - next(steps))
-            if not ok(probe):
-                last_fail = probe
-                break
-            first_pass = probe
-    else:
-        last_fail = start
-        while True:
-            if last_fail == high:
-                return None
-            probe = min(high, last_fail + next(steps))
-            if ok(probe):
-                first_pass = probe
-                break
-            last_fail = probe
-    while first_pass - last_fail > 1:
-        mid = (first_pass + last_fail) // 2
-        if ok(mid):
-            first_pass = mid
-        else:
-            last_fail = mid
-    return first_pass
-
-
-def _steps(second: int) -> Iterator[int]:
-    """1, then `second`, doubling."""
-    yield 1
-    step = second
-    while True:
-        yield step
-        step *= 2
-
-
-def largest_passing(ok: Callable[[int], bool], low: int, high: int) -> int | None:
-    """Largest n in [low, high] with ok(n), for ok monotone (True … True False … False)."""
-    if low > high or not ok(low):
-        return None
-    if ok(high):
-        return high
-    good, bad = low, high
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        if ok(mid):
-            good = mid
-        else:
-            bad = mid
-    return good
 
 
 # --- sizing one MPM ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ in O(1) for c >= FAST_PATH_MIN_SERVERS.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 
 from capplan.queueing.erlang import (
@@ -34,6 +35,7 @@ from capplan.queueing.erlang import (
     erlang_c_from_b,
 )
 from capplan.queueing.mmck import p_block_from_b
+from capplan.queueing.search import smallest_passing
 
 __all__ = [
     "max_load_block",
@@ -98,38 +100,14 @@ def _first_success(load: float, lowest: int, accept: Acceptor, guess: float) -> 
 def _bracket(a: float, lowest: int, accept: Acceptor, guess: float) -> int:
     """Where the forward pass starts: `lowest` if it passes, else c0 failing with c0 + 1 passing.
 
-    Decided by the O(1) path: gallop from `guess` (up while failing, down while passing) to a
-    failing/passing pair, then bisect between them.
+    Decided by the O(1) path of B: a gallop from `guess` and a bisection (`smallest_passing`).
     """
-
-    def ok(c: int) -> bool:
-        return accept(c, erlang_b(c, a))
-
-    step = max(4, math.isqrt(max(1, int(a))) // 16)
-    fail = pass_ = max(lowest, math.ceil(guess))
-    if ok(pass_):
-        while True:  # gallop down to a failing count (or to `lowest`)
-            if pass_ == lowest:
-                return lowest
-            fail = max(lowest, pass_ - step)
-            step *= 2
-            if not ok(fail):
-                break
-            pass_ = fail
-    else:
-        while True:  # gallop up to a passing count
-            pass_ = fail + step
-            step *= 2
-            if ok(pass_):
-                break
-            fail = pass_
-    while pass_ - fail > 1:
-        mid = (fail + pass_) // 2
-        if ok(mid):
-            pass_ = mid
-        else:
-            fail = mid
-    return fail
+    first = smallest_passing(
+        lambda c: accept(c, erlang_b(c, a)), lowest, sys.maxsize, max(lowest, math.ceil(guess))
+    )
+    # B -> 0 as c grows, so every acceptor passes eventually: `first` is never None.
+    assert first is not None
+    return first if first == lowest else first - 1
 
 
 def _staffing_guess(a: float, eps: float) -> float:

@@ -8,11 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from capplan.queueing.search import largest_passing, smallest_passing
 from capplan.recommend import (
     coherent_common,
     coherent_settings,
-    largest_passing,
-    smallest_passing,
     spare_margin,
 )
 from capplan.settings import (
