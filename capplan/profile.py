@@ -69,6 +69,7 @@ class Visits:
     think_time_s: float = 5.0
     idle_hold_probability: float = 1.0
     linger_s: float = 0.0
+    connect_attempts: int = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ _DAY_S = 86_400.0
 _MAX_REQUESTS_PER_VISIT = 1e7
 _MAX_SCV = 1e4
 _MAX_LINGER_S = 30.0  # MAX_SECS_TO_LINGER in server/connection.c
+_MAX_CONNECT_ATTEMPTS = 128  # 1 + MAX_TCP_SYNCNT (127), the largest tcp_syn_retries
 
 TRAFFIC_FIELDS = (
     FieldSpec(
@@ -262,6 +264,15 @@ VISITS_FIELDS = (
         "prefork/worker: extra worker time per closed connection (lingering close, about "
         "one round trip, at most 2 s)",
         maximum=_MAX_LINGER_S,
+    ),
+    FieldSpec(
+        "connect_attempts",
+        "integer",
+        7,
+        "how many times a client sends its SYN before giving up when the accept queue is full "
+        "(1 + the kernel's tcp_syn_retries: 7 on Linux, 3 on Windows)",
+        minimum=1,
+        maximum=_MAX_CONNECT_ATTEMPTS,
     ),
 )
 
@@ -538,6 +549,10 @@ class _Validator:
                 if not isinstance(result, str) or not result.strip():
                     raise self.fail(node, f"{dotted}: expected a non-empty text")
                 return result
+            case "integer" if not spec.choices:
+                result = self.scalar(node, dotted)
+                if not isinstance(result, int) or isinstance(result, bool):
+                    raise self.fail(node, f"{dotted}: expected a whole number, got {result!r}")
             case "choice" | "integer":
                 result = self.scalar(node, dotted)
                 if result not in spec.choices or isinstance(result, bool):
@@ -825,6 +840,8 @@ def _schema_of(spec: FieldSpec) -> dict[str, Any]:
             schema = _object_schema(spec.fields)
         case "text":
             schema = {"type": "string", "minLength": 1}
+        case "integer" if not spec.choices:
+            schema = {"type": "integer", **bounds}
         case "choice" | "integer":
             schema = {"enum": list(spec.choices)}
         case "duration":

@@ -169,7 +169,14 @@ def _expected(
             ),
             ("busy_on_requests_mean", metrics.scoreboard.busy_requests, REL5, "R+W"),
             ("connections_per_s", metrics.connections_per_s, INFO, ""),
-            ("p_wait", metrics.p_wait, REL15_P, "time fraction all workers held"),
+            (
+                "p_wait",
+                # PASTA: the time fraction with every worker held is what an attempt finds,
+                # P_allbusy = P_block + (1 - P_block) P(wait | admitted) of M/M/c/K.
+                metrics.p_block + (1.0 - metrics.p_block) * metrics.p_wait,
+                REL15_P,
+                "time fraction all workers held (P_allbusy)",
+            ),
             (
                 "p_wait_new_connection",
                 _tail(metrics, metrics.p_wait, threshold_s),

@@ -44,6 +44,8 @@ RECORD_FIELDS = (
 )
 CALIBRATION_SERVICE_S = 0.02
 CALIBRATION_PAIRS = 15
+# A connect or request that takes longer than this fails (the client gives up).
+REQUEST_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ class LoadSpec:
     duration_s: float
     max_requests: int
     drain_s: float = 10.0
-    request_timeout_s: float = 30.0
+    request_timeout_s: float = REQUEST_TIMEOUT_S
     seed: int = 1
 
     @property

@@ -9,9 +9,11 @@ with `capplan.profile.profile_from_text`, so the comparison goes through the pub
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import assert_never
 
 from bench.validate.casefile import Case
+from bench.validate.loadgen import REQUEST_TIMEOUT_S
 from bench.validate.measure import Realized
 from capplan.models import evaluate
 from capplan.models.types import MpmMetrics
@@ -70,6 +72,22 @@ def settings_for(case: Case, somaxconn: int) -> MpmSettings:
             assert_never(other)
 
 
+def connect_attempts(timeout_s: float, syn_retries: int) -> int:
+    """How many SYNs the generator's client sends before its connect timeout gives up.
+
+    Linux retransmits a dropped SYN after 1 s, doubling each time (1, 3, 7, 15, 31 s cumulative),
+    at most `net.ipv4.tcp_syn_retries` times.
+    """
+    attempts = 1
+    while attempts <= syn_retries and 2.0**attempts - 1.0 < timeout_s:
+        attempts += 1
+    return attempts
+
+
+def read_syn_retries() -> int:
+    return int(Path("/proc/sys/net/ipv4/tcp_syn_retries").read_text().strip())
+
+
 def profile_text(case: Case, realized: Realized) -> str:
     """A capplan profile (format 1) for what was run: realized rate and service time."""
     traffic = case.traffic
@@ -87,6 +105,7 @@ def profile_text(case: Case, realized: Realized) -> str:
         f"  think_time: {traffic.think_time_s!r}s\n"
         f"  idle_hold_probability: {traffic.idle_hold_probability!r}\n"
         "  linger: 0s\n"
+        f"  connect_attempts: {connect_attempts(REQUEST_TIMEOUT_S, read_syn_retries())}\n"
     )
 
 

@@ -18,9 +18,8 @@ from capplan.queueing import (
     HoldingInputs,
     HoldingTime,
     VisitShape,
-    blocking_estimate,
+    finite_queue_with_retrials,
     holding_time,
-    mgc,
     poisson_quantile,
 )
 from capplan.settings import CommonSettings, MpmName, MpmSettings
@@ -91,12 +90,15 @@ def pooled_metrics(
 ) -> MpmMetrics:
     """prefork and worker: connections hold a worker for their whole life (model.md §3).
 
-    Erlang C with Allen-Cunneen waits for P(wait) and the waits; M/M/c/K with the SCV-corrected
-    queue Q_eff = 2Q/(1 + cH2) for P(block); only the first request of a connection can wait.
-    Under overload (a >= c) the finite queue gives the carried load; P(wait) is 1, Erlang C's
-    convention: every new connection finds the workers busy and waits, or its SYN is dropped
-    and retried (which the M/M/c/K P(wait | admitted) would leave out, making P(wait) fall as
-    the load rises past c).
+    The workers sit behind the finite accept queue Q, and a dropped connection attempt is
+    retried by the client's kernel (F12), so the operating point is M/M/c/K at the attempt
+    load, with the SCV-corrected queue Q_eff = 2Q/(1 + cH2) and Allen-Cunneen's factor on the
+    waits (`capplan.queueing.finite_queue_with_retrials`): P(wait) is P(wait | admitted) (§3.5),
+    P(block) the probability that an attempt is dropped, and the busy workers the carried load.
+    With the default queue of 512 and a < c this is Erlang C and Allen-Cunneen to rounding; with
+    a short queue, or beyond saturation, the waits stay finite (at most a full queue's) and the
+    drops grow instead. Only the first request of a connection can wait. `stable` is a < c: at
+    or beyond it attempts pile up until most are dropped, and `p_wait_exceeds` reports 1.
     """
     common = settings.common
     c = settings.workers
@@ -106,14 +108,14 @@ def pooled_metrics(
     ht = clamped_holding_time(inputs)
     conn_rate = rate / ht.requests_per_conn
     a = conn_rate * ht.mean_s
-    waits = mgc(c, a, ht.mean_s, ht.scv)
-    blocking = blocking_estimate(c, a, q, ht.scv)
-    p_block = clamp_probability(blocking.p_block_est)
-    p_wait = waits.p_wait  # 1 when a >= c
-    carried = 1.0 - p_block
-    busy = min(float(c), a * carried)
-    idle_ka = conn_rate * carried * ht.mean_idle_s
-    closing = conn_rate * carried * profile.visits.linger_s
+    point = finite_queue_with_retrials(
+        c, a, q, ht.mean_s, ht.scv, attempts=profile.visits.connect_attempts
+    )
+    p_wait = clamp_probability(point.p_wait_admitted)
+    served = 1.0 - point.p_lost
+    busy = point.carried_erlangs
+    idle_ka = conn_rate * served * ht.mean_idle_s
+    closing = conn_rate * served * profile.visits.linger_s
     return MpmMetrics(
         mpm=mpm,
         settings=settings,
@@ -131,15 +133,15 @@ def pooled_metrics(
         busy_workers_mean=busy,
         idle_keepalive_mean=idle_ka,
         connections_per_s=conn_rate,
-        p_wait=clamp_probability(p_wait),
+        p_wait=p_wait,
         p_wait_request=clamp_probability(p_wait / ht.requests_per_conn),
-        mean_wait_s=waits.mean_wait_s,
-        mean_wait_given_wait_s=waits.mean_wait_given_wait_s,
-        wait_p99_s=waits.wait_p99_s,
-        p_block=p_block,
-        p_block_conservative=clamp_probability(blocking.p_block_cons),
-        stable=waits.stable,
-        scoreboard=Scoreboard(rate * profile.traffic.service_time_s * carried, idle_ka, closing),
+        mean_wait_s=point.mean_wait_admitted_s,
+        mean_wait_given_wait_s=point.mean_wait_given_wait_s,
+        wait_p99_s=point.wait_quantile_admitted(0.99),
+        p_block=clamp_probability(point.p_block),
+        p_block_conservative=clamp_probability(point.p_block_conservative),
+        stable=a < c,
+        scoreboard=Scoreboard(rate * profile.traffic.service_time_s * served, idle_ka, closing),
         requests_per_connection=ht.requests_per_conn,
         holding_time_s=ht.mean_s,
         holding_time_scv=ht.scv,

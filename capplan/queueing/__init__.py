@@ -44,6 +44,11 @@ from capplan.queueing.poisson import (
     poisson_quantile,
     poisson_sf,
 )
+from capplan.queueing.retrial import (
+    LINUX_CONNECT_ATTEMPTS,
+    RetrialResult,
+    finite_queue_with_retrials,
+)
 from capplan.queueing.sizing import (
     max_load_block,
     max_load_erlang_b,
@@ -58,6 +63,7 @@ from capplan.queueing.sizing import (
 from capplan.queueing.waiting import MGcResult, mgc, mmc
 
 __all__ = [
+    "LINUX_CONNECT_ATTEMPTS",
     "BlockingEstimate",
     "FixedVisits",
     "GapMoments",
@@ -67,6 +73,7 @@ __all__ = [
     "MGcResult",
     "MMcKResult",
     "MixedVisits",
+    "RetrialResult",
     "VisitShape",
     "blocking_estimate",
     "check_load",
@@ -77,6 +84,7 @@ __all__ = [
     "erlang_c",
     "erlang_c_from_b",
     "erlang_c_log10",
+    "finite_queue_with_retrials",
     "gap_moments",
     "holding_time",
     "max_load_block",

@@ -219,10 +219,22 @@ def test_event_wait_value_includes_process_saturation() -> None:
     assert metrics.connections_per_s > metrics.event.connections_per_s_without_kills
 
 
-def test_unstable_waits_are_null_in_json() -> None:
+def test_overloaded_prefork_reports_the_full_queue_not_infinity() -> None:
     overloaded = replace(PROFILE, traffic=replace(PROFILE.traffic, requests_per_second=1e4))
-    data = metrics_to_dict(evaluate(PreforkSettings(), overloaded))
+    m = evaluate(PreforkSettings(), overloaded)
+    data = metrics_to_dict(m)
+    assert data["stable"] is False
+    assert data["p_wait"] == pytest.approx(1.0)
+    # The accept queue (512) is always full: an admitted connection waits for it to drain.
+    assert data["mean_wait_s"] == pytest.approx(512 * m.holding_time_s / m.workers, rel=0.01)
+    assert m.p_block > 0.9
+    assert m.busy_workers_mean == pytest.approx(m.workers)
+    assert m.p_wait_exceeds(0.0) == 1.0
+
+
+def test_unstable_event_waits_are_null_in_json() -> None:
+    overloaded = replace(PROFILE, traffic=replace(PROFILE.traffic, requests_per_second=1e4))
+    data = metrics_to_dict(evaluate(EventSettings(), overloaded))
     assert data["stable"] is False
     assert data["mean_wait_s"] is None
     assert data["wait_p99_s"] is None
-    assert data["p_wait"] == pytest.approx(1.0)

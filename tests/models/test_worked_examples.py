@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from capplan.models import evaluate, evaluate_targets
@@ -44,13 +46,28 @@ def test_only_ten_workers_are_busy_on_requests_at_enough_workers() -> None:
     [pytest.param(256, 2.65, 0.62, id="MRW-256"), pytest.param(400, 1.70, 0.41, id="MRW-400")],
 )
 def test_default_worker_counts_are_unstable(workers: int, rho: float, blocked: float) -> None:
-    m = evaluate(prefork(workers), EXAMPLE)
+    # §3.6 quotes M/M/c/K with every dropped attempt lost: one attempt per connection.
+    one_try = replace(EXAMPLE, visits=replace(EXAMPLE.visits, connect_attempts=1))
+    m = evaluate(prefork(workers), one_try)
     assert not m.stable
     assert m.utilization == pytest.approx(rho, abs=0.005)
     assert m.p_block == pytest.approx(blocked, abs=0.005)
-    assert m.p_wait == pytest.approx(1.0, abs=1e-9)
-    assert m.mean_wait_s == float("inf")
     assert m.busy_workers_mean <= workers
+
+
+@pytest.mark.parametrize("workers", [256, 400])
+def test_overload_with_retried_syns_drops_most_attempts(workers: int) -> None:
+    # Linux clients send their SYN 7 times: the attempts pile up until the connections that
+    # run out of attempts are exactly the excess a - c, and every worker stays busy.
+    one_try = replace(EXAMPLE, visits=replace(EXAMPLE.visits, connect_attempts=1))
+    lost = evaluate(prefork(workers), one_try)
+    m = evaluate(prefork(workers), EXAMPLE)
+    assert m.p_block > lost.p_block
+    assert m.p_block**7 == pytest.approx(1.0 - workers / m.offered_load_erlangs, abs=1e-3)
+    assert m.busy_workers_mean == pytest.approx(workers, rel=1e-6)
+    # Admitted connections wait for a full accept queue of 512 to drain: about Q E[H] / c.
+    assert m.p_wait == pytest.approx(1.0, abs=1e-9)
+    assert m.mean_wait_s == pytest.approx(512 * m.holding_time_s / workers, rel=0.01)
 
 
 @pytest.mark.parametrize(

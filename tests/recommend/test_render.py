@@ -103,12 +103,13 @@ def test_schema_rejects_a_report_without_a_stable_key(reports: Reports) -> None:
 
 
 def test_json_never_has_nan_or_infinity(reports: Reports) -> None:
-    # The current Debian config is overloaded under this profile: infinite waits become null.
+    # The current Debian config is overloaded under this profile: prefork reports the admitted
+    # connections' finite wait for a full accept queue; event's unbounded waits become null.
     text = render_report(reports.debian_wordpress, "json")
     document = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     prefork = document["mpms"]["prefork"]
     assert prefork["stable"] is False
-    assert prefork["mean_wait_s"] is None
+    assert prefork["mean_wait_s"] > 0
 
 
 def test_junit_has_one_testcase_per_target(reports: Reports) -> None:
