@@ -25,6 +25,7 @@ from capplan.queueing import (
     HoldingTime,
     blocking_estimate,
     erlang_b,
+    erlang_c,
     mgc,
     poisson_quantile,
 )
@@ -55,12 +56,30 @@ class KillFixedPoint:
     steps: int
 
 
+def process_saturation(processes: int, threads_per_child: int, busy_erlangs: float) -> float:
+    """B_p, the time fraction a process has every thread on a request (§4.2).
+
+    With several processes a connection that finds its process full goes to another one (new
+    connections) or is closed (keep-alive requests): a loss system, Erlang B(TPC, a_b/P). With
+    a single process there is nowhere else to go: new connections wait in the accept queue and a
+    dropped keep-alive request comes back as one of them, so the child is a delay system and
+    saturated Erlang C(TPC, a_b) of the time (1 at or beyond a_b = TPC). Measured on a real
+    httpd with one child of 4 threads: 0.29 at a_b = 2.65 and 0.49 at 3.32, against Erlang B
+    0.17 and 0.24 and Erlang C 0.37 and 0.65. The rate of entries into "full",
+    nu = P TPC B_p / S_w, then counts the departures a waiting connection refills at once.
+    """
+    if processes == 1:
+        return erlang_c(threads_per_child, busy_erlangs)
+    return erlang_b(threads_per_child, busy_erlangs / processes)
+
+
 def kill_fixed_point(
     profile: TrafficProfile, common: CommonSettings, processes: int, threads_per_child: int
 ) -> KillFixedPoint:
     """Iterate h -> kill_episodes(λ_conn(h))/P from h = 0 to the least fixed point (§4.2, §4.4).
 
-    a_p = λ S_w / P, B_p = B(TPC, a_p), nu = P TPC B_p / S_w, d = TPC / S_w,
+    a_p = λ S_w / P, B_p = `process_saturation` (Erlang B(TPC, a_p); Erlang C for one process),
+    nu = P TPC B_p / S_w, d = TPC / S_w,
     lk_p = (λ - λ_conn)/P, kills = nu (lk_p + λ_conn)/(lk_p + λ_conn + d),
     drops = nu lk_p/(lk_p + λ_conn + d). The map is increasing and bounded by nu/P, so the
     iteration converges monotonically (Knaster-Tarski); relative tolerance 1e-12.
@@ -68,7 +87,7 @@ def kill_fixed_point(
     rate = profile.traffic.requests_per_second
     worker_s = profile.traffic.worker_time_s
     p, tpc = processes, threads_per_child
-    saturation = erlang_b(tpc, rate * worker_s / p)
+    saturation = process_saturation(p, tpc, rate * worker_s)
     entries = p * tpc * saturation / worker_s
     exit_rate = tpc / worker_s
 

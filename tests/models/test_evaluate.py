@@ -17,7 +17,9 @@ from capplan.models import (
     metrics_to_dict,
     wait_probability_value,
 )
+from capplan.models.event import process_saturation
 from capplan.profile import MaxWait, Memory, Targets, load_profile, profile_from_text
+from capplan.queueing import erlang_b, erlang_c
 from capplan.settings import (
     CommonSettings,
     EffectiveConfig,
@@ -238,3 +240,21 @@ def test_unstable_event_waits_are_null_in_json() -> None:
     assert data["stable"] is False
     assert data["mean_wait_s"] is None
     assert data["wait_p99_s"] is None
+
+
+def test_one_event_child_saturates_as_a_delay_system() -> None:
+    # One child: a connection that finds every thread busy waits in the accept queue (nowhere
+    # else to go), so B_p is Erlang C; with two children it is Erlang B on each one's share.
+    assert process_saturation(1, 4, 2.65) == pytest.approx(erlang_c(4, 2.65), rel=1e-15)
+    assert process_saturation(2, 4, 5.3) == pytest.approx(erlang_b(4, 2.65), rel=1e-15)
+    assert process_saturation(1, 4, 4.0) == 1.0
+    profile = replace(PROFILE, traffic=replace(PROFILE.traffic, requests_per_second=50.0))
+    one = EventSettings(
+        server_limit=1, threads_per_child=4, max_request_workers=4, start_servers=1,
+        min_spare_threads=4, max_spare_threads=8, thread_limit=4,
+    )
+    metrics = evaluate(one, profile)
+    assert metrics.event is not None
+    a_b = 50.0 * profile.traffic.worker_time_s
+    assert metrics.event.process_saturation == pytest.approx(erlang_c(4, a_b), rel=1e-12)
+    assert metrics.event.process_saturation > erlang_b(4, a_b)
