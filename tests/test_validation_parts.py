@@ -15,7 +15,14 @@ from bench.validate.harness import (
     parse_access_log,
     parse_kill_episodes,
 )
-from bench.validate.measure import Estimate, batch_estimate, occupancy, percentile
+from bench.validate.measure import (
+    Estimate,
+    batch_estimate,
+    clustered_fraction,
+    occupancy,
+    percentile,
+)
+from bench.validate.predict import connect_attempts
 from tests.httpd import configtest, prepare_root
 
 GOOD = """\
@@ -176,3 +183,22 @@ def test_access_and_error_log_lines_are_parsed() -> None:
     ((t_s, killed),) = parse_kill_episodes(errors, wall)
     assert t_s == pytest.approx(0.5)
     assert killed == 3
+
+
+def test_kill_episodes_in_bursts_are_counted_per_window() -> None:
+    episodes = [(0.0, 3), (0.01, 1), (0.5, 2), (0.53, 1), (2.0, 4)]
+    # In [0, 1): 0.01 follows 0.0 closely, 0.5 does not, 0.53 follows 0.5 closely.
+    assert clustered_fraction(episodes, (0.0, 1.0)) == pytest.approx(2 / 3)
+    assert clustered_fraction(episodes, (1.0, 3.0)) == 0.0
+    assert math.isnan(clustered_fraction(episodes, (3.0, 4.0)))
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "syn_retries", "attempts"),
+    [(30.0, 6, 5), (130.0, 6, 7), (0.5, 6, 1), (30.0, 2, 3), (3.5, 6, 3)],
+)
+def test_connect_attempts_follow_the_kernel_backoff(
+    timeout_s: float, syn_retries: int, attempts: int
+) -> None:
+    # SYNs leave at 0, 1, 3, 7, 15, 31, 63 s: those before the timeout, at most 1 + retries.
+    assert connect_attempts(timeout_s, syn_retries) == attempts

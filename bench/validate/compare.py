@@ -110,9 +110,13 @@ def judge(predicted: float, measured: Estimate, band: Band) -> Status:
 
 
 def _tail(metrics: MpmMetrics, probability: float, threshold_s: float) -> float:
-    """The model's P(wait > threshold) for a wait probability `probability` (Allen-Cunneen)."""
+    """The model's P(wait > threshold) for a wait probability `probability` (Allen-Cunneen).
+
+    prefork/worker waits of admitted connections stay finite beyond saturation (a full accept
+    queue), so the tail applies there too; event's wait distribution is not modelled (w1 inf).
+    """
     w1 = metrics.mean_wait_given_wait_s
-    if not metrics.stable or math.isinf(w1) or w1 <= 0:
+    if math.isinf(w1) or w1 <= 0:
         return probability
     return probability * math.exp(-threshold_s / w1)
 
@@ -140,6 +144,18 @@ def _expected(
                 detail.kill_hazard_per_s * metrics.idle_keepalive_mean,
                 FACTOR2_RATE,
                 "h x idle keep-alive",
+            ),
+            (
+                "ka_killed_per_episode",
+                metrics.idle_keepalive_mean / metrics.processes,
+                INFO,
+                "model: a child's mean idle keep-alive connections",
+            ),
+            (
+                "kill_episodes_clustered",
+                math.nan,
+                INFO,
+                "episodes within 50 ms of the previous one",
             ),
             (
                 "p_wait",

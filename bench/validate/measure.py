@@ -14,6 +14,7 @@ larger) is time spent before httpd read the request: in the accept queue.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Callable, Sequence
@@ -335,6 +336,8 @@ def measure(raw: RawRun) -> Measured:
             put("ka_drops_per_s", sum(1 for g in reused if g.error == "stale") / batch_s)
             kills = [n for t, n in raw.kill_episodes if edges[i] <= t < edges[i + 1]]
             put("kill_episodes_per_s", len(kills) / batch_s)
+            put("ka_killed_per_episode", statistics.fmean(kills) if kills else math.nan)
+            put("kill_episodes_clustered", clustered_fraction(raw.kill_episodes, edges[i : i + 2]))
             put("ka_killed_per_s", sum(kills) / batch_s)
 
     quantities = [(name, batch_estimate(values)) for name, values in out.items()]
@@ -362,6 +365,17 @@ def measure(raw: RawRun) -> Measured:
         quantities=tuple(quantities),
         listen_overflows=overflow[-1] - overflow[0] if overflow else 0,
     )
+
+
+# Kill episodes closer than this to the previous one (any child) belong to the same burst.
+KILL_CLUSTER_GAP_S = 0.05
+
+
+def clustered_fraction(episodes: Sequence[tuple[float, int]], window: Sequence[float]) -> float:
+    """The share of kill episodes in `window` that follow another within KILL_CLUSTER_GAP_S."""
+    times = sorted(t for t, _ in episodes)
+    gaps = [b - a for a, b in itertools.pairwise(times) if window[0] <= b < window[1]]
+    return statistics.fmean(float(g < KILL_CLUSTER_GAP_S) for g in gaps) if gaps else math.nan
 
 
 def _first_byte_s(record: Record) -> float:

@@ -48,6 +48,8 @@ _UNITS = {
     "kill_episodes_per_s": ("kill'em-all episodes per second", 1.0, "/s"),
     "ka_drops_per_s": ("keep-alive requests dropped per second", 1.0, "/s"),
     "ka_killed_per_s": ("idle connections killed per second", 1.0, "/s"),
+    "ka_killed_per_episode": ("idle connections killed per episode", 1.0, ""),
+    "kill_episodes_clustered": ("share of episodes in bursts", 1.0, ""),
 }
 
 
@@ -170,7 +172,8 @@ the worker count. An open-loop asyncio generator sends Poisson visits with a geo
 requests over HTTP/1.1 keep-alive, exponential think gaps and exponential service times, and keeps
 the socket open after a visit with probability q. capplan's models (`capplan.models.*.evaluate`,
 settings equal to what the config pins, a format-1 profile at the **realized** request rate and the
-server's own mean and SCV of `%D`) give the predictions.
+server's own mean and SCV of `%D`, and the connect attempts the generator's 30 s timeout allows
+with the host's `tcp_syn_retries`) give the predictions.
 
 Measurements (batch means over {BATCHES} equal batches of the window; ± is one standard error):
 
@@ -183,16 +186,19 @@ Measurements (batch means over {BATCHES} equal batches of the window; ± is one 
   requests (access log) for prefork/worker, with the scoreboard's `K` count (server-status every
   250 ms) shown for reference; event open accepted connections (kernel) minus busy workers;
 - P(wait), new connection: prefork/worker the time fraction with at least c connections open
-  (PASTA); event the fraction of new connections whose first request waited;
+  (PASTA), against M/M/c/K's P_allbusy = P(block) + (1 - P(block)) P(wait | admitted); event the
+  fraction of new connections whose first request waited;
 - waits: client first-byte time minus the server's `%D` minus the zero-load overhead measured
   before the run; "waited" means more than {WAIT_THRESHOLD_S * 1e3:g} ms or the generator's lag p99
   if larger (thr, in the notes), and the prediction is then the model's own P(wait > thr)
-  (Allen-Cunneen tail);
+  (Allen-Cunneen tail); waits are those of admitted connections (connect under the P(block)
+  threshold), the model's Wq | admitted;
 - P(block): the fraction of new connections whose connect or first byte took {BLOCK_DELAY_S:g} s
   or more (a SYN dropped by the full accept queue is retransmitted after about 1 s);
 - event: B_p is the time fraction a child has every thread on a request (access-log rebuild);
-  kill episodes are the `mpm_event:trace1` lines "will shutdown N keep-alive connections";
-  keep-alive drops are reused connections closed by the server under a request.
+  kill episodes are the `mpm_event:trace1` lines "will shutdown N keep-alive connections" (N
+  summed for the connections killed; an episode less than 50 ms after the previous one is "in a
+  burst"); keep-alive drops are reused connections closed by the server under a request.
 
 A case is invalid (not a model miss) when the generator's scheduling lag p99 exceeds
 {MAX_LAG_P99_S * 1e3:g} ms or the access log misses answered requests. The model is evaluated at the
@@ -208,11 +214,12 @@ _LIMITS = """\
   queue only; waits for a connection slot (P_limit) and for a saturated child have no wait-time
   distribution in the model, so they are reported without a band.
 - **event saturation.** B_p = B(TPC, a_b/P) treats a full child as a loss system with balanced
-  children, and the kill hazard treats every episode as closing every idle connection; the
-  findings below show where each assumption breaks.
-- **Overload waits.** Beyond saturation (a >= c) the model reports infinite waits although the
-  finite accept queue makes the real system stationary; M/M/c/K's Wq | admitted would be the
-  finite counterpart.
+  children (a single child as a delay system, Erlang C), and the kill hazard treats every episode
+  as closing a child's mean number of idle connections; the findings below show where each
+  assumption breaks.
+- **Retried SYNs.** The finite accept queue is M/M/c/K at the attempt load of independent
+  retries; a retry that comes back while the queue is still congested is more likely dropped
+  than that, which the model leaves out (see the findings).
 - **Lingering close** is 0 here (the generator closes as soon as it reads the server's FIN), so
   the L term of H is not exercised.
 """
