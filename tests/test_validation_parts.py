@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from bench.validate.casefile import CaseError, all_cases, parse_case
-from bench.validate.compare import BLOCK, FACTOR2_P, REL5, REL15_P, REL15_WAIT, Band, judge
+from bench.validate.compare import (
+    BLOCK,
+    FACTOR2_P,
+    MIN_EVENTS,
+    REL5,
+    REL15_P,
+    REL15_WAIT,
+    Band,
+    event_count,
+    judge,
+)
 from bench.validate.harness import (
     LogEntry,
     httpd_config,
@@ -17,6 +27,9 @@ from bench.validate.harness import (
 )
 from bench.validate.measure import (
     Estimate,
+    Measured,
+    Realized,
+    Validity,
     batch_estimate,
     clustered_fraction,
     occupancy,
@@ -202,3 +215,22 @@ def test_connect_attempts_follow_the_kernel_backoff(
 ) -> None:
     # SYNs leave at 0, 1, 3, 7, 15, 31, 63 s: those before the timeout, at most 1 + retries.
     assert connect_attempts(timeout_s, syn_retries) == attempts
+
+
+def _measured_kills(per_s: float, window_s: float) -> Measured:
+    realized = Realized(50.0, 0.05, 1.0, window_s, 2500)
+    validity = Validity(0.001, 0.002, 0.0, 0.0, 0.0, 0.0, ())
+    kills = (("kill_episodes_per_s", Estimate(per_s, 0.01, 20)),)
+    return Measured(realized, validity, window_s / 20, 0.005, kills, 0)
+
+
+def test_a_handful_of_kill_episodes_is_not_judged() -> None:
+    # Two episodes in a 50 s window, two predicted: no error bar to judge by.
+    few = _measured_kills(0.04, 50.0)
+    assert event_count("ka_killed_per_s", {"kill_episodes_per_s": 0.04}, few, 50.0) == 2.0
+    # 65 predicted against 7 seen is a miss, and is judged.
+    seen = _measured_kills(0.05, 140.0)
+    many = event_count("kill_episodes_per_s", {"kill_episodes_per_s": 0.466}, seen, 140.0)
+    assert many is not None
+    assert many > MIN_EVENTS
+    assert event_count("busy_workers_mean", {}, seen, 140.0) is None

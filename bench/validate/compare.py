@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bench.validate.casefile import Case
-from bench.validate.measure import Estimate, Measured
+from bench.validate.measure import BATCHES, Estimate, Measured
 from capplan.models.types import MpmMetrics
 
 Status = Literal["pass", "FAIL", "n/m", "info", "invalid"]
@@ -230,6 +230,27 @@ def relaxation_time_s(case: Case, metrics: MpmMetrics) -> float:
 MIN_BATCH_RELAXATIONS = 10.0
 WAITS = ("mean_wait_s", "wait_p99_s")
 MIN_TAIL_SAMPLES = 10.0  # connections beyond the p99 in one batch
+# event's episode counts (kill'em-all episodes, and the keep-alive drops) are judged only when the
+# window holds this many, expected or seen: a handful of clustered events has no error bar.
+MIN_EVENTS = 20.0
+# Each row whose estimate is a count of these events: (row, the per-second rate that counts them).
+EVENT_COUNTS = {
+    "kill_episodes_per_s": "kill_episodes_per_s",
+    "ka_killed_per_s": "kill_episodes_per_s",
+    "ka_drops_per_s": "ka_drops_per_s",
+}
+
+
+def event_count(
+    name: str, predicted: dict[str, float], measured: Measured, window_s: float
+) -> float | None:
+    """The larger of the predicted and the measured number of events behind row `name`."""
+    counted = EVENT_COUNTS.get(name)
+    if counted is None:
+        return None
+    seen = measured.get(counted)
+    rate = max(predicted.get(counted, 0.0), seen.value if seen is not None else 0.0)
+    return rate * window_s
 
 
 def compare(case: Case, measured: Measured, metrics: MpmMetrics) -> CaseResult:
@@ -238,13 +259,20 @@ def compare(case: Case, measured: Measured, metrics: MpmMetrics) -> CaseResult:
     relaxations = measured.batch_s / max(relaxation_time_s(case, metrics), 1e-9)
     conn_rate = measured.get("connections_per_s")
     tail_samples = 0.01 * measured.batch_s * (conn_rate.value if conn_rate is not None else 0.0)
-    for name, predicted, band, what in _expected(case, metrics, measured.wait_threshold_s):
+    window_s = measured.batch_s * BATCHES
+    expected = _expected(case, metrics, measured.wait_threshold_s)
+    predicted_rates = {name: predicted for name, predicted, _, _ in expected}
+    for name, predicted, band, what in expected:
         estimate = measured.get(name)
         if estimate is None:
             continue
         status: Status = judge(predicted, estimate, band)
         note = what
-        if name == "wait_p99_s" and band.kind != "none" and tail_samples < MIN_TAIL_SAMPLES:
+        events = event_count(name, predicted_rates, measured, window_s)
+        if events is not None and events < MIN_EVENTS and status in ("pass", "FAIL"):
+            status = "n/m"
+            note = f"{what}; {events:.0f} < {MIN_EVENTS:.0f} events in the window"
+        elif name == "wait_p99_s" and band.kind != "none" and tail_samples < MIN_TAIL_SAMPLES:
             # A batch's p99 then rests on a handful of connections: its spread is no error bar.
             status = "n/m"
             note = f"{what}; {tail_samples:.0f} < {MIN_TAIL_SAMPLES:.0f} tail samples per batch"

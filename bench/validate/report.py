@@ -198,7 +198,9 @@ Measurements (batch means over {BATCHES} equal batches of the window; ± is one 
 - event: B_p is the time fraction a child has every thread on a request (access-log rebuild);
   kill episodes are the `mpm_event:trace1` lines "will shutdown N keep-alive connections" (N
   summed for the connections killed; an episode less than 50 ms after the previous one is "in a
-  burst"); keep-alive drops are reused connections closed by the server under a request.
+  burst"); keep-alive drops are reused connections closed by the server under a request. These
+  counts are judged only when the window holds at least 20 episodes (or drops), predicted or
+  seen; fewer, clustered as they are, have no error bar.
 
 A case is invalid (not a model miss) when the generator's scheduling lag p99 exceeds
 {MAX_LAG_P99_S * 1e3:g} ms or the access log misses answered requests. The model is evaluated at the
