@@ -331,6 +331,21 @@ def test_alias_bomb_fails_fast() -> None:
             "allows at most 100 requests per visit",
             id="long-fixed-visit",
         ),
+        pytest.param(
+            MINIMAL + "visits:\n  connect_attempts: 2.5\n",
+            r"visits.connect_attempts: expected a whole number, got 2.5",
+            id="fractional-attempts",
+        ),
+        pytest.param(
+            MINIMAL + "visits:\n  connect_attempts: 0\n",
+            "visits.connect_attempts: must be at least 1, got 0",
+            id="no-attempts",
+        ),
+        pytest.param(
+            MINIMAL + "visits:\n  connect_attempts: true\n",
+            "visits.connect_attempts: expected a whole number, got True",
+            id="boolean-attempts",
+        ),
     ],
 )
 def test_more_bad_texts(text: str, message: str) -> None:
@@ -376,3 +391,9 @@ def test_schema_command_writes_a_file(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["schema", "--output", str(target)]) == 0
     assert capsys.readouterr().out == ""
     assert json.loads(target.read_text()) == profile_json_schema()
+
+
+def test_connect_attempts_default_to_linux_and_can_be_set() -> None:
+    assert profile_from_text(MINIMAL, "m.yaml").visits.connect_attempts == 7
+    windows = profile_from_text(MINIMAL + "visits:\n  connect_attempts: 3\n", "w.yaml")
+    assert windows.visits.connect_attempts == 3
