@@ -95,9 +95,10 @@ def pooled_metrics(
     load, with the SCV-corrected queue Q_eff = 2Q/(1 + cH2) and Allen-Cunneen's factor on the
     waits (`capplan.queueing.finite_queue_with_retrials`): P(wait) is P(wait | admitted) (§3.5),
     P(block) the probability that an attempt is dropped, and the busy workers the carried load.
-    With the default queue of 512 and a < c this is Erlang C and Allen-Cunneen to rounding; with
-    a short queue, or beyond saturation, the waits stay finite (at most a full queue's) and the
-    drops grow instead. Only the first request of a connection can wait. `stable` is a < c: at
+    With the default queue of 512 and a load clear of c (rho^Q_eff negligible) this is Erlang C
+    and Allen-Cunneen; with a short queue, close to c, or beyond saturation, the waits stay
+    finite (at most a full queue's) and the drops grow instead. Only the first request of a
+    connection can wait. `stable` is a < c: at
     or beyond it attempts pile up until most are dropped, and `p_wait_exceeds` reports 1.
     """
     common = settings.common
