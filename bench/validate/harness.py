@@ -57,6 +57,7 @@ class StatusSample:
     busy_workers: int  # BusyWorkers, including the worker serving this poll
     idle_workers: int
     keepalive_slots: int  # scoreboard 'K' count (prefork/worker idle keep-alive connections)
+    scoreboard: str = ""  # the whole scoreboard string, one character per worker slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +443,7 @@ def _drive(
             busy_workers=int(values.get("BusyWorkers", "-1")),
             idle_workers=int(values.get("IdleWorkers", "-1")),
             keepalive_slots=values.get("Scoreboard", "").count("K"),
+            scoreboard=values.get("Scoreboard", ""),
         )
         for t, latency, values in status_raw
     )

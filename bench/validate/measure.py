@@ -303,6 +303,11 @@ def measure(raw: RawRun) -> Measured:
                     "idle_keepalive_scoreboard",
                     _mean_or_nan([float(s.keepalive_slots) for s in stat]),
                 )
+            # Scoreboard R (reading a request) and C (closing, lingering) slots, for reference:
+            # the model has no reading state and puts lingering close in C.
+            boards = [s.scoreboard for s in stat if getattr(s, "scoreboard", "")]
+            put("reading_scoreboard", _mean_or_nan([float(b.count("R")) for b in boards]))
+            put("closing_scoreboard", _mean_or_nan([float(b.count("C")) for b in boards]))
             put("holding_time_s", busy / conn_rate if conn_rate > 0 else math.nan)
             # PASTA: the time fraction with every worker holding a connection.
             put("p_wait", _mean_or_nan([float(k.connections >= c) for k in kern]))

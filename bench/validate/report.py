@@ -37,6 +37,8 @@ _UNITS = {
     "busy_workers_status": ("mean busy workers (server-status)", 1.0, ""),
     "idle_keepalive_mean": ("mean idle keep-alive connections", 1.0, ""),
     "idle_keepalive_scoreboard": ("mean K slots in server-status", 1.0, ""),
+    "reading_scoreboard": ("mean R slots in server-status", 1.0, ""),
+    "closing_scoreboard": ("mean C slots in server-status", 1.0, ""),
     "open_connections_mean": ("mean open accepted connections", 1.0, ""),
     "p_wait": ("P(wait), new connection", 1.0, ""),
     "p_wait_new_connection": ("P(wait > thr), new connection", 1.0, ""),
