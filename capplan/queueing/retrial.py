@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from capplan.queueing.erlang import check_load, check_servers
-from capplan.queueing.mmck import MMcKResult, blocking_estimate, mmck
+from capplan.queueing.erlang import check_load, check_servers, erlang_b
+from capplan.queueing.mmck import MMcKResult, blocking_estimate, mmck, p_block_from_b
 
 __all__ = ["LINUX_CONNECT_ATTEMPTS", "RetrialResult", "finite_queue_with_retrials"]
 
@@ -90,18 +90,27 @@ def _attempts_per_connection(p: float, attempts: int) -> float:
     return -math.expm1(attempts * math.log(p)) / (1.0 - p)
 
 
-def _attempt_load(c: int, a: float, q_eff: float, attempts: int) -> float:
-    """The least fixed point of x -> a * (1 + p(x) + ... + p(x)^(k-1)) (increasing in x)."""
+def _p_block(c: int, x: float, q_eff: float) -> float:
+    """M/M/c/K's P_block at load x, without the rest of `mmck` (the fixed point needs only it)."""
+    return p_block_from_b(c, x, q_eff, erlang_b(c, x))
+
+
+def _attempt_load(c: int, a: float, q_eff: float, attempts: int, p_at_a: float) -> float:
+    """The least fixed point of x -> a * (1 + p(x) + ... + p(x)^(k-1)) (increasing in x).
+
+    `p_at_a` is p(a), the first step's drop probability, which the caller already has.
+    """
 
     def image(x: float) -> float:
-        return a * _attempts_per_connection(mmck(c, x, q_eff).p_block, attempts)
+        return a * _attempts_per_connection(_p_block(c, x, q_eff), attempts)
 
     x = a
+    nxt = a * _attempts_per_connection(p_at_a, attempts)
     for _ in range(_ITERATIONS):
-        nxt = image(x)
         if nxt - x <= _RTOL * nxt:
             return nxt
         x = nxt
+        nxt = image(x)
     # Slow near saturation: bisect between an iterate (below the fixed point) and k a (above).
     lo, hi = x, a * attempts
     for _ in range(_BISECTIONS):
@@ -140,8 +149,10 @@ def finite_queue_with_retrials(
         raise ValueError(f"connection attempts must be an integer >= 1, got {attempts!r}")
     q_eff = 2.0 * q / (1.0 + cs2)
     x = a
-    if a > 0.0 and attempts > 1 and mmck(c, a, q_eff).p_block > _NEGLIGIBLE_BLOCK:
-        x = _attempt_load(c, a, q_eff, attempts)
+    if a > 0.0 and attempts > 1:
+        p_at_a = _p_block(c, a, q_eff)
+        if p_at_a > _NEGLIGIBLE_BLOCK:
+            x = _attempt_load(c, a, q_eff, attempts, p_at_a)
     at_x = mmck(c, x, q_eff, h)
     p = at_x.p_block
     # Lq of the diffusion-scaled queue, rescaled to connections: Allen-Cunneen's (1 + cH2)/2.

@@ -118,7 +118,7 @@ def test_drop_probability_against_a_simulation_with_retries(c: int, a: float, q:
     # Exponential holding times (cH2 = 1, so Q_eff = Q): the only approximation left is that a
     # retry is dropped independently of the drop it follows. A retry that returns within the
     # queue's relaxation time (about E[H]/(sqrt(c) - sqrt(a))^2, 0.9 s at c = 8, a = 6.7) still
-    # finds it congested, so the fixed point is low by 5 to 20 % here; without retries M/M/c/K
+    # finds it congested, so the fixed point is low by 9 to 22 % here; without retries M/M/c/K
     # is low by up to half.
     simulated = _simulate(c, a, q, attempts=7, seconds=1500.0, seed=11)
     model = finite_queue_with_retrials(c, a, q, 0.05, 1.0, attempts=7).p_block
