@@ -202,6 +202,7 @@ def metrics_to_dict(metrics: MpmMetrics) -> dict[str, Any]:
             "worst_bytes": m.memory.worst_bytes,
             "available_bytes": m.memory.available_bytes,
             "max_workers": m.memory.max_workers,
+            "worst_processes": m.memory.worst_processes,
         },
     }
     if m.event is not None:

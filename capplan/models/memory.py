@@ -1,9 +1,21 @@
-"""Memory footprint of httpd for given MPM settings (model.md §6).
+"""Memory footprint of httpd for given MPM settings.
 
 Stage: model (memory part). Input: the MPM's settings, the profile's measured memory (PSS/USS per
 process and thread, parent and shared counted once) and the load (mean busy workers; for event the
-p99 of open connections). Output: `MemoryFootprint` (typical, all workers, worst case at
-ServerLimit processes during a graceful restart) and the memory-bounded maximum of workers.
+p99 of open connections). Output: `MemoryFootprint` (typical, all workers, the worst case a
+graceful restart can reach) and the memory-bounded maximum of workers.
+
+The worst case follows where each MPM lets a new generation of children start while the old one
+finishes its requests (docs/models.md, "Memory"):
+
+* prefork forks only into scoreboard slots below MaxRequestWorkers, and only once the slot's old
+  child has exited, so it never runs more than MaxRequestWorkers children.
+* worker starts a new child in the slot of a quiescing one and gives it only the thread slots the
+  old child has released: at most two process bases per slot, never more threads than
+  MaxRequestWorkers.
+* event puts new children in free slots anywhere up to ServerLimit while old ones finish, so
+  ServerLimit above the active processes is restart room: the worst case is the active processes
+  plus one finishing generation, at most ServerLimit processes.
 """
 
 from __future__ import annotations
@@ -30,15 +42,17 @@ def prefork_memory(
     """M = parent + shared + N_proc * prefork_process.
 
     Typical N_proc: the busy children plus MinSpareServers idle ones (at most all workers); all
-    workers: min(MRW, ServerLimit); worst: ServerLimit children, the scoreboard's size, which a
-    graceful restart can fill with old-generation children finishing their requests.
+    workers and the worst case: MaxRequestWorkers children.
+
+    NOTE: `prefork.c` (`startup_children()`, `perform_idle_server_maintenance()` and the 1-for-1
+    replacement in `prefork_run()`) only forks into slots below `ap_daemons_limit`, which is
+    MaxRequestWorkers, so a ServerLimit above it is never filled, graceful restarts included.
     """
     m = profile.memory
     base = m.parent_bytes + m.shared_bytes
     child = m.prefork_process_bytes
     workers = settings.workers
     typical = min(workers, math.ceil(busy_workers_mean) + settings.min_spare_servers)
-    worst = max(workers, settings.server_limit)
     avail = available_bytes(profile)
     max_workers = None
     if avail is not None:
@@ -46,15 +60,39 @@ def prefork_memory(
     return MemoryFootprint(
         typical_bytes=base + typical * child,
         full_bytes=base + workers * child,
-        worst_bytes=base + worst * child,
+        worst_bytes=base + workers * child,
         available_bytes=avail,
         max_workers=max_workers,
+        worst_processes=workers,
     )
 
 
 def threaded_process_bytes(memory: Memory, threads_per_child: int) -> int:
     """One worker/event child: its base plus ThreadsPerChild threads."""
     return memory.threaded_process_bytes + threads_per_child * memory.thread_bytes
+
+
+def restart_processes(settings: WorkerSettings | EventSettings) -> int:
+    """Processes that may run at once across a graceful restart (module docstring).
+
+    worker: two per active slot (the quiescing child and its successor); event: the active ones
+    plus one finishing generation, within ServerLimit.
+    """
+    active = settings.processes
+    if isinstance(settings, EventSettings):
+        return max(active, min(settings.server_limit, 2 * active))
+    return 2 * active
+
+
+def _worst_threaded_bytes(
+    settings: WorkerSettings | EventSettings, memory: Memory, processes: int
+) -> int:
+    """Process bases of `processes` children; threads of all of them for event (each finishing
+    child keeps its own), of the active thread slots only for worker (which share them)."""
+    tpc = settings.threads_per_child
+    if isinstance(settings, EventSettings):
+        return processes * threaded_process_bytes(memory, tpc)
+    return processes * memory.threaded_process_bytes + settings.workers * memory.thread_bytes
 
 
 def threaded_memory(
@@ -66,8 +104,10 @@ def threaded_memory(
     """M = parent + shared + P (base + TPC thread) + connection * X_p99 (event).
 
     Typical P: ceil((busy + MinSpareThreads)/TPC), between 1 and the active processes; all
-    workers: the active processes min(MRW/TPC, ServerLimit); worst: ServerLimit processes.
+    workers: the active processes min(MRW/TPC, ServerLimit); worst: `restart_processes`.
     `open_connections_p99` is 0 for worker, whose connections each hold a thread already counted.
+    `max_workers` is the most workers whose worst case fits when ServerLimit leaves a full
+    generation of restart room (event) — the way `capplan recommend` writes ServerLimit.
     """
     m = profile.memory
     tpc = settings.threads_per_child
@@ -75,16 +115,22 @@ def threaded_memory(
     base = m.parent_bytes + m.shared_bytes + m.connection_bytes * open_connections_p99
     active = settings.processes
     typical = min(active, max(1, math.ceil((busy_workers_mean + settings.min_spare_threads) / tpc)))
-    worst = max(active, settings.server_limit)
+    worst_processes = restart_processes(settings)
     avail = available_bytes(profile)
     max_workers = None
     if avail is not None:
-        fit = max(0, (avail - base) // per_process) if per_process > 0 else settings.server_limit
-        max_workers = tpc * min(fit, settings.server_limit)
+        # Worst-case bytes per active process: two bases, and the threads once (worker) or twice
+        # (event, whose finishing children keep theirs).
+        per_active = 2 * m.threaded_process_bytes + tpc * m.thread_bytes * (
+            2 if isinstance(settings, EventSettings) else 1
+        )
+        fit = max(0, (avail - base) // per_active) if per_active > 0 else settings.server_limit
+        max_workers = tpc * fit
     return MemoryFootprint(
         typical_bytes=base + typical * per_process,
         full_bytes=base + active * per_process,
-        worst_bytes=base + worst * per_process,
+        worst_bytes=base + _worst_threaded_bytes(settings, m, worst_processes),
         available_bytes=avail,
         max_workers=max_workers,
+        worst_processes=worst_processes,
     )

@@ -34,9 +34,10 @@ class MemoryFootprint:
     """Memory of httpd under these settings (model.md §6), PSS/USS based.
 
     `typical_bytes`: the processes kept around at this load (busy plus spare); `full_bytes`: every
-    configured worker running; `worst_bytes`: ServerLimit processes, as during a graceful restart
-    or MaxConnectionsPerChild draining. `max_workers`: the most workers that fit in
-    `available_bytes` (memory.ram times max_memory_fraction), None when memory.ram is unknown.
+    configured worker running; `worst_bytes`: the most httpd can run at once, during a graceful
+    restart or MaxConnectionsPerChild draining (`worst_processes` children; see
+    `capplan.models.memory`). `max_workers`: the most workers that fit in `available_bytes`
+    (memory.ram times max_memory_fraction), None when memory.ram is unknown.
     """
 
     typical_bytes: int
@@ -44,6 +45,7 @@ class MemoryFootprint:
     worst_bytes: int
     available_bytes: int | None
     max_workers: int | None
+    worst_processes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +124,7 @@ class MpmMetrics:
 
     @property
     def memory_bytes(self) -> int:
-        """Worst-case memory (ServerLimit processes), the figure targets are checked against."""
+        """Worst-case memory (graceful restart included), the figure targets are checked against."""
         return self.memory.worst_bytes
 
     def p_wait_exceeds(self, wait_s: float) -> float:
