@@ -102,6 +102,8 @@ class Targets:
     max_block_probability: float | None = 0.001
     max_connection_limit_probability: float | None = 0.001
     max_memory_fraction: float | None = 0.9
+    # None: the command's own default (RECOMMEND_HEADROOM for recommend, 0 for check).
+    headroom: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,10 @@ _MAX_REQUESTS_PER_VISIT = 1e7
 _MAX_SCV = 1e4
 _MAX_LINGER_S = 30.0  # MAX_SECS_TO_LINGER in server/connection.c
 _MAX_CONNECT_ATTEMPTS = 128  # 1 + MAX_TCP_SYNCNT (127), the largest tcp_syn_retries
+# targets.headroom: at most ten times the profile's rate on top (beyond that, write the rate).
+MAX_HEADROOM = 10.0
+# The headroom `capplan recommend` sizes for when neither the profile nor --headroom gives one.
+RECOMMEND_HEADROOM = 0.25
 
 TRAFFIC_FIELDS = (
     FieldSpec(
@@ -277,11 +283,13 @@ VISITS_FIELDS = (
 )
 
 MEMORY_FIELDS = (
-    _size(
+    FieldSpec(
         "ram",
+        "size",
         None,
         "memory available to httpd; null (the default) leaves memory unbounded "
         "and the memory target unchecked",
+        exclusive_minimum=True,
         nullable=True,
     ),
     _size("parent", 20 << 20, "private memory of the parent process"),
@@ -332,6 +340,15 @@ TARGETS_FIELDS = (
         "largest acceptable worst-case memory as a fraction of memory.ram",
         exclusive_minimum=True,
         maximum=1.0,
+        nullable=True,
+    ),
+    FieldSpec(
+        "headroom",
+        "number",
+        None,
+        "traffic growth the targets must absorb: 0.25 means they hold at 1.25 times "
+        "traffic.requests_per_second (default: 0.25 for recommend, 0 for check)",
+        maximum=MAX_HEADROOM,
         nullable=True,
     ),
 )
@@ -744,6 +761,7 @@ def _build(values: dict[str, Any], v: _Validator, root: Node, default_name: str)
             max_block_probability=targets["max_block_probability"],
             max_connection_limit_probability=targets["max_connection_limit_probability"],
             max_memory_fraction=targets["max_memory_fraction"],
+            headroom=targets["headroom"],
         ),
         source=v.source,
         locations=tuple(v.locations),
@@ -820,6 +838,7 @@ def profile_to_dict(profile: TrafficProfile) -> dict[str, Any]:
             "max_block_probability": g.max_block_probability,
             "max_connection_limit_probability": g.max_connection_limit_probability,
             "max_memory_fraction": g.max_memory_fraction,
+            "headroom": g.headroom,
         },
     }
 

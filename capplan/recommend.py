@@ -1,14 +1,21 @@
-"""Recommendation stage: (current settings, profile) → the smallest coherent settings per MPM.
+"""Recommendation stage: (current settings, profile) → sized settings per MPM, and the choice.
 
-Input: the current `EffectiveConfig` (or none), a `TrafficProfile` and the MPMs to consider.
-Output: one `MpmOption` per MPM (settings that meet every target and fit in memory, or the limit and
-the largest sustainable rate when nothing fits), the chosen MPM and the reasons in plain words.
+Input: the current `MpmSettings` (or none), a `TrafficProfile` whose rate already includes the
+headroom, and the MPMs to consider. Output: one `MpmOption` per MPM (the settings that meet every
+target and fit in memory, with the levers they pull; or the limit and the largest sustainable
+rate when nothing fits) and `choose`, the policy that keeps, resizes or switches.
+
+Levers are searched together with the worker counts: KeepAlive, KeepAliveTimeout,
+MaxKeepAliveRequests, AsyncRequestWorkerFactor and ListenBacklog. Each lever setting is a
+`Variant` ranked by how much it changes what clients see (none, a shorter timeout, keep-alive
+off); among the variants that meet the targets, the smallest change wins unless a larger one saves
+a material share of memory (`min_saving`, the same rule as for switching MPM).
 
 The search never trusts an approximation: every candidate is evaluated with the models
 (`capplan.models.evaluate` + `evaluate_targets`), and the recommended settings are the ones whose
-evaluation is reported. Sizing is monotone in the number of processes (model.md §7: Erlang B/C,
-P(block), event's B_p and P(limit) all fall as processes are added; memory grows), so a galloping
-search followed by bisection finds the smallest passing process count in O(log n) evaluations.
+evaluation is reported. Sizing is monotone in the number of processes (Erlang B/C, P(block),
+event's B_p and P(limit) all fall as processes are added; memory grows), so a galloping search
+followed by bisection finds the smallest passing process count in O(log n) evaluations.
 """
 
 from __future__ import annotations
@@ -28,31 +35,38 @@ from capplan.settings import (
     PreforkSettings,
     WorkerSettings,
 )
-from capplan.snippet import mpm_of
+from capplan.snippet import format_factor, format_seconds, mpm_of
 
 if TYPE_CHECKING:
     from capplan.models import MpmMetrics, TargetResult
     from capplan.profile import TrafficProfile
 
-# httpd's compile-time hard limits on ServerLimit (httpd-facts.md §1.1).
+# httpd's compile-time hard limits on ServerLimit (`MAX_SERVER_LIMIT` in prefork.c, worker.c,
+# event.c).
 MAX_SERVER_LIMIT = {
     "prefork": PREFORK_MAX_SERVER_LIMIT,
     "worker": THREADED_MAX_SERVER_LIMIT,
     "event": THREADED_MAX_SERVER_LIMIT,
 }
 # ThreadsPerChild values tried for worker/event (and the config's own): httpd's default, and the
-# largest that needs no ThreadLimit change, whose pools share threads better (model.md §4.4
-# "Sizing consequence") and need fewer per-process bases.
+# largest that needs no ThreadLimit change, whose pools share threads better and need fewer
+# per-process bases.
 THREADS_PER_CHILD_CANDIDATES = (25, 64)
-# KeepAliveTimeout values (s) tried below the current one for prefork/worker, where every idle
-# keep-alive second holds a whole worker (model.md §3.6).
+# KeepAliveTimeout values (s) tried below the current one, highest (smallest change) first.
 KEEPALIVE_TIMEOUT_CANDIDATES_S = (3.0, 2.0, 1.0)
-# A lower KeepAliveTimeout is recommended when it at least halves the workers needed (or is the
-# only way to fit in memory): otherwise the extra TCP handshakes are not worth it.
-KEEPALIVE_LEVER_GAIN = 2.0
-KEEPALIVE_LEVER_MEMORY_SHARE = 0.1
-# …and saves at least this many workers (a small site does not trade handshakes for one process).
-KEEPALIVE_LEVER_MIN_SAVED = 10
+# httpd's default ListenBacklog (`DEFAULT_LISTENBACKLOG`); a shorter accept queue is raised to it.
+DEFAULT_LISTEN_BACKLOG = 511
+# A change (another MPM, or a lever that clients notice) must save at least this share of
+# memory.ram (`--min-saving`).
+MIN_SAVING = 0.10
+# event's AsyncRequestWorkerFactor values tried above the current one, up to this.
+MAX_WORKER_FACTOR = 4
+# The largest sustainable rate is reported to three digits: bisect to 0.1 %.
+SUSTAINABLE_RATE_RTOL = 1e-3
+# Between MPMs within MEMORY_TIE of the least memory: prefer event (idle keep-alive costs no
+# worker), then worker.
+MEMORY_TIE = 1.05
+MPM_PREFERENCE: tuple[MpmName, ...] = ("event", "worker", "prefork")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +92,7 @@ class Assessment:
 
 
 def is_memory_target(name: str) -> bool:
-    return "memory" in name
+    return name == "max_memory_fraction"
 
 
 def assess(settings: MpmSettings, profile: TrafficProfile) -> Assessment:
@@ -89,31 +103,44 @@ def assess(settings: MpmSettings, profile: TrafficProfile) -> Assessment:
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """A directive outside the worker counts that a recommendation changes: `old` → `new`, as
+    httpd reads them (`KeepAliveTimeout` `5` → `2`, `KeepAlive` `On` → `Off`)."""
+
+    directive: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
 class MpmOption:
     """The outcome of sizing one MPM for the profile.
 
-    `best` is the smallest passing assessment; when no process count meets every target within
+    `best` is the chosen passing assessment; when no lever setting meets every target within
     memory, `best` is None and `limit` holds the largest assessment that fits in memory, with the
-    request rate it can sustain (`max_rate_per_s`) and the targets it misses.
+    request rate it can sustain (`max_rate_per_s`). `changes` are the levers `best` (or `limit`)
+    pulls. When a keep-alive lever was chosen, `baseline` is the size with the current
+    keep-alive settings: the smallest that passes, or (`baseline_feasible` False) the most that
+    fit in memory, which miss a target.
     """
 
     mpm: MpmName
     best: Assessment | None
     limit: Assessment | None
     max_rate_per_s: float | None
-    # A lower KeepAliveTimeout when it is the better lever (`keepalive_baseline`: the size at the
-    # current timeout), and a higher MaxKeepAliveRequests when visits are longer than the cap
-    # (`max_requests_baseline`: the size at the current cap).
-    keepalive_alternative: Assessment | None = None
-    keepalive_baseline: Assessment | None = None
-    max_requests_alternative: Assessment | None = None
-    max_requests_baseline: Assessment | None = None
-    # KeepAliveTimeout values tried without success when nothing fits (for the limit's wording).
-    keepalive_tried_s: tuple[float, ...] = ()
+    changes: tuple[Change, ...] = ()
+    baseline: Assessment | None = None
+    baseline_feasible: bool = True
+    # The keep-alive settings tried without success when nothing fits (for the limit's wording).
+    keepalive_tried: tuple[str, ...] = ()
 
     @property
     def feasible(self) -> bool:
         return self.best is not None
+
+    @property
+    def shown(self) -> Assessment | None:
+        return self.best if self.best is not None else self.limit
 
 
 # --- coherent directive sets -------------------------------------------------------------------
@@ -135,6 +162,7 @@ def coherent_prefork(
 
     NOTE: `prefork_run()` raises MaxSpareServers to MinSpareServers + 1 (with one listener
     bucket), so MaxSpareServers is at least that; all values are >= 1 (`prefork_check_config()`).
+    prefork never forks above MaxRequestWorkers, so it needs no ServerLimit room for restarts.
     """
     processes = max(1, processes)
     min_spare = min(max(5, spare_margin(busy_workers_mean)), processes)
@@ -150,29 +178,61 @@ def coherent_prefork(
     )
 
 
-def _threaded_values(
-    processes: int, threads_per_child: int, busy_workers_mean: float
-) -> dict[str, int]:
-    """Shared by worker and event: `worker_check_config()` and `event_check_config()` are one rule.
+def restart_room(mpm: MpmName, processes: int) -> int:
+    """ServerLimit slots beyond the active processes for children finishing after a graceful
+    restart: a whole generation for event (it starts the new children in free slots), none for
+    worker (a new child shares its predecessor's slot) and prefork (never above
+    MaxRequestWorkers)."""
+    if mpm != "event":
+        return 0
+    return max(0, min(processes, MAX_SERVER_LIMIT[mpm] - processes))
 
-    ServerLimit = processes, ThreadLimit = ThreadsPerChild, MaxRequestWorkers = processes × TPC
-    (an exact multiple, so no AH00316/AH00513 rounding). NOTE: `worker_run()`/`event_run()` raise
-    MaxSpareThreads to MinSpareThreads + TPC + 1, so MaxSpareThreads = MinSpareThreads + 2·TPC.
+
+def coherent_threaded(
+    mpm: MpmName,
+    *,
+    processes: int,
+    threads_per_child: int,
+    busy_workers_mean: float,
+    common: CommonSettings,
+    async_request_worker_factor: int = 2,
+) -> WorkerSettings | EventSettings:
+    """A worker/event set httpd applies unchanged (`worker_check_config()` and
+    `event_check_config()` are one rule).
+
+    ThreadLimit = ThreadsPerChild, MaxRequestWorkers = processes × TPC (an exact multiple, so no
+    AH00316/AH00513 rounding), ServerLimit = processes + `restart_room`. NOTE: `worker_run()` /
+    `event_run()` raise MaxSpareThreads to MinSpareThreads + TPC + 1, so MaxSpareThreads =
+    MinSpareThreads + 2·TPC.
     """
     processes = max(1, processes)
     tpc = max(1, threads_per_child)
     workers = processes * tpc
     min_spare = min(max(tpc, spare_margin(busy_workers_mean)), workers)
     start = min(max(1, math.ceil((busy_workers_mean + min_spare) / tpc)), processes)
-    return {
-        "server_limit": processes,
-        "thread_limit": tpc,
-        "threads_per_child": tpc,
-        "max_request_workers": workers,
-        "start_servers": start,
-        "min_spare_threads": min_spare,
-        "max_spare_threads": min_spare + 2 * tpc,
-    }
+    server_limit = processes + restart_room(mpm, processes)
+    if mpm == "worker":
+        return WorkerSettings(
+            server_limit=server_limit,
+            thread_limit=tpc,
+            threads_per_child=tpc,
+            max_request_workers=workers,
+            start_servers=start,
+            min_spare_threads=min_spare,
+            max_spare_threads=min_spare + 2 * tpc,
+            common=common,
+        )
+    return EventSettings(
+        server_limit=server_limit,
+        thread_limit=tpc,
+        threads_per_child=tpc,
+        max_request_workers=workers,
+        start_servers=start,
+        min_spare_threads=min_spare,
+        max_spare_threads=min_spare + 2 * tpc,
+        async_request_worker_factor=float(max(1, async_request_worker_factor)),
+        common=common,
+    )
 
 
 def coherent_settings(
@@ -188,33 +248,92 @@ def coherent_settings(
     match mpm:
         case "prefork":
             return coherent_prefork(processes, busy_workers_mean, common)
-        case "worker":
-            return WorkerSettings(
-                **_threaded_values(processes, threads_per_child, busy_workers_mean),
+        case "worker" | "event":
+            return coherent_threaded(
+                mpm,
+                processes=processes,
+                threads_per_child=threads_per_child,
+                busy_workers_mean=busy_workers_mean,
                 common=common,
-            )
-        case "event":
-            return EventSettings(
-                **_threaded_values(processes, threads_per_child, busy_workers_mean),
-                async_request_worker_factor=float(max(1, async_request_worker_factor)),
-                common=common,
+                async_request_worker_factor=async_request_worker_factor,
             )
         case _:
             assert_never(mpm)
 
 
 def coherent_common(current: CommonSettings) -> CommonSettings:
-    """Keep the current keep-alive settings; make the backlog and child limits take as written.
+    """The current keep-alive settings, with the backlog and child limits httpd applies.
 
     ListenBacklog above `net.core.somaxconn` is silently truncated by the kernel, so the
     recommendation writes the value that applies. A negative MaxConnectionsPerChild makes
-    worker/event children exit right after start (httpd-facts.md §2.7), so it becomes 0.
+    worker/event children exit right after start (`child_main()`), so it becomes 0.
     """
     return replace(
         current,
         listen_backlog=max(1, min(current.listen_backlog, current.somaxconn)),
         max_connections_per_child=max(0, current.max_connections_per_child),
     )
+
+
+# --- lever settings ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One setting of the levers: the common settings and event's factor, the changes they make
+    to the current config, and `rank`, how much clients notice (0: nothing)."""
+
+    common: CommonSettings
+    factors: tuple[int, ...]
+    changes: tuple[Change, ...]
+    rank: int
+
+
+def _keepalive_variants(common: CommonSettings) -> list[tuple[CommonSettings, Change, int]]:
+    """Shorter KeepAliveTimeouts (highest first), then KeepAlive Off; none when it is off."""
+    if not common.keep_alive or common.keep_alive_timeout_s <= 0:
+        return []
+    old = format_seconds(common.keep_alive_timeout_s)
+    found = [
+        (
+            replace(common, keep_alive_timeout_s=t),
+            Change("KeepAliveTimeout", old, format_seconds(t)),
+            rank,
+        )
+        for rank, t in enumerate(KEEPALIVE_TIMEOUT_CANDIDATES_S, start=1)
+        if t < common.keep_alive_timeout_s
+    ]
+    found.append(
+        (
+            replace(common, keep_alive=False),
+            Change("KeepAlive", "On", "Off"),
+            len(KEEPALIVE_TIMEOUT_CANDIDATES_S) + 1,
+        )
+    )
+    return found
+
+
+def _backlog_variant(common: CommonSettings) -> tuple[CommonSettings, tuple[Change, ...]]:
+    """ListenBacklog raised to httpd's default (within somaxconn) when the config set it lower.
+
+    A short accept queue turns every moment with all workers busy into dropped SYNs (1 s, 3 s …
+    retries), and a server run close to its worker count with a 5-place queue was seen to fall
+    into sustained overload (docs/validation.md).
+    """
+    target = min(DEFAULT_LISTEN_BACKLOG, common.somaxconn)
+    if common.listen_backlog >= target:
+        return common, ()
+    change = Change("ListenBacklog", str(common.listen_backlog), str(target))
+    return replace(common, listen_backlog=target), (change,)
+
+
+def _factors(mpm: MpmName, current: MpmSettings | None) -> tuple[int, ...]:
+    """event: the current AsyncRequestWorkerFactor and the whole values above it up to
+    MAX_WORKER_FACTOR (each idle worker then vouches for more idle connections)."""
+    if mpm != "event":
+        return (2,)
+    factor = current.worker_factor if isinstance(current, EventSettings) else 2
+    return tuple(range(factor, max(factor, MAX_WORKER_FACTOR) + 1))
 
 
 # --- sizing one MPM ------------------------------------------------------------------------------
@@ -267,8 +386,8 @@ def _size_shape(
         return found
 
     tpc = 1 if shape.mpm == "prefork" else shape.threads_per_child
-    high = MAX_SERVER_LIMIT[shape.mpm]
-    # Stability needs more workers than the worker-holding load (model.md §3.2, §4.2).
+    high = MAX_SERVER_LIMIT[shape.mpm] - restart_room(shape.mpm, MAX_SERVER_LIMIT[shape.mpm] // 2)
+    # Stability needs more workers than the worker-holding load.
     low = min(high, max(1, math.floor(offered_load / tpc)))
     workers = workers_hint or offered_load + 2.0 * math.sqrt(offered_load)
     guess = min(high, max(low, math.ceil(workers / tpc)))
@@ -293,31 +412,29 @@ def _size_shape(
 def _memory_bound(
     at: Callable[[int], Assessment], seen: Assessment, tpc: int, high: int
 ) -> int | None:
-    """The most processes that fit in memory, by the models, or None when it is not known cheaply.
+    """The most processes that fit in memory, by the models, or None when memory is unbounded.
 
-    The models give the memory-bounded maximum of workers (model.md §6); for worker and event it
-    is also capped at the evaluated ServerLimit, so it is only a bound when below that cap. The
-    figure is confirmed by evaluating it and one process more (and searched for, should the two
-    disagree).
+    The models give the memory-bounded maximum of workers; the figure is confirmed by
+    evaluating it and one process more (and searched for, should the two disagree).
     """
     fitting = seen.metrics.memory.max_workers
-    if fitting is None or (fitting >= seen.settings.server_limit * tpc and tpc > 1):
+    if fitting is None:
         return None
     estimate = min(high, fitting // tpc)
-    if estimate >= 1 and at(estimate).memory_ok and (
-        estimate == high or not at(estimate + 1).memory_ok
+    if (
+        estimate >= 1
+        and at(estimate).memory_ok
+        and (estimate == high or not at(estimate + 1).memory_ok)
     ):
         return estimate
     too_many = smallest_passing(lambda n: not at(n).memory_ok, 1, high, estimate + 1)
     return high if too_many is None else too_many - 1
 
 
-def _size_shapes(
-    shapes: Sequence[_Shape], profile: TrafficProfile, offered_load: float
-) -> list[_Sized]:
+def _size_shapes(shapes: Sequence[_Shape], profile: TrafficProfile, offered_load: float) -> _Sized:
     """Each shape sized in turn, the workers found for one the starting guess for the next (they
-    differ by a rounding to ThreadsPerChild or a little pooling), which keeps large servers,
-    whose every evaluation is O(workers), to a few evaluations per shape."""
+    differ by a rounding to ThreadsPerChild or a little pooling); the feasible one with the
+    least worst-case memory (then the fewest workers), else the limit with the most workers."""
     results: list[_Sized] = []
     hint: int | None = None
     for shape in shapes:
@@ -325,7 +442,14 @@ def _size_shapes(
         if sized.best is not None:
             hint = sized.best.metrics.workers
         results.append(sized)
-    return results
+    feasible = [c.best for c in results if c.best is not None]
+    if feasible:
+        best = min(feasible, key=lambda a: (a.metrics.memory_bytes, a.metrics.workers))
+        return _Sized(best=best, limit=None)
+    limited = [c.limit for c in results if c.limit is not None]
+    if limited:
+        return _Sized(best=None, limit=max(limited, key=lambda a: a.metrics.workers))
+    return results[0]
 
 
 def _finalize(assessment: Assessment, profile: TrafficProfile) -> Assessment:
@@ -356,23 +480,6 @@ def _threads_candidates(current: MpmSettings | None) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
-def _worst_memory(assessment: Assessment) -> float:
-    return float(assessment.metrics.memory_bytes)
-
-
-def _pick(candidates: Sequence[_Sized]) -> _Sized:
-    """The feasible candidate with the least worst-case memory (then the fewest workers); when
-    none is feasible, the one whose memory-bounded size has the most workers."""
-    feasible = [c.best for c in candidates if c.best is not None]
-    if feasible:
-        best = min(feasible, key=lambda a: (_worst_memory(a), a.metrics.workers))
-        return _Sized(best=best, limit=None)
-    limited = [c.limit for c in candidates if c.limit is not None]
-    if limited:
-        return _Sized(best=None, limit=max(limited, key=lambda a: a.metrics.workers))
-    return candidates[0]
-
-
 def sustainable_rate_per_s(assessment: Assessment, profile: TrafficProfile) -> float:
     """The largest request rate at which these settings meet every target except memory.
 
@@ -387,61 +494,7 @@ def sustainable_rate_per_s(assessment: Assessment, profile: TrafficProfile) -> f
         results = evaluate_targets(metrics, profile)
         return 0.0 if all(t.met for t in results if not is_memory_target(t.target)) else 1.0
 
-    return max_rate_per_s(assessment.metrics, failing, 0.5)
-
-
-def size_mpm(
-    mpm: MpmName,
-    profile: TrafficProfile,
-    *,
-    current: MpmSettings | None,
-    common: CommonSettings,
-) -> MpmOption:
-    """The smallest coherent settings of `mpm` that meet every target of `profile`."""
-    factor = 2
-    if isinstance(current, EventSettings):
-        factor = current.worker_factor
-    tpcs = (1,) if mpm == "prefork" else _threads_candidates(current)
-    shapes = [_Shape(mpm, tpc, common, factor) for tpc in tpcs]
-    if mpm == "event" and factor < 3:
-        # A larger factor lets each idle worker vouch for more idle connections (model.md §4.3).
-        shapes += [_Shape(mpm, tpc, common, factor + 1) for tpc in tpcs]
-    load = _offered_load(mpm, common, profile)
-    baseline = _pick(_size_shapes(shapes, profile, load))
-    alternative: Assessment | None = None
-    if mpm in ("prefork", "worker") and common.keep_alive:
-        # The lever is weighed at the shape that won (same ThreadsPerChild).
-        shown = baseline.best or baseline.limit
-        shape_tpcs = (shown.metrics.threads_per_child,) if shown is not None else tpcs
-        lowered = _keepalive_lever(mpm, profile, common, tpcs=shape_tpcs, factor=factor,
-                                   baseline=baseline)
-        if lowered is not None:
-            alternative = lowered.best
-    option_best = alternative if alternative is not None else baseline.best
-    option_limit = None if option_best is not None else baseline.limit
-    before_cap = option_best
-    raised = _max_requests_lever(mpm, profile, option_best or option_limit)
-    if raised is not None:
-        option_best, option_limit = raised, None
-    if option_best is not None:
-        option_best = _finalize(option_best, profile)
-    rate = sustainable_rate_per_s(option_limit, profile) if option_limit is not None else None
-    tried: tuple[float, ...] = ()
-    if option_best is None and mpm in ("prefork", "worker") and common.keep_alive:
-        tried = tuple(
-            t for t in KEEPALIVE_TIMEOUT_CANDIDATES_S if t < common.keep_alive_timeout_s
-        )
-    return MpmOption(
-        mpm=mpm,
-        best=option_best,
-        limit=option_limit,
-        max_rate_per_s=rate,
-        keepalive_alternative=option_best if alternative is not None else None,
-        keepalive_baseline=baseline.best if alternative is not None else None,
-        max_requests_alternative=option_best if raised is not None else None,
-        max_requests_baseline=before_cap if raised is not None else None,
-        keepalive_tried_s=tried,
-    )
+    return max_rate_per_s(assessment.metrics, failing, 0.5, rtol=SUSTAINABLE_RATE_RTOL)
 
 
 def _offered_load(mpm: MpmName, common: CommonSettings, profile: TrafficProfile) -> float:
@@ -450,6 +503,126 @@ def _offered_load(mpm: MpmName, common: CommonSettings, profile: TrafficProfile)
         mpm, processes=1, threads_per_child=1, busy_workers_mean=0.0, common=common
     )
     return assess(probe, profile).metrics.offered_load_erlangs
+
+
+def _size_variant(
+    mpm: MpmName, variant: Variant, tpcs: Sequence[int], profile: TrafficProfile
+) -> _Sized:
+    shapes = [_Shape(mpm, tpc, variant.common, f) for f in variant.factors for tpc in tpcs]
+    return _size_shapes(shapes, profile, _offered_load(mpm, variant.common, profile))
+
+
+def _factor_change(current: MpmSettings | None, chosen: Assessment) -> tuple[Change, ...]:
+    settings = chosen.settings
+    if not isinstance(settings, EventSettings):
+        return ()
+    old = current.worker_factor if isinstance(current, EventSettings) else 2
+    if settings.worker_factor == old:
+        return ()
+    return (Change("AsyncRequestWorkerFactor", str(old), format_factor(settings.worker_factor)),)
+
+
+def material_saving_bytes(
+    reference_bytes: float, ram_bytes: int | None, min_saving: float
+) -> float:
+    """The memory a change must save to be worth it: `min_saving` of memory.ram, or of the
+    reference footprint when memory.ram is unknown."""
+    return min_saving * (float(ram_bytes) if ram_bytes else reference_bytes)
+
+
+def _pick_variant(
+    sized: Sequence[tuple[Variant, _Sized]], ram_bytes: int | None, min_saving: float
+) -> tuple[Variant, Assessment] | None:
+    """The smallest change (lowest rank) whose worst-case memory is within a material saving of
+    the least; None when no variant meets the targets within memory."""
+    feasible = sorted(
+        ((v, s.best) for v, s in sized if s.best is not None), key=lambda pair: pair[0].rank
+    )
+    if not feasible:
+        return None
+    least = min(best.metrics.memory_bytes for _, best in feasible)
+    margin = material_saving_bytes(feasible[0][1].metrics.memory_bytes, ram_bytes, min_saving)
+    for variant, best in feasible:
+        if best.metrics.memory_bytes <= least + margin:
+            return variant, best
+    return feasible[-1]
+
+
+def size_mpm(
+    mpm: MpmName,
+    profile: TrafficProfile,
+    *,
+    current: MpmSettings | None,
+    common: CommonSettings,
+    min_saving: float = MIN_SAVING,
+) -> MpmOption:
+    """The settings of `mpm` that meet every target of `profile` with the smallest change."""
+    tpcs = (1,) if mpm == "prefork" else _threads_candidates(current)
+    factors = _factors(mpm, current)
+    base_common, backlog_changes = _backlog_variant(coherent_common(common))
+    base = Variant(base_common, factors, backlog_changes, 0)
+    base_sized = _size_variant(mpm, base, tpcs, profile)
+    sized: list[tuple[Variant, _Sized]] = [(base, base_sized)]
+    # Keep-alive levers: always for prefork and worker (every idle keep-alive second holds a
+    # worker); for event only when the current keep-alive cannot meet the targets.
+    if mpm != "event" or base_sized.best is None:
+        shown = base_sized.best or base_sized.limit
+        shape_tpcs = (shown.metrics.threads_per_child,) if shown is not None else tpcs
+        for lowered, change, rank in _keepalive_variants(base_common):
+            variant = Variant(lowered, factors, (change, *backlog_changes), rank)
+            sized.append((variant, _size_variant(mpm, variant, shape_tpcs, profile)))
+    ram = profile.memory.ram_bytes
+    picked = _pick_variant(sized, ram, min_saving)
+    if picked is None:
+        return _limit_option(mpm, current, sized, profile)
+    variant, best = picked
+    baseline = (base_sized.best or base_sized.limit) if variant.rank > 0 else None
+    raised = _max_requests_lever(mpm, profile, best)
+    changes = variant.changes
+    if raised is not None:
+        best, cap_change = raised
+        changes = (*changes, cap_change)
+    best = _finalize(best, profile)
+    return MpmOption(
+        mpm=mpm,
+        best=best,
+        limit=None,
+        max_rate_per_s=None,
+        changes=(*changes, *_factor_change(current, best)),
+        baseline=baseline,
+        baseline_feasible=base_sized.best is not None,
+    )
+
+
+def _limit_option(
+    mpm: MpmName,
+    current: MpmSettings | None,
+    sized: Sequence[tuple[Variant, _Sized]],
+    profile: TrafficProfile,
+) -> MpmOption:
+    """Nothing meets the targets: the memory-bounded size that sustains the highest rate."""
+    limits = [
+        (variant, s.limit, sustainable_rate_per_s(s.limit, profile))
+        for variant, s in sized
+        if s.limit is not None
+    ]
+    tried = tuple(
+        f"{c.directive} {c.new}"
+        for variant, _ in sized
+        if variant.rank > 0
+        for c in variant.changes[:1]
+    )
+    if not limits:
+        return MpmOption(mpm=mpm, best=None, limit=None, max_rate_per_s=None, keepalive_tried=tried)
+    variant, limit, rate = max(limits, key=lambda item: (item[2], -item[0].rank))
+    return MpmOption(
+        mpm=mpm,
+        best=None,
+        limit=limit,
+        max_rate_per_s=rate,
+        changes=(*variant.changes, *_factor_change(current, limit)),
+        keepalive_tried=tried,
+    )
 
 
 # Visits longer than half the cap make the cap bind; the raised cap covers all but about 1 % of
@@ -461,17 +634,15 @@ MAX_REQUESTS_LEVER_CUT = 0.2
 
 
 def _max_requests_lever(
-    mpm: MpmName, profile: TrafficProfile, chosen: Assessment | None
-) -> Assessment | None:
+    mpm: MpmName, profile: TrafficProfile, chosen: Assessment
+) -> tuple[Assessment, Change] | None:
     """A higher MaxKeepAliveRequests when visits are longer than the cap allows, else None.
 
-    httpd closes a connection after MaxKeepAliveRequests + 1 requests (F1); a client that sends
-    more reconnects, paying a handshake and (prefork/worker) possibly a wait for a worker. The
-    raised cap is sized at the chosen shape and adopted when it needs no more workers and cuts
-    new connections by MAX_REQUESTS_LEVER_CUT, or when it is the only way to meet the targets.
+    httpd closes a connection after MaxKeepAliveRequests + 1 requests (`ap_set_keepalive()`); a
+    client that sends more reconnects, paying a handshake and (prefork/worker) possibly a wait
+    for a worker. The raised cap is sized at the chosen shape and adopted when it needs no more
+    workers and cuts new connections by MAX_REQUESTS_LEVER_CUT.
     """
-    if chosen is None:
-        return None
     common = chosen.settings.common
     cap = common.max_keep_alive_requests
     visit = profile.visits.requests_per_visit
@@ -480,65 +651,81 @@ def _max_requests_lever(
     raised_cap = max(cap, math.ceil(MAX_REQUESTS_VISIT_MULTIPLE * visit / 100) * 100)
     settings = chosen.settings
     factor = settings.worker_factor if isinstance(settings, EventSettings) else 2
-    shape = _Shape(mpm, chosen.metrics.threads_per_child,
-                   replace(common, max_keep_alive_requests=raised_cap), factor)
+    shape = _Shape(
+        mpm,
+        chosen.metrics.threads_per_child,
+        replace(common, max_keep_alive_requests=raised_cap),
+        factor,
+    )
     sized = _size_shape(shape, profile, _offered_load(mpm, shape.common, profile)).best
     if sized is None:
         return None
-    if not chosen.ok:
-        return sized
     fewer_connections = (
         sized.metrics.connections_per_s
         <= (1 - MAX_REQUESTS_LEVER_CUT) * chosen.metrics.connections_per_s
     )
     if fewer_connections and sized.metrics.workers <= chosen.metrics.workers:
-        return sized
+        return sized, Change("MaxKeepAliveRequests", str(cap), str(raised_cap))
     return None
 
 
-def _available_memory(profile: TrafficProfile) -> float | None:
-    ram = profile.memory.ram_bytes
-    if not ram:
+# --- the choice ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What to do: keep the current settings, change to `option` (same or other MPM), or nothing
+    fits (`option` is then the best limit, or None)."""
+
+    action: str  # "keep" | "change" | "none"
+    option: MpmOption | None
+    # When switching MPM for memory alone: the saving against the current MPM's own option.
+    saving_bytes: float | None = None
+
+
+def least_memory_option(options: Sequence[MpmOption], running: MpmName | None) -> MpmOption | None:
+    """The feasible option with the least worst-case memory, ties broken as MPM_PREFERENCE says
+    (the running MPM first: no module switch)."""
+    feasible = [(o, o.best) for o in options if o.best is not None]
+    if not feasible:
         return None
-    fraction = profile.targets.max_memory_fraction
-    return float(ram) * (fraction if fraction is not None else 1.0)
+    least = min(best.metrics.memory_bytes for _, best in feasible)
+    close = [o for o, best in feasible if best.metrics.memory_bytes <= MEMORY_TIE * least]
+    order = ((running,) if running is not None else ()) + MPM_PREFERENCE
+    return min(close, key=lambda o: order.index(o.mpm))
 
 
-def _keepalive_lever(
-    mpm: MpmName,
-    profile: TrafficProfile,
-    common: CommonSettings,
+def best_limit(options: Sequence[MpmOption]) -> MpmOption | None:
+    """Among infeasible options, the one sustaining the highest request rate."""
+    limited = [o for o in options if o.limit is not None]
+    if not limited:
+        return None
+    return max(limited, key=lambda o: o.max_rate_per_s or 0.0)
+
+
+def choose(
+    options: Sequence[MpmOption],
     *,
-    tpcs: tuple[int, ...],
-    factor: int,
-    baseline: _Sized,
-) -> _Sized | None:
-    """A lower KeepAliveTimeout when it is the better lever than adding workers, else None.
-
-    Better means: the current timeout cannot meet the targets within memory but a lower one can;
-    or a lower one needs at most 1/KEEPALIVE_LEVER_GAIN of the workers (and at least
-    KEEPALIVE_LEVER_MIN_SAVED fewer) and saves at least KEEPALIVE_LEVER_MEMORY_SHARE of the memory
-    available (threads are cheap: saving a few
-    hundred MiB is not worth more TCP handshakes). The highest such timeout wins (the smallest
-    change to client behaviour).
-    """
-    available = _available_memory(profile)
-    for timeout_s in KEEPALIVE_TIMEOUT_CANDIDATES_S:
-        if timeout_s >= common.keep_alive_timeout_s:
-            continue
-        lowered = replace(common, keep_alive_timeout_s=timeout_s)
-        load = _offered_load(mpm, lowered, profile)
-        sized = _pick(
-            _size_shapes([_Shape(mpm, tpc, lowered, factor) for tpc in tpcs], profile, load)
-        )
-        if sized.best is None:
-            continue
-        if baseline.best is None:
-            return sized
-        before, after = baseline.best.metrics.workers, sized.best.metrics.workers
-        fewer = after * KEEPALIVE_LEVER_GAIN <= before
-        fewer = fewer and before - after >= KEEPALIVE_LEVER_MIN_SAVED
-        saved = _worst_memory(baseline.best) - _worst_memory(sized.best)
-        if fewer and (available is None or saved >= KEEPALIVE_LEVER_MEMORY_SHARE * available):
-            return sized
-    return None
+    running: MpmName | None,
+    current_ok: bool,
+    ram_bytes: int | None,
+    min_saving: float = MIN_SAVING,
+) -> Choice:
+    """Keep what works; resize the running MPM; switch only when it cannot meet the targets or
+    another saves at least `min_saving` of memory.ram (of the running MPM's sized footprint when
+    memory.ram is unknown)."""
+    if current_ok:
+        return Choice("keep", next((o for o in options if o.mpm == running), None))
+    own = next((o for o in options if o.mpm == running and o.best is not None), None)
+    cheapest = least_memory_option(options, running)
+    if own is not None and own.best is not None:
+        if cheapest is None or cheapest is own or cheapest.best is None:
+            return Choice("change", own)
+        saving = own.best.metrics.memory_bytes - cheapest.best.metrics.memory_bytes
+        margin = material_saving_bytes(own.best.metrics.memory_bytes, ram_bytes, min_saving)
+        if saving >= margin:
+            return Choice("change", cheapest, saving_bytes=saving)
+        return Choice("change", own)
+    if cheapest is not None:
+        return Choice("change", cheapest)
+    return Choice("none", best_limit(options))

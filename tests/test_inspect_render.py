@@ -15,7 +15,7 @@ from tests.test_mpm import run
 @pytest.mark.parametrize(
     ("value", "want"),
     [(1.234e-5, "1.2e-5"), (0.0123, "0.012"), (0.25, "0.25"), (1.0, "1"), (0.0, "0"),
-     (0.001234, "0.0012"), (float("nan"), "n/a")],
+     (0.001234, "0.0012"), (float("nan"), "n/a"), (1.5e-198, "< 1e-9"), (1e-9, "1e-9")],
 )  # fmt: skip
 def test_format_probability(value: float, want: str) -> None:
     assert format_probability(value) == want
@@ -33,7 +33,7 @@ def test_format_bytes(value: float, want: str) -> None:
 @pytest.mark.parametrize(
     ("value", "want"),
     [(0, "0 s"), (0.00035, "350 µs"), (0.2, "200 ms"), (5, "5 s"), (1.5, "1.5 s"),
-     (120, "2 min"), (5400, "1.5 h"), (0.0123456, "12.3 ms"), (2.16e-10, "2.2e-10 s")],
+     (120, "2 min"), (5400, "1.5 h"), (0.0123456, "12.3 ms"), (2.16e-10, "< 1 µs")],
 )  # fmt: skip
 def test_format_seconds(value: float, want: str) -> None:
     assert format_seconds(value) == want

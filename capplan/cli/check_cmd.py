@@ -16,6 +16,7 @@ import typer
 from capplan.cli.app import EXIT_CHECK_FAILED, app
 from capplan.cli.common import (
     DefinesOption,
+    HeadroomOption,
     OutputOption,
     ProfileOption,
     SomaxconnOption,
@@ -64,6 +65,7 @@ def check_command(
         MpmChoice | None,
         typer.Option(help="The MPM compiled into httpd (static builds load none)."),
     ] = None,
+    headroom: HeadroomOption = None,
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
     output_format: Annotated[
@@ -72,8 +74,9 @@ def check_command(
     output: OutputOption = None,
 ) -> None:
     """Check a config against the profile's targets: exit 0 if all hold, 1 if one is missed."""
+    from capplan.pipeline import check_report
     from capplan.render.report import render_report
-    from capplan.report import TargetOverrides, check_report
+    from capplan.report import TargetOverrides
     from capplan.units import parse_size_bytes
 
     overrides = TargetOverrides(
@@ -89,6 +92,7 @@ def check_command(
         mpm=mpm.value if mpm is not None else None,
         defines=parse_defines(define),
         somaxconn=somaxconn,
+        headroom=headroom,
     )
     emit(render_report(report, output_format.value), output)
     if not report.verdict.ok:

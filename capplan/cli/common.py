@@ -70,3 +70,12 @@ FormatOption = Annotated[Format, typer.Option("--format", help="table, markdown 
 ProfileOption = Annotated[
     Path | None, typer.Option("-p", "--profile", help="Traffic profile (YAML; see profiles/).")
 ]
+HeadroomOption = Annotated[
+    float | None,
+    typer.Option(
+        "--headroom",
+        metavar="FRACTION",
+        help="Growth the targets must absorb: 0.25 = they hold at 1.25 × the profile's rate "
+        "(default: the profile's targets.headroom, else 0.25 for recommend and 0 for check).",
+    ),
+]

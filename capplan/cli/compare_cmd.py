@@ -41,8 +41,8 @@ def compare_command(
     output: OutputOption = None,
 ) -> None:
     """Compare profiles and configs side by side; mark targets met or missed and the best values."""
+    from capplan.pipeline import compare_report
     from capplan.render.report import render_comparison
-    from capplan.report import compare_report
 
     comparison = compare_report(
         [str(p) for p in profiles],

@@ -18,6 +18,7 @@ from capplan.cli.common import (
     DefinesOption,
     Format,
     FormatOption,
+    HeadroomOption,
     OutputOption,
     ProfileOption,
     SomaxconnOption,
@@ -62,13 +63,23 @@ def recommend_command(
             help="Use the memory measured on the running httpd of this config (capplan measure).",
         ),
     ] = False,
+    headroom: HeadroomOption = None,
+    min_saving: Annotated[
+        float | None,
+        typer.Option(
+            "--min-saving",
+            metavar="FRACTION",
+            help="Share of memory.ram a change of MPM or of keep-alive must save to be "
+            "recommended (default 0.1).",
+        ),
+    ] = None,
     somaxconn: SomaxconnOption = None,
     output_format: FormatOption = Format.table,
     output: OutputOption = None,
 ) -> None:
     """Recommend MPM settings that meet the profile's targets and fit in memory."""
+    from capplan.pipeline import recommend_report
     from capplan.render.report import render_report
-    from capplan.report import recommend_report
     from capplan.units import parse_size_bytes
 
     report = recommend_report(
@@ -79,5 +90,7 @@ def recommend_command(
         defines=parse_defines(define),
         somaxconn=somaxconn,
         measure=measure,
+        headroom=headroom,
+        min_saving=min_saving,
     )
     emit(render_report(report, output_format.value), output)

@@ -66,10 +66,12 @@ def _metrics_at_rate(metrics: MpmMetrics, rate_per_s: float) -> MpmMetrics:
     return evaluate(metrics.settings, replace(profile, traffic=traffic))
 
 
-def max_rate_per_s(metrics: MpmMetrics, value_of: Metric, limit: float) -> float:
+def max_rate_per_s(
+    metrics: MpmMetrics, value_of: Metric, limit: float, rtol: float = _RATE_RTOL
+) -> float:
     """The largest request rate with value_of(metrics at that rate) <= limit (monotone in rate).
 
-    Bisection on the rate, relative width 1e-6; inf when the target holds at every rate tried
+    Bisection on the rate, relative width `rtol`; inf when the target holds at every rate tried
     (up to 2^40 times the profile's), 0 when it fails at every rate.
     """
 
@@ -90,7 +92,7 @@ def max_rate_per_s(metrics: MpmMetrics, value_of: Metric, limit: float) -> float
             if hi < start / _RATE_GROWTH_LIMIT:
                 return 0.0
         lo = hi / 2.0
-    while hi - lo > _RATE_RTOL * hi:
+    while hi - lo > rtol * hi:
         mid = 0.5 * (lo + hi)
         if ok(mid):
             lo = mid

@@ -33,13 +33,20 @@ def format_number(value: float, digits: int = 3) -> str:
     return text
 
 
+# Below this a probability is "never" for planning; tables say `< 1e-9` instead of 1.5e-198.
+PROBABILITY_FLOOR = 1e-9
+
+
 def format_probability(value: float) -> str:
-    """A probability in [0, 1] with two significant digits: `0`, `0.25`, `0.012`, `1.2e-5`."""
+    """A probability in [0, 1] with two significant digits: `0`, `0.25`, `0.012`, `1.2e-5`, and
+    `< 1e-9` below PROBABILITY_FLOOR (JSON keeps the number)."""
     special = _non_finite(value)
     if special is not None:
         return special
     if value == 0:
         return "0"
+    if value < PROBABILITY_FLOOR:
+        return f"< {format_number(PROBABILITY_FLOOR)}"
     if value >= 1e-3:
         return format_number(round(value, 4 if value < 0.01 else 3), 2)
     return format_number(value, 2)
@@ -70,8 +77,8 @@ def format_seconds(value: float) -> str:
     if value == 0:
         return "0 s"
     magnitude = abs(value)
-    if magnitude < 1e-6:  # below a microsecond only the order of magnitude matters
-        return f"{value:.2g} s"
+    if magnitude < 1e-6:  # below a microsecond nobody waits
+        return "< 1 µs" if value > 0 else f"{value:.2g} s"
     for limit, scale, unit in ((1e-3, 1e6, "µs"), (1.0, 1e3, "ms"), (120.0, 1.0, "s"),
                                (3600.0, 1 / 60, "min")):  # fmt: skip
         if magnitude < limit:

@@ -1,12 +1,13 @@
 """Renderer: a `check` report → GitHub Actions workflow commands.
 
 Input: `capplan.report.Report` from `check_report`. Output: one `::error file=…,line=…::` line per
-missed target, pointing at the directive that must change (`Fix.location`), or one `::notice::`
+directive that must change, pointing at the line that sets it (`Fix.location`), or one `::notice::`
 line when every target holds. Values are escaped as the workflow-command format requires.
 """
 
 from __future__ import annotations
 
+from capplan.render.words import fix_message
 from capplan.report import Report
 
 
@@ -23,10 +24,10 @@ def escape_property(text: str) -> str:
 def render_github(report: Report) -> str:
     lines = []
     for fix in report.fixes:
-        title = f"capplan check: {fix.target}"
+        title = f"capplan check: {fix.directive}"
         lines.append(
             f"::error file={escape_property(fix.location.path)},line={fix.location.line},"
-            f"title={escape_property(title)}::{escape_data(fix.message)}"
+            f"title={escape_property(title)}::{escape_data(fix_message(fix))}"
         )
     if not lines:
         count = len(report.current.targets) if report.current is not None else 0

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from capplan.report import Report, describe_target
+from capplan.render.words import describe_target, fix_message
+from capplan.report import Report
 
 
 def render_junit(report: Report) -> str:
     assert report.current is not None, "JUnit output needs an evaluated config"
     config = report.config
     targets = report.current.targets
-    fixes = {fix.target: fix for fix in report.fixes}
     failures = sum(1 for t in targets if not t.met)
     suite_name = f"capplan check {config.path if config else ''} -p {report.profile.name}".strip()
     root = ET.Element(
@@ -43,13 +43,14 @@ def render_junit(report: Report) -> str:
         case = ET.SubElement(
             suite, "testcase", {"classname": f"capplan.check.{mpm}", "name": target.target}
         )
-        summary = describe_target(target, report.profile)
+        event = report.current.metrics.event is not None
+        summary = describe_target(target, report.profile, event=event)
         if target.met:
             ET.SubElement(case, "system-out").text = summary
             continue
         failure = ET.SubElement(case, "failure", {"message": summary, "type": "TargetMissed"})
-        fix = fixes.get(target.target)
-        if fix is not None:
-            failure.text = f"{fix.location}: {fix.message}"
+        fixes = [f for f in report.fixes if target.target in f.targets]
+        if fixes:
+            failure.text = "\n".join(f"{f.location}: {fix_message(f)}" for f in fixes)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")

@@ -6,7 +6,8 @@ Each renderer module is imported on use, so a JSON run never loads tabulate.
 
 from __future__ import annotations
 
-from capplan.report import Comparison, Report
+from capplan.compare import Comparison
+from capplan.report import Report
 
 
 def render_report(report: Report, format_name: str) -> str:

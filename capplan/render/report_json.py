@@ -12,11 +12,13 @@ import math
 from importlib import resources
 from typing import Any
 
+from capplan.compare import Comparison
 from capplan.models import TargetResult, metrics_to_dict
 from capplan.profile import profile_to_dict
-from capplan.recommend import MpmOption
+from capplan.recommend import Change, MpmOption
 from capplan.render.json import SCHEMA_VERSION, config_to_dict, dumps
-from capplan.report import Comparison, Recommendation, Report, Verdict
+from capplan.render.words import fix_message, report_reasons
+from capplan.report import Recommendation, Report, Verdict
 
 
 def finite(value: float | None) -> float | None:
@@ -46,17 +48,27 @@ def option_to_dict(option: MpmOption) -> dict[str, Any]:
         "metrics": metrics_to_dict(shown.metrics) if shown is not None else None,
         "targets": [target_to_dict(t) for t in shown.targets] if shown is not None else [],
         "max_rate_per_s": finite(option.max_rate_per_s),
+        "changes": [change_to_dict(c) for c in option.changes],
     }
 
 
-def recommendation_to_dict(recommendation: Recommendation) -> dict[str, Any]:
+def change_to_dict(change: Change) -> dict[str, str]:
+    return {"directive": change.directive, "old": change.old, "new": change.new}
+
+
+def recommendation_to_dict(report: Report, recommendation: Recommendation) -> dict[str, Any]:
+    """An empty `directives` means "keep the current settings" (`action` says so too)."""
     where = recommendation.placement
     return {
+        "action": recommendation.action,
         "mpm": recommendation.mpm,
         "meets_targets": recommendation.meets_targets,
         "directives": dict(recommendation.directives),
         "snippet": recommendation.snippet,
-        "reasons": list(recommendation.reasons),
+        "reasons": report_reasons(report),
+        "changes": [change_to_dict(c) for c in recommendation.changes],
+        "max_rate_per_s": finite(recommendation.max_rate_per_s),
+        "saving_bytes": recommendation.saving_bytes,
         "placement": None
         if where is None
         else {"file": where.snippet_file, "steps": list(where.steps),
@@ -77,11 +89,14 @@ def verdict_to_dict(report: Report, verdict: Verdict) -> dict[str, Any]:
         "max_rate_per_s": finite(report.current_max_rate_per_s),
         "fixes": [
             {
-                "target": f.target,
+                "target": f.targets[0] if f.targets else None,
+                "targets": list(f.targets),
                 "directive": f.directive,
                 "location": str(f.location),
                 "default": f.is_default,
-                "message": f.message,
+                "old": f.old,
+                "new": f.new,
+                "message": fix_message(f),
             }
             for f in report.fixes
         ],
@@ -96,10 +111,20 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "config": config_to_dict(report.config) if report.config is not None else None,
         "profile": profile_to_dict(report.profile),
         "mpms": {name: metrics_to_dict(metrics) for name, metrics in report.mpms},
-        "recommendation": recommendation_to_dict(report.recommendation)
+        "recommendation": recommendation_to_dict(report, report.recommendation)
         if report.recommendation is not None
         else None,
         "verdict": verdict_to_dict(report, report.verdict),
+        "headroom": {
+            "fraction": report.headroom,
+            "rate_per_s": report.sizing_rate_per_s,
+        },
+        "sources": dict(report.sources),
+        "substitutions": [
+            {"key": s.key, "value": s.value, "replaced": s.replaced, "pid": s.pid,
+             "origin": s.origin}
+            for s in report.substitutions
+        ],
     }
 
 

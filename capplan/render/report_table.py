@@ -1,6 +1,6 @@
 """Text renderer of reports: `Report` / `Comparison` → aligned tables (terminal or markdown).
 
-Input: frozen reports from `capplan.report`. Output: `str`. Tables go through
+Input: frozen reports from `capplan.report` and `capplan.compare`. Output: `str`. Tables go through
 `capplan.render.table.render_table` (tabulate's one home); numbers through
 `capplan.render.format`. `markdown=True` gives GitHub tables, headings and a fenced snippet (the
 `markdown` format, for pull-request comments); otherwise plain text for a terminal.
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from capplan.models import MpmMetrics, TargetResult
+from capplan.compare import COMPARE_METRICS, Comparison, Row
+from capplan.models import MpmMetrics
+from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import MpmOption
 from capplan.render.format import (
     format_bytes,
@@ -19,9 +21,22 @@ from capplan.render.format import (
     format_seconds,
 )
 from capplan.render.table import render_table
-from capplan.report import COMPARE_METRICS, Comparison, Report, Row, describe_target
+from capplan.render.words import (
+    fix_message,
+    headroom_words,
+    human_percent,
+    memory_footnote,
+    rate_words,
+    report_reasons,
+    stability_words,
+    target_label,
+    target_value_words,
+)
+from capplan.report import Report
+from capplan.settings import MpmSettings
 from capplan.snippet import mpm_of
 
+# One label per metric (the JSON keys stay as they are).
 METRIC_LABELS = {
     "workers": "workers",
     "processes": "processes",
@@ -29,17 +44,23 @@ METRIC_LABELS = {
     "max_concurrent_requests": "max concurrent requests",
     "max_connections": "max connections",
     "idle_keepalive_capacity": "idle keep-alive capacity",
-    "offered_load_erlangs": "worker-holding load (Erlangs)",
-    "utilization": "utilization",
+    "offered_load_erlangs": "workers asked for, mean (offered load)",
+    "utilization": "utilization (asked for / workers)",
     "busy_workers_mean": "busy workers, mean",
-    "idle_keepalive_mean": "idle keep-alive conns, mean",
+    "idle_keepalive_mean": "idle keep-alive connections, mean",
     "connections_per_s": "new connections/s",
-    "p_wait": "P(new connection waits)",
-    "p_wait_request": "P(request waits)",
-    "mean_wait_s": "mean wait",
-    "wait_p99_s": "wait p99",
+    "p_wait": "P(a new connection waits)",
+    "p_wait_request": "P(a request waits)",
+    "mean_wait_s": "mean wait of a new connection",
+    "wait_p99_s": "wait of a new connection, p99",
     "p_block": "P(accept queue full)",
     "stable": "stable",
+}
+# A metric shown against the capacity row it cannot exceed (the table shows the capacity and says
+# the limit binds; the JSON keeps the model's figure).
+CAPACITY_OF = {
+    "idle_keepalive_mean": "idle_keepalive_capacity",
+    "busy_workers_mean": "workers",
 }
 
 
@@ -61,9 +82,20 @@ def format_metric(name: str, value: float | bool | None) -> str:
     return format_number(value)
 
 
-def _metric_value(metrics: MpmMetrics, name: str) -> float | bool:
-    value = getattr(metrics, name)
-    return bool(value) if name == "stable" else float(value)
+def metric_cell(metrics: MpmMetrics, name: str) -> str:
+    """One cell of the metrics table: the value in its unit, capped at its capacity, the binding
+    limit named when the system is not stable."""
+    if name == "stable":
+        return "yes" if metrics.stable else "NO (see below)"
+    value = float(getattr(metrics, name))
+    capacity_name = CAPACITY_OF.get(name)
+    if capacity_name is not None:
+        capacity = float(getattr(metrics, capacity_name))
+        if value > capacity:
+            return f"{format_number(capacity)} (all; {format_number(value)} asked for)"
+    if name in ("mean_wait_s", "wait_p99_s") and not metrics.stable and value == float("inf"):
+        return "unbounded"
+    return format_metric(name, value)
 
 
 def _heading(text: str, markdown: bool) -> str:
@@ -73,18 +105,20 @@ def _heading(text: str, markdown: bool) -> str:
 def _rate(value: float | None) -> str:
     if value is None:
         return "–"
-    return f"{format_number(value)} req/s"
+    return rate_words(value)
 
 
-def _targets_table(targets: Sequence[TargetResult], ram_bytes: float | None, markdown: bool) -> str:
+def _targets_table(report: Report, markdown: bool) -> str:
+    assert report.current is not None
+    event = report.current.metrics.event is not None
     rows = []
-    for t in targets:
-        memory = t.target == "max_memory_fraction"
-        limit = format_bytes(t.limit * ram_bytes) if memory and ram_bytes else format_metric(
-            "p_", t.limit)
-        value = format_bytes(t.value * ram_bytes) if memory and ram_bytes else format_metric(
-            "p_", t.value)
-        rows.append([t.target, limit, value, "met" if t.met else "MISSED"])
+    for t in report.current.targets:
+        rows.append([
+            target_label(t.target, report.profile, event=event),
+            target_value_words(t.target, t.limit, report.profile),
+            target_value_words(t.target, t.value, report.profile),
+            "met" if t.met else "MISSED",
+        ])
     return render_table(["target", "limit", "value", "result"], rows, markdown=markdown)
 
 
@@ -93,17 +127,28 @@ def _mpms_table(report: Report, markdown: bool) -> str:
     headers = ["metric"] + [f"{name}*" if name == current else name for name, _ in report.mpms]
     names = [name for name, _ in COMPARE_METRICS] + ["stable"]
     rows = [
-        [METRIC_LABELS.get(name, name)]
-        + [format_metric(name, _metric_value(m, name)) for _, m in report.mpms]
+        [METRIC_LABELS.get(name, name)] + [metric_cell(m, name) for _, m in report.mpms]
         for name in names
     ]
-    return render_table(headers, rows, markdown=markdown)
+    table = render_table(headers, rows, markdown=markdown)
+    unstable = [f"{name}: {stability_words(m)}" for name, m in report.mpms if not m.stable]
+    if unstable:
+        table += "\n\nNot stable, the limit that binds (waits are those of the connections the " \
+                 "accept queue admits):\n" + "\n".join(_bullets(unstable, markdown))
+    return table
+
+
+def keepalive_cell(settings: MpmSettings) -> str:
+    common = settings.common
+    if not common.keep_alive or common.keep_alive_timeout_s <= 0:
+        return "off"
+    return format_seconds(common.keep_alive_timeout_s)
 
 
 def _option_row(option: MpmOption) -> list[str]:
-    shown = option.best if option.best is not None else option.limit
+    shown = option.shown
     if shown is None:
-        return [option.mpm, "no", "–", "–", "–", "–", "–", "–"]
+        return [option.mpm, "no", "–", "–", "–", "–", "–", "–", "–"]
     m = shown.metrics
     settings = shown.settings
     shape = (
@@ -116,16 +161,17 @@ def _option_row(option: MpmOption) -> list[str]:
         "yes" if option.feasible else "NO (limit)",
         str(settings.workers),
         shape,
+        str(settings.server_limit),
         format_bytes(m.memory_bytes),
         format_probability(m.p_wait),
         format_probability(m.p_block),
-        format_seconds(settings.common.keep_alive_timeout_s),
+        keepalive_cell(settings),
     ]
 
 
 def _options_table(options: Sequence[MpmOption], markdown: bool) -> str:
-    headers = ["MPM", "meets targets", "workers", "processes × threads", "memory, worst",
-               "P(wait)", "P(block)", "KeepAliveTimeout"]
+    headers = ["MPM", "meets targets", "workers", "processes × threads", "ServerLimit",
+               "memory, worst", "P(wait)", "P(block)", "KeepAliveTimeout"]
     return render_table(headers, [_option_row(o) for o in options], markdown=markdown)
 
 
@@ -156,58 +202,81 @@ def _title(report: Report) -> str:
     )
 
 
+def _verdict_lines(report: Report, markdown: bool) -> list[str]:
+    verdict = report.verdict
+    count = len(report.current.targets) if report.current is not None else 0
+    if verdict.ok:
+        return ["Verdict: every target holds."]
+    lines = [f"Verdict: {len(verdict.violations)} of {count} targets missed."]
+    if report.fixes:
+        margin = human_percent(max(report.headroom, RECOMMEND_HEADROOM))
+        lines.append(f"Change (sized with {margin} headroom):" if not markdown
+                     else f"**Change** (sized with {margin} headroom)")
+        lines += _bullets([f"{fix.location}: {fix_message(fix)}" for fix in report.fixes],
+                          markdown)
+    return lines
+
+
+def _recommendation_lines(report: Report, markdown: bool) -> list[str]:
+    rec = report.recommendation
+    assert rec is not None
+    asked = headroom_words(report.profile.traffic.requests_per_second, report.headroom)
+    heading = _heading(f"Sized settings per MPM (targets at {asked})", markdown)
+    parts = ["", heading, "", _options_table(rec.options, markdown), ""]
+    match rec.action:
+        case "keep":
+            parts.append(f"Recommended: keep the current {rec.mpm} settings (no change).")
+        case "change":
+            parts.append(f"Recommended: {rec.mpm}.")
+        case "none":
+            parts.append(
+                "Recommended: none." if rec.mpm is None
+                else f"Best possible (targets NOT met): {rec.mpm}."
+            )
+    why = "Why:" if not markdown else "**Why**"
+    parts += ["", why, *_bullets(report_reasons(report), markdown)]
+    if rec.snippet:
+        parts += ["", "Snippet:" if not markdown else "**Snippet**", "",
+                  *_snippet_block(rec.snippet, markdown)]
+    if rec.placement is not None:
+        parts += ["", "Where it goes:" if not markdown else "**Where it goes**",
+                  *_bullets(rec.placement.steps, markdown)]
+        for command in rec.placement.commands:
+            parts += (["", "```sh", command, "```"] if markdown else [f"    $ {command}"])
+    return parts
+
+
 def render_report_table(report: Report, *, markdown: bool = False) -> str:
     """`recommend` and `check` as text: metrics, targets, verdict, and the recommendation."""
-    ram = float(report.profile.memory.ram_bytes) if report.profile.memory.ram_bytes else None
     parts = [f"## {_title(report)}" if markdown else _title(report), ""]
     if report.config is not None and report.config.warnings:
         parts.append("httpd adjusts the current config at start-up:")
         parts += _bullets([f"{w.code}: {w.message}" for w in report.config.warnings], markdown)
         parts.append("")
+    rate = report.profile.traffic.requests_per_second
     if report.command == "recommend":
-        note = " (* = the config's own MPM; the others with the same workers)"
+        note = (f" at {rate_words(rate)} (* = the config's own MPM; the others with the same "
+                "workers)")
         parts += [_heading("Current config under the profile" + note, markdown), "",
                   _mpms_table(report, markdown), ""]
     if report.current is not None and report.config is not None:
         parts += [
-            _heading(f"Targets ({report.config.mpm}, current settings)", markdown), "",
-            _targets_table(report.current.targets, ram, markdown), "",
+            _heading(f"Targets ({report.config.mpm}, current settings, at "
+                     f"{headroom_words(rate, report.headroom)})", markdown), "",
+            _targets_table(report, markdown), "",
         ]
-        if report.current_max_rate_per_s is not None:
+        if report.command == "check" and report.current_max_rate_per_s is not None:
             parts += [
                 f"These settings meet every target but memory up to "
-                f"{_rate(report.current_max_rate_per_s)} "
-                f"(the profile asks {_rate(report.profile.traffic.requests_per_second)}).",
+                f"{_rate(report.current_max_rate_per_s)}.",
                 "",
             ]
-    verdict = report.verdict
-    if verdict.ok:
-        parts.append("Verdict: every target holds.")
-    else:
-        parts.append(f"Verdict: {len(verdict.violations)} target(s) missed.")
-        missed = [describe_target(v, report.profile) for v in verdict.violations]
-        parts += _bullets(missed, markdown)
-    for fix in report.fixes:
-        parts += _bullets([f"{fix.location}: {fix.message}"], markdown)
-    rec = report.recommendation
-    if rec is not None:
-        parts += ["", _heading("Smallest settings per MPM", markdown), "",
-                  _options_table(rec.options, markdown), ""]
-        if rec.mpm is None:
-            parts.append("Recommended: none.")
-        elif rec.meets_targets:
-            parts.append(f"Recommended: {rec.mpm}.")
-        else:
-            parts.append(f"Best possible (targets NOT met): {rec.mpm}.")
-        parts += ["", "Why:" if not markdown else "**Why**", *_bullets(rec.reasons, markdown)]
-        if rec.snippet:
-            parts += ["", "Snippet:" if not markdown else "**Snippet**", "",
-                      *_snippet_block(rec.snippet, markdown)]
-        if rec.placement is not None:
-            parts += ["", "Where it goes:" if not markdown else "**Where it goes**",
-                      *_bullets(rec.placement.steps, markdown)]
-            for command in rec.placement.commands:
-                parts += (["", "```sh", command, "```"] if markdown else [f"    $ {command}"])
+    parts += _verdict_lines(report, markdown)
+    if report.recommendation is not None:
+        parts += _recommendation_lines(report, markdown)
+    notes = memory_footnote(report)
+    if notes:
+        parts += ["", "Notes:" if not markdown else "**Notes**", *_bullets(notes, markdown)]
     return "\n".join(parts).rstrip("\n") + "\n"
 
 

@@ -155,6 +155,6 @@ def test_github_annotation_for_a_default_value_points_at_line_1(
     )
     assert main(["check", str(conf), "-p", str(profile), "--format", "github"]) == 1
     line = capsys.readouterr().out.splitlines()[0]
-    head = f"::error file={conf},line=1,title=capplan check%3A max_wait_probability::"
+    head = f"::error file={conf},line=1,title=capplan check%3A MaxRequestWorkers::"
     assert line.startswith(head)
     assert line.endswith("(MaxRequestWorkers is not set: httpd's default applies)")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from capplan.measure import measure_memory, measurement_to_profile_memory
+from capplan.pipeline import recommend_report
 from capplan.profile import load_profile
-from capplan.report import recommend_report
 from tests.httpd import base_config, free_port, prepare_root, running_server
 from tests.recommend.profiles import PROFILES_DIR
 

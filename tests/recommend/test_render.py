@@ -13,18 +13,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from capplan.compare import Comparison
+from capplan.pipeline import check_report, compare_report, recommend_report
 from capplan.render.github import escape_data, escape_property, render_github
 from capplan.render.junit import render_junit
 from capplan.render.report import render_comparison, render_report
 from capplan.render.report_json import comparison_to_dict, report_schema, report_to_dict
-from capplan.report import (
-    Comparison,
-    Report,
-    TargetOverrides,
-    check_report,
-    compare_report,
-    recommend_report,
-)
+from capplan.render.words import report_reasons
+from capplan.report import Report, TargetOverrides
 from tests.recommend.examples import prepare
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +70,12 @@ def test_recommend_json_follows_the_shipped_schema(reports: Reports, case: str) 
     assert list(document)[:6] == ["schema_version", "command", "config", "profile", "mpms",
                                   "recommendation"]
     assert set(document["mpms"]) == {"prefork", "worker", "event"}
-    assert document["recommendation"]["snippet"].startswith("<IfModule mpm_")
+    recommendation = document["recommendation"]
+    if recommendation["action"] == "keep":
+        # An empty block means "keep the current settings".
+        assert (recommendation["snippet"], recommendation["directives"]) == ("", {})
+    else:
+        assert recommendation["snippet"].startswith("<IfModule mpm_")
 
 
 @pytest.mark.parametrize("lenient", [pytest.param(True, id="pass"),
@@ -127,7 +128,9 @@ def test_junit_has_one_testcase_per_target(reports: Reports) -> None:
 def test_github_annotations_point_at_the_directive(reports: Reports) -> None:
     report = reports.check_fail
     lines = render_github(report).splitlines()
-    assert len(lines) == len(report.verdict.violations)
+    # One annotation per directive to change, however many targets it addresses.
+    assert len(lines) == len(report.fixes)
+    assert len({fix.directive for fix in report.fixes}) == len(report.fixes)
     first = report.fixes[0]
     assert first.directive == "MaxRequestWorkers"
     assert lines[0].startswith(
@@ -159,7 +162,7 @@ def test_text_formats_show_verdict_snippet_and_reasons(reports: Reports, fmt: st
     assert report.recommendation is not None
     assert report.recommendation.snippet.splitlines()[0] in text
     assert "Verdict: " in text
-    for reason in report.recommendation.reasons:
+    for reason in report_reasons(report):
         assert reason in text
     if fmt == "markdown":
         assert "```apache" in text

@@ -6,24 +6,30 @@ import math
 
 import pytest
 
+from capplan.compare import winners_of
 from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.models import TargetResult
 from capplan.profile import profile_from_text
+from capplan.recommend import coherent_common, size_mpm
+from capplan.render.words import describe_target
 from capplan.report import (
     TargetOverrides,
     Verdict,
     Violation,
-    describe_target,
-    directive_for,
+    build_fixes,
     mpm_block_location,
     mpms_to_consider,
     verdict_of,
-    winners_of,
     with_overrides,
 )
-from capplan.settings import EffectiveConfig, MpmSettings, PreforkSettings, WorkerSettings
+from capplan.settings import EffectiveConfig, PreforkSettings
 
+PROFILE_BUSY = profile_from_text(
+    "version: 1\nname: busy\ntraffic:\n  requests_per_second: 400\n  service_time: 500ms\n"
+    "visits:\n  requests_per_visit: 1\n",
+    "busy.yaml",
+)
 PROFILE = profile_from_text(
     "version: 1\nname: t\ntraffic:\n  requests_per_second: 10\n  service_time: 50ms\n"
     "memory:\n  ram: 2GiB\n",
@@ -43,14 +49,24 @@ def _result(name: str, limit: float, value: float) -> TargetResult:
             (_result("max_wait_probability", 0.01, 0.001),), Verdict(True, ()), id="all-met"
         ),
         pytest.param(
-            (_result("max_wait_probability", 0.01, 0.3), _result("max_block_probability", 0.001, 0),
-             _result("max_memory_fraction", 0.9, 1.4)),
-            Verdict(False, (Violation("max_wait_probability", 0.01, 0.3),
-                            Violation("max_memory_fraction", 0.9, 1.4))),
+            (
+                _result("max_wait_probability", 0.01, 0.3),
+                _result("max_block_probability", 0.001, 0),
+                _result("max_memory_fraction", 0.9, 1.4),
+            ),
+            Verdict(
+                False,
+                (
+                    Violation("max_wait_probability", 0.01, 0.3),
+                    Violation("max_memory_fraction", 0.9, 1.4),
+                ),
+            ),
             id="two-missed-in-order",
         ),
         pytest.param(
-            (_result("max_wait_probability", 0.01, 0.01),), Verdict(True, ()), id="limit-is-met",
+            (_result("max_wait_probability", 0.01, 0.01),),
+            Verdict(True, ()),
+            id="limit-is-met",
         ),
     ],
 )
@@ -81,14 +97,26 @@ def test_winners_of_a_row(
 @pytest.mark.parametrize(
     ("target", "text"),
     [
-        pytest.param(_result("max_wait_probability", 0.01, 0.31),
-                     "P(a new connection waits) 0.31 > 0.01", id="probability-missed"),
-        pytest.param(_result("max_block_probability", 0.001, 2.5e-7),
-                     "P(accept queue full) 2.5e-7 ≤ 0.001", id="tiny-met"),
-        pytest.param(_result("max_wait", 0.01, 0.02),
-                     "P(wait longer than 200 ms) 0.02 > 0.01", id="wait-time-from-profile"),
-        pytest.param(_result("max_memory_fraction", 0.9, 1.25),
-                     "worst-case memory 2.5 GiB > 1.8 GiB", id="memory-in-bytes"),
+        pytest.param(
+            _result("max_wait_probability", 0.01, 0.31),
+            "P(a new connection waits) 0.31 > 0.01",
+            id="probability-missed",
+        ),
+        pytest.param(
+            _result("max_block_probability", 0.001, 2.5e-7),
+            "P(accept queue full) 2.5e-7 ≤ 0.001",
+            id="tiny-met",
+        ),
+        pytest.param(
+            _result("max_wait", 0.01, 0.02),
+            "P(a new connection waits longer than 200 ms) 0.02 > 0.01",
+            id="wait-time-from-profile",
+        ),
+        pytest.param(
+            _result("max_memory_fraction", 0.9, 1.25),
+            "worst-case memory 2.5 GiB > 1.8 GiB",
+            id="memory-in-bytes",
+        ),
     ],
 )
 def test_describe_target_in_plain_words(target: TargetResult, text: str) -> None:
@@ -97,9 +125,17 @@ def test_describe_target_in_plain_words(target: TargetResult, text: str) -> None
 
 def test_describe_target_without_a_profile() -> None:
     assert describe_target(_result("max_wait", 0.01, 0.02)) == (
-        "P(wait longer than the target time) 0.02 > 0.01")
+        "P(a new connection waits longer than the target time) 0.02 > 0.01"
+    )
     assert describe_target(_result("max_memory_fraction", 0.9, 0.5)) == (
-        "worst-case memory 0.5 ≤ 0.9")
+        "worst-case memory 50 % of RAM ≤ 90 % of RAM"
+    )
+
+
+def test_event_wait_target_has_its_own_label() -> None:
+    # event's value is max(P(wait), 2 B_p): not the metrics table's P(wait), so not its label.
+    text = describe_target(_result("max_wait_probability", 0.01, 0.3), PROFILE, event=True)
+    assert text == "P(a new connection waits, or 2 × P(a process has no idle worker)) 0.3 > 0.01"
 
 
 def test_flags_override_the_profile_targets() -> None:
@@ -115,8 +151,11 @@ def test_flags_override_the_profile_targets() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        pytest.param(TargetOverrides(max_block_probability=1.5), "--max-block-probability 1.5",
-                     id="probability-above-one"),
+        pytest.param(
+            TargetOverrides(max_block_probability=1.5),
+            "--max-block-probability 1.5",
+            id="probability-above-one",
+        ),
         pytest.param(TargetOverrides(max_memory_bytes=0), "--max-memory", id="zero-memory"),
     ],
 )
@@ -147,25 +186,48 @@ def test_current_needs_a_config() -> None:
         mpms_to_consider("current", None)
 
 
-@pytest.mark.parametrize(
-    ("target", "settings", "directive"),
-    [
-        pytest.param("max_wait_probability", PreforkSettings(), "MaxRequestWorkers", id="wait"),
-        pytest.param("max_memory_fraction", PreforkSettings(server_limit=256,
-                     max_request_workers=256), "MaxRequestWorkers", id="memory-at-limit"),
-        pytest.param("max_memory_fraction", WorkerSettings(server_limit=40,
-                     max_request_workers=400), "ServerLimit", id="memory-headroom"),
-    ],
-)
-def test_directive_to_change_for_a_missed_target(
-    target: str, settings: MpmSettings, directive: str
-) -> None:
-    assert directive_for(target, settings) == directive
+def test_fixes_name_each_directive_once() -> None:
+    # Three missed targets, one fix per directive that differs, never one per target.
+    config = EffectiveConfig(
+        "httpd.conf",
+        "prefork",
+        PreforkSettings(server_limit=150, max_request_workers=150),
+        provenance=(("MaxRequestWorkers", Location("mpm.conf", 4)),),
+        warnings=(),
+    )
+    violations = (
+        Violation("max_wait_probability", 0.01, 0.5),
+        Violation("max_wait", 0.01, 0.4),
+        Violation("max_block_probability", 0.001, 0.2),
+    )
+    option = size_mpm(
+        "prefork",
+        PROFILE_BUSY,
+        current=config.settings,
+        common=coherent_common(config.settings.common),
+    )
+    assert option.best is not None
+    fixes = build_fixes(config, violations, option)
+    directives = [fix.directive for fix in fixes]
+    assert len(directives) == len(set(directives))
+    by_name = {fix.directive: fix for fix in fixes}
+    mrw = by_name["MaxRequestWorkers"]
+    assert (mrw.old, mrw.new) == ("150", str(option.best.settings.workers))
+    assert mrw.location == Location("mpm.conf", 4)
+    assert not mrw.is_default
+    assert mrw.targets == ("max_wait_probability", "max_wait", "max_block_probability")
+    # prefork's ServerLimit follows MaxRequestWorkers: never below it (AH00180).
+    assert by_name["ServerLimit"].new == mrw.new
+    assert by_name["ServerLimit"].is_default
+    assert by_name["ServerLimit"].location == Location("httpd.conf", 1)
+    assert build_fixes(config, (), option) == ()
 
 
 def test_mpm_block_location_is_the_sizing_file_not_the_backlog() -> None:
     config = EffectiveConfig(
-        "httpd.conf", "event", PreforkSettings(),
+        "httpd.conf",
+        "event",
+        PreforkSettings(),
         provenance=(
             ("ListenBacklog", Location("a/ports.conf", 5)),
             ("ThreadsPerChild", Location("z/mpm.conf", 12)),

@@ -1,0 +1,181 @@
+"""Pipelines: file paths and options in, reports out, for `recommend`, `check` and `compare`.
+
+The one place that reads config and profile files and measures the running server; everything it
+calls afterwards is pure: config → effective settings (`capplan.mpm`), profile, models, sizing and
+choice (`capplan.recommend`), report data (`capplan.report`, `capplan.compare`). Renderers and the
+CLI take it from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from capplan.errors import CapplanError
+from capplan.profile import RECOMMEND_HEADROOM
+from capplan.recommend import MIN_SAVING
+from capplan.report import (
+    MpmChoice,
+    Report,
+    Substitution,
+    TargetOverrides,
+    build_check,
+    build_report,
+    mpms_to_consider,
+    with_overrides,
+)
+from capplan.settings import EffectiveConfig, MpmName
+
+if TYPE_CHECKING:
+    from capplan.compare import Comparison
+    from capplan.measure.pipeline import Measurement
+    from capplan.profile import TrafficProfile
+
+
+def load_config(
+    path: str | None,
+    *,
+    defines: dict[str, str] | None = None,
+    mpm: MpmName | None = None,
+    somaxconn: int | None = None,
+) -> EffectiveConfig:
+    """Evaluate a config file (or the system's, found the way httpd does) to effective settings."""
+    from capplan.mpm import load_effective_config
+
+    return load_effective_config(path, defines=defines, mpm=mpm, somaxconn=somaxconn)
+
+
+def load_profile_for(path: str | None) -> TrafficProfile:
+    from capplan.profile import load_profile
+
+    if path is None:
+        raise CapplanError(
+            "a traffic profile is required: -p PROFILE (examples in profiles/, or derive one "
+            "from access logs with `capplan profile access.log > ours.yaml`)"
+        )
+    return load_profile(path)
+
+
+def check_fraction(value: float | None, flag: str, *, maximum: float) -> None:
+    if value is not None and not 0.0 <= value <= maximum:
+        raise CapplanError(f"{flag} {value:g}: must be between 0 and {maximum:g}")
+
+
+def apply_measurement(
+    profile: TrafficProfile, measured: Measurement
+) -> tuple[TrafficProfile, tuple[Substitution, ...]]:
+    """The profile with the measured memory figures, and each substitution made.
+
+    memory.ram is replaced by the host's (or cgroup's) memory only when the profile has none:
+    a profile's ram is a budget, not a fact about this machine.
+    """
+    from capplan.measure import measurement_to_profile_memory
+    from capplan.profile import MEMORY_FIELDS
+
+    figures = measurement_to_profile_memory(measured)
+    specs = {spec.key: spec for spec in MEMORY_FIELDS}
+    memory = profile.memory
+    subs = []
+    for key, value in figures.items():
+        attr = specs[key].attr
+        old = getattr(memory, attr)
+        if key == "ram":
+            if old is not None:
+                continue
+            limited = measured.cgroup is not None and measured.cgroup.limit_bytes is not None
+            origin = "cgroup memory limit" if limited else "host MemTotal"
+        else:
+            origin = "measured"
+        memory = replace(memory, **{attr: value})
+        subs.append(Substitution(f"memory.{key}", float(value), old, measured.parent_pid, origin))
+    return replace(profile, memory=memory), tuple(subs)
+
+
+def recommend_report(
+    config_path: str | None,
+    profile_path: str | None,
+    *,
+    mpm: MpmChoice = "all",
+    ram_bytes: int | None = None,
+    defines: dict[str, str] | None = None,
+    somaxconn: int | None = None,
+    measure: bool = False,
+    headroom: float | None = None,
+    min_saving: float | None = None,
+) -> Report:
+    """`capplan recommend`: load, (measure), size, choose.
+
+    `measure`: replace the profile's memory figures by those of the running httpd of this config
+    (`capplan measure`); `ram_bytes` (`--ram`) then overrides memory.ram. `headroom`: the
+    `--headroom` flag, else the profile's `targets.headroom`, else 0.25.
+    """
+    check_fraction(headroom, "--headroom", maximum=10.0)
+    check_fraction(min_saving, "--min-saving", maximum=1.0)
+    if ram_bytes is not None and ram_bytes <= 0:
+        raise CapplanError("--ram must be larger than 0")
+    profile = load_profile_for(profile_path)
+    config = load_config(config_path, defines=defines, somaxconn=somaxconn)
+    substitutions: tuple[Substitution, ...] = ()
+    if measure:
+        from capplan.measure import measure_memory
+
+        profile, substitutions = apply_measurement(profile, measure_memory(config=config.path))
+    if ram_bytes is not None:
+        profile = replace(profile, memory=replace(profile.memory, ram_bytes=ram_bytes))
+    if headroom is None:
+        headroom = profile.targets.headroom
+    mpms = mpms_to_consider(mpm, config, config.modules)
+    return build_report(
+        profile,
+        config,
+        mpms=mpms,
+        modules=config.modules,
+        headroom=RECOMMEND_HEADROOM if headroom is None else headroom,
+        min_saving=MIN_SAVING if min_saving is None else min_saving,
+        substitutions=substitutions,
+    )
+
+
+def check_report(
+    config_path: str | None,
+    profile_path: str | None,
+    *,
+    overrides: TargetOverrides | None = None,
+    mpm: MpmName | None = None,
+    defines: dict[str, str] | None = None,
+    somaxconn: int | None = None,
+    headroom: float | None = None,
+) -> Report:
+    """`capplan check`: the config against the profile's targets (flags override them) at the
+    profile's rate plus `--headroom` (else the profile's `targets.headroom`, else none)."""
+    check_fraction(headroom, "--headroom", maximum=10.0)
+    profile = with_overrides(load_profile_for(profile_path), overrides or TargetOverrides())
+    config = load_config(config_path, defines=defines, mpm=mpm, somaxconn=somaxconn)
+    if headroom is None:
+        headroom = profile.targets.headroom
+    return build_check(profile, config, headroom=0.0 if headroom is None else headroom)
+
+
+def compare_report(
+    profile_paths: Sequence[str],
+    config_paths: Sequence[str],
+    *,
+    defines: dict[str, str] | None = None,
+    somaxconn: int | None = None,
+) -> Comparison:
+    """One column per (profile, config) pair, profiles outermost; no config → the system's."""
+    from capplan.compare import Column, build_comparison
+    from capplan.recommend import assess
+
+    if not profile_paths:
+        raise CapplanError("compare needs at least one profile")
+    profiles = [(p, load_profile_for(p)) for p in profile_paths]
+    paths: list[str | None] = list(config_paths) or [None]
+    configs = [load_config(c, defines=defines, somaxconn=somaxconn) for c in paths]
+    columns = [
+        Column(profile, path, config, assess(config.settings, profile))
+        for path, profile in profiles
+        for config in configs
+    ]
+    return build_comparison(columns)
