@@ -133,4 +133,7 @@ class MpmMetrics:
             return 1.0
         if self.p_wait == 0.0 or math.isinf(self.mean_wait_given_wait_s):
             return self.p_wait
+        if self.mean_wait_given_wait_s <= 0.0:
+            # Waits too short to represent (the conditional mean underflowed): none exceeds t.
+            return self.p_wait if wait_s <= 0.0 else 0.0
         return self.p_wait * math.exp(-wait_s / self.mean_wait_given_wait_s)

@@ -343,6 +343,15 @@ def report_reasons(report: Report) -> list[str]:
             out.append(f"it meets them up to {rate_words(rec.max_rate_per_s)}")
         running = report.config.mpm if report.config is not None else ""
         out += keep_reasons(current, rec.options, running, profile, rec.min_saving)
+        adjusted = _warning_codes(report)
+        if adjusted:
+            out.append(
+                _adjusted_words(
+                    adjusted,
+                    "writing the values it applies (`capplan inspect` shows them) silences the "
+                    "warning and changes nothing else",
+                )
+            )
         return out
     if current is not None and report.config is not None:
         missed = sum(1 for t in current.targets if not t.met)
@@ -379,19 +388,24 @@ def report_reasons(report: Report) -> list[str]:
                 "meet the targets"
             )
     out += [limit_reason(o, profile, asked) for o in rec.options if o.best is None]
-    config = report.config
-    adjusted = (
-        [w.code for w in config.warnings if w.message.startswith("WARNING: ")]
-        if (config is not None)
-        else []
-    )
+    adjusted = _warning_codes(report)
     if adjusted and rec.settings is not None:
-        codes = ", ".join(dict.fromkeys(adjusted))
-        out.append(
-            f"httpd adjusts the current settings at start-up ({codes}); the block is one it "
-            "applies as written"
-        )
+        out.append(_adjusted_words(adjusted, "the block is one it applies as written"))
     return out
+
+
+def _warning_codes(report: Report) -> list[str]:
+    """check_config adjustments: the warnings httpd prints as "AHnnnnn: WARNING: …"
+    (`prefork_check_config()`, `worker_check_config()`, `event_check_config()`)."""
+    config = report.config
+    if config is None:
+        return []
+    return [w.code for w in config.warnings if w.message.startswith("WARNING: ")]
+
+
+def _adjusted_words(codes: Sequence[str], then: str) -> str:
+    listed = ", ".join(dict.fromkeys(codes))
+    return f"httpd adjusts the current settings at start-up ({listed}); {then}"
 
 
 def _share_reasons(options: Sequence[MpmOption]) -> list[str]:

@@ -1,5 +1,6 @@
 """Every recommended snippet, spliced into each shipped example, passes the real `apache2 -t` with
-no AH warning, and `capplan check` on the result agrees with the recommendation.
+no AH warning, and `capplan check` on the result, at the rate plus the recommendation's headroom,
+agrees with the recommendation (a "keep" is checked as the config stands).
 
 Splicing does what the placement advice says an admin does: the MPM directives are removed
 wherever the config set them, the MPM module is switched (Debian: `a2dismod`/`a2enmod` as links in
@@ -114,6 +115,7 @@ class Outcome:
     snippet: str
     meets_targets: bool
     check: Report | None
+    kept: bool = False
 
 
 def _run(case: tuple[str, Path], tmp: Path) -> Outcome:
@@ -125,13 +127,15 @@ def _run(case: tuple[str, Path], tmp: Path) -> Outcome:
     assert rec is not None
     if rec.mpm is None:
         return Outcome(name, 0, "", "", False, None)
-    _splice(tree, report)
+    if rec.action != "keep":  # "keep": nothing to paste, the config as it is must pass
+        _splice(tree, report)
     env = {k: v for k, v in os.environ.items() if not k.startswith("APACHE_")}
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60,
                           check=False)
-    check = check_report(str(conf), str(profile), somaxconn=4096)
+    # The recommendation is sized with 25 % headroom: `check` at 1.25 × the rate agrees.
+    check = check_report(str(conf), str(profile), somaxconn=4096, headroom=report.headroom)
     return Outcome(name, proc.returncode, proc.stderr + proc.stdout, rec.snippet,
-                   rec.meets_targets, check)
+                   rec.meets_targets, check, kept=rec.action == "keep")
 
 
 @pytest.mark.apache
@@ -146,7 +150,8 @@ def test_every_snippet_passes_apache2_and_capplan_check(apache2: str, tmp_path: 
         if outcome.check is None:
             problems.append(f"{outcome.case}: no recommendation at all")
             continue
-        if outcome.code != 0 or AH_CODE.search(outcome.output):
+        # A kept config keeps its own warnings (the report names them); a snippet has none.
+        if outcome.code != 0 or (AH_CODE.search(outcome.output) and not outcome.kept):
             problems.append(f"{outcome.case}: apache2 -t said\n{outcome.output}\n{outcome.snippet}")
         if outcome.check.verdict.ok != outcome.meets_targets:
             problems.append(
