@@ -210,9 +210,10 @@ def test_prefork_without_keepalive_is_plain_erlang_c(profile: TrafficProfile, wo
         # The 512-place accept queue truncates Erlang C's queue: equal to 1e-9 only for a load
         # clear of the worker count (at 37.2 Erlangs on 38 workers they differ by 2.6e-12).
         assert m.p_wait == pytest.approx(erlang_c(workers, load), rel=1e-9)
-        assert m.holding_time_scv == pytest.approx(
-            traffic.service_time_scv if profile.visits.linger_s == 0 else m.holding_time_scv
-        )
+        # H = S + L with a constant linger L: the variance is S's, the mean S + L.
+        service, linger = traffic.service_time_s, profile.visits.linger_s
+        expected = traffic.service_time_scv * service**2 / (service + linger) ** 2
+        assert m.holding_time_scv == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 @FUZZ
