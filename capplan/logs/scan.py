@@ -76,6 +76,9 @@ class ScanResult:
     status: tuple[tuple[str, int], ...]
     hours: tuple[int, ...]
     visits: VisitTally
+    keepalive_values: tuple[tuple[int, int], ...] = ()  # (%k, lines), numeric values only
+    t_max_at: Location | None = None  # the line with the latest start
+    duration_max_at: Location | None = None  # the line with the longest duration
 
 
 class _Totals:
@@ -95,6 +98,9 @@ class _Totals:
         self.duration_missing = 0
         self.keepalive_first = 0
         self.keepalive_known = 0
+        self.keepalive_values: Counter[bytes] = Counter()
+        self.t_max_at: Location | None = None
+        self.duration_max_at: Location | None = None
         self.connection_status: Counter[bytes] = Counter()
         self.status: Counter[bytes] = Counter()
         self.hours = [0] * 24
@@ -117,12 +123,17 @@ class _Totals:
         if b.parsed == 0:
             return
         self.t_min_s = min(self.t_min_s, b.t_min_s)
+        if b.t_max_s > self.t_max_s:
+            self.t_max_at = Location(source, first_line + b.t_max_line - 1)
         self.t_max_s = max(self.t_max_s, b.t_max_s)
         self.windows.add(b.windows)
+        if b.duration_max_line and b.service.max > self.service.max:
+            self.duration_max_at = Location(source, first_line + b.duration_max_line - 1)
         self.service.merge(b.service)
         self.duration_missing += b.duration_missing
         self.keepalive_first += b.keepalive_first
         self.keepalive_known += b.keepalive_known
+        self.keepalive_values.update(b.keepalive_values)
         self.connection_status.update(b.connection_status)
         self.status.update(b.status)
         for h, c in enumerate(b.hours):
@@ -159,6 +170,11 @@ class _Totals:
             status=text(self.status),
             hours=tuple(self.hours),
             visits=self.visits,
+            keepalive_values=tuple(
+                sorted((int(k), v) for k, v in self.keepalive_values.items() if k.isdigit())
+            ),
+            t_max_at=self.t_max_at,
+            duration_max_at=self.duration_max_at,
         )
 
 
