@@ -107,7 +107,7 @@ def profile_command(
 ) -> None:
     """Derive a traffic profile from access logs: rates, service times, keep-alive and visits."""
     from capplan.errors import CapplanError
-    from capplan.logs.derive import PEAK_CHOICES, render_profile_yaml
+    from capplan.logs.derive import PEAK_CHOICES, checked_profile_yaml
     from capplan.logs.pipeline import ProfileRequest, profile_logs
     from capplan.logs.scan import ScanOptions
 
@@ -151,7 +151,7 @@ def profile_command(
         bar.close()
     for warning in profile.warnings:
         typer.echo(f"capplan profile: warning: {warning}", err=True)
-    emit(render_profile_yaml(profile), output)
+    emit(checked_profile_yaml(profile), output)
 
 
 def _positive_duration(flag: str, text: str) -> float:

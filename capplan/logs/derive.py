@@ -33,6 +33,8 @@ from capplan.logs.stats import LogHistogram, bucket_centres, count_quantile
 _MIN_THINK_S = 0.001
 _MIN_SERVICE_S = 1e-6
 _MAX_SCV = 1e4  # the profile format's upper bound for service_time_scv
+_MAX_RATE_PER_S = 1e8  # the profile format's upper bound for requests_per_second
+_DAY_S = 86_400.0  # the profile format's upper bound for durations
 PEAK_CHOICES = ("mean", "p50", "p90", "p95", "p99", "max")
 _QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
@@ -123,6 +125,28 @@ def _rate(result: ScanResult, peak: str, span_s: float) -> RateEstimate:
     mean = result.parsed / span_s
     chosen = mean if peak == "mean" else dict(quantiles)[peak]
     return RateEstimate(mean, chosen, peak, w, windows, quantiles)
+
+
+def _check_rate(result: ScanResult, rate: RateEstimate, span_s: float) -> None:
+    """A profile needs a request rate in (0, 1e8]/s: else say why and what to change."""
+    chosen = rate.chosen_per_s
+    if chosen > _MAX_RATE_PER_S:
+        raise CapplanError(
+            f"{', '.join(result.sources)}: the {rate.peak} request rate is {chosen:.3g}/s over "
+            f"windows of "
+            f"{rate.window_s:g} s, beyond the {_MAX_RATE_PER_S:g}/s a profile allows; use a "
+            "longer --window"
+        )
+    if chosen > 0.0:
+        return
+    busy = rate.windows - dict(result.window_counts).get(0, 0)
+    raise CapplanError(
+        f"the {rate.peak} request rate is 0: only {busy:,} of the {rate.windows:,} windows of "
+        f"{rate.window_s:g} s from {_utc(result.t_min_s)} to this line's {_utc(result.t_max_s)} "
+        f"({span_s:,.0f} s) have a request; if a stray time stamp stretches the span, fix or "
+        "remove that line, else use a longer --window or --peak max",
+        result.t_max_at,
+    )
 
 
 def time_resolution_s(plan: ScanPlan) -> float:
@@ -348,11 +372,14 @@ def derive_profile(
     peak: str = "p99",
     keepalive: KeepAliveConfig | None = None,
     service_time_s: float | None = None,
+    now_s: float | None = None,
 ) -> LogProfile:
     """Turn merged scan statistics into estimates (pure; no I/O).
 
     `service_time_s` stands in when the log has no duration field; without either, raise
-    CapplanError (a profile needs a service time).
+    CapplanError (a profile needs a service time). Input no profile can describe (a request
+    rate of 0 or beyond the format's bound, a mean duration beyond a day, a time stamp more
+    than a day after `now_s`) raises CapplanError naming the line where there is one.
     """
     if peak not in PEAK_CHOICES:
         raise ValueError(f"peak must be one of {PEAK_CHOICES}, got {peak!r}")
@@ -365,7 +392,14 @@ def derive_profile(
     # Span: first to last request start plus one tick of the stamps' resolution, so that a log
     # whose lines all carry the same whole-second stamp lasts 1 s, not 0.
     span_s = last - first + time_resolution_s(plan)
+    if now_s is not None and last > now_s + _DAY_S:
+        raise CapplanError(
+            f"the time stamp {_utc(last)} is in the future (the clock says {_utc(now_s)}); "
+            "a log line cannot be dated after it was written: fix or remove the line",
+            result.t_max_at,
+        )
     rate = _rate(result, peak, span_s)
+    _check_rate(result, rate, span_s)
 
     service: ServiceEstimate | None = None
     hist = result.service
@@ -387,6 +421,14 @@ def derive_profile(
                 f"{_MAX_SCV:g}"
             )
             service = replace(service, scv=_MAX_SCV)
+        if service.mean_s > _DAY_S:
+            raise CapplanError(
+                f"this line's {service.source} of {_duration(service.max_s)} makes the mean "
+                f"request duration over {service.count:,} requests {_duration(service.mean_s)}, "
+                "beyond the one day a profile allows: the line is likely corrupt; fix or remove "
+                "it",
+                result.duration_max_at,
+            )
         if service.mean_s < _MIN_SERVICE_S:
             warnings.append(
                 f"mean {service.source} is {service.mean_s:.3g} s, below 1 µs; service_time set "
@@ -535,7 +577,10 @@ def _duration(seconds: float) -> str:
 
 
 def _utc(epoch_s: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
+    except (OverflowError, OSError, ValueError):  # beyond the C library's calendar
+        return f"{epoch_s:.6g} s after 1970"
 
 
 def _yaml_string(text: str) -> str:
@@ -625,6 +670,22 @@ def render_profile_yaml(p: LogProfile) -> str:
     add("memory: {}")
     _footer(p, add)
     return "\n".join(out) + "\n"
+
+
+def checked_profile_yaml(p: LogProfile) -> str:
+    """`render_profile_yaml`, validated as `check` and `recommend` will read it: a profile that
+    would not load is an error here (CapplanError), never a file written with exit 0."""
+    from capplan.profile import profile_from_text
+
+    text = render_profile_yaml(p)
+    try:
+        profile_from_text(text, "profile.yaml")
+    except CapplanError as exc:
+        raise CapplanError(
+            f"{', '.join(p.sources)}: the derived profile would not load ({exc.message}); "
+            "see the warnings above"
+        ) from None
+    return text
 
 
 def _inference_lines(inferred: KeepAliveInference, config: KeepAliveConfig | None) -> list[str]:
