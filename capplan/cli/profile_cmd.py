@@ -104,6 +104,16 @@ def profile_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the profile here (atomically).")
     ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Scan on a dask.distributed scheduler (e.g. tcp://host:8786), or local:N for "
+            "N local worker processes; the logs must be paths or URLs the workers can read. "
+            "Needs capplan[dask].",
+        ),
+    ] = None,
 ) -> None:
     """Derive a traffic profile from access logs: rates, service times, keep-alive and visits."""
     from capplan.errors import CapplanError
@@ -128,6 +138,8 @@ def profile_command(
     )
     if logs.count("-") > 1:
         raise CapplanError("standard input (-) can be read only once")
+    if dask is not None and jobs != 0:
+        raise CapplanError("give -j or --dask, not both (--dask runs one task per worker thread)")
     request = ProfileRequest(
         paths=tuple(logs),
         log_format=log_format,
@@ -143,6 +155,7 @@ def profile_command(
             max_bad_fraction=max_bad_fraction,
             jobs=jobs,
         ),
+        dask=dask,
     )
     bar = _ProgressBar()
     try:

@@ -37,6 +37,7 @@ class ProfileRequest:
     name: str | None = None
     service_time_s: float | None = None  # when the log has no duration field
     options: ScanOptions = field(default_factory=ScanOptions)
+    dask: str | None = None  # scan on this dask.distributed scheduler (or local:N)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,14 @@ def profile_logs(
         block_bytes=request.options.block_bytes,
         max_clients=request.options.max_clients,
     )
-    result = scan_logs(request.paths, fmt, options, stdin=stdin, progress=progress)
+    if request.dask is not None:
+        from capplan.logs.dask_scan import scan_logs_dask
+
+        result = scan_logs_dask(
+            request.paths, fmt, options, address=request.dask, progress=progress
+        )
+    else:
+        result = scan_logs(request.paths, fmt, options, stdin=stdin, progress=progress)
     name = request.name
     if name is None:
         first = request.paths[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -241,6 +241,17 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def scan_plan(fmt: CompiledFormat, options: ScanOptions) -> ScanPlan:
+    """The scan plan for this format under these options (CapplanError without a time field)."""
+    return make_plan(
+        fmt,
+        window_s=options.window_s,
+        visit_gap_s=options.visit_gap_s,
+        reorder_s=options.reorder_s,
+        keepalive_cap=options.keepalive_cap,
+    )
+
+
 def scan_logs(
     paths: tuple[str, ...],
     fmt: CompiledFormat,
@@ -252,30 +263,44 @@ def scan_logs(
     """Read and scan every input; raise CapplanError when too little of it is usable."""
     if not paths:
         raise CapplanError("no log files given")
-    plan = make_plan(
-        fmt,
-        window_s=options.window_s,
-        visit_gap_s=options.visit_gap_s,
-        reorder_s=options.reorder_s,
-        keepalive_cap=options.keepalive_cap,
-    )
+    plan = scan_plan(fmt, options)
     inputs = [LogInput(p, stdin, block_bytes=options.block_bytes) for p in paths]
     total = sum(log.size_bytes for log in inputs)
     jobs = options.jobs or _usable_cpus()
     if total < 2 * options.block_bytes and "-" not in paths:
         jobs = 1  # starting processes costs more than it saves on small inputs
-    totals = _Totals(plan, options, fmt.source)
+    return merge_scanned(
+        _scanned(inputs, plan, jobs, progress, total),
+        plan,
+        options,
+        log_format=fmt.source,
+        sources=tuple(log.name for log in inputs),
+        read_notes=lambda: [n for log in inputs for n in log.notes],
+    )
+
+
+def merge_scanned(
+    scanned: Iterable[tuple[str, BlockStats]],
+    plan: ScanPlan,
+    options: ScanOptions,
+    *,
+    log_format: str,
+    sources: tuple[str, ...],
+    read_notes: Callable[[], list[ReadNote]],
+) -> ScanResult:
+    """Merge block statistics, in file order, into the result; `read_notes` is asked once the
+    blocks are merged (reading them is what finds a truncated gzip file)."""
+    totals = _Totals(plan, options, log_format)
     with without_gc():  # the merge allocates per client, never in cycles (see parse.py)
-        for source, stats in _scanned(inputs, plan, jobs, progress, total):
+        for source, stats in scanned:
             totals.add(source, stats)
     # A read note (truncated gzip) is about the end of what was read from its file.
     lines_read = totals.lines_by_source
     notes = tuple(
         ReadNote(Location(n.location.path, lines_read.get(n.location.path, 0)), n.message)
-        for log in inputs
-        for n in log.notes
+        for n in read_notes()
     )
-    result = totals.result(tuple(log.name for log in inputs), notes)
+    result = totals.result(sources, notes)
     check_usable(result, options.max_bad_fraction)
     return result
 
