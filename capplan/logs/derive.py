@@ -5,14 +5,14 @@ about keep-alive (KeepAliveTimeout T, MaxKeepAliveRequests K) when it is known. 
 estimates with their provenance, and the profile text whose comments say where each number came
 from and how many lines support it.
 
-Estimators (model.md §0, §2, §10.2):
+Estimators (the holding-time model of docs/queueing.md):
 - request rate: lines / span; windowed rates from the window histogram (`--window`);
 - service time S, SCV and quantiles: from `%D` / `%{us}T` / `%{ms}T` / `%T`;
 - E[R] = requests / #(%k == 0); λ_conn = #(%k == 0) / span;
 - think time Z: mean gap between a client's response end and its next request start, within
   visits (a gap longer than `--visit-gap` ends the visit);
 - idle hold q: share of visits whose last request left the connection open (`%X` `+`);
-- requests per visit m: the geometric mean that reproduces the observed E[R] under model.md §2.2
+- requests per visit m: the geometric mean that reproduces the observed E[R] under the model
   given T, K and Z (when T is known), else E[R] itself.
 """
 
@@ -159,7 +159,7 @@ def time_resolution_s(plan: ScanPlan) -> float:
 def fit_requests_per_visit(
     requests_per_connection: float, think_s: float, keepalive: KeepAliveConfig
 ) -> tuple[float, bool]:
-    """m such that geometric visits give the observed E[R] (model.md §2.2); (m, clamped).
+    """m such that geometric visits give the observed E[R] (holding model); (m, clamped).
 
     E[R] = (1 - alpha^k)/(1 - alpha), alpha = r p, r = 1 - 1/m, p = 1 - exp(-T/Z), k = K + 1
     (k = inf for K = 0). E[R] grows with alpha, so alpha is found by bisection on [0, 1), then
@@ -232,13 +232,14 @@ def infer_keepalive_timeout(
 ) -> float | None:
     """The KeepAliveTimeout T that best separates kept-alive gaps from broken ones (seconds).
 
-    A gap g (response end to next request) is kept alive when g <= T (model.md §2.1, H4). Time
-    stamps of resolution r add to each measured gap x a rounding error U on (-w, w), w = r (at
-    least 1 % of T, the histograms' bucket width), triangular and tilted by the exponential
-    gaps of mean `think_s` (`_rounding_cdf`), so P(kept | x) = P(U >= x - T); a share `_MISFIT`
-    of gaps may fall on the wrong side (clients behind NAT, races at the timeout). T maximises
-    the binomial likelihood over the log-bucketed histograms of kept and broken gaps, on a grid
-    of 0.2 % steps (the middle of the best plateau). None when either histogram is empty (the
+    A gap g (response end to next request) is kept alive when g <= T (the holding-time
+    model's timeout rule). Time stamps of resolution r add to each measured gap x a rounding
+    error U on (-w, w), w = r (at least 1 % of T, the histograms' bucket width), triangular and
+    tilted by the exponential gaps of mean `think_s` (`_rounding_cdf`), so P(kept | x) =
+    P(U >= x - T); a share `_MISFIT` of gaps may fall on the wrong side (clients behind NAT,
+    races at the timeout). T maximises the binomial likelihood over the log-bucketed histograms
+    of kept and broken gaps, on a grid of 0.2 % steps (the middle of the best plateau). None
+    when either histogram is empty (the
     gaps then bound T on one side only).
     """
     if kept.count == 0 or broken.count == 0:
@@ -487,9 +488,10 @@ def derive_profile(
         )
     elif e_r is not None and fit_with is not None and think is not None:
         m, clamped = fit_requests_per_visit(e_r, think, fit_with)
+        cap = fit_with.max_requests
         settings = (
             f"KeepAliveTimeout {fit_with.timeout_s:.3g} s, MaxKeepAliveRequests "
-            f"{fit_with.max_requests}"
+            f"{cap}{' (unlimited)' if cap == 0 else ''}"
         )
         where = "the config" if keepalive is not None else "inferred from the log"
         method = (

@@ -621,9 +621,7 @@ def _pick(column: Sequence[T], rows: list[int]) -> list[T]:
     return list(itemgetter(*rows)(column)) if rows else []
 
 
-def _keys(
-    ip_col: list[bytes], ua_col: list[bytes] | None, rows: np.ndarray
-) -> list[ClientKey]:
+def _keys(ip_col: list[bytes], ua_col: list[bytes] | None, rows: np.ndarray) -> list[ClientKey]:
     """The client keys of some rows: (address, user agent) pairs, or addresses alone."""
     picked = rows.tolist()
     ips = _pick(ip_col, picked)
