@@ -3,6 +3,7 @@
 Usage (from the project root):
 
     python bench/logs_speed.py [--lines 1000000] [--repeat 3] [--memory-lines 10000000]
+                               [--dask-workers 1,2,4]
 
 The log is written once by `tests.logs.generator` (combined + `%D %k %X`, one line per request
 of a known traffic model) into a temporary directory. Each tool runs `--repeat` times on it; the
@@ -14,18 +15,28 @@ maximum RSS with the first run (memory must stay flat in the number of lines).
 Peers: GoAccess (`goaccess FILE --log-format=... -o out.json`, the format translated to its own
 specifiers) and the Python parser apachelogs (`pip install apachelogs`; it is not a dependency
 of capplan). apachelogs is timed on the first `--apachelogs-lines` lines only, since it is slow.
+
+With `--dask-workers` (needs `capplan[dask]`), the same log is also profiled with `--dask` on a
+running cluster of 1, 2 and 4 worker processes on this machine (`dask scheduler` and
+`dask worker --nworkers N --nthreads 1`, started and stopped by the script): the time is that
+of the whole `capplan profile --dask ADDRESS` command, connecting included, cluster start-up
+excluded (as on a cluster that is already up). Each profile is compared with the local scan's,
+byte for byte. Per CPU-second and RSS are the client's only for these rows, so not shown.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,9 +61,7 @@ print(count, time.perf_counter() - t, time.process_time() - c)
 """
 
 
-def run(
-    cmd: list[str], stdout: int | None = subprocess.DEVNULL
-) -> tuple[float, int, str, float]:
+def run(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, int, str, float]:
     """(wall seconds, max RSS in KiB, stdout, CPU seconds of the command and its children).
 
     The RSS comes from /usr/bin/time: a child forked from this (large) process would inherit its
@@ -60,8 +69,12 @@ def run(
     """
     with tempfile.NamedTemporaryFile() as rss_file, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file.name, *cmd],
-                              stdout=stdout, stderr=err, check=False)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file.name, *cmd],
+            stdout=stdout,
+            stderr=err,
+            check=False,
+        )
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             err.seek(0)
@@ -72,7 +85,10 @@ def run(
     return wall, int(rss_text), out, float(user_s) + float(sys_s)
 
 
-def capplan_cmd(log: Path, jobs: int) -> list[str]:
+def capplan_cmd(
+    log: Path, jobs: int, dask: str | None = None, output: str = os.devnull
+) -> list[str]:
+    where = ["-j", str(jobs)] if dask is None else ["--dask", dask]
     return [
         sys.executable,
         "-c",
@@ -81,11 +97,68 @@ def capplan_cmd(log: Path, jobs: int) -> list[str]:
         str(log),
         "-f",
         LOG_FORMAT,
-        "-j",
-        str(jobs),
+        *where,
         "-o",
-        os.devnull,
+        output,
     ]
+
+
+@contextlib.contextmanager
+def dask_cluster(workers: int, tmp: Path) -> Iterator[str]:
+    """A scheduler and `workers` single-thread worker processes on 127.0.0.1; yields the
+    scheduler address, then stops both by PID."""
+    from distributed import Client
+
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    file = tmp / f"scheduler-{workers}.json"
+    scheduler = subprocess.Popen(
+        [
+            *dask,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(file),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                "--scheduler-file",
+                str(file),
+                "--nworkers",
+                str(workers),
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        with Client(scheduler_file=str(file), timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+            address = str(client.scheduler.address)
+        yield address
+    finally:
+        for proc in (worker, scheduler):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 def main() -> None:
@@ -94,7 +167,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--apachelogs-lines", type=int, default=200_000)
     parser.add_argument("--memory-lines", type=int, default=0)
+    parser.add_argument(
+        "--dask-workers", default="", help="comma-separated worker counts for --dask, e.g. 1,2,4"
+    )
     args = parser.parse_args()
+    dask_workers = [int(w) for w in args.dask_workers.split(",") if w]
 
     with tempfile.TemporaryDirectory(prefix="capplan-bench-") as tmp:
         log = Path(tmp) / "access.log"
@@ -149,21 +226,45 @@ def main() -> None:
             parsed, wall_s, cpu_s = out_text.split()
             record("apachelogs (parse only)", float(wall_s), max_rss, int(parsed), float(cpu_s))
 
-        print(f"\n{'tool':<26} {'median lines/s':>15} {'per CPU-second':>15} {'runs':>5} "
-              f"{'max RSS':>10}")
+        print(
+            f"\n{'tool':<26} {'median lines/s':>15} {'per CPU-second':>15} {'runs':>5} "
+            f"{'max RSS':>10}"
+        )
         medians = {name: statistics.median(v) for name, v in results.items()}
         for name, value in medians.items():
-            print(f"{name:<26} {value:>15,.0f} {statistics.median(per_cpu[name]):>15,.0f} "
-                  f"{len(results[name]):>5} {rss[name] / 1024:>8,.0f} MB")
+            print(
+                f"{name:<26} {value:>15,.0f} {statistics.median(per_cpu[name]):>15,.0f} "
+                f"{len(results[name]):>5} {rss[name] / 1024:>8,.0f} MB"
+            )
         best = max(medians["capplan profile -j 1"], medians["capplan profile -j 2"])
         cpu_medians = {name: statistics.median(v) for name, v in per_cpu.items()}
+        if dask_workers:
+            reference = Path(tmp) / "local.yaml"
+            run(capplan_cmd(log, 1, output=str(reference)))
+            print()
+            for workers in dask_workers:
+                rates = []
+                with dask_cluster(workers, Path(tmp)) as address:
+                    for _ in range(args.repeat):
+                        out = Path(tmp) / "dask.yaml"
+                        wall, _, _, _ = run(capplan_cmd(log, 0, dask=address, output=str(out)))
+                        rates.append(n / wall)
+                        if out.read_bytes() != reference.read_bytes():
+                            raise SystemExit(f"--dask with {workers} workers: profile differs")
+                label = f"capplan --dask, {workers} worker{'s' if workers > 1 else ''}"
+                print(
+                    f"{label:<26} {statistics.median(rates):>15,.0f} {'':>15} "
+                    f"{len(rates):>5}   (same profile as -j 1, byte for byte)"
+                )
         print()
         for peer in ("goaccess (JSON)", "apachelogs (parse only)"):
             if peer in medians:
                 for jobs in (1, 2):
                     name = f"capplan profile -j {jobs}"
-                    print(f"capplan -j {jobs} / {peer}: {medians[name] / medians[peer]:.1f}x "
-                          f"wall, {cpu_medians[name] / cpu_medians[peer]:.1f}x per CPU-second")
+                    print(
+                        f"capplan -j {jobs} / {peer}: {medians[name] / medians[peer]:.1f}x "
+                        f"wall, {cpu_medians[name] / cpu_medians[peer]:.1f}x per CPU-second"
+                    )
         print(f"best capplan: {best:,.0f} lines/s")
 
         if args.memory_lines:

@@ -104,10 +104,20 @@ def profile_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the profile here (atomically).")
     ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Scan on a dask.distributed scheduler (e.g. tcp://host:8786), or local:N for "
+            "N local worker processes; the logs must be paths or URLs the workers can read. "
+            "Needs capplan[dask].",
+        ),
+    ] = None,
 ) -> None:
     """Derive a traffic profile from access logs: rates, service times, keep-alive and visits."""
     from capplan.errors import CapplanError
-    from capplan.logs.derive import PEAK_CHOICES, render_profile_yaml
+    from capplan.logs.derive import PEAK_CHOICES, checked_profile_yaml
     from capplan.logs.pipeline import ProfileRequest, profile_logs
     from capplan.logs.scan import ScanOptions
 
@@ -128,6 +138,8 @@ def profile_command(
     )
     if logs.count("-") > 1:
         raise CapplanError("standard input (-) can be read only once")
+    if dask is not None and jobs != 0:
+        raise CapplanError("give -j or --dask, not both (--dask runs one task per worker thread)")
     request = ProfileRequest(
         paths=tuple(logs),
         log_format=log_format,
@@ -143,6 +155,7 @@ def profile_command(
             max_bad_fraction=max_bad_fraction,
             jobs=jobs,
         ),
+        dask=dask,
     )
     bar = _ProgressBar()
     try:
@@ -151,7 +164,7 @@ def profile_command(
         bar.close()
     for warning in profile.warnings:
         typer.echo(f"capplan profile: warning: {warning}", err=True)
-    emit(render_profile_yaml(profile), output)
+    emit(checked_profile_yaml(profile), output)
 
 
 def _positive_duration(flag: str, text: str) -> float:

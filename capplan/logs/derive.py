@@ -5,14 +5,14 @@ about keep-alive (KeepAliveTimeout T, MaxKeepAliveRequests K) when it is known. 
 estimates with their provenance, and the profile text whose comments say where each number came
 from and how many lines support it.
 
-Estimators (model.md §0, §2, §10.2):
+Estimators (the holding-time model of docs/queueing.md):
 - request rate: lines / span; windowed rates from the window histogram (`--window`);
 - service time S, SCV and quantiles: from `%D` / `%{us}T` / `%{ms}T` / `%T`;
 - E[R] = requests / #(%k == 0); λ_conn = #(%k == 0) / span;
 - think time Z: mean gap between a client's response end and its next request start, within
   visits (a gap longer than `--visit-gap` ends the visit);
 - idle hold q: share of visits whose last request left the connection open (`%X` `+`);
-- requests per visit m: the geometric mean that reproduces the observed E[R] under model.md §2.2
+- requests per visit m: the geometric mean that reproduces the observed E[R] under the model
   given T, K and Z (when T is known), else E[R] itself.
 """
 
@@ -20,17 +20,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from capplan.errors import CapplanError
 from capplan.logs.parse import ScanPlan
 from capplan.logs.scan import ScanResult
-from capplan.logs.stats import count_quantile
+from capplan.logs.stats import LogHistogram, bucket_centres, count_quantile
 
 _MIN_THINK_S = 0.001
 _MIN_SERVICE_S = 1e-6
 _MAX_SCV = 1e4  # the profile format's upper bound for service_time_scv
+_MAX_RATE_PER_S = 1e8  # the profile format's upper bound for requests_per_second
+_DAY_S = 86_400.0  # the profile format's upper bound for durations
 PEAK_CHOICES = ("mean", "p50", "p90", "p95", "p99", "max")
 _QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
@@ -107,6 +111,7 @@ class LogProfile:
     hours: tuple[int, ...]
     keepalive: KeepAliveConfig | None
     warnings: tuple[str, ...]
+    inferred: KeepAliveInference | None = None  # keep-alive settings as the log shows them
 
 
 def _rate(result: ScanResult, peak: str, span_s: float) -> RateEstimate:
@@ -122,6 +127,28 @@ def _rate(result: ScanResult, peak: str, span_s: float) -> RateEstimate:
     return RateEstimate(mean, chosen, peak, w, windows, quantiles)
 
 
+def _check_rate(result: ScanResult, rate: RateEstimate, span_s: float) -> None:
+    """A profile needs a request rate in (0, 1e8]/s: else say why and what to change."""
+    chosen = rate.chosen_per_s
+    if chosen > _MAX_RATE_PER_S:
+        raise CapplanError(
+            f"{', '.join(result.sources)}: the {rate.peak} request rate is {chosen:.3g}/s over "
+            f"windows of "
+            f"{rate.window_s:g} s, beyond the {_MAX_RATE_PER_S:g}/s a profile allows; use a "
+            "longer --window"
+        )
+    if chosen > 0.0:
+        return
+    busy = rate.windows - dict(result.window_counts).get(0, 0)
+    raise CapplanError(
+        f"the {rate.peak} request rate is 0: only {busy:,} of the {rate.windows:,} windows of "
+        f"{rate.window_s:g} s from {_utc(result.t_min_s)} to this line's {_utc(result.t_max_s)} "
+        f"({span_s:,.0f} s) have a request; if a stray time stamp stretches the span, fix or "
+        "remove that line, else use a longer --window or --peak max",
+        result.t_max_at,
+    )
+
+
 def time_resolution_s(plan: ScanPlan) -> float:
     """The tick of the log's request start times: 1 s for `%t`-like stamps, else finer."""
     if plan.frac_group is not None:
@@ -132,7 +159,7 @@ def time_resolution_s(plan: ScanPlan) -> float:
 def fit_requests_per_visit(
     requests_per_connection: float, think_s: float, keepalive: KeepAliveConfig
 ) -> tuple[float, bool]:
-    """m such that geometric visits give the observed E[R] (model.md §2.2); (m, clamped).
+    """m such that geometric visits give the observed E[R] (holding model); (m, clamped).
 
     E[R] = (1 - alpha^k)/(1 - alpha), alpha = r p, r = 1 - 1/m, p = 1 - exp(-T/Z), k = K + 1
     (k = inf for K = 0). E[R] grows with alpha, so alpha is found by bisection on [0, 1), then
@@ -165,6 +192,180 @@ def fit_requests_per_visit(
     return 1.0 / (1.0 - r), False
 
 
+@dataclass(frozen=True, slots=True)
+class KeepAliveInference:
+    """The keep-alive settings in force as the log shows them (`%k`, `%X` and the gaps).
+
+    `timeout_s` is the KeepAliveTimeout estimate (None: no gap was kept alive, or none broke a
+    connection); `timeout_at_least_s` the largest kept-alive gap, a lower bound when no gap ever
+    broke a connection. `max_requests` is MaxKeepAliveRequests when `%k` stops at a cap, else
+    None (no cap reached: unlimited, or above `largest_keepalives`).
+    """
+
+    timeout_s: float | None
+    timeout_at_least_s: float
+    kept_gaps: int
+    broken_gaps: int
+    kept_p99_s: float
+    broken_p01_s: float
+    max_requests: int | None
+    largest_keepalives: int
+    capped_connections: int  # connections that reached `largest_keepalives`
+
+
+_MISFIT = 1e-3  # share of gaps the timeout fit lets fall on the wrong side (NAT, races)
+
+
+def _rounding_cdf(tilt: float) -> tuple[np.ndarray, np.ndarray]:
+    """(u, P(U <= u)) on (-1, 1) for the rounding error U of a gap, in units of the stamps'
+    resolution r: triangular (the difference of two uniform rounding errors), tilted by
+    exp(tilt u) because, with exponential gaps of mean Z, a measured gap is more likely a
+    shorter true gap plus a positive error than the reverse (tilt = r / Z)."""
+    u = np.linspace(-1.0, 1.0, 2001)
+    density = (1.0 - np.abs(u)) * np.exp(tilt * u)
+    cdf = np.concatenate(([0.0], np.cumsum((density[1:] + density[:-1]) / 2.0)))
+    return u, cdf / cdf[-1]
+
+
+def infer_keepalive_timeout(
+    kept: LogHistogram, broken: LogHistogram, resolution_s: float, think_s: float
+) -> float | None:
+    """The KeepAliveTimeout T that best separates kept-alive gaps from broken ones (seconds).
+
+    A gap g (response end to next request) is kept alive when g <= T (the holding-time
+    model's timeout rule). Time stamps of resolution r add to each measured gap x a rounding
+    error U on (-w, w), w = r (at least 1 % of T, the histograms' bucket width), triangular and
+    tilted by the exponential gaps of mean `think_s` (`_rounding_cdf`), so P(kept | x) =
+    P(U >= x - T); a share `_MISFIT` of gaps may fall on the wrong side (clients behind NAT,
+    races at the timeout). T maximises the binomial likelihood over the log-bucketed histograms
+    of kept and broken gaps, on a grid of 0.2 % steps (the middle of the best plateau). None
+    when either histogram is empty (the
+    gaps then bound T on one side only).
+    """
+    if kept.count == 0 or broken.count == 0:
+        return None
+    values = np.concatenate(([0.0], bucket_centres()))
+    n_kept = np.concatenate(([kept.zeros], kept.buckets)).astype(np.float64)
+    n_broken = np.concatenate(([broken.zeros], broken.buckets)).astype(np.float64)
+    used = (n_kept > 0) | (n_broken > 0)
+    x, a, b = values[used], n_kept[used], n_broken[used]
+    low = max(resolution_s / 2.0, 1e-3)
+    high = max(float(x.max()) * 1.5, low * 2.0)
+    grid = np.exp(np.arange(math.log(low), math.log(high), math.log(1.002)))
+    score = np.empty(grid.size)
+    for lo in range(0, grid.size, 256):  # 256 candidates at a time bound the temporary arrays
+        t = grid[lo : lo + 256, None]
+        half = np.maximum(resolution_s, 0.01 * t)
+        tilt = float(resolution_s / think_s) if think_s > 0 else 0.0
+        u, cdf = _rounding_cdf(min(tilt, 50.0))
+        below = np.interp((x[None, :] - t) / half, u, cdf, left=0.0, right=1.0)
+        p = _MISFIT + (1.0 - 2.0 * _MISFIT) * (1.0 - below)
+        score[lo : lo + 256] = (a * np.log(p) + b * np.log1p(-p)).sum(axis=1)
+    top = np.flatnonzero(score >= score.max() - 1e-9 * abs(score.max()))
+    return float(grid[top[len(top) // 2]])
+
+
+def infer_keepalive_cap(values: Mapping[int, int]) -> int | None:
+    """MaxKeepAliveRequests K when the `%k` values stop at a cap, else None.
+
+    httpd logs `%k` 0, 1, ..., K on a connection and closes it after the request with `%k` = K
+    (ap_set_keepalive, verified against httpd). Without a cap, the count of lines at `%k` = j
+    falls roughly geometrically, with ratio a = n(j) / n(j - 1); at the largest value K seen,
+    about n(K) * a lines would be expected beyond it. When that is 5 or more, seeing none has
+    probability below e^-5 (Poisson): K is a cap.
+    """
+    if not values:
+        return None
+    top = max(values)
+    if top < 1:
+        return None
+    below = values.get(top - 1, 0)
+    if below == 0:
+        return None
+    at = values[top]
+    return top if at * at / below >= 5.0 else None
+
+
+def infer_keepalive(result: ScanResult) -> KeepAliveInference | None:
+    """What the log says about the keep-alive settings; None without `%k` or client address."""
+    plan = result.plan
+    if plan.keepalive_group is None or plan.client_group is None:
+        return None
+    vt = result.visits
+    kept, broken = vt.kept_gaps, vt.broken_gaps
+    values = dict(result.keepalive_values)
+    top = max(values, default=0)
+    return KeepAliveInference(
+        timeout_s=infer_keepalive_timeout(
+            kept, broken, time_resolution_s(plan), vt.gap_sum_s / vt.gap_n if vt.gap_n else 0.0
+        ),
+        timeout_at_least_s=kept.max,
+        kept_gaps=kept.count,
+        broken_gaps=broken.count,
+        kept_p99_s=kept.quantile(0.99),
+        broken_p01_s=broken.quantile(0.01),
+        max_requests=infer_keepalive_cap(values),
+        largest_keepalives=top,
+        capped_connections=values.get(top, 0),
+    )
+
+
+def _inferred_config(inferred: KeepAliveInference) -> KeepAliveConfig | None:
+    """The keep-alive settings to fit visits under when only the log is known."""
+    timeout = inferred.timeout_s
+    if timeout is None and inferred.broken_gaps == 0 and inferred.kept_gaps > 0:
+        timeout = inferred.timeout_at_least_s  # no gap broke a connection: T is at least this
+    if timeout is None or timeout <= 0.0:
+        return None
+    return KeepAliveConfig(
+        timeout_s=timeout, max_requests=inferred.max_requests or 0, origin="the log"
+    )
+
+
+def _disagreements(config: KeepAliveConfig, inferred: KeepAliveInference) -> list[str]:
+    """Warnings where the config's keep-alive settings differ from what the log shows."""
+    out: list[str] = []
+    where = f" ({config.origin})" if config.origin else ""
+    t = inferred.timeout_s
+    if config.enabled and t is not None and abs(config.timeout_s - t) > max(1.0, 0.1 * t):
+        out.append(
+            f"the config's KeepAliveTimeout {config.timeout_s:g} s{where} disagrees with the "
+            f"log, where gaps up to about {t:.3g} s kept the connection "
+            f"({inferred.kept_gaps:,} kept-alive and {inferred.broken_gaps:,} timed-out gaps): "
+            "was the log written under another config?"
+        )
+    if (
+        config.enabled
+        and t is None
+        and inferred.broken_gaps == 0
+        and inferred.kept_gaps > 0
+        and config.timeout_s + 1.0 < inferred.timeout_at_least_s
+    ):
+        out.append(
+            f"the config's KeepAliveTimeout {config.timeout_s:g} s{where} is shorter than gaps "
+            f"the log kept alive (up to {inferred.timeout_at_least_s:.3g} s)"
+        )
+    cap = config.max_requests if config.enabled and config.max_requests > 0 else None
+    if cap is not None and inferred.largest_keepalives > cap:
+        out.append(
+            f"the config's MaxKeepAliveRequests {cap}{where} is below the log's largest %k "
+            f"({inferred.largest_keepalives})"
+        )
+    elif inferred.max_requests is not None and inferred.max_requests != cap:
+        shown = "unlimited (0)" if cap is None else str(cap)
+        out.append(
+            f"%k stops at {inferred.max_requests} on {inferred.capped_connections:,} "
+            f"connections, a MaxKeepAliveRequests of {inferred.max_requests}, but the "
+            f"config{where} says {shown}"
+        )
+    if not config.enabled and inferred.largest_keepalives > 0:
+        out.append(
+            f"the config{where} turns keep-alive off, but the log has requests on reused "
+            f"connections (%k up to {inferred.largest_keepalives})"
+        )
+    return out
+
+
 def derive_profile(
     result: ScanResult,
     *,
@@ -172,11 +373,14 @@ def derive_profile(
     peak: str = "p99",
     keepalive: KeepAliveConfig | None = None,
     service_time_s: float | None = None,
+    now_s: float | None = None,
 ) -> LogProfile:
     """Turn merged scan statistics into estimates (pure; no I/O).
 
     `service_time_s` stands in when the log has no duration field; without either, raise
-    CapplanError (a profile needs a service time).
+    CapplanError (a profile needs a service time). Input no profile can describe (a request
+    rate of 0 or beyond the format's bound, a mean duration beyond a day, a time stamp more
+    than a day after `now_s`) raises CapplanError naming the line where there is one.
     """
     if peak not in PEAK_CHOICES:
         raise ValueError(f"peak must be one of {PEAK_CHOICES}, got {peak!r}")
@@ -189,7 +393,14 @@ def derive_profile(
     # Span: first to last request start plus one tick of the stamps' resolution, so that a log
     # whose lines all carry the same whole-second stamp lasts 1 s, not 0.
     span_s = last - first + time_resolution_s(plan)
+    if now_s is not None and last > now_s + _DAY_S:
+        raise CapplanError(
+            f"the time stamp {_utc(last)} is in the future (the clock says {_utc(now_s)}); "
+            "a log line cannot be dated after it was written: fix or remove the line",
+            result.t_max_at,
+        )
     rate = _rate(result, peak, span_s)
+    _check_rate(result, rate, span_s)
 
     service: ServiceEstimate | None = None
     hist = result.service
@@ -211,6 +422,14 @@ def derive_profile(
                 f"{_MAX_SCV:g}"
             )
             service = replace(service, scv=_MAX_SCV)
+        if service.mean_s > _DAY_S:
+            raise CapplanError(
+                f"this line's {service.source} of {_duration(service.max_s)} makes the mean "
+                f"request duration over {service.count:,} requests {_duration(service.mean_s)}, "
+                "beyond the one day a profile allows: the line is likely corrupt; fix or remove "
+                "it",
+                result.duration_max_at,
+            )
         if service.mean_s < _MIN_SERVICE_S:
             warnings.append(
                 f"mean {service.source} is {service.mean_s:.3g} s, below 1 µs; service_time set "
@@ -227,10 +446,10 @@ def derive_profile(
             "or give --service-time"
         )
     if service is not None and plan.duration_unit_s >= 1.0 and service.count:
-            warnings.append(
-                "only whole-second %T is logged: service times are truncated to seconds; "
-                "log %D or %{us}T for a usable service time"
-            )
+        warnings.append(
+            "only whole-second %T is logged: service times are truncated to seconds; "
+            "log %D or %{us}T for a usable service time"
+        )
     if result.late_lines:
         warnings.append(
             f"{result.late_lines} lines were more than {plan.reorder_s:g} s out of time order; "
@@ -253,22 +472,40 @@ def derive_profile(
     visit_ends = vt.finals_kept + vt.finals_closed
     q = vt.finals_kept / visit_ends if plan.connection_group is not None and visit_ends else None
     direct = result.parsed / vt.visits if plan.client_group is not None and vt.visits else None
+    inferred = infer_keepalive(result) if e_r is not None else None
     m: float | None
-    if e_r is not None and keepalive is not None and think is not None:
-        m, clamped = fit_requests_per_visit(e_r, think, keepalive)
+    fit_with: KeepAliveConfig | None = keepalive
+    if keepalive is not None and inferred is not None:
+        warnings.extend(_disagreements(keepalive, inferred))
+    if keepalive is None and inferred is not None:
+        fit_with = _inferred_config(inferred)
+    if e_r is not None and inferred is not None and inferred.largest_keepalives == 0:
+        # no request ever reused a connection: nothing to fit, every request opens one
+        m = direct if direct is not None else 1.0
         method = (
-            f"fitted to E[R] = {e_r:.3g} with KeepAliveTimeout {keepalive.timeout_s:g} s, "
-            f"MaxKeepAliveRequests {keepalive.max_requests}, think time {think:.3g} s "
-            "(geometric visits under the keep-alive timeout and cap)"
+            "no request reused a connection (%k is always 0: KeepAlive Off, or every client "
+            "closed): requests per visit counted directly"
+        )
+    elif e_r is not None and fit_with is not None and think is not None:
+        m, clamped = fit_requests_per_visit(e_r, think, fit_with)
+        cap = fit_with.max_requests
+        settings = (
+            f"KeepAliveTimeout {fit_with.timeout_s:.3g} s, MaxKeepAliveRequests "
+            f"{cap}{' (unlimited)' if cap == 0 else ''}"
+        )
+        where = "the config" if keepalive is not None else "inferred from the log"
+        method = (
+            f"fitted so that geometric visits give E[R] = {e_r:.4g} requests per connection "
+            f"under {settings} ({where}) and think time {think:.3g} s"
         )
         if clamped:
             warnings.append(
-                f"E[R] = {e_r:.3g} is more than KeepAliveTimeout {keepalive.timeout_s:g} s and "
-                f"think time {think:.3g} s allow; requests_per_visit clamped to {m:g}"
+                f"E[R] = {e_r:.3g} is more than {settings} and think time {think:.3g} s allow; "
+                f"requests_per_visit clamped to {m:g}"
             )
     elif e_r is not None:
         m = max(1.0, e_r)
-        method = "E[R] from %k (KeepAliveTimeout unknown: give -c CONFIG to fit visits)"
+        method = "E[R] from %k (the keep-alive timeout is unknown: give -c CONFIG to fit visits)"
     elif direct is not None:
         m = direct
         method = "requests per client visit (no %k in the log)"
@@ -322,6 +559,7 @@ def derive_profile(
         hours=result.hours,
         keepalive=keepalive,
         warnings=tuple(warnings),
+        inferred=inferred,
     )
 
 
@@ -341,7 +579,10 @@ def _duration(seconds: float) -> str:
 
 
 def _utc(epoch_s: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
+    except (OverflowError, OSError, ValueError):  # beyond the C library's calendar
+        return f"{epoch_s:.6g} s after 1970"
 
 
 def _yaml_string(text: str) -> str:
@@ -354,10 +595,14 @@ def render_profile_yaml(p: LogProfile) -> str:
     out: list[str] = []
     add = out.append
     n_files = len(p.sources)
-    add(f"# Traffic profile derived by `capplan profile` from {n_files} access log"
-        f"{'s' if n_files != 1 else ''}: {', '.join(p.sources)}")
-    add(f"# {p.lines:,} lines, {p.used:,} used, {p.skipped:,} skipped; "
-        f"{_utc(p.first_s)} to {_utc(p.last_s)} ({p.span_s:,.0f} s).")
+    add(
+        f"# Traffic profile derived by `capplan profile` from {n_files} access log"
+        f"{'s' if n_files != 1 else ''}: {', '.join(p.sources)}"
+    )
+    add(
+        f"# {p.lines:,} lines, {p.used:,} used, {p.skipped:,} skipped; "
+        f"{_utc(p.first_s)} to {_utc(p.last_s)} ({p.span_s:,.0f} s)."
+    )
     add(f"# Log format: {p.log_format}")
     for warning in p.warnings:
         add(f"# WARNING: {warning}")
@@ -365,14 +610,18 @@ def render_profile_yaml(p: LogProfile) -> str:
     add(f"name: {_yaml_string(p.name)}")
     add("traffic:")
     qs = ", ".join(f"{label} {value:,.4g}/s" for label, value in r.quantiles_per_s)
-    add(f"  # {r.peak} of the request rate over {r.windows:,} windows of {r.window_s:g} s "
-        f"(--peak, --window); mean {r.mean_per_s:,.4g}/s over {p.used:,} requests")
+    add(
+        f"  # {r.peak} of the request rate over {r.windows:,} windows of {r.window_s:g} s "
+        f"(--peak, --window); mean {r.mean_per_s:,.4g}/s over {p.used:,} requests"
+    )
     add(f"  # windowed rates: {qs}")
     add(f"  requests_per_second: {_g(r.chosen_per_s, 6)}")
     if s.count:
-        add(f"  # mean of {s.source} over {s.count:,} requests; p50 {_duration(s.p50_s)}, "
+        add(
+            f"  # mean of {s.source} over {s.count:,} requests; p50 {_duration(s.p50_s)}, "
             f"p95 {_duration(s.p95_s)}, p99 {_duration(s.p99_s)}, max {_duration(s.max_s)} "
-            "(quantiles within 1 %)")
+            "(quantiles within 1 %)"
+        )
         add(f"  service_time: {_duration(s.mean_s)}")
         add(f"  # squared coefficient of variation of {s.source} (variance / mean²)")
         add(f"  service_time_scv: {_g(s.scv)}")
@@ -383,23 +632,38 @@ def render_profile_yaml(p: LogProfile) -> str:
     add("  worker_share: 1.0")
     add("visits:")
     if v.requests_per_connection is not None:
-        add(f"  # %k: {v.connections:,} connections (%k = 0), {v.connections_per_s:,.4g}/s; "
-            f"E[R] = {v.requests_per_connection:.4g} requests per connection")
+        add(
+            f"  # per connection (%k): {v.connections:,} connections (%k = 0), mean "
+            f"{v.connections_per_s:,.4g}/s; E[R] = {v.requests_per_connection:.4g} requests "
+            "per connection"
+        )
+    if p.inferred is not None:
+        for line in _inference_lines(p.inferred, p.keepalive):
+            add(f"  # {line}")
     if v.requests_per_visit is not None:
-        add(f"  # {v.requests_per_visit_method}")
+        add(
+            f"  # per visit: {_g(max(1.0, v.requests_per_visit))} requests, "
+            f"{v.requests_per_visit_method}"
+        )
         if v.requests_per_visit_direct is not None:
-            add(f"  # (for comparison: {v.requests_per_visit_direct:.4g} requests per client "
-                f"visit over {v.visits:,} visits)")
+            add(
+                f"  # (for comparison: {v.requests_per_visit_direct:.4g} requests per client "
+                f"visit over {v.visits:,} visits)"
+            )
         add(f"  requests_per_visit: {_g(max(1.0, v.requests_per_visit))}")
     add("  distribution: geometric")
     if v.think_time_s is not None:
-        add(f"  # mean of {v.think_gaps:,} gaps between a response's end and the same client's "
+        add(
+            f"  # mean of {v.think_gaps:,} gaps between a response's end and the same client's "
             f"next request (within visits); p50 {_duration(v.think_p50_s)}, "
-            f"p95 {_duration(v.think_p95_s)}")
+            f"p95 {_duration(v.think_p95_s)}"
+        )
         add(f"  think_time: {_duration(v.think_time_s)}")
     if v.idle_hold_probability is not None:
-        add(f"  # share of {v.visit_ends:,} visit-ending requests that left the connection open "
-            f"(%X '+'; {v.censored:,} visits still open at the end of the log not counted)")
+        add(
+            f"  # share of {v.visit_ends:,} visit-ending requests that left the connection open "
+            f"(%X '+'; {v.censored:,} visits still open at the end of the log not counted)"
+        )
         add(f"  idle_hold_probability: {_g(v.idle_hold_probability)}")
     add("  # lingering close (about one round trip) is not visible in access logs")
     add("  linger: 0s")
@@ -410,12 +674,61 @@ def render_profile_yaml(p: LogProfile) -> str:
     return "\n".join(out) + "\n"
 
 
+def checked_profile_yaml(p: LogProfile) -> str:
+    """`render_profile_yaml`, validated as `check` and `recommend` will read it: a profile that
+    would not load is an error here (CapplanError), never a file written with exit 0."""
+    from capplan.profile import profile_from_text
+
+    text = render_profile_yaml(p)
+    try:
+        profile_from_text(text, "profile.yaml")
+    except CapplanError as exc:
+        raise CapplanError(
+            f"{', '.join(p.sources)}: the derived profile would not load ({exc.message}); "
+            "see the warnings above"
+        ) from None
+    return text
+
+
+def _inference_lines(inferred: KeepAliveInference, config: KeepAliveConfig | None) -> list[str]:
+    """Comment lines saying which keep-alive settings the log shows, and on what evidence."""
+    if inferred.largest_keepalives == 0:
+        return ["keep-alive in force, from the log: none (%k is always 0)"]
+    evidence = (
+        f"{inferred.kept_gaps:,} gaps kept the connection (p99 "
+        f"{_duration(inferred.kept_p99_s)}), {inferred.broken_gaps:,} left open timed out "
+        f"(p1 {_duration(inferred.broken_p01_s)})"
+    )
+    if inferred.timeout_s is not None:
+        timeout = f"KeepAliveTimeout about {_g(inferred.timeout_s, 3)} s ({evidence})"
+    elif inferred.broken_gaps == 0 and inferred.kept_gaps:
+        timeout = (
+            f"KeepAliveTimeout at least {_g(inferred.timeout_at_least_s, 3)} s (no gap timed "
+            f"out; {inferred.kept_gaps:,} kept the connection)"
+        )
+    else:
+        timeout = f"KeepAliveTimeout not visible ({evidence})"
+    if inferred.max_requests is not None:
+        cap = (
+            f"MaxKeepAliveRequests {inferred.max_requests} (%k reaches "
+            f"{inferred.max_requests} on {inferred.capped_connections:,} connections, never more)"
+        )
+    else:
+        cap = (
+            f"no MaxKeepAliveRequests cap reached (the largest %k is {inferred.largest_keepalives})"
+        )
+    used = "the config's settings are used" if config is not None else "used for the fit"
+    return [f"keep-alive in force, from the log ({used}): {timeout};", f"  {cap}"]
+
+
 def _footer(p: LogProfile, add: Callable[[str], None]) -> None:
     if p.connection_status:
         mix = dict(p.connection_status)
         total = sum(mix.values()) or 1
-        add(f"# %X at completion: {mix.get('X', 0):,} aborted ({mix.get('X', 0) / total:.2%}), "
-            f"{mix.get('+', 0):,} kept alive, {mix.get('-', 0):,} closed")
+        add(
+            f"# %X at completion: {mix.get('X', 0):,} aborted ({mix.get('X', 0) / total:.2%}), "
+            f"{mix.get('+', 0):,} kept alive, {mix.get('-', 0):,} closed"
+        )
     if p.status_classes:
         total = sum(n for _, n in p.status_classes) or 1
         add("# status: " + ", ".join(f"{c} {n / total:.1%}" for c, n in p.status_classes))
@@ -423,5 +736,9 @@ def _footer(p: LogProfile, add: Callable[[str], None]) -> None:
     if total_h:
         add("# share of requests per hour of day (the log's local time), %:")
         for half in (0, 12):
-            add("#   " + " ".join(f"{h:02d}h {100 * p.hours[h] / total_h:4.1f}"
-                                  for h in range(half, half + 12)))
+            add(
+                "#   "
+                + " ".join(
+                    f"{h:02d}h {100 * p.hours[h] / total_h:4.1f}" for h in range(half, half + 12)
+                )
+            )

@@ -95,6 +95,10 @@ class BlockStats:
     duration_missing: int = 0
     keepalive_first: int = 0  # lines with %k == 0: first request of a connection
     keepalive_known: int = 0
+    keepalive_values: Counter[bytes] = field(default_factory=Counter)  # %k text → lines
+    # 1-based line numbers (within the block) of the latest start and the longest duration
+    t_max_line: int = 0
+    duration_max_line: int = 0
     connection_status: Counter[bytes] = field(default_factory=Counter)
     status: Counter[bytes] = field(default_factory=Counter)
     hours: list[int] = field(default_factory=lambda: [0] * 24)
@@ -330,19 +334,22 @@ def _scan_block(plan: ScanPlan, data: bytes, start: int, end: int) -> BlockStats
     if start != 0 or end != len(data):
         data = data[start:end]  # `split` has no bounds; copying costs ~1 % of the match
     columns = _split_columns(regex, data, plan.n_groups, out.lines)
+    row_lines: list[int] | None = None  # the line number of each row, when lines were dropped
     if columns is None:
-        columns = _columns(_slow_rows(regex, data, plan, out), plan.n_groups)
+        row_lines = []
+        columns = _columns(_slow_rows(regex, data, plan, out, row_lines), plan.n_groups)
     if not columns[0]:
         return out
     stamps = _stamps(plan, columns)
     if stamps is not None and any(stamp is None for stamp, _ in stamps[0].values()):
         # a time stamp that matched the pattern but is no date (e.g. month "Foo"): find the line
         out = BlockStats(lines=out.lines)
-        columns = _columns(_slow_rows(regex, data, plan, out), plan.n_groups)
+        row_lines = []
+        columns = _columns(_slow_rows(regex, data, plan, out, row_lines), plan.n_groups)
         if not columns[0]:
             return out
         stamps = _stamps(plan, columns)
-    _scan_rows(plan, columns, out, stamps)
+    _scan_rows(plan, columns, out, stamps, row_lines)
     return out
 
 
@@ -418,7 +425,11 @@ def _stamps(plan: ScanPlan, columns: list[list[bytes]]) -> tuple[StampCounts, Ru
 
 
 def _slow_rows(
-    regex: re.Pattern[bytes], data: bytes, plan: ScanPlan, out: BlockStats
+    regex: re.Pattern[bytes],
+    data: bytes,
+    plan: ScanPlan,
+    out: BlockStats,
+    row_lines: list[int],
 ) -> list[tuple[bytes, ...]]:
     rows: list[tuple[bytes, ...]] = []
     lines = data.split(b"\n")
@@ -443,6 +454,7 @@ def _slow_rows(
             continue
         assert m is not None
         rows.append(m.groups())
+        row_lines.append(number)
     return rows
 
 
@@ -451,6 +463,7 @@ def _scan_rows(
     columns: list[list[bytes]],
     out: BlockStats,
     stamped: tuple[StampCounts, Runs | None] | None,
+    row_lines: list[int] | None = None,
 ) -> None:
     n = len(columns[0])
     out.parsed = n
@@ -496,7 +509,11 @@ def _scan_rows(
     else:
         start, end = t, t + dur
     out.t_min_s = float(start.min())
-    out.t_max_s = float(start.max())
+    latest = int(start.argmax())
+    out.t_max_s = float(start[latest])
+    out.t_max_line = _row_line(row_lines, latest)
+    if plan.duration_group is not None and n:
+        out.duration_max_line = _row_line(row_lines, int(dur.argmax()))
     if not out.windows:
         window = np.floor(start / plan.window_s).astype(np.int64)
         idx, counts = np.unique(window, return_counts=True)
@@ -506,8 +523,11 @@ def _scan_rows(
         out.status = Counter(columns[plan.status_group])
     ka_col = columns[plan.keepalive_group] if plan.keepalive_group is not None else None
     if ka_col is not None:
-        out.keepalive_first = ka_col.count(b"0")
-        out.keepalive_known = n - ka_col.count(b"-")
+        # Counter counts a list in C; the %k values show where MaxKeepAliveRequests cuts
+        values = Counter(ka_col)
+        out.keepalive_values = values
+        out.keepalive_first = values.get(b"0", 0)
+        out.keepalive_known = n - values.get(b"-", 0)
     x_col = columns[plan.connection_group] if plan.connection_group is not None else None
     if x_col is not None:
         # tuple.count runs in C; a Counter would hash every line
@@ -546,7 +566,18 @@ def _scan_clients(
     within = same & (gaps <= plan.visit_gap_s) & (gaps >= -plan.reorder_s)
     boundary = same & ~within
     tally = out.visits
-    tally.add_gaps(gaps[within])
+    if ka_col is None:
+        tally.add_gaps(gaps[within])
+    else:
+        # was each gap kept alive (the next request's %k is above 0) or did it break the
+        # connection although the previous request left it open (%X "+")?
+        new_conn = np.fromiter(map(b"0".__eq__, ka_col), dtype=bool, count=n)
+        next_new = new_conn[order[1:]][within]
+        prev_open = None
+        if x_col is not None:
+            is_open = np.fromiter(map(b"+".__eq__, x_col), dtype=bool, count=n)
+            prev_open = is_open[order[:-1]][within]
+        tally.add_gaps(gaps[within], next_new, prev_open)
     tally.visits += int(np.count_nonzero(boundary))
     no_value = b"-"
     ended = order[:-1][boundary].tolist()  # the last request of each visit that ended inside
@@ -562,7 +593,11 @@ def _scan_clients(
     head_rows = order[first]
     tail_rows = order[last]  # group g's head is head_rows[g], its tail tail_rows[g]
     keys = _keys(ip_col, ua_col, head_rows)
-    out.heads = ClientHeads(keys, start[head_rows].tolist())
+    out.heads = ClientHeads(
+        keys,
+        start[head_rows].tolist(),
+        _pick(ka_col, head_rows.tolist()) if ka_col is not None else [],
+    )
     # the client table expires its oldest entries first: hand it the tails in time order
     by_end = np.argsort(end[tail_rows], kind="stable")
     tail_rows = tail_rows[by_end]
@@ -571,8 +606,13 @@ def _scan_clients(
         _pick(keys, by_end.tolist()),
         end[tail_rows].tolist(),
         _pick(ka_col, tail_list) if ka_col is not None else [no_value] * len(tail_list),
-        _pick(x_col, tail_list) if x_col is not None else [no_value] * len(tail_list),
+        _pick(x_col, tail_list) if x_col is not None else [b""] * len(tail_list),
     )
+
+
+def _row_line(row_lines: list[int] | None, row: int) -> int:
+    """The block's 1-based line number of a row of parsed lines."""
+    return row + 1 if row_lines is None else row_lines[row]
 
 
 def _pick(column: Sequence[T], rows: list[int]) -> list[T]:
@@ -581,9 +621,7 @@ def _pick(column: Sequence[T], rows: list[int]) -> list[T]:
     return list(itemgetter(*rows)(column)) if rows else []
 
 
-def _keys(
-    ip_col: list[bytes], ua_col: list[bytes] | None, rows: np.ndarray
-) -> list[ClientKey]:
+def _keys(ip_col: list[bytes], ua_col: list[bytes] | None, rows: np.ndarray) -> list[ClientKey]:
     """The client keys of some rows: (address, user agent) pairs, or addresses alone."""
     picked = rows.tolist()
     ips = _pick(ip_col, picked)

@@ -8,12 +8,13 @@ stock formats), else the config's first CustomLog, else `combined`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from capplan.errors import CapplanError
-from capplan.logs.derive import KeepAliveConfig, LogProfile, derive_profile
+from capplan.logs.derive import KeepAliveConfig, LogProfile, derive_profile, time_resolution_s
 from capplan.logs.logformat import (
     BUILTIN_FORMATS,
     COMBINED_FORMAT,
@@ -21,6 +22,7 @@ from capplan.logs.logformat import (
     compile_format,
     format_from_directives,
 )
+from capplan.logs.parse import make_plan
 from capplan.logs.scan import Progress, ScanOptions, scan_logs
 
 
@@ -35,6 +37,7 @@ class ProfileRequest:
     name: str | None = None
     service_time_s: float | None = None  # when the log has no duration field
     options: ScanOptions = field(default_factory=ScanOptions)
+    dask: str | None = None  # scan on this dask.distributed scheduler (or local:N)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,7 @@ def profile_logs(
         ka = facts.keepalive
         keepalive_cap = ka.max_requests if ka.enabled and ka.max_requests > 0 else None
     fmt = choose_format(request, facts)
+    check_window(fmt, request.options.window_s)
     options = ScanOptions(
         window_s=request.options.window_s,
         visit_gap_s=request.options.visit_gap_s,
@@ -118,7 +122,14 @@ def profile_logs(
         block_bytes=request.options.block_bytes,
         max_clients=request.options.max_clients,
     )
-    result = scan_logs(request.paths, fmt, options, stdin=stdin, progress=progress)
+    if request.dask is not None:
+        from capplan.logs.dask_scan import scan_logs_dask
+
+        result = scan_logs_dask(
+            request.paths, fmt, options, address=request.dask, progress=progress
+        )
+    else:
+        result = scan_logs(request.paths, fmt, options, stdin=stdin, progress=progress)
     name = request.name
     if name is None:
         first = request.paths[0]
@@ -129,4 +140,17 @@ def profile_logs(
         peak=request.peak,
         keepalive=facts.keepalive if facts is not None else None,
         service_time_s=request.service_time_s,
+        now_s=time.time(),
     )
+
+
+def check_window(fmt: CompiledFormat, window_s: float) -> None:
+    """A rate window shorter than the time stamps' tick would count a tick's requests in one
+    window and none in the others: refuse it (CapplanError)."""
+    tick = time_resolution_s(make_plan(fmt, window_s=1.0, visit_gap_s=300.0))
+    if window_s < tick:
+        what = "whole seconds" if tick >= 1.0 else f"steps of {tick:g} s"
+        raise CapplanError(
+            f"--window {window_s:g}s is shorter than the log's time stamps, which count in "
+            f"{what} ({fmt.source!r}): give --window {tick:g}s or longer"
+        )

@@ -12,7 +12,7 @@ import gzip
 import os
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
@@ -25,6 +25,9 @@ _PIECE_BYTES = 1 << 20
 # Replaces an over-long line in a block; the scanner reports it by this text.
 LONG_LINE_MARK = b"\x00capplan: line longer than the limit\x00"
 STDIN_NAME = "<stdin>"
+# Opens a path for binary reading (default: the local file system); another opener lets the
+# same reading serve URLs (fsspec) on cluster workers.
+Opener = Callable[[str], BinaryIO]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +64,20 @@ class LogInput:
         *,
         block_bytes: int = BLOCK_BYTES,
         max_line_bytes: int = MAX_LINE_BYTES,
+        opener: Opener | None = None,
+        size_bytes: int | None = None,
     ) -> None:
         self.path = path
+        self._opener = opener
         self.name = STDIN_NAME if path == "-" else path
         self._stdin = stdin
         self.block_bytes = block_bytes
         self.max_line_bytes = max_line_bytes
         self.notes: list[ReadNote] = []
         self._broken = False
-        self.size_bytes = 0 if path == "-" else _size(path)
+        if size_bytes is None:
+            size_bytes = 0 if path == "-" else _size(path)
+        self.size_bytes = size_bytes
 
     def _open(self) -> tuple[BinaryIO, BinaryIO]:
         """(stream to read lines from, raw stream whose position measures progress)."""
@@ -79,7 +87,9 @@ class LogInput:
             raw: BinaryIO = self._stdin
         else:
             try:
-                raw = open(self.path, "rb")  # noqa: SIM115 (closed by blocks())
+                opener = self._opener
+                # closed by blocks()
+                raw = open(self.path, "rb") if opener is None else opener(self.path)  # noqa: SIM115
             except OSError as exc:
                 raise CapplanError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
         head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
@@ -181,7 +191,13 @@ def is_plain_file(path: str) -> bool:
         return False
 
 
-def read_range(path: str, start: int, end: int, max_line_bytes: int = MAX_LINE_BYTES) -> bytes:
+def read_range(
+    path: str,
+    start: int,
+    end: int,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    opener: Opener | None = None,
+) -> bytes:
     """The lines of a plain file that start in bytes [start, end), whole.
 
     The ranges of consecutive calls partition the file's lines exactly: a line belongs to the
@@ -189,7 +205,7 @@ def read_range(path: str, start: int, end: int, max_line_bytes: int = MAX_LINE_B
     range is replaced by `LONG_LINE_MARK`, so memory stays bounded by the range plus the limit.
     """
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") if opener is None else opener(path) as fh:
             if start > 0:
                 fh.seek(start - 1)
                 if fh.read(1) != b"\n":

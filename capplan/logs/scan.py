@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -76,6 +76,9 @@ class ScanResult:
     status: tuple[tuple[str, int], ...]
     hours: tuple[int, ...]
     visits: VisitTally
+    keepalive_values: tuple[tuple[int, int], ...] = ()  # (%k, lines), numeric values only
+    t_max_at: Location | None = None  # the line with the latest start
+    duration_max_at: Location | None = None  # the line with the longest duration
 
 
 class _Totals:
@@ -95,6 +98,9 @@ class _Totals:
         self.duration_missing = 0
         self.keepalive_first = 0
         self.keepalive_known = 0
+        self.keepalive_values: Counter[bytes] = Counter()
+        self.t_max_at: Location | None = None
+        self.duration_max_at: Location | None = None
         self.connection_status: Counter[bytes] = Counter()
         self.status: Counter[bytes] = Counter()
         self.hours = [0] * 24
@@ -117,12 +123,17 @@ class _Totals:
         if b.parsed == 0:
             return
         self.t_min_s = min(self.t_min_s, b.t_min_s)
+        if b.t_max_s > self.t_max_s:
+            self.t_max_at = Location(source, first_line + b.t_max_line - 1)
         self.t_max_s = max(self.t_max_s, b.t_max_s)
         self.windows.add(b.windows)
+        if b.duration_max_line and b.service.max > self.service.max:
+            self.duration_max_at = Location(source, first_line + b.duration_max_line - 1)
         self.service.merge(b.service)
         self.duration_missing += b.duration_missing
         self.keepalive_first += b.keepalive_first
         self.keepalive_known += b.keepalive_known
+        self.keepalive_values.update(b.keepalive_values)
         self.connection_status.update(b.connection_status)
         self.status.update(b.status)
         for h, c in enumerate(b.hours):
@@ -159,6 +170,11 @@ class _Totals:
             status=text(self.status),
             hours=tuple(self.hours),
             visits=self.visits,
+            keepalive_values=tuple(
+                sorted((int(k), v) for k, v in self.keepalive_values.items() if k.isdigit())
+            ),
+            t_max_at=self.t_max_at,
+            duration_max_at=self.duration_max_at,
         )
 
 
@@ -225,6 +241,17 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def scan_plan(fmt: CompiledFormat, options: ScanOptions) -> ScanPlan:
+    """The scan plan for this format under these options (CapplanError without a time field)."""
+    return make_plan(
+        fmt,
+        window_s=options.window_s,
+        visit_gap_s=options.visit_gap_s,
+        reorder_s=options.reorder_s,
+        keepalive_cap=options.keepalive_cap,
+    )
+
+
 def scan_logs(
     paths: tuple[str, ...],
     fmt: CompiledFormat,
@@ -236,30 +263,44 @@ def scan_logs(
     """Read and scan every input; raise CapplanError when too little of it is usable."""
     if not paths:
         raise CapplanError("no log files given")
-    plan = make_plan(
-        fmt,
-        window_s=options.window_s,
-        visit_gap_s=options.visit_gap_s,
-        reorder_s=options.reorder_s,
-        keepalive_cap=options.keepalive_cap,
-    )
+    plan = scan_plan(fmt, options)
     inputs = [LogInput(p, stdin, block_bytes=options.block_bytes) for p in paths]
     total = sum(log.size_bytes for log in inputs)
     jobs = options.jobs or _usable_cpus()
     if total < 2 * options.block_bytes and "-" not in paths:
         jobs = 1  # starting processes costs more than it saves on small inputs
-    totals = _Totals(plan, options, fmt.source)
+    return merge_scanned(
+        _scanned(inputs, plan, jobs, progress, total),
+        plan,
+        options,
+        log_format=fmt.source,
+        sources=tuple(log.name for log in inputs),
+        read_notes=lambda: [n for log in inputs for n in log.notes],
+    )
+
+
+def merge_scanned(
+    scanned: Iterable[tuple[str, BlockStats]],
+    plan: ScanPlan,
+    options: ScanOptions,
+    *,
+    log_format: str,
+    sources: tuple[str, ...],
+    read_notes: Callable[[], list[ReadNote]],
+) -> ScanResult:
+    """Merge block statistics, in file order, into the result; `read_notes` is asked once the
+    blocks are merged (reading them is what finds a truncated gzip file)."""
+    totals = _Totals(plan, options, log_format)
     with without_gc():  # the merge allocates per client, never in cycles (see parse.py)
-        for source, stats in _scanned(inputs, plan, jobs, progress, total):
+        for source, stats in scanned:
             totals.add(source, stats)
     # A read note (truncated gzip) is about the end of what was read from its file.
     lines_read = totals.lines_by_source
     notes = tuple(
         ReadNote(Location(n.location.path, lines_read.get(n.location.path, 0)), n.message)
-        for log in inputs
-        for n in log.notes
+        for n in read_notes()
     )
-    result = totals.result(tuple(log.name for log in inputs), notes)
+    result = totals.result(sources, notes)
     check_usable(result, options.max_bad_fraction)
     return result
 

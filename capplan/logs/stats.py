@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 # Bucket growth factor: a value is reported as the geometric middle of its bucket, so the
 # relative error is at most sqrt(1.02) - 1 = 0.995 %.
@@ -25,6 +26,13 @@ _GAMMA = 1.02
 _LOG_GAMMA = math.log(_GAMMA)
 _MIN_VALUE = 1e-7  # values below (and zeros) go to the zero bucket
 _N_BUCKETS = math.ceil(math.log(1e6 / _MIN_VALUE) / _LOG_GAMMA) + 1
+
+
+def bucket_centres() -> FloatArray:
+    """The value each `LogHistogram` bucket reports: the geometric middle of its range."""
+    exponents = np.arange(_N_BUCKETS, dtype=np.float64) + 0.5
+    centres: FloatArray = _MIN_VALUE * np.power(_GAMMA, exponents)
+    return centres
 
 
 class LogHistogram:
@@ -169,6 +177,8 @@ class ClientHeads:
 
     keys: list[ClientKey]
     start_s: list[float]
+    # raw %k text of that request (empty: the log has no %k); "0" opened a new connection
+    keepalives: list[bytes] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,13 +188,20 @@ class ClientTails:
     keys: list[ClientKey]
     end_s: list[float]
     keepalives: list[bytes]  # raw %k text ("-" when absent)
-    status: list[bytes]  # raw %X text ("-" when absent)
+    status: list[bytes]  # raw %X text (empty when the log has no %X)
 
 
 class VisitTally:
-    """Think-time gaps and visit ends, summed over blocks (all plain counters, mergeable)."""
+    """Think-time gaps and visit ends, summed over blocks (all plain counters, mergeable).
+
+    `kept_gaps` are the gaps after which the client's next request came on the same connection
+    (its `%k` is above 0), `broken_gaps` those after which it opened a new one although the
+    previous request left the connection open (`%X` `+`, or `%X` not logged): together they
+    bound the KeepAliveTimeout in force.
+    """
 
     __slots__ = (
+        "broken_gaps",
         "censored",
         "evicted",
         "finals_closed",
@@ -193,11 +210,14 @@ class VisitTally:
         "gap_sum_s",
         "gap_sumsq_s",
         "gaps",
+        "kept_gaps",
         "visits",
     )
 
     def __init__(self) -> None:
         self.gaps = LogHistogram()
+        self.kept_gaps = LogHistogram()
+        self.broken_gaps = LogHistogram()
         self.gap_n = 0
         self.gap_sum_s = 0.0
         self.gap_sumsq_s = 0.0
@@ -207,11 +227,24 @@ class VisitTally:
         self.evicted = 0
         self.censored = 0
 
-    def add_gaps(self, gaps_s: FloatArray) -> None:
+    def add_gaps(
+        self,
+        gaps_s: FloatArray,
+        next_new: BoolArray | None = None,
+        prev_open: BoolArray | None = None,
+    ) -> None:
+        """Gaps within visits; with `next_new` (the next request opened a connection: `%k` 0)
+        they are also sorted into kept and broken gaps, the broken ones only where `prev_open`
+        (the previous request left its connection open) when `%X` is logged."""
         self.gap_n += int(gaps_s.size)
         self.gap_sum_s += float(gaps_s.sum())
         self.gap_sumsq_s += float(np.square(gaps_s).sum())
         self.gaps.add_array(gaps_s)
+        if next_new is None:
+            return
+        self.kept_gaps.add_array(gaps_s[~next_new])
+        broken = next_new if prev_open is None else next_new & prev_open
+        self.broken_gaps.add_array(gaps_s[broken])
 
     def add_final(self, keepalives: bytes, status: bytes, cap: int | None) -> None:
         """The last request of a visit: did the client leave the connection open (%X `+`)?
@@ -238,6 +271,8 @@ class VisitTally:
 
     def merge(self, other: VisitTally) -> None:
         self.gaps.merge(other.gaps)
+        self.kept_gaps.merge(other.kept_gaps)
+        self.broken_gaps.merge(other.broken_gaps)
         self.gap_n += other.gap_n
         self.gap_sum_s += other.gap_sum_s
         self.gap_sumsq_s += other.gap_sumsq_s
@@ -287,18 +322,29 @@ class ClientTable:
         starts = dict(zip(heads.keys, heads.start_s, strict=True))
         seen = starts.keys() & table.keys()
         tally.visits += len(starts) - len(seen)
-        joined: list[float] = []
+        firsts = dict(zip(heads.keys, heads.keepalives, strict=True)) if heads.keepalives else {}
+        # (gap, next request opened a connection, previous one left its connection open)
+        joined: list[tuple[float, bool, bool]] = []
         for key in seen:
             prev = table.pop(key)
             gap = starts[key] - prev[0]
             if gap_min <= gap <= gap_max:
-                joined.append(gap)
+                # %X "-" or "X": closed by the client (or the cap), not by the timeout
+                joined.append((gap, firsts.get(key) == b"0", prev[2] not in (b"-", b"X")))
                 continue
             tally.add_final(prev[1], prev[2], cap)
             tally.visits += 1
         if joined:
-            # sorted: set order varies between runs, sums must not
-            tally.add_gaps(np.asarray(sorted(joined), dtype=np.float64))
+            joined.sort()  # set order varies between runs, sums must not
+            gaps = np.asarray([j[0] for j in joined], dtype=np.float64)
+            if firsts:
+                tally.add_gaps(
+                    gaps,
+                    np.asarray([j[1] for j in joined], dtype=bool),
+                    np.asarray([j[2] for j in joined], dtype=bool),
+                )
+            else:
+                tally.add_gaps(gaps)
         states = zip(tails.end_s, tails.keepalives, tails.status, strict=True)
         table.update(zip(tails.keys, states, strict=True))
         self.now_s = max(self.now_s, t_max_s)
