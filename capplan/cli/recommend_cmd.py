@@ -8,7 +8,6 @@ reasons, and a snippet with where it goes; as a table, markdown or JSON (schema_
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,10 +19,12 @@ from capplan.cli.common import (
     FormatOption,
     HeadroomOption,
     OutputOption,
-    ProfileOption,
+    RequiredProfileOption,
     SomaxconnOption,
+    SystemConfigArgument,
     emit,
     parse_defines,
+    profile_path,
 )
 
 
@@ -37,16 +38,9 @@ class MpmSelection(StrEnum):
 
 @app.command("recommend")
 def recommend_command(
-    config: Annotated[
-        Path | None,
-        typer.Argument(
-            metavar="[CONFIG]",
-            help="Main httpd config file; default: the one this machine's httpd reads.",
-            show_default=False,
-        ),
-    ] = None,
+    config: SystemConfigArgument = None,
     *,
-    profile: ProfileOption = None,
+    profile: RequiredProfileOption,
     mpm: Annotated[
         MpmSelection,
         typer.Option(help="MPMs to size: the config's own, one of them, or all three."),
@@ -84,7 +78,7 @@ def recommend_command(
 
     report = recommend_report(
         str(config) if config is not None else None,
-        str(profile) if profile is not None else None,
+        profile_path(profile),
         mpm=mpm.value,
         ram_bytes=parse_size_bytes(ram) if ram is not None else None,
         defines=parse_defines(define),
