@@ -8,6 +8,7 @@ reasons, and a snippet with where it goes; as a table, markdown or JSON (schema_
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -67,6 +68,15 @@ def recommend_command(
             "recommended (default 0.1).",
         ),
     ] = None,
+    error_log: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--error-log",
+            metavar="FILE",
+            help="httpd's error log (plain or .gz; repeatable): cite how often the server reached "
+            "MaxRequestWorkers, and whether the model agrees.",
+        ),
+    ] = None,
     somaxconn: SomaxconnOption = None,
     output_format: FormatOption = Format.table,
     output: OutputOption = None,
@@ -87,4 +97,20 @@ def recommend_command(
         headroom=headroom,
         min_saving=min_saving,
     )
-    emit(render_report(report, output_format.value), output)
+    text = render_report(report, output_format.value)
+    if error_log:
+        from capplan.errorlog import error_log_citations, read_error_logs
+        from capplan.render.errorlog import with_evidence
+
+        evidence = read_error_logs(str(path) for path in error_log)
+        config_mpm = report.config.mpm if report.config is not None else None
+        citations: tuple[str, ...] = ()
+        if config_mpm is not None:
+            citations = error_log_citations(
+                evidence,
+                config_mpm,
+                report.current.metrics if report.current is not None else None,
+                report.profile.traffic.requests_per_second,
+            )
+        text = with_evidence(text, output_format.value, evidence, config_mpm, citations)
+    emit(text, output)
