@@ -18,8 +18,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from io import BufferedReader
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal
 
 from capplan.errors import CapplanError
 
@@ -116,7 +117,7 @@ def parse_time(line: bytes) -> datetime | None:
     return None
 
 
-def _lines(handle: IO[bytes] | gzip.GzipFile) -> Iterator[tuple[bytes, bool]]:
+def _lines(handle: BufferedReader | gzip.GzipFile) -> Iterator[tuple[bytes, bool]]:
     """(line, was_cut) pieces of at most MAX_LINE_BYTES; the rest of a long line is skipped."""
     while True:
         piece = handle.readline(MAX_LINE_BYTES)
@@ -132,17 +133,36 @@ def _lines(handle: IO[bytes] | gzip.GzipFile) -> Iterator[tuple[bytes, bool]]:
             yield piece, False
 
 
-def _open(path: str) -> IO[bytes] | gzip.GzipFile:
+def _open(path: str) -> BufferedReader:
     target = Path(path)
     if target.is_dir():
         raise CapplanError(f"{path}: is a directory, not an error log")
     try:
-        raw = target.open("rb")
+        return target.open("rb")
     except OSError as exc:
         raise CapplanError(f"{path}: cannot read the error log: {exc.strerror or exc}") from None
-    if raw.peek(2)[:2] == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw)
-    return raw
+
+
+def _read_one(path: str, tallies: dict[str, _Tally]) -> tuple[int, int]:
+    """Tally one file (plain or gzip, told by its first bytes); (lines, long lines)."""
+    lines = long_lines = 0
+    with _open(path) as raw:
+        try:
+            handle: BufferedReader | gzip.GzipFile = raw
+            if raw.peek(2)[:2] == _GZIP_MAGIC:
+                handle = gzip.GzipFile(fileobj=raw)
+            for line, cut in _lines(handle):
+                lines += 1
+                long_lines += cut
+                codes = {m.decode() for m in _CODES.findall(line)}
+                if not codes:
+                    continue
+                when = parse_time(line)
+                for code in codes:
+                    tallies[code].add(when)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise CapplanError(f"{path}:{lines + 1}: cannot read the error log: {exc}") from None
+    return lines, long_lines
 
 
 class _Tally:
@@ -172,21 +192,9 @@ def read_error_logs(paths: Iterable[str]) -> ErrorLogEvidence:
     lines = long_lines = 0
     shown = tuple(paths)
     for path in shown:
-        with _open(path) as handle:
-            try:
-                for line, cut in _lines(handle):
-                    lines += 1
-                    long_lines += cut
-                    codes = {m.decode() for m in _CODES.findall(line)}
-                    if not codes:
-                        continue
-                    when = parse_time(line)
-                    for code in codes:
-                        tallies[code].add(when)
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                raise CapplanError(
-                    f"{path}:{lines + 1}: cannot read the error log: {exc}"
-                ) from None
+        read, cut = _read_one(path, tallies)
+        lines += read
+        long_lines += cut
     counts = tuple(
         MessageCount(
             message=m,
