@@ -1,6 +1,6 @@
 """The typer application and the one place where exceptions become exit codes.
 
-Exit codes (design.md): 0 success, 1 a check failed, 2 bad input, 3 internal error.
+Exit codes (README.md): 0 success, 1 a check failed, 2 bad input, 3 internal error.
 """
 
 from __future__ import annotations
