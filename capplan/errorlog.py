@@ -46,8 +46,9 @@ class Message:
 
 # NOTE: every one of these is logged by `perform_idle_server_maintenance()` in prefork.c,
 # worker.c or event.c. "reached" and "near" are logged once, then muted by a flag the parent keeps
-# (`retained->maxclients_reported`); "scoreboard is full" is logged on every maintenance pass,
-# once a second, for as long as it lasts.
+# across restarts (`retained->maxclients_reported`): a graceful restart does not log them again
+# (seen with Debian's apache2 2.4.71), only a new parent process does. "scoreboard is full" is
+# logged on every maintenance pass, once a second, for as long as it lasts.
 MESSAGES: tuple[Message, ...] = (
     Message("AH00161", "prefork", "reached", "server reached MaxRequestWorkers setting"),
     Message("AH00286", "worker", "reached", "server reached MaxRequestWorkers setting"),
@@ -63,6 +64,11 @@ _CODES = re.compile(rb"AH(?:00161|00286|00484|00287|10159|00288|03490)")
 # compact `%{cu}t` form `[2026-12-02 11:56:27.123456]`.
 _CTIME = re.compile(rb"\[\w{3} (\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)? (\d{4})\]")
 _COMPACT = re.compile(rb"\[(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?\]")
+# A parent that starts, or restarts, says "… configured -- resuming normal operations" (prefork
+# AH00163, worker AH00292, event AH00489); a restart first says so ("Graceful restart requested",
+# "SIGUSR1 received.  Doing graceful restart", "SIGHUP received.  Attempting to restart").
+_RESUMING = b"configured -- resuming normal operations"
+_RESTART = re.compile(rb"Graceful restart requested|Doing graceful restart|Attempting to restart")
 _MONTHS = {m: i for i, m in enumerate(
     (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
      b"Dec"), start=1)}  # fmt: skip
@@ -89,6 +95,13 @@ class ErrorLogEvidence:
     lines: int
     long_lines: int
     counts: tuple[MessageCount, ...]
+    starts: int = 0  # "resuming normal operations": starts and restarts of the parent
+    restarts: int = 0  # graceful or SIGHUP restarts among them
+
+    @property
+    def runs(self) -> int:
+        """Parent processes started in the log (a restart keeps the same parent); 0: unknown."""
+        return max(0, self.starts - self.restarts)
 
     def count_of(self, code: str) -> MessageCount:
         return next(c for c in self.counts if c.message.code == code)
@@ -143,8 +156,9 @@ def _open(path: str) -> BufferedReader:
         raise CapplanError(f"{path}: cannot read the error log: {exc.strerror or exc}") from None
 
 
-def _read_one(path: str, tallies: dict[str, _Tally]) -> tuple[int, int]:
-    """Tally one file (plain or gzip, told by its first bytes); (lines, long lines)."""
+def _read_one(path: str, tallies: dict[str, _Tally], runs: list[int]) -> tuple[int, int]:
+    """Tally one file (plain or gzip, told by its first bytes); (lines, long lines). `runs`
+    accumulates [starts, restarts]."""
     lines = long_lines = 0
     with _open(path) as raw:
         try:
@@ -156,6 +170,10 @@ def _read_one(path: str, tallies: dict[str, _Tally]) -> tuple[int, int]:
                 long_lines += cut
                 codes = {m.decode() for m in _CODES.findall(line)}
                 if not codes:
+                    if _RESUMING in line:
+                        runs[0] += 1
+                    elif _RESTART.search(line):
+                        runs[1] += 1
                     continue
                 when = parse_time(line)
                 for code in codes:
@@ -191,8 +209,9 @@ def read_error_logs(paths: Iterable[str]) -> ErrorLogEvidence:
     tallies = {m.code: _Tally() for m in MESSAGES}
     lines = long_lines = 0
     shown = tuple(paths)
+    runs = [0, 0]
     for path in shown:
-        read, cut = _read_one(path, tallies)
+        read, cut = _read_one(path, tallies, runs)
         lines += read
         long_lines += cut
     counts = tuple(
@@ -206,7 +225,14 @@ def read_error_logs(paths: Iterable[str]) -> ErrorLogEvidence:
         )
         for m in MESSAGES
     )
-    return ErrorLogEvidence(paths=shown, lines=lines, long_lines=long_lines, counts=counts)
+    return ErrorLogEvidence(
+        paths=shown,
+        lines=lines,
+        long_lines=long_lines,
+        counts=counts,
+        starts=runs[0],
+        restarts=runs[1],
+    )
 
 
 # --- what the messages mean ---------------------------------------------------------------------
@@ -255,7 +281,10 @@ def how_often(message: Message) -> str:
     """What a count of lines means for this message."""
     if message.kind == "scoreboard_full":
         return "one line per second while the scoreboard was full"
-    return "logged once per server start (a flag mutes it until the next start)"
+    return (
+        "logged once per run of the parent process: a graceful restart does not log it again, so "
+        "the count is of runs that reached the limit, not of episodes"
+    )
 
 
 def _when(count: MessageCount) -> str:
@@ -263,6 +292,16 @@ def _when(count: MessageCount) -> str:
         return ""
     first, last = count.first.strftime("%Y-%m-%d %H:%M"), count.last.strftime("%Y-%m-%d %H:%M")
     return f" on {first}" if first == last else f" between {first} and {last}"
+
+
+def _how_many(count: MessageCount, evidence: ErrorLogEvidence) -> str:
+    """`37 times` for the per-second message; `in 3 of the server's 7 runs` for the others."""
+    if count.message.kind == "scoreboard_full":
+        return f"{count.count} times (once a second while it lasted)"
+    runs = evidence.runs
+    if runs >= count.count:
+        return f"in {count.count} of the server's {runs} runs in the log"
+    return f"in {count.count} runs of the server"
 
 
 def error_log_citations(
@@ -283,8 +322,7 @@ def error_log_citations(
     at_rate = f" at the profile's {rate_per_s:g} req/s" if rate_per_s is not None else ""
     for count in evidence.found:
         message = count.message
-        times = "time" if count.count == 1 else "times"
-        head = f"the error log shows {message.text!r} {count.count} {times}{_when(count)} "
+        head = f"the error log shows {message.text!r} {_how_many(count, evidence)}{_when(count)} "
         head += f"({message.code}, {message.mpm})"
         if message.mpm != mpm:
             sentences.append(f"{head}; written under {message.mpm}, not this config's {mpm}")

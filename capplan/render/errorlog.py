@@ -33,7 +33,10 @@ def evidence_text(
     """The error-log section of a report: one row per message found, then what each means."""
     heading = "## " if markdown else ""
     files = ", ".join(evidence.paths)
-    lines = [f"{heading}Error log: {files} ({evidence.lines} lines)", ""]
+    runs = ""
+    if evidence.starts:
+        runs = f"; {evidence.runs} runs of the server ({evidence.restarts} restarts)"
+    lines = [f"{heading}Error log: {files} ({evidence.lines} lines{runs})", ""]
     found = evidence.found
     if not found:
         lines.append(
@@ -80,6 +83,9 @@ def evidence_document(evidence: ErrorLogEvidence, mpm: MpmName | None) -> dict[s
         "files": list(evidence.paths),
         "lines": evidence.lines,
         "long_lines": evidence.long_lines,
+        "starts": evidence.starts,
+        "restarts": evidence.restarts,
+        "runs": evidence.runs,
         "messages": {
             c.message.code: {
                 "mpm": c.message.mpm,

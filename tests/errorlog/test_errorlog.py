@@ -130,6 +130,32 @@ def _metrics(rate: float) -> object:
     return evaluate(PreforkSettings(server_limit=10, max_request_workers=10), profile)
 
 
+START = (
+    "[Mon Nov 30 00:00:0{n}.5 2026] [mpm_prefork:notice] [pid 9:tid 9] AH00163: Apache/2.4.71 "
+    "(Debian) configured -- resuming normal operations\n"
+)
+GRACEFUL = (
+    "[Mon Nov 30 06:25:01.1 2026] [mpm_prefork:notice] [pid 9:tid 9] AH00171: Graceful restart "
+    "requested, doing restart\n"
+)
+
+
+def test_runs_of_the_parent_are_counted(tmp_path: Path) -> None:
+    """Four "resuming" lines, one after a graceful restart: three runs of the parent."""
+    log = tmp_path / "error.log"
+    log.write_text(
+        START.format(n=1)
+        + PREFORK
+        + GRACEFUL
+        + START.format(n=2)
+        + START.format(n=3)
+        + START.format(n=4)
+        + PREFORK
+    )
+    evidence = read_error_logs([str(log)])
+    assert (evidence.starts, evidence.restarts, evidence.runs) == (4, 1, 3)
+
+
 @pytest.mark.parametrize(
     ("rate", "verdict"), [(500.0, "the model agrees"), (0.01, "the model does not")]
 )
@@ -137,15 +163,27 @@ def test_citations_compare_the_log_with_the_model(
     tmp_path: Path, rate: float, verdict: str
 ) -> None:
     log = tmp_path / "error.log"
-    log.write_text(PREFORK * 37)
-    evidence = read_error_logs([str(log)])
-    (sentence,) = error_log_citations(evidence, "prefork", _metrics(rate), rate)  # type: ignore[arg-type]
-    assert sentence.startswith(
-        "the error log shows 'server reached MaxRequestWorkers setting' "
-        "37 times on 2026-12-02 11:56 (AH00161, prefork)"
+    log.write_text(
+        START.format(n=1)
+        + PREFORK
+        + START.format(n=2)
+        + PREFORK
+        + START.format(n=3)
+        + EVENT_FULL * 2
     )
-    assert verdict in sentence
-    assert f"at the profile's {rate:g} req/s" in sentence
+    evidence = read_error_logs([str(log)])
+    first, second = error_log_citations(evidence, "prefork", _metrics(rate), rate)  # type: ignore[arg-type]
+    assert first.startswith(
+        "the error log shows 'server reached MaxRequestWorkers setting' "
+        "in 2 of the server's 3 runs in the log on 2026-12-02 11:56 "
+        "(AH00161, prefork)"
+    )
+    assert verdict in first
+    assert f"at the profile's {rate:g} req/s" in first
+    assert second.endswith(
+        "2 times (once a second while it lasted) on 2026-12-03 09:00 "
+        "(AH03490, event); written under event, not this config's prefork"
+    )
 
 
 def test_measure_error_log_without_a_server_still_reports(
@@ -176,4 +214,4 @@ def test_recommend_cites_the_error_log(
         assert "the model agrees" in cited[0]
     else:
         assert "The error log and the model:" in out
-        assert "3 times" in out
+        assert "in 3 runs of the server" in out
