@@ -35,7 +35,7 @@ def evidence_text(
     files = ", ".join(evidence.paths)
     runs = ""
     if evidence.starts:
-        runs = f"; {evidence.runs} runs of the server ({evidence.restarts} restarts)"
+        runs = f", {evidence.runs} runs of the server, {evidence.restarts} restarts"
     lines = [f"{heading}Error log: {files} ({evidence.lines} lines{runs})", ""]
     found = evidence.found
     if not found:
