@@ -213,14 +213,18 @@ def footprint(settings: MpmSettings, profile: TrafficProfile) -> MemoryFootprint
 
 
 def process_ceiling(mpm: MpmName) -> int:
-    """httpd's compile-time ceiling on processes (prefork 200000, worker/event 20000 servers)."""
+    """The most active processes a coherent set may have: httpd's compile-time ServerLimit cap
+    (prefork 200000, worker and event 20000), less event's restart room, as `recommend` sizes."""
+    from capplan.recommend import restart_room
+
     match mpm:
         case "prefork":
-            return PREFORK_MAX_SERVER_LIMIT
+            cap = PREFORK_MAX_SERVER_LIMIT
         case "worker" | "event":
-            return THREADED_MAX_SERVER_LIMIT
+            cap = THREADED_MAX_SERVER_LIMIT
         case _:
             assert_never(mpm)
+    return cap - restart_room(mpm, cap // 2)
 
 
 def thread_ceiling(mpm: MpmName) -> int:

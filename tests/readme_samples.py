@@ -60,9 +60,11 @@ def run(command: str) -> list[str]:
 
 
 def _key(line: str) -> tuple[int, str]:
-    """Indentation and first word: how a README line finds its counterpart when regenerated."""
+    """Indentation and first word (a rule of dashes is `-`, whatever its length): how a README line
+    finds its counterpart when regenerated."""
     stripped = line.lstrip()
-    return len(line) - len(stripped), stripped.split(" ", 1)[0] if stripped else ""
+    word = stripped.split(" ", 1)[0] if stripped else ""
+    return len(line) - len(stripped), "-" if word and set(word) == {"-"} else word
 
 
 def _matches(readme_line: str, real: str) -> bool:
@@ -115,6 +117,8 @@ def regenerate(sample: Sample, output: list[str]) -> list[str]:
             continue
         key = _key(line)
         candidates = [(i, output[i]) for i in range(at, len(output)) if _key(output[i]) == key]
+        if not candidates:  # a renamed line: the most similar one among those that follow
+            candidates = [(i, output[i]) for i in range(at, len(output)) if output[i].strip()]
         found = _closest(line, candidates)
         if found is None:
             lines.append(line)

@@ -52,6 +52,12 @@ OUTPUT = [
         pytest.param(
             ("title", "worker   256  1e-10"), [], ["title", "worker   256  1e-10"], id="current"
         ),
+        pytest.param(
+            ("titles", "worker   256  1e-10"),
+            ["titles"],
+            ["title", "worker   256  1e-10"],
+            id="renamed-line",
+        ),
     ],
 )
 def test_regenerate_repairs_a_stale_sample(

@@ -1,8 +1,11 @@
 """`capplan fit` against an independent computation: MaxRequestWorkers N fits and N + 1 does not.
 
-The independent worst case is written out here from the memory model's statement (docs/models.md
-§6): parent + shared + processes × (one process's memory), plus for event one connection's memory
-for every slot the processes can hold. Each case checks the figures the command prints.
+The independent worst case is written out here from the memory model's statement (docs/models.md,
+"Memory"; docs/derivations.md §6): parent + shared + what each active process adds at worst —
+prefork one child; worker two process bases per slot (the quiescing child and its successor) and
+the threads once; event the active processes plus one finishing generation (ServerLimit leaves
+that room), each with its threads, and one connection's memory for every slot the processes can
+hold. Each case checks the figures the command prints.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ def run_fit(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
 
 
 def per_process_bytes(mpm: str, tpc: int, factor: int, memory: dict[str, int]) -> int:
-    """One more process: its own memory, and for event the connections it can hold."""
+    """The worst-case memory one more active process adds."""
     if mpm == "prefork":
         return memory["prefork_process_bytes"]
-    own = memory["threaded_process_bytes"] + tpc * memory["thread_bytes"]
-    if mpm == "event":
-        own += memory["connection_bytes"] * tpc * (1 + factor)
-    return own
+    base, threads = memory["threaded_process_bytes"], tpc * memory["thread_bytes"]
+    if mpm == "worker":
+        return 2 * base + threads
+    return 2 * (base + threads) + memory["connection_bytes"] * tpc * (1 + factor)
 
 
 def independent_worst(
@@ -68,7 +71,8 @@ def check_document(document: dict[str, Any]) -> None:
         assert following > available
         directives = fit["directives"]
         assert directives["MaxRequestWorkers"] == expected * tpc
-        assert directives["ServerLimit"] == expected
+        restart_room = expected if mpm == "event" else 0
+        assert directives["ServerLimit"] == expected + restart_room
         if mpm != "prefork":
             assert directives["ThreadsPerChild"] == directives["ThreadLimit"] == tpc
 
@@ -133,7 +137,10 @@ def test_a_huge_machine_stops_at_httpds_server_limit(capsys: pytest.CaptureFixtu
     assert prefork["limited_by"] == "ServerLimit"
     assert prefork["processes"] == 200000
     assert prefork["next"] is None
-    assert document["mpms"]["event"]["processes"] == 20000
+    assert document["mpms"]["worker"]["processes"] == 20000
+    # event keeps a generation of ServerLimit room for restarts: 10000 active, ServerLimit 20000.
+    assert document["mpms"]["event"]["processes"] == 10000
+    assert document["mpms"]["event"]["directives"]["ServerLimit"] == 20000
 
 
 def test_nothing_fits(capsys: pytest.CaptureFixture[str]) -> None:
