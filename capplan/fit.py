@@ -29,6 +29,7 @@ from capplan.mpm import (
 )
 from capplan.profile import Memory, Targets, Traffic, TrafficProfile
 from capplan.settings import (
+    HTTPD_DEFAULTS_PATH,
     MPM_NAMES,
     EffectiveConfig,
     EventSettings,
@@ -449,7 +450,7 @@ def fit_report(
 
     from capplan.measure.cgroup import memory_limit
     from capplan.measure.procfs import ProcFS, read_mem_total_bytes
-    from capplan.mpm import HTTPD_DEFAULTS_PATH, load_effective_config
+    from capplan.mpm import load_effective_config
     from capplan.profile import load_profile
 
     if reserve_bytes is not None and reserve_measured:

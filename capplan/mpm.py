@@ -23,6 +23,7 @@ from capplan.config.types import Directive, EvaluatedConfig, HttpdWarning
 from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.settings import (
+    HTTPD_DEFAULTS_PATH,
     MPM_NAMES,
     CommonSettings,
     EffectiveConfig,
@@ -969,7 +970,6 @@ def _line_of(location: Location) -> str | None:
     return None
 
 
-HTTPD_DEFAULTS_PATH = "(httpd defaults)"
 DEFAULT_BUILD_MPM: MpmName = "event"  # configure's default MPM on Linux (server/mpm/config2.m4)
 
 

@@ -117,6 +117,10 @@ def test_without_any_config_the_plan_is_for_httpd_defaults(
     assert document["config"]["path"] == "(httpd defaults)"
     assert document["config"]["mpm"] == "event"
     assert any("httpd's compiled-in defaults" in note for note in document["config"]["notes"])
+    assert main(["recommend", "-p", "static-site", "--ram", "8GiB"]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("capplan recommend: (httpd defaults) (event) with profile static-site")
+    assert "Put the block in httpd's main config file (none was found on this machine)." in table
 
 
 def test_httpd_defaults_are_the_compiled_in_values() -> None:
