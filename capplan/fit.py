@@ -139,7 +139,7 @@ def memory_figures(
         if key in measured:
             figure = Figure(measured[key], "measured", "the running httpd")
         elif profile is not None and profile.location_of(f"memory.{key}") is not None:
-            figure = Figure(getattr(profile.memory, attr), "profile", str(profile.source))
+            figure = Figure(getattr(profile.memory, attr), "profile", f"profile {profile.name}")
         else:
             figure = Figure(getattr(defaults, attr), "default", "not measured, not in a profile")
         out.append((key, figure))
@@ -160,7 +160,7 @@ def ram_figure(
         and profile.memory.ram_bytes is not None
         and profile.location_of("memory.ram") is not None
     ):
-        return Figure(profile.memory.ram_bytes, "profile", str(profile.source))
+        return Figure(profile.memory.ram_bytes, "profile", f"profile {profile.name}")
     if measured_ram is not None:
         return Figure(measured_ram, "measured", "the running httpd's cgroup limit or MemTotal")
     if machine_ram is not None:
@@ -174,7 +174,7 @@ def fraction_figure(profile: TrafficProfile | None) -> Figure:
     assert default is not None
     if profile is not None and profile.location_of("targets.max_memory_fraction") is not None:
         value = profile.targets.max_memory_fraction
-        return Figure(1.0 if value is None else value, "profile", str(profile.source))
+        return Figure(1.0 if value is None else value, "profile", f"profile {profile.name}")
     return Figure(default, "default", "targets.max_memory_fraction")
 
 

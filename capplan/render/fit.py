@@ -74,7 +74,11 @@ def _header(report: FitReport) -> list[str]:
     )
     lines = [f"capplan fit: {where}"]
     ram = report.ram
-    ram_from = ram.detail if ram.source == "flag" else f"{_SOURCE_WORDS[ram.source]}: {ram.detail}"
+    ram_from = (
+        ram.detail
+        if ram.source in ("flag", "profile")
+        else f"{_SOURCE_WORDS[ram.source]}: {ram.detail}"
+    )
     left = int(ram.value) - report.reserve.bytes
     fraction = report.memory_fraction
     fraction_mark = "*" if fraction.source == "default" else ""
