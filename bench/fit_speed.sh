@@ -25,7 +25,8 @@ for _ in $(seq 200); do
     sleep 600 &
     pids+=("$!")
 done
-echo "bench: $(ls -d /proc/[0-9]* | wc -l) processes on the box (200 sleep processes added)"
+echo "bench: $(ls -d /proc/[0-9]* | wc -l) processes on the box (200 sleep processes added);" \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 
 peers=()
 if command -v smem >/dev/null; then
@@ -46,9 +47,11 @@ import sys
 
 results = json.load(open(sys.argv[1]))["results"]
 floor = results[0]["median"]
-print(f"\n{'command':<44} {'median':>9} {'vs start-up':>12}")
+print(f"\n{'command':<44} {'median':>9} {'vs start-up':>12} {'CPU (user+sys)':>15}")
 for r in results:
-    print(f"{r['command']:<44} {r['median'] * 1000:7.0f} ms {r['median'] / floor:11.2f}x")
+    cpu = (r["user"] + r["system"]) * 1000
+    print(f"{r['command']:<44} {r['median'] * 1000:7.0f} ms {r['median'] / floor:11.2f}x "
+          f"{cpu:12.0f} ms")
 budgets = {"capplan fit --ram 8GiB": 0.3, "capplan fit --reserve-measured": 0.5}
 for name, budget in budgets.items():
     r = next(r for r in results if r["command"] == name)
