@@ -14,6 +14,7 @@ only asks it for the footprint of each candidate size.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Literal, assert_never
@@ -48,8 +49,6 @@ Source = Literal["measured", "profile", "default", "flag", "machine", "none"]
 MEMORY_KEYS = ("parent", "shared", "prefork_process", "threaded_process", "thread", "connection")
 DEFAULT_THREADS_PER_CHILD = WorkerSettings().threads_per_child
 DEFAULT_WORKER_FACTOR = int(EventSettings().async_request_worker_factor)
-# Modules that are not thread-safe: with one loaded only prefork can run it.
-THREAD_UNSAFE_MODULES = ("php_module", "php5_module", "php7_module", "php8_module")
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +320,8 @@ def _shape(config: EffectiveConfig) -> tuple[int, int]:
 
 def mpms_for(config: EffectiveConfig) -> tuple[tuple[MpmName, ...], tuple[str, ...]]:
     """All three MPMs, or only prefork when a module that is not thread-safe is loaded."""
+    from capplan.report import THREAD_UNSAFE_MODULES
+
     unsafe = [m for m in config.modules if m in THREAD_UNSAFE_MODULES]
     if unsafe:
         note = f"{unsafe[0]} is loaded and is not thread-safe: only prefork can run it"
@@ -446,8 +447,6 @@ def fit_report(
 ) -> FitReport:
     """`capplan fit`: read the config (or the system's, or httpd's defaults), the profile, the
     running server and /proc as asked, then size every MPM for the memory left."""
-    import os
-
     from capplan.measure.cgroup import memory_limit
     from capplan.measure.procfs import ProcFS, read_mem_total_bytes
     from capplan.mpm import load_effective_config

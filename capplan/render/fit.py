@@ -118,6 +118,10 @@ def _directive_lines(fit: MpmFit) -> str:
     return f"{fit.mpm}: {block}"
 
 
+def fraction_is_default(report: FitReport) -> bool:
+    return report.memory_fraction.source == "default"
+
+
 def render_fit_text(report: FitReport, *, markdown: bool = False) -> str:
     """The report for a terminal (`markdown=False`) or a pull-request comment."""
     out = _header(report)
@@ -178,10 +182,6 @@ def render_fit_text(report: FitReport, *, markdown: bool = False) -> str:
     if footnotes:
         out += ["", *footnotes]
     return "\n".join(out) + "\n"
-
-
-def fraction_is_default(report: FitReport) -> bool:
-    return report.memory_fraction.source == "default"
 
 
 def _fit_dict(fit: MpmFit) -> dict[str, Any]:
