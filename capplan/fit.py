@@ -49,6 +49,9 @@ Source = Literal["measured", "profile", "default", "flag", "machine", "none"]
 MEMORY_KEYS = ("parent", "shared", "prefork_process", "threaded_process", "thread", "connection")
 DEFAULT_THREADS_PER_CHILD = WorkerSettings().threads_per_child
 DEFAULT_WORKER_FACTOR = int(EventSettings().async_request_worker_factor)
+# Modules that are not thread-safe (mod_php): with one loaded only prefork can run the server.
+# The same list as capplan.report's, which sits a layer above this module.
+THREAD_UNSAFE_MODULES = ("php_module", "php5_module", "php7_module", "php8_module")
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,8 +323,6 @@ def _shape(config: EffectiveConfig) -> tuple[int, int]:
 
 def mpms_for(config: EffectiveConfig) -> tuple[tuple[MpmName, ...], tuple[str, ...]]:
     """All three MPMs, or only prefork when a module that is not thread-safe is loaded."""
-    from capplan.report import THREAD_UNSAFE_MODULES
-
     unsafe = [m for m in config.modules if m in THREAD_UNSAFE_MODULES]
     if unsafe:
         note = f"{unsafe[0]} is loaded and is not thread-safe: only prefork can run it"
