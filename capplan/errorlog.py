@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -147,10 +148,15 @@ def _lines(handle: BufferedReader | gzip.GzipFile) -> Iterator[tuple[bytes, bool
 
 
 def _open(path: str) -> BufferedReader:
+    """The file opened for reading: a regular file or a pipe (`<(zcat …)`); a directory or a
+    device (/dev/zero never ends) is refused."""
     target = Path(path)
-    if target.is_dir():
-        raise CapplanError(f"{path}: is a directory, not an error log")
     try:
+        mode = target.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise CapplanError(f"{path}: is a directory, not an error log")
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise CapplanError(f"{path}: is not a regular file or a pipe, not an error log")
         return target.open("rb")
     except OSError as exc:
         raise CapplanError(f"{path}: cannot read the error log: {exc.strerror or exc}") from None

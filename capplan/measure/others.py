@@ -15,6 +15,7 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from capplan.errors import CapplanError
 from capplan.measure.procfs import ProcFS, ProcReadError, list_pids, read_rollup, read_status
 
 # The names httpd's processes run under (Debian and upstream/RHEL builds).
@@ -66,7 +67,11 @@ def measure_other_processes(
     skip = {*exclude_pids, os.getpid()}
     totals: dict[str, list[int]] = {}
     skipped = unreadable = 0
-    for pid in list_pids(fs):
+    try:
+        pids = list_pids(fs)
+    except ProcReadError as exc:
+        raise CapplanError(f"cannot list the processes of this machine: {exc}") from None
+    for pid in pids:
         if pid in skip:
             skipped += 1
             continue

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -87,6 +89,17 @@ def test_a_long_line_is_read_in_bounded_pieces(tmp_path: Path) -> None:
     evidence = read_error_logs([str(log)])
     assert evidence.count_of("AH00161").count == 2
     assert (evidence.lines, evidence.long_lines) == (2, 1)
+
+
+def test_a_device_is_refused_and_a_pipe_is_read(tmp_path: Path) -> None:
+    with pytest.raises(CapplanError, match="not a regular file or a pipe"):
+        read_error_logs(["/dev/zero"])
+    fifo = tmp_path / "error.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text(PREFORK * 2))
+    writer.start()
+    assert read_error_logs([str(fifo)]).count_of("AH00161").count == 2
+    writer.join(timeout=5)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
+from capplan.errors import CapplanError
 from capplan.measure.others import measure_other_processes
 from capplan.measure.procfs import ProcFS
 from tests.measure.fakeproc import FakeProc
@@ -61,3 +64,8 @@ def test_real_processes_are_found_with_their_pss() -> None:
         for process in sleepers:
             process.kill()
             process.wait(timeout=5)
+
+
+def test_an_unreadable_proc_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(CapplanError, match="cannot list the processes"):
+        measure_other_processes(ProcFS(root=tmp_path / "nowhere"))
