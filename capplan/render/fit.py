@@ -147,10 +147,11 @@ def render_fit_text(report: FitReport, *, markdown: bool = False) -> str:
         rows.append(["total", str(others.processes), format_bytes(others.total_bytes)])
         out.append(render_table(["process", "count", "PSS"], rows, markdown=markdown))
         if others.by_rss:
+            out.append("")
             out.append(
-                f"† {others.by_rss} of these processes belong to other users: their PSS cannot be "
-                "read, so they count by their resident set (shared pages in full); run as root "
-                "for PSS."
+                f"† {others.by_rss} of {others.processes} processes could not be read by PSS "
+                "(permission denied: another user's, read without root) and count by their "
+                "resident set, shared pages in full."
             )
     out += ["", f"{heading}Largest MaxRequestWorkers that fits, per MPM", ""]
     out.append(
