@@ -9,6 +9,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from capplan.cli import main
@@ -23,6 +24,7 @@ from capplan.errorlog import (
 from capplan.errors import CapplanError
 from capplan.models import evaluate
 from capplan.profile import Traffic, TrafficProfile
+from capplan.render.report_json import report_schema
 from capplan.settings import PreforkSettings
 
 PREFORK = (
@@ -222,7 +224,9 @@ def test_recommend_cites_the_error_log(
     assert main([*args, "--format", fmt]) == 0
     out = capsys.readouterr().out
     if fmt == "json":
-        cited = json.loads(out)["error_log"]["citations"]
+        document = json.loads(out)
+        jsonschema.Draft202012Validator(report_schema()).validate(document)
+        cited = document["error_log"]["citations"]
         assert len(cited) == 1
         assert "the model agrees" in cited[0]
     else:
