@@ -5,3 +5,13 @@ for prefork, worker and event, memory, concurrency, keep-alive capacity and queu
 """
 
 __version__ = "0.1.0"
+
+
+def package_version() -> str:
+    """The installed distribution's version (its metadata), else the source tree's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("capplan")
+    except PackageNotFoundError:
+        return __version__

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 Better = Literal["lower", "higher"] | None
 
-# design.md `mpms` keys in display order, with the direction that wins (None: a load, not a
+# The JSON report's `mpms` keys in display order, with the direction that wins (None: a load, not a
 # merit).
 COMPARE_METRICS: tuple[tuple[str, Better], ...] = (
     ("workers", "higher"),

@@ -23,6 +23,7 @@ from capplan.config.types import Directive, EvaluatedConfig, HttpdWarning
 from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.settings import (
+    HTTPD_DEFAULTS_PATH,
     MPM_NAMES,
     CommonSettings,
     EffectiveConfig,
@@ -969,6 +970,40 @@ def _line_of(location: Location) -> str | None:
     return None
 
 
+DEFAULT_BUILD_MPM: MpmName = "event"  # configure's default MPM on Linux (server/mpm/config2.m4)
+
+
+def httpd_defaults_config(
+    reason: str, *, mpm: MpmName | None = None, somaxconn: int | None = None
+) -> EffectiveConfig:
+    """What httpd runs with when the config sets nothing: its compiled-in defaults.
+
+    Used where no configuration exists on the machine (`reason` says what was tried), so that a
+    plan can still be made and says what it assumed. The MPM is event, the default of httpd's
+    build on Linux, unless `mpm` names another.
+    """
+    chosen: MpmName = mpm or DEFAULT_BUILD_MPM
+    common = CommonSettings(somaxconn=system_somaxconn() if somaxconn is None else somaxconn)
+    settings: MpmSettings
+    match chosen:
+        case "prefork":
+            settings = PreforkSettings(common=common)
+        case "worker":
+            settings = WorkerSettings(common=common)
+        case "event":
+            settings = EventSettings(common=common)
+        case _:
+            assert_never(chosen)
+    return EffectiveConfig(
+        path=HTTPD_DEFAULTS_PATH,
+        mpm=chosen,
+        settings=settings,
+        provenance=(),
+        warnings=(),
+        notes=(f"{reason}: planning for httpd's compiled-in defaults with the {chosen} MPM",),
+    )
+
+
 def load_effective_config(
     config_file: str | os.PathLike[str] | None,
     *,
@@ -978,17 +1013,27 @@ def load_effective_config(
     v_output: str | None = None,
     httpd_version: tuple[int, int, int] | None = None,
     server_root: str | None = None,
+    defaults_if_missing: bool = False,
 ) -> EffectiveConfig:
     """Read a config from disk and return what httpd runs with (`inspect`, `recommend`, …).
 
-    `config_file` None means the system's config (`find_system_config()`). `mpm` names a
-    compiled-in MPM (its `<IfModule>` sections become true). When the user gave a relative path,
+    `config_file` None means the system's config (`find_system_config()`); when there is none
+    and `defaults_if_missing`, httpd's compiled-in defaults (`httpd_defaults_config`). `mpm` names
+    a compiled-in MPM (its `<IfModule>` sections become true). When the user gave a relative path,
     every path in the result (and in errors) is relative to the working directory too.
     """
     from capplan.config.directives import DEBIAN_STATIC_MODULES
     from capplan.config.evaluator import DEFAULT_HTTPD_VERSION, evaluate_config
 
-    given = os.fspath(config_file) if config_file is not None else str(find_system_config())
+    if config_file is None:
+        try:
+            config_file = find_system_config()
+        except CapplanError as exc:
+            if not defaults_if_missing:
+                raise
+            reason = exc.message.removesuffix("; give the config file")
+            return httpd_defaults_config(reason, mpm=mpm, somaxconn=somaxconn)
+    given = os.fspath(config_file)
     cwd = os.getcwd()
     relative = not os.path.isabs(given)
     static = None

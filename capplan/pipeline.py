@@ -40,10 +40,15 @@ def load_config(
     mpm: MpmName | None = None,
     somaxconn: int | None = None,
 ) -> EffectiveConfig:
-    """Evaluate a config file (or the system's, found the way httpd does) to effective settings."""
+    """Evaluate a config file (or the system's, found the way httpd does) to effective settings.
+
+    Without a path and without a config on this machine: httpd's compiled-in defaults, said so.
+    """
     from capplan.mpm import load_effective_config
 
-    return load_effective_config(path, defines=defines, mpm=mpm, somaxconn=somaxconn)
+    return load_effective_config(
+        path, defines=defines, mpm=mpm, somaxconn=somaxconn, defaults_if_missing=True
+    )
 
 
 def load_profile_for(path: str | None) -> TrafficProfile:

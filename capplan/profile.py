@@ -56,7 +56,7 @@ class Traffic:
 
     @property
     def worker_time_s(self) -> float:
-        """S_w: the part of the service time that holds an event worker (model.md §4.1)."""
+        """S_w: the part of the service time that holds an event worker (derivations §4.1)."""
         return self.service_time_s * self.worker_share
 
 

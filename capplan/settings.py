@@ -13,6 +13,8 @@ from capplan.config.types import HttpdWarning
 from capplan.location import Location
 
 MpmName = Literal["prefork", "worker", "event"]
+# `EffectiveConfig.path` when no config exists and httpd's compiled-in defaults stand in for one.
+HTTPD_DEFAULTS_PATH = "(httpd defaults)"
 MPM_NAMES: tuple[MpmName, ...] = ("prefork", "worker", "event")
 
 

@@ -14,6 +14,7 @@ from typing import assert_never
 from capplan.location import Location
 from capplan.mpm import Layout
 from capplan.settings import (
+    HTTPD_DEFAULTS_PATH,
     EventSettings,
     MpmName,
     MpmSettings,
@@ -195,6 +196,8 @@ def placement(
                 )
         case "unknown":
             target = main_file or "the main config file"
+            if main_file == HTTPD_DEFAULTS_PATH:
+                target = "httpd's main config file (none was found on this machine)"
             steps.append(f"Put the block in {target}.")
             if switch:
                 steps.append(

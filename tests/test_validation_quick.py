@@ -1,6 +1,6 @@
 """The validation suite's quick subset against the real apache2 (about 3 minutes).
 
-Each quick case drives apache2 with the open-loop generator and asserts every model.md §10.3
+Each quick case drives apache2 with the open-loop generator and asserts every derivations §10.3
 acceptance band that the run can resolve, and that the generator was not the bottleneck. A band
 is 3 standard errors wide at least, and a quick case judges about ten quantities, so a case that
 fails is run once more: a model miss fails both runs, a 3-SE excursion (about 1 in 150 per

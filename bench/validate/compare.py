@@ -1,15 +1,15 @@
-"""Predicted versus measured, with the acceptance bands of model.md §10.3.
+"""Predicted versus measured, with the acceptance bands of derivations §10.3.
 
 Input: a case's `Measured` estimates and capplan's `MpmMetrics` at the realized inputs.
 Output: `CaseResult`, one `Check` per quantity with its band and a status:
 `pass`, `FAIL`, `n/m` (both sides below what a run of this length can resolve), `info` (reported,
 no band: the model makes no claim) or `invalid` (the generator, not the server, was the limit).
 
-Bands (model.md §10.3): E[R], E[H], mean busy workers and mean idle keep-alive (and open)
+Bands (derivations §10.3): E[R], E[H], mean busy workers and mean idle keep-alive (and open)
 connections within max(3 SE, 5 %); P(wait) within max(3 SE, 15 %); waits within max(3 SE, 15 %)
 of Allen-Cunneen; P(block) (>= 1e-3) within 3 SE or a factor 1.3; event B_p within a factor 2;
 the connection rate under kill churn within 20 %. Kill episodes and keep-alive drops are checked
-against the factor of about 2 that model.md §4.2 states for them. Below a floor on both sides
+against the factor of about 2 that derivations §4.2 states for them. Below a floor on both sides
 (probabilities 0.01, P(block) 1e-3, event rates 0.2/s) a quantity is `n/m`; waits below 2 ms on
 both sides are equal within the generator's timing resolution. Waits are `n/m` when the batches
 are shorter than ten relaxation times of the queue (§10.3), since their error bars are then

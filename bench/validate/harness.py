@@ -98,7 +98,7 @@ def httpd_config(case: Case, root: Path, port: int, backend_port: int) -> str:
         f'TypesConfig "{root}/conf/mime.types"',
         "ExtendedStatus On",
         # NOTE: core.c `accf_map` gives Linux listeners TCP_DEFER_ACCEPT ("data"); plain accept
-        # makes the accept queue the FCFS queue of model.md §3.1 and overflows SYN drops (F12).
+        # makes the accept queue the FCFS queue of derivations §3.1 and overflows SYN drops (F12).
         "AcceptFilter http none",
         f"KeepAlive {'On' if srv.keep_alive else 'Off'}",
         f"KeepAliveTimeout {round(srv.keep_alive_timeout_s * 1000)}ms",

@@ -1,6 +1,6 @@
 """Open-loop load generator for the validation suite (asyncio, HTTP/1.1 keep-alive, 127.0.0.1 only).
 
-Input: a `LoadSpec` (JSON file). Traffic follows the model's assumptions H1 to H8 (model.md §2.1):
+Input: a `LoadSpec` (JSON file). Traffic follows the model's assumptions (derivations §2.1):
 Poisson visit arrivals, a geometric number of requests per visit sent one after another, an
 exponential think gap between the end of a response and the next request, and, after the last
 request, the socket kept open with probability q (the client closes it when the server does).

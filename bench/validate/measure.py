@@ -3,7 +3,7 @@
 Input: a `RawRun` (kernel and server-status samples, request records, access-log lines).
 Output: `Measured`: the realized model inputs (request rate, service time and its SCV, from the
 server's own `%D`) and, per quantity, an `Estimate` (mean over >= 20 equal time batches of the
-measurement window, with the standard error of that mean: model.md §10.3; never sqrt(count)).
+measurement window, with the standard error of that mean: derivations §10.3; never sqrt(count)).
 
 Waits are per request: client response time minus the server's request time (`%D`) minus the
 zero-load overhead measured by the generator's calibration pairs (new and reused connections).
@@ -29,8 +29,8 @@ BATCHES = 20
 # few ms, which is not queueing.
 WAIT_THRESHOLD_S = 0.005
 STATUS_LATE_S = 0.005  # a server-status poll this much slower than at zero load waited
-BLOCK_DELAY_S = 0.9  # SYN retransmission after an accept-queue overflow: ~1 s (model.md F12)
-MAX_LAG_P99_S = 0.010  # "a lag of more than a few ms invalidates waits" (model.md §10.1)
+BLOCK_DELAY_S = 0.9  # SYN retransmission after an accept-queue overflow: ~1 s (derivations §1 F12)
+MAX_LAG_P99_S = 0.010  # "a lag of more than a few ms invalidates waits" (derivations §10.1)
 T = TypeVar("T")
 
 

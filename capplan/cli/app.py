@@ -1,6 +1,6 @@
 """The typer application and the one place where exceptions become exit codes.
 
-Exit codes (design.md): 0 success, 1 a check failed, 2 bad input, 3 internal error.
+Exit codes (README.md): 0 success, 1 a check failed, 2 bad input, 3 internal error.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Annotated
 
 import click
 
@@ -30,6 +31,14 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+
+# What to do about a missing required option, said with the usage error.
+_MISSING_HINTS = {
+    "profile": (
+        " Give a YAML file or a shipped profile's name (`capplan profiles` lists them), or derive"
+        " one from access logs with `capplan profile access.log > ours.yaml`."
+    ),
+}
 
 app = typer.Typer(
     name="capplan",
@@ -57,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         command = ctx.command_path if ctx is not None else "capplan"
         message = " ".join(exc.format_message().split())
+        param = getattr(exc, "param", None)
+        if isinstance(exc, click.MissingParameter) and param is not None:
+            message += _MISSING_HINTS.get(param.name or "", "")
         typer.echo(f"{command}: error: {message}", err=True)
         return EXIT_BAD_INPUT
     except click.Abort:
@@ -81,6 +93,24 @@ def run() -> None:
     sys.exit(main())
 
 
+def _version_callback(value: bool) -> None:
+    if value:
+        from capplan import package_version
+
+        typer.echo(f"capplan {package_version()}")
+        raise typer.Exit(EXIT_OK)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_version_callback,
+            help="Print capplan's version and exit.",
+        ),
+    ] = False,
+) -> None:
     """Capacity planner for Apache httpd: prefork, worker and event, from the real config."""

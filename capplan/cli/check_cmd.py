@@ -8,7 +8,6 @@ directive to change; exit code 0 when every target holds, 1 when one is missed.
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,10 +17,12 @@ from capplan.cli.common import (
     DefinesOption,
     HeadroomOption,
     OutputOption,
-    ProfileOption,
+    RequiredProfileOption,
     SomaxconnOption,
+    SystemConfigArgument,
     emit,
     parse_defines,
+    profile_path,
 )
 from capplan.cli.inspect_cmd import MpmChoice
 
@@ -43,9 +44,9 @@ def _probability_option(flag: str, what: str) -> typer.models.OptionInfo:
 
 @app.command("check")
 def check_command(
-    config: Annotated[Path, typer.Argument(help="Main httpd config file.")],
+    config: SystemConfigArgument = None,
     *,
-    profile: ProfileOption = None,
+    profile: RequiredProfileOption,
     max_wait_prob: Annotated[
         float | None, _probability_option("--max-wait-prob", "P(a new connection waits)")
     ] = None,
@@ -86,8 +87,8 @@ def check_command(
         max_memory_bytes=parse_size_bytes(max_memory) if max_memory is not None else None,
     )
     report = check_report(
-        str(config),
-        str(profile) if profile is not None else None,
+        str(config) if config is not None else None,
+        profile_path(profile),
         overrides=overrides,
         mpm=mpm.value if mpm is not None else None,
         defines=parse_defines(define),

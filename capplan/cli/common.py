@@ -67,8 +67,30 @@ OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="table, markdown or json.")]
+_PROFILE_HELP = "Traffic profile: a YAML file, or a shipped profile's name (`capplan profiles`)."
 ProfileOption = Annotated[
-    Path | None, typer.Option("-p", "--profile", help="Traffic profile (YAML; see profiles/).")
+    str | None, typer.Option("-p", "--profile", metavar="PROFILE", help=_PROFILE_HELP)
+]
+RequiredProfileOption = Annotated[
+    str, typer.Option("-p", "--profile", metavar="PROFILE", help=_PROFILE_HELP)
+]
+
+
+def profile_path(argument: str | None) -> str | None:
+    """A `-p` argument as the file to load: a path as given, or a shipped profile's file."""
+    if argument is None:
+        return None
+    from capplan.catalog import resolve_profile
+
+    return resolve_profile(argument)
+SystemConfigArgument = Annotated[
+    Path | None,
+    typer.Argument(
+        metavar="[CONFIG]",
+        help="Main httpd config file; default: the one this machine's httpd reads (apachectl -V, "
+        "then the Debian, RHEL and upstream paths; httpd's defaults when there is none).",
+        show_default=False,
+    ),
 ]
 HeadroomOption = Annotated[
     float | None,

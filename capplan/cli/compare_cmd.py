@@ -21,13 +21,18 @@ from capplan.cli.common import (
     SomaxconnOption,
     emit,
     parse_defines,
+    profile_path,
 )
 
 
 @app.command("compare")
 def compare_command(
     profiles: Annotated[
-        list[Path], typer.Argument(metavar="PROFILE...", help="Traffic profiles (YAML).")
+        list[str],
+        typer.Argument(
+            metavar="PROFILE...",
+            help="Traffic profiles: YAML files or shipped profiles' names (`capplan profiles`).",
+        ),
     ],
     *,
     config: Annotated[
@@ -45,7 +50,7 @@ def compare_command(
     from capplan.render.report import render_comparison
 
     comparison = compare_report(
-        [str(p) for p in profiles],
+        [str(profile_path(p)) for p in profiles],
         [str(c) for c in config or []],
         defines=parse_defines(define),
         somaxconn=somaxconn,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from capplan.cli.app import EXIT_OK, app
 from capplan.cli.common import emit
+from capplan.errors import CapplanError
+
+if TYPE_CHECKING:
+    from capplan.settings import MpmName
 
 
 class MeasureFormat(enum.StrEnum):
@@ -47,6 +51,15 @@ def measure_command(
             "--interval", help="Seconds between the two status samples (0: one sample).", min=0
         ),
     ] = 1.0,
+    error_log: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--error-log",
+            metavar="FILE",
+            help="httpd's error log (plain or .gz; repeat for rotated files): count the messages "
+            "saying the server reached MaxRequestWorkers.",
+        ),
+    ] = None,
     fmt: Annotated[
         MeasureFormat, typer.Option("--format", help="table, json, or yaml (a profile's memory:).")
     ] = MeasureFormat.table,
@@ -60,14 +73,49 @@ def measure_command(
 
     if no_status and status_url is not None:
         raise typer.BadParameter("--no-status and --status-url exclude each other")
-    result = measure(
-        pid=pid,
-        pidfile=pidfile,
-        config=config,
-        status_url=status_url,
-        read_status=not no_status,
-        interval_s=interval,
-    )
+    evidence = None
+    if error_log:
+        from capplan.errorlog import read_error_logs
+
+        evidence = read_error_logs(str(path) for path in error_log)
+    unmeasured = None
+    try:
+        result = measure(
+            pid=pid,
+            pidfile=pidfile,
+            config=config,
+            status_url=status_url,
+            read_status=not no_status,
+            interval_s=interval,
+        )
+    except CapplanError as exc:
+        if evidence is None:
+            raise
+        result, unmeasured = None, exc.message
+    if evidence is not None:
+        from capplan.measure.report import measurement_to_dict
+        from capplan.render.errorlog import measure_report
+
+        mpm = _config_mpm(config) or (result.mpm if result is not None else None)
+        rendered = None
+        if result is not None and fmt is not MeasureFormat.json:
+            rendered = (
+                render_table(result)
+                if fmt is MeasureFormat.table
+                else (render_profile_memory(result))
+            )
+        document = measurement_to_dict(result) if result is not None else None
+        text = measure_report(
+            rendered,
+            measured_document=document,
+            evidence=evidence,
+            mpm=mpm,
+            fmt=fmt.value,
+            unmeasured=unmeasured,
+        )
+        emit(text, output)
+        return EXIT_OK
+    assert result is not None
     match fmt:
         case MeasureFormat.table:
             text = render_table(result)
@@ -77,3 +125,12 @@ def measure_command(
             text = render_profile_memory(result)
     emit(text, output)
     return EXIT_OK
+
+
+def _config_mpm(config: Path | None) -> MpmName | None:
+    """The MPM the config loads, for what the error log's messages mean (None without -c)."""
+    if config is None:
+        return None
+    from capplan.mpm import load_effective_config
+
+    return load_effective_config(config).mpm

@@ -20,10 +20,12 @@ from capplan.cli.common import (
     FormatOption,
     HeadroomOption,
     OutputOption,
-    ProfileOption,
+    RequiredProfileOption,
     SomaxconnOption,
+    SystemConfigArgument,
     emit,
     parse_defines,
+    profile_path,
 )
 
 
@@ -37,16 +39,9 @@ class MpmSelection(StrEnum):
 
 @app.command("recommend")
 def recommend_command(
-    config: Annotated[
-        Path | None,
-        typer.Argument(
-            metavar="[CONFIG]",
-            help="Main httpd config file; default: the one this machine's httpd reads.",
-            show_default=False,
-        ),
-    ] = None,
+    config: SystemConfigArgument = None,
     *,
-    profile: ProfileOption = None,
+    profile: RequiredProfileOption,
     mpm: Annotated[
         MpmSelection,
         typer.Option(help="MPMs to size: the config's own, one of them, or all three."),
@@ -73,6 +68,15 @@ def recommend_command(
             "recommended (default 0.1).",
         ),
     ] = None,
+    error_log: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--error-log",
+            metavar="FILE",
+            help="httpd's error log (plain or .gz; repeatable): cite how often the server reached "
+            "MaxRequestWorkers, and whether the model agrees.",
+        ),
+    ] = None,
     somaxconn: SomaxconnOption = None,
     output_format: FormatOption = Format.table,
     output: OutputOption = None,
@@ -84,7 +88,7 @@ def recommend_command(
 
     report = recommend_report(
         str(config) if config is not None else None,
-        str(profile) if profile is not None else None,
+        profile_path(profile),
         mpm=mpm.value,
         ram_bytes=parse_size_bytes(ram) if ram is not None else None,
         defines=parse_defines(define),
@@ -93,4 +97,20 @@ def recommend_command(
         headroom=headroom,
         min_saving=min_saving,
     )
-    emit(render_report(report, output_format.value), output)
+    text = render_report(report, output_format.value)
+    if error_log:
+        from capplan.errorlog import error_log_citations, read_error_logs
+        from capplan.render.errorlog import with_evidence
+
+        evidence = read_error_logs(str(path) for path in error_log)
+        config_mpm = report.config.mpm if report.config is not None else None
+        citations: tuple[str, ...] = ()
+        if config_mpm is not None:
+            citations = error_log_citations(
+                evidence,
+                config_mpm,
+                report.current.metrics if report.current is not None else None,
+                report.profile.traffic.requests_per_second,
+            )
+        text = with_evidence(text, output_format.value, evidence, config_mpm, citations)
+    emit(text, output)

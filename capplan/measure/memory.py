@@ -2,7 +2,7 @@
 
 Stage: after discovery and the raw readings. Input: one `ProcessReading` for the parent and one per
 child (status plus smaps_rollup when readable) and, for worker/event, thread-stack samples from
-`/proc/PID/smaps`. Output: `MemoryFigures` (model.md §6):
+`/proc/PID/smaps`. Output: `MemoryFigures` (derivations §6):
 
     PSS total = parent + shared + Σ private(child)
 

@@ -1,8 +1,8 @@
 """The per-MPM models: (effective settings, traffic profile) -> metrics, for prefork, worker, event.
 
-Stage: models (design.md data flow). Input: `PreforkSettings | WorkerSettings | EventSettings` and
+Stage: models (docs/derivations.md). Input: `PreforkSettings | WorkerSettings | EventSettings` and
 a `TrafficProfile`. Output: `MpmMetrics`; `evaluate_targets` turns them into `TargetResult`s and
-`metrics_to_dict` into the JSON report's `mpms` entries. The normative model is model.md §2-§6.
+`metrics_to_dict` into the JSON report's `mpms` entries. The normative model is derivations §2-§6.
 
 `evaluate_all` evaluates all three MPMs for one profile. The current MPM keeps its settings; the
 other two are mapped from it:
@@ -159,7 +159,7 @@ def _finite(value: float) -> float | None:
 
 
 def metrics_to_dict(metrics: MpmMetrics) -> dict[str, Any]:
-    """The JSON report's `mpms.<name>` object: design.md's stable keys first, then detail.
+    """The JSON report's `mpms.<name>` object: the stable keys first, then detail.
 
     Sizes in bytes, times in seconds, probabilities in [0, 1]; infinite waits are null.
     """

@@ -1,7 +1,7 @@
 """Shared parts of the per-MPM models: holding-time inputs from a profile, and the pooled model.
 
 Stage: model. Input: a `TrafficProfile` and `CommonSettings` (KeepAlive*, ListenBacklog). Output:
-the queueing engine's `HoldingInputs`, and for prefork and worker (model.md §3: a pooled FCFS
+the queueing engine's `HoldingInputs`, and for prefork and worker (derivations §3: a pooled FCFS
 c-server queue of connections in front of a finite accept queue) a complete `MpmMetrics`.
 """
 
@@ -43,7 +43,7 @@ def holding_inputs(
     linger_s: float,
     kill_rate_per_s: float = 0.0,
 ) -> HoldingInputs:
-    """Inputs of H for this profile under these KeepAlive settings (model.md §2).
+    """Inputs of H for this profile under these KeepAlive settings (derivations §2).
 
     The service time is the full per-request time S; `linger_s` is L (the profile's linger for
     prefork/worker, 0 for event's slot lifetime, F5); `kill_rate_per_s` is event's kill hazard.
@@ -88,7 +88,7 @@ def pooled_metrics(
     threads_per_child: int,
     memory_of: MemoryFromBusy,
 ) -> MpmMetrics:
-    """prefork and worker: connections hold a worker for their whole life (model.md §3).
+    """prefork and worker: connections hold a worker for their whole life (derivations §3).
 
     The workers sit behind the finite accept queue Q, and a dropped connection attempt is
     retried by the client's kernel (F12), so the operating point is M/M/c/K at the attempt

@@ -1,4 +1,4 @@
-"""prefork MPM model: one process per connection, pooled across the server (model.md §3).
+"""prefork MPM model: one process per connection, pooled across the server (derivations §3).
 
 Stage: model. Input: `PreforkSettings` (effective, after httpd's clamping) and a `TrafficProfile`.
 Output: `MpmMetrics`. A connection holds its child for its requests, the think gaps between them

@@ -1,6 +1,6 @@
 """event's connection-slot pool: the probability that no process can accept a new connection.
 
-Stage: event model, slot level (model.md §4.3, normative). Input: workers `c`, the effective
+Stage: event model, slot level (derivations §4.3, normative). Input: workers `c`, the effective
 AsyncRequestWorkerFactor `F`, the mean busy workers `a_b` and the mean open connections that hold
 no worker `a_y`. Output: `ConnectionLimit` with the independence estimate `P_limit`, its
 dependence-free bound, and the pooled Erlang C as the lower reference.
@@ -62,7 +62,7 @@ def _tail_at_least(k: int, mu: float) -> float:
 def connection_limit(
     workers: int, factor: int, busy_erlangs: float, idle_connections_mean: float
 ) -> ConnectionLimit:
-    """P_limit and its bound (model.md §4.3).
+    """P_limit and its bound (derivations §4.3).
 
     `P_limit = C(c, a_b) + sum_{n<c} pi_n P(Y >= (1+F)(c-n))`, Y ~ Poisson(a_y);
     `bound = min_{n*} [P(N >= n*) + P(X >= c + F(c - n*))]`, X ~ Poisson(a_b + Lq + a_y),

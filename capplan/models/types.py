@@ -17,7 +17,7 @@ from capplan.settings import MpmName, MpmSettings
 
 @dataclass(frozen=True, slots=True)
 class Scoreboard:
-    """Mean worker-slot states as mod_status shows them (model.md §2.2, F15).
+    """Mean worker-slot states as mod_status shows them (derivations §2.2, F15).
 
     prefork/worker: `busy_requests` is R+W, `idle_keepalive` K and `closing` C, all holding a
     worker. event: only `busy_requests` holds a worker; keep-alive and closing connections are
@@ -31,7 +31,7 @@ class Scoreboard:
 
 @dataclass(frozen=True, slots=True)
 class MemoryFootprint:
-    """Memory of httpd under these settings (model.md §6), PSS/USS based.
+    """Memory of httpd under these settings (derivations §6), PSS/USS based.
 
     `typical_bytes`: the processes kept around at this load (busy plus spare); `full_bytes`: every
     configured worker running; `worst_bytes`: the most httpd can run at once, during a graceful
@@ -50,7 +50,7 @@ class MemoryFootprint:
 
 @dataclass(frozen=True, slots=True)
 class EventDetail:
-    """The event MPM's two coupled resources (model.md §4), at the §4.4 least fixed point.
+    """The event MPM's two coupled resources (derivations §4), at the §4.4 least fixed point.
 
     `process_saturation` B_p = B(TPC, a_b/P), the time fraction one process has no idle worker;
     `kill_episodes_per_s` ("kill'em all", F8) and `keepalive_drops_per_s` (F7) over all processes;
@@ -79,7 +79,7 @@ class EventDetail:
 
 @dataclass(frozen=True, slots=True)
 class MpmMetrics:
-    """One MPM's steady state for one profile (design.md `mpms` keys, plus detail).
+    """One MPM's steady state for one profile (the JSON report's `mpms` keys, plus detail).
 
     Connection-level quantities: `offered_load_erlangs` is the worker-holding load (λ_conn E[H]
     for prefork/worker, λ S_w for event), `p_wait` the probability that a new connection waits,

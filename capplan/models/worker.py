@@ -1,4 +1,4 @@
-"""worker MPM model: a thread per connection, threads pooled across processes (model.md §3).
+"""worker MPM model: a thread per connection, threads pooled across processes (derivations §3).
 
 Stage: model. Input: `WorkerSettings` (effective) and a `TrafficProfile`. Output: `MpmMetrics`.
 The queueing is prefork's (a connection holds its thread for its whole life, the listener takes a

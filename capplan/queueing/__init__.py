@@ -2,7 +2,7 @@
 
 Stage: numeric core between the per-MPM models and the reports. Input: servers, loads (Erlangs),
 holding-time inputs. Output: frozen result types and floats (probabilities in [0, 1], never NaN;
-overload is `stable=False` with infinite waits). Normative reference: model.md §2, §3, §7, §8.
+overload is `stable=False` with infinite waits). Normative reference: derivations §2, §3, §7, §8.
 
 Arguments are checked here (TypeError for a wrong type such as a float or bool server count,
 ValueError for a bad value); the command line validates its flags before calling.

@@ -106,7 +106,7 @@ def queue_metrics(
     queue: int | None = None,
     target_wait: float | None = None,
 ) -> QueueMetrics:
-    """All metrics of `capplan queue` (model.md §3.2-3.4, §7).
+    """All metrics of `capplan queue` (derivations §3.2-3.4, §7).
 
     Waits use Allen-Cunneen with `holding_scv` (1 = exact M/M/c); P(block) uses the normative
     SCV-corrected queue Q_eff = 2Q/(1 + cH2), with the conservative max beside it.

@@ -4,7 +4,7 @@ Stage: core of the queueing engine. Input: an integer number of servers `c >= 1`
 load `a >= 0` in Erlangs (arrival rate x mean holding time). Output: probabilities as floats in
 [0, 1] (never NaN), and their base-10 logarithms for values below the binary64 range.
 
-Three evaluation paths, all exact up to rounding (model.md §8):
+Three evaluation paths, all exact up to rounding (derivations §8):
 
 * the forward recursion `B(j) = a B(j-1) / (j + a B(j-1))`: stable for every c and a (each step
   contracts the relative error), O(c); used for few servers, where it is also the cheapest;
@@ -55,7 +55,7 @@ _TINY = 1e-290
 def check_servers(servers: object) -> int:
     """Return `servers` as an int if it is an integer >= 1, else raise TypeError/ValueError.
 
-    bool and non-integral numbers (2.5, but also 2.0) are rejected: model.md §0 forbids rounding
+    bool and non-integral numbers (2.5, but also 2.0) are rejected: derivations §0 forbids rounding
     a server count silently.
     """
     if isinstance(servers, bool) or not isinstance(servers, numbers.Integral):
@@ -120,7 +120,7 @@ def _log_b_fast(c: int, a: float) -> float:
 def erlang_b(servers: int, load: float) -> float:
     """Erlang B: blocking probability of M/G/c/c with offered load `load` (Erlangs), in [0, 1].
 
-    Insensitive to the holding-time distribution (model.md §3.2). Exact up to rounding: relative
+    Insensitive to the holding-time distribution (derivations §3.2). Exact up to rounding: relative
     error below 1e-13 on every path for c up to 10^6; values below ~1e-308 underflow to 0 (use
     `erlang_b_log10`).
     """
@@ -154,7 +154,7 @@ def erlang_b_log10(servers: int, load: float) -> float:
 def erlang_c_from_b(servers: int, load: float, b: float) -> float:
     """Erlang C from Erlang B: `c B / (c - a + a B)` for a < c, else 1 (unstable).
 
-    This form has no `1 - rho` cancellation (model.md §8).
+    This form has no `1 - rho` cancellation (derivations §8).
     """
     if load >= servers:
         return 1.0

@@ -5,12 +5,12 @@ shape, think time, KeepAliveTimeout, MaxKeepAliveRequests, the client's idle-hol
 lingering close, and an optional kill hazard for event's "kill'em all"). Output: `HoldingTime`
 (E[R] requests per connection, connections per request, E[H], E[H^2], SCV, mean idle time).
 
-Model (model.md §2, assumptions H1-H8): a visit issues N requests sequentially. After a response
+Model (derivations §2, assumptions H1-H8): a visit issues N requests sequentially. After a response
 the next request comes after an Exp(Z) think gap; the server keeps the connection while the gap is
 at most T (the effective KeepAliveTimeout), and closes after the k-th request on a connection
 (k = MaxKeepAliveRequests + 1, see `requests_per_connection_cap`). After the visit's last request
 the client keeps the socket open with probability q (the server idles T). Each close adds L.
-With a kill hazard h a gap ends at min(gap, T, Exp(h)) (model.md §4.4).
+With a kill hazard h a gap ends at min(gap, T, Exp(h)) (derivations §4.4).
 
 Geometric N uses the closed forms (§2.2) and the backward recursion for E[H^2] (§2.5, with an O(1)
 closed form of that affine recursion for very large k); fixed N and mixtures use the exact
@@ -219,7 +219,7 @@ def _gammainc_int(n: int, x: float) -> float:
 
 
 def gap_moments(inputs: HoldingInputs) -> GapMoments:
-    """Gap and final-idle moments (model.md §2.5, generalised with the kill hazard of §4.4).
+    """Gap and final-idle moments (derivations §2.5, generalised with the kill hazard of §4.4).
 
     With rate lam = 1/Z + h and x = lam T: P(end before T) = 1 - e^-x, p = (1/Z)/lam (1 - e^-x),
     E[D] = (1 - e^-x)/lam, E[D^2] = 2 P(2, x)/lam^2, E[D; reuse] = (1/(Z lam)) P(2, x)/lam,
@@ -261,7 +261,7 @@ def gap_moments(inputs: HoldingInputs) -> GapMoments:
 
 
 def holding_time(inputs: HoldingInputs) -> HoldingTime:
-    """E[R], E[H], E[H^2] and the SCV of the connection holding time (model.md §2.2-2.5)."""
+    """E[R], E[H], E[H^2] and the SCV of the connection holding time (derivations §2.2-2.5)."""
     match inputs.visits:
         case GeometricVisits(mean_requests=m):
             return _geometric(inputs, m)
@@ -366,7 +366,7 @@ def _geometric_sum(alpha: float, n: int) -> float:
 def mean_holding_insensitive(inputs: HoldingInputs, mean_requests: float) -> tuple[float, float]:
     """(E[R], E[H]) for any distribution of N with mean m when the cap never binds (k > max N).
 
-    Each of the N-1 gaps breaks the connection independently (Wald, model.md §2.3):
+    Each of the N-1 gaps breaks the connection independently (Wald, derivations §2.3):
     E[R] = m / (1 + (m-1)(1-p)), E[H] = [m S + (m-1) E[D] + theta] / (1 + (m-1)(1-p)) + L.
     """
     m = check_load(mean_requests, "requests per visit")
@@ -377,7 +377,7 @@ def mean_holding_insensitive(inputs: HoldingInputs, mean_requests: float) -> tup
 
 
 def _forward_dp(inputs: HoldingInputs, weights: tuple[tuple[int, float], ...]) -> HoldingTime:
-    """Exact renewal-reward moments for N fixed or a finite mixture (model.md §2.4).
+    """Exact renewal-reward moments for N fixed or a finite mixture (derivations §2.4).
 
     The state after request i is j, the number of requests served on the current connection,
     with probability mass P_j and partial moments M1_j = E[A; j], M2_j = E[A^2; j] of the time A

@@ -2,7 +2,7 @@
 
 Stage: queueing engine. Input: servers `c`, offered load `a` (Erlangs), accept-queue capacity `Q`
 (a real number >= 0; Linux: min(ListenBacklog, somaxconn) + 1), mean holding time and its SCV.
-Output: `MMcKResult` (blocking, waits, carried load) and `BlockingEstimate` (model.md §3.4).
+Output: `MMcKResult` (blocking, waits, carried load) and `BlockingEstimate` (derivations §3.4).
 
 All quantities come from B = B(c, a) and geometric sums of rho = a/c, written without overflow
 (the `u = 1/rho` form for rho > 1) and without `1 - rho^Q` cancellation (expm1/log1p):
@@ -60,7 +60,7 @@ class MMcKResult:
 
 @dataclass(frozen=True, slots=True)
 class BlockingEstimate:
-    """P(block) for a non-exponential holding time (model.md §3.4, normative).
+    """P(block) for a non-exponential holding time (derivations §3.4, normative).
 
     `p_block_est` uses the diffusion-scaled queue `queue_eff = 2Q/(1 + cH2)`; `p_block_cons` is
     max(M/M/c/K at Q, at Q_eff), which bounded every DES case to within 6 %.
@@ -193,7 +193,7 @@ def _sum_q_minus_i_u_pow_i(u: float, ln_u: float, q: float) -> float:
 def blocking_estimate(
     servers: int, load: float, queue: float, scv: float = 1.0
 ) -> BlockingEstimate:
-    """P_block with the SCV correction `Q_eff = 2Q/(1 + cH2)` (model.md §3.4, normative)."""
+    """P_block with the SCV correction `Q_eff = 2Q/(1 + cH2)` (derivations §3.4, normative)."""
     c = check_servers(servers)
     a = check_load(load)
     q = _check_queue(queue)

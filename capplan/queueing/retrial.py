@@ -1,4 +1,4 @@
-"""A finite accept queue whose dropped connection attempts are retried (model.md §3.4, F12).
+"""A finite accept queue whose dropped connection attempts are retried (derivations §3.4, F12).
 
 Stage: queueing engine. Input: servers `c`, offered connection load `a` (Erlangs), accept-queue
 capacity `Q`, holding-time mean and SCV, and how many times a client tries to connect. Output:
@@ -14,9 +14,9 @@ and the attempt load x solves
     x = a (1 - p(x)^k) / (1 - p(x)),      p(x) = P_block of M/M/c/K at load x, queue Q_eff,
 
 a monotone map whose least fixed point is reached by iterating from x = a (the retrial
-approximation of model.md §3.4, here without its small-p restriction). Every operating point
+approximation of derivations §3.4, here without its small-p restriction). Every operating point
 then comes from M/M/c/K at the attempt load with the diffusion-scaled queue
-Q_eff = 2Q/(1 + cH2) (model.md §3.4), and the waits carry Allen-Cunneen's factor (1 + cH2)/2,
+Q_eff = 2Q/(1 + cH2) (derivations §3.4), and the waits carry Allen-Cunneen's factor (1 + cH2)/2,
 so that a long queue gives back Erlang C and Allen-Cunneen exactly. The fixed point exists for
 every offered load: beyond saturation the attempts pile up until most are dropped, and the
 connections that run out of attempts (p^k of them) are lost, which keeps the carried load

@@ -1,4 +1,4 @@
-"""Sizing: the inverse problems of the queueing engine (model.md §7).
+"""Sizing: the inverse problems of the queueing engine (derivations §7).
 
 Stage: queueing engine. Input: an offered load `a` (Erlangs) and a target probability, or a
 server count and a target. Output: the smallest server count meeting the target (int), or the
@@ -130,7 +130,7 @@ def min_servers_erlang_c(load: float, target: float) -> int:
 def min_servers_wait_tail(
     load: float, mean_holding_s: float, wait_s: float, target: float, scv: float = 1.0
 ) -> int:
-    """Smallest c with P(Wq > t) = C exp(-t/w1) <= target (Allen-Cunneen, model.md §3.3).
+    """Smallest c with P(Wq > t) = C exp(-t/w1) <= target (Allen-Cunneen, derivations §3.3).
 
     `mean_holding_s` E[H] > 0, `wait_s` t >= 0, `scv` cH2 >= 0; w1 = (1 + cH2)/2 E[H]/(c - a).
     """

@@ -4,7 +4,7 @@ Stage: queueing engine. Input: servers `c`, offered load `a` (Erlangs), the mean
 E[H] (s) and its squared coefficient of variation cH2. Output: an `MGcResult` (P(wait), mean and
 percentile waits in seconds, queue length), with `stable=False` and infinite waits for a >= c.
 
-Formulas (model.md §3.2-3.3):
+Formulas (derivations §3.2-3.3):
     w1        = ((1 + cH2)/2) E[H] / (c - a)        mean wait of those who wait
     Wq        = C(c, a) w1
     P(Wq > t) = C(c, a) exp(-t / w1)

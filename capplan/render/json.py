@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 
 
 def config_to_dict(config: EffectiveConfig) -> dict[str, Any]:
-    """`{path, mpm, layout, effective, provenance, warnings, notes, capacity}` (design.md)."""
+    """`{path, mpm, layout, effective, provenance, warnings, notes, capacity}` (docs/inspect.md)."""
     values = effective_values(config)
     sources = dict(config.provenance)
     provenance = {

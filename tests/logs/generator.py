@@ -1,4 +1,4 @@
-"""A seeded generator of access logs from a known traffic model (the model of model.md §2).
+"""A seeded generator of access logs from a known traffic model (the model of derivations §2).
 
 Visits arrive as a Poisson process; each issues a geometric number of requests one after the
 other, with lognormal service times and exponential think gaps. httpd's keep-alive rules decide
@@ -55,7 +55,7 @@ class TrafficModel:
 
     @property
     def requests_per_connection(self) -> float:
-        """E[R] of model.md §2.2 (geometric N, cap k = K + 1)."""
+        """E[R] of derivations §2.2 (geometric N, cap k = K + 1)."""
         r = 1.0 - 1.0 / self.requests_per_visit
         p = 1.0 - math.exp(-self.keepalive_timeout_s / self.think_time_s)
         alpha = r * p

@@ -107,7 +107,7 @@ def test_requests_per_connection_and_aborts(recovered: Recovered) -> None:
 
 
 def _sizing(rate: float, profile_like: dict[str, float]) -> tuple[float, int]:
-    """Offered load a = λ/E[R]·E[H] (model.md §2.2) and min workers for P(wait) ≤ 1 %."""
+    """Offered load a = λ/E[R]·E[H] (derivations §2.2) and min workers for P(wait) ≤ 1 %."""
     held = holding_time(
         HoldingInputs(
             service_s=profile_like["service_s"],

@@ -1,4 +1,4 @@
-"""event goldens (model.md §9): the connection limit (§4.3) and the kill fixed point (§4.4)."""
+"""event goldens (derivations §9): the connection limit (§4.3) and the kill fixed point (§4.4)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from capplan.queueing import erlang_b
 from capplan.settings import CommonSettings
 from tests.queueing.goldens import check, check_log10, rows
 
-EVENT_RTOL = 1e-9  # model.md §9, "event: rtol = 1e-9 (float sums)"
+EVENT_RTOL = 1e-9  # derivations §9, "event: rtol = 1e-9 (float sums)"
 
 
 @pytest.mark.parametrize(
@@ -76,5 +76,5 @@ def test_event_kill_fixed_point(row: dict[str, str]) -> None:
         rtol=EVENT_RTOL,
     )
     if row["DES_lambda_conn"]:
-        # model.md §10.3: lambda_conn under kill churn within 20 % of the simulation.
+        # derivations §10.3: lambda_conn under kill churn within 20 % of the simulation.
         assert got.connections_per_s == pytest.approx(float(row["DES_lambda_conn"]), rel=0.20)

@@ -1,4 +1,4 @@
-"""model.md's worked examples (§3.6 prefork/worker, §4.3-§4.4 event), reproduced end to end."""
+"""The worked examples of derivations §3.6 (prefork/worker) and §4.3-§4.4 (event), end to end."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import pytest
 
 GOLDENS = Path(__file__).resolve().parent.parent / "data" / "goldens"
 
-# model.md §9: values below this are beyond binary64's normal range and compared absolutely.
+# derivations §9: values below this are beyond binary64's normal range and compared absolutely.
 TINY = 1e-290
 
 
@@ -57,5 +57,5 @@ def check_probability(what: str, got: float, want: float, inputs: Mapping[str, s
 
 
 def check_log10(what: str, got: float, want: float, inputs: Mapping[str, str]) -> None:
-    """model.md §9 log-column tolerance: atol 1e-9 * max(1, |log10|)."""
+    """derivations §9 log-column tolerance: atol 1e-9 * max(1, |log10|)."""
     check(what, got, want, inputs, rtol=0.0, atol=1e-9 * max(1.0, abs(want)))

@@ -83,7 +83,7 @@ def test_p_wait_within_1e12_of_mpmath(c: int, a: float) -> None:
 
 
 def test_log_space_below_binary64() -> None:
-    # c = 1e5, a = 0.001: log10 B = -756573.45 (model.md §8); B itself underflows to 0.
+    # c = 1e5, a = 0.001: log10 B = -756573.45 (derivations §8); B itself underflows to 0.
     assert erlang_b(100_000, 0.001) == 0.0
     assert erlang_b_log10(100_000, 0.001) == pytest.approx(-756573.451334265, abs=1e-6)
     assert erlang_c_log10(100_000, 0.001) == pytest.approx(-756573.451334261, abs=1e-6)

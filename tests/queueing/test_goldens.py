@@ -1,4 +1,4 @@
-"""Every row of the queueing goldens, at model.md §9 tolerances (one test per row)."""
+"""Every row of the queueing goldens, at derivations §9 tolerances (one test per row)."""
 
 from __future__ import annotations
 

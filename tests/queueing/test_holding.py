@@ -64,7 +64,7 @@ def test_requests_per_connection_cap(
     ],
 )
 def test_geometric_mean_equals_closed_form(inputs: HoldingInputs) -> None:
-    """h_1 from the recursion equals S E[R] + E[I] + L of §2.2 (model.md's own check)."""
+    """h_1 from the recursion equals S E[R] + E[I] + L of §2.2 (the check of derivations §2.2)."""
     assert isinstance(inputs.visits, GeometricVisits)
     g = gap_moments(inputs)
     r = 1.0 - 1.0 / inputs.visits.mean_requests
@@ -122,7 +122,7 @@ def test_closed_form_equals_stepwise_recursion(alpha: float, steps: int) -> None
 def test_insensitivity_fixed_equals_geometric_and_formula(
     n: int, think_s: float, timeout_s: float, q: float
 ) -> None:
-    """Without a binding cap E[R], E[H] depend on N only through its mean (model.md §2.3)."""
+    """Without a binding cap E[R], E[H] depend on N only through its mean (derivations §2.3)."""
     common = {
         "think_s": think_s,
         "keepalive_timeout_s": timeout_s,

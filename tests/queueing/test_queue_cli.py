@@ -70,7 +70,7 @@ def test_overload_gives_null_waits_never_nan(capsys: pytest.CaptureFixture[str])
     assert doc["p_wait"] == 1.0
     assert doc["mean_wait_s"] is None
     assert doc["wait_p99_s"] is None
-    # model.md §3.6: M/M/c/K with Q = 512 blocks 62 % of attempts at c = 256.
+    # derivations §3.6: M/M/c/K with Q = 512 blocks 62 % of attempts at c = 256.
     assert doc["p_block"] == pytest.approx(0.62, abs=0.005)
 
 

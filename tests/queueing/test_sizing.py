@@ -78,7 +78,7 @@ def test_block_target_is_the_first_success(a: float, q: int, scv: float, eps: fl
 
 @pytest.mark.parametrize(("timeout_s", "want_c"), [(5.0, 743), (1.0, 228)])
 def test_worked_example_model_3_6(timeout_s: float, want_c: int) -> None:
-    """model.md §3.6: 200 req/s, m = 10, S = 50 ms, Z = 5 s, K = 100, q = 1."""
+    """derivations §3.6: 200 req/s, m = 10, S = 50 ms, Z = 5 s, K = 100, q = 1."""
     holding = holding_time(
         HoldingInputs(
             service_s=0.05,
