@@ -22,6 +22,7 @@ from capplan.cli.common import (
     OutputOption,
     ProfileOption,
     SomaxconnOption,
+    check_output,
     emit,
     parse_defines,
 )
@@ -82,6 +83,7 @@ def recommend_command(
     from capplan.render.report import render_report
     from capplan.units import parse_size_bytes
 
+    check_output(output, [config, profile])
     report = recommend_report(
         str(config) if config is not None else None,
         str(profile) if profile is not None else None,
@@ -93,4 +95,8 @@ def recommend_command(
         headroom=headroom,
         min_saving=min_saving,
     )
-    emit(render_report(report, output_format.value), output)
+    emit(
+        render_report(report, output_format.value),
+        output,
+        inputs=[p for p in (config, profile) if p is not None],
+    )
