@@ -38,7 +38,7 @@ from capplan.config.directives import (
     static_module,
 )
 from capplan.config.fs import FileSystem, Kind, RealFileSystem
-from capplan.config.lexer import APR_SPACE, LexedFile, lex
+from capplan.config.lexer import APR_SPACE, MAX_LINE_BYTES, LexedFile, lex
 from capplan.config.parser import LineKind, container_args, first_word, parse_line, split_words
 from capplan.config.types import Directive, EvaluatedConfig, HttpdWarning, LoadedModule
 from capplan.errors import CapplanError
@@ -47,6 +47,8 @@ from capplan.location import Location
 # NOTE: include/http_config.h AP_MAX_INCLUDE_DEPTH and server/util.c AP_MAX_FNMATCH_DIR_DEPTH.
 MAX_INCLUDE_DEPTH = 128
 MAX_INCLUDE_DIR_DEPTH = 128
+# All config files of one evaluation together (each file is also held for error context).
+MAX_CONFIG_TOTAL_BYTES = 256 * 1024 * 1024
 
 DEFAULT_HTTPD_VERSION = (2, 4, 71)
 
@@ -144,6 +146,7 @@ class _State:
     # `${VAR}` results by line text; emptied whenever Define or UnDefine changes a variable.
     substituted: dict[str, str] = field(default_factory=dict)
     include_depth: int = 0
+    bytes_read: int = 0  # all config files together, each Include counted again
 
     def add_module(self, info: ModuleInfo, symbol: str) -> None:
         self.module_names.add(info.source)
@@ -292,6 +295,13 @@ def _process_file(
         raise CapplanError(
             f"Could not open configuration file {path}: {reason}", chain[-1] if chain else None
         ) from None
+    state.bytes_read += len(data)
+    if state.bytes_read > MAX_CONFIG_TOTAL_BYTES:
+        raise CapplanError(
+            f"{path}: the configuration read so far exceeds {MAX_CONFIG_TOTAL_BYTES >> 20} MiB "
+            "(counting every Include), the most capplan reads",
+            chain[-1] if chain else None,
+        )
     state.files_read.append(path)
     lexed = lex(data)
     state.lexed[path] = lexed
@@ -570,6 +580,22 @@ def _resolve_env(state: _State, text: str, where: Location) -> str:
     cached = state.substituted.get(text)
     if cached is not None:
         return cached
+    size = len(text)
+    for found in _VAR.finditer(text):
+        name = found.group(1)
+        value = state.variables.get(name.lower())
+        if value is None:
+            value = state.environ.get(name, "")
+        size += len(value)
+    if size > MAX_LINE_BYTES:
+        # NOTE: server/util.c ap_resolve_env() has no limit of its own (httpd allocates the
+        # result: 2^22 copies of 100 bytes took 3.7 GB and 14 s in `apache2 -t`); capplan stops
+        # at httpd's limit for a line as read (VARBUF_MAX_LEN) instead.
+        raise CapplanError(
+            f"this line is longer than {MAX_LINE_BYTES >> 20} MiB after ${{VAR}} substitution; "
+            "capplan does not build it",
+            where,
+        )
     warned = len(state.warnings)
     result = _VAR.sub(replace, text)
     if len(state.warnings) == warned:  # a line that warns must warn each time it is read
