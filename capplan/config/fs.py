@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Protocol
 
-
 # capplan lexes a config file whole; a file this large is no config anyone wrote (Debian's
 # whole tree is under 100 KiB), and refusing it keeps memory bounded (httpd itself reads
 # line by line and has no such limit).

@@ -71,12 +71,7 @@ def lex(data: bytes) -> LexedFile:
     """
     text = decode(data)
     tail = len(data) - data.rfind(b"\n") - 1  # bytes after the last LF
-    if (
-        "\0" in text
-        or "\\\\\n" in text
-        or "\\\\\r\n" in text
-        or tail >= _FIRST_READ_CAPACITY
-    ):
+    if "\0" in text or "\\\\\n" in text or "\\\\\r\n" in text or tail >= _FIRST_READ_CAPACITY:
         # NUL bytes; a line ending in two backslashes (after its continuation the text still
         # ends in one, so a following empty line continues it again); or a long last line
         # without LF (it may end exactly where a read buffer does): read as httpd does.
