@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import click
 
-from capplan.errors import CapplanError
+from capplan.errors import CapplanError, escape_controls
 
 # typer imports rich whenever rich is installed (~0.1 s, on every command, even for plain help).
 # capplan's help and errors are plain text, so hide rich while typer is imported: typer's own
@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         command = ctx.command_path if ctx is not None else "capplan"
         message = " ".join(exc.format_message().split())
-        typer.echo(f"{command}: error: {message}", err=True)
+        typer.echo(escape_controls(f"{command}: error: {message}"), err=True)
         return EXIT_BAD_INPUT
     except click.Abort:
         typer.echo("capplan: aborted", err=True)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from capplan.errors import CapplanError
+from capplan.errors import CapplanError, escape_controls
 
 
 class Format(enum.StrEnum):
@@ -46,6 +46,9 @@ def emit(text: str, output: Path | None, *, inputs: Sequence[Path | str] = ()) -
     """
     if not text.endswith("\n"):
         text += "\n"
+    # Config lines and profile names reach reports verbatim: escape what could drive a
+    # terminal, in a form that keeps a JSON report valid and meaning the same.
+    text = escape_controls(text, json_safe=True)
     if output is None:
         typer.echo(text, nl=False)
         return

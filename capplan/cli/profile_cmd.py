@@ -118,7 +118,7 @@ def profile_command(
     ] = None,
 ) -> None:
     """Derive a traffic profile from access logs: rates, service times, keep-alive and visits."""
-    from capplan.errors import CapplanError
+    from capplan.errors import CapplanError, escape_controls
     from capplan.logs.derive import PEAK_CHOICES, checked_profile_yaml
     from capplan.logs.pipeline import ProfileRequest, profile_logs
     from capplan.logs.scan import ScanOptions
@@ -164,7 +164,7 @@ def profile_command(
     finally:
         bar.close()
     for warning in profile.warnings:
-        typer.echo(f"capplan profile: warning: {warning}", err=True)
+        typer.echo(escape_controls(f"capplan profile: warning: {warning}"), err=True)
     emit(
         checked_profile_yaml(profile),
         output,
