@@ -160,7 +160,9 @@ def profile_command(
     )
     bar = _ProgressBar()
     try:
-        profile = profile_logs(request, stdin=sys.stdin.buffer, progress=bar)
+        # `capplan profile - <&-`: no standard input at all (the reader says so when asked).
+        stdin = sys.stdin.buffer if sys.stdin is not None else None
+        profile = profile_logs(request, stdin=stdin, progress=bar)
     finally:
         bar.close()
     for warning in profile.warnings:

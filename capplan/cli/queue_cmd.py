@@ -15,7 +15,6 @@ from capplan.cli.app import app
 from capplan.cli.common import Format, FormatOption, OutputOption, emit
 from capplan.errors import CapplanError
 
-
 _MIN_TARGET = 1e-300
 _MAX_LOAD = 1e15
 
