@@ -10,6 +10,7 @@ drives the validator, `profile_to_dict` and the JSON Schema, so they cannot drif
 from __future__ import annotations
 
 import difflib
+import errno
 import math
 import re
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from capplan.errors import CapplanError
+from capplan.files import read_regular_file
 from capplan.location import Location
 from capplan.units import format_size, parse_duration_s, parse_size_bytes
 
@@ -840,15 +842,15 @@ def load_profile(path: str | Path) -> TrafficProfile:
     """Read and validate a profile file (at most 1 MiB, UTF-8)."""
     source = str(path)
     try:
-        with Path(path).open("rb") as fh:
-            data = fh.read(MAX_PROFILE_BYTES + 1)
+        # A regular file only: a FIFO without a writer would block, /dev/zero never end.
+        data = read_regular_file(path, MAX_PROFILE_BYTES)
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise CapplanError(
+                f"{source}: the profile is larger than {MAX_PROFILE_BYTES >> 20} MiB; "
+                "is this the right file?"
+            ) from None
         raise CapplanError(f"{source}: cannot read the profile: {exc.strerror or exc}") from None
-    if len(data) > MAX_PROFILE_BYTES:
-        raise CapplanError(
-            f"{source}: the profile is larger than {MAX_PROFILE_BYTES >> 20} MiB; "
-            "is this the right file?"
-        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

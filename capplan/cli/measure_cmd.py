@@ -10,6 +10,10 @@ import typer
 
 from capplan.cli.app import EXIT_OK, app
 from capplan.cli.common import emit
+from capplan.errors import CapplanError
+
+# Two status samples an hour apart measure a rate; longer is a mistake (and 1e300 overflows).
+MAX_INTERVAL_S = 3600.0
 
 
 class MeasureFormat(enum.StrEnum):
@@ -60,6 +64,11 @@ def measure_command(
 
     if no_status and status_url is not None:
         raise typer.BadParameter("--no-status and --status-url exclude each other")
+    if not 0.0 <= interval <= MAX_INTERVAL_S:  # also false for NaN
+        raise CapplanError(
+            f"--interval {interval!r}: expected seconds from 0 to {MAX_INTERVAL_S:g} "
+            "between the two status samples"
+        )
     result = measure(
         pid=pid,
         pidfile=pidfile,
@@ -75,5 +84,5 @@ def measure_command(
             text = render_json(result)
         case MeasureFormat.yaml:
             text = render_profile_memory(result)
-    emit(text, output)
+    emit(text, output, inputs=[p for p in (pidfile, config) if p is not None])
     return EXIT_OK

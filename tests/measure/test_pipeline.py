@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -162,9 +163,11 @@ def test_parent_exits_mid_read(tmp_path: Path) -> None:
         measure_memory(pid=100, fs=exits_when_read(prefork(tmp_path), 100))
 
 
-def test_a_real_process_exits_mid_read() -> None:
-    """A real shell with two sleeping children; one is killed while capplan reads the tree."""
-    shell = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"])
+def test_a_real_process_exits_mid_read(tmp_path: Path) -> None:
+    """A real shell (run as `httpd`) with two sleeping children; one is killed mid-read."""
+    binary = tmp_path / "httpd"
+    shutil.copy(shutil.which("sh") or "/bin/sh", binary)
+    shell = subprocess.Popen([str(binary), "-c", "sleep 30 & sleep 30 & wait"])
     children: list[int] = []
     try:
         deadline = time.monotonic() + 5
@@ -186,7 +189,6 @@ def test_a_real_process_exits_mid_read() -> None:
         assert m.memory is not None
         assert m.memory.processes == 1
         assert f"PID {victim} exited during the measurement" in m.warnings
-        assert f"PID {shell.pid} is 'sh', not apache2 or httpd" in m.warnings
     finally:
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
