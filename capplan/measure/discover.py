@@ -139,12 +139,12 @@ def _search(
     return parents[0], f"process name {parents[0].name}"
 
 
-def _links_apr(fs: ProcFS, pid: int) -> bool | None:
-    """Whether PID maps libapr (every httpd does, whatever its name); None when unreadable."""
+def _links_apr(fs: ProcFS, pid: int) -> bool:
+    """Whether PID maps libapr (every httpd does, whatever its name); False when unreadable."""
     try:
         maps = fs.read_text(f"/proc/{pid}/maps")
     except ProcReadError:
-        return None
+        return False
     return "libapr-1" in maps or "/mod_mpm_" in maps
 
 
@@ -170,12 +170,12 @@ def find_parent(
         status, found_by = _search(fs, default_pidfiles, current_uid, notes)
 
     if status.name not in HTTPD_NAMES:
-        linked = _links_apr(fs, status.pid)
-        if linked is False:
-            # Measuring `sleep` or init as if it were httpd gives numbers nobody should plan with.
+        if not _links_apr(fs, status.pid):
+            # Measuring `sleep` or init as if it were httpd gives numbers nobody should plan
+            # with; an httpd under another name shows libapr in its maps (readable as root).
             raise CapplanError(
-                f"{found_by}: PID {status.pid} is {status.name!r}, not httpd: it is neither "
-                "named apache2 or httpd nor linked with APR"
+                f"{found_by}: PID {status.pid} is {status.name!r}, not httpd: it is not named "
+                "apache2 or httpd, and its memory map shows no APR library"
             )
         notes.append(f"PID {status.pid} is {status.name!r}, not apache2 or httpd")
     # Given a child's PID, measure its server: walk up while the parent is httpd too.

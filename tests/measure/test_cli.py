@@ -97,8 +97,8 @@ def test_a_process_that_is_not_httpd_is_refused(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        f"--pid {not_httpd}: PID {not_httpd} is 'sleep', not httpd: it is neither named "
-        "apache2 or httpd nor linked with APR\n"
+        f"--pid {not_httpd}: PID {not_httpd} is 'sleep', not httpd: it is not named "
+        "apache2 or httpd, and its memory map shows no APR library\n"
     )
 
 

@@ -105,8 +105,8 @@ def test_a_non_httpd_pid_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CapplanError) as caught:
         discover(tree(tmp_path).fs(), pid=300, default_pidfiles=PIDFILES)
     assert caught.value.message == (
-        "--pid 300: PID 300 is 'sleep', not httpd: it is neither named apache2 or httpd "
-        "nor linked with APR"
+        "--pid 300: PID 300 is 'sleep', not httpd: it is not named apache2 or httpd, "
+        "and its memory map shows no APR library"
     )
 
 
