@@ -68,7 +68,7 @@ def run(
         capture_output=True,
         timeout=seconds,
         env=environment,
-        preexec_fn=_limits(memory_mb, close_stdin),  # noqa: PLW1509 (no threads here)
+        preexec_fn=_limits(memory_mb, close_stdin),
         check=False,
     )
     elapsed = time.monotonic() - started

@@ -164,7 +164,8 @@ def test_item18_control_characters_are_escaped_in_errors(tmp_path: Path) -> None
         "module not included in the server configuration",
     )
     assert result.err.splitlines()[1] == "    Bogus\\x1b[31m x\\x07\\xff"
-    assert "\x1b" not in result.err and "\x07" not in result.err
+    assert "\x1b" not in result.err
+    assert "\x07" not in result.err
 
 
 def test_item18_control_characters_are_escaped_in_reports(tmp_path: Path) -> None:

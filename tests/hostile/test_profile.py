@@ -106,7 +106,8 @@ def test_held_yaml_tags(tmp_path: Path) -> None:
     assert_error(
         result,
         2,
-        f"{profile}:4: YAML tags are not allowed in a profile (found !!python/object/apply:os.system)",
+        f"{profile}:4: YAML tags are not allowed in a profile "
+        "(found !!python/object/apply:os.system)",
     )
 
 
