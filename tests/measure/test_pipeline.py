@@ -232,3 +232,22 @@ def test_status_only_when_no_server_is_found(tmp_path: Path) -> None:
     assert m.mpm == "event"
     assert any("no running httpd found" in w for w in m.warnings)
     assert json.loads(render_json(m))["processes"] is None
+
+
+def test_the_process_mpm_beats_the_status_pages(tmp_path: Path) -> None:
+    """A worker server whose status URL answers for an event server (another server on the
+    port): the mapped mod_mpm_worker.so wins, and the disagreement is a warning."""
+    fake = FakeProc(tmp_path)
+    fake.server(100, {101: (27, 2000), 102: (27, 2000)}, mpm="worker")
+    status = (DATA / "status-event-auto.txt").read_text()
+    m = measure(
+        pid=100,
+        status_url="http://127.0.0.1:1/server-status?auto",
+        fs=fake.fs(),
+        fetch=lambda url, timeout_s: status,
+        interval_s=0,
+    )
+    assert (m.mpm, m.mpm_evidence) == ("worker", "mod_mpm_worker.so is loaded")
+    assert "the scoreboard says event, /proc suggested worker (mod_mpm_worker.so is loaded)" in (
+        m.warnings
+    )
