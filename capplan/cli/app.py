@@ -93,10 +93,18 @@ def _one_line(text: str) -> str:
 
 
 def _last_resort(line: str) -> None:
-    """Write one line to stderr with as little allocation as possible; never raise."""
-    # stderr closed or full: the exit code still tells what happened.
-    with contextlib.suppress(BaseException):
-        os.write(2, line.encode("utf-8", "backslashreplace") + b"\n")
+    """Write one line to stderr with as little allocation as possible; never raise.
+
+    Through sys.stderr first (where callers and tests look); if even that fails, straight to
+    file descriptor 2.
+    """
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except BaseException:
+        # stderr closed or full: the exit code still tells what happened.
+        with contextlib.suppress(BaseException):
+            os.write(2, line.encode("utf-8", "backslashreplace") + b"\n")
 
 
 def run() -> None:
