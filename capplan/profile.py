@@ -10,6 +10,7 @@ drives the validator, `profile_to_dict` and the JSON Schema, so they cannot drif
 from __future__ import annotations
 
 import difflib
+import errno
 import math
 import re
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from capplan.errors import CapplanError
+from capplan.files import read_regular_file
 from capplan.location import Location
 from capplan.units import format_size, parse_duration_s, parse_size_bytes
 
@@ -172,6 +174,7 @@ _MAX_RATE_PER_S = 1e8
 _DAY_S = 86_400.0
 _MAX_REQUESTS_PER_VISIT = 1e7
 _MAX_SCV = 1e4
+_MIN_SERVICE_S = 1e-9  # a mean worker time below a nanosecond is no web request
 _MAX_LINGER_S = 30.0  # MAX_SECS_TO_LINGER in server/connection.c
 _MAX_CONNECT_ATTEMPTS = 128  # 1 + MAX_TCP_SYNCNT (127), the largest tcp_syn_retries
 # targets.headroom: at most ten times the profile's rate on top (beyond that, write the rate).
@@ -499,6 +502,7 @@ def _error(source: str, text: str, message: str, mark: _Mark | None) -> CapplanE
     )
 
 
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 
 
@@ -516,6 +520,18 @@ class _Validator:
             kind = "a list" if isinstance(node, SequenceNode) else "a mapping"
             raise self.fail(node, f"{dotted}: expected a single value, got {kind}")
         # Explicit tags were refused while composing; these are YAML's implicit types.
+        if node.tag in _NUMBER_TAGS and ":" in node.value:
+            # YAML 1.1 sexagesimal (`1:30` is 90): nobody means that in a profile; a time of
+            # day or a ratio is no number either.
+            return node.value
+        try:
+            return self._implicit(node)
+        except (ValueError, OverflowError):
+            raise self.fail(
+                node, f"{dotted}: {node.value[:40]!r}… is not a number capplan can use"
+            ) from None
+
+    def _implicit(self, node: ScalarNode) -> Any:
         match node.tag:
             case "tag:yaml.org,2002:int":
                 return _CONSTRUCTOR.construct_yaml_int(node)
@@ -535,9 +551,13 @@ class _Validator:
             value = float(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(node, f"{dotted}: expected a number, got {_describe(value)}")
-        if not math.isfinite(value):
+        try:
+            number = float(value)  # an int of hundreds of digits overflows here
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
             raise self.fail(node, f"{dotted}: must be a finite number")
-        return float(value)
+        return number
 
     def quantity(self, node: Node, dotted: str, parse: Callable[[str], float]) -> float:
         value = self.scalar(node, dotted)
@@ -687,9 +707,17 @@ def _lognormal_fit(p50_s: float, p95_s: float) -> tuple[float, float]:
     """Mean and SCV of the lognormal with these median and 95th percentile.
 
     mu = ln p50, sigma = ln(p95/p50)/z_0.95; mean = exp(mu + sigma²/2), SCV = exp(sigma²) - 1.
+    Overflow (p95/p50 beyond 1e30 or so) gives inf, for the caller's range check.
     """
     sigma = math.log(p95_s / p50_s) / _Z95
-    return p50_s * math.exp(sigma * sigma / 2), math.expm1(sigma * sigma)
+    try:
+        return p50_s * math.exp(sigma * sigma / 2), math.expm1(sigma * sigma)
+    except OverflowError:
+        return math.inf, math.inf
+
+
+# The largest p95/p50 whose lognormal has an SCV within _MAX_SCV: exp(z95 √ln(1 + SCV)).
+_MAX_P95_RATIO = math.exp(_Z95 * math.sqrt(math.log1p(_MAX_SCV)))
 
 
 def _build(values: dict[str, Any], v: _Validator, root: Node, default_name: str) -> TrafficProfile:
@@ -718,11 +746,34 @@ def _build(values: dict[str, Any], v: _Validator, root: Node, default_name: str)
                 f"service_time_p50 ({p50_s:g} s)",
             )
         mean_s, scv = _lognormal_fit(p50_s, p95_s)
+        # The fit is a derived quantity: held to the bounds service_time and
+        # service_time_scv have when given directly.
+        if not (_MIN_SERVICE_S <= mean_s <= _DAY_S and scv <= _MAX_SCV):
+            raise v.fail(
+                v.node_of(root, "traffic.service_time_p95"),
+                f"traffic.service_time_p95: the lognormal through p50 {p50_s:g} s and p95 "
+                f"{p95_s:g} s has mean {mean_s:.3g} s and SCV {scv:.3g} (the mean must lie "
+                f"in [{_MIN_SERVICE_S:g}, {_DAY_S:g}] s, the SCV at most {_MAX_SCV:g}: "
+                f"p95/p50 at most {_MAX_P95_RATIO:.0f})",
+            )
+    elif mean_s is not None and mean_s < _MIN_SERVICE_S:
+        raise v.fail(
+            v.node_of(root, "traffic.service_time"),
+            f"traffic.service_time: {mean_s:g} s is below {_MIN_SERVICE_S:g} s; no request is "
+            "served that fast, and the model squares it (which underflows)",
+        )
     elif mean_s is None:
         raise v.fail(
             v.node_of(root, "traffic"),
             "missing required key 'traffic.service_time' "
             "(or service_time_p50 and service_time_p95)",
+        )
+    worker_s = mean_s * traffic["worker_share"]
+    if worker_s < _MIN_SERVICE_S:
+        raise v.fail(
+            v.node_of(root, "traffic.worker_share"),
+            f"traffic.worker_share: the worker time per request, service time × worker_share "
+            f"= {worker_s:.3g} s, is below {_MIN_SERVICE_S:g} s",
         )
     visits = values["visits"]
     if visits["distribution"] == "fixed" and not float(visits["requests_per_visit"]).is_integer():
@@ -791,15 +842,15 @@ def load_profile(path: str | Path) -> TrafficProfile:
     """Read and validate a profile file (at most 1 MiB, UTF-8)."""
     source = str(path)
     try:
-        with Path(path).open("rb") as fh:
-            data = fh.read(MAX_PROFILE_BYTES + 1)
+        # A regular file only: a FIFO without a writer would block, /dev/zero never end.
+        data = read_regular_file(path, MAX_PROFILE_BYTES)
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise CapplanError(
+                f"{source}: the profile is larger than {MAX_PROFILE_BYTES >> 20} MiB; "
+                "is this the right file?"
+            ) from None
         raise CapplanError(f"{source}: cannot read the profile: {exc.strerror or exc}") from None
-    if len(data) > MAX_PROFILE_BYTES:
-        raise CapplanError(
-            f"{source}: the profile is larger than {MAX_PROFILE_BYTES >> 20} MiB; "
-            "is this the right file?"
-        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

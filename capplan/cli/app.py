@@ -5,14 +5,15 @@ Exit codes (README.md): 0 success, 1 a check failed, 2 bad input, 3 internal err
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Annotated
 
 import click
 
-from capplan.errors import CapplanError
+from capplan.errors import CapplanError, escape_controls
 
 # typer imports rich whenever rich is installed (~0.1 s, on every command, even for plain help).
 # capplan's help and errors are plain text, so hide rich while typer is imported: typer's own
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         param = getattr(exc, "param", None)
         if isinstance(exc, click.MissingParameter) and param is not None:
             message += _MISSING_HINTS.get(param.name or "", "")
-        typer.echo(f"{command}: error: {message}", err=True)
+        typer.echo(escape_controls(f"{command}: error: {message}"), err=True)
         return EXIT_BAD_INPUT
     except click.Abort:
         typer.echo("capplan: aborted", err=True)
@@ -79,18 +80,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK
-    except Exception:  # the single last-resort handler; typer's exits never get here
-        summary = traceback.format_exc(limit=-1).strip().splitlines()[-1]
-        typer.echo(f"capplan: internal error, please report: {summary}", err=True)
+    except MemoryError:
+        # Formatting a traceback allocates; after a MemoryError it may fail again. Nothing
+        # beyond this fixed line is built.
+        _last_resort("capplan: internal error: out of memory")
+        return EXIT_INTERNAL
+    except Exception as exc:  # the single last-resort handler; typer's exits never get here
+        try:
+            summary = _one_line(f"{type(exc).__name__}: {exc}")
+        except BaseException:  # a broken __str__ must not turn exit 3 into 1
+            summary = "(the error could not be formatted)"
+        _last_resort(f"capplan: internal error, please report: {summary}")
         return EXIT_INTERNAL
     if isinstance(result, int):
         return result
     return EXIT_OK
 
 
+def _one_line(text: str) -> str:
+    """The first line of `text`, control characters escaped, at most 300 characters."""
+    first = text.strip().split("\n", 1)[0]
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in first[:300])
+    return shown + ("…" if len(first) > 300 else "")
+
+
+def _last_resort(line: str) -> None:
+    """Write one line to stderr with as little allocation as possible; never raise.
+
+    Through sys.stderr first (where callers and tests look); if even that fails, straight to
+    file descriptor 2.
+    """
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except BaseException:
+        # stderr closed or full: the exit code still tells what happened.
+        with contextlib.suppress(BaseException):
+            os.write(2, line.encode("utf-8", "backslashreplace") + b"\n")
+
+
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point: always exits 0-3 or 130, even when memory runs out."""
+    try:
+        code = main()
+    except MemoryError:
+        # Raised again outside main()'s handlers (typer's own wrapping, or the handler itself).
+        _last_resort("capplan: internal error: out of memory")
+        code = EXIT_INTERNAL
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:  # an error while reporting an error: still one line and exit 3
+        _last_resort("capplan: internal error while reporting an error")
+        code = EXIT_INTERNAL
+    sys.exit(code)
 
 
 def _version_callback(value: bool) -> None:

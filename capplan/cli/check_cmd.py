@@ -20,6 +20,7 @@ from capplan.cli.common import (
     RequiredProfileOption,
     SomaxconnOption,
     SystemConfigArgument,
+    check_output,
     emit,
     parse_defines,
     profile_path,
@@ -59,8 +60,11 @@ def check_command(
     ] = None,
     max_memory: Annotated[
         str | None,
-        typer.Option("--max-memory", metavar="SIZE",
-                     help="Target: worst-case memory at most SIZE (e.g. 6GiB)."),
+        typer.Option(
+            "--max-memory",
+            metavar="SIZE",
+            help="Target: worst-case memory at most SIZE (e.g. 6GiB).",
+        ),
     ] = None,
     mpm: Annotated[
         MpmChoice | None,
@@ -80,6 +84,7 @@ def check_command(
     from capplan.report import TargetOverrides
     from capplan.units import parse_size_bytes
 
+    check_output(output, [config, profile])
     overrides = TargetOverrides(
         max_wait_probability=max_wait_prob,
         max_block_probability=max_block_prob,
@@ -95,6 +100,10 @@ def check_command(
         somaxconn=somaxconn,
         headroom=headroom,
     )
-    emit(render_report(report, output_format.value), output)
+    emit(
+        render_report(report, output_format.value),
+        output,
+        inputs=[p for p in (config, profile) if p is not None],
+    )
     if not report.verdict.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)

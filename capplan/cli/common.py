@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import enum
 import os
+import stat
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from capplan.errors import CapplanError
+from capplan.errors import CapplanError, escape_controls
 
 
 class Format(enum.StrEnum):
@@ -32,25 +34,129 @@ def parse_defines(values: list[str] | None) -> dict[str, str]:
     return defines
 
 
-def emit(text: str, output: Path | None) -> None:
-    """Print `text`, or write it atomically to `output` (nothing is left behind on failure)."""
+def emit(text: str, output: Path | None, *, inputs: Sequence[Path | str] = ()) -> None:
+    """Print `text`, or write it to `output` the way the shell's `> FILE` would, but atomically.
+
+    A regular file (or a new name) is replaced atomically through a temporary file beside it
+    that takes over the old file's mode and, when capplan may set them, its owner and group; a
+    symlink is followed to the file it names. Anything else (a device such as /dev/null, a FIFO,
+    a terminal) is opened and written in place, as `>` does. `inputs` are files this run reads:
+    writing onto one of them is refused before anything is written. Nothing is left behind on
+    failure.
+    """
     if not text.endswith("\n"):
         text += "\n"
+    # Config lines and profile names reach reports verbatim: escape what could drive a
+    # terminal, in a form that keeps a JSON report valid and meaning the same.
+    text = escape_controls(text, json_safe=True)
     if output is None:
         typer.echo(text, nl=False)
         return
-    target = output.expanduser()
-    directory = target.parent if str(target.parent) else Path(".")
+    data = text.encode("utf-8")
+    target = Path(os.path.realpath(output.expanduser()))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+        info: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise CapplanError(f"{output}: cannot write: {exc.strerror}") from exc
+    if info is not None:
+        _refuse_inputs(output, info, inputs)
+        if not os.access(target, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+            raise CapplanError(f"{output}: cannot write: Permission denied")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        if stat.S_ISDIR(info.st_mode):
+            raise CapplanError(f"{output}: cannot write: Is a directory")
+        _write_in_place(output, target, data)
+        return
+    _replace(output, target, data, info)
+
+
+def check_output(output: Path | None, inputs: Sequence[Path | str | None]) -> None:
+    """Refuse, before any work, an `--output` that names one of this run's input files."""
+    if output is None:
+        return
+    try:
+        info = os.stat(output.expanduser())
+    except (OSError, ValueError):
+        return
+    _refuse_inputs(output, info, [source for source in inputs if source is not None])
+
+
+def _refuse_inputs(output: Path, info: os.stat_result, inputs: Sequence[Path | str]) -> None:
+    for source in inputs:
+        try:
+            other = os.stat(source)
+        except (OSError, ValueError):
+            continue
+        if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino) and stat.S_ISREG(
+            info.st_mode
+        ):
+            raise CapplanError(f"{output}: refusing to write onto {source}, an input of this run")
+
+
+def _write_in_place(output: Path, target: Path, data: bytes) -> None:
+    """`> FILE` for what is not a regular file: open (O_NONBLOCK so a FIFO without a reader
+    fails instead of hanging), then write everything."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as exc:
         raise CapplanError(f"{output}: cannot write: {exc.strerror}") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).replace(target)
+        os.set_blocking(fd, True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise CapplanError(f"{output}: cannot write: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+
+
+def _replace(output: Path, target: Path, data: bytes, info: os.stat_result | None) -> None:
+    """Atomic replace of a regular file (or creation of a new one) keeping mode and owner.
+
+    A file with other hard links, or owned by someone capplan cannot give it back to, keeps its
+    inode: it is truncated and written like `>` does (replacing would split the link or change
+    the owner).
+    """
+    if info is not None and (
+        info.st_nlink > 1
+        or ((info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()) and os.geteuid() != 0)
+    ):
+        _write_in_place_regular(output, target, data)
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise CapplanError(f"{output}: cannot write: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if info is None:
+                # A new file gets what `>` would give it: 0666 less the umask.
+                mask = os.umask(0o022)
+                os.umask(mask)
+                os.fchmod(fh.fileno(), 0o666 & ~mask)
+            else:
+                if (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
+                    os.fchown(fh.fileno(), info.st_uid, info.st_gid)
+                os.fchmod(fh.fileno(), stat.S_IMODE(info.st_mode))
+        os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
+        raise CapplanError(f"{output}: cannot write: {exc.strerror}") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_in_place_regular(output: Path, target: Path, data: bytes) -> None:
+    try:
+        with open(target, "r+b") as fh:
+            fh.write(data)
+            fh.truncate()
+    except OSError as exc:
         raise CapplanError(f"{output}: cannot write: {exc.strerror}") from exc
 
 

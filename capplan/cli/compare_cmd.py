@@ -19,6 +19,7 @@ from capplan.cli.common import (
     FormatOption,
     OutputOption,
     SomaxconnOption,
+    check_output,
     emit,
     parse_defines,
     profile_path,
@@ -37,8 +38,12 @@ def compare_command(
     *,
     config: Annotated[
         list[Path] | None,
-        typer.Option("-c", "--config", metavar="CONFIG",
-                     help="Main httpd config file; repeat to compare configs."),
+        typer.Option(
+            "-c",
+            "--config",
+            metavar="CONFIG",
+            help="Main httpd config file; repeat to compare configs.",
+        ),
     ] = None,
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
@@ -49,10 +54,15 @@ def compare_command(
     from capplan.pipeline import compare_report
     from capplan.render.report import render_comparison
 
+    check_output(output, [*profiles, *(config or [])])
     comparison = compare_report(
         [str(profile_path(p)) for p in profiles],
         [str(c) for c in config or []],
         defines=parse_defines(define),
         somaxconn=somaxconn,
     )
-    emit(render_comparison(comparison, output_format.value), output)
+    emit(
+        render_comparison(comparison, output_format.value),
+        output,
+        inputs=[*profiles, *(config or [])],
+    )

@@ -83,12 +83,14 @@ def inspect_command(
     output: OutputOption = None,
 ) -> None:
     """Show the MPM and effective settings httpd runs with, where each was set, and its warnings."""
+    from capplan.files import read_regular_file
     from capplan.mpm import load_effective_config, parse_httpd_version
 
     v_output = None
     if apachectl_v is not None:
         try:
-            v_output = apachectl_v.read_text(encoding="utf-8", errors="replace")
+            # `apachectl -V` prints about 2 KiB; 1 MiB leaves room for anything pasted around it.
+            v_output = read_regular_file(apachectl_v, 1 << 20).decode("utf-8", "replace")
         except OSError as exc:
             raise CapplanError(f"{apachectl_v}: cannot read: {exc.strerror}") from exc
     effective = load_effective_config(

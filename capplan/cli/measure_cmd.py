@@ -15,6 +15,9 @@ from capplan.errors import CapplanError
 if TYPE_CHECKING:
     from capplan.settings import MpmName
 
+# Two status samples an hour apart measure a rate; longer is a mistake (and 1e300 overflows).
+MAX_INTERVAL_S = 3600.0
+
 
 class MeasureFormat(enum.StrEnum):
     table = "table"
@@ -73,6 +76,11 @@ def measure_command(
 
     if no_status and status_url is not None:
         raise typer.BadParameter("--no-status and --status-url exclude each other")
+    if not 0.0 <= interval <= MAX_INTERVAL_S:  # also false for NaN
+        raise CapplanError(
+            f"--interval {interval!r}: expected seconds from 0 to {MAX_INTERVAL_S:g} "
+            "between the two status samples"
+        )
     evidence = None
     if error_log:
         from capplan.errorlog import read_error_logs
@@ -113,7 +121,7 @@ def measure_command(
             fmt=fmt.value,
             unmeasured=unmeasured,
         )
-        emit(text, output)
+        emit(text, output, inputs=[p for p in (pidfile, config, *(error_log or ())) if p is not None])
         return EXIT_OK
     assert result is not None
     match fmt:
@@ -123,7 +131,7 @@ def measure_command(
             text = render_json(result)
         case MeasureFormat.yaml:
             text = render_profile_memory(result)
-    emit(text, output)
+    emit(text, output, inputs=[p for p in (pidfile, config) if p is not None])
     return EXIT_OK
 
 

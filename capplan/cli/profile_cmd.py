@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from capplan.cli.app import app
-from capplan.cli.common import emit, parse_defines
+from capplan.cli.common import check_output, emit, parse_defines
 
 
 class _ProgressBar:
@@ -82,8 +82,10 @@ def profile_command(
     ] = "1s",
     peak: Annotated[
         str,
-        typer.Option("--peak", help="Rate to plan for: p99 or max of the windowed rate (or mean, "
-                     "p50, p90, p95)."),
+        typer.Option(
+            "--peak",
+            help="Rate to plan for: p99 or max of the windowed rate (or mean, p50, p90, p95).",
+        ),
     ] = "p99",
     visit_gap: Annotated[
         str,
@@ -116,11 +118,12 @@ def profile_command(
     ] = None,
 ) -> None:
     """Derive a traffic profile from access logs: rates, service times, keep-alive and visits."""
-    from capplan.errors import CapplanError
+    from capplan.errors import CapplanError, escape_controls
     from capplan.logs.derive import PEAK_CHOICES, checked_profile_yaml
     from capplan.logs.pipeline import ProfileRequest, profile_logs
     from capplan.logs.scan import ScanOptions
 
+    check_output(output, [*(p for p in logs if p != "-"), config])
     if peak not in PEAK_CHOICES:
         raise CapplanError(f"--peak {peak!r}: expected one of {', '.join(PEAK_CHOICES)}")
     if not 0.0 <= max_bad_fraction <= 1.0:
@@ -132,9 +135,7 @@ def profile_command(
     window_s = _positive_duration("--window", window)
     visit_gap_s = _positive_duration("--visit-gap", visit_gap)
     service_s = (
-        _positive_duration("--service-time", service_time)
-        if service_time is not None
-        else None
+        _positive_duration("--service-time", service_time) if service_time is not None else None
     )
     if logs.count("-") > 1:
         raise CapplanError("standard input (-) can be read only once")
@@ -159,12 +160,18 @@ def profile_command(
     )
     bar = _ProgressBar()
     try:
-        profile = profile_logs(request, stdin=sys.stdin.buffer, progress=bar)
+        # `capplan profile - <&-`: no standard input at all (the reader says so when asked).
+        stdin = sys.stdin.buffer if sys.stdin is not None else None
+        profile = profile_logs(request, stdin=stdin, progress=bar)
     finally:
         bar.close()
     for warning in profile.warnings:
-        typer.echo(f"capplan profile: warning: {warning}", err=True)
-    emit(checked_profile_yaml(profile), output)
+        typer.echo(escape_controls(f"capplan profile: warning: {warning}"), err=True)
+    emit(
+        checked_profile_yaml(profile),
+        output,
+        inputs=[*(p for p in logs if p != "-"), *([config] if config else [])],
+    )
 
 
 def _positive_duration(flag: str, text: str) -> float:

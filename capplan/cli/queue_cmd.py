@@ -15,6 +15,9 @@ from capplan.cli.app import app
 from capplan.cli.common import Format, FormatOption, OutputOption, emit
 from capplan.errors import CapplanError
 
+_MIN_TARGET = 1e-300
+_MAX_LOAD = 1e15
+
 
 def _finite_non_negative(flag: str, value: float) -> float:
     if not math.isfinite(value) or value < 0:
@@ -100,6 +103,15 @@ def queue_command(
         raise CapplanError(f"--queue {queue}: must be >= 0")
     if target_wait is not None and not 0 < target_wait < 1:
         raise CapplanError(f"--target-wait {target_wait!r}: must be a probability in (0, 1)")
+    if target_wait is not None and target_wait < _MIN_TARGET:
+        # The staffing guess evaluates the normal density at the target's quantile, which
+        # underflows below this (Halfin-Whitt's beta of 1e-300 is 37).
+        raise CapplanError(f"--target-wait {target_wait!r}: must be at least {_MIN_TARGET:g}")
+    if offered > _MAX_LOAD:
+        raise CapplanError(
+            f"offered load {offered:g} Erlangs: capplan sizes up to {_MAX_LOAD:g} "
+            "(server counts stay exact integers in binary64 below that)"
+        )
 
     from capplan.queueing.calculator import queue_metrics
 

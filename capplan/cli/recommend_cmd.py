@@ -23,6 +23,7 @@ from capplan.cli.common import (
     RequiredProfileOption,
     SomaxconnOption,
     SystemConfigArgument,
+    check_output,
     emit,
     parse_defines,
     profile_path,
@@ -86,6 +87,7 @@ def recommend_command(
     from capplan.render.report import render_report
     from capplan.units import parse_size_bytes
 
+    check_output(output, [config, profile])
     report = recommend_report(
         str(config) if config is not None else None,
         profile_path(profile),
@@ -113,4 +115,4 @@ def recommend_command(
                 report.profile.traffic.requests_per_second,
             )
         text = with_evidence(text, output_format.value, evidence, config_mpm, citations)
-    emit(text, output)
+    emit(text, output, inputs=[p for p in (config, profile, *(error_log or ())) if p is not None])

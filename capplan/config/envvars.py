@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 
 from capplan.config.fs import FileSystem, Kind
+from capplan.errors import CapplanError
 
 # NOTE: Debian's envvars computes SUFFIX from APACHE_CONFDIR inside an `if` block
 # ("/etc/apache2-NAME" → "-NAME"); that block is evaluated here instead of interpreted.
@@ -21,7 +22,22 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
+# The longest value an expansion may produce: httpd's own line limit (VARBUF_MAX_LEN). Doubling
+# a variable on each of 30 lines would otherwise build gigabytes from a few hundred bytes.
+MAX_EXPANSION_CHARS = 16 * 1024 * 1024
+
+
 def _expand(text: str, values: Mapping[str, str]) -> str:
+    if "$" not in text:
+        return text
+    size = len(text) + sum(
+        len(values.get(m.group(1) or m.group(2), "")) for m in _REFERENCE.finditer(text)
+    )
+    if size > MAX_EXPANSION_CHARS:
+        raise CapplanError(
+            f"a variable expands to more than {MAX_EXPANSION_CHARS >> 20} MiB; "
+            "capplan stops here rather than build it"
+        )
     return _REFERENCE.sub(lambda m: values.get(m.group(1) or m.group(2), ""), text)
 
 
@@ -142,4 +158,7 @@ def apply_envvars(confdir: str, environ: Mapping[str, str], fs: FileSystem) -> M
         data = fs.read_bytes(path)
     except OSError:
         return environ
-    return read_envvars(data.decode("utf-8", "surrogateescape"), confdir, environ)
+    try:
+        return read_envvars(data.decode("utf-8", "surrogateescape"), confdir, environ)
+    except CapplanError as exc:
+        raise CapplanError(f"{path}: {exc.message}") from None

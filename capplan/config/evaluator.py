@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 
 from capplan.config import envvars as envvars_mod
+from capplan.config import pcre
 from capplan.config.directives import (
     DEBIAN_STATIC_MODULES,
     GLOBAL_ONLY,
@@ -38,7 +39,7 @@ from capplan.config.directives import (
     static_module,
 )
 from capplan.config.fs import FileSystem, Kind, RealFileSystem
-from capplan.config.lexer import APR_SPACE, LexedFile, lex
+from capplan.config.lexer import APR_SPACE, MAX_LINE_BYTES, LexedFile, lex
 from capplan.config.parser import LineKind, container_args, first_word, parse_line, split_words
 from capplan.config.types import Directive, EvaluatedConfig, HttpdWarning, LoadedModule
 from capplan.errors import CapplanError
@@ -47,6 +48,13 @@ from capplan.location import Location
 # NOTE: include/http_config.h AP_MAX_INCLUDE_DEPTH and server/util.c AP_MAX_FNMATCH_DIR_DEPTH.
 MAX_INCLUDE_DEPTH = 128
 MAX_INCLUDE_DIR_DEPTH = 128
+# NOTE: server/core.c start_cond_section() reads a true conditional's body through
+# config.c ap_build_cont_config(), one C stack frame chain per level: with the default 8 MiB
+# stack, `apache2 -t` (2.4, Debian amd64) passes 8446 nested true <IfModule>/<IfDefine> and
+# dies of SIGSEGV at 8447. capplan reads as deep and refuses deeper with a line number.
+MAX_CONDITIONAL_DEPTH = 8446
+# All config files of one evaluation together (each file is also held for error context).
+MAX_CONFIG_TOTAL_BYTES = 256 * 1024 * 1024
 
 DEFAULT_HTTPD_VERSION = (2, 4, 71)
 
@@ -144,6 +152,8 @@ class _State:
     # `${VAR}` results by line text; emptied whenever Define or UnDefine changes a variable.
     substituted: dict[str, str] = field(default_factory=dict)
     include_depth: int = 0
+    bytes_read: int = 0  # all config files together, each Include counted again
+    conditional_depth: int = 0  # true conditional sections being read, one inside the other
 
     def add_module(self, info: ModuleInfo, symbol: str) -> None:
         self.module_names.add(info.source)
@@ -205,7 +215,8 @@ def evaluate_config(
         info = static_module(source)
         state.add_module(info, info.identifier)
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 20000))
+    # Up to five Python frames per nested conditional (see MAX_CONDITIONAL_DEPTH).
+    sys.setrecursionlimit(max(limit, 6 * MAX_CONDITIONAL_DEPTH + 2000))
     # Tens of thousands of small frozen objects, none cyclic: the cycle collector only costs.
     collecting = gc.isenabled()
     gc.disable()
@@ -292,6 +303,13 @@ def _process_file(
         raise CapplanError(
             f"Could not open configuration file {path}: {reason}", chain[-1] if chain else None
         ) from None
+    state.bytes_read += len(data)
+    if state.bytes_read > MAX_CONFIG_TOTAL_BYTES:
+        raise CapplanError(
+            f"{path}: the configuration read so far exceeds {MAX_CONFIG_TOTAL_BYTES >> 20} MiB "
+            "(counting every Include), the most capplan reads",
+            chain[-1] if chain else None,
+        )
     state.files_read.append(path)
     lexed = lex(data)
     state.lexed[path] = lexed
@@ -315,6 +333,37 @@ def _build_cont_config(state: _State, handle: _File, opener: str, sections: Sect
     when no container opened inside the body is still open; EOF simply ends the body.
     """
     _read(state, handle, sections, _close_tag(opener.lower()))
+
+
+# Beyond this many enclosing sections only those the walk looks at are kept (see _nest).
+_MAX_KEPT_SECTIONS = 16
+
+
+def _nest(sections: Sections, name: str) -> Sections:
+    """The sections of a container's contents: `sections` plus `name`, bounded in length.
+
+    The walk checks (and mpm.py) ask only for the innermost section, whether a per-directory
+    container or a <VirtualHost> encloses the directive, and the first <Location>. Deep nests
+    keep just those, so 300,000 nested `<Directory />` (httpd reads them, then refuses the
+    second) cost linear memory, not quadratic.
+    """
+    nested = (*sections, name)
+    if len(nested) <= _MAX_KEPT_SECTIONS:
+        return nested
+    kept: list[str] = []
+    seen_dir = seen_vhost = seen_location = False
+    for section in nested[:-1]:
+        low = section.lower()
+        first_dir = not seen_dir and "<" + low in _DIR_CONTAINERS
+        first_vhost = not seen_vhost and low == "virtualhost"
+        first_location = not seen_location and low in _LOCATIONS
+        if first_dir or first_vhost or first_location:
+            kept.append(section)
+        seen_dir = seen_dir or first_dir
+        seen_vhost = seen_vhost or first_vhost
+        seen_location = seen_location or first_location
+    kept.append(name)
+    return tuple(kept)
 
 
 @cache
@@ -452,7 +501,7 @@ def _read(state: _State, handle: _File, outer: Sections, closer: str | None) -> 
                 append(directive)
             else:
                 append(Directive(name, tuple(args), where, sections))
-            sections = (*sections, name[1:])
+            sections = _nest(sections, name[1:])
             expected_close = _close_tag(key)
             stack.append(_Open(name, sections, where, expected_close))
             continue
@@ -466,9 +515,14 @@ def _read(state: _State, handle: _File, outer: Sections, closer: str | None) -> 
 
 
 def _soak(state: _State, handle: _File, opener: str, where: Location) -> None:
-    """ap_soak_end_container(): skip a false conditional's body, tracking only nesting."""
+    """ap_soak_end_container(): skip a false conditional's body, tracking only nesting.
+
+    httpd recurses once per nested opener; a stack of openers does the same here without
+    Python recursion (`apache2 -t` passes 20,000 nested false conditionals).
+    """
     texts = handle.texts
     count = len(texts)
+    openers = [opener]
     while handle.pos < count:
         text = texts[handle.pos]
         handle.pos += 1
@@ -479,15 +533,18 @@ def _soak(state: _State, handle: _File, opener: str, where: Location) -> None:
             continue
         if name[1:2] == "/":
             tag = name[2:-1]
-            if tag.lower() != opener[1:].lower():
+            innermost = openers.pop()
+            if tag.lower() != innermost[1:].lower():
                 # Reported at the conditional that started the skipping, as httpd does.
-                raise CapplanError(f"Expected </{opener[1:]}> but saw </{tag}>", where)
-            return
+                raise CapplanError(f"Expected </{innermost[1:]}> but saw </{tag}>", where)
+            if not openers:
+                return
+            continue
         if not rest and name[-1] == ">":
             name = name[:-1]
-        _soak(state, handle, name, where)
+        openers.append(name)
     handle.at_end()
-    raise CapplanError(f"Expected </{opener[1:]}> before end of configuration", where)
+    raise CapplanError(f"Expected </{openers[-1][1:]}> before end of configuration", where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,7 +604,8 @@ def _open_section(state: _State, handle: _File, stack: list[_Open], cmd: _Cmd) -
         state.missing_gt.add(len(state.directives))
     words = split_words(cmd.args if before is None else before)
     state.directives.append(Directive(name, tuple(words), cmd.where, cmd.sections))
-    stack.append(_Open(name, (*cmd.sections, name[1:]), cmd.where, "</" + name[1:].lower() + ">"))
+    inner = _nest(cmd.sections, name[1:])
+    stack.append(_Open(name, inner, cmd.where, "</" + name[1:].lower() + ">"))
 
 
 def _resolve_env(state: _State, text: str, where: Location) -> str:
@@ -570,6 +628,22 @@ def _resolve_env(state: _State, text: str, where: Location) -> str:
     cached = state.substituted.get(text)
     if cached is not None:
         return cached
+    size = len(text)
+    for found in _VAR.finditer(text):
+        name = found.group(1)
+        value = state.variables.get(name.lower())
+        if value is None:
+            value = state.environ.get(name, "")
+        size += len(value)
+    if size > MAX_LINE_BYTES:
+        # NOTE: server/util.c ap_resolve_env() has no limit of its own (httpd allocates the
+        # result: 2^22 copies of 100 bytes took 3.7 GB and 14 s in `apache2 -t`); capplan stops
+        # at httpd's limit for a line as read (VARBUF_MAX_LEN) instead.
+        raise CapplanError(
+            f"this line is longer than {MAX_LINE_BYTES >> 20} MiB after ${{VAR}} substitution; "
+            "capplan does not build it",
+            where,
+        )
     warned = len(state.warnings)
     result = _VAR.sub(replace, text)
     if len(state.warnings) == warned:  # a line that warns must warn each time it is read
@@ -892,7 +966,18 @@ def _conditional(state: _State, handle: _File, cmd: _Cmd) -> None:
             raise CapplanError(f"{opener}> directive requires additional arguments", where)
         result = _TESTS[key](state, word) != negate
     if result:
-        _build_cont_config(state, handle, opener, cmd.sections)
+        if state.conditional_depth >= MAX_CONDITIONAL_DEPTH:
+            raise CapplanError(
+                f"{opener}> nested more than {MAX_CONDITIONAL_DEPTH} true conditional sections "
+                "deep; httpd's reader recurses once per level and crashes (SIGSEGV) beyond this "
+                "with an 8 MiB stack",
+                where,
+            )
+        state.conditional_depth += 1
+        try:
+            _build_cont_config(state, handle, opener, cmd.sections)
+        finally:
+            state.conditional_depth -= 1
     else:
         _soak(state, handle, opener, where)
 
@@ -958,12 +1043,8 @@ def _if_version(state: _State, args: str, where: Location) -> bool:
             raise CapplanError("Missing delimiting / of regular expression.", where)
         head, version = "~", version[1:-1]
     if head == "~":
-        try:
-            pattern = re.compile(version)
-        except re.error:
-            raise CapplanError("Unable to compile regular expression", where) from None
         text = ".".join(str(part) for part in state.version)
-        match = pattern.search(text) is not None
+        match = _pcre_search(version, text, where)
     elif head in ("=", "<", ">"):
         compare = _compare_version(state.version, version, where)
         if head == "=":
@@ -975,6 +1056,14 @@ def _if_version(state: _State, args: str, where: Location) -> bool:
     else:
         raise CapplanError(f"unrecognized operator '{arg1}'", where)
     return match != reverse
+
+
+def _pcre_search(pattern: str, subject: str, where: Location) -> bool:
+    """ap_regexec() of `pattern` on `subject` with PCRE2, as mod_version.c does (see pcre.py)."""
+    try:
+        return pcre.search(pattern.encode("utf-8", "surrogateescape"), subject.encode("ascii"))
+    except pcre.PatternError:
+        raise CapplanError("Unable to compile regular expression", where) from None
 
 
 # Accepted by 2.4.71's compare_version() (probed): digits, then optional `.minor` and `.patch`

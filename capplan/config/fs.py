@@ -14,6 +14,23 @@ from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Protocol
 
+# capplan lexes a config file whole; a file this large is no config anyone wrote (Debian's
+# whole tree is under 100 KiB), and refusing it keeps memory bounded (httpd itself reads
+# line by line and has no such limit).
+MAX_CONFIG_FILE_BYTES = 64 * 1024 * 1024
+
+
+class FileTooLargeError(OSError):
+    """A config file larger than MAX_CONFIG_FILE_BYTES."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            errno.EFBIG,
+            f"larger than {MAX_CONFIG_FILE_BYTES >> 20} MiB, the most capplan reads of one "
+            "config file",
+            path,
+        )
+
 
 class Kind(Enum):
     FILE = "file"
@@ -50,9 +67,15 @@ class RealFileSystem:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) and path != "/dev/null":
                 raise _error(errno.EBADF, path)
+            if info.st_size > MAX_CONFIG_FILE_BYTES:
+                raise FileTooLargeError(path)
             parts = []
-            while chunk := os.read(fd, max(info.st_size + 1, 65536)):
+            total = 0
+            while chunk := os.read(fd, min(max(info.st_size + 1, 65536), 1 << 24)):
                 parts.append(chunk)
+                total += len(chunk)
+                if total > MAX_CONFIG_FILE_BYTES:  # grew while being read
+                    raise FileTooLargeError(path)
             return b"".join(parts)
         finally:
             os.close(fd)

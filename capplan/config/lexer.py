@@ -65,13 +65,16 @@ def lex(data: bytes) -> LexedFile:
     NOTE: server/util.c ap_cfg_getline_core(): a physical line ending in `\\` + LF (or `\\` + CRLF)
     continues on the next one; the backslash goes, nothing is inserted, and continuation comes
     before comment detection (a comment ending in `\\` swallows the next line). A `\\` on a last
-    line with no newline stays. A NUL byte ends the physical line's text (httpd uses strlen()).
+    line with no newline stays. A NUL byte ends the text of its read (httpd uses strlen()),
+    and the read buffer decides where the next line starts (see `_general`).
     cfg_trim_line() then trims apr_isspace() on both ends (so the CR of CRLF disappears).
     """
     text = decode(data)
-    if "\0" in text or "\\\\\n" in text or "\\\\\r\n" in text:
-        # NUL bytes, or a line ending in two backslashes (after its continuation the text
-        # still ends in one, so a following empty line continues it again): read line by line.
+    tail = len(data) - data.rfind(b"\n") - 1  # bytes after the last LF
+    if "\0" in text or "\\\\\n" in text or "\\\\\r\n" in text or tail >= _FIRST_READ_CAPACITY:
+        # NUL bytes; a line ending in two backslashes (after its continuation the text still
+        # ends in one, so a following empty line continues it again); or a long last line
+        # without LF (it may end exactly where a read buffer does): read as httpd does.
         numbers, raws = _general(text)
     elif "\\\n" in text or "\\\r\n" in text:
         numbers, raws = _joined(text)
@@ -138,40 +141,92 @@ def _joined(text: str) -> tuple[Sequence[int], list[str]]:
     return numbers, raws
 
 
+# NOTE: server/config.c VARBUF_INIT_LEN (200), as util.c ap_varbuf_grow() rounds it: the first
+# read buffer of a config reader holds 207 bytes, so apr_file_gets() reads at most 206.
+_FIRST_READ_CAPACITY = 206
+
+
+def _grown_capacity(capacity: int, *, adjacent: bool) -> int:
+    """The read capacity after util.c ap_varbuf_cfg_getline() doubles the buffer (APR_ENOSPC).
+
+    ap_varbuf_grow(2 × avail): up to VARBUF_SMALL_SIZE (2048) a pool block of avail·2 + 1
+    rounded up to 8; when that block lies right after the old buffer (`adjacent`: a second
+    growth within one line, nothing allocated in between) both are used, else the block alone.
+    Beyond 2048, an allocator node of avail·2 + 1 + 16 (ap_varbuf_info) + 40 (apr_memnode_t)
+    rounded up to 4096, at least 8192, less those overheads. One read holds avail - 1 bytes.
+    Probed on 2.4: a last line without LF is lost at 206, 414, 1246, 8134 and 16326 bytes.
+    """
+    avail = capacity + 1
+    wanted = 2 * avail + 1
+    if wanted <= 2048:
+        block = (wanted + 7) & ~7
+        avail = avail + block if adjacent else block - 1
+    else:
+        node = max((wanted + 16 + 40 + 4095) & ~4095, 8192)
+        avail = node - 40 - 16 - 1
+    return avail - 1
+
+
 def _general(text: str) -> tuple[Sequence[int], list[str]]:
-    """ap_cfg_getline_core() transcribed: each read appends to the logical line, and the
-    continuation test looks at the end of everything gathered so far, not just that read."""
-    reads = text.split("\n")
-    last_terminated = reads[-1] == ""
-    if last_terminated:
-        reads.pop()
-    count = len(reads)
+    """ap_varbuf_cfg_getline() over ap_cfg_getline_core() transcribed, on bytes.
+
+    Each apr_file_gets() read stops after a LF or when the buffer is full; a read that fills the
+    buffer (APR_ENOSPC) grows it and continues the same line, so without NUL bytes the buffer
+    size never shows. With one it does: strlen() stops at the NUL, the rest of that read is
+    dropped, and the rest of the physical line, past the buffer, is read as a new line (so
+    `#` NUL + 204 bytes + `MaxRequestWorkers 7000` is a comment, then a directive). The buffer
+    of the file's reader only grows.
+
+    NOTE: httpd gives each true conditional section's body a fresh reader (config.c
+    ap_build_cont_config()) and skips false ones with a fixed 8 KiB buffer; capplan keeps one
+    reader per file, which differs only for a line holding a NUL after a line longer than 206
+    bytes in the same file.
+    """
+    data = text.encode("utf-8", "surrogateescape")
+    size = len(data)
+    capacity = _FIRST_READ_CAPACITY
     numbers: list[int] = []
     raws: list[str] = []
     number = 0
     position = 0
-    while position < count:
-        buffer = ""
+    while position < size:
+        buffer = bytearray()
+        grown = False
         while True:
             number += 1
-            if position >= count:
+            if position >= size:
                 break  # NOTE: the failed read at EOF after a continuation counts as a line
-            raw = reads[position]
-            position += 1
-            had_newline = position < count or last_terminated
-            if "\0" in raw:  # strlen() stops at the NUL; the newline is out of sight
-                raw, had_newline = raw[: raw.index("\0")], False
-            buffer += raw
-            if had_newline:
-                end = len(buffer)
-                if end and buffer[end - 1] == "\r":
+            space = capacity - len(buffer)
+            newline = data.find(b"\n", position, position + space)
+            stop = position + space if newline < 0 else newline + 1
+            chunk = data[position:stop]
+            position = stop
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                buffer += chunk[:nul]  # strlen() stops here: the rest of this read is lost
+                break
+            buffer += chunk
+            if buffer[-1:] == b"\n":
+                end = len(buffer) - 1
+                if end and buffer[end - 1] == 0x0D:
                     end -= 1
-                if end and buffer[end - 1] == "\\":
-                    buffer = buffer[: end - 1]
+                if end and buffer[end - 1] == 0x5C:  # a backslash: the line continues
+                    del buffer[end - 1 :]
                     continue
+                break
+            if len(buffer) >= capacity:
+                if position >= size:
+                    # NOTE: APR_ENOSPC right at EOF: the next read returns APR_EOF at the
+                    # line's start, so ap_varbuf_cfg_getline() gives up the line (and the file).
+                    return numbers, raws
+                # APR_ENOSPC: grow, read on, same line.
+                capacity = _grown_capacity(capacity, adjacent=grown)
+                grown = True
+                number -= 1
+                continue
             break
         numbers.append(number)
-        raws.append(buffer)
+        raws.append(bytes(buffer).rstrip(b"\n").decode("utf-8", "surrogateescape"))
     return numbers, raws
 
 

@@ -44,9 +44,7 @@ BUILTIN_FORMATS: dict[str, str] = {
 # byte ranges: sre then tests each byte in a 256-bit map instead of walking a negated list of
 # literals, another 15 % on a combined line.
 _NOT_QUOTE_OR_BACKSLASH = rb"[\x00-\x21\x23-\x5b\x5d-\xff]"
-_QUOTED = (
-    _NOT_QUOTE_OR_BACKSLASH + rb"*+(?:\\." + _NOT_QUOTE_OR_BACKSLASH + rb"*+)*+"
-)
+_QUOTED = _NOT_QUOTE_OR_BACKSLASH + rb"*+(?:\\." + _NOT_QUOTE_OR_BACKSLASH + rb"*+)*+"
 _LAZY = rb".*?"
 _TOKEN = rb"\S+"
 _OPT_TOKEN = rb"\S*"

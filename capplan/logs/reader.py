@@ -86,12 +86,14 @@ class LogInput:
                 raise CapplanError(f"{STDIN_NAME}: no standard input to read")
             raw: BinaryIO = self._stdin
         else:
-            try:
-                opener = self._opener
-                # closed by blocks()
-                raw = open(self.path, "rb") if opener is None else opener(self.path)  # noqa: SIM115
-            except OSError as exc:
-                raise CapplanError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+            opener = self._opener
+            if opener is None:
+                raw = _open_log(self.path)
+            else:
+                try:
+                    raw = opener(self.path)  # closed by blocks()
+                except OSError as exc:
+                    raise CapplanError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
         head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
         if head == b"\x1f\x8b":
             return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), raw
@@ -176,6 +178,27 @@ class LogInput:
                 skipping = True
         if pending and not skipping:
             yield Block(self.name, pending, 0, len(pending), done())
+
+
+def _open_log(path: str) -> BinaryIO:
+    """Open a log file, a FIFO or a pipe (`<(zcat log)`); refuse devices and directories.
+
+    O_NONBLOCK: opening a FIFO that has no writer would wait for one forever; opened this way
+    it reads as empty instead (a read with no writer is end of file). Reads then block again.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as exc:
+        raise CapplanError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(mode) else "a device"
+        raise CapplanError(
+            f"{path}: cannot read: {kind}, not a log file (give a file, a pipe or -)"
+        )
+    os.set_blocking(fd, True)
+    return open(fd, "rb")  # closed by blocks()
 
 
 def is_plain_file(path: str) -> bool:

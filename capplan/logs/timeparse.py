@@ -39,7 +39,10 @@ def parse_clf_time(text: bytes) -> tuple[float, int] | None:
     if not (1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
         return None
     offset = (offset_h * 3600 + offset_m * 60) * (1 if sign == b"+" else -1)
-    epoch = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset
+    try:
+        epoch = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset
+    except (ValueError, OverflowError):  # year 0000 has no proleptic Gregorian date
+        return None
     return float(epoch), hour
 
 
@@ -50,4 +53,7 @@ def parse_strftime_time(text: bytes, fmt: str) -> tuple[float, int] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     offset = parsed.tm_gmtoff if "%z" in fmt and parsed.tm_gmtoff is not None else 0
-    return float(calendar.timegm(parsed) - offset), parsed.tm_hour
+    try:
+        return float(calendar.timegm(parsed) - offset), parsed.tm_hour
+    except (ValueError, OverflowError):
+        return None

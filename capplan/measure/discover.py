@@ -139,6 +139,15 @@ def _search(
     return parents[0], f"process name {parents[0].name}"
 
 
+def _links_apr(fs: ProcFS, pid: int) -> bool:
+    """Whether PID maps libapr (every httpd does, whatever its name); False when unreadable."""
+    try:
+        maps = fs.read_text(f"/proc/{pid}/maps")
+    except ProcReadError:
+        return False
+    return "libapr-1" in maps or "/mod_mpm_" in maps
+
+
 def find_parent(
     fs: ProcFS,
     *,
@@ -161,6 +170,13 @@ def find_parent(
         status, found_by = _search(fs, default_pidfiles, current_uid, notes)
 
     if status.name not in HTTPD_NAMES:
+        if not _links_apr(fs, status.pid):
+            # Measuring `sleep` or init as if it were httpd gives numbers nobody should plan
+            # with; an httpd under another name shows libapr in its maps (readable as root).
+            raise CapplanError(
+                f"{found_by}: PID {status.pid} is {status.name!r}, not httpd: it is not named "
+                "apache2 or httpd, and its memory map shows no APR library"
+            )
         notes.append(f"PID {status.pid} is {status.name!r}, not apache2 or httpd")
     # Given a child's PID, measure its server: walk up while the parent is httpd too.
     while status.name in HTTPD_NAMES:

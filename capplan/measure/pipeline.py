@@ -116,6 +116,12 @@ def mpm_from_version_text(text: str) -> MpmName | None:
     return _as_mpm(match.group(1)) if match else None
 
 
+# MPM evidence read from the running process itself (detect_mpm).
+_PROCESS_EVIDENCE = frozenset(
+    {*(f"mod_mpm_{mpm}.so is loaded" for mpm in MPM_NAMES), "built in (httpd -V)"}
+)
+
+
 def detect_mpm(
     fs: ProcFS, server: ServerProcesses, hints: ConfigHints | None
 ) -> tuple[MpmName | None, str]:
@@ -382,7 +388,10 @@ def measure(
     if board_mpm is not None and board_mpm != mpm:
         if mpm is not None:
             notes.append(f"the scoreboard says {board_mpm}, /proc suggested {mpm} ({evidence})")
-        mpm, evidence = board_mpm, "ServerMPM in server-status"
+        # What the process itself shows (its mapped MPM module, its -V) beats a page that
+        # may belong to another server; the page beats a config or a thread count.
+        if evidence not in _PROCESS_EVIDENCE:
+            mpm, evidence = board_mpm, "ServerMPM in server-status"
     return _with(
         measured,
         warnings=tuple(dict.fromkeys(notes)),

@@ -14,14 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from capplan.files import read_regular_file
+
 ReadBytes = Callable[[Path], bytes]
 ReadReason = Literal["gone", "denied", "unreadable"]
 
 KIB = 1024
 
 
+# smaps of a process with tens of thousands of mappings is a few MiB; a PID file a few bytes.
+MAX_PROC_FILE_BYTES = 64 << 20
+
+
 def _read_bytes(path: Path) -> bytes:
-    return path.read_bytes()
+    return read_regular_file(path, MAX_PROC_FILE_BYTES)
 
 
 class ProcReadError(Exception):

@@ -177,6 +177,8 @@ def render_profile_memory(m: Measurement) -> str:
         if m.cgroup is not None and m.cgroup.limit_bytes is not None
         else "host MemTotal (no cgroup limit)"
     )
+    # The YAML is pasted into a profile: the warnings must travel with it.
+    lines.extend(f"# warning: {' '.join(warning.split())}" for warning in m.warnings)
     lines.append("memory:")
     for key, comment in _PROFILE_COMMENTS.items():
         if key in values:

@@ -8,6 +8,7 @@ Format: httpd-facts.md §6.6, `mod_status.c` `status_handler()`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +50,32 @@ def auto_url(url: str) -> str:
 
 
 def fetch_status(url: str, timeout_s: float) -> str:
-    """GET `url` and return its text; StatusError with a one-line reason otherwise."""
+    """GET `url` and return its text within `timeout_s` in all; StatusError otherwise.
+
+    urllib's timeout bounds each receive, so a server sending a byte every half second would
+    hold the fetch forever: it runs in a daemon thread, given up at the deadline.
+    """
+    outcome: list[str | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(_fetch_once(url, timeout_s))
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, name="capplan-status-fetch", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if not outcome:
+        raise StatusError(f"{url}: no complete answer within {timeout_s:g} s")
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _fetch_once(url: str, timeout_s: float) -> str:
+    """One GET with urllib (each receive bounded by `timeout_s`)."""
     # urllib.request pulls in ssl and email (~40 ms): only load it when a status page is read.
     import urllib.error
     import urllib.request
@@ -90,9 +116,13 @@ def _int(fields: dict[str, str], key: str, url: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise StatusError(f"{url}: {key}: not a number: {value[:40]!r}") from None
+    if number < 0:
+        # mod_status prints counts; a negative one means this is not its page.
+        raise StatusError(f"{url}: {key}: {number} is negative, not a count")
+    return number
 
 
 def scoreboard_from(

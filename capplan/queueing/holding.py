@@ -215,6 +215,9 @@ def _gammainc_int(n: int, x: float) -> float:
             i += 1
             term *= x / i
         return math.exp(-x) * total
+    if x > 2000.0 + 10.0 * n:
+        # e^-x x^(n-1) is below 1e-800 there; x^i alone would overflow for x > 1e154.
+        return 1.0
     return 1.0 - math.exp(-x) * sum(x**i / math.factorial(i) for i in range(n))
 
 
@@ -285,7 +288,8 @@ def _result(inputs: HoldingInputs, requests_per_conn: float, h1: float, s1: floa
         second_moment_s2=second,
         # Both are differences of nearly equal sums; rounding may leave -1e-16 where the exact
         # value is 0 (a constant holding time, or no idle time at all).
-        scv=max(0.0, second / (mean * mean) - 1.0) if mean > 0.0 else 0.0,
+        # Divided twice: mean * mean underflows to 0 for a mean below 1e-154 s.
+        scv=max(0.0, second / mean / mean - 1.0) if mean > 0.0 else 0.0,
         mean_idle_s=max(0.0, h1 - inputs.service_s * requests_per_conn),
     )
 

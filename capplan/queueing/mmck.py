@@ -161,6 +161,12 @@ def mmck(servers: int, load: float, queue: float, mean_holding_s: float = 1.0) -
         lq = p_block * _sum_q_minus_i_u_pow_i(u, ln_u, q)
     p_allbusy = p_block + allbusy_minus_block
     admitted = 1.0 - p_block
+    if admitted <= 0.0:
+        # Overload so deep that P_block rounds to 1 (a ≫ c): the few admitted arrivals find
+        # all c busy and wait behind a full queue, Q h / c; c servers carry the load.
+        return MMcKResult(
+            c, a, q, h, a / c, p_block, log10_p_block, p_allbusy, 1.0, lq, q * h / c, float(c)
+        )
     return MMcKResult(
         servers=c,
         load_erlangs=a,

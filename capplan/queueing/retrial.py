@@ -158,7 +158,9 @@ def finite_queue_with_retrials(
     # Lq of the diffusion-scaled queue, rescaled to connections: Allen-Cunneen's (1 + cH2)/2.
     mean_wait = 0.5 * (1.0 + cs2) * at_x.mean_wait_admitted_s
     p_wait = at_x.p_wait_admitted
-    w1 = mean_wait / p_wait if p_wait > 0.0 else 0.5 * (1.0 + cs2) * h / c
+    # At a vanishing load the mean wait underflows to 0 while P(wait) does not: w1 then takes
+    # its light-load limit (one server freeing up), never 0 (P(wait > t) divides by it).
+    w1 = mean_wait / p_wait if mean_wait > 0.0 and p_wait > 0.0 else 0.5 * (1.0 + cs2) * h / c
     p_lost = math.exp(attempts * math.log(p)) if p > 0.0 else 0.0
     return RetrialResult(
         servers=c,

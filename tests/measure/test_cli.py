@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -14,8 +15,21 @@ from capplan.cli import main
 
 
 @pytest.fixture
-def sleeper() -> Iterator[int]:
-    """A live process that is not httpd (capplan measures it and says so)."""
+def sleeper(tmp_path: Path) -> Iterator[int]:
+    """A live process standing in for httpd: `sleep` run under the name httpd (no children)."""
+    binary = tmp_path / "httpd"
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", binary)
+    proc = subprocess.Popen([str(binary), "30"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def not_httpd() -> Iterator[int]:
+    """A live process that is not httpd: `sleep`, which links no APR."""
     proc = subprocess.Popen(["sleep", "30"])
     try:
         yield proc.pid
@@ -76,9 +90,19 @@ def test_errors_are_one_line_exit_2(
     assert not out.exists()
 
 
-def test_json_of_a_process_that_is_not_httpd(
-    sleeper: int, capsys: pytest.CaptureFixture[str]
+def test_a_process_that_is_not_httpd_is_refused(
+    not_httpd: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert main(["measure", "--pid", str(not_httpd), "--no-status", "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"--pid {not_httpd}: PID {not_httpd} is 'sleep', not httpd: it is not named "
+        "apache2 or httpd, and its memory map shows no APR library\n"
+    )
+
+
+def test_json_of_a_process_named_httpd(sleeper: int, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["measure", "--pid", str(sleeper), "--no-status", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["schema_version"] == 1
@@ -86,7 +110,6 @@ def test_json_of_a_process_that_is_not_httpd(
     assert data["processes"] == 0
     assert data["pss_total_bytes"] > 0
     assert "scoreboard" not in data
-    assert f"PID {sleeper} is 'sleep', not apache2 or httpd" in data["warnings"]
 
 
 def test_status_url_down_is_a_warning(sleeper: int, capsys: pytest.CaptureFixture[str]) -> None:

@@ -101,8 +101,21 @@ def test_several_servers_are_named(tmp_path: Path) -> None:
     assert any("also PID 200" in w for w in server.warnings)
 
 
-def test_a_non_httpd_pid_is_measured_with_a_note(tmp_path: Path) -> None:
-    server = discover(tree(tmp_path).fs(), pid=300, default_pidfiles=PIDFILES)
+def test_a_non_httpd_pid_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CapplanError) as caught:
+        discover(tree(tmp_path).fs(), pid=300, default_pidfiles=PIDFILES)
+    assert caught.value.message == (
+        "--pid 300: PID 300 is 'sleep', not httpd: it is not named apache2 or httpd, "
+        "and its memory map shows no APR library"
+    )
+
+
+def test_an_httpd_under_another_name_is_measured_with_a_note(tmp_path: Path) -> None:
+    fake = tree(tmp_path)
+    fake.write(
+        "/proc/300/maps", "7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libapr-1.so.0\n"
+    )
+    server = discover(fake.fs(), pid=300, default_pidfiles=PIDFILES)
     assert server.parent.name == "sleep"
     assert "PID 300 is 'sleep', not apache2 or httpd" in server.warnings
 
