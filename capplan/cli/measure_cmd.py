@@ -121,7 +121,8 @@ def measure_command(
             fmt=fmt.value,
             unmeasured=unmeasured,
         )
-        emit(text, output, inputs=[p for p in (pidfile, config, *(error_log or ())) if p is not None])
+        inputs = [p for p in (pidfile, config, *(error_log or ())) if p is not None]
+        emit(text, output, inputs=inputs)
         return EXIT_OK
     assert result is not None
     match fmt:
