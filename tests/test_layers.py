@@ -31,8 +31,8 @@ HOMES = {
 }
 # The layers, lowest first; a module may import its own layer and those below.
 LAYERS = (
-    ("capplan.errors", "capplan.location", "capplan.units", "capplan.config", "capplan.settings",
-     "capplan.queueing"),
+    ("capplan.errors", "capplan.location", "capplan.units", "capplan.files", "capplan.config",
+     "capplan.settings", "capplan.queueing"),
     ("capplan.mpm", "capplan.profile", "capplan.catalog"),
     ("capplan.models", "capplan.logs", "capplan.measure", "capplan.errorlog", "capplan.snippet"),
     ("capplan.recommend", "capplan.fit"),

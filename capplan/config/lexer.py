@@ -71,10 +71,11 @@ def lex(data: bytes) -> LexedFile:
     """
     text = decode(data)
     tail = len(data) - data.rfind(b"\n") - 1  # bytes after the last LF
-    if "\0" in text or "\\\\\n" in text or "\\\\\r\n" in text or tail >= _FIRST_READ_CAPACITY:
-        # NUL bytes; a line ending in two backslashes (after its continuation the text still
-        # ends in one, so a following empty line continues it again); or a long last line
-        # without LF (it may end exactly where a read buffer does): read as httpd does.
+    if "\0" in text or _DOUBLE_CONTINUATION.search(text) or tail >= _FIRST_READ_CAPACITY:
+        # NUL bytes; a line ending in two backslashes, the first optionally followed by a CR
+        # (after its continuation the text still ends in `\\` or `\\` CR, so a following empty
+        # line continues it again); or a long last line without LF (it may end exactly where a
+        # read buffer does): read as httpd does.
         numbers, raws = _general(text)
     elif "\\\n" in text or "\\\r\n" in text:
         numbers, raws = _joined(text)
@@ -96,6 +97,9 @@ def _plain(text: str) -> tuple[Sequence[int], list[str]]:
     return range(1, len(raws) + 1), raws
 
 
+# A backslash, an optional CR, then a continuation: joined, the text still ends in a continuation
+# (ap_cfg_getline_core() checks the joined buffer again).
+_DOUBLE_CONTINUATION = re.compile(r"\\\r?\\\r?\n")
 # A continuation: backslash, optional CR, then LF.
 _CONTINUED = re.compile(r"\\\r?\n")
 

@@ -72,6 +72,9 @@ CASES = [
     ("bom-kept", b"\xef\xbb\xbfA 1\n", [(1, "\ufeffA 1")]),
     ("trim-vertical-tab", b"\x0b\x0cA\t\r\n", [(1, "A")]),
     ("unicode-space-not-trimmed", "\u00a0A\n".encode(), [(1, "\u00a0A")]),
+    # Joined, `\` CR + LF continues again, so the empty line is swallowed too: httpd 2.4.71's
+    # `apache2 -t` reads no directive here.
+    ("backslash-cr-then-continuation", b"\\\r\\\n\n", []),
 ]
 
 

@@ -103,6 +103,8 @@ def test_item14_profile_refuses_to_overwrite_its_log(tmp_path: Path) -> None:
 def test_item14_check_refuses_to_overwrite_its_config(tmp_path: Path) -> None:
     conf = tmp_path / "httpd.conf"
     conf.write_text("Listen 80\n")
-    result = run(["check", str(conf), "-o", str(conf)], cwd=tmp_path, seconds=10)
+    result = run(
+        ["check", str(conf), "-p", "static-site", "-o", str(conf)], cwd=tmp_path, seconds=10
+    )
     assert_error(result, 2, f"{conf}: refusing to write onto {conf}, an input of this run")
     assert conf.read_text() == "Listen 80\n"
