@@ -703,6 +703,18 @@ def best_limit(options: Sequence[MpmOption]) -> MpmOption | None:
     return max(limited, key=lambda o: o.max_rate_per_s or 0.0)
 
 
+def client_cost(option: MpmOption) -> int:
+    """How much clients notice the option's keep-alive levers: 0 none, 1-3 a shorter
+    KeepAliveTimeout (3, 2, 1 s), 4 KeepAlive Off (the ranks of `_keepalive_variants`)."""
+    for change in option.changes:
+        if change.directive == "KeepAlive":
+            return len(KEEPALIVE_TIMEOUT_CANDIDATES_S) + 1
+        if change.directive == "KeepAliveTimeout":
+            new = float(change.new.removesuffix("ms")) / (1000 if change.new.endswith("ms") else 1)
+            return 1 + sum(1 for t in KEEPALIVE_TIMEOUT_CANDIDATES_S if t > new)
+    return 0
+
+
 def choose(
     options: Sequence[MpmOption],
     *,
@@ -711,21 +723,26 @@ def choose(
     ram_bytes: int | None,
     min_saving: float = MIN_SAVING,
 ) -> Choice:
-    """Keep what works; resize the running MPM; switch only when it cannot meet the targets or
-    another saves at least `min_saving` of memory.ram (of the running MPM's sized footprint when
-    memory.ram is unknown)."""
+    """Keep what works; otherwise the options whose keep-alive levers cost clients least (an MPM
+    that meets the targets without touching keep-alive beats one that must turn it off); among
+    those, the running MPM resized, unless another saves at least `min_saving` of memory.ram (of
+    the running MPM's sized footprint when memory.ram is unknown) or the running one is not
+    among them."""
     if current_ok:
         return Choice("keep", next((o for o in options if o.mpm == running), None))
-    own = next((o for o in options if o.mpm == running and o.best is not None), None)
-    cheapest = least_memory_option(options, running)
-    if own is not None and own.best is not None:
-        if cheapest is None or cheapest is own or cheapest.best is None:
-            return Choice("change", own)
-        saving = own.best.metrics.memory_bytes - cheapest.best.metrics.memory_bytes
-        margin = material_saving_bytes(own.best.metrics.memory_bytes, ram_bytes, min_saving)
-        if saving >= margin:
-            return Choice("change", cheapest, saving_bytes=saving)
-        return Choice("change", own)
-    if cheapest is not None:
-        return Choice("change", cheapest)
-    return Choice("none", best_limit(options))
+    feasible = [o for o in options if o.best is not None]
+    if not feasible:
+        return Choice("none", best_limit(options))
+    least_cost = min(client_cost(o) for o in feasible)
+    pool = [o for o in feasible if client_cost(o) == least_cost]
+    own = next((o for o in pool if o.mpm == running), None)
+    cheapest = least_memory_option(pool, running)
+    assert cheapest is not None
+    assert cheapest.best is not None
+    if own is None or own.best is None or cheapest is own:
+        return Choice("change", own or cheapest)
+    saving = own.best.metrics.memory_bytes - cheapest.best.metrics.memory_bytes
+    margin = material_saving_bytes(own.best.metrics.memory_bytes, ram_bytes, min_saving)
+    if saving >= margin:
+        return Choice("change", cheapest, saving_bytes=saving)
+    return Choice("change", own)

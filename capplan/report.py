@@ -97,20 +97,26 @@ class Substitution:
 def profile_sources(
     profile: TrafficProfile, substitutions: Sequence[Substitution] = ()
 ) -> tuple[tuple[str, str], ...]:
-    """Every memory figure and the headroom: `profile file:line`, `measured (PID n)` or
-    `default` (the JSON report's `sources`; tables footnote the defaults)."""
-    from capplan.profile import MEMORY_FIELDS
+    """Every value of the profile: `profile file:line`, `measured (PID n)` (or the host's memory)
+    or `default` (the JSON report's `sources`; tables footnote the defaults that matter)."""
+    from capplan.profile import iter_fields
 
     measured = {s.key: s for s in substitutions}
     out = []
-    for key in [f"memory.{spec.key}" for spec in MEMORY_FIELDS] + ["targets.headroom"]:
+    for key, spec in iter_fields():
+        if spec.fields or key in ("version", "name"):
+            continue  # sections and labels carry no figure
         sub = measured.get(key)
         location = profile.location_of(key)
         if sub is not None:
             pid = f" (PID {sub.pid})" if sub.pid is not None else ""
             out.append((key, f"{sub.origin}{pid}"))
         elif location is not None:
-            out.append((key, f"profile {location}"))
+            out.append((key, f"profile line {location.line}"))
+        elif key.startswith("traffic.service_time") and profile.location_of(
+            "traffic.service_time_p50"
+        ):
+            out.append((key, "fitted to service_time_p50 and service_time_p95"))
         else:
             out.append((key, "default"))
     return tuple(out)

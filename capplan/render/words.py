@@ -449,10 +449,18 @@ def _choice_words(report: Report, option: MpmOption) -> str:
         )
     others = [
         f"{o.mpm} {format_bytes(o.best.metrics.memory_bytes)}"
+        + "".join(f", {change_words(c)}" for c in o.changes if c.directive.startswith("KeepAlive"))
         for o in rec.options
         if o.best is not None and o.mpm != option.mpm
     ]
-    compared = f" (vs {', '.join(others)})" if others else ""
+    compared = f" (vs {'; '.join(others)})" if others else ""
+    own = next((o for o in rec.options if o.mpm == running), None)
+    if own is not None and own.best is not None:
+        levers = ", ".join(change_words(c) for c in own.changes if c.directive.startswith("Keep"))
+        return (
+            f"switch to {option.mpm}: it meets every target without the keep-alive change "
+            f"{running} needs ({levers}): {summary}{share}{compared}"
+        )
     why = f"{running} cannot meet the targets within memory; " if running is not None else ""
     return f"{why}{option.mpm} meets every target with the least memory: {summary}{share}{compared}"
 
@@ -469,7 +477,8 @@ def fix_message(fix: Fix) -> str:
 
 
 def memory_footnote(report: Report) -> list[str]:
-    """Which memory figures are defaults, and which were measured (with what they replaced)."""
+    """Which memory and visit figures are defaults, and which were measured (with what they
+    replaced)."""
     from capplan.profile import MEMORY_FIELDS
 
     lines = []
@@ -491,6 +500,22 @@ def memory_footnote(report: Report) -> list[str]:
             "Memory figures from capplan's defaults, not from this server: "
             + ", ".join(defaults)
             + " (measure them: `capplan measure --format yaml`, or `recommend --measure`)."
+        )
+    visits = report.profile.visits
+    visit_defaults = {
+        "visits.requests_per_visit": "requests_per_visit "
+        f"{format_number(visits.requests_per_visit)}",
+        "visits.think_time": f"think_time {format_seconds(visits.think_time_s)}",
+        "visits.idle_hold_probability": "idle_hold_probability "
+        f"{format_number(visits.idle_hold_probability)}",
+    }
+    guessed = [text for key, text in visit_defaults.items() if (key, "default") in report.sources]
+    if guessed:
+        lines.append(
+            "Visit figures from capplan's defaults, not from your traffic: "
+            + ", ".join(guessed)
+            + " (they set how long keep-alive holds workers and slots; `capplan profile "
+            "access.log` measures them)."
         )
     if memory.ram_bytes is None:
         lines.append("No memory.ram: memory is not bounded and the memory target is not checked.")
