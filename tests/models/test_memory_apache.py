@@ -208,7 +208,11 @@ def test_worst_case_memory_holds_through_a_graceful_restart(  # noqa: PLR0917 (p
     workers: int,
     within: float,
 ) -> None:
-    worst, worst_processes, peak, peak_children = _run(tmp_path, mpm, sizing, workers)
+    worst, worst_processes, peak, peak_children = _run(tmp_path / "1", mpm, sizing, workers)
+    if peak_children < processes:
+        # On a loaded machine the new generation may start only after the old one is gone: the
+        # run then did not reach the case it is meant to check; one more try.
+        worst, worst_processes, peak, peak_children = _run(tmp_path / "2", mpm, sizing, workers)
     assert worst_processes == processes
     # The restart really reached the modelled process count (else the test proves nothing).
     assert peak_children == processes, (peak_children, processes)
