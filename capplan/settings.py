@@ -35,15 +35,6 @@ class CommonSettings:
         """Q = min(ListenBacklog, somaxconn) + 1 (Linux `sk_acceptq_is_full` is a strict test)."""
         return min(self.listen_backlog, self.somaxconn) + 1
 
-    @property
-    def max_requests_per_connection(self) -> float:
-        """k: MaxKeepAliveRequests + 1, inf for 0, 1 without keep-alive (`ap_set_keepalive`)."""
-        if not self.keep_alive or self.keep_alive_timeout_s <= 0:
-            return 1
-        if self.max_keep_alive_requests <= 0:
-            return float("inf")
-        return self.max_keep_alive_requests + 1
-
 
 @dataclass(frozen=True, slots=True)
 class PreforkSettings:
