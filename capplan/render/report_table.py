@@ -249,6 +249,8 @@ def _recommendation_lines(report: Report, markdown: bool) -> list[str]:
 def render_report_table(report: Report, *, markdown: bool = False) -> str:
     """`recommend` and `check` as text: metrics, targets, verdict, and the recommendation."""
     parts = [f"## {_title(report)}" if markdown else _title(report), ""]
+    if report.config is not None and report.config.notes:
+        parts += [*_bullets(report.config.notes, markdown), ""]
     if report.config is not None and report.config.warnings:
         parts.append("httpd adjusts the current config at start-up:")
         parts += _bullets([f"{w.code}: {w.message}" for w in report.config.warnings], markdown)
