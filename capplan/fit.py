@@ -448,9 +448,9 @@ def fit_report(
 ) -> FitReport:
     """`capplan fit`: read the config (or the system's, or httpd's defaults), the profile, the
     running server and /proc as asked, then size every MPM for the memory left."""
+    from capplan.machine import load_effective_config
     from capplan.measure.cgroup import memory_limit
     from capplan.measure.procfs import ProcFS, read_mem_total_bytes
-    from capplan.mpm import load_effective_config
     from capplan.profile import load_profile
 
     if reserve_bytes is not None and reserve_measured:

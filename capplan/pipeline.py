@@ -44,7 +44,7 @@ def load_config(
 
     Without a path and without a config on this machine: httpd's compiled-in defaults, said so.
     """
-    from capplan.mpm import load_effective_config
+    from capplan.machine import load_effective_config
 
     return load_effective_config(
         path, defines=defines, mpm=mpm, somaxconn=somaxconn, defaults_if_missing=True

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from capplan.errors import CapplanError
-from capplan.mpm import effective_values, load_effective_config
+from capplan.machine import load_effective_config
+from capplan.mpm import effective_values
 from capplan.settings import EffectiveConfig, MpmName
 from tests.httpd import base_config, configtest, free_port, prepare_root, running_server
 

@@ -34,6 +34,7 @@ LAYERS = (
     ("capplan.errors", "capplan.location", "capplan.units", "capplan.files", "capplan.config",
      "capplan.settings", "capplan.queueing"),
     ("capplan.mpm", "capplan.profile", "capplan.catalog"),
+    ("capplan.machine",),
     ("capplan.models", "capplan.logs", "capplan.measure", "capplan.errorlog", "capplan.snippet"),
     ("capplan.recommend", "capplan.fit"),
     ("capplan.report", "capplan.compare"),

@@ -14,14 +14,13 @@ import pytest
 from capplan.config.types import Directive, EvaluatedConfig, LoadedModule
 from capplan.errors import CapplanError
 from capplan.location import Location
+from capplan.machine import detect_layout, find_system_config
 from capplan.mpm import (
     c_atoi,
     c_strtod_whole,
-    detect_layout,
     effective_config,
     effective_values,
     effective_worker_factor,
-    find_system_config,
     mpm_from_v_output,
     parse_timeout_us,
 )

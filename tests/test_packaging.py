@@ -16,7 +16,8 @@ from capplan import package_version
 from capplan.catalog import resolve_profile, shipped_profiles
 from capplan.cli import main
 from capplan.errors import CapplanError
-from capplan.mpm import find_system_config, httpd_defaults_config
+from capplan.machine import find_system_config
+from capplan.mpm import httpd_defaults_config
 from capplan.profile import load_profile
 from capplan.settings import EventSettings
 
@@ -111,7 +112,7 @@ def test_without_any_config_the_plan_is_for_httpd_defaults(
     def nothing_found() -> Path:
         raise CapplanError("no httpd configuration found (tried /nowhere); give the config file")
 
-    monkeypatch.setattr("capplan.mpm.find_system_config", nothing_found)
+    monkeypatch.setattr("capplan.machine.find_system_config", nothing_found)
     assert main(["recommend", "-p", "static-site", "--ram", "8GiB", "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["config"]["path"] == "(httpd defaults)"

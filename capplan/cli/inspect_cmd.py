@@ -84,7 +84,8 @@ def inspect_command(
 ) -> None:
     """Show the MPM and effective settings httpd runs with, where each was set, and its warnings."""
     from capplan.files import read_regular_file
-    from capplan.mpm import load_effective_config, parse_httpd_version
+    from capplan.machine import load_effective_config
+    from capplan.mpm import parse_httpd_version
 
     v_output = None
     if apachectl_v is not None:

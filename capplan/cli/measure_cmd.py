@@ -140,6 +140,6 @@ def _config_mpm(config: Path | None) -> MpmName | None:
     """The MPM the config loads, for what the error log's messages mean (None without -c)."""
     if config is None:
         return None
-    from capplan.mpm import load_effective_config
+    from capplan.machine import load_effective_config
 
     return load_effective_config(config).mpm

@@ -135,7 +135,7 @@ def test_output_file_receives_the_report(debian: str, tmp_path: Path) -> None:
 def test_recommend_without_config_reads_the_system_config(
     apache2: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from capplan.mpm import find_system_config
+    from capplan.machine import find_system_config
 
     system = find_system_config()  # the installed apache2 package's; read, never written
     assert main(["recommend", "-p", STATIC, "--format", "json", "--somaxconn", "4096"]) == 0
