@@ -108,12 +108,14 @@ def recommend_report(
     measure: bool = False,
     headroom: float | None = None,
     min_saving: float | None = None,
+    error_logs: Sequence[str] = (),
 ) -> Report:
-    """`capplan recommend`: load, (measure), size, choose.
+    """`capplan recommend`: load, (measure), (read the error log), size, choose.
 
     `measure`: replace the profile's memory figures by those of the running httpd of this config
     (`capplan measure`); `ram_bytes` (`--ram`) then overrides memory.ram. `headroom`: the
-    `--headroom` flag, else the profile's `targets.headroom`, else 0.25.
+    `--headroom` flag, else the profile's `targets.headroom`, else 0.25. `error_logs`: httpd's
+    error logs, whose limit messages the report cites next to the model.
     """
     check_fraction(headroom, "--headroom", maximum=10.0)
     check_fraction(min_saving, "--min-saving", maximum=1.0)
@@ -130,6 +132,11 @@ def recommend_report(
         profile = replace(profile, memory=replace(profile.memory, ram_bytes=ram_bytes))
     if headroom is None:
         headroom = profile.targets.headroom
+    evidence = None
+    if error_logs:
+        from capplan.errorlog import read_error_logs
+
+        evidence = read_error_logs(error_logs)
     mpms = mpms_to_consider(mpm, config, config.modules)
     return build_report(
         profile,
@@ -139,6 +146,7 @@ def recommend_report(
         headroom=RECOMMEND_HEADROOM if headroom is None else headroom,
         min_saving=MIN_SAVING if min_saving is None else min_saving,
         substitutions=substitutions,
+        error_log=evidence,
     )
 
 

@@ -45,6 +45,7 @@ from capplan.snippet import (
 )
 
 if TYPE_CHECKING:
+    from capplan.errorlog import ErrorLogEvidence
     from capplan.models import MpmMetrics, TargetResult
     from capplan.profile import TrafficProfile
 
@@ -189,6 +190,8 @@ class Report:
     substitutions: tuple[Substitution, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
+    # What httpd's error log says about its limits (`recommend --error-log`).
+    error_log: ErrorLogEvidence | None = None
 
     @property
     def sizing_rate_per_s(self) -> float:
@@ -335,6 +338,7 @@ def build_report(
     headroom: float = 0.25,
     min_saving: float = MIN_SAVING,
     substitutions: Sequence[Substitution] = (),
+    error_log: ErrorLogEvidence | None = None,
 ) -> Report:
     """`capplan recommend`: the current config under the profile, and what to do about it."""
     from capplan.models import evaluate_all
@@ -386,6 +390,7 @@ def build_report(
         ),
         substitutions=tuple(substitutions),
         sources=profile_sources(profile, substitutions),
+        error_log=error_log,
     )
 
 

@@ -98,21 +98,7 @@ def recommend_command(
         measure=measure,
         headroom=headroom,
         min_saving=min_saving,
+        error_logs=[str(path) for path in error_log or ()],
     )
     text = render_report(report, output_format.value)
-    if error_log:
-        from capplan.errorlog import error_log_citations, read_error_logs
-        from capplan.render.errorlog import with_evidence
-
-        evidence = read_error_logs(str(path) for path in error_log)
-        config_mpm = report.config.mpm if report.config is not None else None
-        citations: tuple[str, ...] = ()
-        if config_mpm is not None:
-            citations = error_log_citations(
-                evidence,
-                config_mpm,
-                report.current.metrics if report.current is not None else None,
-                report.profile.traffic.requests_per_second,
-            )
-        text = with_evidence(text, output_format.value, evidence, config_mpm, citations)
     emit(text, output, inputs=[p for p in (config, profile, *(error_log or ())) if p is not None])

@@ -145,24 +145,3 @@ def measure_report(
         parts.append(measured_text.rstrip("\n") + "\n")
     parts.append(evidence_text(evidence, mpm, markdown=fmt == "markdown"))
     return "\n".join(parts)
-
-
-def with_evidence(
-    report_text: str,
-    fmt: str,
-    evidence: ErrorLogEvidence,
-    mpm: MpmName | None,
-    citations: tuple[str, ...],
-) -> str:
-    """A rendered `recommend` report with the error-log section and the cited sentences added
-    (table and markdown: a section at the end; JSON: the `error_log` object with `citations`)."""
-    if fmt == "json":
-        import json
-
-        document = json.loads(report_text)
-        document["error_log"] = {**evidence_document(evidence, mpm), "citations": list(citations)}
-        return json.dumps(document, indent=2, allow_nan=False) + "\n"
-    parts = [report_text.rstrip("\n"), "", evidence_text(evidence, mpm, markdown=fmt == "markdown")]
-    if citations:
-        parts += ["The error log and the model:", *(f"  - {c}" for c in citations), ""]
-    return "\n".join(parts)

@@ -103,6 +103,17 @@ def verdict_to_dict(report: Report, verdict: Verdict) -> dict[str, Any]:
     }
 
 
+def error_log_to_dict(report: Report) -> dict[str, Any] | None:
+    """`recommend --error-log`: the messages counted and the sentences the reasons cite."""
+    if report.error_log is None:
+        return None
+    from capplan.render.errorlog import evidence_document
+    from capplan.render.words import error_log_reasons
+
+    mpm = report.config.mpm if report.config is not None else None
+    return {**evidence_document(report.error_log, mpm), "citations": error_log_reasons(report)}
+
+
 def report_to_dict(report: Report) -> dict[str, Any]:
     """The design's report: schema_version, config, profile, mpms, recommendation, verdict."""
     return {
@@ -120,6 +131,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "rate_per_s": report.sizing_rate_per_s,
         },
         "sources": dict(report.sources),
+        "error_log": error_log_to_dict(report),
         "substitutions": [
             {"key": s.key, "value": s.value, "replaced": s.replaced, "pid": s.pid,
              "origin": s.origin}

@@ -279,6 +279,11 @@ def render_report_table(report: Report, *, markdown: bool = False) -> str:
     notes = memory_footnote(report)
     if notes:
         parts += ["", "Notes:" if not markdown else "**Notes**", *_bullets(notes, markdown)]
+    if report.error_log is not None:
+        from capplan.render.errorlog import evidence_text
+
+        mpm = report.config.mpm if report.config is not None else None
+        parts += ["", evidence_text(report.error_log, mpm, markdown=markdown).rstrip("\n")]
     return "\n".join(parts).rstrip("\n") + "\n"
 
 

@@ -334,6 +334,7 @@ def report_reasons(report: Report) -> list[str]:
         )
     current = report.current
     if rec.action == "keep" and current is not None and rec.assessment is not None:
+        out += error_log_reasons(report)
         out.append(
             f"{_current_words(report)} meets every target at {asked}"
             + (" and fits in memory" if ram else "")
@@ -353,6 +354,7 @@ def report_reasons(report: Report) -> list[str]:
                 )
             )
         return out
+    out += error_log_reasons(report)
     if current is not None and report.config is not None:
         missed = sum(1 for t in current.targets if not t.met)
         out.append(
@@ -406,6 +408,19 @@ def _warning_codes(report: Report) -> list[str]:
 def _adjusted_words(codes: Sequence[str], then: str) -> str:
     listed = ", ".join(dict.fromkeys(codes))
     return f"httpd adjusts the current settings at start-up ({listed}); {then}"
+
+
+def error_log_reasons(report: Report) -> list[str]:
+    """What httpd's error log says about its limits, and whether the model agrees, at the
+    profile's rate (`recommend --error-log`)."""
+    from capplan.errorlog import error_log_citations
+
+    config = report.config
+    if report.error_log is None or config is None:
+        return []
+    metrics = dict(report.mpms).get(config.mpm)
+    rate = report.profile.traffic.requests_per_second
+    return list(error_log_citations(report.error_log, config.mpm, metrics, rate))
 
 
 def _share_reasons(options: Sequence[MpmOption]) -> list[str]:
