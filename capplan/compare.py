@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from capplan.models.metrics import METRICS, Better
 from capplan.recommend import Assessment
 from capplan.settings import EffectiveConfig
 
@@ -19,27 +20,10 @@ if TYPE_CHECKING:
     from capplan.models import MpmMetrics
     from capplan.profile import TrafficProfile
 
-Better = Literal["lower", "higher"] | None
-
 # The JSON report's `mpms` keys in display order, with the direction that wins (None: a load, not a
-# merit).
-COMPARE_METRICS: tuple[tuple[str, Better], ...] = (
-    ("workers", "higher"),
-    ("processes", None),
-    ("memory_bytes", "lower"),
-    ("max_concurrent_requests", "higher"),
-    ("max_connections", "higher"),
-    ("idle_keepalive_capacity", "higher"),
-    ("offered_load_erlangs", None),
-    ("utilization", "lower"),
-    ("busy_workers_mean", None),
-    ("idle_keepalive_mean", None),
-    ("connections_per_s", "lower"),
-    ("p_wait", "lower"),
-    ("p_wait_request", "lower"),
-    ("mean_wait_s", "lower"),
-    ("wait_p99_s", "lower"),
-    ("p_block", "lower"),
+# merit); `stable` gets its own row after them.
+COMPARE_METRICS: tuple[tuple[str, Better], ...] = tuple(
+    (m.key, m.better) for m in METRICS if m.key != "stable"
 )
 
 

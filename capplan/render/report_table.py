@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from capplan.compare import COMPARE_METRICS, Comparison, Row
 from capplan.models import MpmMetrics
+from capplan.models.metrics import METRICS
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import MpmOption
 from capplan.render.format import (
@@ -37,25 +38,7 @@ from capplan.settings import MpmSettings
 from capplan.snippet import mpm_of
 
 # One label per metric (the JSON keys stay as they are).
-METRIC_LABELS = {
-    "workers": "workers",
-    "processes": "processes",
-    "memory_bytes": "memory, worst case",
-    "max_concurrent_requests": "max concurrent requests",
-    "max_connections": "max connections",
-    "idle_keepalive_capacity": "idle keep-alive capacity",
-    "offered_load_erlangs": "workers asked for, mean (offered load)",
-    "utilization": "utilization (asked for / workers)",
-    "busy_workers_mean": "busy workers, mean",
-    "idle_keepalive_mean": "idle keep-alive connections, mean",
-    "connections_per_s": "new connections/s",
-    "p_wait": "P(a new connection waits)",
-    "p_wait_request": "P(a request waits)",
-    "mean_wait_s": "mean wait of a new connection",
-    "wait_p99_s": "wait of a new connection, p99",
-    "p_block": "P(accept queue full)",
-    "stable": "stable",
-}
+METRIC_LABELS = {m.key: m.label for m in METRICS}
 # A metric shown against the capacity row it cannot exceed (the table shows the capacity and says
 # the limit binds; the JSON keeps the model's figure).
 CAPACITY_OF = {

@@ -18,6 +18,7 @@ from capplan.models import (
     wait_probability_value,
 )
 from capplan.models.event import process_saturation
+from capplan.models.metrics import METRICS
 from capplan.profile import MaxWait, Memory, Targets, load_profile, profile_from_text
 from capplan.queueing import erlang_b, erlang_c
 from capplan.settings import (
@@ -30,25 +31,7 @@ from capplan.settings import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "profiles").glob("*.yaml"))
-DESIGN_KEYS = (
-    "workers",
-    "processes",
-    "memory_bytes",
-    "max_concurrent_requests",
-    "max_connections",
-    "idle_keepalive_capacity",
-    "offered_load_erlangs",
-    "utilization",
-    "busy_workers_mean",
-    "idle_keepalive_mean",
-    "connections_per_s",
-    "p_wait",
-    "p_wait_request",
-    "mean_wait_s",
-    "wait_p99_s",
-    "p_block",
-    "stable",
-)
+DESIGN_KEYS = tuple(m.key for m in METRICS)
 PROFILE = profile_from_text(
     "traffic: {requests_per_second: 100, service_time: 50ms}\n"
     "visits: {requests_per_visit: 8, think_time: 4s}\n"
@@ -292,3 +275,13 @@ def test_one_event_child_saturates_as_a_delay_system() -> None:
     a_b = 50.0 * profile.traffic.worker_time_s
     assert metrics.event.process_saturation == pytest.approx(erlang_c(4, a_b), rel=1e-12)
     assert metrics.event.process_saturation > erlang_b(4, a_b)
+
+
+def test_the_metric_table_is_the_schema_and_the_model() -> None:
+    from capplan.render.report_json import report_schema
+
+    schema = report_schema()["$defs"]["metrics"]
+    assert schema["required"] == [m.key for m in METRICS]
+    assert set(schema["properties"]) == {m.key for m in METRICS}
+    metrics = evaluate(PreforkSettings(), PROFILE)
+    assert all(hasattr(metrics, m.key) for m in METRICS)
