@@ -29,6 +29,7 @@ from capplan.mpm import (
     WORKER_MAX_THREAD_LIMIT,
 )
 from capplan.profile import Memory, Targets, Traffic, TrafficProfile
+from capplan.queueing.search import largest_passing
 from capplan.settings import (
     HTTPD_DEFAULTS_PATH,
     MPM_NAMES,
@@ -244,23 +245,10 @@ def thread_ceiling(mpm: MpmName) -> int:
 
 
 def largest_fitting(fits: Callable[[int], bool], ceiling: int) -> int:
-    """The largest n in [1, ceiling] with fits(n), for fits monotone (true, then false); 0 if none.
-
-    Galloping from 1 then bisecting: O(log n) calls to `fits`.
-    """
-    if ceiling < 1 or not fits(1):
-        return 0
-    low, high = 1, 2
-    while high <= ceiling and fits(high):
-        low, high = high, high * 2
-    high = min(high, ceiling + 1)  # fits(low) holds; fits(high) fails or high is past the ceiling
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle
-    return low
+    """The largest n in [1, ceiling] with fits(n), for fits monotone (true, then false); 0 if none
+    (`capplan.queueing.search.largest_passing`: O(log n) calls to `fits`)."""
+    found = largest_passing(fits, 1, ceiling)
+    return 0 if found is None else found
 
 
 def fit_mpm(
