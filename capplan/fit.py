@@ -437,8 +437,6 @@ def fit_report(
     """`capplan fit`: read the config (or the system's, or httpd's defaults), the profile, the
     running server and /proc as asked, then size every MPM for the memory left."""
     from capplan.machine import load_effective_config
-    from capplan.measure.cgroup import memory_limit
-    from capplan.measure.procfs import ProcFS, read_mem_total_bytes
     from capplan.profile import load_profile
 
     if reserve_bytes is not None and reserve_measured:
@@ -447,7 +445,6 @@ def fit_report(
         config_path, defines=defines, somaxconn=somaxconn, defaults_if_missing=True
     )
     profile = load_profile(profile_path) if profile_path is not None else None
-    fs = ProcFS()
     measured: dict[str, int] = {}
     httpd_pids: tuple[int, ...] = ()
     if measure:
@@ -458,14 +455,20 @@ def fit_report(
         httpd_pids = (running.parent_pid,) if running.parent_pid is not None else ()
     measured_ram = measured.pop("ram", None)
     machine = None
-    if ram_bytes is None:
-        cgroup = memory_limit(fs, os.getpid()).limit_bytes
-        machine = machine_ram(read_mem_total_bytes(fs), cgroup)
+    profile_ram = profile is not None and profile.location_of("memory.ram") is not None
+    if ram_bytes is None and not profile_ram and measured_ram is None:
+        # /proc is read only when it is the answer (the measure package is not imported otherwise).
+        from capplan.measure.cgroup import memory_limit
+        from capplan.measure.procfs import ProcFS, read_mem_total_bytes
+
+        fs = ProcFS()
+        machine = machine_ram(read_mem_total_bytes(fs), memory_limit(fs, os.getpid()).limit_bytes)
     ram = ram_figure(ram_bytes, profile, measured_ram, machine)
     if reserve_measured:
         from capplan.measure.others import measure_other_processes
+        from capplan.measure.procfs import ProcFS
 
-        others = measure_other_processes(fs, exclude_pids=httpd_pids)
+        others = measure_other_processes(ProcFS(), exclude_pids=httpd_pids)
         reserve = Reserve(others.total_bytes, "measured", others)
     elif reserve_bytes is not None:
         reserve = Reserve(reserve_bytes, "flag")

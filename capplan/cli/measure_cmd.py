@@ -105,13 +105,11 @@ def measure_command(
         from capplan.render.errorlog import measure_report
 
         mpm = _config_mpm(config) or (result.mpm if result is not None else None)
-        rendered = None
-        if result is not None and fmt is not MeasureFormat.json:
-            rendered = (
-                render_table(result)
-                if fmt is MeasureFormat.table
-                else (render_profile_memory(result))
-            )
+        rendered = None  # the JSON document is built from the measurement itself
+        if result is not None and fmt is MeasureFormat.table:
+            rendered = render_table(result)
+        elif result is not None and fmt is MeasureFormat.yaml:
+            rendered = render_profile_memory(result)
         document = measurement_to_dict(result) if result is not None else None
         text = measure_report(
             rendered,

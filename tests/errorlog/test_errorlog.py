@@ -235,3 +235,16 @@ def test_recommend_cites_the_error_log(
         assert "the model agrees" in why.split("Snippet")[0]
         assert "Error log: " in out
         assert "in 3 runs of the server" in out
+
+
+def test_measure_yaml_with_the_error_log_stays_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a server the YAML is comments only (the reason, then the evidence)."""
+    log = tmp_path / "error.log"
+    log.write_text(PREFORK)
+    code = main(["measure", "--pid", "999999999", "--error-log", str(log), "--format", "yaml"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert all(line.startswith("#") or not line for line in out.splitlines())
+    assert "# AH00161  prefork" in out
