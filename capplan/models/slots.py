@@ -37,21 +37,30 @@ class ConnectionLimit:
     pooled_c: float
 
 
-def _request_level_pmf(c: int, a_b: float, pooled_c: float) -> list[float]:
-    """pi_n = (1 - C) Pois(n; a_b) / P(Pois(a_b) <= c-1) for n = 0..c-1 (M/M/c, N < c).
+def _request_level_window(c: int, a_b: float, pooled_c: float) -> tuple[int, list[float]]:
+    """(lo, pi[lo:hi]): pi_n = (1 - C) Pois(n; a_b) / P(Pois(a_b) <= c-1) for n in [lo, hi).
 
-    Computed outward from the mode with `p(n+1) = p(n) a/(n+1)`: c multiplications, accurate to
-    |n - mode| ulps, and only harmless underflow far from the mode.
+    Computed outward from the mode with `p(n+1) = p(n) a/(n+1)`, accurate to |n - mode| ulps;
+    the window stops where the terms fall below 1e-300 of the mode's (binary64 cannot add them
+    to anything), so its length grows with sqrt(a_b), not with c.
     """
     scale = (1.0 - pooled_c) / poisson_cdf(c - 1, a_b)
     mode = min(math.floor(a_b), c - 1)
-    pi = [0.0] * c
-    pi[mode] = scale * math.exp(poisson_logpmf(mode, a_b))
-    for n in range(mode + 1, c):
-        pi[n] = pi[n - 1] * a_b / n
-    for n in range(mode, 0, -1):
-        pi[n - 1] = pi[n] * n / a_b
-    return pi
+    upper = [scale * math.exp(poisson_logpmf(mode, a_b))]
+    n = mode + 1
+    floor = upper[0] * 1e-300
+    while n < c and upper[-1] > floor:
+        upper.append(upper[-1] * a_b / n)
+        n += 1
+    lower: list[float] = []
+    value = upper[0]
+    n = mode
+    while n > 0 and value > floor:
+        value = value * n / a_b
+        lower.append(value)
+        n -= 1
+    lower.reverse()
+    return mode - len(lower), lower + upper
 
 
 def _tail_at_least(k: int, mu: float) -> float:
@@ -74,23 +83,30 @@ def connection_limit(
     if a_b >= c:
         return ConnectionLimit(1.0, 1.0, None, 1.0)
     pooled = erlang_c(c, a_b)
-    pi = _request_level_pmf(c, a_b, pooled)
-    above = [0.0] * (c + 1)  # above[n] = P(N >= n, N < c) = sum of pi[n:]
-    for n in range(c - 1, -1, -1):
-        above[n] = above[n + 1] + pi[n]
+    lo, window = _request_level_window(c, a_b, pooled)
+    hi = lo + len(window)  # pi_n = 0 for n outside [lo, hi)
+    above = [0.0] * (len(window) + 1)  # above[n - lo] = P(N >= n, N < c) = sum of pi[n:]
+    for i in range(len(window) - 1, -1, -1):
+        above[i] = above[i + 1] + window[i]
+
+    def pi(n: int) -> float:
+        return window[n - lo] if lo <= n < hi else 0.0
+
+    def mass_above(n: int) -> float:
+        return above[min(max(n, lo), hi) - lo]
 
     # Independence estimate: from the mode upward until the remaining mass is negligible, then
     # downward, where both factors shrink with every step.
     def term(n: int) -> float:
-        return pi[n] * _tail_at_least((1 + f) * (c - n), a_y)
+        return pi(n) * _tail_at_least((1 + f) * (c - n), a_y)
 
     mode = min(math.floor(a_b), c - 1)
     total = 0.0
-    for n in range(mode, c):
+    for n in range(mode, min(c, hi)):
         total += term(n)
-        if above[n + 1] <= _NEGLIGIBLE * total:
+        if mass_above(n + 1) <= _NEGLIGIBLE * total:
             break
-    for n in range(mode - 1, -1, -1):
+    for n in range(mode - 1, lo - 1, -1):
         step = term(n)
         total += step
         if step * (a_b / (a_b - n) + 1.0) <= _NEGLIGIBLE * total:
@@ -101,13 +117,26 @@ def connection_limit(
     # it alone exceeds the best bound found.
     mean_x = a_b + pooled * a_b / (c - a_b) + a_y
     best, best_n = math.inf, c
-    for n_star in range(c, -1, -1):
-        at_least_n = pooled + above[n_star]
+
+    def scan(n_star: int) -> bool:
+        nonlocal best, best_n
+        at_least_n = pooled + mass_above(n_star)
         if at_least_n >= best:
-            break
+            return False
         value = at_least_n + _tail_at_least(c + f * (c - n_star), mean_x)
         if value < best:
             best, best_n = value, n_star
+        return True
+
+    # Above the window P(N >= n*) is the constant C, so the second term alone decides there and
+    # it falls as n* falls: only n* = c and n* = hi can be the best of that stretch.
+    start = c
+    if hi < c:
+        scan(c)
+        start = hi
+    for n_star in range(start, -1, -1):
+        if not scan(n_star):
+            break
     # The bound holds for the independent law too, so it is never below P_limit; near 1 the two
     # sums can round the other way by an ulp.
     bound = min(1.0, max(best, p_limit))

@@ -3,8 +3,10 @@ cannot be formatted — never 1 (which a CI gate reads as "target missed")."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +75,30 @@ def test_item01_memory_error_under_a_real_ceiling() -> None:
         check=False,
     )
     assert (proc.returncode, proc.stderr) == (3, "capplan: internal error: out of memory\n")
+
+
+def test_item01_a_hundred_million_event_workers_fit_in_bounded_memory(tmp_path: Path) -> None:
+    """httpd accepts this config (with warnings); the event model's slot sums used to build
+    lists as long as MaxRequestWorkers and ran out of memory. Now they span only the terms binary64
+    can add, about sqrt(load) long: the check runs to its verdict within 400 MB."""
+    from tests.hostile.harness import run
+    from tests.httpd import MODULE_DIR
+
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(
+        f'ServerRoot "{tmp_path}"\n'
+        f"LoadModule mpm_event_module {MODULE_DIR}/mod_mpm_event.so\n"
+        + "".join(
+            f"{name} 99999999\n"
+            for name in ("ServerLimit", "ThreadLimit", "ThreadsPerChild", "MaxRequestWorkers")
+        )
+    )
+    result = run(
+        ["check", str(conf), "-p", "static-site", "--format", "json"], cwd=tmp_path, seconds=20
+    )
+    assert result.code == 1, result.err[-2000:]  # the worst-case memory misses its target
+    assert "Traceback" not in result.err
+    report = json.loads(result.out)
+    # ThreadLimit and ThreadsPerChild clamp to 100,000 (AH00502/AH00504), MaxRequestWorkers
+    # rounds down to 999 processes of them (AH00513).
+    assert report["mpms"]["event"]["workers"] == 99_900_000
