@@ -68,6 +68,48 @@ def _tail_at_least(k: int, mu: float) -> float:
     return poisson_sf(k - 1, mu)
 
 
+# Smallest probability a falling tail is summed on from (below it binary64 loses bits), and the
+# tail above which it is computed afresh (as a complement, accurate near 1).
+_FULL_PRECISION = 1e-290
+_SUMMED_UP_TO = 0.5
+
+
+class _FallingTail:
+    """P(X >= k) for X ~ Poisson(mu) at thresholds k that fall step by step.
+
+    Each step adds the probabilities of the values it passes, `P(X = j-1) = P(X = j) j / mu`,
+    instead of summing the tail afresh: both sums in `connection_limit` visit thresholds that
+    fall by F or 1 + F per step, and a fresh tail costs O(sqrt(mu)) terms. The sum only grows,
+    so its relative error stays a few ulps per step; where the probability of k has underflowed
+    to 0 the tail is computed afresh.
+    """
+
+    __slots__ = ("k", "mu", "pmf", "value")
+
+    def __init__(self, mu: float) -> None:
+        self.mu = mu
+        self.k: int | None = None
+        self.pmf = 0.0
+        self.value = 0.0
+
+    def at(self, k: int) -> float:
+        if k <= 0:
+            return 1.0
+        fresh = self.k is None or k > self.k
+        if fresh or self.pmf < _FULL_PRECISION or self.value > _SUMMED_UP_TO:
+            # Subnormal probabilities carry too few bits to start a sum from, and near 1 the
+            # complement (computed afresh) is the accurate form.
+            self.k, self.value = k, _tail_at_least(k, self.mu)
+            self.pmf = math.exp(poisson_logpmf(k, self.mu))
+            return self.value
+        assert self.k is not None
+        while self.k > k:
+            self.pmf *= self.k / self.mu
+            self.k -= 1
+            self.value += self.pmf
+        return min(1.0, self.value)
+
+
 def connection_limit(
     workers: int, factor: int, busy_erlangs: float, idle_connections_mean: float
 ) -> ConnectionLimit:
@@ -97,13 +139,15 @@ def connection_limit(
 
     # Independence estimate: from the mode upward until the remaining mass is negligible, then
     # downward, where both factors shrink with every step.
-    def term(n: int) -> float:
+    rising = _FallingTail(a_y)  # upward from the mode, (1 + F)(c - n) falls
+
+    def term(n: int) -> float:  # downward from the mode the threshold rises: afresh
         return pi(n) * _tail_at_least((1 + f) * (c - n), a_y)
 
     mode = min(math.floor(a_b), c - 1)
     total = 0.0
     for n in range(mode, min(c, hi)):
-        total += term(n)
+        total += pi(n) * rising.at((1 + f) * (c - n))
         if mass_above(n + 1) <= _NEGLIGIBLE * total:
             break
     for n in range(mode - 1, lo - 1, -1):
@@ -113,30 +157,41 @@ def connection_limit(
             break
     p_limit = min(1.0, pooled + total)
 
-    # Dependence-free bound: scan n* down from c; P(N >= n*) grows as n* falls, so stop once
-    # it alone exceeds the best bound found.
+    # Dependence-free bound: the least of P(N >= n*) + P(X >= c + F(c - n*)) over n*. The first
+    # term falls and the second rises with n*. Above the window P(N >= n*) is the constant C, so
+    # there only n* = c and n* = hi can be the least; below, only the n* whose first term is
+    # already smaller than the value at the top can beat it. Those are scanned upward, where the
+    # threshold of the second term falls by F per step and its tail grows by a few terms.
     mean_x = a_b + pooled * a_b / (c - a_b) + a_y
+    top = min(c, hi)
+
+    def value_at(n_star: int, tail: float) -> float:
+        return pooled + mass_above(n_star) + tail
+
+    ceiling = value_at(top, _tail_at_least(c + f * (c - top), mean_x))
+    # Smallest n* whose first term is below the value at the top (it falls as n* grows).
+    low, high = 0, top
+    while low < high:
+        middle = (low + high) // 2
+        if pooled + mass_above(middle) < ceiling:
+            high = middle
+        else:
+            low = middle + 1
+    x_tail = _FallingTail(mean_x)
     best, best_n = math.inf, c
-
-    def scan(n_star: int) -> bool:
-        nonlocal best, best_n
-        at_least_n = pooled + mass_above(n_star)
-        if at_least_n >= best:
-            return False
-        value = at_least_n + _tail_at_least(c + f * (c - n_star), mean_x)
-        if value < best:
+    for n_star in range(low, top):
+        tail = x_tail.at(c + f * (c - n_star))
+        if tail >= min(best, ceiling):
+            break  # the second term only grows with n*: nothing above beats the best any more
+        value = value_at(n_star, tail)
+        if value <= best:  # ties go to the larger n*, as a downward scan keeps the first
             best, best_n = value, n_star
-        return True
-
-    # Above the window P(N >= n*) is the constant C, so the second term alone decides there and
-    # it falls as n* falls: only n* = c and n* = hi can be the best of that stretch.
-    start = c
-    if hi < c:
-        scan(c)
-        start = hi
-    for n_star in range(start, -1, -1):
-        if not scan(n_star):
-            break
+    if ceiling <= best:
+        best, best_n = ceiling, top
+    if top < c:
+        value = pooled + _tail_at_least(c, mean_x)  # n* = c: P(N >= c) = C
+        if value <= best:
+            best, best_n = value, c
     # The bound holds for the independent law too, so it is never below P_limit; near 1 the two
     # sums can round the other way by an ulp.
     bound = min(1.0, max(best, p_limit))
