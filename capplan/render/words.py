@@ -532,6 +532,20 @@ def memory_footnote(report: Report) -> list[str]:
             + " (they set how long keep-alive holds workers and slots; `capplan profile "
             "access.log` measures them)."
         )
+    targets = [
+        key.removeprefix("targets.")
+        for key, source in report.sources
+        if key.startswith("targets.")
+        and key != "targets.headroom"
+        and source == "default"
+        and "." not in key.removeprefix("targets.")
+    ]
+    if targets:
+        lines.append(
+            "Targets from capplan's defaults (set them in the profile's targets: section): "
+            + ", ".join(targets)
+            + "."
+        )
     if memory.ram_bytes is None:
         lines.append("No memory.ram: memory is not bounded and the memory target is not checked.")
     for sub in report.substitutions:
