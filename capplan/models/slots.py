@@ -72,42 +72,62 @@ def _tail_at_least(k: int, mu: float) -> float:
 # tail above which it is computed afresh (as a complement, accurate near 1).
 _FULL_PRECISION = 1e-290
 _SUMMED_UP_TO = 0.5
+# A tail summed downward (k rising) starts afresh once it has fallen below this share of its start.
+_SHRINK_LIMIT = 1e-3
 
 
 class _FallingTail:
-    """P(X >= k) for X ~ Poisson(mu) at thresholds k that fall step by step.
+    """P(X >= k) for X ~ Poisson(mu) at thresholds k that move a few steps at a time.
 
-    Each step adds the probabilities of the values it passes, `P(X = j-1) = P(X = j) j / mu`,
-    instead of summing the tail afresh: both sums in `connection_limit` visit thresholds that
-    fall by F or 1 + F per step, and a fresh tail costs O(sqrt(mu)) terms. The sum only grows,
-    so its relative error stays a few ulps per step; where the probability of k has underflowed
-    to 0 the tail is computed afresh.
+    Each step adds (k falls) or removes (k rises) the probabilities of the values it passes,
+    `P(X = j-1) = P(X = j) j / mu`, instead of summing the tail afresh: both sums in
+    `connection_limit` visit thresholds that move by F or 1 + F per step, and a fresh tail costs
+    O(sqrt(mu)) terms. A growing sum keeps its relative error to a few ulps per step; a shrinking
+    one loses bits as it falls, so it starts afresh once it is below 1e-3 of where it started.
+    Above 0.5 the complement P(X < k) is carried instead (the accurate form near 1), and below
+    1e-290 it starts afresh (a subnormal start lacks bits).
     """
 
-    __slots__ = ("k", "mu", "pmf", "value")
+    __slots__ = ("complement", "k", "mu", "pmf", "start", "value")
 
     def __init__(self, mu: float) -> None:
         self.mu = mu
         self.k: int | None = None
         self.pmf = 0.0
-        self.value = 0.0
+        self.value = 0.0  # the tail, or its complement when `complement`
+        self.start = 0.0
+        self.complement = False
 
     def at(self, k: int) -> float:
+        """P(X >= k); near 1 it is carried as its complement P(X < k), which then shrinks."""
         if k <= 0:
             return 1.0
-        fresh = self.k is None or k > self.k
-        if fresh or self.pmf < _FULL_PRECISION or self.value > _SUMMED_UP_TO:
-            # Subnormal probabilities carry too few bits to start a sum from, and near 1 the
-            # complement (computed afresh) is the accurate form.
-            self.k, self.value = k, _tail_at_least(k, self.mu)
-            self.pmf = math.exp(poisson_logpmf(k, self.mu))
-            return self.value
-        assert self.k is not None
+        if (
+            self.k is None
+            or self.pmf < _FULL_PRECISION
+            or (self.complement == (k > self.k) and self.value < _SHRINK_LIMIT * self.start)
+        ):
+            return self._fresh(k)
+        sign = -1.0 if self.complement else 1.0
         while self.k > k:
             self.pmf *= self.k / self.mu
             self.k -= 1
-            self.value += self.pmf
-        return min(1.0, self.value)
+            self.value += sign * self.pmf
+        while self.k < k:
+            self.value -= sign * self.pmf
+            self.k += 1
+            self.pmf *= self.mu / self.k
+        if self.value <= 0.0 or self.pmf < _FULL_PRECISION:
+            return self._fresh(k)
+        return 1.0 - self.value if self.complement else min(1.0, self.value)
+
+    def _fresh(self, k: int) -> float:
+        tail = _tail_at_least(k, self.mu)
+        self.k, self.complement = k, tail > _SUMMED_UP_TO
+        self.value = poisson_cdf(k - 1, self.mu) if self.complement else tail
+        self.pmf = math.exp(poisson_logpmf(k, self.mu))
+        self.start = self.value
+        return tail
 
 
 def connection_limit(
@@ -140,9 +160,10 @@ def connection_limit(
     # Independence estimate: from the mode upward until the remaining mass is negligible, then
     # downward, where both factors shrink with every step.
     rising = _FallingTail(a_y)  # upward from the mode, (1 + F)(c - n) falls
+    falling = _FallingTail(a_y)  # downward from it, the threshold rises
 
-    def term(n: int) -> float:  # downward from the mode the threshold rises: afresh
-        return pi(n) * _tail_at_least((1 + f) * (c - n), a_y)
+    def term(n: int) -> float:
+        return pi(n) * falling.at((1 + f) * (c - n))
 
     mode = min(math.floor(a_b), c - 1)
     total = 0.0
@@ -188,6 +209,10 @@ def connection_limit(
             best, best_n = value, n_star
     if ceiling <= best:
         best, best_n = ceiling, top
+    elif best < math.inf:
+        # The summed tails find the least n*; its value is taken afresh (near 1 the complement
+        # carried through the scan is a few ulps per step off).
+        best = value_at(best_n, _tail_at_least(c + f * (c - best_n), mean_x))
     if top < c:
         value = pooled + _tail_at_least(c, mean_x)  # n* = c: P(N >= c) = C
         if value <= best:
