@@ -1,4 +1,4 @@
-"""Pipelines: file paths and options in, reports out, for `recommend`, `check` and `compare`.
+"""Pipelines: file paths and options in, reports out, for `recommend`, `check`, `compare`, `sweep`.
 
 The one place that reads config and profile files and measures the running server; everything it
 calls afterwards is pure: config → effective settings (`capplan.mpm`), profile, models, sizing and
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from capplan.compare import Comparison
     from capplan.measure.pipeline import Measurement
     from capplan.profile import TrafficProfile
+    from capplan.sweep import Sweep
 
 
 def load_config(
@@ -192,3 +193,30 @@ def compare_report(
         for config in configs
     ]
     return build_comparison(columns)
+
+
+def sweep_report(
+    config_path: str | None,
+    profile_path: str | None,
+    vary: Sequence[str],
+    *,
+    mpm: MpmChoice = "all",
+    defines: dict[str, str] | None = None,
+    somaxconn: int | None = None,
+) -> Sweep:
+    """`capplan sweep`: every MPM (the config's own as configured, the others mapped from it, as
+    in `recommend`'s table) at every point of the `--vary` axes."""
+    from capplan.models import map_settings
+    from capplan.sweep import base_value, build_sweep, parameter_named, parse_vary
+
+    if not vary:
+        raise CapplanError("sweep needs at least one --vary NAME=FROM:TO[:STEP]")
+    profile = load_profile_for(profile_path)
+    config = load_config(config_path, defines=defines, somaxconn=somaxconn)
+    mpms = mpms_to_consider(mpm, config, config.modules)
+    settings = tuple((name, map_settings(config.settings, name)) for name in mpms)
+    axes = []
+    for spec in vary:
+        parameter = parameter_named(spec.partition("=")[0])
+        axes.append(parse_vary(spec, profile, base_value(parameter, profile, settings[0][1])))
+    return build_sweep(profile, settings, axes, config_path=config.path)

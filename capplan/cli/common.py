@@ -189,6 +189,8 @@ def profile_path(argument: str | None) -> str | None:
     from capplan.catalog import resolve_profile
 
     return resolve_profile(argument)
+
+
 SystemConfigArgument = Annotated[
     Path | None,
     typer.Argument(
@@ -207,3 +209,14 @@ HeadroomOption = Annotated[
         "(default: the profile's targets.headroom, else 0.25 for recommend and 0 for check).",
     ),
 ]
+
+
+def require_html() -> None:
+    """`--format html` needs matplotlib (the `capplan[html]` extra): say so before any work."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CapplanError(
+            "--format html needs matplotlib: pip install 'capplan[html]' "
+            "(or pip install matplotlib)"
+        )
