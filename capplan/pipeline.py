@@ -25,13 +25,13 @@ from capplan.report import (
     mpms_to_consider,
     with_overrides,
 )
-from capplan.settings import EffectiveConfig, MpmName
+from capplan.settings import EffectiveConfig, MpmName, MpmSettings
 
 if TYPE_CHECKING:
     from capplan.compare import Comparison
     from capplan.measure.pipeline import Measurement
     from capplan.profile import TrafficProfile
-    from capplan.sweep import Sweep
+    from capplan.sweep import Curves, Sweep
 
 
 def load_config(
@@ -220,3 +220,45 @@ def sweep_report(
         parameter = parameter_named(spec.partition("=")[0])
         axes.append(parse_vary(spec, profile, base_value(parameter, profile, settings[0][1])))
     return build_sweep(profile, settings, axes, config_path=config.path)
+
+
+def report_curves(report: Report) -> tuple[Curves, ...]:
+    """The curves of `recommend --format html`: every MPM as in the report's table (the config's
+    own as configured, the others mapped), and the recommended settings when they change."""
+    from capplan.models import map_settings
+    from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
+    from capplan.sweep import curves_for
+
+    config = report.config
+    if config is not None:
+        current = tuple((name, map_settings(config.settings, name)) for name, _ in report.mpms)
+    else:
+        defaults: dict[MpmName, MpmSettings] = {
+            "prefork": PreforkSettings(),
+            "worker": WorkerSettings(),
+            "event": EventSettings(),
+        }
+        current = tuple((name, defaults[name]) for name, _ in report.mpms)
+    path = config.path if config is not None else None
+    curves = [curves_for("", report.profile, current, config_path=path)]
+    rec = report.recommendation
+    if rec is not None and rec.action == "change" and rec.mpm is not None and rec.settings:
+        curves.append(
+            curves_for("recommended", report.profile, ((rec.mpm, rec.settings),), config_path=path)
+        )
+    return tuple(curves)
+
+
+def comparison_curves(comparison: Comparison) -> tuple[Curves, ...]:
+    """The curves of `compare --format html`: one per column, its config's own MPM."""
+    from capplan.sweep import curves_for
+
+    return tuple(
+        curves_for(
+            f"{column.profile.name} {index + 1}",
+            column.profile,
+            ((column.config.mpm, column.config.settings),),
+            config_path=column.config.path,
+        )
+        for index, column in enumerate(comparison.columns)
+    )

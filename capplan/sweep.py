@@ -296,3 +296,58 @@ def build_sweep(
         mpms = tuple((mpm, assess(settings_at(base, point, at), at)) for mpm, base in settings)
         rows.append(SweepRow(point, at.traffic.requests_per_second, mpms))
     return Sweep(profile, config_path, tuple(axes), tuple(rows), first_failures(rows))
+
+
+# --- curves for the HTML reports -----------------------------------------------------------------
+
+# The rate curves of `recommend` and `compare` reports: multiples of the profile's rate.
+CURVE_RATE_MULTIPLES = (0.1, 3.0, 0.1)
+# Points of the memory-against-workers curve.
+CURVE_WORKER_POINTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Curves:
+    """One set of settings (per MPM) swept over the rate and over MaxRequestWorkers."""
+
+    label: str
+    rate: Sweep
+    workers: Sweep
+
+
+def rate_axis(base_rate_per_s: float, multiples: tuple[float, float, float]) -> Axis:
+    """The rate at `FROM×`…`TO×` the base rate, in steps of `STEP×`."""
+    start, stop, step = (m * base_rate_per_s for m in multiples)
+    text = "rate={}x:{}x:{}x".format(*multiples)
+    return Axis(parameter_named("rate"), axis_values(start, stop, step), text)
+
+
+def workers_axis(most: int, points: int = CURVE_WORKER_POINTS) -> Axis:
+    """MaxRequestWorkers from `most / points` to `most` (whole, distinct, at least 1)."""
+    most = max(1, most)
+    values = dict.fromkeys(max(1, round(most * (i + 1) / points)) for i in range(points))
+    return Axis(parameter_named("MaxRequestWorkers"), tuple(float(v) for v in values), "")
+
+
+def curves_for(
+    label: str,
+    profile: TrafficProfile,
+    settings: Sequence[tuple[MpmName, MpmSettings]],
+    *,
+    config_path: str | None = None,
+) -> Curves:
+    """The rate curve (0.1× to 3× the profile's rate) and the memory curve: MaxRequestWorkers up
+    to 1.5 × the most that fit in memory.ram (else 2 × the largest configured count)."""
+    rate = build_sweep(
+        profile,
+        settings,
+        [rate_axis(profile.traffic.requests_per_second, CURVE_RATE_MULTIPLES)],
+        config_path=config_path,
+    )
+    at_profile = [assess(s, profile).metrics for _, s in settings]
+    fitting = [m.memory.max_workers for m in at_profile if m.memory.max_workers is not None]
+    most = max(s.workers for _, s in settings)
+    top = math.ceil(1.5 * max(fitting)) if fitting else 2 * most
+    top = max(top, most)
+    workers = build_sweep(profile, settings, [workers_axis(top)], config_path=config_path)
+    return Curves(label, rate, workers)

@@ -3,7 +3,8 @@
 Input: a main config file (or the system's), a traffic profile, `--vary NAME=FROM:TO[:STEP]`
 (repeatable; the rate, MaxRequestWorkers, KeepAliveTimeout, think_time, service_time). Output: one
 row per point with every MPM's metrics, the targets marked, and the first point where each target
-fails; as a table, markdown, CSV or JSON (`rows[]`).
+fails; as a table, markdown, CSV, JSON (`rows[]`) or a self-contained HTML page with
+charts.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from capplan.cli.common import (
     emit,
     parse_defines,
     profile_path,
+    require_html,
 )
 from capplan.cli.recommend_cmd import MpmSelection
 
@@ -33,6 +35,7 @@ class SweepFormat(StrEnum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
 
 
 @app.command("sweep")
@@ -57,7 +60,10 @@ def sweep_command(
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
     output_format: Annotated[
-        SweepFormat, typer.Option("--format", help="table, markdown, csv or json.")
+        SweepFormat,
+        typer.Option(
+            "--format", help="table, markdown, csv, json or html (needs the capplan[html] extra)."
+        ),
     ] = SweepFormat.table,
     output: OutputOption = None,
 ) -> None:
@@ -66,6 +72,8 @@ def sweep_command(
     from capplan.render.sweep import render_sweep
 
     check_output(output, [config, profile])
+    if output_format is SweepFormat.html:
+        require_html()
     sweep = sweep_report(
         str(config) if config is not None else None,
         profile_path(profile),

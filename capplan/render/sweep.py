@@ -1,4 +1,4 @@
-"""Sweep renderers: `Sweep` → table, markdown, CSV or JSON text (HTML: `capplan.render.html`).
+"""Sweep renderers: `Sweep` → table, markdown, CSV, JSON or HTML (`capplan.render.html`) text.
 
 Input: the frozen rows of `capplan.sweep`. Output: `str`. Tables show the values that decide
 capacity (the wait target's value, P(block), busy workers, worst-case memory, the targets missed)
@@ -81,11 +81,9 @@ def _missed_cell(row: SweepRow, index: int) -> str:
     return "ok" if not missed else "✗ " + ",".join(missed)
 
 
-def render_sweep_table(sweep: Sweep, *, markdown: bool = False) -> str:
-    """One row per point; per MPM: P(wait) (the wait target's value), P(block), busy workers,
-    worst-case memory and the targets missed."""
-    from capplan.render.table import render_table
-
+def sweep_table(sweep: Sweep) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows) of the sweep's table: the axes, then per MPM P(wait) (the wait target's
+    value), P(block), busy workers, worst-case memory and the targets missed."""
     mpms = [mpm for mpm, _ in sweep.rows[0].mpms] if sweep.rows else []
     headers = [axis.name for axis in sweep.axes]
     for mpm in mpms:
@@ -103,22 +101,37 @@ def render_sweep_table(sweep: Sweep, *, markdown: bool = False) -> str:
                 _missed_cell(row, index),
             ]
         body.append(cells)
+    return headers, body
+
+
+def sweep_title(sweep: Sweep) -> str:
+    return f"Sweep of {', '.join(a.name for a in sweep.axes)}: profile {sweep.profile.name}"
+
+
+def legend_lines(sweep: Sweep) -> list[str]:
+    """What P(wait) means per MPM, and the short names of the targets."""
     profile = sweep.profile
-    heading = f"Sweep of {', '.join(a.name for a in sweep.axes)}: profile {profile.name}"
+    legend = ", ".join(
+        f"{short} = {target_label(name, profile)}" for name, short in TARGET_SHORT.items()
+    )
+    return [
+        f"P(wait): {target_label('max_wait_probability', profile)}; for event, {EVENT_WAIT_LABEL}.",
+        f"Targets missed: {legend}.",
+    ]
+
+
+def render_sweep_table(sweep: Sweep, *, markdown: bool = False) -> str:
+    """The table, then the first failures and the legend."""
+    from capplan.render.table import render_table
+
+    headers, body = sweep_table(sweep)
+    heading = sweep_title(sweep)
     config = sweep.config_path or "httpd's defaults"
     lines = [f"## {heading}" if markdown else heading, f"config: {config}", ""]
     lines.append(render_table(headers, body, markdown=markdown))
     lines += ["", "First failures:" if not markdown else "**First failures:**"]
     lines += [f"{'- ' if markdown else '  '}{line}" for line in summary_lines(sweep)]
-    legend = ", ".join(
-        f"{short} = {target_label(name, profile)}" for name, short in TARGET_SHORT.items()
-    )
-    lines += [
-        "",
-        f"P(wait): {target_label('max_wait_probability', profile)}; for event, {EVENT_WAIT_LABEL}.",
-        f"Targets missed: {legend}.",
-    ]
-    return "\n".join(lines)
+    return "\n".join([*lines, "", *legend_lines(sweep)])
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
@@ -206,7 +219,7 @@ def render_sweep_csv(sweep: Sweep) -> str:
 
 
 def render_sweep(sweep: Sweep, format_name: str) -> str:
-    """table, markdown, csv or json."""
+    """table, markdown, csv, json or html."""
     match format_name:
         case "table":
             return render_sweep_table(sweep)
@@ -216,4 +229,8 @@ def render_sweep(sweep: Sweep, format_name: str) -> str:
             return render_sweep_csv(sweep)
         case "json":
             return dumps(sweep_to_dict(sweep))
+        case "html":
+            from capplan.render.html import render_sweep_html
+
+            return render_sweep_html(sweep)
     raise ValueError(f"unknown sweep format {format_name!r}")
