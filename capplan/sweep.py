@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from capplan.errors import CapplanError
-from capplan.recommend import Assessment, assess, coherent_settings
+from capplan.recommend import MAX_SERVER_LIMIT, Assessment, assess, coherent_settings
 from capplan.settings import MpmName, MpmSettings, PreforkSettings
 
 if TYPE_CHECKING:
@@ -282,6 +282,31 @@ def first_failures(rows: Sequence[SweepRow]) -> tuple[FirstFailure, ...]:
     return tuple(sorted(found.values(), key=lambda f: (order[f.mpm], f.row)))
 
 
+def _most_workers(mpm: MpmName, base: MpmSettings) -> int:
+    """The most workers httpd runs with the base's ThreadsPerChild (ServerLimit's maximum)."""
+    tpc = 1 if isinstance(base, PreforkSettings) else base.threads_per_child
+    return MAX_SERVER_LIMIT[mpm] * tpc
+
+
+def check_workers_axis(
+    settings: Sequence[tuple[MpmName, MpmSettings]], axes: Sequence[Axis]
+) -> None:
+    """Refuse a MaxRequestWorkers httpd cannot be configured with: above ServerLimit's
+    compile-time maximum (`MAX_SERVER_LIMIT`) times the ThreadsPerChild kept."""
+    for axis in axes:
+        if axis.name != "MaxRequestWorkers":
+            continue
+        for mpm, base in settings:
+            most = _most_workers(mpm, base)
+            tpc = 1 if isinstance(base, PreforkSettings) else base.threads_per_child
+            if max(axis.values) > most:
+                raise CapplanError(
+                    f"--vary {axis.text}: {max(axis.values):.0f} is more than httpd's {mpm} can "
+                    f"run ({most} = ServerLimit {MAX_SERVER_LIMIT[mpm]} × {tpc}); use --mpm or "
+                    "a smaller TO"
+                )
+
+
 def build_sweep(
     profile: TrafficProfile,
     settings: Sequence[tuple[MpmName, MpmSettings]],
@@ -290,6 +315,7 @@ def build_sweep(
     config_path: str | None = None,
 ) -> Sweep:
     """Assess every MPM's settings at every point of the axes."""
+    check_workers_axis(settings, axes)
     rows = []
     for point in sweep_points(axes):
         at = profile_at(profile, point)
@@ -348,6 +374,6 @@ def curves_for(
     fitting = [m.memory.max_workers for m in at_profile if m.memory.max_workers is not None]
     most = max(s.workers for _, s in settings)
     top = math.ceil(1.5 * max(fitting)) if fitting else 2 * most
-    top = max(top, most)
+    top = min(max(top, most), *(_most_workers(mpm, s) for mpm, s in settings))
     workers = build_sweep(profile, settings, [workers_axis(top)], config_path=config_path)
     return Curves(label, rate, workers)

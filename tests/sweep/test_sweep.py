@@ -180,3 +180,12 @@ def test_longer_keepalive_holds_more_idle_connections() -> None:
     idle = [row.mpms[2][1].metrics.idle_keepalive_mean for row in sweep.rows]
     assert idle == sorted(idle)
     assert idle[-1] > idle[0]
+
+
+def test_workers_beyond_httpds_limits_are_refused() -> None:
+    profile = _profile()
+    axis = parse_vary("MaxRequestWorkers=1000:300000:100000", profile, 150.0)
+    with pytest.raises(CapplanError, match=r"more than httpd's prefork can run \(200000 = "):
+        build_sweep(profile, DEFAULTS, [axis])
+    # Threaded MPMs run up to ServerLimit 20000 × ThreadsPerChild 25.
+    assert build_sweep(profile, DEFAULTS[1:], [axis]).rows
