@@ -3,6 +3,7 @@ data behind each chart against goldens, and matplotlib only when HTML is asked f
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -156,3 +157,16 @@ def test_without_matplotlib_html_is_one_line_and_exit_2(
         "--format html needs matplotlib: pip install 'capplan[html]' (or pip install matplotlib)\n"
     )
     assert not output.exists()
+
+
+def test_recommend_page_cites_the_error_log(tmp_path: Path) -> None:
+    output = tmp_path / "r.html"
+    args = ["recommend", "examples/debian/apache2/apache2.conf", "-p", "wordpress-prefork",
+            "--error-log", str(ROOT / "tests/data/errorlog/prefork-week.log"),
+            "--format", "html", "-o", str(output)]  # fmt: skip
+    with contextlib.chdir(ROOT):
+        assert main(args) == 0
+    page = output.read_text()
+    assert "<h2>Error log</h2><pre>" in page
+    assert "MaxRequestWorkers" in page.split("<h2>Error log</h2>")[1]
+    assert FETCHES.search(page) is None
