@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from capplan.errors import CapplanError
 from capplan.recommend import MAX_SERVER_LIMIT, Assessment, assess, coherent_settings
 from capplan.settings import MpmName, MpmSettings, PreforkSettings
+from capplan.snippet import mpm_of
 
 if TYPE_CHECKING:
     from capplan.profile import TrafficProfile
@@ -218,11 +219,16 @@ def profile_at(profile: TrafficProfile, point: Sequence[tuple[str, float]]) -> T
 
 
 def settings_at(
-    base: MpmSettings, point: Sequence[tuple[str, float]], profile: TrafficProfile
+    base: MpmSettings,
+    point: Sequence[tuple[str, float]],
+    profile: TrafficProfile,
+    busy_cache: dict[tuple[object, ...], float] | None = None,
 ) -> MpmSettings:
     """The settings of this point: KeepAliveTimeout replaced; for MaxRequestWorkers, the whole
     directive set rebuilt coherently around the new count (`coherent_settings`), with the base's
-    ThreadsPerChild and, for event, its AsyncRequestWorkerFactor."""
+    ThreadsPerChild and, for event, its AsyncRequestWorkerFactor. The spare workers follow the
+    mean busy workers of the base settings at this point's traffic; `busy_cache` keeps that
+    figure across the points that differ only in MaxRequestWorkers."""
     values = dict(point)
     settings = base
     common = base.common
@@ -233,12 +239,17 @@ def settings_at(
         workers = max(1, round(values["MaxRequestWorkers"]))
         tpc = 1 if isinstance(base, PreforkSettings) else base.threads_per_child
         factor = getattr(base, "async_request_worker_factor", 2)
-        probe = assess(settings, profile).metrics
+        key = (id(base), *(item for item in point if item[0] != "MaxRequestWorkers"))
+        cache = {} if busy_cache is None else busy_cache
+        if key not in cache:
+            from capplan.models import evaluate
+
+            cache[key] = evaluate(settings, profile).busy_workers_mean
         settings = coherent_settings(
-            probe.mpm,
+            mpm_of(base),
             processes=math.ceil(workers / tpc),
             threads_per_child=tpc,
-            busy_workers_mean=probe.busy_workers_mean,
+            busy_workers_mean=cache[key],
             common=common,
             async_request_worker_factor=max(1, round(factor)),
         )
@@ -317,9 +328,12 @@ def build_sweep(
     """Assess every MPM's settings at every point of the axes."""
     check_workers_axis(settings, axes)
     rows = []
+    busy: dict[tuple[object, ...], float] = {}
     for point in sweep_points(axes):
         at = profile_at(profile, point)
-        mpms = tuple((mpm, assess(settings_at(base, point, at), at)) for mpm, base in settings)
+        mpms = tuple(
+            (mpm, assess(settings_at(base, point, at, busy), at)) for mpm, base in settings
+        )
         rows.append(SweepRow(point, at.traffic.requests_per_second, mpms))
     return Sweep(profile, config_path, tuple(axes), tuple(rows), first_failures(rows))
 
