@@ -124,13 +124,18 @@ def test_first_failing_rate_is_checks_sustainable_rate(name: str, profile) -> No
         sustainable = sustainable_rate_per_s(assess(settings, profile), profile)
         if not 0 < sustainable < math.inf:
             continue
+        # A grid that does not contain the sustainable rate itself (offset by 0.37 of a step).
         step = sustainable / 20
-        axis = parse_vary(f"rate={step}:{3 * sustainable}:{step}", profile, 1.0)
+        axis = parse_vary(f"rate={0.37 * step}:{3 * sustainable}:{step}", profile, 1.0)
         sweep = build_sweep(profile, ((mpm, settings),), [axis])
         queue_failures = [f.row for f in sweep.failures if not is_memory_target(f.target)]
         assert queue_failures, (mpm, sustainable)
         first = sweep.rows[min(queue_failures)].rate_per_s
         assert first - step <= sustainable <= first, (mpm, first, sustainable, step)
+        # Where check says the settings still hold, the sweep marks every queueing target met.
+        assert min(queue_failures) > 0
+        before = dict(sweep.rows[min(queue_failures) - 1].mpms)[mpm]
+        assert all(t.met for t in before.targets if not is_memory_target(t.target))
 
 
 def test_workers_sweep_rebuilds_coherent_settings() -> None:
