@@ -98,6 +98,8 @@ class Sweep:
     axes: tuple[Axis, ...]
     rows: tuple[SweepRow, ...]
     failures: tuple[FirstFailure, ...]
+    # The settings the points vary from (the config's, per MPM).
+    settings: tuple[tuple[MpmName, MpmSettings], ...] = ()
 
 
 # --- parsing `--vary` ----------------------------------------------------------------------------
@@ -335,7 +337,9 @@ def build_sweep(
             (mpm, assess(settings_at(base, point, at, busy), at)) for mpm, base in settings
         )
         rows.append(SweepRow(point, at.traffic.requests_per_second, mpms))
-    return Sweep(profile, config_path, tuple(axes), tuple(rows), first_failures(rows))
+    return Sweep(
+        profile, config_path, tuple(axes), tuple(rows), first_failures(rows), tuple(settings)
+    )
 
 
 # --- curves for the HTML reports -----------------------------------------------------------------

@@ -114,10 +114,14 @@ def _series(
 
 
 def _x_marks(sweep: Sweep, settings_workers: Sequence[tuple[str, int]] = ()) -> list[Mark]:
-    """The profile's rate on a rate axis; each configured MaxRequestWorkers on a workers axis."""
+    """The profile's value of the first axis (rate, times), the configured KeepAliveTimeout, or
+    each configured MaxRequestWorkers (`settings_workers`) on a workers axis."""
     name = sweep.axes[0].name
     profile = sweep.profile
     match name:
+        case "KeepAliveTimeout" if sweep.settings:
+            timeout = sweep.settings[0][1].common.keep_alive_timeout_s
+            return [Mark(f"configured KeepAliveTimeout {format_number(timeout)} s", timeout, "x")]
         case "rate":
             rate = profile.traffic.requests_per_second
             return [Mark(f"profile's rate {format_number(rate)} req/s", rate, "x")]
@@ -265,13 +269,12 @@ def memory_chart(
 def sweep_charts(sweep: Sweep) -> tuple[Chart, ...]:
     """The four charts of a sweep, against its first axis."""
     named = [("", sweep)]
-    workers = [(mpm, a.settings.workers) for mpm, a in sweep.rows[0].mpms] if sweep.rows else []
-    memory_marks = workers if sweep.axes[0].name != "MaxRequestWorkers" else []
+    configured = [(f"configured ({mpm})", s.workers) for mpm, s in sweep.settings]
     return (
         wait_chart(named),
         block_chart(named),
         connections_chart(named),
-        memory_chart(named, memory_marks),
+        memory_chart(named, configured),
     )
 
 
