@@ -194,3 +194,33 @@ def test_workers_beyond_httpds_limits_are_refused() -> None:
         build_sweep(profile, DEFAULTS, [axis])
     # Threaded MPMs run up to ServerLimit 20000 × ThreadsPerChild 25.
     assert build_sweep(profile, DEFAULTS[1:], [axis]).rows
+
+
+# Past saturation event's wait value is P(no process accepts), from a fixed point with no steady
+# state: for seasonal-peak with httpd's defaults it falls from 1 to 0.84 between 2.7× and 3.3× the
+# profile's rate, then returns to 1. Strict xfail: the test reports when the event model stops it.
+_PAST_SATURATION = [
+    pytest.param(
+        name,
+        mpm,
+        marks=pytest.mark.xfail(
+            reason="event's P(no process accepts) falls past saturation", strict=True
+        )
+        if (name, mpm) == ("seasonal-peak", "event")
+        else (),
+        id=f"{name}-{mpm}",
+    )
+    for name, _ in PROFILES
+    for mpm, _ in DEFAULTS
+]
+
+
+@pytest.mark.parametrize(("name", "mpm"), _PAST_SATURATION)
+def test_wait_never_falls_even_past_saturation(name: str, mpm: str) -> None:
+    profile = dict(PROFILES)[name]
+    chosen = tuple(item for item in DEFAULTS if item[0] == mpm)
+    axis = parse_vary("rate=0.1x:4x:0.1x", profile, profile.traffic.requests_per_second)
+    sweep = build_sweep(profile, chosen, [axis])
+    waits = [wait_probability_value(row.mpms[0][1].metrics) for row in sweep.rows]
+    for earlier, later in itertools.pairwise(waits):
+        assert later >= earlier - 1e-9, waits
