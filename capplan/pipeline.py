@@ -1,4 +1,4 @@
-"""Pipelines: file paths and options in, reports out, for `recommend`, `check` and `compare`.
+"""Pipelines: file paths and options in, reports out, for `recommend`, `check`, `compare`, `sweep`.
 
 The one place that reads config and profile files and measures the running server; everything it
 calls afterwards is pure: config → effective settings (`capplan.mpm`), profile, models, sizing and
@@ -25,12 +25,13 @@ from capplan.report import (
     mpms_to_consider,
     with_overrides,
 )
-from capplan.settings import EffectiveConfig, MpmName
+from capplan.settings import EffectiveConfig, MpmName, MpmSettings
 
 if TYPE_CHECKING:
     from capplan.compare import Comparison
     from capplan.measure.pipeline import Measurement
     from capplan.profile import TrafficProfile
+    from capplan.sweep import Curves, Sweep
 
 
 def load_config(
@@ -192,3 +193,72 @@ def compare_report(
         for config in configs
     ]
     return build_comparison(columns)
+
+
+def sweep_report(
+    config_path: str | None,
+    profile_path: str | None,
+    vary: Sequence[str],
+    *,
+    mpm: MpmChoice = "all",
+    defines: dict[str, str] | None = None,
+    somaxconn: int | None = None,
+) -> Sweep:
+    """`capplan sweep`: every MPM (the config's own as configured, the others mapped from it, as
+    in `recommend`'s table) at every point of the `--vary` axes."""
+    from capplan.models import map_settings
+    from capplan.sweep import base_value, build_sweep, parameter_named, parse_vary
+
+    if not vary:
+        raise CapplanError("sweep needs at least one --vary NAME=FROM:TO[:STEP]")
+    profile = load_profile_for(profile_path)
+    config = load_config(config_path, defines=defines, somaxconn=somaxconn)
+    mpms = mpms_to_consider(mpm, config, config.modules)
+    settings = tuple((name, map_settings(config.settings, name)) for name in mpms)
+    axes = []
+    for spec in vary:
+        parameter = parameter_named(spec.partition("=")[0])
+        axes.append(parse_vary(spec, profile, base_value(parameter, profile, settings[0][1])))
+    return build_sweep(profile, settings, axes, config_path=config.path)
+
+
+def report_curves(report: Report) -> tuple[Curves, ...]:
+    """The curves of `recommend --format html`: every MPM as in the report's table (the config's
+    own as configured, the others mapped), and the recommended settings when they change."""
+    from capplan.models import map_settings
+    from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
+    from capplan.sweep import curves_for
+
+    config = report.config
+    if config is not None:
+        current = tuple((name, map_settings(config.settings, name)) for name, _ in report.mpms)
+    else:
+        defaults: dict[MpmName, MpmSettings] = {
+            "prefork": PreforkSettings(),
+            "worker": WorkerSettings(),
+            "event": EventSettings(),
+        }
+        current = tuple((name, defaults[name]) for name, _ in report.mpms)
+    path = config.path if config is not None else None
+    curves = [curves_for("", report.profile, current, config_path=path)]
+    rec = report.recommendation
+    if rec is not None and rec.action == "change" and rec.mpm is not None and rec.settings:
+        curves.append(
+            curves_for("recommended", report.profile, ((rec.mpm, rec.settings),), config_path=path)
+        )
+    return tuple(curves)
+
+
+def comparison_curves(comparison: Comparison) -> tuple[Curves, ...]:
+    """The curves of `compare --format html`: one per column, its config's own MPM."""
+    from capplan.sweep import curves_for
+
+    return tuple(
+        curves_for(
+            f"{column.profile.name} {index + 1}",
+            column.profile,
+            ((column.config.mpm, column.config.settings),),
+            config_path=column.config.path,
+        )
+        for index, column in enumerate(comparison.columns)
+    )

@@ -18,5 +18,6 @@ from capplan.cli import check_cmd  # noqa: F401  isort: skip
 from capplan.cli import compare_cmd  # noqa: F401  isort: skip
 from capplan.cli import profiles_cmd  # noqa: F401  isort: skip
 from capplan.cli import fit_cmd  # noqa: F401  isort: skip
+from capplan.cli import sweep_cmd  # noqa: F401  isort: skip
 
 __all__ = ["app", "main", "run"]

@@ -21,6 +21,15 @@ class Format(enum.StrEnum):
     markdown = "markdown"
 
 
+class ReportFormat(enum.StrEnum):
+    """recommend and compare: the text formats, and a self-contained HTML page with charts."""
+
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
 def parse_defines(values: list[str] | None) -> dict[str, str]:
     """`-D NAME` or `-D NAME=VALUE`, as httpd's own `-D` (a bare name defines an empty value)."""
     defines: dict[str, str] = {}
@@ -173,6 +182,14 @@ OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="table, markdown or json.")]
+ReportFormatOption = Annotated[
+    ReportFormat,
+    typer.Option(
+        "--format",
+        help="table, markdown, json, or html (one self-contained page with charts; needs the "
+        "capplan[html] extra).",
+    ),
+]
 _PROFILE_HELP = "Traffic profile: a YAML file, or a shipped profile's name (`capplan profiles`)."
 ProfileOption = Annotated[
     str | None, typer.Option("-p", "--profile", metavar="PROFILE", help=_PROFILE_HELP)
@@ -189,6 +206,8 @@ def profile_path(argument: str | None) -> str | None:
     from capplan.catalog import resolve_profile
 
     return resolve_profile(argument)
+
+
 SystemConfigArgument = Annotated[
     Path | None,
     typer.Argument(
@@ -207,3 +226,10 @@ HeadroomOption = Annotated[
         "(default: the profile's targets.headroom, else 0.25 for recommend and 0 for check).",
     ),
 ]
+
+
+def require_html() -> None:
+    """`--format html` needs matplotlib (the `capplan[html]` extra): say so before any work."""
+    from capplan.render.html import ensure_matplotlib
+
+    ensure_matplotlib()

@@ -2,7 +2,8 @@
 
 Input: profiles and configs (`-c`, repeatable; default: the system's config). Output: one column
 per (profile, config) pair, one row per metric, targets marked met or missed and the best value of
-each row marked; as a table, markdown (for pull-request comments) or JSON.
+each row marked; as a table, markdown (for pull-request comments), JSON or a self-contained HTML
+page with charts.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import typer
 from capplan.cli.app import app
 from capplan.cli.common import (
     DefinesOption,
-    Format,
-    FormatOption,
     OutputOption,
+    ReportFormat,
+    ReportFormatOption,
     SomaxconnOption,
     check_output,
     emit,
     parse_defines,
     profile_path,
+    require_html,
 )
 
 
@@ -47,7 +49,7 @@ def compare_command(
     ] = None,
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
-    output_format: FormatOption = Format.table,
+    output_format: ReportFormatOption = ReportFormat.table,
     output: OutputOption = None,
 ) -> None:
     """Compare profiles and configs side by side; mark targets met or missed and the best values."""
@@ -55,14 +57,23 @@ def compare_command(
     from capplan.render.report import render_comparison
 
     check_output(output, [*profiles, *(config or [])])
+    if output_format is ReportFormat.html:
+        require_html()
     comparison = compare_report(
         [str(profile_path(p)) for p in profiles],
         [str(c) for c in config or []],
         defines=parse_defines(define),
         somaxconn=somaxconn,
     )
+    if output_format is ReportFormat.html:
+        from capplan.pipeline import comparison_curves
+        from capplan.render.html import render_comparison_html
+
+        text = render_comparison_html(comparison, comparison_curves(comparison))
+    else:
+        text = render_comparison(comparison, output_format.value)
     emit(
-        render_comparison(comparison, output_format.value),
+        text,
         output,
         inputs=[*profiles, *(config or [])],
     )

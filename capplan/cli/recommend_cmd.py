@@ -2,7 +2,8 @@
 
 Input: a main config file (or the system's), a traffic profile, options. Output: per-MPM metrics,
 the targets met or missed, the smallest coherent settings per MPM, the recommended MPM with its
-reasons, and a snippet with where it goes; as a table, markdown or JSON (schema_version 1).
+reasons, and a snippet with where it goes; as a table, markdown, JSON (schema_version 1) or a
+self-contained HTML page with charts.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import typer
 from capplan.cli.app import app
 from capplan.cli.common import (
     DefinesOption,
-    Format,
-    FormatOption,
     HeadroomOption,
     OutputOption,
+    ReportFormat,
+    ReportFormatOption,
     RequiredProfileOption,
     SomaxconnOption,
     SystemConfigArgument,
@@ -27,6 +28,7 @@ from capplan.cli.common import (
     emit,
     parse_defines,
     profile_path,
+    require_html,
 )
 
 
@@ -79,7 +81,7 @@ def recommend_command(
         ),
     ] = None,
     somaxconn: SomaxconnOption = None,
-    output_format: FormatOption = Format.table,
+    output_format: ReportFormatOption = ReportFormat.table,
     output: OutputOption = None,
 ) -> None:
     """Recommend MPM settings that meet the profile's targets and fit in memory."""
@@ -88,6 +90,8 @@ def recommend_command(
     from capplan.units import parse_size_bytes
 
     check_output(output, [config, profile])
+    if output_format is ReportFormat.html:
+        require_html()
     report = recommend_report(
         str(config) if config is not None else None,
         profile_path(profile),
@@ -100,5 +104,11 @@ def recommend_command(
         min_saving=min_saving,
         error_logs=[str(path) for path in error_log or ()],
     )
-    text = render_report(report, output_format.value)
+    if output_format is ReportFormat.html:
+        from capplan.pipeline import report_curves
+        from capplan.render.html import render_report_html
+
+        text = render_report_html(report, report_curves(report))
+    else:
+        text = render_report(report, output_format.value)
     emit(text, output, inputs=[p for p in (config, profile, *(error_log or ())) if p is not None])
