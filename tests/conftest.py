@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +34,28 @@ def chromium() -> str:
             pytest.fail("chromium is required in CI (.ci/run installs Debian's chromium)")
         pytest.skip("chromium is not installed")
     return binary
+
+
+@pytest.fixture
+def fake_httpd(tmp_path: Path) -> Iterator[int]:
+    """A live process standing in for an httpd parent: `sleep` run under the name httpd."""
+    binary = tmp_path / "fake-bin" / "httpd"
+    binary.parent.mkdir()
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", binary)
+    proc = subprocess.Popen([str(binary), "60"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def not_httpd() -> Iterator[int]:
+    """A live process that is not httpd: `sleep`, which is not named so and links no APR."""
+    proc = subprocess.Popen(["sleep", "60"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()

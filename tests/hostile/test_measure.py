@@ -4,42 +4,16 @@ httpd, a lying scoreboard, a vanished PID."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.hostile import inputs
 from tests.hostile.harness import assert_error, run
-
-
-@pytest.fixture
-def fake_httpd(tmp_path: Path) -> Iterator[int]:
-    """`sleep` run under the name httpd: a live process that passes for an httpd parent."""
-    binary = tmp_path / "bin" / "httpd"
-    binary.parent.mkdir()
-    shutil.copy(shutil.which("sleep") or "/bin/sleep", binary)
-    proc = subprocess.Popen([str(binary), "60"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-@pytest.fixture
-def not_httpd() -> Iterator[int]:
-    proc = subprocess.Popen(["sleep", "60"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 class _Server:

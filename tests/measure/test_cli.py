@@ -3,39 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from capplan.cli import main
-
-
-@pytest.fixture
-def sleeper(tmp_path: Path) -> Iterator[int]:
-    """A live process standing in for httpd: `sleep` run under the name httpd (no children)."""
-    binary = tmp_path / "httpd"
-    shutil.copy(shutil.which("sleep") or "/bin/sleep", binary)
-    proc = subprocess.Popen([str(binary), "30"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-@pytest.fixture
-def not_httpd() -> Iterator[int]:
-    """A live process that is not httpd: `sleep`, which links no APR."""
-    proc = subprocess.Popen(["sleep", "30"])
-    try:
-        yield proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def _dead_pid() -> int:
@@ -102,27 +76,29 @@ def test_a_process_that_is_not_httpd_is_refused(
     )
 
 
-def test_json_of_a_process_named_httpd(sleeper: int, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["measure", "--pid", str(sleeper), "--no-status", "--format", "json"]) == 0
+def test_json_of_a_process_named_httpd(fake_httpd: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["measure", "--pid", str(fake_httpd), "--no-status", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["schema_version"] == 1
-    assert data["parent_pid"] == sleeper
+    assert data["parent_pid"] == fake_httpd
     assert data["processes"] == 0
     assert data["pss_total_bytes"] > 0
     assert "scoreboard" not in data
 
 
-def test_status_url_down_is_a_warning(sleeper: int, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_url_down_is_a_warning(fake_httpd: int, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"http://127.0.0.1:{_closed_port()}/server-status?auto"
-    assert main(["measure", "--pid", str(sleeper), "--status-url", url]) == 0
+    assert main(["measure", "--pid", str(fake_httpd), "--status-url", url]) == 0
     out = capsys.readouterr().out
     assert "PSS total" in out
     assert f"scoreboard not read: {url}: [Errno 111] Connection refused" in out
 
 
-def test_yaml_to_a_file(sleeper: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_yaml_to_a_file(
+    fake_httpd: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "memory.yaml"
-    argv = ["measure", "--pid", str(sleeper), "--no-status", "--format", "yaml", "-o", str(out)]
+    argv = ["measure", "--pid", str(fake_httpd), "--no-status", "--format", "yaml", "-o", str(out)]
     assert main(argv) == 0
     assert capsys.readouterr().out == ""
     text = out.read_text()
