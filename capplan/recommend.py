@@ -703,10 +703,19 @@ def best_limit(options: Sequence[MpmOption]) -> MpmOption | None:
     return max(limited, key=lambda o: o.max_rate_per_s or 0.0)
 
 
+# The levers clients notice (a shorter wait before their idle connection closes, or none at all).
+CLIENT_LEVERS = ("KeepAlive", "KeepAliveTimeout")
+
+
+def client_changes(option: MpmOption) -> tuple[Change, ...]:
+    """The option's keep-alive changes that clients notice, in the order they were made."""
+    return tuple(c for c in option.changes if c.directive in CLIENT_LEVERS)
+
+
 def client_cost(option: MpmOption) -> int:
     """How much clients notice the option's keep-alive levers: 0 none, 1-3 a shorter
     KeepAliveTimeout (3, 2, 1 s), 4 KeepAlive Off (the ranks of `_keepalive_variants`)."""
-    for change in option.changes:
+    for change in client_changes(option):
         if change.directive == "KeepAlive":
             return len(KEEPALIVE_TIMEOUT_CANDIDATES_S) + 1
         if change.directive == "KeepAliveTimeout":

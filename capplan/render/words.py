@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, assert_never
 
-from capplan.recommend import Assessment, Change, MpmOption, is_memory_target
+from capplan.recommend import Assessment, Change, MpmOption, client_changes, is_memory_target
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
 from capplan.settings import EventSettings, MpmSettings, PreforkSettings, WorkerSettings
 
@@ -144,7 +144,7 @@ def lever_reason(option: MpmOption) -> str | None:
     best = option.best
     if best is None:
         return None
-    keepalive = [c for c in option.changes if c.directive in ("KeepAlive", "KeepAliveTimeout")]
+    keepalive = client_changes(option)
     if not keepalive:
         return None
     change = keepalive[0]
@@ -464,14 +464,14 @@ def _choice_words(report: Report, option: MpmOption) -> str:
         )
     others = [
         f"{o.mpm} {format_bytes(o.best.metrics.memory_bytes)}"
-        + "".join(f", {change_words(c)}" for c in o.changes if c.directive.startswith("KeepAlive"))
+        + "".join(f", {change_words(c)}" for c in client_changes(o))
         for o in rec.options
         if o.best is not None and o.mpm != option.mpm
     ]
     compared = f" (vs {'; '.join(others)})" if others else ""
     own = next((o for o in rec.options if o.mpm == running), None)
     if own is not None and own.best is not None:
-        levers = ", ".join(change_words(c) for c in own.changes if c.directive.startswith("Keep"))
+        levers = ", ".join(change_words(c) for c in client_changes(own))
         return (
             f"switch to {option.mpm}: it meets every target without the keep-alive change "
             f"{running} needs ({levers}): {summary}{share}{compared}"
