@@ -167,11 +167,17 @@ def connection_limit(
 
     mode = min(math.floor(a_b), c - 1)
     total = 0.0
-    for n in range(mode, min(c, hi)):
+    # Every tail factor is at most the one at the top of the window (its threshold is the
+    # smallest), so the sum is at most (1 - C) times it. When that cannot change P_limit in
+    # binary64 (far from the limit, where sizing searches spend most of their evaluations), the
+    # O(sqrt(a_b)) walk below is skipped: it would add nothing but underflowed terms.
+    top_tail = _tail_at_least((1 + f) * (c - min(c, hi) + 1), a_y)
+    negligible = (1.0 - pooled) * top_tail <= _NEGLIGIBLE * pooled
+    for n in range(mode, mode if negligible else min(c, hi)):
         total += pi(n) * rising.at((1 + f) * (c - n))
         if mass_above(n + 1) <= _NEGLIGIBLE * total:
             break
-    for n in range(mode - 1, lo - 1, -1):
+    for n in range(mode - 1, mode - 1 if negligible else lo - 1, -1):
         step = term(n)
         total += step
         if step * (a_b / (a_b - n) + 1.0) <= _NEGLIGIBLE * total:

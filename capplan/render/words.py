@@ -413,11 +413,11 @@ def _adjusted_words(codes: Sequence[str], then: str) -> str:
 def error_log_reasons(report: Report) -> list[str]:
     """What httpd's error log says about its limits, and whether the model agrees, at the
     profile's rate (`recommend --error-log`)."""
-    from capplan.errorlog import error_log_citations
-
     config = report.config
     if report.error_log is None or config is None:
         return []
+    from capplan.errorlog import error_log_citations
+
     metrics = dict(report.mpms).get(config.mpm)
     rate = report.profile.traffic.requests_per_second
     return list(error_log_citations(report.error_log, config.mpm, metrics, rate))

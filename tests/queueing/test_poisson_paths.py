@@ -9,7 +9,7 @@ import scipy.special
 
 from capplan.queueing.poisson import PURE_MAX_MEAN, poisson_cdf, poisson_sf
 
-MEANS = (0.3, 1.0, 7.5, 42.0, 168.0, 680.0, 2500.0, PURE_MAX_MEAN)
+MEANS = (0.3, 1.0, 7.5, 42.0, 168.0, 680.0, 2500.0, 7300.0, 21000.0, PURE_MAX_MEAN)
 
 
 @pytest.mark.parametrize("mu", MEANS, ids=lambda mu: f"mu={mu:g}")
