@@ -175,7 +175,7 @@ def connection_limit(
     negligible = (1.0 - pooled) * top_tail <= _NEGLIGIBLE * pooled
     for n in range(mode, mode if negligible else min(c, hi)):
         total += pi(n) * rising.at((1 + f) * (c - n))
-        if mass_above(n + 1) <= _NEGLIGIBLE * total:
+        if mass_above(n + 1) * top_tail <= _NEGLIGIBLE * total:
             break
     for n in range(mode - 1, mode - 1 if negligible else lo - 1, -1):
         step = term(n)
