@@ -499,10 +499,9 @@ def sustainable_rate_per_s(assessment: Assessment, profile: TrafficProfile) -> f
 
 def _offered_load(mpm: MpmName, common: CommonSettings, profile: TrafficProfile) -> float:
     """The worker-holding load in Erlangs (it does not depend on the number of workers)."""
-    probe = coherent_settings(
-        mpm, processes=1, threads_per_child=1, busy_workers_mean=0.0, common=common
-    )
-    return assess(probe, profile).metrics.offered_load_erlangs
+    from capplan.models import offered_load_erlangs
+
+    return offered_load_erlangs(mpm, common, profile)
 
 
 def _size_variant(

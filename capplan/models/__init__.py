@@ -49,6 +49,7 @@ __all__ = [
     "evaluate_targets",
     "map_settings",
     "metrics_to_dict",
+    "offered_load_erlangs",
     "wait_probability_value",
 ]
 
@@ -70,6 +71,17 @@ def evaluate(settings: MpmSettings, profile: TrafficProfile) -> MpmMetrics:
             return event.evaluate(settings, profile)
         case _:
             assert_never(settings)
+
+
+def offered_load_erlangs(mpm: MpmName, common: CommonSettings, profile: TrafficProfile) -> float:
+    """The worker-holding load `MpmMetrics.offered_load_erlangs` of `mpm` under these keep-alive
+    settings, without evaluating a size: it does not depend on the workers (prefork and worker:
+    connections × their holding time; event: requests × the worker time)."""
+    if mpm == "event":
+        return profile.traffic.requests_per_second * profile.traffic.worker_time_s
+    from capplan.models.common import pooled_offered_load
+
+    return pooled_offered_load(profile, common)
 
 
 def _threaded_shape(current: MpmSettings) -> tuple[int, int, int, int, int, int]:

@@ -80,6 +80,15 @@ def clamp_probability(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
+def pooled_offered_load(profile: TrafficProfile, common: CommonSettings) -> float:
+    """prefork and worker: the connection load in Erlangs, λ_conn · E[H] (derivations §3).
+
+    It does not depend on the number of workers (a sizing search's starting point).
+    """
+    ht = clamped_holding_time(holding_inputs(profile, common, linger_s=profile.visits.linger_s))
+    return profile.traffic.requests_per_second / ht.requests_per_conn * ht.mean_s
+
+
 def pooled_metrics(
     mpm: MpmName,
     settings: MpmSettings,

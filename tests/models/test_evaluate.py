@@ -15,6 +15,7 @@ from capplan.models import (
     evaluate_targets,
     map_settings,
     metrics_to_dict,
+    offered_load_erlangs,
     wait_probability_value,
 )
 from capplan.models.event import process_saturation
@@ -72,6 +73,21 @@ def test_shipped_profiles_evaluate_for_every_mpm(path: Path) -> None:
             if t.target == "max_wait_probability"
         ]
         assert not wait.met, name
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+@pytest.mark.parametrize("keep_alive", [True, False], ids=["ka-on", "ka-off"])
+def test_offered_load_without_a_size_is_the_models_own(path: Path, keep_alive: bool) -> None:
+    # The sizing search starts from it: it must be exactly what every size reports.
+    profile = load_profile(path)
+    common = CommonSettings(keep_alive=keep_alive, keep_alive_timeout_s=2.0)
+    for settings in (
+        PreforkSettings(server_limit=3, max_request_workers=3, common=common),
+        WorkerSettings(max_request_workers=50, common=common),
+        EventSettings(max_request_workers=400, server_limit=16, common=common),
+    ):
+        metrics = evaluate(settings, profile)
+        assert offered_load_erlangs(metrics.mpm, common, profile) == metrics.offered_load_erlangs
 
 
 def test_defaults_without_a_config() -> None:
