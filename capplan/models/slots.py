@@ -71,6 +71,7 @@ def _tail_at_least(k: int, mu: float) -> float:
 # Smallest probability a falling tail is summed on from (below it binary64 loses bits), and the
 # tail above which it is computed afresh (as a complement, accurate near 1).
 _FULL_PRECISION = 1e-290
+_LOG_FULL_PRECISION = math.log(_FULL_PRECISION)
 _SUMMED_UP_TO = 0.5
 # A tail summed downward (k rising) starts afresh once it has fallen below this share of its start.
 _SHRINK_LIMIT = 1e-3
@@ -88,10 +89,13 @@ class _FallingTail:
     1e-290 it starts afresh (a subnormal start lacks bits).
     """
 
-    __slots__ = ("complement", "k", "mu", "pmf", "start", "value")
+    __slots__ = ("certain_below", "complement", "k", "mu", "pmf", "start", "value")
 
     def __init__(self, mu: float) -> None:
         self.mu = mu
+        # Thresholds up to this one are below the mean by so much that P(X < k) < 1e-290: the
+        # tail is 1.0 in binary64 (and stays so further down, where the pmf only falls).
+        self.certain_below = 0
         self.k: int | None = None
         self.pmf = 0.0
         self.value = 0.0  # the tail, or its complement when `complement`
@@ -100,7 +104,7 @@ class _FallingTail:
 
     def at(self, k: int) -> float:
         """P(X >= k); near 1 it is carried as its complement P(X < k), which then shrinks."""
-        if k <= 0:
+        if k <= self.certain_below:
             return 1.0
         if (
             self.k is None
@@ -122,6 +126,11 @@ class _FallingTail:
         return 1.0 - self.value if self.complement else min(1.0, self.value)
 
     def _fresh(self, k: int) -> float:
+        if k < self.mu and poisson_logpmf(k, self.mu) < _LOG_FULL_PRECISION:
+            # Below the mode the pmf rises with k, so P(X < k) < pmf(k) mu / (mu - k) is far
+            # below an ulp of 1: what the sum would give, without summing it at every step.
+            self.certain_below = max(self.certain_below, k)
+            return 1.0
         tail = _tail_at_least(k, self.mu)
         self.k, self.complement = k, tail > _SUMMED_UP_TO
         self.value = poisson_cdf(k - 1, self.mu) if self.complement else tail
@@ -175,12 +184,12 @@ def connection_limit(
     negligible = (1.0 - pooled) * top_tail <= _NEGLIGIBLE * pooled
     for n in range(mode, mode if negligible else min(c, hi)):
         total += pi(n) * rising.at((1 + f) * (c - n))
-        if mass_above(n + 1) * top_tail <= _NEGLIGIBLE * total:
-            break
+        if mass_above(n + 1) * top_tail <= _NEGLIGIBLE * total or pooled + total >= 1.0:
+            break  # nothing left that binary64 can add (P_limit is at most 1)
     for n in range(mode - 1, mode - 1 if negligible else lo - 1, -1):
         step = term(n)
         total += step
-        if step * (a_b / (a_b - n) + 1.0) <= _NEGLIGIBLE * total:
+        if step * (a_b / (a_b - n) + 1.0) <= _NEGLIGIBLE * total or pooled + total >= 1.0:
             break
     p_limit = min(1.0, pooled + total)
 
@@ -206,7 +215,16 @@ def connection_limit(
             low = middle + 1
     x_tail = _FallingTail(mean_x)
     best, best_n = math.inf, c
-    for n_star in range(low, top):
+    start = low
+    if low < lo:
+        # Below the window P(N >= n*) is the whole window's mass for every n*, and the second
+        # term grows with n*: of those n*, only the smallest can be the least. Scanning them
+        # one by one cost O(c) deep-tail evaluations when the load is far above the window.
+        start = lo
+        tail = _tail_at_least(c + f * (c - low), mean_x)
+        if tail < ceiling:
+            best, best_n = value_at(low, tail), low
+    for n_star in range(start, top):
         tail = x_tail.at(c + f * (c - n_star))
         if tail >= min(best, ceiling):
             break  # the second term only grows with n*: nothing above beats the best any more
