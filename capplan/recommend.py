@@ -400,6 +400,9 @@ def _size_shape(
             return _Sized(best=None, limit=at(fits))
         high = fits
     processes = smallest_passing(lambda n: at(n).queue_ok, min(low, high), high, guess)
+    if processes is None and fits is None:
+        # Nothing meets the targets and memory is unbounded: no count is too many to fit.
+        return _Sized(best=None, limit=None)
     if processes is None or not at(processes).memory_ok:
         # Nothing meets the targets within memory: report the largest count that fits.
         too_many = smallest_passing(lambda n: not at(n).memory_ok, 1, processes or high)
