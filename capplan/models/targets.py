@@ -2,8 +2,8 @@
 
 Stage: verdict inputs for `check` and `recommend`. Input: `MpmMetrics` (which carry their settings
 and profile) and the targets (the profile's, or overridden by flags). Output: one `TargetResult`
-per applicable target, in the profile's order: name, limit, value, met, and the largest request
-rate at which the same settings still meet it (computed on first use, by bisection on the rate).
+per applicable target, in the profile's order: name, limit, value, met; and, on request
+(`target_max_rate_per_s`), the largest request rate at which the same settings still meet it.
 """
 
 from __future__ import annotations
@@ -26,18 +26,25 @@ Metric = Callable[[MpmMetrics], float]
 @dataclass(frozen=True, slots=True)
 class TargetResult:
     """One target's outcome. `value` and `limit` share the target's unit (a probability, or a
-    fraction of memory.ram); `met` is `value <= limit`. `max_rate_per_s` is the largest request
-    rate these settings sustain for this target alone (inf if any rate does, None for memory)."""
+    fraction of memory.ram); `met` is `value <= limit`. `value_of` is the metric the target
+    checks (None for memory), which `target_max_rate_per_s` bisects on."""
 
     target: str
     limit: float
     value: float
     met: bool
-    _solve_rate: Callable[[], float | None] | None = field(default=None, repr=False, compare=False)
+    value_of: Metric | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def max_rate_per_s(self) -> float | None:
-        return None if self._solve_rate is None else self._solve_rate()
+
+def target_max_rate_per_s(result: TargetResult, metrics: MpmMetrics) -> float | None:
+    """The largest request rate at which the settings of `metrics` meet this target alone.
+
+    inf when every rate tried does, None for the memory target (it does not depend on the
+    rate). A bisection on the rate: each call evaluates the model some 25 times.
+    """
+    if result.value_of is None:
+        return None
+    return max_rate_per_s(metrics, result.value_of, result.limit)
 
 
 def wait_probability_value(metrics: MpmMetrics) -> float:
@@ -143,11 +150,7 @@ def evaluate_targets(
     results = []
     for name, limit, value_of in checks:
         value = value_of(metrics)
-
-        def solve(value_of: Metric = value_of, limit: float = limit) -> float | None:
-            return max_rate_per_s(metrics, value_of, limit)
-
-        results.append(TargetResult(name, limit, value, value <= limit, solve))
+        results.append(TargetResult(name, limit, value, value <= limit, value_of))
     if targets.max_memory_fraction is not None and memory.ram_bytes:
         fraction = metrics.memory_bytes / memory.ram_bytes
         limit = targets.max_memory_fraction

@@ -20,6 +20,7 @@ from capplan.models import (
 )
 from capplan.models.event import process_saturation
 from capplan.models.metrics import METRICS
+from capplan.models.targets import target_max_rate_per_s
 from capplan.profile import MaxWait, Memory, Targets, load_profile, profile_from_text
 from capplan.queueing import erlang_b, erlang_c
 from capplan.settings import (
@@ -203,7 +204,7 @@ def test_targets_apply_per_mpm_and_can_be_overridden() -> None:
     assert [t.target for t in results] == ["max_wait_probability", "max_memory_fraction"]
     memory = results[1]
     assert memory.value == pytest.approx(prefork.memory_bytes / (64 << 30))
-    assert memory.max_rate_per_s is None
+    assert target_max_rate_per_s(memory, prefork) is None
     assert evaluate_targets(prefork, PROFILE) == evaluate_targets(prefork)
 
 
@@ -221,7 +222,7 @@ def test_max_rate_is_the_boundary_of_each_target(
     profile = replace(PROFILE, targets=Targets(0.01, MaxWait(0.1, 0.005), 0.001, 0.001, None))
     metrics = evaluate(settings, profile)
     for result in evaluate_targets(metrics):
-        rate = result.max_rate_per_s
+        rate = target_max_rate_per_s(result, metrics)
         assert rate is not None, result.target
         assert 0.0 < rate < math.inf, result.target
 
