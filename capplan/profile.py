@@ -26,7 +26,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from capplan.errors import CapplanError
 from capplan.files import read_regular_file
 from capplan.location import Location
-from capplan.units import format_size, parse_duration_s, parse_size_bytes
+from capplan.units import parse_duration_s, parse_size_bytes, size_literal
 
 PROFILE_VERSION = 1
 MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; anything above 1 MiB is a mistake
@@ -962,7 +962,7 @@ def _default_text(spec: FieldSpec) -> str:
     if spec.kind == "duration":
         return f"{spec.default:g} s"
     if spec.kind == "size":
-        return format_size(int(spec.default))
+        return size_literal(int(spec.default))
     return str(spec.default)
 
 

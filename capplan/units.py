@@ -76,8 +76,12 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def format_size(size_bytes: int) -> str:
-    """A size for messages in the largest binary unit that keeps it readable: `1.5GiB`."""
+def size_literal(size_bytes: int) -> str:
+    """A size as a profile writes it, the inverse of `parse_size_bytes`: `1.5GiB`, `100B`.
+
+    For the schema's defaults and anything a user pastes back into a profile; sizes shown to be
+    read go through `render.format.format_bytes` ("1.5 GiB").
+    """
     for unit in ("TiB", "GiB", "MiB", "KiB"):
         scale = SIZE_UNITS_BYTES[unit]
         if size_bytes >= scale:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from capplan.errors import CapplanError
-from capplan.units import format_duration, format_size, parse_duration_s, parse_size_bytes
+from capplan.units import format_duration, parse_duration_s, parse_size_bytes, size_literal
 
 
 @pytest.mark.parametrize(
@@ -78,6 +78,6 @@ def test_bad_sizes(text: str, message: str) -> None:
 def test_formatting_round_trips() -> None:
     assert format_duration(0.08) == "80ms"
     assert format_duration(5.0) == "5s"
-    assert format_size(3 << 29) == "1.5GiB"
-    assert format_size(100) == "100B"
-    assert parse_size_bytes(format_size(60 << 20)) == 60 << 20
+    assert size_literal(3 << 29) == "1.5GiB"
+    assert size_literal(100) == "100B"
+    assert parse_size_bytes(size_literal(60 << 20)) == 60 << 20

@@ -72,7 +72,7 @@ def measure_command(
 ) -> int:
     """Measure a running httpd: PSS, shared and private memory per process and per thread."""
     from capplan.measure.pipeline import measure
-    from capplan.measure.report import render_json, render_profile_memory, render_table
+    from capplan.render.measure import render_json, render_profile_memory, render_table
 
     if no_status and status_url is not None:
         raise typer.BadParameter("--no-status and --status-url exclude each other")
@@ -101,8 +101,8 @@ def measure_command(
             raise
         result, unmeasured = None, exc.message
     if evidence is not None:
-        from capplan.measure.report import measurement_to_dict
         from capplan.render.errorlog import measure_report
+        from capplan.render.measure import measurement_to_dict
 
         mpm = _config_mpm(config) or (result.mpm if result is not None else None)
         rendered = None  # the JSON document is built from the measurement itself

@@ -17,8 +17,8 @@ from capplan.errors import CapplanError
 from capplan.measure import ProcFS, measure_memory, measurement_to_profile_memory
 from capplan.measure.pipeline import measure
 from capplan.measure.procfs import ReadBytes
-from capplan.measure.report import render_json, render_profile_memory, render_table
 from capplan.profile import profile_from_text
+from capplan.render.measure import render_json, render_profile_memory, render_table
 from tests.measure.fakeproc import DATA, FakeProc
 
 KIB = 1024

@@ -8,7 +8,7 @@ import pytest
 
 from capplan.measure import measure_memory
 from capplan.measure.pipeline import Measurement, measure
-from capplan.measure.report import profile_size, render_profile_memory, render_table
+from capplan.render.measure import profile_size, render_profile_memory, render_table
 from tests.measure.fakeproc import DATA, FakeProc
 
 
@@ -47,7 +47,7 @@ def test_table_of_an_event_server(tmp_path: Path) -> None:
     assert "processes       2 children, 54 threads" in table
     assert "slot states     _49 W1 .100" in table
     assert "connections     0 total, 0 writing, 0 keep-alive, 0 closing" in table
-    assert "no cgroup limit (host RAM 8GiB)" in table
+    assert "no cgroup limit (host RAM 8 GiB)" in table
 
 
 def test_yaml_section_of_an_event_server(tmp_path: Path) -> None:

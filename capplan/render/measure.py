@@ -1,7 +1,8 @@
 """Rendering a `Measurement`: the JSON object, a plain-text table, and a profile `memory:` section.
 
-Stage: the last before the CLI writes. Input: a `Measurement`. Output: `str` (or the JSON-ready
-dict); pure and deterministic, rounding happens only here.
+Stage: renderer (`capplan measure`). Input: a `Measurement`. Output: `str` (or the JSON-ready
+dict); pure and deterministic, rounding happens only here. Sizes read by people go through
+`render.format.format_bytes`, like every report; sizes pasted into a profile are its literals.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from capplan.measure.pipeline import Measurement, measurement_to_profile_memory
 from capplan.measure.status import Scoreboard
-from capplan.units import format_size
+from capplan.render.format import format_bytes
 
 SCHEMA_VERSION = 1
 MIB = 1 << 20
@@ -69,7 +70,7 @@ def render_json(m: Measurement) -> str:
 
 
 def _size(value: int | None) -> str:
-    return "unknown" if value is None else format_size(value)
+    return "unknown" if value is None else format_bytes(value)
 
 
 def _board_lines(board: Scoreboard) -> list[tuple[str, str]]:
