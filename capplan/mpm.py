@@ -28,6 +28,7 @@ from capplan.settings import (
     MpmSettings,
     PreforkSettings,
     WorkerSettings,
+    threaded_settings,
 )
 
 Layout = Literal["debian", "rhel", "upstream", "unknown"]
@@ -688,7 +689,11 @@ def effective_config(
         case "worker" | "event":
             values = _Values(raw, _THREADED_DEFAULTS)
             _, mrw = _threaded(values, mpm, buckets)
-            settings = WorkerSettings(
+            factor = None
+            if mpm == "event" and raw.worker_factor is not None:
+                factor, values.sources["AsyncRequestWorkerFactor"] = raw.worker_factor
+            settings = threaded_settings(
+                mpm,
                 server_limit=values["ServerLimit"],
                 thread_limit=values["ThreadLimit"],
                 threads_per_child=values["ThreadsPerChild"],
@@ -696,21 +701,8 @@ def effective_config(
                 start_servers=values["StartServers"],
                 min_spare_threads=values["MinSpareThreads"],
                 max_spare_threads=values["MaxSpareThreads"],
+                async_request_worker_factor=factor,
             )
-            if mpm == "event":
-                factor = EventSettings().async_request_worker_factor
-                if raw.worker_factor is not None:
-                    factor, values.sources["AsyncRequestWorkerFactor"] = raw.worker_factor
-                settings = EventSettings(
-                    server_limit=settings.server_limit,
-                    thread_limit=settings.thread_limit,
-                    threads_per_child=settings.threads_per_child,
-                    max_request_workers=settings.max_request_workers,
-                    start_servers=settings.start_servers,
-                    min_spare_threads=settings.min_spare_threads,
-                    max_spare_threads=settings.max_spare_threads,
-                    async_request_worker_factor=factor,
-                )
         case _:
             assert_never(mpm)
     sources = dict(values.sources)

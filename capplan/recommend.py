@@ -33,7 +33,9 @@ from capplan.settings import (
     MpmName,
     MpmSettings,
     PreforkSettings,
+    ThreadedMpm,
     WorkerSettings,
+    threaded_settings,
 )
 from capplan.snippet import format_factor, format_seconds, mpm_of
 
@@ -189,7 +191,7 @@ def restart_room(mpm: MpmName, processes: int) -> int:
 
 
 def coherent_threaded(
-    mpm: MpmName,
+    mpm: ThreadedMpm,
     *,
     processes: int,
     threads_per_child: int,
@@ -210,28 +212,19 @@ def coherent_threaded(
     workers = processes * tpc
     min_spare = min(max(tpc, spare_margin(busy_workers_mean)), workers)
     start = min(max(1, math.ceil((busy_workers_mean + min_spare) / tpc)), processes)
-    server_limit = processes + restart_room(mpm, processes)
-    if mpm == "worker":
-        return WorkerSettings(
-            server_limit=server_limit,
-            thread_limit=tpc,
-            threads_per_child=tpc,
-            max_request_workers=workers,
-            start_servers=start,
-            min_spare_threads=min_spare,
-            max_spare_threads=min_spare + 2 * tpc,
-            common=common,
-        )
-    return EventSettings(
-        server_limit=server_limit,
+    return threaded_settings(
+        mpm,
+        server_limit=processes + restart_room(mpm, processes),
         thread_limit=tpc,
         threads_per_child=tpc,
         max_request_workers=workers,
         start_servers=start,
         min_spare_threads=min_spare,
         max_spare_threads=min_spare + 2 * tpc,
-        async_request_worker_factor=float(max(1, async_request_worker_factor)),
         common=common,
+        async_request_worker_factor=(
+            float(max(1, async_request_worker_factor)) if mpm == "event" else None
+        ),
     )
 
 

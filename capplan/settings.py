@@ -16,6 +16,8 @@ MpmName = Literal["prefork", "worker", "event"]
 # `EffectiveConfig.path` when no config exists and httpd's compiled-in defaults stand in for one.
 HTTPD_DEFAULTS_PATH = "(httpd defaults)"
 MPM_NAMES: tuple[MpmName, ...] = ("prefork", "worker", "event")
+# event's AsyncRequestWorkerFactor when the config sets none (httpd's default).
+DEFAULT_WORKER_FACTOR = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ class EventSettings:
     start_servers: int = 3
     min_spare_threads: int = 75
     max_spare_threads: int = 250
-    async_request_worker_factor: float = 2.0
+    async_request_worker_factor: float = DEFAULT_WORKER_FACTOR
     common: CommonSettings = field(default_factory=CommonSettings)
 
     @property
@@ -106,6 +108,53 @@ class EventSettings:
 
 
 MpmSettings = PreforkSettings | WorkerSettings | EventSettings
+ThreadedMpm = Literal["worker", "event"]
+
+
+def threaded_settings(
+    mpm: ThreadedMpm,
+    *,
+    server_limit: int,
+    thread_limit: int,
+    threads_per_child: int,
+    max_request_workers: int,
+    start_servers: int,
+    min_spare_threads: int,
+    max_spare_threads: int,
+    common: CommonSettings | None = None,
+    async_request_worker_factor: float | None = None,
+) -> WorkerSettings | EventSettings:
+    """worker's or event's settings from the directives they share (one set of names, typed).
+
+    `async_request_worker_factor` is event's alone (None: httpd's default, 2); worker has none.
+    """
+    common = CommonSettings() if common is None else common
+    if mpm == "worker":
+        return WorkerSettings(
+            server_limit=server_limit,
+            thread_limit=thread_limit,
+            threads_per_child=threads_per_child,
+            max_request_workers=max_request_workers,
+            start_servers=start_servers,
+            min_spare_threads=min_spare_threads,
+            max_spare_threads=max_spare_threads,
+            common=common,
+        )
+    return EventSettings(
+        server_limit=server_limit,
+        thread_limit=thread_limit,
+        threads_per_child=threads_per_child,
+        max_request_workers=max_request_workers,
+        start_servers=start_servers,
+        min_spare_threads=min_spare_threads,
+        max_spare_threads=max_spare_threads,
+        async_request_worker_factor=(
+            DEFAULT_WORKER_FACTOR
+            if async_request_worker_factor is None
+            else async_request_worker_factor
+        ),
+        common=common,
+    )
 
 
 @dataclass(frozen=True, slots=True)

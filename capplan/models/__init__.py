@@ -36,6 +36,7 @@ from capplan.settings import (
     MpmSettings,
     PreforkSettings,
     WorkerSettings,
+    threaded_settings,
 )
 
 __all__ = [
@@ -133,22 +134,20 @@ def map_settings(current: MpmSettings, target: MpmName) -> MpmSettings:
         return current
     tpc, thread_limit, server_limit, start, min_spare, max_spare = _threaded_shape(current)
     processes = max(1, math.ceil(workers / tpc))
-    shape: dict[str, Any] = {
-        "server_limit": max(server_limit, processes),
-        "thread_limit": max(thread_limit, tpc),
-        "threads_per_child": tpc,
-        "max_request_workers": processes * tpc,
-        "start_servers": min(start, processes),
-        "min_spare_threads": min_spare,
-        "max_spare_threads": max_spare,
-        "common": common,
-    }
-    if target == "worker":
-        return WorkerSettings(**shape)
-    factor = EventSettings().async_request_worker_factor
-    if isinstance(current, EventSettings):
-        factor = current.async_request_worker_factor
-    return EventSettings(**shape, async_request_worker_factor=factor)
+    return threaded_settings(
+        target,
+        server_limit=max(server_limit, processes),
+        thread_limit=max(thread_limit, tpc),
+        threads_per_child=tpc,
+        max_request_workers=processes * tpc,
+        start_servers=min(start, processes),
+        min_spare_threads=min_spare,
+        max_spare_threads=max_spare,
+        common=common,
+        async_request_worker_factor=(
+            current.async_request_worker_factor if isinstance(current, EventSettings) else None
+        ),
+    )
 
 
 def evaluate_all(
