@@ -1,6 +1,7 @@
 """Benchmark: evaluate a 10,000-vhost config in 1,000 included files, side by side with httpd.
 
-Generates the tree under a temporary directory, then times, in one run and alternating:
+Generates the tree under a temporary directory, then times, in one run and alternating, inside
+`command_runtime()` as the command line runs it (the cyclic collector paused):
   * `evaluate_config()` in this process (the evaluator alone),
   * a fresh `python -c evaluate_config(...)` process (interpreter start-up included),
   * `apache2 -t` on the same tree (httpd's own read of the same files, start-up included).
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 from capplan.config.evaluator import evaluate_config
+from capplan.runtime import command_runtime
 
 MODULES = Path("/usr/lib/apache2/modules")
 
@@ -118,7 +120,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="capplan-bench-") as tmp:
         root = Path(tmp)
         main_file = build_tree(root, options.vhosts, options.files, options.style)
-        result = evaluate_config(main_file, environ={})
+        with command_runtime():
+            result = evaluate_config(main_file, environ={})
         print(
             f"tree: {options.vhosts} {options.style} vhosts in {options.files} files, "
             f"{len(result.directives)} directives, {len(result.files_read)} files read"
@@ -128,12 +131,15 @@ def main() -> None:
         httpd: list[float] = []
         script = (
             "from capplan.config.evaluator import evaluate_config; "
-            f"evaluate_config({str(main_file)!r}, environ={{}})"
+            "from capplan.runtime import command_runtime\n"
+            "with command_runtime():\n"
+            f"    evaluate_config({str(main_file)!r}, environ={{}})"
         )
         for _ in range(options.runs):
-            start = time.perf_counter()
-            kept = evaluate_config(main_file, environ={})
-            in_process.append(time.perf_counter() - start)
+            with command_runtime():
+                start = time.perf_counter()
+                kept = evaluate_config(main_file, environ={})
+                in_process.append(time.perf_counter() - start)
             del kept  # freeing the result is not part of evaluating
             capplan_process.append(_time_command([sys.executable, "-c", script]))
             httpd.append(_time_command([apache2, "-t", "-d", str(root), "-f", str(main_file)]))

@@ -32,7 +32,7 @@ HOMES = {
 # The layers, lowest first; a module may import its own layer and those below.
 LAYERS = (
     ("capplan.errors", "capplan.location", "capplan.units", "capplan.files", "capplan.config",
-     "capplan.settings", "capplan.queueing"),
+     "capplan.settings", "capplan.queueing", "capplan.runtime"),
     ("capplan.mpm", "capplan.profile", "capplan.catalog"),
     ("capplan.machine",),
     ("capplan.models", "capplan.logs", "capplan.measure", "capplan.errorlog", "capplan.snippet"),

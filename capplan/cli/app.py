@@ -14,6 +14,7 @@ from typing import Annotated
 import click
 
 from capplan.errors import CapplanError, escape_controls
+from capplan.runtime import command_runtime
 
 # typer imports rich whenever rich is installed (~0.1 s, on every command, even for plain help).
 # capplan's help and errors are plain text, so hide rich while typer is imported: typer's own
@@ -57,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (used by tests and `run`)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        result = app(args=args, prog_name="capplan", standalone_mode=False)
+        with command_runtime():
+            result = app(args=args, prog_name="capplan", standalone_mode=False)
     except click.ClickException as exc:
         # Usage errors (unknown option, bad value, missing argument) arrive here as one class
         # tree; `capplan` alone asks for help, everything else is one line and exit 2.

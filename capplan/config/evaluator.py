@@ -16,7 +16,6 @@ while reading; everything else is checked afterwards in the order httpd's walk w
 
 from __future__ import annotations
 
-import gc
 import os
 import posixpath
 import re
@@ -214,12 +213,14 @@ def evaluate_config(
     for source in state.static_sources:
         info = static_module(source)
         state.add_module(info, info.identifier)
+    # Sections and includes nest through recursion, as httpd's reader does, up to five frames
+    # per level: reading as deep as httpd (128 includes, 8446 conditional sections) needs a
+    # deeper stack than the interpreter's default 1000 frames. The limit is raised for this
+    # call only and restored: the one interpreter setting the library changes, for correctness,
+    # not speed (the collector pause that makes large configs fast is the CLI's,
+    # capplan.runtime.command_runtime).
     limit = sys.getrecursionlimit()
-    # Up to five Python frames per nested conditional (see MAX_CONDITIONAL_DEPTH).
     sys.setrecursionlimit(max(limit, 6 * MAX_CONDITIONAL_DEPTH + 2000))
-    # Tens of thousands of small frozen objects, none cyclic: the cycle collector only costs.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
         _process_file(state, main, (), ())
         if check_mpm:
@@ -232,8 +233,6 @@ def evaluate_config(
         raise
     finally:
         sys.setrecursionlimit(limit)
-        if collecting:
-            gc.enable()
     return EvaluatedConfig(
         main_file=main,
         server_root=state.server_root,
