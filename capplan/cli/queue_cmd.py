@@ -126,10 +126,11 @@ def queue_command(
     match output_format:
         case Format.json:
             from capplan.render.json import dumps
+            from capplan.render.queue import queue_document
 
-            text = dumps(metrics.as_document())
+            text = dumps(queue_document(metrics))
         case Format.table | Format.markdown:
-            from capplan.render.table import queue_table
+            from capplan.render.queue import queue_table
 
             text = queue_table(metrics, markdown=output_format is Format.markdown)
     emit(text, output)

@@ -1,9 +1,8 @@
 """The queueing calculator behind `capplan queue`: one operating point, all its metrics.
 
 Stage: queueing engine (report side). Input: servers, offered load, optionally the mean holding
-time and its SCV, an accept-queue capacity and a P(wait) target. Output: `QueueMetrics`, and its
-JSON-ready mapping (`as_document`) in which infinite waits are `None` (JSON null) next to
-`stable: false`, so no NaN or Infinity token can reach the output.
+time and its SCV, an accept-queue capacity and a P(wait) target. Output: `QueueMetrics` (its
+table and JSON document are `capplan.render.queue`'s).
 
 Without a mean holding time the waits are only known in multiples of it: the `_s` fields are then
 None and the `_holding_times` fields carry the values.
@@ -11,16 +10,13 @@ None and the `_holding_times` fields carry the values.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from capplan.queueing.mmck import blocking_estimate
 from capplan.queueing.sizing import min_servers_erlang_c
 from capplan.queueing.waiting import mgc
 
-__all__ = ["SCHEMA_VERSION", "QueueMetrics", "queue_metrics"]
-
-SCHEMA_VERSION = 1
+__all__ = ["QueueMetrics", "queue_metrics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,39 +58,6 @@ class QueueMetrics:
         if self.mean_holding_s is None:
             return None
         return self.load_erlangs / self.mean_holding_s
-
-    def as_document(self) -> dict[str, object]:
-        """JSON-ready mapping (schema_version 1); infinities become None."""
-        document: dict[str, object] = {
-            "schema_version": SCHEMA_VERSION,
-            "servers": self.servers,
-            "load_erlangs": self.load_erlangs,
-            "arrival_rate_per_s": self.arrival_rate_per_s,
-            "mean_holding_s": self.mean_holding_s,
-            "holding_scv": self.holding_scv,
-            "utilization": self.utilization,
-            "stable": self.stable,
-            "erlang_b": self.erlang_b,
-            "p_wait": self.p_wait,
-            "mean_wait_s": _finite(self.mean_wait_s),
-            "wait_p99_s": _finite(self.wait_p99_s),
-            "mean_wait_mmc_s": _finite(self.in_seconds(self.mean_wait_mmc_holding_times)),
-            "mean_wait_holding_times": _finite(self.mean_wait_holding_times),
-            "wait_p99_holding_times": _finite(self.wait_p99_holding_times),
-        }
-        if self.queue is not None:
-            document["queue"] = self.queue
-            document["p_block"] = self.p_block
-            document["p_block_conservative"] = self.p_block_conservative
-            document["p_block_mmck"] = self.p_block_mmck
-        if self.target_wait is not None:
-            document["target_wait"] = self.target_wait
-            document["min_servers"] = self.min_servers
-        return document
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or math.isinf(value) else value
 
 
 def queue_metrics(

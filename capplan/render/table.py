@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from capplan.render.format import format_number, format_probability, format_seconds
+from capplan.render.format import format_number, format_seconds
 
 if TYPE_CHECKING:
-    from capplan.queueing.calculator import QueueMetrics
     from capplan.settings import EffectiveConfig
 
 
@@ -65,41 +64,3 @@ def config_table(config: EffectiveConfig, *, markdown: bool = False) -> str:
         parts += [f"  {note}" for note in config.notes]
     parts += ["", "Capacity: " + capacity(config.settings).summary(config.mpm)]
     return "\n".join(parts)
-
-
-def _wait_cell(metrics: QueueMetrics, holding_times: float) -> str:
-    """A wait in seconds, or in multiples of the mean holding time when that is unknown."""
-    seconds = metrics.in_seconds(holding_times)
-    if seconds is not None:
-        return format_seconds(seconds)
-    return f"{format_number(holding_times)} × holding time"
-
-
-def queue_table(metrics: QueueMetrics, *, markdown: bool = False) -> str:
-    """`queue`'s text: one operating point (Erlang C, Allen-Cunneen waits, M/M/c/K blocking)."""
-    scv = format_number(metrics.holding_scv)
-    rows: list[tuple[str, str]] = [
-        ("servers", str(metrics.servers)),
-        ("offered load", f"{format_number(metrics.load_erlangs)} Erlangs"),
-    ]
-    if metrics.mean_holding_s is not None:
-        rows.append(("mean holding time", format_seconds(metrics.mean_holding_s)))
-    rows += [
-        ("utilization", format_number(metrics.utilization)),
-        ("stable", "yes" if metrics.stable else "no (load >= servers: the queue grows)"),
-        ("P(all busy), Erlang B", format_probability(metrics.erlang_b)),
-        ("P(wait), Erlang C", format_probability(metrics.p_wait)),
-        (f"mean wait (SCV {scv})", _wait_cell(metrics, metrics.mean_wait_holding_times)),
-        (f"p99 wait (SCV {scv})", _wait_cell(metrics, metrics.wait_p99_holding_times)),
-    ]
-    if metrics.holding_scv != 1.0:
-        rows.append(("mean wait, M/M/c", _wait_cell(metrics, metrics.mean_wait_mmc_holding_times)))
-    if metrics.queue is not None:
-        rows += [
-            (f"P(block), queue {metrics.queue}", format_probability(metrics.p_block or 0.0)),
-            ("P(block), conservative", format_probability(metrics.p_block_conservative or 0.0)),
-        ]
-    if metrics.target_wait is not None:
-        target = format_number(metrics.target_wait)
-        rows.append((f"servers for P(wait) <= {target}", str(metrics.min_servers)))
-    return render_table(("metric", "value"), rows, markdown=markdown)
