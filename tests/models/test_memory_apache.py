@@ -156,11 +156,13 @@ def _run(tmp_path: Path, mpm: str, sizing: str, workers: int) -> tuple[int, int,
                 assert figures.private is not None
                 if figures.thread_cost is None and mpm != "prefork":
                     # Every child runs the same threads, so the per-thread cost cannot be told
-                    # from the process base: take a child's measured private memory whole.
+                    # from the process base: take a child's measured private memory whole, the
+                    # largest child's (children differ by about 1 %, their allocators' state, and
+                    # the bound must hold for every one of them).
                     memory = replace(
                         profile.memory,
                         thread_bytes=0,
-                        threaded_process_bytes=figures.private.mean_bytes,
+                        threaded_process_bytes=figures.private.max_bytes,
                     )
                     profile = replace(profile, memory=memory)
                 metrics = evaluate(settings, profile)
