@@ -18,8 +18,9 @@ def smallest_passing(
 
     Gallops from `guess` (default `low`) — one step, then steps of guess/64 doubling; down while
     ok holds, up while it fails — and then bisects between the last failure and the first
-    success, so an answer near the guess costs few evaluations. Returns None when ok(high) is
-    False.
+    success, so an answer near the guess costs few evaluations; after two failing steps up it
+    tries `high` once, so a predicate that fails everywhere costs four evaluations, not a gallop.
+    Returns None when ok(high) is False.
     """
     if low > high:
         return None
@@ -37,8 +38,14 @@ def smallest_passing(
             first_pass = probe
     else:
         last_fail = start
+        climbs = 0
         while True:
             if last_fail == high:
+                return None
+            climbs += 1
+            if climbs == 3 and not ok(high):
+                # Two steps up still fail: when nothing passes (an overload no size carries), the
+                # top says so at once instead of at the end of the gallop.
                 return None
             probe = min(high, last_fail + next(steps))
             if ok(probe):

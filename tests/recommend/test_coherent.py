@@ -165,6 +165,21 @@ def test_smallest_passing_finds_the_threshold(
     assert len(calls) <= 2 * max(1, high - low).bit_length() + 2
 
 
+@pytest.mark.parametrize("guess", [1, 500, 99_000])
+def test_smallest_passing_gives_up_early_when_nothing_passes(guess: int) -> None:
+    # An overload no size carries: the top is tried after two failing steps up, not at the end
+    # of a gallop from the guess (which would take ~2 log2(high) evaluations).
+    calls: list[int] = []
+
+    def never(n: int) -> bool:
+        calls.append(n)
+        return False
+
+    assert smallest_passing(never, 1, 100_000, guess) is None
+    assert len(calls) <= 4
+    assert calls[-1] == 100_000
+
+
 @pytest.mark.parametrize(
     ("threshold", "expected"),
     [
