@@ -89,6 +89,20 @@ def test_item06_an_overwhelming_rate_misses_targets(tmp_path: Path) -> None:
     assert result.code == 1, result.err
 
 
+@pytest.mark.parametrize("rate", ["1e5", "1e6", "1e8"])
+def test_item12_recommend_at_huge_rates_with_an_hour_of_keepalive(
+    tmp_path: Path, rate: str
+) -> None:
+    """KeepAliveTimeout 3600 and no memory.ram: 14-18 s once; the connection-limit sums now stop
+    where binary64 cannot change them and the sizing gives up early where no size passes."""
+    profile = inputs.profile(tmp_path, ("requests_per_second", rate), ("service_time", "50ms"))
+    conf = inputs.config(tmp_path, "KeepAlive On", "KeepAliveTimeout 3600")
+    args = ["recommend", str(conf), "-p", str(profile), "--somaxconn", "4096"]
+    result = run(args, cwd=tmp_path, seconds=15)
+    assert result.code == 0, result.err
+    assert "Recommended:" in result.out
+
+
 # --- the classes of hostile profiles that already held --------------------------------------------
 
 
