@@ -100,13 +100,15 @@ def profile_sources(
 ) -> tuple[tuple[str, str], ...]:
     """Every value of the profile: `profile file:line`, `measured (PID n)` (or the host's memory)
     or `default` (the JSON report's `sources`; tables footnote the defaults that matter)."""
-    from capplan.profile import iter_fields
+    from capplan.profile import HTTP2_KEYS, iter_fields
 
     measured = {s.key: s for s in substitutions}
     out = []
     for key, spec in iter_fields():
         if spec.fields or key in ("version", "name"):
             continue  # sections and labels carry no figure
+        if key in HTTP2_KEYS and not profile.visits.uses_http2:
+            continue
         sub = measured.get(key)
         location = profile.location_of(key)
         if sub is not None:
