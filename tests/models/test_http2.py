@@ -8,6 +8,7 @@ are exact consequences of the derivation (conservation of visits and requests, l
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import replace
 
 import pytest
@@ -16,11 +17,13 @@ from capplan.models import evaluate, metrics_to_dict
 from capplan.models.http2 import (
     Http2Setup,
     burst_moments,
+    bursts_per_visit,
     harmonic,
     mpm_view,
     size_h2_workers,
     stream_mean_wait_s,
     stream_wait,
+    streams_per_burst,
 )
 from capplan.profile import Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_c
@@ -69,11 +72,40 @@ def test_mpm_view_keeps_visits_and_work(share: float, streams: float) -> None:
     assert seen.traffic.requests_per_second / seen.visits.requests_per_visit == pytest.approx(
         visits
     )
-    k = min(streams, p.visits.requests_per_visit)
+    k = p.visits.requests_per_visit / bursts_per_visit(p)
+    assert 1.0 <= k <= min(streams, p.visits.requests_per_visit)
     burst_s, _ = burst_moments(0.05, 1.0, k)
     work = p.traffic.requests_per_second * ((1 - share) * 0.05 + share / k * burst_s)
     assert seen.traffic.requests_per_second * seen.traffic.service_time_s == pytest.approx(work)
     assert seen.visits.think_time_s == p.visits.think_time_s
+
+
+@pytest.mark.parametrize(
+    ("m", "k", "distribution", "expected"),
+    [
+        (12.0, 6.0, "geometric", 1 / (1 - (11 / 12) ** 6)),
+        (12.0, 1.0, "geometric", 12.0),
+        (1.0, 6.0, "geometric", 1.0),
+        (12.0, 5.0, "fixed", 3.0),
+        (12.0, 6.0, "fixed", 2.0),
+    ],
+)
+def test_bursts_per_visit(m: float, k: float, distribution: str, expected: float) -> None:
+    p = profile(1.0, streams=k, m=m)
+    p = replace(p, visits=replace(p.visits, distribution=distribution))  # type: ignore[arg-type]
+    assert bursts_per_visit(p) == pytest.approx(expected)
+
+
+def test_bursts_per_visit_matches_a_simulation() -> None:
+    rng = random.Random(7)
+    q = 1 - 1 / 12
+    draws = []
+    for _ in range(200_000):
+        n = 1
+        while rng.random() < q:
+            n += 1
+        draws.append(math.ceil(n / 6))
+    assert sum(draws) / len(draws) == pytest.approx(bursts_per_visit(profile(1.0)), rel=0.01)
 
 
 def test_one_stream_per_burst_is_http11() -> None:
@@ -157,7 +189,7 @@ def test_h2_threads_add_memory() -> None:
     ("rate", "setup", "directives"),
     [
         (100.0, Http2Setup(), ()),
-        (10000.0, Http2Setup(), (("H2MaxWorkers", "49"),)),
+        (10000.0, Http2Setup(), (("H2MaxWorkers", "48"),)),
         (100.0, Http2Setup(max_workers=8), (("H2MaxWorkers", "25"),)),
     ],
     ids=["defaults-suffice", "busy-children", "repair-max-below-min"],
@@ -174,8 +206,9 @@ def test_size_h2_workers(
     assert sizing.max_workers >= sizing.min_workers
     # `needed` is the least pool meeting the target: one fewer misses it.
     load = rate * 0.05 / 16
-    assert stream_wait(sizing.needed, load, 6.0) <= 0.01
-    assert sizing.needed - 1 <= load or stream_wait(sizing.needed - 1, load, 6.0) > 0.01
+    k = streams_per_burst(profile(1.0, rate=rate))
+    assert stream_wait(sizing.needed, load, k) <= 0.01
+    assert sizing.needed - 1 <= load or stream_wait(sizing.needed - 1, load, k) > 0.01
 
 
 def test_size_h2_workers_under_prefork_warns() -> None:
