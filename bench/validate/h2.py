@@ -49,6 +49,8 @@ LOOPBACK = "127.0.0.1"
 BATCHES = 10
 REL_BAND = 0.15  # a prediction within 15 % of the measurement passes whatever the noise
 REQUEST_TIMEOUT_S = 30.0
+SECTION = "## HTTP/2 cases (mod_http2)"
+RESULTS = Path(__file__).with_name("http2-results.md")
 
 
 @dataclass(frozen=True)
@@ -736,7 +738,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-h2load", action="store_true")
     parser.add_argument("--write", type=Path, metavar="FILE")
     args = parser.parse_args(argv)
-    results = []
+    results: list[tuple[H2Case, list[Check], dict[str, float]]] = []
     for run in range(1, args.runs + 1):
         for case in CASES:
             if case.name not in args.cases:
@@ -757,10 +759,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{'pass' if c.passed else 'FAIL'}",
             flush=True,
         )
-    text = markdown(results, pools, args.runs)
+    text = markdown(results, pools, args.runs) + "\n"
     if args.write is not None:
-        args.write.write_text(text + "\n")
-        print(f"wrote {args.write}")
+        # The section is kept beside the suite so that `bench.validate.run --write` keeps it.
+        RESULTS.write_text(text)
+        old = args.write.read_text() if args.write.exists() else ""
+        head = old.split(SECTION, 1)[0].rstrip("\n")
+        args.write.write_text((head + "\n\n" if head else "") + text)
+        print(f"wrote {args.write} and {RESULTS}")
     return 0
 
 
