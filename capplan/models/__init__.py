@@ -97,6 +97,12 @@ def offered_load_erlangs(mpm: MpmName, common: CommonSettings, profile: TrafficP
     """The worker-holding load `MpmMetrics.offered_load_erlangs` of `mpm` under these keep-alive
     settings, without evaluating a size: it does not depend on the workers (prefork and worker:
     connections × their holding time; event: requests × the worker time)."""
+    if profile.visits.http2_share > 0.0 and mpm != "prefork":
+        # HTTP/2 visits as the MPM sees them (mod_http2 loaded and offered, as `evaluate`
+        # assumes without a setup); prefork serves them as HTTP/1.1.
+        from capplan.models.http2 import mpm_view
+
+        profile = mpm_view(profile)
     if mpm == "event":
         return profile.traffic.requests_per_second * profile.traffic.worker_time_s
     from capplan.models.common import pooled_offered_load

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from capplan.models import evaluate, metrics_to_dict
+from capplan.models import evaluate, metrics_to_dict, offered_load_erlangs
 from capplan.models.http2 import (
     Http2Setup,
     burst_moments,
@@ -129,6 +129,18 @@ def test_stream_wait_grows_with_burst_size_and_is_one_when_overloaded() -> None:
     assert waits[-1] > 0.0
     assert stream_wait(10, 10.0, 4.0) == 1.0
     assert math.isinf(stream_mean_wait_s(10, 12.0, 0.1, 1.0, 4.0))
+
+
+@pytest.mark.parametrize("settings", [PreforkSettings(), WorkerSettings(), EventSettings()])
+def test_offered_load_without_a_size_matches_evaluate(
+    settings: PreforkSettings | WorkerSettings | EventSettings,
+) -> None:
+    # The sizing search starts from it: with HTTP/2 visits too it is what every size reports.
+    p = profile(0.5)
+    metrics = evaluate(settings, p)
+    assert offered_load_erlangs(metrics.mpm, settings.common, p) == pytest.approx(
+        metrics.offered_load_erlangs
+    )
 
 
 def test_share_zero_gives_no_http2_part() -> None:
