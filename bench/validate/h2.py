@@ -10,10 +10,12 @@ the visit with probability q. Under prefork, where mod_http2 declines HTTP/2, ea
 
 Measured over the window (batch means, 10 batches, ± one standard error): open connections (kernel,
 every 50 ms), MPM workers busy (server-status BusyWorkers every 250 ms, less the poll itself),
-mod_http2 workers busy per child (access log: `%{usec}t %D %P` of every stream), the mean burst time
+streams in mod_http2 per child (access log: `%{usec}t %D %P` of every stream; `%D` of an HTTP/2
+stream includes its wait for a mod_http2 worker), the mean burst time
 seen by the client (less the zero-load overhead), idle sessions (open connections less the visits
 inside a burst), and under prefork the upgrades granted. capplan's models, at the realized rate and
-the server's own mean and SCV of `%D`, give the predictions. `h2load` (nghttp2-client) then
+the service time the generator asked for (plus the zero-load overhead of the path), give the
+predictions. `h2load` (nghttp2-client) then
 cross-checks the size of mod_http2's pool: closed-loop streams far above H2MaxWorkers on a single
 child must run at H2MaxWorkers / S requests per second.
 
@@ -30,6 +32,7 @@ import math
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -76,7 +79,7 @@ CASES = (
     H2Case("h2-worker", "worker", 2, 24, 80.0, 12.0, 6, 1.0, 0.7, 0.04, 2.0),
     H2Case("h2-event-pool", "event", 1, 16, 90.0, 16.0, 8, 0.5, 0.5, 0.05, 2.0,
            ("H2MaxWorkers 6", "H2MinWorkers 2")),
-    H2Case("h2-prefork-fallback", "prefork", 24, 1, 40.0, 6.0, 6, 1.0, 0.7, 0.04, 2.0),
+    H2Case("h2-prefork-fallback", "prefork", 64, 1, 20.0, 6.0, 6, 0.5, 0.7, 0.04, 2.0),
 )  # fmt: skip
 
 
@@ -144,6 +147,7 @@ class Tally:
     bursts: list[tuple[float, float, int]] = field(default_factory=list)  # (start, seconds, k)
     upgrades_granted: int = 0
     reconnects: int = 0
+    requested_s: list[float] = field(default_factory=list)  # the service each request asked for
 
 
 def _request_headers(path: str) -> list[tuple[str, str]]:
@@ -246,7 +250,9 @@ async def _h2_visit(case: H2Case, port: int, rng: random.Random, tally: Tally) -
             session = H2Session()
             await session.open(port)
             tally.reconnects += 1
-        paths = [f"/sleep?ms={rng.expovariate(1.0 / case.service_s) * 1000:.3f}" for _ in range(k)]
+        asked = [rng.expovariate(1.0 / case.service_s) for _ in range(k)]
+        tally.requested_s += asked
+        paths = [f"/sleep?ms={x * 1000:.3f}" for x in asked]
         tally.sent += k
         tally.in_burst += 1
         start, wall = loop.time(), time.time()
@@ -294,7 +300,9 @@ async def _h1_visit(case: H2Case, port: int, rng: random.Random, tally: Tally) -
     try:
         while remaining > 0:
             remaining -= 1
-            path = f"/sleep?ms={rng.expovariate(1.0 / case.service_s) * 1000:.3f}"
+            asked = rng.expovariate(1.0 / case.service_s)
+            tally.requested_s.append(asked)
+            path = f"/sleep?ms={asked * 1000:.3f}"
             tally.sent += 1
             tally.in_burst += 1
             try:
@@ -513,14 +521,20 @@ def run_case(case: H2Case, seconds: float, seed: int) -> tuple[list[Check], dict
                 for thread in threads:
                     thread.join(5.0)
                 start, end = t0 + warm, t0 + warm + seconds
-            busy_child, busy_se, mean_d, scv, h2_lines, lines = h2_busy_per_child(
+            busy_child, busy_se, mean_d, _, h2_lines, lines = h2_busy_per_child(
                 root / "logs" / "access.log", start * 1e6, end * 1e6, case.processes
             )
         finally:
             backend.terminate()
             backend.wait(10)
     rate = lines / seconds
-    metrics = predict(case, config, rate, mean_d, scv)
+    # NOTE: under HTTP/2 `%D` counts from the stream's arrival, so it includes the wait for a
+    # mod_http2 worker: the service time is what the generator asked for plus the path's own
+    # zero-load overhead, and `%D` measures streams in mod_http2 (running or queued).
+    asked = tally.requested_s
+    service_s = statistics.fmean(asked) + overhead
+    service_scv = statistics.pvariance(asked) / service_s**2
+    metrics = predict(case, config, rate, service_s, service_scv)
     checks = []
     m_conns, se_conns = batch_mean(conns, start, end)
     m_busy, se_busy = batch_mean(busy, start, end)
@@ -539,15 +553,19 @@ def run_case(case: H2Case, seconds: float, seed: int) -> tuple[list[Check], dict
         )
         from capplan.models.http2 import burst_moments
 
-        full_burst_s, _ = burst_moments(mean_d, scv, float(case.streams))
+        wait_s = h2.stream_mean_wait_s if math.isfinite(h2.stream_mean_wait_s) else 0.0
+        full_burst_s = burst_moments(service_s, service_scv, float(case.streams))[0] + wait_s
+        in_mod_http2 = h2.h2_workers_busy_per_child + (
+            rate / case.processes * h2.stream_mean_wait_s
+        )
         checks += [
             Check(
                 "open connections (sessions)", metrics.open_connections_mean, m_conns, se_conns, 0.5
             ),
             Check("MPM workers held by sessions", h2.mpm_workers_held_mean, m_busy, se_busy, 0.5),
             Check(
-                "mod_http2 workers busy per child",
-                h2.h2_workers_busy_per_child,
+                "streams in mod_http2 per child (running or queued, %D)",
+                in_mod_http2,
                 busy_child,
                 busy_se,
                 0.1,
@@ -578,8 +596,9 @@ def run_case(case: H2Case, seconds: float, seed: int) -> tuple[list[Check], dict
         ]
     facts = {
         "realized_rate_per_s": rate,
-        "service_mean_s": mean_d,
-        "service_scv": scv,
+        "service_mean_s": service_s,
+        "service_scv": service_scv,
+        "logged_d_mean_s": mean_d,
         "sent": float(tally.sent),
         "failed": float(tally.failed),
         "reconnects": float(tally.reconnects),
@@ -738,6 +757,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-h2load", action="store_true")
     parser.add_argument("--write", type=Path, metavar="FILE")
     args = parser.parse_args(argv)
+    # A stopped run still stops its httpd and backend (the `finally` blocks run on SystemExit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results: list[tuple[H2Case, list[Check], dict[str, float]]] = []
     for run in range(1, args.runs + 1):
         for case in CASES:

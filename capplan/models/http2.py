@@ -157,7 +157,7 @@ def streams_per_burst(profile: TrafficProfile) -> float:
     return profile.visits.requests_per_visit / bursts_per_visit(profile)
 
 
-def mpm_view(profile: TrafficProfile) -> TrafficProfile:
+def mpm_view(profile: TrafficProfile, *, extra_burst_s: float = 0.0) -> TrafficProfile:
     """The profile as the MPM sees it: HTTP/1.1 requests and HTTP/2 bursts as one request class.
 
     With share s, k streams per burst and burst time D (`burst_moments`): the rate is
@@ -169,7 +169,7 @@ def mpm_view(profile: TrafficProfile) -> TrafficProfile:
     """
     t, v = profile.traffic, profile.visits
     s, k = v.http2_share, streams_per_burst(profile)
-    burst_s, burst_scv = burst_moments(t.service_time_s, t.service_time_scv, k)
+    burst_s, burst_scv = _burst(profile, extra_burst_s)
     rate_h1 = t.requests_per_second * (1.0 - s)
     rate_b = t.requests_per_second * s / k
     rate = rate_h1 + rate_b
@@ -193,11 +193,19 @@ def mpm_view(profile: TrafficProfile) -> TrafficProfile:
     )
 
 
-def _session_profile(profile: TrafficProfile) -> TrafficProfile:
+def _burst(profile: TrafficProfile, extra_s: float) -> tuple[float, float]:
+    """(mean, SCV) of a burst's time with `extra_s` of stream waiting added to its mean."""
+    t = profile.traffic
+    mean_s, scv = burst_moments(t.service_time_s, t.service_time_scv, streams_per_burst(profile))
+    total_s = mean_s + extra_s
+    return total_s, scv * (mean_s / total_s) ** 2
+
+
+def _session_profile(profile: TrafficProfile, *, extra_burst_s: float = 0.0) -> TrafficProfile:
     """The HTTP/2 visits alone, seen by the MPM: bursts as requests (for session counts)."""
     t, v = profile.traffic, profile.visits
     k = streams_per_burst(profile)
-    burst_s, burst_scv = burst_moments(t.service_time_s, t.service_time_scv, k)
+    burst_s, burst_scv = _burst(profile, extra_burst_s)
     per_visit = bursts_per_visit(profile)
     return replace(
         profile,
@@ -214,45 +222,91 @@ def _session_profile(profile: TrafficProfile) -> TrafficProfile:
     )
 
 
-def stream_wait(workers: int, load: float, k: float) -> float:
-    """P(a stream waits for a mod_http2 worker): streams arrive k at a time at one child.
+# The batch queue's distribution is summed until its tail is this small (relative to its mass).
+_TAIL = 1e-13
+_MAX_STATES = 2_000_000
 
-    With the child's busy workers N distributed as in M/M/c at load A (c = H2MaxWorkers), a
-    burst finding c - N idle workers leaves max(0, k - (c - N)) of its k streams waiting:
-    P = sum_n pi_n max(0, k - c + n)/k over n < c, plus P(N >= c) = ErlangC(c, A). Domain:
-    c >= 1, 0 <= A < c, k >= 1; 1 when A >= c.
+
+@dataclass(frozen=True, slots=True)
+class BatchPool:
+    """M^X/M/c with Poisson bursts of X streams (X = floor(k) or floor(k) + 1, mean k).
+
+    `p_wait`: share of streams that wait for a worker; `mean_wait`: their mean wait and
+    `last_wait`: the mean wait of a burst's last stream, both in mean service times.
     """
-    from capplan.queueing import erlang_c
 
-    if load >= workers:
-        return 1.0
+    p_wait: float
+    mean_wait: float
+    last_wait: float
+
+
+def batch_pool(workers: int, load: float, k: float) -> BatchPool:
+    """The per-child mod_http2 pool: c = H2MaxWorkers workers, A = load Erlangs of streams.
+
+    Exact for Poisson bursts and exponential stream times. Cutting between n and n + 1 streams
+    in the child: bursts from state i with more than n - i streams cross upwards, one service
+    completion crosses downwards, so
+    π_{n+1} min(n + 1, c) = λ_b Σ_{i≤n} π_i P(X > n - i)   (μ = 1, λ_b = A / E[X]).
+    A stream at place j of a burst that finds n streams waits when n + j > c, for about
+    (n + j - c) / c service times (all c busy). Domain: c >= 1, A >= 0, k >= 1; A >= c is
+    overload (waits infinite, p_wait 1).
+    """
     if load <= 0.0:
-        return 0.0
-    all_busy = erlang_c(workers, load)
-    # pi_n / pi_0 = A^n / n! for n < c; normalised so that sum_{n<c} pi_n = 1 - all_busy.
-    weights = [1.0]
-    for n in range(1, workers):
-        weights.append(weights[-1] * load / n)
-    total = sum(weights)
-    waiting = 0.0
-    for n, w in enumerate(weights):
-        waiting += w * max(0.0, k - (workers - n)) / k
-    return min(1.0, all_busy + (1.0 - all_busy) * waiting / total)
+        return BatchPool(0.0, 0.0, 0.0)
+    if load >= workers:
+        return BatchPool(1.0, math.inf, math.inf)
+    low = math.floor(k)
+    frac = k - low  # P(X = low + 1)
+    rate_b = load / k
+    pi = [1.0]
+    window = 1.0  # Σ π_i over the last `low` states (bursts of `low` cross the next cut)
+    n = 0
+    while True:
+        # P(X > n - i) is 1 for n - i < low, frac for n - i == low, 0 beyond.
+        edge = pi[n - low] if n - low >= 0 else 0.0
+        up = rate_b * (window + frac * edge)
+        nxt = up / min(n + 1, workers)
+        pi.append(nxt)
+        n += 1
+        window += nxt
+        if n - low >= 0:
+            window -= pi[n - low]
+        if (n > workers + 2 * low and nxt < _TAIL * max(pi)) or n >= _MAX_STATES:
+            break
+    total = math.fsum(pi)
+    waited = wait_sum = last = 0.0
+    for state, weight in enumerate(pi):
+        p = weight / total
+        for size, share in ((low, 1.0 - frac), (low + 1, frac)):
+            late = state + size - workers  # how far the burst's last stream is from a worker
+            if share == 0.0 or late <= 0:
+                continue
+            over = min(late, size)  # streams of this burst that wait
+            first = late - over + 1
+            waited += p * share * over
+            wait_sum += p * share * (first + late) * over / 2.0 / workers
+            last += p * share * late / workers
+    # Per stream: bursts carry k streams on average.
+    return BatchPool(min(1.0, waited / k), wait_sum / k, last)
+
+
+def stream_wait(workers: int, load: float, k: float) -> float:
+    """P(a stream waits for a mod_http2 worker) in the child's pool (`batch_pool`)."""
+    return batch_pool(workers, load, k).p_wait
 
 
 def stream_mean_wait_s(workers: int, load: float, service_s: float, scv: float, k: float) -> float:
-    """Mean wait of a stream (s): Allen-Cunneen with the burst arrivals' SCV k.
+    """Mean wait of a stream for a mod_http2 worker (s), `batch_pool` in service times × S.
 
-    Wq = C(c, A) ((k + cs^2)/2) S / (c - A): a batch of k streams at Poisson burst times has
-    an arrival index of dispersion k. Infinite when A >= c.
+    The pool is solved for exponential stream times; `scv` scales the wait as Allen-Cunneen's
+    (1 + cs^2)/2 does for M/G/c. Infinite when A >= c.
     """
-    from capplan.queueing import erlang_c
+    return batch_pool(workers, load, k).mean_wait * service_s * (1.0 + scv) / 2.0
 
-    if load >= workers:
-        return math.inf
-    if load <= 0.0:
-        return 0.0
-    return erlang_c(workers, load) * ((k + scv) / 2.0) * service_s / (workers - load)
+
+def last_stream_wait_s(workers: int, load: float, service_s: float, scv: float, k: float) -> float:
+    """Mean wait of a burst's last stream (s): what queueing adds to the burst's time."""
+    return batch_pool(workers, load, k).last_wait * service_s * (1.0 + scv) / 2.0
 
 
 def inactive_reason(mpm: MpmName, setup: Http2Setup, settings: MpmSettings) -> str:
@@ -320,12 +374,20 @@ def with_http2(
     from capplan.models.common import clamped_holding_time, holding_inputs
     from capplan.queueing import poisson_quantile
 
-    seen = mpm_view(profile)
-    metrics = replace(evaluate_mpm(settings, seen), profile=profile)
     t = profile.traffic
     k = streams_per_burst(profile)
-    burst_s, _ = burst_moments(t.service_time_s, t.service_time_scv, k)
-    sessions = _session_profile(profile)
+    processes = max(1, settings.processes)
+    per_child = t.requests_per_second * share * t.service_time_s / processes
+    p_wait = stream_wait(high, per_child, k)
+    mean_wait = stream_mean_wait_s(high, per_child, t.service_time_s, t.service_time_scv, k)
+    # A burst ends when its last stream is answered: its wait for a worker lengthens the burst;
+    # an overloaded pool is reported unstable, and the MPM view is then without the delay.
+    last_wait = last_stream_wait_s(high, per_child, t.service_time_s, t.service_time_scv, k)
+    delay_s = last_wait if math.isfinite(last_wait) else 0.0
+    seen = mpm_view(profile, extra_burst_s=delay_s)
+    metrics = replace(evaluate_mpm(settings, seen), profile=profile)
+    burst_s = burst_moments(t.service_time_s, t.service_time_scv, k)[0] + delay_s
+    sessions = _session_profile(profile, extra_burst_s=delay_s)
     linger = 0.0 if mpm == "event" else profile.visits.linger_s
     ht = clamped_holding_time(holding_inputs(sessions, settings.common, linger_s=linger))
     burst_rate = sessions.traffic.requests_per_second
@@ -335,10 +397,6 @@ def with_http2(
     # worker: a session holds its thread for its whole life; event: only while streams are open
     # (h2_session.c returns an idle session to the MPM, "returning to mpm c1 monitoring").
     held = burst_rate * burst_s if mpm == "event" else open_mean
-    processes = max(1, metrics.processes)
-    per_child = t.requests_per_second * share * t.service_time_s / processes
-    p_wait = stream_wait(high, per_child, k)
-    mean_wait = stream_mean_wait_s(high, per_child, t.service_time_s, t.service_time_scv, k)
     peak = poisson_quantile(THREAD_PEAK_QUANTILE, per_child) if per_child > 0 else 0
     threads = min(high, max(low, peak))
     thread_bytes = profile.memory.thread_bytes

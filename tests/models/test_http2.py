@@ -16,6 +16,7 @@ import pytest
 from capplan.models import evaluate, metrics_to_dict, offered_load_erlangs
 from capplan.models.http2 import (
     Http2Setup,
+    batch_pool,
     burst_moments,
     bursts_per_visit,
     harmonic,
@@ -123,6 +124,14 @@ def test_stream_wait_with_single_streams_is_erlang_c(c: int, a: float) -> None:
     assert stream_mean_wait_s(c, a, 0.1, 1.0, 1.0) == pytest.approx(erlang_c(c, a) * 0.1 / (c - a))
 
 
+@pytest.mark.parametrize(("rho", "size"), [(0.5, 2.0), (0.8, 3.0), (0.3, 6.0)])
+def test_batch_pool_with_one_worker_is_mx_m_1(rho: float, size: float) -> None:
+    # M^X/M/1 with fixed X: L = rho (1 + E[X^2]/E[X]) / (2 (1 - rho)); here E[X^2]/E[X] = X.
+    pool = batch_pool(1, rho, size)
+    in_system = rho + rho * pool.mean_wait
+    assert in_system == pytest.approx(rho * (1 + size) / (2 * (1 - rho)), rel=1e-9)
+
+
 def test_stream_wait_grows_with_burst_size_and_is_one_when_overloaded() -> None:
     waits = [stream_wait(10, 3.0, k) for k in (1.0, 4.0, 8.0, 12.0)]
     assert waits == sorted(waits)
@@ -201,7 +210,7 @@ def test_h2_threads_add_memory() -> None:
     ("rate", "setup", "directives"),
     [
         (100.0, Http2Setup(), ()),
-        (10000.0, Http2Setup(), (("H2MaxWorkers", "48"),)),
+        (10000.0, Http2Setup(), (("H2MaxWorkers", "60"),)),
         (100.0, Http2Setup(max_workers=8), (("H2MaxWorkers", "25"),)),
     ],
     ids=["defaults-suffice", "busy-children", "repair-max-below-min"],
