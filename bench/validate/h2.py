@@ -720,7 +720,8 @@ def markdown(
             f"{facts['realized_rate_per_s']:.1f} req/s realized, {case.requests_per_visit:g} "
             f"requests per visit in bursts of {case.streams}, think {case.think_s:g} s, hold "
             f"{case.hold:g}, KeepAliveTimeout {case.keep_alive_timeout_s:g} s; service time "
-            f"(asked + zero-load overhead) {facts['service_mean_s'] * 1000:.1f} ms, SCV {facts['service_scv']:.2f}; "
+            f"(asked + zero-load overhead) {facts['service_mean_s'] * 1000:.1f} ms, "
+            f"SCV {facts['service_scv']:.2f}; "
             f"{facts['failed']:.0f} of {facts['sent']:.0f} requests failed, "
             f"{facts['reconnects']:.0f} reconnects; HTTP/2.0 in the log "
             f"{facts['h2_share_logged']:.0%}. {passed} / {len(checks)} pass.",
