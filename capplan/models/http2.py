@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from capplan.http2 import DEFAULT_MAX_SESSION_STREAMS
 from capplan.models.types import MpmMetrics
 from capplan.profile import Traffic, TrafficProfile
 from capplan.settings import EffectiveConfig, MpmName, MpmSettings, PreforkSettings
@@ -25,11 +26,6 @@ from capplan.settings import EffectiveConfig, MpmName, MpmSettings, PreforkSetti
 if TYPE_CHECKING:
     from capplan.http2 import Http2Settings
 
-# mod_http2 defaults (h2_config.c `defconf`, `h2_get_workers_config()`).
-DEFAULT_MAX_SESSION_STREAMS = 100
-# A session starts with 6 streams in processing and doubles it while streams complete cleanly
-# (h2_mplx.c `m->processing_limit = 6`, `s_mplx_be_happy()`): reported, not a steady limit.
-INITIAL_PROCESSING_LIMIT = 6
 # Threads above H2MinWorkers exit after H2MaxWorkerIdleSeconds (600 s by default) idle: the pool
 # a child keeps is about the most streams it ran at once in that time, taken as this quantile.
 THREAD_PEAK_QUANTILE = 0.999
