@@ -152,6 +152,14 @@ def _relative_to(config: EffectiveConfig, cwd: str) -> EffectiveConfig:
             for w in config.warnings
         ),
         notes=tuple(note.replace(cwd.rstrip(os.sep) + os.sep, "") for note in config.notes),
+        http2=(
+            replace(
+                config.http2.with_locations(lambda loc: _shown_location(loc, cwd)),
+                notes=tuple(n.replace(cwd.rstrip(os.sep) + os.sep, "") for n in config.http2.notes),
+            )
+            if config.http2 is not None
+            else None
+        ),
     )
 
 

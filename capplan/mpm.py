@@ -710,6 +710,18 @@ def effective_config(
     if ratio is not None:
         sources["ListenCoresBucketsRatio"] = ratio[1]
     order = (*values.values, "AsyncRequestWorkerFactor", *COMMON_KEYS, "ListenCoresBucketsRatio")
+    http2 = None
+    if any(module.identifier == "http2_module" for module in evaluated.modules):
+        from capplan.http2 import http2_settings
+
+        http2 = http2_settings(
+            evaluated.directives,
+            evaluated.modules,
+            mpm,
+            1 if isinstance(settings, PreforkSettings) else settings.threads_per_child,
+            settings.common,
+            main_sources=sources,
+        )
     return EffectiveConfig(
         path=evaluated.main_file,
         mpm=mpm,
@@ -720,6 +732,7 @@ def effective_config(
         layout=layout,
         notes=tuple(values.notes),
         modules=tuple(module.identifier for module in evaluated.modules),
+        http2=http2,
     )
 
 

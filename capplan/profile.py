@@ -72,6 +72,12 @@ class Visits:
     idle_hold_probability: float = 1.0
     linger_s: float = 0.0
     connect_attempts: int = 7
+    http2_share: float = 0.0
+    http2_streams: float = 6.0
+
+    @property
+    def uses_http2(self) -> bool:
+        return self.http2_share > 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +289,26 @@ VISITS_FIELDS = (
         minimum=1,
         maximum=_MAX_CONNECT_ATTEMPTS,
     ),
+    _p(
+        "http2_share",
+        0.0,
+        "share of visits that use HTTP/2 (one connection, its requests sent as concurrent "
+        "streams); 0 models HTTP/1.1 only",
+        nullable=False,
+    ),
+    FieldSpec(
+        "http2_streams",
+        "number",
+        6.0,
+        "HTTP/2 visits: mean requests sent at once (one page and its resources, each on its own "
+        "stream); the think time separates these bursts instead of single requests",
+        minimum=1.0,
+        maximum=_MAX_REQUESTS_PER_VISIT,
+    ),
 )
+# Keys that exist only for HTTP/2: left out of reports while visits.http2_share is 0, so that
+# HTTP/1.1-only reports stay exactly as they were.
+HTTP2_KEYS = ("visits.http2_share", "visits.http2_streams")
 
 MEMORY_FIELDS = (
     FieldSpec(
@@ -879,7 +904,11 @@ def profile_to_dict(profile: TrafficProfile) -> dict[str, Any]:
             "service_time_p95": t.service_time_p95_s,
             "worker_share": t.worker_share,
         },
-        "visits": {spec.key: getattr(v, spec.attr) for spec in VISITS_FIELDS},
+        "visits": {
+            spec.key: getattr(v, spec.attr)
+            for spec in VISITS_FIELDS
+            if v.uses_http2 or f"visits.{spec.key}" not in HTTP2_KEYS
+        },
         "memory": {spec.key: getattr(m, spec.attr) for spec in MEMORY_FIELDS},
         "targets": {
             "max_wait_probability": g.max_wait_probability,
@@ -1016,6 +1045,7 @@ def iter_fields(
 
 
 __all__ = [
+    "HTTP2_KEYS",
     "MAX_PROFILE_BYTES",
     "PROFILE_FIELDS",
     "PROFILE_VERSION",

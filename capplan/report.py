@@ -47,6 +47,7 @@ from capplan.snippet import (
 if TYPE_CHECKING:
     from capplan.errorlog import ErrorLogEvidence
     from capplan.models import MpmMetrics, TargetResult
+    from capplan.models.http2 import Http2Sizing
     from capplan.profile import TrafficProfile
 
 MpmChoice = Literal["current", "prefork", "worker", "event", "all"]
@@ -100,13 +101,15 @@ def profile_sources(
 ) -> tuple[tuple[str, str], ...]:
     """Every value of the profile: `profile file:line`, `measured (PID n)` (or the host's memory)
     or `default` (the JSON report's `sources`; tables footnote the defaults that matter)."""
-    from capplan.profile import iter_fields
+    from capplan.profile import HTTP2_KEYS, iter_fields
 
     measured = {s.key: s for s in substitutions}
     out = []
     for key, spec in iter_fields():
         if spec.fields or key in ("version", "name"):
             continue  # sections and labels carry no figure
+        if key in HTTP2_KEYS and not profile.visits.uses_http2:
+            continue
         sub = measured.get(key)
         location = profile.location_of(key)
         if sub is not None:
@@ -154,6 +157,8 @@ class Recommendation:
     min_saving: float = MIN_SAVING
     # Loaded modules that restrict the sizing to prefork.
     thread_unsafe_modules: tuple[str, ...] = ()
+    # mod_http2's pool for the recommended settings (only when visits.http2_share > 0).
+    http2: Http2Sizing | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,18 +349,19 @@ def build_report(
     from capplan.models import evaluate_all
 
     sizing = at_headroom(profile, headroom)
+    search = _without_http2_where_off(sizing, config)
     common = config.settings.common if config is not None else CommonSettings()
     options = tuple(
         size_mpm(
             mpm,
-            sizing,
+            search,
             current=config.settings if config is not None and config.mpm == mpm else None,
             common=common,
             min_saving=min_saving,
         )
         for mpm in mpms
     )
-    current = assess(config.settings, sizing) if config is not None else None
+    current = assess(config.settings, search) if config is not None else None
     running = config.mpm if config is not None and config.mpm in mpms else None
     choice = choose(
         options,
@@ -366,8 +372,10 @@ def build_report(
     )
     unsafe = tuple(m for m in modules if m in THREAD_UNSAFE_MODULES)
     recommendation = _recommendation(
-        choice, options, config, current, sizing, min_saving=min_saving, unsafe=unsafe
+        choice, options, config, current, search, min_saving=min_saving, unsafe=unsafe
     )
+    if profile.visits.uses_http2:
+        recommendation = _with_http2_sizing(recommendation, config, sizing)
     metrics = evaluate_all(config, profile)
     if current is not None:
         verdict = verdict_of(current.targets)
@@ -386,11 +394,62 @@ def build_report(
         recommendation=recommendation,
         verdict=verdict,
         current_max_rate_per_s=(
-            sustainable_rate_per_s(current, sizing) if current is not None else None
+            sustainable_rate_per_s(current, search) if current is not None else None
         ),
         substitutions=tuple(substitutions),
         sources=profile_sources(profile, substitutions),
         error_log=error_log,
+    )
+
+
+def _without_http2_where_off(
+    profile: TrafficProfile, config: EffectiveConfig | None
+) -> TrafficProfile:
+    """The profile the search sizes for: HTTP/1.1 only when the config cannot serve HTTP/2.
+
+    The search evaluates candidate settings with mod_http2 loaded and offered; a config that
+    does not load it, or offers h2/h2c nowhere, serves every visit as HTTP/1.1 whatever the MPM.
+    """
+    if not profile.visits.uses_http2 or config is None:
+        return profile
+    from capplan.models.http2 import setup_from
+
+    setup = setup_from(config)
+    if setup.loaded and setup.offered:
+        return profile
+    return replace(profile, visits=replace(profile.visits, http2_share=0.0))
+
+
+def _with_http2_sizing(
+    recommendation: Recommendation, config: EffectiveConfig | None, sizing: TrafficProfile
+) -> Recommendation:
+    """The recommendation with mod_http2's pool sized for its settings (H2MaxWorkers)."""
+    from capplan.models.http2 import setup_from, size_h2_workers
+
+    settings = recommendation.settings
+    mpm = recommendation.mpm
+    if settings is None or mpm is None:
+        return recommendation
+    target = sizing.targets.max_wait_probability
+    h2 = size_h2_workers(
+        mpm,
+        settings,
+        sizing,
+        setup_from(config),
+        processes=settings.processes,
+        max_wait_probability=target or 0.01,
+    )
+    if not h2.directives or recommendation.action != "change":
+        return replace(recommendation, http2=h2)
+    # NOTE: <IfModule> keeps the snippet valid where mod_http2 is not loaded (httpd refuses
+    # H2MaxWorkers as an unknown command otherwise).
+    lines = [f"    {name} {value}" for name, value in h2.directives]
+    block = "\n".join(["<IfModule http2_module>", *lines, "</IfModule>"]) + "\n"
+    return replace(
+        recommendation,
+        http2=h2,
+        directives=(*recommendation.directives, *h2.directives),
+        snippet=recommendation.snippet.rstrip("\n") + "\n" + block,
     )
 
 

@@ -7,10 +7,13 @@ These frozen types are the contract between the config stage (`capplan.mpm` buil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from capplan.config.types import HttpdWarning
 from capplan.location import Location
+
+if TYPE_CHECKING:
+    from capplan.http2 import Http2Settings
 
 MpmName = Literal["prefork", "worker", "event"]
 # `EffectiveConfig.path` when no config exists and httpd's compiled-in defaults stand in for one.
@@ -174,6 +177,8 @@ class EffectiveConfig:
     # Identifiers of the loaded modules (`php_module`, …): recommend sizes only prefork when a
     # module that is not thread-safe is loaded.
     modules: tuple[str, ...] = ()
+    # mod_http2's effective settings; None when mod_http2 is not loaded.
+    http2: Http2Settings | None = None
 
     def source_of(self, directive: str) -> Location | None:
         for name, location in self.provenance:

@@ -27,6 +27,8 @@ from bench.validate.predict import predict
 from bench.validate.report import Host, markdown, terminal
 
 FINDINGS = Path(__file__).parent / "findings.md"
+# The HTTP/2 section, written by `python -m bench.validate.h2 --write`, kept on regeneration.
+HTTP2_RESULTS = Path(__file__).with_name("http2-results.md")
 
 
 def select(cases: Sequence[Case], quick: bool, names: Sequence[str]) -> tuple[Case, ...]:
@@ -96,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         host = Host(version, read_somaxconn(), len(os.sched_getaffinity(0)))
         findings = FINDINGS.read_text() if FINDINGS.exists() else ""
         text = markdown(results, host, findings)
+        if HTTP2_RESULTS.exists():
+            text = text.rstrip("\n") + "\n\n" + HTTP2_RESULTS.read_text()
         tmp = args.write.with_suffix(args.write.suffix + ".tmp")
         tmp.write_text(text)
         tmp.replace(args.write)

@@ -112,6 +112,21 @@ class LogProfile:
     keepalive: KeepAliveConfig | None
     warnings: tuple[str, ...]
     inferred: KeepAliveInference | None = None  # keep-alive settings as the log shows them
+    # Requests logged as HTTP/2.0, and requests whose protocol the log shows (%H or %r).
+    http2_requests: int = 0
+    protocol_known: int = 0
+    protocol_source: str = ""
+
+    @property
+    def http2_share(self) -> float | None:
+        """Share of requests over HTTP/2 among those whose protocol is logged; None if none is.
+
+        It stands for the share of visits: the model gives HTTP/2 and HTTP/1.1 visits the same
+        requests per visit, so the two shares are equal in expectation.
+        """
+        if self.protocol_known == 0:
+            return None
+        return self.http2_requests / self.protocol_known
 
 
 def _rate(result: ScanResult, peak: str, span_s: float) -> RateEstimate:
@@ -560,6 +575,9 @@ def derive_profile(
         keepalive=keepalive,
         warnings=tuple(warnings),
         inferred=inferred,
+        http2_requests=result.http2_requests,
+        protocol_known=result.protocol_known,
+        protocol_source="%r" if plan.protocol_in_request_line else "%H",
     )
 
 
@@ -667,6 +685,14 @@ def render_profile_yaml(p: LogProfile) -> str:
         add(f"  idle_hold_probability: {_g(v.idle_hold_probability)}")
     add("  # lingering close (about one round trip) is not visible in access logs")
     add("  linger: 0s")
+    share = p.http2_share
+    if share is not None and p.http2_requests:
+        # Only logs with HTTP/2 requests get these lines: HTTP/1.1-only profiles stay unchanged.
+        add(
+            f"  # {p.http2_requests:,} of {p.protocol_known:,} requests were logged as HTTP/2.0 "
+            f"({p.protocol_source}); the streams a page sends at once are not in access logs"
+        )
+        add(f"  http2_share: {_g(share)}")
     add("# memory is not visible in access logs: run `capplan measure` on the server and")
     add("# fill in ram, parent, shared, prefork_process, threaded_process and thread here.")
     add("memory: {}")

@@ -79,6 +79,8 @@ class ScanResult:
     keepalive_values: tuple[tuple[int, int], ...] = ()  # (%k, lines), numeric values only
     t_max_at: Location | None = None  # the line with the latest start
     duration_max_at: Location | None = None  # the line with the longest duration
+    http2_requests: int = 0  # requests logged as HTTP/2.0 (%H or %r)
+    protocol_known: int = 0  # requests whose protocol the log shows
 
 
 class _Totals:
@@ -103,6 +105,8 @@ class _Totals:
         self.duration_max_at: Location | None = None
         self.connection_status: Counter[bytes] = Counter()
         self.status: Counter[bytes] = Counter()
+        self.http2_requests = 0
+        self.protocol_known = 0
         self.hours = [0] * 24
         self.visits = VisitTally()
         self.clients = ClientTable(
@@ -136,6 +140,8 @@ class _Totals:
         self.keepalive_values.update(b.keepalive_values)
         self.connection_status.update(b.connection_status)
         self.status.update(b.status)
+        self.http2_requests += b.http2_lines
+        self.protocol_known += b.protocol_known
         for h, c in enumerate(b.hours):
             self.hours[h] += c
         self.visits.merge(b.visits)
@@ -175,6 +181,8 @@ class _Totals:
             ),
             t_max_at=self.t_max_at,
             duration_max_at=self.duration_max_at,
+            http2_requests=self.http2_requests,
+            protocol_known=self.protocol_known,
         )
 
 

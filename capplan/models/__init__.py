@@ -22,7 +22,7 @@ Without a config, each MPM is evaluated at httpd's own defaults.
 from __future__ import annotations
 
 import math
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 from capplan.models.targets import TargetResult, evaluate_targets, wait_probability_value
 from capplan.models.types import EventDetail, MemoryFootprint, MpmMetrics, Scoreboard
@@ -38,6 +38,9 @@ from capplan.settings import (
     WorkerSettings,
     threaded_settings,
 )
+
+if TYPE_CHECKING:
+    from capplan.models.http2 import Http2Setup
 
 __all__ = [
     "EventDetail",
@@ -55,8 +58,24 @@ __all__ = [
 ]
 
 
-def evaluate(settings: MpmSettings, profile: TrafficProfile) -> MpmMetrics:
-    """The steady state of these settings under this profile (dispatch on the MPM)."""
+def evaluate(
+    settings: MpmSettings, profile: TrafficProfile, http2: Http2Setup | None = None
+) -> MpmMetrics:
+    """The steady state of these settings under this profile (dispatch on the MPM).
+
+    A profile with `visits.http2_share` above 0 goes through `capplan.models.http2` with the
+    mod_http2 setup `http2` (None: loaded, offered, its defaults); at 0 `http2` is not used.
+    """
+    if profile.visits.http2_share > 0.0:
+        from capplan.models.http2 import Http2Setup, with_http2
+        from capplan.snippet import mpm_of
+
+        return with_http2(mpm_of(settings), settings, profile, http2 or Http2Setup(), _evaluate_mpm)
+    return _evaluate_mpm(settings, profile)
+
+
+def _evaluate_mpm(settings: MpmSettings, profile: TrafficProfile) -> MpmMetrics:
+    """The MPM's own model, HTTP/1.1 visits."""
     match settings:
         case PreforkSettings():
             from capplan.models import prefork
@@ -78,6 +97,12 @@ def offered_load_erlangs(mpm: MpmName, common: CommonSettings, profile: TrafficP
     """The worker-holding load `MpmMetrics.offered_load_erlangs` of `mpm` under these keep-alive
     settings, without evaluating a size: it does not depend on the workers (prefork and worker:
     connections × their holding time; event: requests × the worker time)."""
+    if profile.visits.http2_share > 0.0 and mpm != "prefork":
+        # HTTP/2 visits as the MPM sees them (mod_http2 loaded and offered, as `evaluate`
+        # assumes without a setup); prefork serves them as HTTP/1.1.
+        from capplan.models.http2 import mpm_view
+
+        profile = mpm_view(profile)
     if mpm == "event":
         return profile.traffic.requests_per_second * profile.traffic.worker_time_s
     from capplan.models.common import pooled_offered_load
@@ -154,14 +179,21 @@ def evaluate_all(
     effective: EffectiveConfig | None, profile: TrafficProfile
 ) -> dict[MpmName, MpmMetrics]:
     """All three MPMs for one profile: the config's own MPM as configured, the others mapped."""
+    setup = None
+    if profile.visits.http2_share > 0.0:
+        from capplan.models.http2 import setup_from
+
+        setup = setup_from(effective)
     if effective is None:
         defaults: dict[MpmName, MpmSettings] = {
             "prefork": PreforkSettings(),
             "worker": WorkerSettings(),
             "event": EventSettings(),
         }
-        return {name: evaluate(defaults[name], profile) for name in MPM_NAMES}
-    return {name: evaluate(map_settings(effective.settings, name), profile) for name in MPM_NAMES}
+        return {name: evaluate(defaults[name], profile, setup) for name in MPM_NAMES}
+    return {
+        name: evaluate(map_settings(effective.settings, name), profile, setup) for name in MPM_NAMES
+    }
 
 
 def _finite(value: float) -> float | None:
@@ -234,4 +266,8 @@ def metrics_to_dict(metrics: MpmMetrics) -> dict[str, Any]:
             "slot_capacity": e.slot_capacity,
             "lingering_mean": e.lingering_mean,
         }
+    if m.http2 is not None:
+        from capplan.models.http2 import detail_to_dict
+
+        out["http2"] = detail_to_dict(m.http2)
     return out

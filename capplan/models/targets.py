@@ -70,7 +70,8 @@ def _metrics_at_rate(metrics: MpmMetrics, rate_per_s: float) -> MpmMetrics:
 
     profile = metrics.profile
     traffic = replace(profile.traffic, requests_per_second=rate_per_s)
-    return evaluate(metrics.settings, replace(profile, traffic=traffic))
+    setup = metrics.http2.setup if metrics.http2 is not None else None
+    return evaluate(metrics.settings, replace(profile, traffic=traffic), setup)
 
 
 def max_rate_per_s(

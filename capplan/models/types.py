@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from capplan.profile import TrafficProfile
 from capplan.settings import MpmName, MpmSettings
+
+if TYPE_CHECKING:
+    from capplan.models.http2 import Http2Detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,8 @@ class MpmMetrics:
     open_connections_p99: int
     memory: MemoryFootprint
     event: EventDetail | None = None
+    # Only when the profile's visits.http2_share is above 0 (capplan.models.http2).
+    http2: Http2Detail | None = None
 
     @property
     def memory_bytes(self) -> int:

@@ -7,12 +7,27 @@ deterministic JSON text (sorted nowhere, insertion order kept; NaN refused).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capplan.mpm import capacity, effective_values
 from capplan.settings import EffectiveConfig
 
+if TYPE_CHECKING:
+    from capplan.config.types import HttpdWarning
+    from capplan.http2 import Http2Settings
+
 SCHEMA_VERSION = 1
+
+
+def _warnings(warnings: tuple[HttpdWarning, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": w.code,
+            "message": w.message,
+            "location": str(w.location) if w.location is not None else None,
+        }
+        for w in warnings
+    ]
 
 
 def config_to_dict(config: EffectiveConfig) -> dict[str, Any]:
@@ -30,14 +45,7 @@ def config_to_dict(config: EffectiveConfig) -> dict[str, Any]:
         "layout": config.layout,
         "effective": values,
         "provenance": provenance,
-        "warnings": [
-            {
-                "code": w.code,
-                "message": w.message,
-                "location": str(w.location) if w.location is not None else None,
-            }
-            for w in config.warnings
-        ],
+        "warnings": _warnings(config.warnings),
         "notes": list(config.notes),
         "capacity": {
             "processes": limits.processes,
@@ -47,6 +55,40 @@ def config_to_dict(config: EffectiveConfig) -> dict[str, Any]:
             "accept_queue": limits.accept_queue,
             "somaxconn": config.settings.common.somaxconn,
         },
+        # Only when mod_http2 is loaded, so configs without it keep their exact JSON.
+        **({"http2": http2_to_dict(config.http2)} if config.http2 is not None else {}),
+    }
+
+
+def http2_to_dict(settings: Http2Settings) -> dict[str, Any]:
+    """`config.http2`: mod_http2's effective values, their sources, servers and warnings."""
+    from capplan.http2 import effective_rows
+
+    sources = dict(settings.provenance)
+    values = effective_rows(settings)
+    return {
+        "active": settings.active,
+        "offered": settings.offered,
+        "negotiates": settings.negotiates,
+        "effective": {
+            **values,
+            "Protocols": list(settings.main.protocols),
+        },
+        "provenance": {n: str(sources[n]) if n in sources else "default" for n in values},
+        "servers": [
+            {
+                "name": s.name,
+                "location": str(s.location) if s.location is not None else None,
+                "protocols": list(s.protocols),
+                "max_session_streams": s.max_session_streams,
+                "stream_timeout_s": s.stream_timeout_s,
+                "idle_timeout_s": s.idle_timeout_s,
+                "timeout_s": s.timeout_s,
+            }
+            for s in settings.servers
+        ],
+        "warnings": _warnings(settings.warnings),
+        "notes": list(settings.notes),
     }
 
 

@@ -56,6 +56,13 @@ def change_to_dict(change: Change) -> dict[str, str]:
     return {"directive": change.directive, "old": change.old, "new": change.new}
 
 
+def _http2_sizing(recommendation: Recommendation) -> dict[str, Any]:
+    from capplan.models.http2 import sizing_to_dict
+
+    assert recommendation.http2 is not None
+    return sizing_to_dict(recommendation.http2)
+
+
 def recommendation_to_dict(report: Report, recommendation: Recommendation) -> dict[str, Any]:
     """An empty `directives` means "keep the current settings" (`action` says so too)."""
     where = recommendation.placement
@@ -74,6 +81,7 @@ def recommendation_to_dict(report: Report, recommendation: Recommendation) -> di
         else {"file": where.snippet_file, "steps": list(where.steps),
               "commands": list(where.commands)},
         "options": {o.mpm: option_to_dict(o) for o in recommendation.options},
+        **({"http2": _http2_sizing(recommendation)} if recommendation.http2 is not None else {}),
     }
 
 

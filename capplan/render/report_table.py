@@ -218,6 +218,9 @@ def _recommendation_lines(report: Report, markdown: bool) -> list[str]:
             )
     why = "Why:" if not markdown else "**Why**"
     parts += ["", why, *_bullets(report_reasons(report), markdown)]
+    if rec.http2 is not None:
+        parts += ["", "HTTP/2:" if not markdown else "**HTTP/2**",
+                  *_bullets(_http2_lines(report), markdown)]
     if rec.snippet:
         parts += ["", "Snippet:" if not markdown else "**Snippet**", "",
                   *_snippet_block(rec.snippet, markdown)]
@@ -227,6 +230,27 @@ def _recommendation_lines(report: Report, markdown: bool) -> list[str]:
         for command in rec.placement.commands:
             parts += (["", "```sh", command, "```"] if markdown else [f"    $ {command}"])
     return parts
+
+
+def _http2_lines(report: Report) -> list[str]:
+    """recommend's HTTP/2 bullets: the pool per child, what to set, and what starves."""
+    rec = report.recommendation
+    assert rec is not None
+    h2 = rec.http2
+    assert h2 is not None
+    lines = list(h2.warnings)
+    if h2.active:
+        set_words = (
+            ", ".join(f"{name} {value}" for name, value in h2.directives)
+            if h2.directives else "mod_http2's defaults suffice"
+        )
+        lines.insert(0, (
+            f"mod_http2 workers per child: {format_number(h2.busy_per_child)} busy on average, "
+            f"{h2.needed} needed for the stream wait target, running {h2.min_workers} to "
+            f"{h2.max_workers} (P(stream waits) {format_probability(h2.stream_wait_probability)});"
+            f" {set_words}"
+        ))
+    return lines
 
 
 def render_report_table(report: Report, *, markdown: bool = False) -> str:

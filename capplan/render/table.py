@@ -14,6 +14,7 @@ from tabulate import tabulate
 from capplan.render.format import format_number, format_seconds
 
 if TYPE_CHECKING:
+    from capplan.http2 import Http2Settings
     from capplan.settings import EffectiveConfig
 
 
@@ -63,4 +64,55 @@ def config_table(config: EffectiveConfig, *, markdown: bool = False) -> str:
         parts += ["", "Notes:"]
         parts += [f"  {note}" for note in config.notes]
     parts += ["", "Capacity: " + capacity(config.settings).summary(config.mpm)]
+    if config.http2 is not None:
+        parts += ["", *_http2_section(config.http2, markdown=markdown)]
     return "\n".join(parts)
+
+
+def _http2_section(settings: Http2Settings, *, markdown: bool) -> list[str]:
+    """inspect's mod_http2 part: main-server values with their source, other servers, warnings."""
+    from capplan.http2 import effective_rows
+
+    sources = dict(settings.provenance)
+    rows = []
+    for name, value in effective_rows(settings).items():
+        if isinstance(value, float):
+            shown = _shown("Timeout", value)
+        elif isinstance(value, int):
+            shown = format_number(value)
+        else:
+            shown = str(value)
+        where = str(sources[name]) if name in sources else "default"
+        if name in ("H2MinWorkers", "H2MaxWorkers") and name not in sources:
+            where = "default (from the MPM)"
+        rows.append((name, shown, where))
+    state = "active" if settings.active else "not active"
+    parts = [
+        f"HTTP/2 (mod_http2, {state}):",
+        render_table(("Directive", "Effective", "Set at"), rows, markdown=markdown),
+    ]
+    others = settings.servers[1:]
+    if others:
+        parts += ["", "HTTP/2 per virtual host:"]
+        vrows = [
+            (
+                f"{s.name} ({s.location})" if s.location is not None else s.name,
+                " ".join(s.protocols),
+                str(s.max_session_streams),
+                _shown("Timeout", s.idle_timeout_s),
+                _shown("Timeout", s.stream_timeout_s),
+            )
+            for s in others
+        ]
+        parts.append(
+            render_table(
+                ("Server", "Protocols", "H2MaxSessionStreams", "idle session", "stream timeout"),
+                vrows,
+                markdown=markdown,
+            )
+        )
+    for warning in settings.warnings:
+        where = f" ({warning.location})" if warning.location is not None else ""
+        parts.append(f"  {warning.code}: {warning.message}{where}")
+    parts += [f"  {note}" for note in settings.notes]
+    return parts

@@ -82,3 +82,49 @@ def test_extreme_scv_is_clamped_to_the_format_bound(tmp_path: Path) -> None:
     assert profile.service.scv == 1e4
     assert any("service_time_scv set to 10000" in w for w in profile.warnings)
     profile_from_text(render_profile_yaml(profile), "a.yaml")
+
+
+def _proto_line(second: int, protocol: str) -> str:
+    return (f'192.0.2.{second % 5} [01/May/2024:10:00:{second % 60:02d} +0000] '
+            f'"GET /p{second} {protocol}" {protocol} 200 20000 0 +\n')
+
+
+@pytest.mark.parametrize(
+    ("fmt", "protocols", "share", "source"),
+    [
+        ('%h %t "%r" %H %>s %D %k %X', ("HTTP/2.0", "HTTP/1.1", "HTTP/2.0", "HTTP/2.0"), 0.75,
+         "%H"),
+        ('%h %t "%r" %{x}i %>s %D %k %X', ("HTTP/2.0", "HTTP/1.0", "HTTP/1.1", "HTTP/1.1"), 0.25,
+         "%r"),
+        ('%h %t "%r" %H %>s %D %k %X', ("HTTP/2.0",), 1.0, "%H"),
+        ('%h %t "%r" %H %>s %D %k %X', ("HTTP/1.1",), None, "%H"),
+        ('%h %t "%r" %{x}i %>s %D %k %X', ("HTTP/1.1", "HTTP/1.0"), None, "%r"),
+    ],
+    ids=["from-%H", "from-%r", "all-h2", "none-h2", "none-h2-%r"],
+)
+def test_h2_share_from_the_protocol(
+    tmp_path: Path, fmt: str, protocols: tuple[str, ...], share: float | None, source: str
+) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("".join(_proto_line(s, protocols[s % len(protocols)]) for s in range(40)))
+    profile = derive_profile(scan_logs((str(log),), compile_format(fmt), ScanOptions()),
+                             name="a")
+    text = render_profile_yaml(profile)
+    loaded = profile_from_text(text, "a.yaml")
+    if share is None:
+        # A log without HTTP/2 requests gives the profile it always gave: no HTTP/2 line at all.
+        assert "http2_share:" not in text
+        assert loaded.visits.http2_share == 0.0
+    else:
+        assert profile.protocol_source == source
+        assert loaded.visits.http2_share == pytest.approx(share)
+        assert f"were logged as HTTP/2.0 ({source})" in text
+
+
+def test_no_protocol_field_leaves_http2_unset(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("".join(f"192.0.2.1 [01/May/2024:10:00:{i:02d} +0000] 1000\n" for i in range(9)))
+    profile = derive_profile(scan_logs((str(log),), compile_format("%h %t %D"), ScanOptions()),
+                             name="a")
+    assert profile.http2_share is None
+    assert "http2_share:" not in render_profile_yaml(profile)
