@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from capplan.models import evaluate, evaluate_targets
 from capplan.models.targets import target_max_rate_per_s
 from capplan.profile import MaxWait, Targets, Traffic, TrafficProfile, Visits
+from capplan.queueing import erlang_c
 from capplan.settings import CommonSettings, EventSettings, PreforkSettings, WorkerSettings
 
 # λ = 200/s, geometric m = 10, S = 50 ms, Z = 5 s, MaxKeepAliveRequests 100 (k = 101), q = 1.
@@ -122,7 +124,20 @@ def test_event_connection_limit_at_400_workers() -> None:
     assert m.event.idle_connections_mean == pytest.approx(668.9, abs=0.05)
     assert m.event.p_connection_limit == pytest.approx(1.7e-59, rel=0.03)
     assert m.event.p_connection_limit_bound == pytest.approx(2.0e-39, rel=0.03)
-    assert m.p_wait == m.event.p_connection_limit
+    # A new connection waits for its child's slots: 16 children of 25 threads, x = 678.9 / 16
+    # open connections each on K(n) = 75 - 2 n places, the listener back only below K(n) - 2,
+    # n busy workers ~ Poisson(0.625) truncated at 25: Erlang C averaged over K(n) - 2 .. K(n)
+    # and over n (pooled across children, P_limit, it would be 1e-59).
+    x = (10.0 + m.event.idle_connections_mean) / 16
+    law = [math.exp(-0.625) * 0.625**n / math.factorial(n) for n in range(26)]
+
+    def slots_full(n: int) -> float:
+        return sum(erlang_c(75 - 2 * n - j, x) for j in range(3)) / 3
+
+    expected = sum(law[n] * slots_full(n) for n in range(25)) / sum(law[:25])
+    assert m.p_wait == pytest.approx(expected, rel=1e-9)
+    assert 1e-5 < m.p_wait < 1e-4
+    assert m.event.wait_for_slot_probability == pytest.approx(m.p_wait, rel=1e-9)
     assert m.open_connections_p99 == 740
     assert m.stable
 
