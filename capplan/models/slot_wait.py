@@ -7,16 +7,18 @@ time. Output: `SlotWait`, P(a new connection waits) split into a wait for a work
 a connection slot, the wait's mean, its exponential tail and P(block) of the accept queue.
 
 A child with n busy workers accepts while `(1 + F) n + y < (1 + F) TPC` (y idle connections):
-its connections, busy or idle, have `K(n) = (1 + F) TPC - F n` places. Connections are pinned to
-the child that accepted them and leave only when they close (or time out), so each child is a
-delay system with K(n) servers whose service is the connection's whole slot lifetime, fed by its
-share of the new connections. The number of busy workers changes on the time scale of a request,
-faster than a slot frees, so P(wait for a slot) averages Erlang C over the busy-worker law.
+its connections, busy or idle, have `(1 + F) TPC - F n` places. Connections are pinned to the
+child that accepted them and leave only when they close (or time out), so the open connections
+are the servers of a delay system whose service is a connection's whole slot lifetime. The
+children share the listening socket, and a waiting connection goes to the first child that
+accepts: with N busy workers in all the server has `K(N) = P (1 + F) TPC - F N` places. The number
+of busy workers changes on the time scale of a request, faster than a slot frees, so P(wait for a
+slot) averages Erlang C over the law of N.
 
 NOTE: event.c connections_above_limit() subtracts one idle worker while the child's listeners are
-disabled, so a child that reached K(n) accepts again only below K(n) - F: while connections wait
-it serves them with between K(n) - F and K(n) places, and Erlang C is averaged over those F + 1
-server counts.
+disabled, so a child that reached its limit accepts again only F below it: while connections
+wait the server serves them with between K(N) - P F and K(N) places, and Erlang C is averaged over
+those P F + 1 server counts.
 """
 
 from __future__ import annotations
@@ -36,11 +38,10 @@ class SlotWait:
 
     `p_wait = p_worker + (1 - p_worker) p_slot`: `p_worker` the probability that no idle worker
     takes it (pooled C(c, a_b) across children; Erlang C(TPC, a_b) for one child), `p_slot` the
-    probability that it finds the slots of its child full while a worker is idle.
+    probability that it finds every child's slots full while a worker is idle.
     `mean_wait_given_wait_s` w1 of the exponential tail `P(W > t) = p_wait exp(-t / w1)`,
     `mean_wait_s = p_wait w1`; `slots_mean` K at the mean busy workers; `p_block` the probability
-    that the accept queue is full (M/M/K/K+Q/P per child); `stable` is `open < K - F/2` per
-    child and `a_b < c`.
+    that the accept queue is full (M/M/K/K+Q); `stable` is `open < K - P F / 2` and `a_b < c`.
     """
 
     p_wait: float
@@ -100,26 +101,29 @@ class ErlangCRange:
         return ones + (self.suffix[start] - self.suffix[end] if end > start else 0.0)
 
 
-def busy_worker_law(processes: int, threads_per_child: int, busy_erlangs: float) -> list[float]:
-    """P(a child has n busy workers), n = 0 .. TPC (the last entry: no idle worker).
+def busy_worker_law(workers: int, busy_erlangs: float) -> tuple[int, list[float]]:
+    """(lo, weights of N = lo, lo + 1, ...): the server's busy workers N while one is idle.
 
-    Several children: each is an Erlang loss system at a_b / P (a connection that finds its child
-    full goes to another), a truncated Poisson. One child: the M/M/TPC number in system, whose
-    mass at n >= TPC is Erlang C(TPC, a_b) (new connections wait in the accept queue).
+    One child: the M/M/TPC number in system below TPC. Several: the sum of the children's
+    Erlang loss laws, close to Poisson(a_b) truncated below c. The weights are Poisson's up to a
+    constant (the caller normalises them), 1 at the mode; only the window of terms above 1e-16 of
+    the mode is kept, so its length grows with sqrt(a_b), not with c.
     """
-    tpc = threads_per_child
-    a = busy_erlangs / processes
-    weights = [1.0]
-    for n in range(1, tpc + 1):
-        weights.append(weights[-1] * a / n)
-    if processes == 1 and a < tpc:
-        top = erlang_c(tpc, a)
-        below = sum(weights[:tpc])
-        return [w * (1.0 - top) / below for w in weights[:tpc]] + [top]
-    if processes == 1:
-        return [0.0] * tpc + [1.0]
-    total = sum(weights)
-    return [w / total for w in weights]
+    c, a = workers, busy_erlangs
+    mode = min(math.floor(a), c - 1)
+    values = [1.0]
+    n = mode + 1
+    while n < c and values[-1] > _NEGLIGIBLE:
+        values.append(values[-1] * a / n)
+        n += 1
+    below: list[float] = []
+    value, n = 1.0, mode
+    while n > 0 and value > _NEGLIGIBLE:
+        value *= n / a
+        below.append(value)
+        n -= 1
+    below.reverse()
+    return mode - len(below), below + values
 
 
 def slot_wait(
@@ -135,42 +139,39 @@ def slot_wait(
 ) -> SlotWait:
     """The wait of a new connection for a worker or a slot (module docstring; docs/models.md).
 
-    Per child: x = open / P connections on K(n) = (1 + F) TPC - F n places, of which the last F
-    are out of reach once the listener stopped (hysteresis, module docstring):
-    `p_slot = sum_{n<TPC} pi_n mean_{k=K(n)-F..K(n)} C(k, x) / sum_{n<TPC} pi_n`.
-    A wait for a slot is exponential with mean `E[H] / (K' - x)`, K' = K(a_b / P) - F/2 the
+    x = open connections on K(n) = P (1 + F) TPC - F n places, of which the last P F are out of
+    reach while connections wait (hysteresis, module docstring):
+    `p_slot = sum_{n<c} pi_n mean_{k=K(n)-PF..K(n)} C(k, x) / sum_{n<c} pi_n`.
+    A wait for a slot is exponential with mean `E[H] / (K' - x)`, K' = K(a_b) - P F / 2 the
     middle of that range (Erlang C's conditional wait); a wait for a worker has the conditional
     mean `S_w / (c - a_b)` (M/M/c). The wait given a wait mixes the two with one exponential tail:
     `w1 = (p_worker S_w / (c - a_b) + (1 - p_worker) p_slot E[H] / (K' - x)) / p_wait`.
-    P(block) is M/M/K/K+Q/P's with floor(K') servers (the accept queue shared by the children).
+    P(block) is M/M/K/K+Q's with floor(K') servers.
     Domain: P, TPC, F >= 1, loads >= 0, holding_s, worker_s > 0, accept_queue >= 1.
     """
     p, tpc, f = processes, threads_per_child, factor
     c = p * tpc
-    a_b, x = busy_erlangs, open_connections_mean / processes
-    slots_mean = (1 + f) * tpc - f * a_b / p
-    serving = slots_mean - f / 2.0  # places in use while connections wait (hysteresis)
+    a_b, x = busy_erlangs, open_connections_mean
+    slots_mean = p * (1 + f) * tpc - f * a_b
+    serving = slots_mean - p * f / 2.0  # places in use while connections wait (hysteresis)
     if a_b >= c:
         return SlotWait(1.0, 1.0, 1.0, math.inf, math.inf, 1.0, slots_mean, False)
     p_worker = erlang_c(c, a_b)
-    law = busy_worker_law(p, tpc, a_b)
-    erlang = ErlangCRange(tpc, (1 + f) * tpc, x)
+    lo, law = busy_worker_law(c, a_b)
+    top_all = p * (1 + f) * tpc
+    erlang = ErlangCRange(top_all - f * (lo + len(law) - 1) - p * f, top_all - f * lo, x)
     weight = 0.0
     p_slot = 0.0
-    for n in range(tpc):
-        if law[n] < _NEGLIGIBLE:
-            continue
-        top = (1 + f) * tpc - f * n
-        weight += law[n]
-        p_slot += law[n] * erlang.total(top - f, top) / (f + 1)
+    for i, pi in enumerate(law):
+        top = top_all - f * (lo + i)
+        weight += pi
+        p_slot += pi * erlang.total(top - p * f, top) / (p * f + 1)
     p_slot = min(1.0, p_slot / weight) if weight > 0.0 else 1.0
     p_wait = min(1.0, p_worker + (1.0 - p_worker) * p_slot)
     stable = x < serving
-    # The accept queue is shared by the children: each child's part of it is Q / P places behind
-    # its floor(K') servers, M/M/K/K+Q/P, which holds on both sides of x = K'.
+    # M/M/K/K+Q with floor(K') servers and the whole accept queue: both sides of x = K'.
     places = max(1, math.floor(serving))
-    queue_share = accept_queue / p
-    p_block = p_block_from_b(places, x, queue_share, erlang_b(places, x))
+    p_block = p_block_from_b(places, x, accept_queue, erlang_b(places, x))
     if not stable:
         # More connections than places: the queue grows without bound and every one waits.
         return SlotWait(1.0, p_worker, 1.0, math.inf, math.inf, p_block, slots_mean, False)

@@ -64,7 +64,7 @@ class EventDetail:
     C(c, a_b) (a lower reference only); `slot_capacity` c + F(c - a_b), the connections the server
     accepts at the mean load; `lingering_mean` connections in lingering close (not counted by F5);
     `wait_for_worker_probability` and `wait_for_slot_probability` split P(a new connection waits)
-    by what it waits for: no idle worker, or its child's connection slots full with a worker idle.
+    by what it waits for: no idle worker, or every child's connection slots full with a worker idle.
     """
 
     worker_factor: int

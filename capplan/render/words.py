@@ -307,7 +307,7 @@ def event_wait_reason(metrics: MpmMetrics) -> str | None:
     slot, worker = e.wait_for_slot_probability, e.wait_for_worker_probability
     tpc, f = metrics.threads_per_child, e.worker_factor
     slot_words = (
-        f"for a connection slot ({format_probability(slot)}: its child already holds "
+        f"for a connection slot ({format_probability(slot)}: every child already holds "
         f"{tpc} + {f} × idle workers connections, mostly idle keep-alive ones)"
     )
     worker_words_ = f"for a worker ({format_probability(worker)}: every worker is busy)"

@@ -15,7 +15,7 @@ from capplan.models.slot_wait import (
     with_reconnections,
 )
 from capplan.profile import Traffic, TrafficProfile, Visits
-from capplan.queueing import erlang_b, erlang_c
+from capplan.queueing import erlang_c
 from capplan.settings import CommonSettings, EventSettings
 
 
@@ -43,15 +43,17 @@ def test_huge_factor_is_cheap_and_finite() -> None:
 
 
 @pytest.mark.parametrize(
-    ("processes", "tpc", "load"), [(1, 4, 3.2), (1, 8, 2.9), (2, 8, 8.0), (16, 25, 10.0)]
+    ("workers", "load"), [(4, 3.2), (8, 2.9), (16, 8.0), (400, 10.0), (10**8, 5e5)]
 )
-def test_busy_worker_law(processes: int, tpc: int, load: float) -> None:
-    law = busy_worker_law(processes, tpc, load)
-    assert len(law) == tpc + 1
-    assert math.fsum(law) == pytest.approx(1.0, rel=1e-12)
-    # The last entry is "no idle worker": Erlang C for a lone child, Erlang B for one of several.
-    top = erlang_c(tpc, load) if processes == 1 else erlang_b(tpc, load / processes)
-    assert law[-1] == pytest.approx(top, rel=1e-12)
+def test_busy_worker_law_is_a_poisson_window(workers: int, load: float) -> None:
+    lo, weights = busy_worker_law(workers, load)
+    assert lo + len(weights) <= workers  # N < c: a worker is idle
+    assert max(weights) == 1.0
+    for i in range(1, len(weights)):
+        assert weights[i] / weights[i - 1] == pytest.approx(load / (lo + i), rel=1e-12)
+    assert len(weights) < 30 * math.sqrt(load) + 60  # sqrt(load) terms, not workers
+    assert weights[0] <= 1e-16 or lo == 0
+    assert weights[-1] <= 1e-16 or lo + len(weights) == workers
 
 
 def _wait(processes: int, tpc: int, factor: int, busy: float, open_: float) -> SlotWait:
@@ -81,7 +83,7 @@ def test_idle_server_waits_as_erlang_c_over_the_hysteresis_range() -> None:
     ("low", "high"),
     [
         pytest.param((1, 8, 1, 2.9, 10.0), (1, 8, 2, 2.9, 10.0), id="larger F"),
-        pytest.param((2, 8, 2, 4.0, 24.0), (3, 8, 2, 4.0, 24.0), id="more children"),
+        pytest.param((2, 8, 2, 4.0, 36.0), (3, 8, 2, 4.0, 36.0), id="more children"),
         pytest.param((1, 8, 1, 2.9, 9.0), (1, 8, 1, 2.9, 11.0), id="more open connections"),
         pytest.param((2, 8, 2, 4.0, 20.0), (2, 8, 2, 8.0, 20.0), id="more busy workers"),
     ],
@@ -164,10 +166,11 @@ def test_factor_below_two_acts_as_one(factor: float) -> None:
 
 def test_two_children_held_open_against_httpd() -> None:
     """httpd 2.4.71, 2 x 10 threads, AsyncRequestWorkerFactor 0.5, 5.9 connections/s of one request
-    held open, KeepAliveTimeout 5 s: 20 % of new connections waited more than 10 ms. The pooled
-    independence estimate P_limit said 0.04-0.07."""
+    held open until KeepAliveTimeout 5 s (validation case event-limit-f05-2x10-ka5): 0.100 ± 0.030
+    of new connections waited more than 5 ms, 57 ± 23 ms on average; the children pool their
+    slots (each child alone, as a delay system of 20 places, would say 0.22)."""
     m = evaluate(_two_by_ten(0.5), _measured_profile(5.9))
     assert m.event is not None
-    assert 0.17 <= m.p_wait_exceeds(0.010) <= 0.23
-    assert m.event.p_connection_limit < 0.1
+    assert 0.06 <= m.p_wait_exceeds(0.005) <= 0.13
+    assert 0.030 <= m.mean_wait_s <= 0.080
     assert m.event.wait_for_slot_probability > 100 * m.event.wait_for_worker_probability

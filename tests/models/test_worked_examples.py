@@ -124,19 +124,19 @@ def test_event_connection_limit_at_400_workers() -> None:
     assert m.event.idle_connections_mean == pytest.approx(668.9, abs=0.05)
     assert m.event.p_connection_limit == pytest.approx(1.7e-59, rel=0.03)
     assert m.event.p_connection_limit_bound == pytest.approx(2.0e-39, rel=0.03)
-    # A new connection waits for its child's slots: 16 children of 25 threads, x = 678.9 / 16
-    # open connections each on K(n) = 75 - 2 n places, the listener back only below K(n) - 2,
-    # n busy workers ~ Poisson(0.625) truncated at 25: Erlang C averaged over K(n) - 2 .. K(n)
-    # and over n (pooled across children, P_limit, it would be 1e-59).
-    x = (10.0 + m.event.idle_connections_mean) / 16
-    law = [math.exp(-0.625) * 0.625**n / math.factorial(n) for n in range(26)]
+    # A new connection waits for a slot: 16 children of 25 threads pool their places, 1200 - 2 N
+    # with N ~ Poisson(10) busy workers, and while connections wait each child accepts again only
+    # 2 below its limit, so Erlang C at 678.9 open connections averaged over 1200 - 2 N - 32 ..
+    # 1200 - 2 N: about 3e-58, the size of P_limit.
+    x = 10.0 + m.event.idle_connections_mean
+    law = [math.exp(n * math.log(10.0) - 10.0 - math.lgamma(n + 1)) for n in range(80)]
 
     def slots_full(n: int) -> float:
-        return sum(erlang_c(75 - 2 * n - j, x) for j in range(3)) / 3
+        return math.fsum(erlang_c(1200 - 2 * n - j, x) for j in range(33)) / 33
 
-    expected = sum(law[n] * slots_full(n) for n in range(25)) / sum(law[:25])
-    assert m.p_wait == pytest.approx(expected, rel=1e-9)
-    assert 1e-5 < m.p_wait < 1e-4
+    expected = math.fsum(law[n] * slots_full(n) for n in range(80)) / math.fsum(law)
+    assert m.p_wait == pytest.approx(expected, rel=1e-6)
+    assert 1e-59 < m.p_wait < 1e-57
     assert m.event.wait_for_slot_probability == pytest.approx(m.p_wait, rel=1e-9)
     assert m.open_connections_p99 == 740
     assert m.stable
