@@ -7,14 +7,15 @@ For each shipped profile (profiles/*.yaml) it times, in one process and after a 
      holding time, Erlang C with Allen-Cunneen waits, M/M/c/K blocking, Poisson quantiles, event's
      kill fixed point and connection limit, and memory (target: under 20 ms);
   2. `evaluate_targets` on those metrics (values and verdicts, without the rate search);
-  3. the largest sustainable rate of one target (`max_rate_per_s`, a bisection over the rate);
+  3. the largest sustainable rate of one target (`target_max_rate_per_s`, a bisection over the
+     rate);
 and, side by side, the peer: pyworkforce's ErlangC (the queueing package users reach for), asked
 for the same P(wait) of the prefork connection queue at the same c and load. The
 peer computes only Erlang C, without the holding time, blocking, event or memory, so the ratio is
 the price of the whole model over a bare Erlang C. Medians over --runs calls are printed.
 
 Then event alone, the MPM `recommend` evaluates most often: its cost per `evaluate` at
-ThreadsPerChild 25, 64 and 128 (seasonal-peak profile, 1024 workers, AsyncRequestWorkerFactor 2),
+ThreadsPerChild 25, 64 and 128 (seasonal-peak profile, 4096 workers, AsyncRequestWorkerFactor 2),
 with the two parts of the connection level timed apart: the slot-pool limit P_limit
 (`connection_limit`) and the accept-queue wait for a slot or a worker (`slot_wait`).
 """
@@ -31,6 +32,7 @@ from pathlib import Path
 from capplan.models import MpmMetrics, evaluate, evaluate_all, evaluate_targets
 from capplan.models.slot_wait import slot_wait
 from capplan.models.slots import connection_limit
+from capplan.models.targets import target_max_rate_per_s
 from capplan.profile import TrafficProfile, load_profile
 from capplan.settings import EventSettings
 
@@ -73,7 +75,7 @@ def _all_targets(metrics: tuple[MpmMetrics, ...]) -> object:
     return [evaluate_targets(m) for m in metrics]
 
 
-def _event_at(threads_per_child: int, workers: int = 1024) -> EventSettings:
+def _event_at(threads_per_child: int, workers: int = 4096) -> EventSettings:
     processes = -(-workers // threads_per_child)
     return EventSettings(
         server_limit=processes,
@@ -136,7 +138,9 @@ def main() -> int:
         metrics = tuple(results.values())
         targets_s = _median_s(partial(_all_targets, metrics), args.runs)
         first = evaluate_targets(results["worker"])[0]
-        rate_s = _median_s(partial(getattr, first, "max_rate_per_s"), max(5, args.runs // 20))
+        rate_s = _median_s(
+            partial(target_max_rate_per_s, first, results["worker"]), max(5, args.runs // 20)
+        )
         prefork = results["prefork"]
         peer = _peer(prefork.workers, prefork.offered_load_erlangs, prefork.holding_time_s)
         peer_s = _median_s(peer, args.runs) if peer is not None else float("nan")

@@ -157,17 +157,6 @@ def slot_wait(
     if a_b >= c:
         return SlotWait(1.0, 1.0, 1.0, math.inf, math.inf, 1.0, slots_mean, False)
     p_worker = erlang_c(c, a_b)
-    lo, law = busy_worker_law(c, a_b)
-    top_all = p * (1 + f) * tpc
-    erlang = ErlangCRange(top_all - f * (lo + len(law) - 1) - p * f, top_all - f * lo, x)
-    weight = 0.0
-    p_slot = 0.0
-    for i, pi in enumerate(law):
-        top = top_all - f * (lo + i)
-        weight += pi
-        p_slot += pi * erlang.total(top - p * f, top) / (p * f + 1)
-    p_slot = min(1.0, p_slot / weight) if weight > 0.0 else 1.0
-    p_wait = min(1.0, p_worker + (1.0 - p_worker) * p_slot)
     stable = x < serving
     # M/M/K/K+Q with floor(K') servers and the whole accept queue: both sides of x = K'.
     places = max(1, math.floor(serving))
@@ -175,6 +164,30 @@ def slot_wait(
     if not stable:
         # More connections than places: the queue grows without bound and every one waits.
         return SlotWait(1.0, p_worker, 1.0, math.inf, math.inf, p_block, slots_mean, False)
+    lo, law = busy_worker_law(c, a_b)
+    width = p * f  # the hysteresis range is width + 1 server counts
+    highest = p * (1 + f) * tpc - f * lo
+    erlang = ErlangCRange(highest - f * (len(law) - 1) - width, highest, x)
+    # ErlangCRange.total inlined (this loop is the model's inner loop): C = 1 below `first`.
+    first, suffix = erlang.first, erlang.suffix
+    size = len(suffix) - 1
+    weight = 0.0
+    p_slot = 0.0
+    for i, pi in enumerate(law):
+        top = highest - f * i
+        bottom = top - width
+        ones = 0
+        if bottom < first:
+            ones = first - bottom if first <= top else width + 1
+        start = bottom - first
+        start = 0 if start < 0 else (size if start > size else start)
+        end = top - first + 1
+        end = 0 if end < 0 else (size if end > size else end)
+        full = ones + (suffix[start] - suffix[end] if end > start else 0.0)
+        weight += pi
+        p_slot += pi * full
+    p_slot = min(1.0, p_slot / ((width + 1) * weight)) if weight > 0.0 else 1.0
+    p_wait = min(1.0, p_worker + (1.0 - p_worker) * p_slot)
     slot_part = (1.0 - p_worker) * p_slot
     mean_wait = _weighted(p_worker, worker_s / (c - a_b)) + _weighted(
         slot_part, holding_s / (serving - x)
