@@ -7,11 +7,17 @@ For each shipped profile (profiles/*.yaml) it times, in one process and after a 
      holding time, Erlang C with Allen-Cunneen waits, M/M/c/K blocking, Poisson quantiles, event's
      kill fixed point and connection limit, and memory (target: under 20 ms);
   2. `evaluate_targets` on those metrics (values and verdicts, without the rate search);
-  3. the largest sustainable rate of one target (`max_rate_per_s`, a bisection over the rate);
+  3. the largest sustainable rate of one target (`target_max_rate_per_s`, a bisection over the
+     rate);
 and, side by side, the peer: pyworkforce's ErlangC (the queueing package users reach for), asked
 for the same P(wait) of the prefork connection queue at the same c and load. The
 peer computes only Erlang C, without the holding time, blocking, event or memory, so the ratio is
 the price of the whole model over a bare Erlang C. Medians over --runs calls are printed.
+
+Then event alone, the MPM `recommend` evaluates most often: its cost per `evaluate` at
+ThreadsPerChild 25, 64 and 128 (seasonal-peak profile, 4096 workers, AsyncRequestWorkerFactor 2),
+with the two parts of the connection level timed apart: the slot-pool limit P_limit
+(`connection_limit`) and the accept-queue wait for a slot or a worker (`slot_wait`).
 """
 
 from __future__ import annotations
@@ -23,8 +29,12 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from capplan.models import MpmMetrics, evaluate_all, evaluate_targets
-from capplan.profile import load_profile
+from capplan.models import MpmMetrics, evaluate, evaluate_all, evaluate_targets
+from capplan.models.slot_wait import slot_wait
+from capplan.models.slots import connection_limit
+from capplan.models.targets import target_max_rate_per_s
+from capplan.profile import TrafficProfile, load_profile
+from capplan.settings import EventSettings
 
 BUDGET_S = 0.020
 
@@ -65,6 +75,50 @@ def _all_targets(metrics: tuple[MpmMetrics, ...]) -> object:
     return [evaluate_targets(m) for m in metrics]
 
 
+def _event_at(threads_per_child: int, workers: int = 4096) -> EventSettings:
+    processes = -(-workers // threads_per_child)
+    return EventSettings(
+        server_limit=processes,
+        thread_limit=max(64, threads_per_child),
+        threads_per_child=threads_per_child,
+        max_request_workers=processes * threads_per_child,
+        async_request_worker_factor=2.0,
+    )
+
+
+def event_costs(profile: TrafficProfile, runs: int) -> None:
+    """Print event's cost per evaluation at TPC 25, 64, 128 and its connection-level parts."""
+    header = (
+        f"{'event, TPC':<12} {'processes':>9} {'evaluate':>11} {'P_limit':>11} {'slot wait':>11}"
+    )
+    print(f"\n{header}\n{'-' * len(header)}")
+    for tpc in (25, 64, 128):
+        settings = _event_at(tpc)
+        metrics = evaluate(settings, profile)
+        assert metrics.event is not None
+        e = metrics.event
+        a_y = e.idle_connections_mean
+        limit = partial(connection_limit, settings.workers, e.worker_factor, e.busy_erlangs, a_y)
+        wait = partial(
+            slot_wait,
+            settings.processes,
+            tpc,
+            e.worker_factor,
+            busy_erlangs=e.busy_erlangs,
+            open_connections_mean=metrics.open_connections_mean,
+            holding_s=metrics.holding_time_s,
+            worker_s=profile.traffic.worker_time_s,
+            accept_queue=metrics.accept_queue,
+        )
+        evaluate_s = _median_s(partial(evaluate, settings, profile), runs)
+        limit_s = _median_s(limit, runs)
+        wait_s = _median_s(wait, runs)
+        print(
+            f"{tpc:<12} {settings.processes:>9} {evaluate_s * 1e3:>8.3f} ms "
+            f"{limit_s * 1e3:>8.3f} ms {wait_s * 1e3:>8.3f} ms"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
@@ -84,7 +138,9 @@ def main() -> int:
         metrics = tuple(results.values())
         targets_s = _median_s(partial(_all_targets, metrics), args.runs)
         first = evaluate_targets(results["worker"])[0]
-        rate_s = _median_s(partial(getattr, first, "max_rate_per_s"), max(5, args.runs // 20))
+        rate_s = _median_s(
+            partial(target_max_rate_per_s, first, results["worker"]), max(5, args.runs // 20)
+        )
         prefork = results["prefork"]
         peer = _peer(prefork.workers, prefork.offered_load_erlangs, prefork.holding_time_s)
         peer_s = _median_s(peer, args.runs) if peer is not None else float("nan")
@@ -93,6 +149,7 @@ def main() -> int:
             f"{path.stem:<20} {all_s * 1e3:>10.2f} ms {targets_s * 1e3:>6.3f} ms "
             f"{rate_s * 1e3:>6.1f} ms {peer_s * 1e3:>9.3f} ms {all_s / peer_s:>6.1f}x"
         )
+    event_costs(load_profile(root / "profiles" / "seasonal-peak.yaml"), args.runs)
     verdict = "within" if worst < BUDGET_S else "OVER"
     print(
         f"\nslowest evaluate_all: {worst * 1e3:.2f} ms ({verdict} the {BUDGET_S * 1e3:.0f} ms "

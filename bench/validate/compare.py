@@ -113,7 +113,7 @@ def _tail(metrics: MpmMetrics, probability: float, threshold_s: float) -> float:
     """The model's P(wait > threshold) for a wait probability `probability` (Allen-Cunneen).
 
     prefork/worker waits of admitted connections stay finite beyond saturation (a full accept
-    queue), so the tail applies there too; event's wait distribution is not modelled (w1 inf).
+    queue), so the tail applies there too; event's is the slot-or-worker wait's exponential tail.
     """
     w1 = metrics.mean_wait_given_wait_s
     if math.isinf(w1) or w1 <= 0:
@@ -159,14 +159,20 @@ def _expected(
             ),
             (
                 "p_wait",
-                metrics.p_wait,
+                _tail(metrics, metrics.p_wait, threshold_s),
                 REL15_P,
-                f"P_limit (bound {detail.p_connection_limit_bound:.3g}); new connections "
-                f"that waited > {thr_ms}",
+                f"slot {detail.wait_for_slot_probability:.3g} or worker "
+                f"{detail.wait_for_worker_probability:.3g} (P_limit "
+                f"{detail.p_connection_limit:.3g}); new connections that waited > {thr_ms}",
             ),
-            ("p_wait_request", metrics.p_wait_request, REL15_P, f"requests waited > {thr_ms}"),
-            ("mean_wait_s", metrics.mean_wait_s, INFO, "model: worker queue only"),
-            ("wait_p99_s", metrics.wait_p99_s, INFO, "model: worker queue only"),
+            (
+                "p_wait_request",
+                _tail(metrics, metrics.p_wait_request, threshold_s),
+                REL15_P,
+                f"requests waited > {thr_ms}",
+            ),
+            ("mean_wait_s", metrics.mean_wait_s, REL15_WAIT, "per new connection, slot or worker"),
+            ("wait_p99_s", metrics.wait_p99_s, REL15_WAIT, "per new connection, slot or worker"),
         ]
     else:
         rows += [

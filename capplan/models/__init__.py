@@ -265,6 +265,8 @@ def metrics_to_dict(metrics: MpmMetrics) -> dict[str, Any]:
             "pooled_wait_probability": e.pooled_wait_probability,
             "slot_capacity": e.slot_capacity,
             "lingering_mean": e.lingering_mean,
+            "wait_for_worker_probability": e.wait_for_worker_probability,
+            "wait_for_slot_probability": e.wait_for_slot_probability,
         }
     if m.http2 is not None:
         from capplan.models.http2 import detail_to_dict

@@ -8,7 +8,9 @@ an `EventDetail`. Two coupled resources:
   its idle keep-alive connections (F8), which shortens keep-alive and adds connections (churn):
   the least fixed point of §4.4;
 * connection slots: a process accepts while `conns - lingering < TPC + F * idle` (F5, F6); the
-  probability that no process can accept is P_limit (§4.3, `capplan.models.slots`).
+  probability that no process can accept is P_limit (§4.3, `capplan.models.slots`), and the wait
+  of a new connection for a slot or a worker is that of a delay system per child
+  (`capplan.models.slot_wait`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from capplan.models.common import clamp_probability, clamped_holding_time, holding_inputs
 from capplan.models.memory import threaded_memory
+from capplan.models.slot_wait import slot_wait, with_reconnections
 from capplan.models.slots import connection_limit
 from capplan.models.types import EventDetail, MpmMetrics, Scoreboard
 from capplan.profile import TrafficProfile
@@ -26,7 +29,6 @@ from capplan.queueing import (
     blocking_estimate,
     erlang_b,
     erlang_c,
-    mgc,
     poisson_quantile,
 )
 from capplan.settings import CommonSettings, EventSettings
@@ -134,10 +136,9 @@ def kill_fixed_point(
 def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
     """The event steady state: per-process saturation, kill churn, the connection limit, memory.
 
-    `p_wait` is P_limit (a new connection waits only when no process can accept);
-    `p_wait_request` adds the keep-alive requests dropped by saturated processes;
-    `mean_wait_s` and `wait_p99_s` are the pooled worker queue's (Allen-Cunneen on S_w), which
-    only covers waits for a worker, not for a connection slot.
+    `p_wait`, `mean_wait_s`, `wait_p99_s` and `p_block` are a new connection's wait in the
+    accept queue for a worker or a connection slot, whichever it meets (`slot_wait`);
+    `p_wait_request` adds the keep-alive requests dropped by saturated processes.
     """
     common = settings.common
     traffic = profile.traffic
@@ -158,15 +159,33 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
     open_mean = a_b + a_y
     open_p99 = poisson_quantile(0.99, open_mean)
     slot_capacity = c + f * max(0.0, c - a_b)
-    stable = a_b < c and open_mean < slot_capacity
-    workers_queue = mgc(c, a_b, worker_s, traffic.service_time_scv)
+    holding_s = open_mean / conn_rate if conn_rate > 0.0 else ht.mean_s
+    wait = slot_wait(
+        p,
+        tpc,
+        f,
+        busy_erlangs=a_b,
+        open_connections_mean=open_mean,
+        holding_s=max(holding_s, 1e-300),
+        worker_s=worker_s,
+        accept_queue=q,
+    )
+    stable = a_b < c and open_mean < slot_capacity and wait.stable
     # Accept-queue blocking with the slots as servers: an order of magnitude only (§4.5).
     slots = max(1, math.floor(slot_capacity))
     slot_scv = ht.scv if ht.mean_s > 0 else 1.0
     blocking = blocking_estimate(slots, min(open_mean, 1e300), q, slot_scv)
     lingering = fixed.connections_per_s * profile.visits.linger_s
     busy = min(float(c), a_b)
-    p_wait = limit.p_limit
+    if p == 1 and a_b < c:
+        # NOTE: event.c listener_thread() drops a keep-alive request that finds the only child
+        # full; its client reconnects at once, into the same full child, so that connection
+        # always waits (measured: 0.80 of new connections waited at utilisation 0.8, where
+        # the child is full 0.60 of the time).
+        wait = with_reconnections(
+            wait, fixed.connections_per_s, fixed.keepalive_drops_per_s, worker_s / (c - a_b)
+        )
+    p_wait = wait.p_wait
     inf = math.inf
     detail = EventDetail(
         worker_factor=f,
@@ -183,6 +202,8 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         pooled_wait_probability=limit.pooled_c,
         slot_capacity=slot_capacity,
         lingering_mean=lingering,
+        wait_for_worker_probability=wait.p_worker,
+        wait_for_slot_probability=(1.0 - wait.p_worker) * wait.p_slot,
     )
     return MpmMetrics(
         mpm="event",
@@ -203,11 +224,11 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         connections_per_s=conn_rate,
         p_wait=p_wait,
         p_wait_request=clamp_probability((conn_rate * p_wait + fixed.keepalive_drops_per_s) / rate),
-        mean_wait_s=workers_queue.mean_wait_s if stable else inf,
-        mean_wait_given_wait_s=inf,
-        wait_p99_s=workers_queue.wait_p99_s if stable else inf,
-        p_block=clamp_probability(blocking.p_block_est),
-        p_block_conservative=clamp_probability(blocking.p_block_cons),
+        mean_wait_s=wait.mean_wait_s if stable else inf,
+        mean_wait_given_wait_s=wait.mean_wait_given_wait_s if stable else inf,
+        wait_p99_s=wait.wait_quantile_s(0.99) if stable else inf,
+        p_block=clamp_probability(wait.p_block),
+        p_block_conservative=clamp_probability(max(blocking.p_block_cons, wait.p_block)),
         stable=stable,
         scoreboard=Scoreboard(busy, idle_ka, lingering),
         requests_per_connection=ht.requests_per_conn,

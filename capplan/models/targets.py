@@ -51,9 +51,9 @@ def wait_probability_value(metrics: MpmMetrics) -> float:
     """The value checked against `max_wait_probability`.
 
     prefork/worker: P(an admitted new connection waits), M/M/c/K with retried SYNs. event: the
-    larger of P_limit (no process can accept) and 2 B_p: a keep-alive request that finds its
-    process saturated is dropped (F7), and B_p carries the model's safety factor of 2
-    (derivations §4.2).
+    larger of P(a new connection waits for a slot or a worker) and 2 B_p: a keep-alive request
+    that finds its process saturated is dropped (F7), and B_p carries the model's safety factor
+    of 2 (derivations §4.2).
     """
     if metrics.event is None:
         return metrics.p_wait

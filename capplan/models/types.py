@@ -62,7 +62,9 @@ class EventDetail:
     extra connections per second caused by kills and drops; `p_connection_limit` P_limit (the
     independence estimate), `p_connection_limit_bound` (dependence-free), `pooled_wait_probability`
     C(c, a_b) (a lower reference only); `slot_capacity` c + F(c - a_b), the connections the server
-    accepts at the mean load; `lingering_mean` connections in lingering close (not counted by F5).
+    accepts at the mean load; `lingering_mean` connections in lingering close (not counted by F5);
+    `wait_for_worker_probability` and `wait_for_slot_probability` split P(a new connection waits)
+    by what it waits for: no idle worker, or every child's connection slots full with a worker idle.
     """
 
     worker_factor: int
@@ -79,6 +81,8 @@ class EventDetail:
     pooled_wait_probability: float
     slot_capacity: float
     lingering_mean: float
+    wait_for_worker_probability: float = 0.0
+    wait_for_slot_probability: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

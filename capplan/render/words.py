@@ -296,6 +296,32 @@ def keep_reasons(
     return out
 
 
+def event_wait_reason(metrics: MpmMetrics) -> str | None:
+    """event: what a new connection that waits waits for, a worker or a connection slot.
+
+    None when it waits less than 1 time in 10^4 (nothing worth reading) or the MPM is not event.
+    """
+    e = metrics.event
+    if e is None or metrics.p_wait < 1e-4:
+        return None
+    slot, worker = e.wait_for_slot_probability, e.wait_for_worker_probability
+    tpc, f = metrics.threads_per_child, e.worker_factor
+    slot_words = (
+        f"for a connection slot ({format_probability(slot)}: every child already holds "
+        f"{tpc} + {f} × idle workers connections, mostly idle keep-alive ones)"
+    )
+    worker_words_ = f"for a worker ({format_probability(worker)}: every worker is busy)"
+    first, second = (slot_words, worker_words_) if slot >= worker else (worker_words_, slot_words)
+    mean = metrics.mean_wait_s
+    how_long = f", {format_seconds(mean)} on average" if math.isfinite(mean) else ""
+    rest = f", else {second}" if min(slot, worker) >= 0.01 * metrics.p_wait else ""
+    return (
+        f"with event a new connection waits in the accept queue "
+        f"{format_probability(metrics.p_wait)} of the time{how_long}: "
+        f"{'mostly ' if rest else ''}{first}{rest}"
+    )
+
+
 def restart_room_reason(settings: MpmSettings) -> str | None:
     """event: the ServerLimit slots left for children that finish after a graceful restart."""
     if not isinstance(settings, EventSettings):
@@ -342,6 +368,9 @@ def report_reasons(report: Report) -> list[str]:
         )
         if rec.max_rate_per_s is not None:
             out.append(f"it meets them up to {rate_words(rec.max_rate_per_s)}")
+        waits = event_wait_reason(current.metrics)
+        if waits is not None:
+            out.append(waits)
         running = report.config.mpm if report.config is not None else ""
         out += keep_reasons(current, rec.options, running, profile, rec.min_saving)
         adjusted = _warning_codes(report)
@@ -369,6 +398,9 @@ def report_reasons(report: Report) -> list[str]:
             if text is not None:
                 out.append(text)
         out += other_lever_reasons(option)
+        waits = event_wait_reason(option.best.metrics)
+        if waits is not None:
+            out.append(waits)
         room = restart_room_reason(option.best.settings)
         if room is not None:
             out.append(room)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from capplan.models import evaluate, evaluate_targets
 from capplan.models.targets import target_max_rate_per_s
 from capplan.profile import MaxWait, Targets, Traffic, TrafficProfile, Visits
+from capplan.queueing import erlang_c
 from capplan.settings import CommonSettings, EventSettings, PreforkSettings, WorkerSettings
 
 # λ = 200/s, geometric m = 10, S = 50 ms, Z = 5 s, MaxKeepAliveRequests 100 (k = 101), q = 1.
@@ -122,7 +124,20 @@ def test_event_connection_limit_at_400_workers() -> None:
     assert m.event.idle_connections_mean == pytest.approx(668.9, abs=0.05)
     assert m.event.p_connection_limit == pytest.approx(1.7e-59, rel=0.03)
     assert m.event.p_connection_limit_bound == pytest.approx(2.0e-39, rel=0.03)
-    assert m.p_wait == m.event.p_connection_limit
+    # A new connection waits for a slot: 16 children of 25 threads pool their places, 1200 - 2 N
+    # with N ~ Poisson(10) busy workers, and while connections wait each child accepts again only
+    # 2 below its limit, so Erlang C at 678.9 open connections averaged over 1200 - 2 N - 32 ..
+    # 1200 - 2 N: about 3e-58, the size of P_limit.
+    x = 10.0 + m.event.idle_connections_mean
+    law = [math.exp(n * math.log(10.0) - 10.0 - math.lgamma(n + 1)) for n in range(80)]
+
+    def slots_full(n: int) -> float:
+        return math.fsum(erlang_c(1200 - 2 * n - j, x) for j in range(33)) / 33
+
+    expected = math.fsum(law[n] * slots_full(n) for n in range(80)) / math.fsum(law)
+    assert m.p_wait == pytest.approx(expected, rel=1e-6)
+    assert 1e-59 < m.p_wait < 1e-57
+    assert m.event.wait_for_slot_probability == pytest.approx(m.p_wait, rel=1e-9)
     assert m.open_connections_p99 == 740
     assert m.stable
 

@@ -196,22 +196,11 @@ def test_workers_beyond_httpds_limits_are_refused() -> None:
     assert build_sweep(profile, DEFAULTS[1:], [axis]).rows
 
 
-# Past saturation event's wait value is P(no process accepts), from a fixed point with no steady
-# state: for seasonal-peak with httpd's defaults it falls from 1 to 0.84 between 2.7× and 3.3× the
-# profile's rate, then returns to 1. Strict xfail: the test reports when the event model stops it.
+# Past saturation event's wait value is 1: every new connection waits once the slots of a child
+# cannot serve its connections (it used to be P(no process accepts), which fell from 1 to 0.84
+# for seasonal-peak between 2.7x and 3.3x the profile's rate).
 _PAST_SATURATION = [
-    pytest.param(
-        name,
-        mpm,
-        marks=pytest.mark.xfail(
-            reason="event's P(no process accepts) falls past saturation", strict=True
-        )
-        if (name, mpm) == ("seasonal-peak", "event")
-        else (),
-        id=f"{name}-{mpm}",
-    )
-    for name, _ in PROFILES
-    for mpm, _ in DEFAULTS
+    pytest.param(name, mpm, id=f"{name}-{mpm}") for name, _ in PROFILES for mpm, _ in DEFAULTS
 ]
 
 

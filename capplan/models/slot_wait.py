@@ -1,0 +1,229 @@
+"""event's accept queue as a waiting system: how often and how long a new connection waits.
+
+Stage: event model, connection level (docs/models.md, "The wait for a slot or a worker"). Input:
+processes P, ThreadsPerChild, the effective AsyncRequestWorkerFactor F, the mean busy workers
+a_b, the mean open connections (busy plus idle, lingering excluded) and the mean slot holding
+time. Output: `SlotWait`, P(a new connection waits) split into a wait for a worker and a wait for
+a connection slot, the wait's mean, its exponential tail and P(block) of the accept queue.
+
+A child with n busy workers accepts while `(1 + F) n + y < (1 + F) TPC` (y idle connections):
+its connections, busy or idle, have `(1 + F) TPC - F n` places. Connections are pinned to the
+child that accepted them and leave only when they close (or time out), so the open connections
+are the servers of a delay system whose service is a connection's whole slot lifetime. The
+children share the listening socket, and a waiting connection goes to the first child that
+accepts: with N busy workers in all the server has `K(N) = P (1 + F) TPC - F N` places. The number
+of busy workers changes on the time scale of a request, faster than a slot frees, so P(wait for a
+slot) averages Erlang C over the law of N.
+
+NOTE: event.c connections_above_limit() subtracts one idle worker while the child's listeners are
+disabled, so a child that reached its limit accepts again only F below it: while connections
+wait the server serves them with between K(N) - P F and K(N) places, and Erlang C is averaged over
+those P F + 1 server counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from capplan.queueing import erlang_b, erlang_c, p_block_from_b
+
+# Busy-worker states whose probability is below this are skipped (they change no digit printed).
+_NEGLIGIBLE = 1e-16
+
+
+@dataclass(frozen=True, slots=True)
+class SlotWait:
+    """P(wait) of a new connection and the wait's law (probabilities in [0, 1], times in s).
+
+    `p_wait = p_worker + (1 - p_worker) p_slot`: `p_worker` the probability that no idle worker
+    takes it (pooled C(c, a_b) across children; Erlang C(TPC, a_b) for one child), `p_slot` the
+    probability that it finds every child's slots full while a worker is idle.
+    `mean_wait_given_wait_s` w1 of the exponential tail `P(W > t) = p_wait exp(-t / w1)`,
+    `mean_wait_s = p_wait w1`; `slots_mean` K at the mean busy workers; `p_block` the probability
+    that the accept queue is full (M/M/K/K+Q); `stable` is `open < K - P F / 2` and `a_b < c`.
+    """
+
+    p_wait: float
+    p_worker: float
+    p_slot: float
+    mean_wait_s: float
+    mean_wait_given_wait_s: float
+    p_block: float
+    slots_mean: float
+    stable: bool
+
+    def wait_quantile_s(self, level: float) -> float:
+        """Level-quantile of the wait: 0 if P(wait) <= 1 - level, else w1 ln(P(wait)/(1-level))."""
+        if not self.stable:
+            return math.inf
+        tail = 1.0 - level
+        if self.p_wait <= tail:
+            return 0.0
+        return self.mean_wait_given_wait_s * math.log(self.p_wait / tail)
+
+
+class ErlangCRange:
+    """sum_{k=lo..hi} C(k, load) for server counts k in any range, from one window of values.
+
+    C(k, load) = 1 for k <= load (the queue never empties) and falls faster than a Gaussian tail
+    above it: beyond load + 40 sqrt(load) + 300 servers it is below 1e-300 and counts as 0. The
+    values in between come from Erlang B at the window's first k and the forward recursion
+    `B(k) = a B(k-1) / (k + a B(k-1))`, `C(k) = k B(k) / (k - a (1 - B(k)))`, kept as running
+    sums: O(sqrt(load) + 300) to build, whatever the range of k asked for, O(1) per sum.
+    """
+
+    __slots__ = ("first", "suffix")
+
+    def __init__(self, lowest: int, highest: int, load: float) -> None:
+        first = max(lowest, math.floor(load) + 1, 1)
+        last = min(highest, math.floor(load + 40.0 * math.sqrt(load) + 300.0))
+        self.first = first
+        values: list[float] = []
+        if first <= last:
+            b = erlang_b(first, load)
+            for k in range(first, last + 1):
+                if k > first:
+                    b = load * b / (k + load * b)
+                values.append(min(1.0, k * b / (k - load * (1.0 - b))))
+        # Sums from the top, smallest terms first: a difference of two of them keeps the
+        # relative accuracy of the small values it stands for (they fall geometrically in k).
+        self.suffix = [0.0] * (len(values) + 1)
+        for i in range(len(values) - 1, -1, -1):
+            self.suffix[i] = self.suffix[i + 1] + values[i]
+
+    def total(self, lo: int, hi: int) -> float:
+        """sum_{k=lo..hi} C(k, load) (lo <= hi)."""
+        ones = max(0, min(hi, self.first - 1) - lo + 1)
+        size = len(self.suffix) - 1
+        start = min(max(lo - self.first, 0), size)
+        end = min(max(hi - self.first + 1, 0), size)
+        return ones + (self.suffix[start] - self.suffix[end] if end > start else 0.0)
+
+
+def busy_worker_law(workers: int, busy_erlangs: float) -> tuple[int, list[float]]:
+    """(lo, weights of N = lo, lo + 1, ...): the server's busy workers N while one is idle.
+
+    One child: the M/M/TPC number in system below TPC. Several: the sum of the children's
+    Erlang loss laws, close to Poisson(a_b) truncated below c. The weights are Poisson's up to a
+    constant (the caller normalises them), 1 at the mode; only the window of terms above 1e-16 of
+    the mode is kept, so its length grows with sqrt(a_b), not with c.
+    """
+    c, a = workers, busy_erlangs
+    mode = min(math.floor(a), c - 1)
+    values = [1.0]
+    n = mode + 1
+    while n < c and values[-1] > _NEGLIGIBLE:
+        values.append(values[-1] * a / n)
+        n += 1
+    below: list[float] = []
+    value, n = 1.0, mode
+    while n > 0 and value > _NEGLIGIBLE:
+        value *= n / a
+        below.append(value)
+        n -= 1
+    below.reverse()
+    return mode - len(below), below + values
+
+
+def slot_wait(
+    processes: int,
+    threads_per_child: int,
+    factor: int,
+    *,
+    busy_erlangs: float,
+    open_connections_mean: float,
+    holding_s: float,
+    worker_s: float,
+    accept_queue: int,
+) -> SlotWait:
+    """The wait of a new connection for a worker or a slot (module docstring; docs/models.md).
+
+    x = open connections on K(n) = P (1 + F) TPC - F n places, of which the last P F are out of
+    reach while connections wait (hysteresis, module docstring):
+    `p_slot = sum_{n<c} pi_n mean_{k=K(n)-PF..K(n)} C(k, x) / sum_{n<c} pi_n`.
+    A wait for a slot is exponential with mean `E[H] / (K' - x)`, K' = K(a_b) - P F / 2 the
+    middle of that range (Erlang C's conditional wait); a wait for a worker has the conditional
+    mean `S_w / (c - a_b)` (M/M/c). The wait given a wait mixes the two with one exponential tail:
+    `w1 = (p_worker S_w / (c - a_b) + (1 - p_worker) p_slot E[H] / (K' - x)) / p_wait`.
+    P(block) is M/M/K/K+Q's with floor(K') servers.
+    Domain: P, TPC, F >= 1, loads >= 0, holding_s, worker_s > 0, accept_queue >= 1.
+    """
+    p, tpc, f = processes, threads_per_child, factor
+    c = p * tpc
+    a_b, x = busy_erlangs, open_connections_mean
+    slots_mean = p * (1 + f) * tpc - f * a_b
+    serving = slots_mean - p * f / 2.0  # places in use while connections wait (hysteresis)
+    if a_b >= c:
+        return SlotWait(1.0, 1.0, 1.0, math.inf, math.inf, 1.0, slots_mean, False)
+    p_worker = erlang_c(c, a_b)
+    stable = x < serving
+    # M/M/K/K+Q with floor(K') servers and the whole accept queue: both sides of x = K'.
+    places = max(1, math.floor(serving))
+    p_block = p_block_from_b(places, x, accept_queue, erlang_b(places, x))
+    if not stable:
+        # More connections than places: the queue grows without bound and every one waits.
+        return SlotWait(1.0, p_worker, 1.0, math.inf, math.inf, p_block, slots_mean, False)
+    lo, law = busy_worker_law(c, a_b)
+    width = p * f  # the hysteresis range is width + 1 server counts
+    highest = p * (1 + f) * tpc - f * lo
+    erlang = ErlangCRange(highest - f * (len(law) - 1) - width, highest, x)
+    # ErlangCRange.total inlined (this loop is the model's inner loop): C = 1 below `first`.
+    first, suffix = erlang.first, erlang.suffix
+    size = len(suffix) - 1
+    weight = 0.0
+    p_slot = 0.0
+    for i, pi in enumerate(law):
+        top = highest - f * i
+        bottom = top - width
+        ones = 0
+        if bottom < first:
+            ones = first - bottom if first <= top else width + 1
+        start = bottom - first
+        start = 0 if start < 0 else (size if start > size else start)
+        end = top - first + 1
+        end = 0 if end < 0 else (size if end > size else end)
+        full = ones + (suffix[start] - suffix[end] if end > start else 0.0)
+        weight += pi
+        p_slot += pi * full
+    p_slot = min(1.0, p_slot / ((width + 1) * weight)) if weight > 0.0 else 1.0
+    p_wait = min(1.0, p_worker + (1.0 - p_worker) * p_slot)
+    slot_part = (1.0 - p_worker) * p_slot
+    mean_wait = _weighted(p_worker, worker_s / (c - a_b)) + _weighted(
+        slot_part, holding_s / (serving - x)
+    )
+    w1 = mean_wait / p_wait if p_wait > 0.0 else 0.0
+    return SlotWait(p_wait, p_worker, p_slot, mean_wait, w1, p_block, slots_mean, True)
+
+
+def _weighted(probability: float, wait_s: float) -> float:
+    """probability x wait, 0 when the probability is 0 (even for an infinite or huge wait)."""
+    return probability * wait_s if probability > 0.0 else 0.0
+
+
+def with_reconnections(
+    wait: SlotWait, fresh_per_s: float, reconnections_per_s: float, wait_given_wait_s: float
+) -> SlotWait:
+    """`wait` with a stream of new connections that always wait (mean `wait_given_wait_s`) added.
+
+    P(wait) and the mean wait become the averages over both streams, weighted by their rates:
+    `p = (fresh p_fresh + reconnections) / (fresh + reconnections)`; w1 = mean / p. Used for the
+    reconnections of keep-alive requests a lone child dropped while full (they wait for a worker).
+    """
+    total = fresh_per_s + reconnections_per_s
+    if reconnections_per_s <= 0.0 or not wait.stable:
+        return wait
+    p_wait = min(1.0, (fresh_per_s * wait.p_wait + reconnections_per_s) / total)
+    mean = _weighted(fresh_per_s / total, wait.mean_wait_s) + _weighted(
+        reconnections_per_s / total, wait_given_wait_s
+    )
+    p_worker = min(1.0, (fresh_per_s * wait.p_worker + reconnections_per_s) / total)
+    p_slot = min(1.0, max(0.0, (p_wait - p_worker) / (1.0 - p_worker))) if p_worker < 1.0 else 0.0
+    return replace(
+        wait,
+        p_wait=p_wait,
+        p_worker=p_worker,
+        p_slot=p_slot,
+        mean_wait_s=mean,
+        mean_wait_given_wait_s=mean / p_wait,
+    )

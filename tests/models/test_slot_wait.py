@@ -1,0 +1,176 @@
+"""event's accept-queue wait for a worker or a connection slot (capplan.models.slot_wait)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from capplan.models import evaluate
+from capplan.models.slot_wait import (
+    ErlangCRange,
+    SlotWait,
+    busy_worker_law,
+    slot_wait,
+    with_reconnections,
+)
+from capplan.profile import Traffic, TrafficProfile, Visits
+from capplan.queueing import erlang_c
+from capplan.settings import CommonSettings, EventSettings
+
+
+@pytest.mark.parametrize(
+    ("lowest", "highest", "load"),
+    [(1, 8, 2.5), (8, 16, 10.1), (25, 75, 42.4), (100, 300, 150.0), (25, 10**9, 3.0)],
+)
+def test_erlang_c_sums_match_erlang_c(lowest: int, highest: int, load: float) -> None:
+    sums = ErlangCRange(lowest, highest, load)
+    top = min(highest, lowest + 400)
+    for k in range(lowest, top + 1):
+        expected = erlang_c(k, load) if k > load else 1.0
+        assert sums.total(k, k) == pytest.approx(expected, rel=1e-11, abs=1e-300)
+    expected = math.fsum(erlang_c(k, load) if k > load else 1.0 for k in range(lowest, top + 1))
+    assert sums.total(lowest, top) == pytest.approx(expected, rel=1e-11)
+    # Far above the load every term is below 1e-300: a range of 10^9 server counts costs nothing.
+    assert sums.total(lowest, highest) == pytest.approx(expected, rel=1e-11)
+
+
+def test_huge_factor_is_cheap_and_finite() -> None:
+    w = _wait(4, 25, 2**28, 50.0, 1e6)
+    assert w.stable
+    assert 0.0 <= w.p_wait < 1e-5
+    assert math.isfinite(w.mean_wait_s)
+
+
+@pytest.mark.parametrize(
+    ("workers", "load"), [(4, 3.2), (8, 2.9), (16, 8.0), (400, 10.0), (10**8, 5e5)]
+)
+def test_busy_worker_law_is_a_poisson_window(workers: int, load: float) -> None:
+    lo, weights = busy_worker_law(workers, load)
+    assert lo + len(weights) <= workers  # N < c: a worker is idle
+    assert max(weights) == 1.0
+    for i in range(1, len(weights)):
+        assert weights[i] / weights[i - 1] == pytest.approx(load / (lo + i), rel=1e-12)
+    assert len(weights) < 30 * math.sqrt(load) + 60  # sqrt(load) terms, not workers
+    assert weights[0] <= 1e-16 or lo == 0
+    assert weights[-1] <= 1e-16 or lo + len(weights) == workers
+
+
+def _wait(processes: int, tpc: int, factor: int, busy: float, open_: float) -> SlotWait:
+    return slot_wait(
+        processes,
+        tpc,
+        factor,
+        busy_erlangs=busy,
+        open_connections_mean=open_,
+        holding_s=1.0,
+        worker_s=0.05,
+        accept_queue=511,
+    )
+
+
+def test_idle_server_waits_as_erlang_c_over_the_hysteresis_range() -> None:
+    # No busy worker: K = (1 + F) TPC = 20; the listener comes back below K - F = 19.
+    w = _wait(1, 10, 1, 1e-12, 15.0)
+    assert w.p_slot == pytest.approx((erlang_c(19, 15.0) + erlang_c(20, 15.0)) / 2, rel=1e-9)
+    assert w.p_worker < 1e-12
+    # The slot wait given a wait: E[H] / (K - F/2 - x).
+    assert w.mean_wait_given_wait_s == pytest.approx(1.0 / (19.5 - 15.0), rel=1e-9)
+    assert w.mean_wait_s == pytest.approx(w.p_wait * w.mean_wait_given_wait_s, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        pytest.param((1, 8, 1, 2.9, 10.0), (1, 8, 2, 2.9, 10.0), id="larger F"),
+        pytest.param((2, 8, 2, 4.0, 36.0), (3, 8, 2, 4.0, 36.0), id="more children"),
+        pytest.param((1, 8, 1, 2.9, 9.0), (1, 8, 1, 2.9, 11.0), id="more open connections"),
+        pytest.param((2, 8, 2, 4.0, 20.0), (2, 8, 2, 8.0, 20.0), id="more busy workers"),
+    ],
+)
+def test_wait_is_monotone(
+    low: tuple[int, int, int, float, float], high: tuple[int, int, int, float, float]
+) -> None:
+    """`high` has the scarcer slots: larger F or more children lower P(wait), load raises it."""
+    a, b = _wait(*low), _wait(*high)
+    if low[2] < high[2] or low[0] < high[0]:
+        a, b = b, a
+    assert a.p_wait < b.p_wait
+    assert a.mean_wait_s < b.mean_wait_s
+    assert a.p_block <= b.p_block
+
+
+def test_beyond_the_slots_the_wait_is_unbounded() -> None:
+    w = _wait(1, 8, 1, 2.0, 15.0)  # K = 16 - 2 = 14, K - F/2 = 13.5 < 15 open connections
+    assert not w.stable
+    assert math.isinf(w.mean_wait_s)
+    assert w.wait_quantile_s(0.99) == math.inf
+    assert w.p_wait == 1.0
+    # M/M/13/13+511 at 15 Erlangs: most of the excess is turned away at the full accept queue.
+    assert w.p_block == pytest.approx(1 - 13 / 15, rel=0.01)
+
+
+def test_all_workers_busy_is_a_certain_wait() -> None:
+    w = _wait(2, 4, 2, 8.0, 9.0)
+    assert (w.p_wait, w.p_worker, w.stable) == (1.0, 1.0, False)
+
+
+def test_reconnections_that_always_wait_raise_the_averages() -> None:
+    w = _wait(1, 4, 4, 3.2, 5.0)
+    both = with_reconnections(w, 10.0, 2.0, 0.25)
+    assert both.p_wait == pytest.approx((10 * w.p_wait + 2) / 12, rel=1e-12)
+    assert both.mean_wait_s == pytest.approx((10 * w.mean_wait_s + 2 * 0.25) / 12, rel=1e-12)
+    assert both.p_worker > w.p_worker
+    assert both.p_wait == pytest.approx(both.p_worker + (1 - both.p_worker) * both.p_slot)
+    assert with_reconnections(w, 10.0, 0.0, 0.25) is w
+
+
+@pytest.mark.parametrize(
+    ("p_wait", "level", "expected"), [(0.5, 0.99, math.log(50)), (0.005, 0.99, 0)]
+)
+def test_wait_quantile(p_wait: float, level: float, expected: float) -> None:
+    w = SlotWait(p_wait, 0.0, p_wait, p_wait, 1.0, 0.0, 10.0, True)
+    assert w.wait_quantile_s(level) == pytest.approx(expected, rel=1e-12)
+
+
+def _measured_profile(rate: float) -> TrafficProfile:
+    # One request per connection, the client holds it open: the server closes it at its timeout.
+    return TrafficProfile(
+        "held-open",
+        Traffic(requests_per_second=rate, service_time_s=0.01),
+        Visits(requests_per_visit=1, distribution="fixed", think_time_s=1.0),
+    )
+
+
+def _two_by_ten(factor: float) -> EventSettings:
+    """2 children of 10 threads, KeepAliveTimeout 5 s, AsyncRequestWorkerFactor `factor`."""
+    return EventSettings(
+        server_limit=2,
+        thread_limit=64,
+        threads_per_child=10,
+        max_request_workers=20,
+        async_request_worker_factor=factor,
+        common=CommonSettings(keep_alive_timeout_s=5.0),
+    )
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.99, 1.0])
+def test_factor_below_two_acts_as_one(factor: float) -> None:
+    """AsyncRequestWorkerFactor is truncated and floored at 1 (event.c set_worker_factor)."""
+
+    def at(f: float) -> float:
+        return evaluate(_two_by_ten(f), _measured_profile(5.9)).p_wait
+
+    assert at(factor) == at(1.0)
+
+
+def test_two_children_held_open_against_httpd() -> None:
+    """httpd 2.4.71, 2 x 10 threads, AsyncRequestWorkerFactor 0.5, 5.9 connections/s of one request
+    held open until KeepAliveTimeout 5 s (validation case event-limit-f05-2x10-ka5): 0.100 ± 0.030
+    of new connections waited more than 5 ms, 57 ± 23 ms on average; the children pool their
+    slots (each child alone, as a delay system of 20 places, would say 0.22)."""
+    m = evaluate(_two_by_ten(0.5), _measured_profile(5.9))
+    assert m.event is not None
+    assert 0.06 <= m.p_wait_exceeds(0.005) <= 0.13
+    assert 0.030 <= m.mean_wait_s <= 0.080
+    assert m.event.wait_for_slot_probability > 100 * m.event.wait_for_worker_probability
