@@ -29,6 +29,7 @@ from capplan.settings import EffectiveConfig, MpmName, MpmSettings
 
 if TYPE_CHECKING:
     from capplan.compare import Comparison
+    from capplan.fpm.locate import FpmSide
     from capplan.measure.pipeline import Measurement
     from capplan.profile import TrafficProfile
     from capplan.sweep import Curves, Sweep
@@ -50,6 +51,19 @@ def load_config(
     return load_effective_config(
         path, defines=defines, mpm=mpm, somaxconn=somaxconn, defaults_if_missing=True
     )
+
+
+def load_fpm_side(
+    config: EffectiveConfig, pool_file: str | None
+) -> tuple[FpmSide | None, str | None]:
+    """The PHP-FPM pool behind `config` (from `--fpm-pool` or the system's php-fpm config) and,
+    when none is found although the config sends PHP to FastCGI, the note that says so."""
+    from capplan.fpm.locate import find_fpm_side, no_pool_message
+
+    side = find_fpm_side(config.fcgi_backends, pool_file=pool_file)
+    if side is None and config.fcgi_backends:
+        return None, no_pool_message(config.fcgi_backends)
+    return side, None
 
 
 def load_profile_for(path: str | None) -> TrafficProfile:

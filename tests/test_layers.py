@@ -33,7 +33,7 @@ HOMES = {
 LAYERS = (
     ("capplan.errors", "capplan.location", "capplan.units", "capplan.files", "capplan.config",
      "capplan.settings", "capplan.queueing", "capplan.runtime"),
-    ("capplan.mpm", "capplan.http2", "capplan.profile", "capplan.catalog"),
+    ("capplan.mpm", "capplan.http2", "capplan.profile", "capplan.catalog", "capplan.fpm"),
     ("capplan.machine",),
     ("capplan.models", "capplan.logs", "capplan.measure", "capplan.errorlog", "capplan.snippet"),
     ("capplan.recommend", "capplan.fit"),
