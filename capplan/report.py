@@ -110,6 +110,8 @@ def profile_sources(
             continue  # sections and labels carry no figure
         if key in HTTP2_KEYS and not profile.visits.uses_http2:
             continue
+        if key.startswith("php.") and profile.php is None:
+            continue  # no php: section, no PHP figures
         sub = measured.get(key)
         location = profile.location_of(key)
         if sub is not None:
