@@ -46,6 +46,7 @@ from capplan.snippet import (
 
 if TYPE_CHECKING:
     from capplan.errorlog import ErrorLogEvidence
+    from capplan.fpm_plan import FpmReport
     from capplan.models import MpmMetrics, TargetResult
     from capplan.models.http2 import Http2Sizing
     from capplan.profile import TrafficProfile
@@ -199,6 +200,8 @@ class Report:
     notes: tuple[str, ...] = ()
     # What httpd's error log says about its limits (`recommend --error-log`).
     error_log: ErrorLogEvidence | None = None
+    # PHP-FPM behind httpd (a profile with `php:`, or `--fpm-pool`); None: not modelled.
+    php_fpm: FpmReport | None = None
 
     @property
     def sizing_rate_per_s(self) -> float:

@@ -37,7 +37,7 @@ LAYERS = (
     ("capplan.machine",),
     ("capplan.models", "capplan.logs", "capplan.measure", "capplan.errorlog", "capplan.snippet"),
     ("capplan.recommend", "capplan.fit"),
-    ("capplan.report", "capplan.compare", "capplan.sweep"),
+    ("capplan.report", "capplan.compare", "capplan.sweep", "capplan.fpm_plan"),
     ("capplan.pipeline",),
     ("capplan.render",),
     ("capplan.cli",),

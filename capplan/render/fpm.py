@@ -1,7 +1,8 @@
-"""Rendering the FPM side for `inspect`: backends and pool → JSON-ready dicts and text lines.
+"""Rendering PHP-FPM: backends, pool and FPM report → JSON-ready dicts and text lines.
 
-Input: the FastCGI backends of an httpd config and the `FpmSide` found for them (or None).
-Output: plain data (`php_fpm` in `inspect --format json`) and the lines of the table view.
+Input: the FastCGI backends of an httpd config and the `FpmSide` found for them (`inspect`), or
+a report's `FpmReport` (`recommend`, `check`). Output: plain data (`php_fpm` in the JSON
+documents, `recommendation.php_fpm_directives`) and the lines of the table view.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Any
 
 from capplan.fpm.handlers import FcgiBackend
 from capplan.fpm.locate import FpmSide
+from capplan.fpm.model import FpmMetrics
 from capplan.fpm.pool import FpmPool
+from capplan.fpm_plan import FpmReport
 
 # The pool options shown, in php-fpm's own order, with the FpmPool field behind each.
 POOL_FIELDS = (
@@ -118,4 +121,137 @@ def fpm_lines(backends: Sequence[FcgiBackend], side: FpmSide | None, note: str |
         lines += [f"  php-fpm warning: {w}" for w in side.config.warnings]
     if note:
         lines.append(f"  {note}")
+    return lines
+
+
+# --- recommend and check ------------------------------------------------------------------------
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: an unstable pool's wait is null."""
+    import math
+
+    return value if value is not None and math.isfinite(value) else None
+
+
+def metrics_to_dict(metrics: FpmMetrics) -> dict[str, Any]:
+    """One FPM operating point: the contract's keys first, then detail."""
+    return {
+        "max_children": metrics.max_children,
+        "p_wait": metrics.p_wait,
+        "mean_wait_s": _finite(metrics.mean_wait_s),
+        "memory_bytes": metrics.memory_bytes,
+        "stable": metrics.stable,
+        "pm": metrics.pm,
+        "servers": metrics.servers,
+        "httpd_connections": metrics.httpd_connections,
+        "rate_per_s": metrics.rate_per_s,
+        "service_time_s": metrics.service_s,
+        "service_time_scv": metrics.scv,
+        "offered_load_erlangs": metrics.offered_load_erlangs,
+        "utilization": metrics.utilization,
+        "wait_p99_s": _finite(metrics.wait_p99_s),
+        "p_wait_exceeds_max_wait": metrics.p_wait_exceeds,
+        "accept_queue": metrics.accept_queue,
+        "p_block": metrics.p_block,
+        "children_typical": metrics.children_typical,
+        "memory_typical_bytes": metrics.memory_typical_bytes,
+    }
+
+
+def fpm_report_to_dict(fpm: FpmReport) -> dict[str, Any]:
+    """The report's top-level `php_fpm`: the current pool at the profile's rate (`pool` and the
+    figures null when no pool was found), where it was read, its targets at the sizing rate."""
+    side = fpm.side
+    out: dict[str, Any] = {
+        "pool": side.pool.name if side is not None else None,
+        "file": side.config.path if side is not None else None,
+        "location": str(side.pool.location) if side is not None else None,
+        "chosen": side.how if side is not None else None,
+        "backend": backend_to_dict(side.backend) if side and side.backend else None,
+        "note": fpm.note,
+        "assumed_php_defaults": fpm.assumed_defaults,
+    }
+    if fpm.current is not None:
+        out.update(metrics_to_dict(fpm.current))
+    else:
+        out.update(
+            {
+                "max_children": None,
+                "p_wait": None,
+                "mean_wait_s": None,
+                "memory_bytes": None,
+                "stable": None,
+            }
+        )
+    out["at_sizing_rate"] = (
+        metrics_to_dict(fpm.current_at_sizing) if fpm.current_at_sizing is not None else None
+    )
+    out["targets"] = [
+        {"target": t.target, "limit": t.limit, "value": t.value, "met": t.met} for t in fpm.targets
+    ]
+    if side is not None:
+        out["effective"] = pool_values(side.pool)
+        out["provenance"] = pool_sources(side.pool)
+    return out
+
+
+def recommendation_fpm_dict(fpm: FpmReport) -> dict[str, Any]:
+    """What `recommendation` gains with PHP-FPM: the pool options, their snippet and the
+    proposed pool's figures at the sizing rate."""
+    return {
+        "php_fpm_directives": dict(fpm.directives),
+        "php_fpm_snippet": fpm.snippet,
+        "php_fpm_file": fpm.side.pool.location.path if fpm.side is not None else None,
+        "php_fpm": metrics_to_dict(fpm.proposed) if fpm.proposed is not None else None,
+    }
+
+
+def fpm_report_lines(fpm: FpmReport, *, recommend: bool) -> list[str]:
+    """The table view's PHP-FPM part: the pool, its figures, targets and (recommend) snippet."""
+    from capplan.render.format import format_probability, format_seconds
+    from capplan.units import format_size
+
+    lines = ["", "PHP-FPM:"]
+    side = fpm.side
+    if side is not None:
+        lines.append(f"  pool [{side.pool.name}] at {side.pool.location} ({side.how})")
+    if fpm.note:
+        lines.append(f"  {fpm.note}")
+    if fpm.assumed_defaults:
+        lines.append(
+            "  the profile has no php: section: every request is taken to reach PHP for the "
+            "whole service time, 64MiB per child, 128MiB shared (docs/profile.md)"
+        )
+    shown = fpm.current_at_sizing
+    if shown is not None:
+        wait = format_seconds(shown.mean_wait_s) if shown.stable else "unbounded (overloaded)"
+        lines += [
+            f"  pm = {shown.pm}, pm.max_children = {shown.max_children} ({shown.servers} usable "
+            f"behind httpd's {shown.httpd_connections} FastCGI connections)",
+            f"  at the sizing rate: {shown.offered_load_erlangs:.3g} busy children on average, "
+            f"P(wait for a child) {format_probability(shown.p_wait)}, mean wait {wait}, "
+            f"P(socket queue full) {format_probability(shown.p_block)}",
+            f"  memory: {format_size(shown.memory_bytes)} worst case "
+            f"({format_size(shown.memory_typical_bytes)} typical for pm = {shown.pm})",
+        ]
+        for t in fpm.targets:
+            mark = "ok" if t.met else "MISSED"
+            lines.append(
+                f"  {t.target}: {format_probability(t.value)} (limit "
+                f"{format_probability(t.limit)}) {mark}"
+            )
+    if recommend and fpm.proposed is not None:
+        proposed = fpm.proposed
+        if fpm.snippet:
+            where = f" in {side.pool.location.path}" if side is not None else ""
+            lines += ["", f"  Pool options{where}:", ""]
+            lines += [f"    {line}" for line in fpm.snippet.splitlines()]
+        else:
+            lines.append("  The pool's sizing options can stay as they are.")
+        lines.append(
+            f"  With them: P(wait for a child) {format_probability(proposed.p_wait)}, memory "
+            f"{format_size(proposed.memory_bytes)} worst case, counted with httpd's against "
+            "memory.ram"
+        )
     return lines
