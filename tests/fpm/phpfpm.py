@@ -6,10 +6,15 @@ never read or written (`-n` skips php.ini).
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import os
 import re
 import shutil
+import signal
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 _ENTRY = re.compile(r"NOTICE:\s+(\S+) = (.*)$")
@@ -71,3 +76,37 @@ def tt_error(binary: str, config: Path, prefix: Path) -> str:
         if found is not None:
             return found.group(1)
     raise AssertionError(run.stdout + run.stderr)
+
+
+@contextlib.contextmanager
+def running_fpm(binary: str, root: Path, pool: str, *, name: str = "www") -> Iterator[Path]:
+    """A php-fpm master in the foreground with one pool `[name]` (its `pool` lines) listening on
+    ROOT/fpm.sock; yields the pool file. Stopped by its PID (SIGQUIT, then SIGKILL)."""
+    root.mkdir(parents=True, exist_ok=True)
+    user = "www-data" if os.geteuid() == 0 else ""
+    conf = root / "php-fpm.conf"
+    conf.write_text(
+        f"[global]\npid = {root}/fpm.pid\nerror_log = {root}/fpm.log\ndaemonize = no\n"
+        f"[{name}]\n" + (f"user = {user}\n" if user else "") + f"listen = {root}/fpm.sock\n"
+        f"listen.mode = 0666\n{pool}\n"
+    )
+    proc = subprocess.Popen(
+        [binary, "-n", "-F", "-y", str(conf), "-p", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not (root / "fpm.sock").exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = (root / "fpm.log").read_text() if (root / "fpm.log").exists() else ""
+                raise AssertionError(f"php-fpm did not start: {log}")
+            time.sleep(0.05)
+        yield conf
+    finally:
+        proc.send_signal(signal.SIGQUIT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
