@@ -98,8 +98,9 @@ def evaluate_fpm(
 ) -> FpmMetrics:
     """PHP-FPM as an M/G/c station behind httpd at the profile's rate.
 
-    c = min(pm.max_children, C_h); a = λ · share · S_php. P(wait) is Erlang C, the waits
-    Allen-Cunneen with the SCV of the time in PHP. Waiting requests sit in the FPM socket's
+    c = pm.max_children, a = λ · share · S_php. When c ≥ C_h (httpd's FastCGI connections) no
+    request ever waits at FPM. Otherwise P(wait) is Erlang C, the waits Allen-Cunneen with the SCV
+    of the time in PHP. Waiting requests sit in the FPM socket's
     accept queue (min(listen.backlog, somaxconn) + 1); it can overflow only when httpd can
     have more connections waiting than it holds, C_h - c > Q: then M/M/c/K with the SCV-scaled
     queue gives P(block) (mod_proxy answers 503 for those).
@@ -116,12 +117,21 @@ def evaluate_fpm(
     conns = httpd_connections(settings, proxy_max)
     servers = max(1, min(pool.max_children, conns))
     queue = pool.accept_queue_capacity(settings.common.somaxconn)
-    station = mgc(servers, load, service_s, scv)
     max_wait = profile.targets.max_wait
-    exceeds = station.p_wait_exceeds(max_wait.time_s) if max_wait is not None else None
     p_block = 0.0
-    if conns - servers > queue and load > 0:
-        p_block = blocking_estimate(servers, load, queue, scv).p_block_est
+    if pool.max_children >= conns:
+        # httpd cannot have more PHP requests out than there are children: none ever waits at
+        # FPM, the queue is httpd's own (its models carry it, with the time in PHP in S).
+        p_wait = mean_wait = wait_p99 = 0.0
+        exceeds: float | None = 0.0 if max_wait is not None else None
+        stable = True
+    else:
+        station = mgc(servers, load, service_s, scv)
+        p_wait, mean_wait, wait_p99 = station.p_wait, station.mean_wait_s, station.wait_p99_s
+        exceeds = station.p_wait_exceeds(max_wait.time_s) if max_wait is not None else None
+        stable = station.stable
+        if conns - servers > queue and load > 0:
+            p_block = blocking_estimate(servers, load, queue, scv).p_block_est
     busy = min(load, float(servers))
     children = typical_children(pool, busy)
     return FpmMetrics(
@@ -135,10 +145,10 @@ def evaluate_fpm(
         scv=scv,
         offered_load_erlangs=load,
         utilization=min(1.0, load / servers),
-        stable=station.stable,
-        p_wait=station.p_wait,
-        mean_wait_s=station.mean_wait_s,
-        wait_p99_s=station.wait_p99_s,
+        stable=stable,
+        p_wait=p_wait,
+        mean_wait_s=mean_wait,
+        wait_p99_s=wait_p99,
         p_wait_exceeds=exceeds,
         accept_queue=queue,
         p_block=p_block,

@@ -100,11 +100,19 @@ def test_overloaded_pool_is_unstable_not_nan() -> None:
     assert math.isinf(metrics.mean_wait_s)
 
 
-def test_httpd_caps_the_usable_children() -> None:
+def test_no_wait_at_fpm_when_children_cover_httpd() -> None:
+    """10 prefork workers, 50 children: at most 10 PHP requests are ever out, none waits at FPM
+    even at a load httpd itself cannot carry (its own model shows that)."""
     pool = replace(POOL, max_children=50)
     prefork = PreforkSettings(max_request_workers=10, server_limit=10)
-    metrics = evaluate_fpm(pool, _profile(1.0, Php(service_time_s=1.0)), prefork)
+    metrics = evaluate_fpm(pool, _profile(12.0, Php(service_time_s=1.0)), prefork)
     assert (metrics.max_children, metrics.servers, metrics.httpd_connections) == (50, 10, 10)
+    assert (metrics.p_wait, metrics.mean_wait_s, metrics.stable, metrics.p_block) == (
+        0.0,
+        0.0,
+        True,
+        0.0,
+    )
 
 
 def test_socket_queue_overflows_only_when_httpd_can_queue_more_than_it_holds() -> None:
