@@ -98,6 +98,7 @@ def test_table_shows_pool_and_snippet(tmp_path: Path, capsys: pytest.CaptureFixt
     assert f"pool [www] at {pool}:1" in out
     assert "php_fpm.max_wait_probability: 1 (limit 0.01) MISSED" in out
     assert "pm.max_children      = " in out
+    assert "php: figures from capplan's defaults: service_time_scv, process, shared" in out
 
 
 def test_check_fails_on_the_pool_and_points_at_its_line(

@@ -207,8 +207,11 @@ def recommendation_fpm_dict(fpm: FpmReport) -> dict[str, Any]:
     }
 
 
-def fpm_report_lines(fpm: FpmReport, *, recommend: bool) -> list[str]:
-    """The table view's PHP-FPM part: the pool, its figures, targets and (recommend) snippet."""
+def fpm_report_lines(
+    fpm: FpmReport, *, recommend: bool, defaults: tuple[str, ...] = ()
+) -> list[str]:
+    """The table view's PHP-FPM part: the pool, its figures, targets and (recommend) snippet;
+    `defaults` names the php: figures that come from capplan's defaults, said out loud."""
     from capplan.render.format import format_probability, format_seconds
     from capplan.units import format_size
 
@@ -222,6 +225,11 @@ def fpm_report_lines(fpm: FpmReport, *, recommend: bool) -> list[str]:
         lines.append(
             "  the profile has no php: section: every request is taken to reach PHP for the "
             "whole service time, 64MiB per child, 128MiB shared (docs/profile.md)"
+        )
+    elif defaults:
+        lines.append(
+            f"  php: figures from capplan's defaults: {', '.join(defaults)} (docs/profile.md; "
+            "`capplan measure --fpm-pool` measures process and shared)"
         )
     shown = fpm.current_at_sizing
     if shown is not None:

@@ -16,7 +16,14 @@ def render_report(report: Report, format_name: str) -> str:
     if report.php_fpm is not None and format_name in ("table", "markdown"):
         from capplan.render.fpm import fpm_report_lines
 
-        lines = fpm_report_lines(report.php_fpm, recommend=report.command == "recommend")
+        defaults = tuple(
+            key.removeprefix("php.")
+            for key, source in report.sources
+            if key.startswith("php.") and source == "default"
+        )
+        lines = fpm_report_lines(
+            report.php_fpm, recommend=report.command == "recommend", defaults=defaults
+        )
         text = text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
     return text
 
