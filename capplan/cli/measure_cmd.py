@@ -148,7 +148,8 @@ def measure_command(
 def _measure_fpm(pool_file: Path, fmt: MeasureFormat, output: Path | None) -> int:
     """`measure --fpm-pool`: the pool's first pool section, measured while it runs."""
     from capplan.fpm.pool import read_fpm_config
-    from capplan.measure.fpm import fpm_to_dict, measure_fpm, render_fpm_table, render_fpm_yaml
+    from capplan.measure.fpm import measure_fpm
+    from capplan.render.fpm import fpm_measurement_to_dict, render_fpm_table, render_fpm_yaml
 
     pool = read_fpm_config(str(pool_file)).pools[0]
     result = measure_fpm(pool)
@@ -158,7 +159,7 @@ def _measure_fpm(pool_file: Path, fmt: MeasureFormat, output: Path | None) -> in
         case MeasureFormat.json:
             import json
 
-            text = json.dumps(fpm_to_dict(result), indent=2) + "\n"
+            text = json.dumps(fpm_measurement_to_dict(result), indent=2) + "\n"
         case MeasureFormat.yaml:
             text = render_fpm_yaml(result)
     emit(text, output, inputs=[pool_file])

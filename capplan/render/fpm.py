@@ -15,6 +15,8 @@ from capplan.fpm.locate import FpmSide
 from capplan.fpm.model import FpmMetrics
 from capplan.fpm.pool import FpmPool
 from capplan.fpm_plan import FpmReport
+from capplan.measure.fpm import FpmMeasurement
+from capplan.render.format import format_bytes
 
 # The pool options shown, in php-fpm's own order, with the FpmPool field behind each.
 POOL_FIELDS = (
@@ -94,9 +96,7 @@ def _shown(key: str, value: object) -> str:
     if key == "pm.max_requests" and value == 0:
         return "0 (never recycle)"
     if key == "php memory_limit" and isinstance(value, int):
-        from capplan.units import format_size
-
-        return "-1 (no limit)" if value < 0 else format_size(value)
+        return "-1 (no limit)" if value < 0 else format_bytes(value)
     return str(value)
 
 
@@ -213,7 +213,6 @@ def fpm_report_lines(
     """The table view's PHP-FPM part: the pool, its figures, targets and (recommend) snippet;
     `defaults` names the php: figures that come from capplan's defaults, said out loud."""
     from capplan.render.format import format_probability, format_seconds
-    from capplan.units import format_size
 
     lines = ["", "PHP-FPM:"]
     side = fpm.side
@@ -224,7 +223,7 @@ def fpm_report_lines(
     if fpm.assumed_defaults:
         lines.append(
             "  the profile has no php: section: every request is taken to reach PHP for the "
-            "whole service time, 64MiB per child, 128MiB shared (docs/profile.md)"
+            "whole service time, 64 MiB per child, 128 MiB shared (docs/profile.md)"
         )
     elif defaults:
         lines.append(
@@ -240,8 +239,8 @@ def fpm_report_lines(
             f"  at the sizing rate: {shown.offered_load_erlangs:.3g} busy children on average, "
             f"P(wait for a child) {format_probability(shown.p_wait)}, mean wait {wait}, "
             f"P(socket queue full) {format_probability(shown.p_block)}",
-            f"  memory: {format_size(shown.memory_bytes)} worst case "
-            f"({format_size(shown.memory_typical_bytes)} typical for pm = {shown.pm})",
+            f"  memory: {format_bytes(shown.memory_bytes)} worst case "
+            f"({format_bytes(shown.memory_typical_bytes)} typical for pm = {shown.pm})",
         ]
         for t in fpm.targets:
             mark = "ok" if t.met else "MISSED"
@@ -259,7 +258,65 @@ def fpm_report_lines(
             lines.append("  The pool's sizing options can stay as they are.")
         lines.append(
             f"  With them: P(wait for a child) {format_probability(proposed.p_wait)}, memory "
-            f"{format_size(proposed.memory_bytes)} worst case, counted with httpd's against "
+            f"{format_bytes(proposed.memory_bytes)} worst case, counted with httpd's against "
             "memory.ram"
         )
     return lines
+
+
+# --- measure --fpm-pool -------------------------------------------------------------------------
+
+
+def render_fpm_table(m: FpmMeasurement) -> str:
+    """`measure --fpm-pool`'s table: the pool's processes, the status page, the php: figures."""
+    lines = [
+        f"php-fpm pool [{m.pool}]: master PID {m.master.pid}, {len(m.children)} children",
+        f"  total PSS {format_bytes(m.total_pss_bytes)}; per child private (USS) "
+        f"{format_bytes(m.process_bytes)} on average; shared and master "
+        f"{format_bytes(m.shared_bytes)}",
+    ]
+    for child in m.children:
+        lines.append(
+            f"  child {child.pid}: PSS {format_bytes(child.pss_bytes)}, private "
+            f"{format_bytes(child.uss_bytes)}"
+        )
+    if m.status is not None:
+        lines.append("  status page:")
+        lines += [f"    {key}: {value}" for key, value in m.status]
+    if m.status_error is not None:
+        lines.append(f"  status page: {m.status_error}")
+    lines += [
+        "",
+        "Profile figures (php:):",
+        f"  process: {m.process_bytes}",
+        f"  shared: {m.shared_bytes}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def fpm_measurement_to_dict(m: FpmMeasurement) -> dict[str, Any]:
+    """`measure --fpm-pool --format json`: the processes, the php: figures, the status page."""
+    return {
+        "pool": m.pool,
+        "master": {
+            "pid": m.master.pid,
+            "pss_bytes": m.master.pss_bytes,
+            "uss_bytes": m.master.uss_bytes,
+        },
+        "children": [
+            {"pid": c.pid, "pss_bytes": c.pss_bytes, "uss_bytes": c.uss_bytes} for c in m.children
+        ],
+        "total_pss_bytes": m.total_pss_bytes,
+        "php": {"process": m.process_bytes, "shared": m.shared_bytes},
+        "status": dict(m.status) if m.status is not None else None,
+        "status_error": m.status_error,
+    }
+
+
+def render_fpm_yaml(m: FpmMeasurement) -> str:
+    """The profile's php: memory lines, measured (merge them into the profile)."""
+    return (
+        f"# measured on php-fpm pool [{m.pool}], master PID {m.master.pid}, "
+        f"{len(m.children)} children\n"
+        f"php:\n  process: {m.process_bytes}\n  shared: {m.shared_bytes}\n"
+    )

@@ -149,7 +149,7 @@ def test_inspect_shows_backend_and_pool(tmp_path: Path, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert f"SetHandler → unix:/run/php/php8.2-fpm.sock ({conf}:3)" in out
     assert f"pm.max_children            12                        {pool}:4" in out
-    assert "192MiB" in out
+    assert "192 MiB" in out
     assert main(["inspect", str(conf), "--fpm-pool", str(pool), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     fpm = document["php_fpm"]
