@@ -160,6 +160,14 @@ def _relative_to(config: EffectiveConfig, cwd: str) -> EffectiveConfig:
             if config.http2 is not None
             else None
         ),
+        fcgi_backends=tuple(
+            replace(
+                b,
+                location=_shown_location(b.location, cwd),
+                max_location=_shown_location(b.max_location, cwd) if b.max_location else None,
+            )
+            for b in config.fcgi_backends
+        ),
     )
 
 

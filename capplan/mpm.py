@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, assert_never
+from typing import TYPE_CHECKING, Literal, assert_never
 
 from capplan.config.types import Directive, EvaluatedConfig, HttpdWarning
 from capplan.errors import CapplanError
@@ -30,6 +30,9 @@ from capplan.settings import (
     WorkerSettings,
     threaded_settings,
 )
+
+if TYPE_CHECKING:
+    from capplan.fpm.handlers import FcgiBackend
 
 Layout = Literal["debian", "rhel", "upstream", "unknown"]
 
@@ -733,7 +736,23 @@ def effective_config(
         notes=tuple(values.notes),
         modules=tuple(module.identifier for module in evaluated.modules),
         http2=http2,
+        fcgi_backends=_fcgi_backends(evaluated),
     )
+
+
+def _fcgi_backends(evaluated: EvaluatedConfig) -> tuple[FcgiBackend, ...]:
+    """The FastCGI addresses the config sends requests to; the FPM code is imported only for a
+    config that has one."""
+    keys = ("sethandler", "proxypass", "proxypassmatch", "proxyset", "<proxy")
+
+    def maybe(d: Directive) -> bool:
+        return d.key in keys and any("fcgi://" in arg.lower() for arg in d.args)
+
+    if not any(maybe(d) for d in evaluated.directives):
+        return ()
+    from capplan.fpm.handlers import fcgi_backends
+
+    return fcgi_backends(evaluated.directives)
 
 
 def effective_values(config: EffectiveConfig) -> dict[str, int | float | bool]:

@@ -29,6 +29,7 @@ from capplan.settings import EffectiveConfig, MpmName, MpmSettings
 
 if TYPE_CHECKING:
     from capplan.compare import Comparison
+    from capplan.fpm.locate import FpmSide
     from capplan.measure.pipeline import Measurement
     from capplan.profile import TrafficProfile
     from capplan.sweep import Curves, Sweep
@@ -50,6 +51,19 @@ def load_config(
     return load_effective_config(
         path, defines=defines, mpm=mpm, somaxconn=somaxconn, defaults_if_missing=True
     )
+
+
+def load_fpm_side(
+    config: EffectiveConfig, pool_file: str | None
+) -> tuple[FpmSide | None, str | None]:
+    """The PHP-FPM pool behind `config` (from `--fpm-pool` or the system's php-fpm config) and,
+    when none is found although the config sends PHP to FastCGI, the note that says so."""
+    from capplan.fpm.locate import find_fpm_side, no_pool_message
+
+    side = find_fpm_side(config.fcgi_backends, pool_file=pool_file)
+    if side is None and config.fcgi_backends:
+        return None, no_pool_message(config.fcgi_backends)
+    return side, None
 
 
 def load_profile_for(path: str | None) -> TrafficProfile:
@@ -110,13 +124,15 @@ def recommend_report(
     headroom: float | None = None,
     min_saving: float | None = None,
     error_logs: Sequence[str] = (),
+    fpm_pool: str | None = None,
 ) -> Report:
     """`capplan recommend`: load, (measure), (read the error log), size, choose.
 
     `measure`: replace the profile's memory figures by those of the running httpd of this config
     (`capplan measure`); `ram_bytes` (`--ram`) then overrides memory.ram. `headroom`: the
     `--headroom` flag, else the profile's `targets.headroom`, else 0.25. `error_logs`: httpd's
-    error logs, whose limit messages the report cites next to the model.
+    error logs, whose limit messages the report cites next to the model. With a `php:` section
+    or `fpm_pool` (`--fpm-pool`), PHP-FPM is sized together with httpd (`capplan.fpm_plan`).
     """
     check_fraction(headroom, "--headroom", maximum=10.0)
     check_fraction(min_saving, "--min-saving", maximum=1.0)
@@ -139,6 +155,22 @@ def recommend_report(
 
         evidence = read_error_logs(error_logs)
     mpms = mpms_to_consider(mpm, config, config.modules)
+    if profile.php is not None or fpm_pool is not None:
+        from capplan.fpm_plan import recommend_with_fpm
+
+        side, note = load_fpm_side(config, fpm_pool)
+        return recommend_with_fpm(
+            profile,
+            config,
+            side,
+            note,
+            mpms=mpms,
+            modules=config.modules,
+            headroom=RECOMMEND_HEADROOM if headroom is None else headroom,
+            min_saving=MIN_SAVING if min_saving is None else min_saving,
+            substitutions=substitutions,
+            error_log=evidence,
+        )
     return build_report(
         profile,
         config,
@@ -160,6 +192,7 @@ def check_report(
     defines: dict[str, str] | None = None,
     somaxconn: int | None = None,
     headroom: float | None = None,
+    fpm_pool: str | None = None,
 ) -> Report:
     """`capplan check`: the config against the profile's targets (flags override them) at the
     profile's rate plus `--headroom` (else the profile's `targets.headroom`, else none)."""
@@ -168,6 +201,13 @@ def check_report(
     config = load_config(config_path, defines=defines, mpm=mpm, somaxconn=somaxconn)
     if headroom is None:
         headroom = profile.targets.headroom
+    if profile.php is not None or fpm_pool is not None:
+        from capplan.fpm_plan import check_with_fpm
+
+        side, note = load_fpm_side(config, fpm_pool)
+        return check_with_fpm(
+            profile, config, side, note, headroom=0.0 if headroom is None else headroom
+        )
     return build_check(profile, config, headroom=0.0 if headroom is None else headroom)
 
 

@@ -115,6 +115,29 @@ class Targets:
 
 
 @dataclass(frozen=True, slots=True)
+class Php:
+    """The PHP-FPM side: which requests reach PHP, how long they spend there, and FPM's memory.
+
+    `service_time_s`/`service_time_scv` None: the traffic's own (every request's worker time is
+    time in PHP). `process_bytes`: private memory (PSS less the shared part) of one FPM child;
+    `shared_bytes`: the FPM master and the memory its children share (opcache), counted once.
+    """
+
+    share: float = 1.0
+    service_time_s: float | None = None
+    service_time_scv: float | None = None
+    process_bytes: int = 64 << 20
+    shared_bytes: int = 128 << 20
+
+    def service_s(self, traffic: Traffic) -> float:
+        """S_php: mean time a PHP request spends in an FPM child."""
+        return traffic.service_time_s if self.service_time_s is None else self.service_time_s
+
+    def scv(self, traffic: Traffic) -> float:
+        return traffic.service_time_scv if self.service_time_scv is None else self.service_time_scv
+
+
+@dataclass(frozen=True, slots=True)
 class TrafficProfile:
     """A validated profile. `locations` maps dotted keys (`traffic.service_time`) to file:line."""
 
@@ -125,6 +148,8 @@ class TrafficProfile:
     targets: Targets = field(default_factory=Targets)
     source: str = ""
     locations: tuple[tuple[str, Location], ...] = ()
+    # None: the profile has no `php:` section (PHP-FPM is not modelled).
+    php: Php | None = None
 
     def location_of(self, key: str) -> Location | None:
         """Where the user wrote `key` (dotted, e.g. `visits.think_time`), or None (a default)."""
@@ -381,6 +406,40 @@ TARGETS_FIELDS = (
     ),
 )
 
+PHP_FIELDS = (
+    _p(
+        "share",
+        1.0,
+        "share of requests that reach PHP-FPM (the rest are static files or other handlers); "
+        "1 means every request",
+        nullable=False,
+    ),
+    FieldSpec(
+        "service_time",
+        "duration",
+        None,
+        "mean time a PHP request spends in an FPM child (default: traffic.service_time); "
+        "share × service_time is part of traffic.service_time, which it cannot exceed",
+        exclusive_minimum=True,
+        maximum=_DAY_S,
+        nullable=True,
+    ),
+    FieldSpec(
+        "service_time_scv",
+        "number",
+        None,
+        "squared coefficient of variation of the time in PHP (default: traffic.service_time_scv)",
+        maximum=_MAX_SCV,
+        nullable=True,
+    ),
+    _size("process", 64 << 20, "private memory (PSS) of one PHP-FPM child, shared pages excluded"),
+    _size(
+        "shared",
+        128 << 20,
+        "memory of the PHP-FPM master and the pages its children share (opcache), counted once",
+    ),
+)
+
 PROFILE_FIELDS = (
     FieldSpec("version", "integer", PROFILE_VERSION, "profile format version", choices=(1,)),
     FieldSpec(
@@ -400,6 +459,14 @@ PROFILE_FIELDS = (
         {},
         "service targets checked by `check` and met by `recommend`",
         fields=TARGETS_FIELDS,
+    ),
+    FieldSpec(
+        "php",
+        "object",
+        None,
+        "PHP-FPM behind httpd (mod_proxy_fcgi): sized with httpd when present (an empty "
+        "section takes every default)",
+        fields=PHP_FIELDS,
     ),
 )
 
@@ -685,7 +752,7 @@ class _Validator:
                 if anchor is None:
                     raise CapplanError(f"{self.source}: {message}")
                 raise self.fail(anchor, message)
-            elif spec.kind == "object":
+            elif spec.kind == "object" and spec.default is not None:
                 values[spec.key] = self.mapping(spec.fields, None, dotted)
             else:
                 values[spec.key] = spec.default
@@ -817,6 +884,17 @@ def _build(values: dict[str, Any], v: _Validator, root: Node, default_name: str)
     targets = values["targets"]
     max_wait = targets["max_wait"]
     memory = values["memory"]
+    php = None
+    if values["php"] is not None:
+        php = Php(**{spec.attr: values["php"][spec.key] for spec in PHP_FIELDS})
+        php_s = php.service_s(Traffic(traffic["requests_per_second"], mean_s))
+        if php.share * php_s > mean_s * (1 + 1e-9):
+            raise v.fail(
+                v.node_of(root, "php.service_time" if php.service_time_s else "php.share"),
+                f"php: share × service_time = {php.share * php_s:.3g} s exceeds "
+                f"traffic.service_time ({mean_s:.3g} s), the mean worker time of every request, "
+                "which includes the time in PHP",
+            )
     return TrafficProfile(
         name=values["name"] if values["name"] is not None else default_name,
         traffic=Traffic(
@@ -841,6 +919,7 @@ def _build(values: dict[str, Any], v: _Validator, root: Node, default_name: str)
         ),
         source=v.source,
         locations=tuple(v.locations),
+        php=php,
     )
 
 
@@ -893,7 +972,7 @@ def load_profile(path: str | Path) -> TrafficProfile:
 def profile_to_dict(profile: TrafficProfile) -> dict[str, Any]:
     """The profile with defaults filled, under the YAML keys, in seconds and bytes (JSON-safe)."""
     t, v, m, g = profile.traffic, profile.visits, profile.memory, profile.targets
-    return {
+    out: dict[str, Any] = {
         "version": PROFILE_VERSION,
         "name": profile.name,
         "traffic": {
@@ -921,6 +1000,10 @@ def profile_to_dict(profile: TrafficProfile) -> dict[str, Any]:
             "headroom": g.headroom,
         },
     }
+    if profile.php is not None:
+        # Only a profile with a php: section says anything about PHP (older reports unchanged).
+        out["php"] = {spec.key: getattr(profile.php, spec.attr) for spec in PHP_FIELDS}
+    return out
 
 
 _DURATION_PATTERN = r"^\s*(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*(ms|s|min|h)?\s*$"
@@ -1052,6 +1135,7 @@ __all__ = [
     "FieldSpec",
     "MaxWait",
     "Memory",
+    "Php",
     "Targets",
     "Traffic",
     "TrafficProfile",

@@ -46,6 +46,7 @@ from capplan.snippet import (
 
 if TYPE_CHECKING:
     from capplan.errorlog import ErrorLogEvidence
+    from capplan.fpm_plan import FpmReport
     from capplan.models import MpmMetrics, TargetResult
     from capplan.models.http2 import Http2Sizing
     from capplan.profile import TrafficProfile
@@ -110,6 +111,8 @@ def profile_sources(
             continue  # sections and labels carry no figure
         if key in HTTP2_KEYS and not profile.visits.uses_http2:
             continue
+        if key.startswith("php.") and profile.php is None:
+            continue  # no php: section, no PHP figures
         sub = measured.get(key)
         location = profile.location_of(key)
         if sub is not None:
@@ -197,6 +200,8 @@ class Report:
     notes: tuple[str, ...] = ()
     # What httpd's error log says about its limits (`recommend --error-log`).
     error_log: ErrorLogEvidence | None = None
+    # PHP-FPM behind httpd (a profile with `php:`, or `--fpm-pool`); None: not modelled.
+    php_fpm: FpmReport | None = None
 
     @property
     def sizing_rate_per_s(self) -> float:

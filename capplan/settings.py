@@ -13,6 +13,7 @@ from capplan.config.types import HttpdWarning
 from capplan.location import Location
 
 if TYPE_CHECKING:
+    from capplan.fpm.handlers import FcgiBackend
     from capplan.http2 import Http2Settings
 
 MpmName = Literal["prefork", "worker", "event"]
@@ -179,6 +180,8 @@ class EffectiveConfig:
     modules: tuple[str, ...] = ()
     # mod_http2's effective settings; None when mod_http2 is not loaded.
     http2: Http2Settings | None = None
+    # Where the config sends PHP requests over FastCGI (PHP-FPM), with file:line.
+    fcgi_backends: tuple[FcgiBackend, ...] = ()
 
     def source_of(self, directive: str) -> Location | None:
         for name, location in self.provenance:

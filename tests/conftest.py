@@ -59,3 +59,16 @@ def not_httpd() -> Iterator[int]:
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope="session")
+def php_fpm() -> str:
+    """Debian's php-fpm, the oracle for pool files and the FPM side of the validation."""
+    from tests.fpm.phpfpm import php_fpm_binary
+
+    binary = php_fpm_binary()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("php-fpm is required in CI (.ci/run installs Debian's php-fpm)")
+        pytest.skip("php-fpm is not installed")
+    return binary

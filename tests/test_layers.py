@@ -33,11 +33,11 @@ HOMES = {
 LAYERS = (
     ("capplan.errors", "capplan.location", "capplan.units", "capplan.files", "capplan.config",
      "capplan.settings", "capplan.queueing", "capplan.runtime"),
-    ("capplan.mpm", "capplan.http2", "capplan.profile", "capplan.catalog"),
+    ("capplan.mpm", "capplan.http2", "capplan.profile", "capplan.catalog", "capplan.fpm"),
     ("capplan.machine",),
     ("capplan.models", "capplan.logs", "capplan.measure", "capplan.errorlog", "capplan.snippet"),
     ("capplan.recommend", "capplan.fit"),
-    ("capplan.report", "capplan.compare", "capplan.sweep"),
+    ("capplan.report", "capplan.compare", "capplan.sweep", "capplan.fpm_plan"),
     ("capplan.pipeline",),
     ("capplan.render",),
     ("capplan.cli",),

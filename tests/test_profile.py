@@ -397,3 +397,71 @@ def test_connect_attempts_default_to_linux_and_can_be_set() -> None:
     assert profile_from_text(MINIMAL, "m.yaml").visits.connect_attempts == 7
     windows = profile_from_text(MINIMAL + "visits:\n  connect_attempts: 3\n", "w.yaml")
     assert windows.visits.connect_attempts == 3
+
+
+# --- php: the PHP-FPM side -------------------------------------------------------------------
+
+PHP_BASE = "traffic: {requests_per_second: 100, service_time: 100ms, service_time_scv: 2}\n"
+
+
+def test_no_php_section_means_no_php() -> None:
+    profile = profile_from_text(PHP_BASE, "p.yaml")
+    assert profile.php is None
+    assert "php" not in profile_to_dict(profile)
+
+
+@pytest.mark.parametrize("section", ["php: {}", "php:"], ids=["empty-mapping", "null"])
+def test_empty_php_section_takes_every_default(section: str) -> None:
+    profile = profile_from_text(PHP_BASE + section + "\n", "p.yaml")
+    php = profile.php
+    assert php is not None
+    assert (php.share, php.process_bytes, php.shared_bytes) == (1.0, 64 << 20, 128 << 20)
+    assert php.service_s(profile.traffic) == pytest.approx(0.1)
+    assert php.scv(profile.traffic) == 2.0
+    assert profile_to_dict(profile)["php"]["share"] == 1.0
+
+
+def test_php_values_and_locations() -> None:
+    profile = profile_from_text(
+        PHP_BASE + "php:\n  share: 0.4\n  service_time: 200ms\n  process: 48MiB\n", "p.yaml"
+    )
+    php = profile.php
+    assert php is not None
+    assert (php.share, php.service_time_s, php.process_bytes) == (0.4, 0.2, 48 << 20)
+    location = profile.location_of("php.service_time")
+    assert location is not None
+    assert location.line == 4
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            "php: {share: 0.6, service_time: 200ms}",
+            "p.yaml:2: php: share × service_time = 0.12 s exceeds traffic.service_time (0.1 s)",
+        ),
+        ("php: {share: 1.5}", "p.yaml:2: php.share: a probability in [0, 1] is expected, got 1.5"),
+        ("php: {process: lots}", "p.yaml:2: php.process: invalid size 'lots'"),
+        ("php: {sahre: 0.5}", "p.yaml:2: unknown key 'php.sahre'; did you mean 'share'?"),
+        ("php: {service_time: 0s}", "p.yaml:2: php.service_time: must be greater than 0, got 0"),
+    ],
+    ids=["php-longer-than-worker-time", "share", "size", "typo", "zero-time"],
+)
+def test_bad_php_sections(section: str, message: str) -> None:
+    with pytest.raises(CapplanError) as caught:
+        profile_from_text(PHP_BASE + section + "\n", "p.yaml")
+    assert caught.value.render().splitlines()[0].startswith(message)
+
+
+def test_schema_has_the_php_section() -> None:
+    php = profile_json_schema()["properties"]["php"]
+    assert set(php["properties"]) == {
+        "share",
+        "service_time",
+        "service_time_scv",
+        "process",
+        "shared",
+    }
+    jsonschema.validate(
+        {"traffic": {"requests_per_second": 1, "service_time": 1}, "php": {}}, profile_json_schema()
+    )

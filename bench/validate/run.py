@@ -29,6 +29,9 @@ from bench.validate.report import Host, markdown, terminal
 FINDINGS = Path(__file__).parent / "findings.md"
 # The HTTP/2 section, written by `python -m bench.validate.h2 --write`, kept on regeneration.
 HTTP2_RESULTS = Path(__file__).with_name("http2-results.md")
+# The PHP-FPM cases' last written section (`python -m bench.validate.fpm --write`), kept when the
+# report is regenerated.
+FPM_RESULTS = Path(__file__).parent / "fpm_results.md"
 
 
 def select(cases: Sequence[Case], quick: bool, names: Sequence[str]) -> tuple[Case, ...]:
@@ -100,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = markdown(results, host, findings)
         if HTTP2_RESULTS.exists():
             text = text.rstrip("\n") + "\n\n" + HTTP2_RESULTS.read_text()
+        if FPM_RESULTS.exists():
+            text = text.rstrip("\n") + "\n\n" + FPM_RESULTS.read_text()
         tmp = args.write.with_suffix(args.write.suffix + ".tmp")
         tmp.write_text(text)
         tmp.replace(args.write)

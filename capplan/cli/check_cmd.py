@@ -15,6 +15,7 @@ import typer
 from capplan.cli.app import EXIT_CHECK_FAILED, app
 from capplan.cli.common import (
     DefinesOption,
+    FpmPoolOption,
     HeadroomOption,
     OutputOption,
     RequiredProfileOption,
@@ -73,6 +74,7 @@ def check_command(
     headroom: HeadroomOption = None,
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
+    fpm_pool: FpmPoolOption = None,
     output_format: Annotated[
         CheckFormat, typer.Option("--format", help="table, markdown, json, junit or github.")
     ] = CheckFormat.table,
@@ -99,6 +101,7 @@ def check_command(
         defines=parse_defines(define),
         somaxconn=somaxconn,
         headroom=headroom,
+        fpm_pool=str(fpm_pool) if fpm_pool is not None else None,
     )
     emit(
         render_report(report, output_format.value),

@@ -217,6 +217,16 @@ SystemConfigArgument = Annotated[
         show_default=False,
     ),
 ]
+FpmPoolOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--fpm-pool",
+        metavar="FILE",
+        help="php-fpm pool file or php-fpm.conf behind httpd (default: the pool in Debian's or "
+        "RHEL's php-fpm config that listens where the config's SetHandler or ProxyPassMatch "
+        "sends PHP); PHP-FPM is sized with httpd when given or when the profile has php:.",
+    ),
+]
 HeadroomOption = Annotated[
     float | None,
     typer.Option(

@@ -79,6 +79,16 @@ def inspect_command(
             metavar="X.Y.Z", help="httpd version for <IfVersion>, X.Y.Z (default 2.4.71)."
         ),
     ] = None,
+    fpm_pool: Annotated[
+        Path | None,
+        typer.Option(
+            "--fpm-pool",
+            metavar="FILE",
+            help="php-fpm pool file or php-fpm.conf behind httpd (default: the pool in Debian's "
+            "or RHEL's php-fpm config that listens where the config's SetHandler or "
+            "ProxyPassMatch sends PHP).",
+        ),
+    ] = None,
     output_format: FormatOption = Format.table,
     output: OutputOption = None,
 ) -> None:
@@ -103,13 +113,27 @@ def inspect_command(
         httpd_version=parse_httpd_version(httpd_version) if httpd_version else None,
         server_root=str(server_root) if server_root is not None else None,
     )
+    fpm = None
+    if effective.fcgi_backends or fpm_pool is not None:
+        from capplan.pipeline import load_fpm_side
+
+        fpm = load_fpm_side(effective, str(fpm_pool) if fpm_pool is not None else None)
     match output_format:
         case Format.json:
             from capplan.render.json import dumps, inspect_document
 
-            text = dumps(inspect_document(effective))
+            document = inspect_document(effective)
+            if fpm is not None:
+                from capplan.render.fpm import fpm_to_dict
+
+                document["php_fpm"] = fpm_to_dict(effective.fcgi_backends, *fpm)
+            text = dumps(document)
         case Format.table | Format.markdown:
             from capplan.render.table import config_table
 
             text = config_table(effective, markdown=output_format is Format.markdown)
+            if fpm is not None:
+                from capplan.render.fpm import fpm_lines
+
+                text = "\n".join([text, *fpm_lines(effective.fcgi_backends, *fpm)])
     emit(text, output)

@@ -69,8 +69,19 @@ def measure_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
     ] = None,
+    fpm_pool: Annotated[
+        Path | None,
+        typer.Option(
+            "--fpm-pool",
+            metavar="FILE",
+            help="Measure the running PHP-FPM pool of this pool file (or php-fpm.conf) instead: "
+            "PSS and private memory per child, and its status page when pm.status_path is set.",
+        ),
+    ] = None,
 ) -> int:
     """Measure a running httpd: PSS, shared and private memory per process and per thread."""
+    if fpm_pool is not None:
+        return _measure_fpm(fpm_pool, fmt, output)
     from capplan.measure.pipeline import measure
     from capplan.render.measure import render_json, render_profile_memory, render_table
 
@@ -131,6 +142,27 @@ def measure_command(
         case MeasureFormat.yaml:
             text = render_profile_memory(result)
     emit(text, output, inputs=[p for p in (pidfile, config) if p is not None])
+    return EXIT_OK
+
+
+def _measure_fpm(pool_file: Path, fmt: MeasureFormat, output: Path | None) -> int:
+    """`measure --fpm-pool`: the pool's first pool section, measured while it runs."""
+    from capplan.fpm.pool import read_fpm_config
+    from capplan.measure.fpm import measure_fpm
+    from capplan.render.fpm import fpm_measurement_to_dict, render_fpm_table, render_fpm_yaml
+
+    pool = read_fpm_config(str(pool_file)).pools[0]
+    result = measure_fpm(pool)
+    match fmt:
+        case MeasureFormat.table:
+            text = render_fpm_table(result)
+        case MeasureFormat.json:
+            import json
+
+            text = json.dumps(fpm_measurement_to_dict(result), indent=2) + "\n"
+        case MeasureFormat.yaml:
+            text = render_fpm_yaml(result)
+    emit(text, output, inputs=[pool_file])
     return EXIT_OK
 
 

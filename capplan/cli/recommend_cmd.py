@@ -17,6 +17,7 @@ import typer
 from capplan.cli.app import app
 from capplan.cli.common import (
     DefinesOption,
+    FpmPoolOption,
     HeadroomOption,
     OutputOption,
     ReportFormat,
@@ -81,6 +82,7 @@ def recommend_command(
         ),
     ] = None,
     somaxconn: SomaxconnOption = None,
+    fpm_pool: FpmPoolOption = None,
     output_format: ReportFormatOption = ReportFormat.table,
     output: OutputOption = None,
 ) -> None:
@@ -103,6 +105,7 @@ def recommend_command(
         headroom=headroom,
         min_saving=min_saving,
         error_logs=[str(path) for path in error_log or ()],
+        fpm_pool=str(fpm_pool) if fpm_pool is not None else None,
     )
     if output_format is ReportFormat.html:
         from capplan.pipeline import report_curves

@@ -12,6 +12,23 @@ from capplan.report import Report
 
 def render_report(report: Report, format_name: str) -> str:
     """table, markdown, json, and for `check` also junit and github."""
+    text = _render_report(report, format_name)
+    if report.php_fpm is not None and format_name in ("table", "markdown"):
+        from capplan.render.fpm import fpm_report_lines
+
+        defaults = tuple(
+            key.removeprefix("php.")
+            for key, source in report.sources
+            if key.startswith("php.") and source == "default"
+        )
+        lines = fpm_report_lines(
+            report.php_fpm, recommend=report.command == "recommend", defaults=defaults
+        )
+        text = text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
+    return text
+
+
+def _render_report(report: Report, format_name: str) -> str:
     match format_name:
         case "json":
             from capplan.render.report_json import render_report_json

@@ -123,8 +123,9 @@ def error_log_to_dict(report: Report) -> dict[str, Any] | None:
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
-    """The design's report: schema_version, config, profile, mpms, recommendation, verdict."""
-    return {
+    """The design's report: schema_version, config, profile, mpms, recommendation, verdict
+    (and `php_fpm` when PHP-FPM is modelled)."""
+    out: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "command": report.command,
         "config": config_to_dict(report.config) if report.config is not None else None,
@@ -146,6 +147,13 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             for s in report.substitutions
         ],
     }
+    if report.php_fpm is not None:
+        from capplan.render.fpm import fpm_report_to_dict, recommendation_fpm_dict
+
+        out["php_fpm"] = fpm_report_to_dict(report.php_fpm)
+        if isinstance(out["recommendation"], dict):
+            out["recommendation"].update(recommendation_fpm_dict(report.php_fpm))
+    return out
 
 
 def comparison_to_dict(comparison: Comparison) -> dict[str, Any]:

@@ -188,6 +188,8 @@ def _title(report: Report) -> str:
 def _verdict_lines(report: Report, markdown: bool) -> list[str]:
     verdict = report.verdict
     count = len(report.current.targets) if report.current is not None else 0
+    if report.php_fpm is not None:
+        count += len(report.php_fpm.targets)
     if verdict.ok:
         return ["Verdict: every target holds."]
     lines = [f"Verdict: {len(verdict.violations)} of {count} targets missed."]
