@@ -218,7 +218,7 @@ def placement(
     if switch:
         steps.append(
             "Changing the MPM needs a full stop and start: httpd refuses it on a graceful "
-            "restart (\"The MPM cannot be changed during restart\")."
+            'restart ("The MPM cannot be changed during restart").'
         )
     else:
         steps.append(

@@ -129,8 +129,9 @@ def running_server(
             text = pidfile.read_text().strip()
             if text.isdigit():
                 pid = int(text)
-                with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", port), timeout=0.5
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5),
                 ):
                     break
         time.sleep(0.05)

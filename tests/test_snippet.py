@@ -38,14 +38,27 @@ def test_async_request_worker_factor_text(factor: float, text: str) -> None:
 
 def test_event_block_lists_every_sizing_directive_in_order() -> None:
     settings = EventSettings(
-        server_limit=4, thread_limit=50, threads_per_child=50, max_request_workers=200,
-        start_servers=2, min_spare_threads=50, max_spare_threads=150,
-        async_request_worker_factor=3.0, common=CommonSettings(listen_backlog=1024),
+        server_limit=4,
+        thread_limit=50,
+        threads_per_child=50,
+        max_request_workers=200,
+        start_servers=2,
+        min_spare_threads=50,
+        max_spare_threads=150,
+        async_request_worker_factor=3.0,
+        common=CommonSettings(listen_backlog=1024),
     )
     assert [name for name, _ in mpm_directives(settings)] == [
-        "ServerLimit", "ThreadLimit", "ThreadsPerChild", "MaxRequestWorkers", "StartServers",
-        "MinSpareThreads", "MaxSpareThreads", "AsyncRequestWorkerFactor",
-        "MaxConnectionsPerChild", "ListenBacklog",
+        "ServerLimit",
+        "ThreadLimit",
+        "ThreadsPerChild",
+        "MaxRequestWorkers",
+        "StartServers",
+        "MinSpareThreads",
+        "MaxSpareThreads",
+        "AsyncRequestWorkerFactor",
+        "MaxConnectionsPerChild",
+        "ListenBacklog",
     ]
     text = render_snippet(settings)
     assert text.startswith("<IfModule mpm_event_module>\n")
@@ -64,34 +77,66 @@ def test_keepalive_changes_follow_the_block() -> None:
     ("layout", "current", "new", "file", "commands", "step_words"),
     [
         pytest.param(
-            "debian", "prefork", "event", "/etc/apache2/mods-available/mpm_event.conf",
-            ("a2dismod mpm_prefork && a2enmod mpm_event",), "full stop and start",
+            "debian",
+            "prefork",
+            "event",
+            "/etc/apache2/mods-available/mpm_event.conf",
+            ("a2dismod mpm_prefork && a2enmod mpm_event",),
+            "full stop and start",
             id="debian-switch",
         ),
         pytest.param(
-            "debian", "event", "event", "/etc/apache2/mods-available/mpm_event.conf", (),
-            "ServerLimit and ThreadLimit", id="debian-same-mpm",
+            "debian",
+            "event",
+            "event",
+            "/etc/apache2/mods-available/mpm_event.conf",
+            (),
+            "ServerLimit and ThreadLimit",
+            id="debian-same-mpm",
         ),
         pytest.param(
-            "rhel", "prefork", "event", "/etc/httpd/conf.d/mpm.conf", (),
-            "LoadModule mpm_event_module modules/mod_mpm_event.so", id="rhel-switch",
+            "rhel",
+            "prefork",
+            "event",
+            "/etc/httpd/conf.d/mpm.conf",
+            (),
+            "LoadModule mpm_event_module modules/mod_mpm_event.so",
+            id="rhel-switch",
         ),
         pytest.param(
-            "upstream", "event", "worker", "/usr/local/apache2/conf/extra/httpd-mpm.conf", (),
-            "LoadModule mpm_worker_module modules/mod_mpm_worker.so", id="upstream-switch",
+            "upstream",
+            "event",
+            "worker",
+            "/usr/local/apache2/conf/extra/httpd-mpm.conf",
+            (),
+            "LoadModule mpm_worker_module modules/mod_mpm_worker.so",
+            id="upstream-switch",
         ),
         pytest.param(
-            "unknown", "worker", "event", "httpd.conf", (), "AH00534", id="unknown-layout",
+            "unknown",
+            "worker",
+            "event",
+            "httpd.conf",
+            (),
+            "AH00534",
+            id="unknown-layout",
         ),
     ],
 )
 def test_placement_per_layout(  # noqa: PLR0917  (one parameter per table column)
-    layout: Layout, current: MpmName, new: MpmName, file: str, commands: tuple[str, ...],
+    layout: Layout,
+    current: MpmName,
+    new: MpmName,
+    file: str,
+    commands: tuple[str, ...],
     step_words: str,
 ) -> None:
     roots = {"debian": "/etc/apache2", "rhel": "/etc/httpd", "upstream": "/usr/local/apache2"}
     where = placement(
-        layout=layout, current_mpm=current, new_mpm=new, server_root=roots.get(layout, ""),
+        layout=layout,
+        current_mpm=current,
+        new_mpm=new,
+        server_root=roots.get(layout, ""),
         main_file="httpd.conf",
     )
     assert where.snippet_file == file
@@ -101,14 +146,20 @@ def test_placement_per_layout(  # noqa: PLR0917  (one parameter per table column
 
 def test_placement_points_at_the_current_block_and_keepalive_line() -> None:
     where = placement(
-        layout="rhel", current_mpm="event", new_mpm="event", server_root="/etc/httpd",
+        layout="rhel",
+        current_mpm="event",
+        new_mpm="event",
+        server_root="/etc/httpd",
         main_file="/etc/httpd/conf/httpd.conf",
         mpm_block_location=Location("/etc/httpd/conf.d/mpm-tuning.conf", 3),
-        keepalive_locations=(("KeepAliveTimeout", Location("/etc/httpd/conf/httpd.conf", 40)),
-                             ("MaxKeepAliveRequests", None)),
+        keepalive_locations=(
+            ("KeepAliveTimeout", Location("/etc/httpd/conf/httpd.conf", 40)),
+            ("MaxKeepAliveRequests", None),
+        ),
     )
     assert where.snippet_file == "/etc/httpd/conf.d/mpm-tuning.conf"
-    assert where.steps[0].startswith("Replace the MPM directives set in "
-                                     "/etc/httpd/conf.d/mpm-tuning.conf (from line 3)")
+    assert where.steps[0].startswith(
+        "Replace the MPM directives set in /etc/httpd/conf.d/mpm-tuning.conf (from line 3)"
+    )
     assert "Set KeepAliveTimeout at /etc/httpd/conf/httpd.conf:40" in where.steps[1]
     assert "Set MaxKeepAliveRequests in /etc/httpd/conf/httpd.conf" in where.steps[2]

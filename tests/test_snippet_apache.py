@@ -35,9 +35,7 @@ def _cases(seed: int, count: int) -> list[tuple[MpmName, int, int, float, int, f
 
 
 @pytest.mark.apache
-def test_apache2_accepts_coherent_snippets_without_warnings(
-    apache2: str, tmp_path: Path
-) -> None:
+def test_apache2_accepts_coherent_snippets_without_warnings(apache2: str, tmp_path: Path) -> None:
     cases = _cases(seed=7, count=48)
     port = free_port()
 

@@ -78,8 +78,11 @@ def recommendation_to_dict(report: Report, recommendation: Recommendation) -> di
         "saving_bytes": recommendation.saving_bytes,
         "placement": None
         if where is None
-        else {"file": where.snippet_file, "steps": list(where.steps),
-              "commands": list(where.commands)},
+        else {
+            "file": where.snippet_file,
+            "steps": list(where.steps),
+            "commands": list(where.commands),
+        },
         "options": {o.mpm: option_to_dict(o) for o in recommendation.options},
         **({"http2": _http2_sizing(recommendation)} if recommendation.http2 is not None else {}),
     }
@@ -142,8 +145,13 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "sources": dict(report.sources),
         "error_log": error_log_to_dict(report),
         "substitutions": [
-            {"key": s.key, "value": s.value, "replaced": s.replaced, "pid": s.pid,
-             "origin": s.origin}
+            {
+                "key": s.key,
+                "value": s.value,
+                "replaced": s.replaced,
+                "pid": s.pid,
+                "origin": s.origin,
+            }
             for s in report.substitutions
         ],
     }
@@ -174,9 +182,7 @@ def comparison_to_dict(comparison: Comparison) -> dict[str, Any]:
         "rows": [
             {
                 "name": row.name,
-                "values": [
-                    finite(v) if isinstance(v, float) else v for v in row.values
-                ],
+                "values": [finite(v) if isinstance(v, float) else v for v in row.values],
                 "better": row.better,
                 "winners": list(row.winners),
                 "met": list(row.met),

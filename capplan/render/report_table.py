@@ -96,12 +96,14 @@ def _targets_table(report: Report, markdown: bool) -> str:
     event = report.current.metrics.event is not None
     rows = []
     for t in report.current.targets:
-        rows.append([
-            target_label(t.target, report.profile, event=event),
-            target_value_words(t.target, t.limit, report.profile),
-            target_value_words(t.target, t.value, report.profile),
-            "met" if t.met else "MISSED",
-        ])
+        rows.append(
+            [
+                target_label(t.target, report.profile, event=event),
+                target_value_words(t.target, t.limit, report.profile),
+                target_value_words(t.target, t.value, report.profile),
+                "met" if t.met else "MISSED",
+            ]
+        )
     return render_table(["target", "limit", "value", "result"], rows, markdown=markdown)
 
 
@@ -116,8 +118,10 @@ def _mpms_table(report: Report, markdown: bool) -> str:
     table = render_table(headers, rows, markdown=markdown)
     unstable = [f"{name}: {stability_words(m)}" for name, m in report.mpms if not m.stable]
     if unstable:
-        table += "\n\nNot stable, the limit that binds (waits are those of the connections the " \
-                 "accept queue admits):\n" + "\n".join(_bullets(unstable, markdown))
+        table += (
+            "\n\nNot stable, the limit that binds (waits are those of the connections the "
+            "accept queue admits):\n" + "\n".join(_bullets(unstable, markdown))
+        )
     return table
 
 
@@ -153,8 +157,17 @@ def _option_row(option: MpmOption) -> list[str]:
 
 
 def _options_table(options: Sequence[MpmOption], markdown: bool) -> str:
-    headers = ["MPM", "meets targets", "workers", "processes × threads", "ServerLimit",
-               "memory, worst", "P(wait)", "P(block)", "KeepAliveTimeout"]
+    headers = [
+        "MPM",
+        "meets targets",
+        "workers",
+        "processes × threads",
+        "ServerLimit",
+        "memory, worst",
+        "P(wait)",
+        "P(block)",
+        "KeepAliveTimeout",
+    ]
     return render_table(headers, [_option_row(o) for o in options], markdown=markdown)
 
 
@@ -195,10 +208,12 @@ def _verdict_lines(report: Report, markdown: bool) -> list[str]:
     lines = [f"Verdict: {len(verdict.violations)} of {count} targets missed."]
     if report.fixes:
         margin = human_percent(max(report.headroom, RECOMMEND_HEADROOM))
-        lines.append(f"Change (sized with {margin} headroom):" if not markdown
-                     else f"**Change** (sized with {margin} headroom)")
-        lines += _bullets([f"{fix.location}: {fix_message(fix)}" for fix in report.fixes],
-                          markdown)
+        lines.append(
+            f"Change (sized with {margin} headroom):"
+            if not markdown
+            else f"**Change** (sized with {margin} headroom)"
+        )
+        lines += _bullets([f"{fix.location}: {fix_message(fix)}" for fix in report.fixes], markdown)
     return lines
 
 
@@ -215,22 +230,33 @@ def _recommendation_lines(report: Report, markdown: bool) -> list[str]:
             parts.append(f"Recommended: {rec.mpm}.")
         case "none":
             parts.append(
-                "Recommended: none." if rec.mpm is None
+                "Recommended: none."
+                if rec.mpm is None
                 else f"Best possible (targets NOT met): {rec.mpm}."
             )
     why = "Why:" if not markdown else "**Why**"
     parts += ["", why, *_bullets(report_reasons(report), markdown)]
     if rec.http2 is not None:
-        parts += ["", "HTTP/2:" if not markdown else "**HTTP/2**",
-                  *_bullets(_http2_lines(report), markdown)]
+        parts += [
+            "",
+            "HTTP/2:" if not markdown else "**HTTP/2**",
+            *_bullets(_http2_lines(report), markdown),
+        ]
     if rec.snippet:
-        parts += ["", "Snippet:" if not markdown else "**Snippet**", "",
-                  *_snippet_block(rec.snippet, markdown)]
+        parts += [
+            "",
+            "Snippet:" if not markdown else "**Snippet**",
+            "",
+            *_snippet_block(rec.snippet, markdown),
+        ]
     if rec.placement is not None:
-        parts += ["", "Where it goes:" if not markdown else "**Where it goes**",
-                  *_bullets(rec.placement.steps, markdown)]
+        parts += [
+            "",
+            "Where it goes:" if not markdown else "**Where it goes**",
+            *_bullets(rec.placement.steps, markdown),
+        ]
         for command in rec.placement.commands:
-            parts += (["", "```sh", command, "```"] if markdown else [f"    $ {command}"])
+            parts += ["", "```sh", command, "```"] if markdown else [f"    $ {command}"]
     return parts
 
 
@@ -244,14 +270,18 @@ def _http2_lines(report: Report) -> list[str]:
     if h2.active:
         set_words = (
             ", ".join(f"{name} {value}" for name, value in h2.directives)
-            if h2.directives else "mod_http2's defaults suffice"
+            if h2.directives
+            else "mod_http2's defaults suffice"
         )
-        lines.insert(0, (
-            f"mod_http2 workers per child: {format_number(h2.busy_per_child)} busy on average, "
-            f"{h2.needed} needed for the stream wait target, running {h2.min_workers} to "
-            f"{h2.max_workers} (P(stream waits) {format_probability(h2.stream_wait_probability)});"
-            f" {set_words}"
-        ))
+        stream_wait = format_probability(h2.stream_wait_probability)
+        lines.insert(
+            0,
+            (
+                f"mod_http2 workers per child: {format_number(h2.busy_per_child)} busy on average, "
+                f"{h2.needed} needed for the stream wait target, running {h2.min_workers} to "
+                f"{h2.max_workers} (P(stream waits) {stream_wait}); {set_words}"
+            ),
+        )
     return lines
 
 
@@ -266,15 +296,25 @@ def render_report_table(report: Report, *, markdown: bool = False) -> str:
         parts.append("")
     rate = report.profile.traffic.requests_per_second
     if report.command == "recommend":
-        note = (f" at {rate_words(rate)} (* = the config's own MPM; the others with the same "
-                "workers)")
-        parts += [_heading("Current config under the profile" + note, markdown), "",
-                  _mpms_table(report, markdown), ""]
+        note = (
+            f" at {rate_words(rate)} (* = the config's own MPM; the others with the same workers)"
+        )
+        parts += [
+            _heading("Current config under the profile" + note, markdown),
+            "",
+            _mpms_table(report, markdown),
+            "",
+        ]
     if report.current is not None and report.config is not None:
         parts += [
-            _heading(f"Targets ({report.config.mpm}, current settings, at "
-                     f"{headroom_words(rate, report.headroom)})", markdown), "",
-            _targets_table(report, markdown), "",
+            _heading(
+                f"Targets ({report.config.mpm}, current settings, at "
+                f"{headroom_words(rate, report.headroom)})",
+                markdown,
+            ),
+            "",
+            _targets_table(report, markdown),
+            "",
         ]
         if report.command == "check" and report.current_max_rate_per_s is not None:
             parts += [

@@ -35,21 +35,32 @@ def lenient_profile(tmp_path_factory: pytest.TempPathFactory) -> str:
     ("args", "code"),
     [
         pytest.param(["recommend", "{debian}", "-p", WORDPRESS], 0, id="recommend"),
-        pytest.param(["recommend", "{debian}", "-p", WORDPRESS, "--format", "json"], 0,
-                     id="recommend-json"),
-        pytest.param(["recommend", "{debian}", "-p", WORDPRESS, "--mpm", "current"], 0,
-                     id="recommend-current"),
+        pytest.param(
+            ["recommend", "{debian}", "-p", WORDPRESS, "--format", "json"], 0, id="recommend-json"
+        ),
+        pytest.param(
+            ["recommend", "{debian}", "-p", WORDPRESS, "--mpm", "current"],
+            0,
+            id="recommend-current",
+        ),
         pytest.param(["check", "{debian}", "-p", WORDPRESS], 1, id="check-missed"),
         pytest.param(["check", "{debian}", "-p", "{lenient}", *LENIENT], 0, id="check-passes"),
-        pytest.param(["check", "{debian}", "-p", WORDPRESS, "--format", "junit"], 1,
-                     id="check-junit-missed"),
+        pytest.param(
+            ["check", "{debian}", "-p", WORDPRESS, "--format", "junit"], 1, id="check-junit-missed"
+        ),
         pytest.param(["compare", WORDPRESS, STATIC, "-c", "{debian}"], 0, id="compare"),
-        pytest.param(["compare", WORDPRESS, "-c", "{debian}", "--format", "markdown"], 0,
-                     id="compare-markdown"),
+        pytest.param(
+            ["compare", WORDPRESS, "-c", "{debian}", "--format", "markdown"],
+            0,
+            id="compare-markdown",
+        ),
     ],
 )
 def test_exit_codes_of_successful_runs(
-    args: list[str], code: int, debian: str, lenient_profile: str,
+    args: list[str],
+    code: int,
+    debian: str,
+    lenient_profile: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = [a.format(debian=debian, lenient=lenient_profile) for a in args]
@@ -62,25 +73,44 @@ def test_exit_codes_of_successful_runs(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        pytest.param(["recommend", "{debian}"], "Missing option '-p' / '--profile'",
-                     id="no-profile"),
-        pytest.param(["recommend", "{debian}", "-p", "missing.yaml"],
-                     "missing.yaml: no such profile file",
-                     id="missing-profile"),
-        pytest.param(["recommend", "{debian}", "-p", WORDPRESS, "--ram", "lots"], "invalid size",
-                     id="bad-ram"),
-        pytest.param(["check", "nowhere.conf", "-p", WORDPRESS], "nowhere.conf",
-                     id="missing-config"),
-        pytest.param(["check", "{debian}", "-p", WORDPRESS, "--max-wait-prob", "2"],
-                     "--max-wait-prob", id="probability-out-of-range"),
-        pytest.param(["check", "{debian}", "-p", WORDPRESS, "--format", "sarif"], "--format",
-                     id="unknown-format"),
-        pytest.param(["compare", WORDPRESS, "-c", "{debian}", "-D", "=x"], "a define needs a name",
-                     id="bad-define"),
+        pytest.param(
+            ["recommend", "{debian}"], "Missing option '-p' / '--profile'", id="no-profile"
+        ),
+        pytest.param(
+            ["recommend", "{debian}", "-p", "missing.yaml"],
+            "missing.yaml: no such profile file",
+            id="missing-profile",
+        ),
+        pytest.param(
+            ["recommend", "{debian}", "-p", WORDPRESS, "--ram", "lots"],
+            "invalid size",
+            id="bad-ram",
+        ),
+        pytest.param(
+            ["check", "nowhere.conf", "-p", WORDPRESS], "nowhere.conf", id="missing-config"
+        ),
+        pytest.param(
+            ["check", "{debian}", "-p", WORDPRESS, "--max-wait-prob", "2"],
+            "--max-wait-prob",
+            id="probability-out-of-range",
+        ),
+        pytest.param(
+            ["check", "{debian}", "-p", WORDPRESS, "--format", "sarif"],
+            "--format",
+            id="unknown-format",
+        ),
+        pytest.param(
+            ["compare", WORDPRESS, "-c", "{debian}", "-D", "=x"],
+            "a define needs a name",
+            id="bad-define",
+        ),
     ],
 )
 def test_bad_input_is_exit_2_with_one_clear_line(
-    args: list[str], message: str, debian: str, tmp_path: Path,
+    args: list[str],
+    message: str,
+    debian: str,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     output = tmp_path / "out.txt"
@@ -126,8 +156,12 @@ def test_an_internal_error_is_exit_3(
 
 def test_output_file_receives_the_report(debian: str, tmp_path: Path) -> None:
     output = tmp_path / "report.md"
-    assert main(["recommend", debian, "-p", WORDPRESS, "--format", "markdown",
-                 "--output", str(output)]) == 0
+    assert (
+        main(
+            ["recommend", debian, "-p", WORDPRESS, "--format", "markdown", "--output", str(output)]
+        )
+        == 0
+    )
     assert output.read_text().startswith("## capplan recommend: ")
 
 

@@ -231,7 +231,7 @@ def test_recommend_cites_the_error_log(
         assert "the model agrees" in cited[0]
     else:
         # The citation is one of the reasons, and the log's own section follows the report.
-        why = out[out.index("Why"):]
+        why = out[out.index("Why") :]
         assert "the model agrees" in why.split("Snippet")[0]
         assert "Error log: " in out
         assert "in 3 runs of the server" in out

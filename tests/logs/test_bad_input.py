@@ -70,8 +70,9 @@ FATAL: list[tuple[str, Callable[[Path], None], int | None, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("writer", "line", "text"), [c[1:] for c in FATAL],
-                         ids=[c[0] for c in FATAL])
+@pytest.mark.parametrize(
+    ("writer", "line", "text"), [c[1:] for c in FATAL], ids=[c[0] for c in FATAL]
+)
 def test_fatal_input(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -98,13 +99,20 @@ def test_few_bad_lines_are_counted_and_skipped(
 ) -> None:
     good = _good_lines()
     log = tmp_path / "access.log"
-    log.write_bytes("".join(good[:50]).encode() + b"\x00\xff garbage\n" + b"x" * (2 << 20) + b"\n"
-                    + "".join(good[50:]).encode())
+    log.write_bytes(
+        "".join(good[:50]).encode()
+        + b"\x00\xff garbage\n"
+        + b"x" * (2 << 20)
+        + b"\n"
+        + "".join(good[50:]).encode()
+    )
     code, out, err = _run([str(log), "-f", LOG_FORMAT], capsys)
     assert code == 0, err
     assert f"{len(good) + 2:,} lines, {len(good):,} used, 2 skipped" in out
-    assert (f"warning: 2 unusable lines skipped (first: {log}:51: line does not match the log "
-            f"format; {log}:52: line longer than 1048576 bytes, skipped)") in err
+    assert (
+        f"warning: 2 unusable lines skipped (first: {log}:51: line does not match the log "
+        f"format; {log}:52: line longer than 1048576 bytes, skipped)"
+    ) in err
 
 
 def test_truncated_gzip_keeps_what_was_read(
@@ -135,9 +143,20 @@ def test_stdin(tmp_path: Path) -> None:
     data = "".join(_good_lines()).encode()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.run(
-        [sys.executable, "-c", "from capplan.cli import run; run()", "profile", "-", "-f",
-         LOG_FORMAT],
-        input=data, capture_output=True, timeout=60, check=False, env=env,
+        [
+            sys.executable,
+            "-c",
+            "from capplan.cli import run; run()",
+            "profile",
+            "-",
+            "-f",
+            LOG_FORMAT,
+        ],
+        input=data,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert b"from 1 access log: <stdin>" in proc.stdout
@@ -157,8 +176,18 @@ def test_stdin(tmp_path: Path) -> None:
         (["LOG", "--log-format", "%h %D"], "has no time stamp"),
         (["-", "-"], "standard input (-) can be read only once"),
     ],
-    ids=["missing", "directory", "zero-window", "bad-window", "bad-peak", "bad-format",
-         "unknown-nickname", "no-duration", "no-time", "stdin-twice"],
+    ids=[
+        "missing",
+        "directory",
+        "zero-window",
+        "bad-window",
+        "bad-peak",
+        "bad-format",
+        "unknown-nickname",
+        "no-duration",
+        "no-time",
+        "stdin-twice",
+    ],
 )
 def test_bad_arguments(
     tmp_path: Path,
@@ -168,7 +197,7 @@ def test_bad_arguments(
     text: str,
 ) -> None:
     log = tmp_path / "access.log"
-    log.write_text('192.0.2.1 [01/May/2024:10:00:00 +0000] 5\n')
+    log.write_text("192.0.2.1 [01/May/2024:10:00:00 +0000] 5\n")
     monkeypatch.chdir(tmp_path)
     code, _, err = _run([str(log) if a == "LOG" else a for a in args], capsys)
     assert code == 2
@@ -180,12 +209,13 @@ def test_service_time_stands_in_for_a_missing_duration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log = tmp_path / "access.log"
-    log.write_text("".join(
-        f'192.0.2.{i % 7} - - [01/May/2024:10:00:{i % 60:02d} +0000] "GET / HTTP/1.1" 200 5\n'
-        for i in range(120)
-    ))
-    code, out, _ = _run([str(log), "--log-format-name", "common", "--service-time", "80ms"],
-                        capsys)
+    log.write_text(
+        "".join(
+            f'192.0.2.{i % 7} - - [01/May/2024:10:00:{i % 60:02d} +0000] "GET / HTTP/1.1" 200 5\n'
+            for i in range(120)
+        )
+    )
+    code, out, _ = _run([str(log), "--log-format-name", "common", "--service-time", "80ms"], capsys)
     assert code == 0
     assert "service_time: 80ms" in out
 

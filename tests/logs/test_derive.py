@@ -15,8 +15,10 @@ FORMAT = '%h %t "%r" %>s %D %k %X'
 
 
 def _line(second: int, client: int = 1, micros: int = 20_000, ka: int = 0, x: str = "+") -> str:
-    return (f'192.0.2.{client} [01/May/2024:10:{second // 60:02d}:{second % 60:02d} +0000] '
-            f'"GET / HTTP/1.1" 200 {micros} {ka} {x}\n')
+    return (
+        f"192.0.2.{client} [01/May/2024:10:{second // 60:02d}:{second % 60:02d} +0000] "
+        f'"GET / HTTP/1.1" 200 {micros} {ka} {x}\n'
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,8 +43,11 @@ def test_rates(tmp_path: Path, lines: list[str], window: float, mean: float, p99
 
 def test_without_keepalive_and_status_fields(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
-    log.write_text("".join(f"192.0.2.{i % 3} [01/May/2024:10:00:{i:02d} +0000] {1000 * i}\n"
-                           for i in range(1, 40)))
+    log.write_text(
+        "".join(
+            f"192.0.2.{i % 3} [01/May/2024:10:00:{i:02d} +0000] {1000 * i}\n" for i in range(1, 40)
+        )
+    )
     result = scan_logs((str(log),), compile_format("%h %t %D"), ScanOptions())
     profile = derive_profile(result, name="a")
     text = render_profile_yaml(profile)
@@ -56,8 +61,9 @@ def test_without_keepalive_and_status_fields(tmp_path: Path) -> None:
 def test_whole_second_durations_warn(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text("".join(f"192.0.2.1 [01/May/2024:10:00:{i:02d} +0000] 1\n" for i in range(9)))
-    profile = derive_profile(scan_logs((str(log),), compile_format("%h %t %T"), ScanOptions()),
-                             name="a")
+    profile = derive_profile(
+        scan_logs((str(log),), compile_format("%h %t %T"), ScanOptions()), name="a"
+    )
     assert any("only whole-second %T is logged" in w for w in profile.warnings)
     assert profile.service.mean_s == 1.0
 
@@ -65,8 +71,9 @@ def test_whole_second_durations_warn(tmp_path: Path) -> None:
 def test_zero_durations_give_a_valid_profile(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text("".join(_line(s, client=s % 4, micros=0) for s in range(50)))
-    profile = derive_profile(scan_logs((str(log),), compile_format(FORMAT), ScanOptions()),
-                             name="a")
+    profile = derive_profile(
+        scan_logs((str(log),), compile_format(FORMAT), ScanOptions()), name="a"
+    )
     loaded = profile_from_text(render_profile_yaml(profile), "a.yaml")
     assert loaded.traffic.service_time_s == pytest.approx(1e-6)
     assert any("below 1 µs" in w for w in profile.warnings)
@@ -77,25 +84,36 @@ def test_extreme_scv_is_clamped_to_the_format_bound(tmp_path: Path) -> None:
     lines.append(_line(10, client=99, micros=3_000_000_000))
     log = tmp_path / "a.log"
     log.write_text("".join(lines))
-    profile = derive_profile(scan_logs((str(log),), compile_format(FORMAT), ScanOptions()),
-                             name="a")
+    profile = derive_profile(
+        scan_logs((str(log),), compile_format(FORMAT), ScanOptions()), name="a"
+    )
     assert profile.service.scv == 1e4
     assert any("service_time_scv set to 10000" in w for w in profile.warnings)
     profile_from_text(render_profile_yaml(profile), "a.yaml")
 
 
 def _proto_line(second: int, protocol: str) -> str:
-    return (f'192.0.2.{second % 5} [01/May/2024:10:00:{second % 60:02d} +0000] '
-            f'"GET /p{second} {protocol}" {protocol} 200 20000 0 +\n')
+    return (
+        f"192.0.2.{second % 5} [01/May/2024:10:00:{second % 60:02d} +0000] "
+        f'"GET /p{second} {protocol}" {protocol} 200 20000 0 +\n'
+    )
 
 
 @pytest.mark.parametrize(
     ("fmt", "protocols", "share", "source"),
     [
-        ('%h %t "%r" %H %>s %D %k %X', ("HTTP/2.0", "HTTP/1.1", "HTTP/2.0", "HTTP/2.0"), 0.75,
-         "%H"),
-        ('%h %t "%r" %{x}i %>s %D %k %X', ("HTTP/2.0", "HTTP/1.0", "HTTP/1.1", "HTTP/1.1"), 0.25,
-         "%r"),
+        (
+            '%h %t "%r" %H %>s %D %k %X',
+            ("HTTP/2.0", "HTTP/1.1", "HTTP/2.0", "HTTP/2.0"),
+            0.75,
+            "%H",
+        ),
+        (
+            '%h %t "%r" %{x}i %>s %D %k %X',
+            ("HTTP/2.0", "HTTP/1.0", "HTTP/1.1", "HTTP/1.1"),
+            0.25,
+            "%r",
+        ),
         ('%h %t "%r" %H %>s %D %k %X', ("HTTP/2.0",), 1.0, "%H"),
         ('%h %t "%r" %H %>s %D %k %X', ("HTTP/1.1",), None, "%H"),
         ('%h %t "%r" %{x}i %>s %D %k %X', ("HTTP/1.1", "HTTP/1.0"), None, "%r"),
@@ -107,8 +125,7 @@ def test_h2_share_from_the_protocol(
 ) -> None:
     log = tmp_path / "a.log"
     log.write_text("".join(_proto_line(s, protocols[s % len(protocols)]) for s in range(40)))
-    profile = derive_profile(scan_logs((str(log),), compile_format(fmt), ScanOptions()),
-                             name="a")
+    profile = derive_profile(scan_logs((str(log),), compile_format(fmt), ScanOptions()), name="a")
     text = render_profile_yaml(profile)
     loaded = profile_from_text(text, "a.yaml")
     if share is None:
@@ -124,7 +141,8 @@ def test_h2_share_from_the_protocol(
 def test_no_protocol_field_leaves_http2_unset(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text("".join(f"192.0.2.1 [01/May/2024:10:00:{i:02d} +0000] 1000\n" for i in range(9)))
-    profile = derive_profile(scan_logs((str(log),), compile_format("%h %t %D"), ScanOptions()),
-                             name="a")
+    profile = derive_profile(
+        scan_logs((str(log),), compile_format("%h %t %D"), ScanOptions()), name="a"
+    )
     assert profile.http2_share is None
     assert "http2_share:" not in render_profile_yaml(profile)

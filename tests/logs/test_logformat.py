@@ -28,18 +28,27 @@ FIELDS: list[tuple[str, str, str, str, object]] = [
     ("l-dash", "%l %u", "- -", "l", None),
     ("u", "%l %u", "- alice", "u", "alice"),
     ("t", "%t", "[10/Oct/2000:13:55:36 -0700]", "t", "10/Oct/2000:13:55:36 -0700"),
-    ("t-strftime", "%{%Y-%m-%dT%H:%M:%S%z}t", "2024-05-01T12:00:01+0200", "{%Y-%m-%dT%H:%M:%S%z}t",
-     "2024-05-01T12:00:01+0200"),
+    (
+        "t-strftime",
+        "%{%Y-%m-%dT%H:%M:%S%z}t",
+        "2024-05-01T12:00:01+0200",
+        "{%Y-%m-%dT%H:%M:%S%z}t",
+        "2024-05-01T12:00:01+0200",
+    ),
     ("t-sec", "%{sec}t", "1714557601", "{sec}t", 1714557601),
     ("t-msec", "%{msec}t", "1714557601123", "{msec}t", 1714557601123),
     ("t-usec", "%{usec}t", "1714557601123456", "{usec}t", 1714557601123456),
     ("t-msec_frac", "%t.%{msec_frac}t", "[01/May/2024:10:00:01 +0000].042", "{msec_frac}t", 42),
-    ("t-usec_frac", "%t %{usec_frac}t", "[01/May/2024:10:00:01 +0000] 000042", "{usec_frac}t",
-     42),
+    ("t-usec_frac", "%t %{usec_frac}t", "[01/May/2024:10:00:01 +0000] 000042", "{usec_frac}t", 42),
     ("t-begin", "%{begin:msec}t", "1714557601123", "{begin:msec}t", 1714557601123),
     ("t-end", "%{end:usec}t", "1714557601123456", "{end:usec}t", 1714557601123456),
-    ("t-end-strftime", "[%{end:%d/%b/%Y:%H:%M:%S %z}t]", "[01/May/2024:10:00:01 +0000]",
-     "{end:%d/%b/%Y:%H:%M:%S %z}t", "01/May/2024:10:00:01 +0000"),
+    (
+        "t-end-strftime",
+        "[%{end:%d/%b/%Y:%H:%M:%S %z}t]",
+        "[01/May/2024:10:00:01 +0000]",
+        "{end:%d/%b/%Y:%H:%M:%S %z}t",
+        "01/May/2024:10:00:01 +0000",
+    ),
     ("r", '"%r"', '"GET /a?b=1 HTTP/1.1"', "r", "GET /a?b=1 HTTP/1.1"),
     ("r-escaped-quote", '"%r" %>s', '"GET /\\"x\\" HTTP/1.1" 400', "r", 'GET /"x" HTTP/1.1'),
     ("r-hex-escape", '"%r"', '"GET /\\x01 HTTP/1.1"', "r", "GET /\x01 HTTP/1.1"),
@@ -74,14 +83,29 @@ FIELDS: list[tuple[str, str, str, str, object]] = [
     ("adjacent-fields", "%{sec}t%{msec_frac}t", "1714557601042", "{msec_frac}t", 42),
     ("p-remote", "%{remote}p", "51234", "{remote}p", 51234),
     ("p-local", "%{local}p", "8080", "{local}p", 8080),
-    ("i-referer", '"%{Referer}i"', '"https://example.org/a b"', "{Referer}i",
-     "https://example.org/a b"),
+    (
+        "i-referer",
+        '"%{Referer}i"',
+        '"https://example.org/a b"',
+        "{Referer}i",
+        "https://example.org/a b",
+    ),
     ("i-dash", '"%{Referer}i"', '"-"', "{Referer}i", None),
-    ("i-agent-escapes", '"%{User-Agent}i"', '"Mozilla/5.0 \\"x\\" (X11)"', "{User-Agent}i",
-     'Mozilla/5.0 "x" (X11)'),
+    (
+        "i-agent-escapes",
+        '"%{User-Agent}i"',
+        '"Mozilla/5.0 \\"x\\" (X11)"',
+        "{User-Agent}i",
+        'Mozilla/5.0 "x" (X11)',
+    ),
     ("i-unquoted", "%{Host}i %>s", "example.org 200", "{Host}i", "example.org"),
-    ("o", '"%{Content-Type}o"', '"text/html; charset=utf-8"', "{Content-Type}o",
-     "text/html; charset=utf-8"),
+    (
+        "o",
+        '"%{Content-Type}o"',
+        '"text/html; charset=utf-8"',
+        "{Content-Type}o",
+        "text/html; charset=utf-8",
+    ),
     ("e", "%{UNIQUE_ID}e", "ZjE3Mzg", "{UNIQUE_ID}e", "ZjE3Mzg"),
     ("n", "%{ratio}n", "87", "{ratio}n", "87"),
     ("f", "%f", "/var/www/html/index.html", "f", "/var/www/html/index.html"),
@@ -101,8 +125,11 @@ FIELDS: list[tuple[str, str, str, str, object]] = [
 ]
 
 
-@pytest.mark.parametrize(("fmt", "line", "key", "expected"),
-                         [case[1:] for case in FIELDS], ids=[case[0] for case in FIELDS])
+@pytest.mark.parametrize(
+    ("fmt", "line", "key", "expected"),
+    [case[1:] for case in FIELDS],
+    ids=[case[0] for case in FIELDS],
+)
 def test_field_parses(fmt: str, line: str, key: str, expected: object) -> None:
     compiled = compile_format(fmt)
     values = compiled.parse_line(line.encode())
@@ -115,8 +142,13 @@ COMBINED_LINES: list[tuple[str, str, dict[str, object]]] = [
         "plain",
         '203.0.113.9 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 '
         '2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"',
-        {"h": "203.0.113.9", "u": "frank", ">s": 200, "b": 2326,
-         "{User-Agent}i": "Mozilla/4.08 [en] (Win98; I ;Nav)"},
+        {
+            "h": "203.0.113.9",
+            "u": "frank",
+            ">s": 200,
+            "b": 2326,
+            "{User-Agent}i": "Mozilla/4.08 [en] (Win98; I ;Nav)",
+        },
     ),
     (
         "placeholders",
@@ -132,8 +164,9 @@ COMBINED_LINES: list[tuple[str, str, dict[str, object]]] = [
 ]
 
 
-@pytest.mark.parametrize(("line", "expected"), [c[1:] for c in COMBINED_LINES],
-                         ids=[c[0] for c in COMBINED_LINES])
+@pytest.mark.parametrize(
+    ("line", "expected"), [c[1:] for c in COMBINED_LINES], ids=[c[0] for c in COMBINED_LINES]
+)
 def test_combined_lines(line: str, expected: dict[str, object]) -> None:
     values = compile_format(COMBINED_FORMAT).parse_line(line.encode())
     assert values is not None
@@ -191,12 +224,20 @@ def test_unescape_matches_ap_escape_logitem() -> None:
             None,
             '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
         ),
-        ("tests/data/logs/httpd.conf", None, '%h %l %u %t "%r" %>s %b "%{Referer}i" '
-         '"%{User-Agent}i" %D %k %X'),
+        (
+            "tests/data/logs/httpd.conf",
+            None,
+            '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %D %k %X',
+        ),
         ("tests/data/logs/httpd.conf", "timing", "%a %{usec}t %{us}T %k %X %>s"),
     ],
-    ids=["debian-combined", "debian-vhost-combined",
-         "debian-first-customlog", "own-customlog", "own-nickname"],
+    ids=[
+        "debian-combined",
+        "debian-vhost-combined",
+        "debian-first-customlog",
+        "own-customlog",
+        "own-nickname",
+    ],
 )
 def test_nickname_from_config(config: str, nickname: str | None, expected: str) -> None:
     evaluated = evaluate_config(REPO / config)
@@ -216,8 +257,9 @@ def _config(tmp_path: Path, body: str) -> Path:
     (tmp_path / "modules").mkdir(exist_ok=True)
     (tmp_path / "modules" / "mod_mpm_event.so").write_bytes(b"")
     conf = tmp_path / "httpd.conf"
-    conf.write_text(f'ServerRoot "{tmp_path}"\n'
-                    "LoadModule mpm_event_module modules/mod_mpm_event.so\n" + body)
+    conf.write_text(
+        f'ServerRoot "{tmp_path}"\nLoadModule mpm_event_module modules/mod_mpm_event.so\n' + body
+    )
     return conf
 
 

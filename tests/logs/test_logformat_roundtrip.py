@@ -24,8 +24,9 @@ def _escape(text: str) -> str:
 
 
 _TEXT = st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=0x2FF), max_size=40)
-_TOKEN = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1,
-                 max_size=20).filter(lambda s: s != "-")
+_TOKEN = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=20
+).filter(lambda s: s != "-")
 _INT = st.integers(min_value=0, max_value=10**12)
 
 # (format item, parse_line key, strategy of values, render a value into the line, the value
@@ -43,18 +44,26 @@ ITEMS: list[Item] = [
     ("%k", "k", st.integers(0, 1000), str, lambda v: v),
     ("%{us}T", "{us}T", _INT, str, lambda v: v),
     ("%X", "X", st.sampled_from(["+", "X"]), str, lambda v: v),
-    ('"%r"', "r", _TEXT.filter(lambda s: s != "-"), lambda v: f'"{_escape(str(v))}"',
-     lambda v: v),
-    ('"%{Referer}i"', "{Referer}i", _TEXT.filter(lambda s: s != "-"),
-     lambda v: f'"{_escape(str(v))}"', lambda v: v),
-    ("%t", "t", st.sampled_from(["01/May/2024:10:00:01 +0000", "31/Dec/1999:23:59:59 -0130"]),
-     lambda v: f"[{v}]", lambda v: v),
+    ('"%r"', "r", _TEXT.filter(lambda s: s != "-"), lambda v: f'"{_escape(str(v))}"', lambda v: v),
+    (
+        '"%{Referer}i"',
+        "{Referer}i",
+        _TEXT.filter(lambda s: s != "-"),
+        lambda v: f'"{_escape(str(v))}"',
+        lambda v: v,
+    ),
+    (
+        "%t",
+        "t",
+        st.sampled_from(["01/May/2024:10:00:01 +0000", "31/Dec/1999:23:59:59 -0130"]),
+        lambda v: f"[{v}]",
+        lambda v: v,
+    ),
 ]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(range(len(ITEMS))), min_size=1, max_size=8, unique=True),
-       st.data())
+@given(st.lists(st.sampled_from(range(len(ITEMS))), min_size=1, max_size=8, unique=True), st.data())
 def test_random_format_round_trip(picked: list[int], data: st.DataObject) -> None:
     items = [ITEMS[i] for i in picked]
     fmt = " ".join(item[0] for item in items)

@@ -40,8 +40,9 @@ def recovered(tmp_path_factory: pytest.TempPathFactory) -> Recovered:
     log = tmp / "access.log"
     write_log(str(log), MODEL, SEED)
     out = tmp / "profile.yaml"
-    code = main(["profile", str(log), "-c", str(DATA / "httpd.conf"), "--peak", "mean",
-                 "-o", str(out)])
+    code = main(
+        ["profile", str(log), "-c", str(DATA / "httpd.conf"), "--peak", "mean", "-o", str(out)]
+    )
     assert code == 0
     return Recovered(log, load_profile(out), out.read_text())
 
@@ -65,8 +66,9 @@ PARAMETERS = [
 ]
 
 
-@pytest.mark.parametrize(("path", "true", "tolerance"), [p[1:] for p in PARAMETERS],
-                         ids=[p[0] for p in PARAMETERS])
+@pytest.mark.parametrize(
+    ("path", "true", "tolerance"), [p[1:] for p in PARAMETERS], ids=[p[0] for p in PARAMETERS]
+)
 def test_parameter_recovered(
     recovered: Recovered, path: tuple[str, str], true: float, tolerance: float
 ) -> None:
@@ -127,15 +129,23 @@ def test_same_sizing_as_the_true_model(recovered: Recovered) -> None:
     p = recovered.profile
     true_load, true_workers = _sizing(
         MODEL.request_rate_per_s,
-        {"service_s": MODEL.service_mean_s, "m": MODEL.requests_per_visit,
-         "think_s": MODEL.think_time_s, "scv": MODEL.service_scv,
-         "q": MODEL.idle_hold_probability},
+        {
+            "service_s": MODEL.service_mean_s,
+            "m": MODEL.requests_per_visit,
+            "think_s": MODEL.think_time_s,
+            "scv": MODEL.service_scv,
+            "q": MODEL.idle_hold_probability,
+        },
     )
     got_load, got_workers = _sizing(
         p.traffic.requests_per_second,
-        {"service_s": p.traffic.service_time_s, "m": p.visits.requests_per_visit,
-         "think_s": p.visits.think_time_s, "scv": p.traffic.service_time_scv,
-         "q": p.visits.idle_hold_probability},
+        {
+            "service_s": p.traffic.service_time_s,
+            "m": p.visits.requests_per_visit,
+            "think_s": p.visits.think_time_s,
+            "scv": p.traffic.service_time_scv,
+            "q": p.visits.idle_hold_probability,
+        },
     )
     # Offered load within 5 % and the worker count within 5 %: the same sizing decision.
     assert got_load == pytest.approx(true_load, rel=0.05)
@@ -150,8 +160,23 @@ def test_peak_is_a_high_windowed_rate(recovered: Recovered, tmp_path: Path) -> N
     # Poisson-like counts per 1 s window: p99 ≈ mean + 2.33·sqrt(mean·clustering) > mean
     assert mean * 1.1 < p99 < mean * 2.0
     out_max = tmp_path / "max.yaml"
-    assert main(["profile", str(recovered.log), "-f", _format(), "--peak", "max",
-                 "--window", "10s", "-o", str(out_max)]) == 0
+    assert (
+        main(
+            [
+                "profile",
+                str(recovered.log),
+                "-f",
+                _format(),
+                "--peak",
+                "max",
+                "--window",
+                "10s",
+                "-o",
+                str(out_max),
+            ]
+        )
+        == 0
+    )
     peak_10s = load_profile(out_max).traffic.requests_per_second
     assert mean < peak_10s < p99
 
@@ -169,14 +194,35 @@ def test_microsecond_stamps_from_a_config_nickname(tmp_path: Path) -> None:
     log = tmp_path / "timing.log"
     with log.open("w") as fh:
         for start, service, ka, conn, visit in zip(
-            req["start_s"].tolist(), req["service_s"].tolist(), req["keepalives"].tolist(),
-            req["conn"].tolist(), req["visit"].tolist(), strict=True,
+            req["start_s"].tolist(),
+            req["service_s"].tolist(),
+            req["keepalives"].tolist(),
+            req["conn"].tolist(),
+            req["visit"].tolist(),
+            strict=True,
         ):
-            fh.write(f"10.1.{visit >> 8 & 255}.{visit & 255} {round(start * 1e6)} "
-                     f"{round(service * 1e6)} {ka} {chr(conn)} 200\n")
+            fh.write(
+                f"10.1.{visit >> 8 & 255}.{visit & 255} {round(start * 1e6)} "
+                f"{round(service * 1e6)} {ka} {chr(conn)} 200\n"
+            )
     out = tmp_path / "timing.yaml"
-    assert main(["profile", str(log), "-c", str(DATA / "httpd.conf"), "--log-format-name",
-                 "timing", "--peak", "mean", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "profile",
+                str(log),
+                "-c",
+                str(DATA / "httpd.conf"),
+                "--log-format-name",
+                "timing",
+                "--peak",
+                "mean",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     p = load_profile(out)
     assert p.visits.think_time_s == pytest.approx(model.think_time_s, rel=0.03)
     assert p.traffic.service_time_s == pytest.approx(model.service_mean_s, rel=0.03)
@@ -193,9 +239,15 @@ def test_fit_inverts_the_holding_model(
 ) -> None:
     from capplan.logs.derive import KeepAliveConfig, fit_requests_per_visit
 
-    held = holding_time(HoldingInputs(service_s=0.05, visits=GeometricVisits(m), think_s=think_s,
-                                      keepalive_timeout_s=timeout_s,
-                                      max_keepalive_requests=max_requests))
+    held = holding_time(
+        HoldingInputs(
+            service_s=0.05,
+            visits=GeometricVisits(m),
+            think_s=think_s,
+            keepalive_timeout_s=timeout_s,
+            max_keepalive_requests=max_requests,
+        )
+    )
     fitted, clamped = fit_requests_per_visit(
         held.requests_per_conn, think_s, KeepAliveConfig(timeout_s, max_requests)
     )
@@ -232,8 +284,10 @@ def test_models_and_recommendation_agree(recovered: Recovered, mpm: MpmName) -> 
     )
 
     true = profile_from_text(TRUE_PROFILE, "true.yaml")
-    common = CommonSettings(keep_alive_timeout_s=MODEL.keepalive_timeout_s,
-                            max_keep_alive_requests=MODEL.max_keepalive_requests)
+    common = CommonSettings(
+        keep_alive_timeout_s=MODEL.keepalive_timeout_s,
+        max_keep_alive_requests=MODEL.max_keepalive_requests,
+    )
     choices: dict[str, MpmSettings] = {
         "prefork": PreforkSettings(common=common),
         "worker": WorkerSettings(common=common),

@@ -96,16 +96,32 @@ def small_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _summary(r: ScanResult) -> tuple[object, ...]:
     v = r.visits
-    return (r.lines, r.parsed, r.window_counts, r.service.count, round(r.service.sum, 6),
-            r.keepalive_first, r.connection_status, r.status, r.hours, v.visits, v.gap_n,
-            round(v.gap_sum_s, 3), v.finals_kept, v.finals_closed, v.censored)
+    return (
+        r.lines,
+        r.parsed,
+        r.window_counts,
+        r.service.count,
+        round(r.service.sum, 6),
+        r.keepalive_first,
+        r.connection_status,
+        r.status,
+        r.hours,
+        v.visits,
+        v.gap_n,
+        round(v.gap_sum_s, 3),
+        v.finals_kept,
+        v.finals_closed,
+        v.censored,
+    )
 
 
-@pytest.mark.parametrize(("block_bytes", "jobs"), [(64 << 10, 1), (64 << 10, 2), (1 << 20, 2)],
-                         ids=["small-blocks", "small-blocks-2-workers", "1MiB-2-workers"])
+@pytest.mark.parametrize(
+    ("block_bytes", "jobs"),
+    [(64 << 10, 1), (64 << 10, 2), (1 << 20, 2)],
+    ids=["small-blocks", "small-blocks-2-workers", "1MiB-2-workers"],
+)
 def test_blocks_and_workers_change_nothing(small_log: Path, block_bytes: int, jobs: int) -> None:
     fmt = compile_format(LOG_FORMAT)
     one = scan_logs((str(small_log),), fmt, ScanOptions(jobs=1))
-    split = scan_logs((str(small_log),), fmt,
-                      ScanOptions(jobs=jobs, block_bytes=block_bytes))
+    split = scan_logs((str(small_log),), fmt, ScanOptions(jobs=jobs, block_bytes=block_bytes))
     assert _summary(split) == _summary(one)

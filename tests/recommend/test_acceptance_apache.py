@@ -29,9 +29,7 @@ from tests.recommend.profiles import PROFILES_DIR
 
 PROFILES = sorted(PROFILES_DIR.glob("*.yaml"))
 AH_CODE = re.compile(r"AH\d{5}")
-MPM_LINE = re.compile(
-    r"^\s*(" + "|".join(MPM_BLOCK_ORDER) + r")\s", re.IGNORECASE | re.MULTILINE
-)
+MPM_LINE = re.compile(r"^\s*(" + "|".join(MPM_BLOCK_ORDER) + r")\s", re.IGNORECASE | re.MULTILINE)
 LOADMODULE_MPM = re.compile(r"^(\s*LoadModule\s+mpm_\w+_module\s.*)$", re.MULTILINE)
 
 
@@ -40,9 +38,7 @@ def _strip_mpm_directives(tree: Path) -> None:
         if path.is_symlink() or not path.is_file():
             continue
         text = path.read_text()
-        kept = "".join(
-            line for line in text.splitlines(keepends=True) if not MPM_LINE.match(line)
-        )
+        kept = "".join(line for line in text.splitlines(keepends=True) if not MPM_LINE.match(line))
         if kept != text:
             path.write_text(kept)
 
@@ -130,12 +126,18 @@ def _run(case: tuple[str, Path], tmp: Path) -> Outcome:
     if rec.action != "keep":  # "keep": nothing to paste, the config as it is must pass
         _splice(tree, report)
     env = {k: v for k, v in os.environ.items() if not k.startswith("APACHE_")}
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60,
-                          check=False)
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
     # The recommendation is sized with 25 % headroom: `check` at 1.25 × the rate agrees.
     check = check_report(str(conf), str(profile), somaxconn=4096, headroom=report.headroom)
-    return Outcome(name, proc.returncode, proc.stderr + proc.stdout, rec.snippet,
-                   rec.meets_targets, check, kept=rec.action == "keep")
+    return Outcome(
+        name,
+        proc.returncode,
+        proc.stderr + proc.stdout,
+        rec.snippet,
+        rec.meets_targets,
+        check,
+        kept=rec.action == "keep",
+    )
 
 
 @pytest.mark.apache

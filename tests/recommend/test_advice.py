@@ -63,7 +63,8 @@ def test_prefork_worst_case_is_max_request_workers_not_server_limit(
         "KeepAlive Off\n",
     )
     profile = _profile(
-        tmp_path, "small",
+        tmp_path,
+        "small",
         "traffic: {requests_per_second: 5, service_time: 100ms}\n"
         "memory: {ram: 1GiB, parent: 20MiB, shared: 100MiB, prefork_process: 100MiB}\n"
         "targets: {max_memory_fraction: 0.9}\n",
@@ -101,8 +102,8 @@ def test_mod_php_keepalive_heavy_meets_targets_with_a_keepalive_lever(
     assert rec["meets_targets"] is True  # type: ignore[index]
     levers = {c["directive"]: c["new"] for c in rec["changes"]}  # type: ignore[index]
     assert levers.get("KeepAlive") == "Off" or "KeepAliveTimeout" in levers
-    assert any(r.startswith(("KeepAlive Off frees", "KeepAliveTimeout 5 →"))
-               for r in rec["reasons"])  # type: ignore[index]
+    reasons: list[str] = rec["reasons"]  # type: ignore[index]
+    assert any(r.startswith(("KeepAlive Off frees", "KeepAliveTimeout 5 →")) for r in reasons)
     # Spliced into the config, the recommendation passes `check` at 1.25 × the rate.
     spliced = _php_config(tmp_path, rec["snippet"].replace("# main server config", "#"))  # type: ignore[index]
     code, checked = _json(capsys, ["check", str(spliced), "-p", str(profile), "--headroom", "0.25"])
@@ -114,9 +115,9 @@ def test_a_passing_stock_event_config_is_kept(
 ) -> None:
     conf = _write(tmp_path / "httpd.conf", base_config(tmp_path, "event", 8080) + DEBIAN_EVENT)
     profile = _profile(
-        tmp_path, "modest",
-        "traffic: {requests_per_second: 40, service_time: 50ms}\n"
-        "memory: {ram: 4GiB}\n",
+        tmp_path,
+        "modest",
+        "traffic: {requests_per_second: 40, service_time: 50ms}\nmemory: {ram: 4GiB}\n",
     )
     code, report = _json(capsys, ["recommend", str(conf), "-p", str(profile)])
     assert code == 0
@@ -139,8 +140,9 @@ def test_php_fpm_event_stays_on_event(tmp_path: Path) -> None:
     report = recommend_report(str(conf), str(PROFILES / "php-fpm-event.yaml"), somaxconn=4096)
     assert report.recommendation is not None
     assert report.recommendation.mpm == "event"
-    assert all(c.directive not in ("KeepAlive", "KeepAliveTimeout")
-               for c in report.recommendation.changes)
+    assert all(
+        c.directive not in ("KeepAlive", "KeepAliveTimeout") for c in report.recommendation.changes
+    )
 
 
 def test_switching_mpm_needs_a_material_saving(tmp_path: Path) -> None:
@@ -152,7 +154,8 @@ def test_switching_mpm_needs_a_material_saving(tmp_path: Path) -> None:
         "KeepAlive Off\n",
     )
     profile = _profile(
-        tmp_path, "cheap",
+        tmp_path,
+        "cheap",
         "traffic: {requests_per_second: 100, service_time: 100ms}\n"
         "memory: {ram: 64GiB, prefork_process: 10MiB}\n",
     )
@@ -169,16 +172,19 @@ def test_switching_mpm_needs_a_material_saving(tmp_path: Path) -> None:
 
 def test_event_snippets_leave_restart_room(tmp_path: Path) -> None:
     _, conf, _ = prepare("debian-prefork-php", tmp_path)
-    report = recommend_report(str(conf), str(PROFILES / "wordpress-prefork.yaml"),
-                              somaxconn=4096, mpm="event")
+    report = recommend_report(
+        str(conf), str(PROFILES / "wordpress-prefork.yaml"), somaxconn=4096, mpm="event"
+    )
     rec = report.recommendation
     assert rec is not None
     assert isinstance(rec.settings, EventSettings)
     assert rec.settings.server_limit == 2 * rec.settings.processes
     assert rec.assessment is not None
     assert rec.assessment.metrics.memory.worst_processes == 2 * rec.settings.processes
-    assert any(r.startswith(f"ServerLimit {rec.settings.server_limit} leaves room for")
-               for r in report_reasons(report))
+    assert any(
+        r.startswith(f"ServerLimit {rec.settings.server_limit} leaves room for")
+        for r in report_reasons(report)
+    )
 
 
 def test_headroom_flag_and_profile_key_raise_the_rate_check_applies(
@@ -189,14 +195,17 @@ def test_headroom_flag_and_profile_key_raise_the_rate_check_applies(
         base_config(tmp_path, "prefork", 8080) + "ServerLimit 30\nMaxRequestWorkers 30\n"
         "KeepAlive Off\n",
     )
-    body = ("traffic: {requests_per_second: 150, service_time: 100ms}\n"
-            "targets: {max_wait_probability: 0.05, max_wait: null}\n")
+    body = (
+        "traffic: {requests_per_second: 150, service_time: 100ms}\n"
+        "targets: {max_wait_probability: 0.05, max_wait: null}\n"
+    )
     profile = _profile(tmp_path, "edge", body)
     # 15 Erlangs on 30 workers passes; 1.5 × the rate (22.5 Erlangs) does not.
     assert main(["check", str(conf), "-p", str(profile)]) == 0
     assert main(["check", str(conf), "-p", str(profile), "--headroom", "0.5"]) == 1
-    with_key = _profile(tmp_path, "edge-headroom",
-                        body.replace("max_wait: null}", "max_wait: null, headroom: 0.5}"))
+    with_key = _profile(
+        tmp_path, "edge-headroom", body.replace("max_wait: null}", "max_wait: null, headroom: 0.5}")
+    )
     assert main(["check", str(conf), "-p", str(with_key)]) == 1
     assert main(["check", str(conf), "-p", str(with_key), "--headroom", "0"]) == 0
     capsys.readouterr()
@@ -206,10 +215,14 @@ def test_headroom_flag_and_profile_key_raise_the_rate_check_applies(
     ("args", "message"),
     [
         pytest.param(["--ram", "0"], "--ram must be larger than 0", id="ram-flag"),
-        pytest.param(["--headroom", "-0.1"], "--headroom -0.1: must be between 0 and 10",
-                     id="negative-headroom"),
-        pytest.param(["--min-saving", "2"], "--min-saving 2: must be between 0 and 1",
-                     id="min-saving"),
+        pytest.param(
+            ["--headroom", "-0.1"],
+            "--headroom -0.1: must be between 0 and 10",
+            id="negative-headroom",
+        ),
+        pytest.param(
+            ["--min-saving", "2"], "--min-saving 2: must be between 0 and 1", id="min-saving"
+        ),
     ],
 )
 def test_bad_advice_flags_exit_2(
@@ -227,16 +240,18 @@ def test_ram_zero_in_a_profile_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     conf = _write(tmp_path / "httpd.conf", base_config(tmp_path, "event", 8080))
-    profile = _profile(tmp_path, "zero",
-                       "traffic: {requests_per_second: 5, service_time: 10ms}\nmemory:\n  ram: 0\n")
+    profile = _profile(
+        tmp_path,
+        "zero",
+        "traffic: {requests_per_second: 5, service_time: 10ms}\nmemory:\n  ram: 0\n",
+    )
     assert main(["check", str(conf), "-p", str(profile)]) == 2
     assert "memory.ram: must be greater than 0, got 0" in capsys.readouterr().err
 
 
 def test_tables_say_off_and_never_print_vanishing_probabilities(tmp_path: Path) -> None:
     conf = _php_config(tmp_path)
-    report = recommend_report(str(conf), str(PROFILES / "wordpress-prefork.yaml"),
-                              somaxconn=4096)
+    report = recommend_report(str(conf), str(PROFILES / "wordpress-prefork.yaml"), somaxconn=4096)
     text = render_report(report, "table")
     exponents = [int(e) for e in re.findall(r"\de-(\d+)", text)]
     assert all(e <= 9 for e in exponents), exponents

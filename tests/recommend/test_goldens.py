@@ -21,8 +21,11 @@ from tests.recommend.goldens import CASES, GOLDEN_DIR, GoldenCase, produce
 
 def _same(got: object, want: object, where: str = "$") -> list[str]:
     if isinstance(want, float) and isinstance(got, int | float) and not isinstance(got, bool):
-        return [] if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-300) else [
-            f"{where}: got {got!r}, want {want!r}"]
+        return (
+            []
+            if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-300)
+            else [f"{where}: got {got!r}, want {want!r}"]
+        )
     if isinstance(want, dict) and isinstance(got, dict):
         if list(got) != list(want):
             return [f"{where}: keys {list(got)} != {list(want)}"]
@@ -30,8 +33,11 @@ def _same(got: object, want: object, where: str = "$") -> list[str]:
     if isinstance(want, list) and isinstance(got, list):
         if len(got) != len(want):
             return [f"{where}: length {len(got)} != {len(want)}"]
-        return [d for i, (g, w) in enumerate(zip(got, want, strict=True))
-                for d in _same(g, w, f"{where}[{i}]")]
+        return [
+            d
+            for i, (g, w) in enumerate(zip(got, want, strict=True))
+            for d in _same(g, w, f"{where}[{i}]")
+        ]
     return [] if got == want else [f"{where}: got {got!r}, want {want!r}"]
 
 

@@ -71,7 +71,8 @@ def test_recommendation_never_claims_a_target_the_model_misses(
             if settings.processes > 1:
                 fewer = _resized(settings, settings.processes - 1)
                 assert not all(
-                    met for target, met in _targets(fewer, profile).items()
+                    met
+                    for target, met in _targets(fewer, profile).items()
                     if not is_memory_target(target)
                 ), f"{name} {mpm}: {settings.processes - 1} processes would do"
         else:
@@ -125,6 +126,7 @@ def test_sustainable_rate_separates_passing_and_failing_rates(
     assert 0 < rate < float("inf")
     traffic = dataclasses.replace(profile.traffic, requests_per_second=rate * rate_factor)
     moved = dataclasses.replace(profile, traffic=traffic)
-    queue = {k: v for k, v in _targets(assessment.settings, moved).items()
-             if not is_memory_target(k)}
+    queue = {
+        k: v for k, v in _targets(assessment.settings, moved).items() if not is_memory_target(k)
+    }
     assert all(queue.values()) is passes

@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 WORDPRESS = str(ROOT / "profiles/wordpress-prefork.yaml")
 STATIC = str(ROOT / "profiles/static-site.yaml")
 LENIENT = TargetOverrides(
-    max_wait_probability=1.0, max_block_probability=1.0, max_connection_limit_probability=1.0,
+    max_wait_probability=1.0,
+    max_block_probability=1.0,
+    max_connection_limit_probability=1.0,
     max_memory_bytes=1 << 50,
 )
 
@@ -67,8 +69,14 @@ def _validate(document: object) -> None:
 def test_recommend_json_follows_the_shipped_schema(reports: Reports, case: str) -> None:
     document = json.loads(render_report(getattr(reports, case), "json"))
     _validate(document)
-    assert list(document)[:6] == ["schema_version", "command", "config", "profile", "mpms",
-                                  "recommendation"]
+    assert list(document)[:6] == [
+        "schema_version",
+        "command",
+        "config",
+        "profile",
+        "mpms",
+        "recommendation",
+    ]
     assert set(document["mpms"]) == {"prefork", "worker", "event"}
     recommendation = document["recommendation"]
     if recommendation["action"] == "keep":
@@ -78,8 +86,7 @@ def test_recommend_json_follows_the_shipped_schema(reports: Reports, case: str) 
         assert recommendation["snippet"].startswith("<IfModule mpm_")
 
 
-@pytest.mark.parametrize("lenient", [pytest.param(True, id="pass"),
-                                     pytest.param(False, id="fail")])
+@pytest.mark.parametrize("lenient", [pytest.param(True, id="pass"), pytest.param(False, id="fail")])
 def test_check_json_follows_the_shipped_schema(reports: Reports, lenient: bool) -> None:
     report = reports.check_pass if lenient else reports.check_fail
     document = report_to_dict(report)
@@ -93,7 +100,11 @@ def test_compare_json_follows_the_shipped_schema(reports: Reports) -> None:
     _validate(document)
     assert len(document["columns"]) == 4
     assert [c["profile"] for c in document["columns"]] == [
-        "wordpress-prefork", "wordpress-prefork", "static-site", "static-site"]
+        "wordpress-prefork",
+        "wordpress-prefork",
+        "static-site",
+        "static-site",
+    ]
 
 
 def test_schema_rejects_a_report_without_a_stable_key(reports: Reports) -> None:
