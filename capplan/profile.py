@@ -4,7 +4,8 @@ Stage: profile loading. Input: a profile file or its text. Output: `TrafficProfi
 default filled in, values in seconds and bytes, and the `file:line` of every value the user wrote.
 All validation happens here, once; errors are `CapplanError`s with `path:line: message`, the
 offending line and a caret. This module is the one home of yaml. The field table `PROFILE_FIELDS`
-drives the validator, `profile_to_dict` and the JSON Schema, so they cannot drift apart.
+drives the validator, the JSON Schema and the report's profile object
+(`capplan.render.profile`), so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -969,43 +970,6 @@ def load_profile(path: str | Path) -> TrafficProfile:
 # Output: the profile as data (JSON report) and the JSON Schema of the format
 
 
-def profile_to_dict(profile: TrafficProfile) -> dict[str, Any]:
-    """The profile with defaults filled, under the YAML keys, in seconds and bytes (JSON-safe)."""
-    t, v, m, g = profile.traffic, profile.visits, profile.memory, profile.targets
-    out: dict[str, Any] = {
-        "version": PROFILE_VERSION,
-        "name": profile.name,
-        "traffic": {
-            "requests_per_second": t.requests_per_second,
-            "service_time": t.service_time_s,
-            "service_time_scv": t.service_time_scv,
-            "service_time_p50": t.service_time_p50_s,
-            "service_time_p95": t.service_time_p95_s,
-            "worker_share": t.worker_share,
-        },
-        "visits": {
-            spec.key: getattr(v, spec.attr)
-            for spec in VISITS_FIELDS
-            if v.uses_http2 or f"visits.{spec.key}" not in HTTP2_KEYS
-        },
-        "memory": {spec.key: getattr(m, spec.attr) for spec in MEMORY_FIELDS},
-        "targets": {
-            "max_wait_probability": g.max_wait_probability,
-            "max_wait": None
-            if g.max_wait is None
-            else {"time": g.max_wait.time_s, "probability": g.max_wait.probability},
-            "max_block_probability": g.max_block_probability,
-            "max_connection_limit_probability": g.max_connection_limit_probability,
-            "max_memory_fraction": g.max_memory_fraction,
-            "headroom": g.headroom,
-        },
-    }
-    if profile.php is not None:
-        # Only a profile with a php: section says anything about PHP (older reports unchanged).
-        out["php"] = {spec.key: getattr(profile.php, spec.attr) for spec in PHP_FIELDS}
-    return out
-
-
 _DURATION_PATTERN = r"^\s*(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*(ms|s|min|h)?\s*$"
 _SIZE_PATTERN = r"^\s*(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*(B|K|KiB|M|MiB|G|GiB|T|TiB)?\s*$"
 
@@ -1145,5 +1109,4 @@ __all__ = [
     "profile_from_text",
     "profile_json_schema",
     "profile_json_schema_text",
-    "profile_to_dict",
 ]

@@ -25,8 +25,8 @@ from capplan.profile import (
     profile_from_text,
     profile_json_schema,
     profile_json_schema_text,
-    profile_to_dict,
 )
+from capplan.render.profile import profile_to_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "data" / "profiles" / "bad"

@@ -2,7 +2,8 @@
 
 Stage: models (docs/derivations.md). Input: `PreforkSettings | WorkerSettings | EventSettings` and
 a `TrafficProfile`. Output: `MpmMetrics`; `evaluate_targets` turns them into `TargetResult`s and
-`metrics_to_dict` into the JSON report's `mpms` entries. The normative model is derivations §2-§6.
+the renderers (`capplan.render.metrics`) into the JSON report's `mpms` entries. The normative
+model is derivations §2-§6.
 
 `evaluate_all` evaluates all three MPMs for one profile. The current MPM keeps its settings; the
 other two are mapped from it:
@@ -22,7 +23,7 @@ Without a config, each MPM is evaluated at httpd's own defaults.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from capplan.models.targets import TargetResult, evaluate_targets, wait_probability_value
 from capplan.models.types import EventDetail, MemoryFootprint, MpmMetrics, Scoreboard
@@ -52,7 +53,6 @@ __all__ = [
     "evaluate_all",
     "evaluate_targets",
     "map_settings",
-    "metrics_to_dict",
     "offered_load_erlangs",
     "wait_probability_value",
 ]
@@ -194,82 +194,3 @@ def evaluate_all(
     return {
         name: evaluate(map_settings(effective.settings, name), profile, setup) for name in MPM_NAMES
     }
-
-
-def _finite(value: float) -> float | None:
-    """JSON has no infinity: an infinite wait (unstable) becomes null."""
-    return value if math.isfinite(value) else None
-
-
-def metrics_to_dict(metrics: MpmMetrics) -> dict[str, Any]:
-    """The JSON report's `mpms.<name>` object: the stable keys first, then detail.
-
-    Sizes in bytes, times in seconds, probabilities in [0, 1]; infinite waits are null.
-    """
-    m = metrics
-    out: dict[str, Any] = {
-        "workers": m.workers,
-        "processes": m.processes,
-        "memory_bytes": m.memory_bytes,
-        "max_concurrent_requests": m.max_concurrent_requests,
-        "max_connections": m.max_connections,
-        "idle_keepalive_capacity": m.idle_keepalive_capacity,
-        "offered_load_erlangs": m.offered_load_erlangs,
-        "utilization": m.utilization,
-        "busy_workers_mean": m.busy_workers_mean,
-        "idle_keepalive_mean": m.idle_keepalive_mean,
-        "connections_per_s": m.connections_per_s,
-        "p_wait": m.p_wait,
-        "p_wait_request": m.p_wait_request,
-        "mean_wait_s": _finite(m.mean_wait_s),
-        "wait_p99_s": _finite(m.wait_p99_s),
-        "p_block": m.p_block,
-        "stable": m.stable,
-        "threads_per_child": m.threads_per_child,
-        "server_limit": m.server_limit,
-        "accept_queue": m.accept_queue,
-        "p_block_conservative": m.p_block_conservative,
-        "requests_per_connection": m.requests_per_connection,
-        "holding_time_s": m.holding_time_s,
-        "holding_time_scv": m.holding_time_scv,
-        "scoreboard": {
-            "busy_requests": m.scoreboard.busy_requests,
-            "idle_keepalive": m.scoreboard.idle_keepalive,
-            "closing": m.scoreboard.closing,
-        },
-        "open_connections_mean": m.open_connections_mean,
-        "open_connections_p99": m.open_connections_p99,
-        "memory": {
-            "typical_bytes": m.memory.typical_bytes,
-            "full_bytes": m.memory.full_bytes,
-            "worst_bytes": m.memory.worst_bytes,
-            "available_bytes": m.memory.available_bytes,
-            "max_workers": m.memory.max_workers,
-            "worst_processes": m.memory.worst_processes,
-        },
-    }
-    if m.event is not None:
-        e = m.event
-        out["event"] = {
-            "worker_factor": e.worker_factor,
-            "busy_erlangs": e.busy_erlangs,
-            "idle_connections_mean": e.idle_connections_mean,
-            "process_saturation": e.process_saturation,
-            "kill_episodes_per_s": e.kill_episodes_per_s,
-            "keepalive_drops_per_s": e.keepalive_drops_per_s,
-            "kill_hazard_per_s": e.kill_hazard_per_s,
-            "connections_per_s_without_kills": e.connections_per_s_without_kills,
-            "churn_per_s": e.churn_per_s,
-            "p_connection_limit": e.p_connection_limit,
-            "p_connection_limit_bound": e.p_connection_limit_bound,
-            "pooled_wait_probability": e.pooled_wait_probability,
-            "slot_capacity": e.slot_capacity,
-            "lingering_mean": e.lingering_mean,
-            "wait_for_worker_probability": e.wait_for_worker_probability,
-            "wait_for_slot_probability": e.wait_for_slot_probability,
-        }
-    if m.http2 is not None:
-        from capplan.models.http2 import detail_to_dict
-
-        out["http2"] = detail_to_dict(m.http2)
-    return out

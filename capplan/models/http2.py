@@ -452,34 +452,6 @@ def with_http2(
     return replace(metrics, memory=memory, http2=detail)
 
 
-def detail_to_dict(detail: Http2Detail) -> dict[str, Any]:
-    """`mpms.<mpm>.http2` in the JSON report (infinite waits are null)."""
-    d = detail
-    return {
-        "active": d.active,
-        "reason": d.reason or None,
-        "share": d.share,
-        "streams_per_burst": d.streams_per_burst,
-        "burst_time_s": d.burst_time_s,
-        "sessions_per_s": d.sessions_per_s,
-        "sessions_open_mean": d.sessions_open_mean,
-        "idle_sessions_mean": d.idle_sessions_mean,
-        "mpm_workers_held_mean": d.mpm_workers_held_mean,
-        "h2_min_workers": d.h2_min_workers,
-        "h2_max_workers": d.h2_max_workers,
-        "h2_workers_busy_per_child": d.h2_workers_busy_per_child,
-        "h2_utilization": d.h2_utilization,
-        "h2_threads_per_child": d.h2_threads_per_child,
-        "stream_wait_probability": d.stream_wait_probability,
-        "stream_mean_wait_s": d.stream_mean_wait_s if math.isfinite(d.stream_mean_wait_s) else None,
-        "stable": d.stable,
-        "memory_bytes": d.memory_bytes,
-        "first_limit": d.first_limit,
-        "limits": dict(d.limits),
-        "warnings": list(d.warnings),
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class Http2Sizing:
     """recommend's HTTP/2 part: the mod_http2 pool for the recommended MPM settings.

@@ -13,10 +13,11 @@ from importlib import resources
 from typing import Any
 
 from capplan.compare import Comparison
-from capplan.models import TargetResult, metrics_to_dict
-from capplan.profile import profile_to_dict
+from capplan.models import TargetResult
 from capplan.recommend import Change, MpmOption
 from capplan.render.json import SCHEMA_VERSION, config_to_dict, dumps
+from capplan.render.metrics import metrics_to_dict
+from capplan.render.profile import profile_to_dict
 from capplan.render.words import fix_message, report_reasons
 from capplan.report import Recommendation, Report, Verdict
 

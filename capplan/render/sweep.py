@@ -13,9 +13,10 @@ import io
 import math
 from typing import Any
 
-from capplan.models import metrics_to_dict, wait_probability_value
+from capplan.models import wait_probability_value
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
 from capplan.render.json import SCHEMA_VERSION, dumps
+from capplan.render.metrics import metrics_to_dict
 from capplan.render.report_json import finite, target_to_dict
 from capplan.render.words import EVENT_WAIT_LABEL, target_label, target_value_words
 from capplan.sweep import Axis, FirstFailure, Sweep, SweepRow

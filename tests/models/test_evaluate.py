@@ -14,7 +14,6 @@ from capplan.models import (
     evaluate_all,
     evaluate_targets,
     map_settings,
-    metrics_to_dict,
     offered_load_erlangs,
     wait_probability_value,
 )
@@ -23,6 +22,7 @@ from capplan.models.metrics import METRICS
 from capplan.models.targets import target_max_rate_per_s
 from capplan.profile import MaxWait, Memory, Targets, load_profile, profile_from_text
 from capplan.queueing import erlang_b, erlang_c
+from capplan.render.metrics import metrics_to_dict
 from capplan.settings import (
     CommonSettings,
     EffectiveConfig,

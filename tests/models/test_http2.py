@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from capplan.models import evaluate, metrics_to_dict, offered_load_erlangs
+from capplan.models import evaluate, offered_load_erlangs
 from capplan.models.http2 import (
     Http2Setup,
     batch_pool,
@@ -28,6 +28,7 @@ from capplan.models.http2 import (
 )
 from capplan.profile import Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_c
+from capplan.render.metrics import metrics_to_dict
 from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
 
 

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from capplan.models import evaluate, metrics_to_dict
+from capplan.models import evaluate
 from capplan.models.slots import connection_limit
 from capplan.profile import Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_c
+from capplan.render.metrics import metrics_to_dict
 from capplan.settings import (
     CommonSettings,
     EventSettings,

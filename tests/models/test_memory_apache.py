@@ -33,10 +33,12 @@ from tests.httpd import base_config, free_port, prepare_root, running_server
 
 # Each proxied request holds its worker this long: longer than the measurement, the restart and
 # the sampling after it, so the old generation keeps its first-wave requests throughout.
-SLOW_S = 8.0
-# After the first wave: every worker has read its request (and grown by it) before the
-# measurement; after the second: its connections wait in the backlog before the restart.
-SETTLE_S = 1.0
+SLOW_S = 12.0
+# After the first wave the children grow as their workers read the requests: the measurement
+# waits until their PSS has stopped growing (checked every SETTLE_STEP_S, at most SETTLE_MAX_S; a
+# loaded machine reads slowly). After the second wave its connections wait in the backlog.
+SETTLE_STEP_S = 0.25
+SETTLE_MAX_S = 5.0
 QUEUE_S = 0.3
 # Each request carries this many 60 KB headers; with MaxMemFree 0 a child keeps the memory its
 # request pools took, so children weigh megabytes as real application children do, instead of
@@ -117,6 +119,18 @@ def _pss_bytes(pid: int) -> int:
     return 0
 
 
+def _settle(parent: int) -> None:
+    """Wait until the children's PSS has stopped growing (within 0.2 % over one step)."""
+    deadline = time.monotonic() + SETTLE_MAX_S
+    before = -1
+    while time.monotonic() < deadline:
+        time.sleep(SETTLE_STEP_S)
+        now = sum(_pss_bytes(child) for child in _children(parent))
+        if before > 0 and now <= before * 1.002:
+            return
+        before = now
+
+
 def _peak_during_restart(parent: int) -> tuple[int, int]:
     """(largest PSS sum, most children) while the server restarts gracefully."""
     os.kill(parent, signal.SIGUSR1)  # apachectl graceful
@@ -147,7 +161,7 @@ def _run(tmp_path: Path, mpm: str, sizing: str, workers: int) -> tuple[int, int,
         with running_server(root, conf, port) as server:
             clients = _wave(port, workers)  # the old generation: every worker busy
             try:
-                time.sleep(SETTLE_S)
+                _settle(server.pid)
                 measured = measure_memory(pid=server.pid)
                 profile, _ = apply_measurement(PROFILE, measured)
                 settings = load_config(str(conf)).settings
