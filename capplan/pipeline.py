@@ -149,6 +149,8 @@ def recommend_report(
         profile = replace(profile, memory=replace(profile.memory, ram_bytes=ram_bytes))
     if headroom is None:
         headroom = profile.targets.headroom
+    chosen_headroom = RECOMMEND_HEADROOM if headroom is None else headroom
+    chosen_saving = MIN_SAVING if min_saving is None else min_saving
     evidence = None
     if error_logs:
         from capplan.errorlog import read_error_logs
@@ -166,8 +168,8 @@ def recommend_report(
             note,
             mpms=mpms,
             modules=config.modules,
-            headroom=RECOMMEND_HEADROOM if headroom is None else headroom,
-            min_saving=MIN_SAVING if min_saving is None else min_saving,
+            headroom=chosen_headroom,
+            min_saving=chosen_saving,
             substitutions=substitutions,
             error_log=evidence,
         )
@@ -176,8 +178,8 @@ def recommend_report(
         config,
         mpms=mpms,
         modules=config.modules,
-        headroom=RECOMMEND_HEADROOM if headroom is None else headroom,
-        min_saving=MIN_SAVING if min_saving is None else min_saving,
+        headroom=chosen_headroom,
+        min_saving=chosen_saving,
         substitutions=substitutions,
         error_log=evidence,
     )
