@@ -47,7 +47,15 @@ if TYPE_CHECKING:
 Source = Literal["measured", "profile", "default", "flag", "machine", "none"]
 
 # The profile's memory keys, in the order the report lists them.
-MEMORY_KEYS = ("parent", "shared", "prefork_process", "threaded_process", "thread", "connection")
+MEMORY_KEYS = (
+    "parent",
+    "shared",
+    "prefork_process",
+    "threaded_process",
+    "thread",
+    "connection",
+    "process_spread",
+)
 DEFAULT_THREADS_PER_CHILD = WorkerSettings().threads_per_child
 DEFAULT_WORKER_FACTOR = int(EventSettings().async_request_worker_factor)
 # Modules that are not thread-safe (mod_php): with one loaded only prefork can run the server.

@@ -92,6 +92,7 @@ class Memory:
     threaded_process_bytes: int = 25 << 20
     thread_bytes: int = 1 << 20
     connection_bytes: int = 32 << 10
+    process_spread_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +360,12 @@ MEMORY_FIELDS = (
         "connection",
         32 << 10,
         "event: memory per open connection (connection pool, buffers; more with TLS)",
+    ),
+    _size(
+        "process_spread",
+        0,
+        "standard deviation of the children's private memory (capplan measure fills it); the "
+        "worst case adds 1.645 x spread x sqrt(processes) for children that differ",
     ),
 )
 

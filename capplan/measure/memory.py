@@ -53,6 +53,8 @@ class PrivateStats:
     max_bytes: int
     min_bytes: int
     count: int
+    # The sample standard deviation (0 with a single child).
+    stdev_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,7 @@ def private_stats(values: list[int]) -> PrivateStats | None:
         max_bytes=max(values),
         min_bytes=min(values),
         count=len(values),
+        stdev_bytes=round(statistics.stdev(values)) if len(values) > 1 else 0,
     )
 
 

@@ -405,8 +405,10 @@ def measurement_to_profile_memory(m: Measurement) -> dict[str, int]:
     """The profile's `memory:` keys (bytes) that the measurement supports.
 
     `ram`: the cgroup limit, else the host's MemTotal. `prefork_process` for prefork; for worker
-    and event `threaded_process` (the per-process base) and `thread`. Keys that were not measured
-    are left out, so the profile's defaults (or the user's values) apply to them.
+    and event `threaded_process` (the per-process base) and `thread`; `process_spread`, the
+    standard deviation of the children's private memory, when two or more children were read.
+    Keys that were not measured are left out, so the profile's defaults (or the user's values)
+    apply to them.
     """
     out: dict[str, int] = {}
     if m.ram_bytes is not None:
@@ -430,4 +432,6 @@ def measurement_to_profile_memory(m: Measurement) -> dict[str, int]:
                 out["thread"] = cost.per_thread_bytes
         case _:
             assert_never(m.mpm)
+    if figures.private is not None and figures.private.count > 1:
+        out["process_spread"] = figures.private.stdev_bytes
     return out

@@ -51,6 +51,7 @@ def measurement_to_dict(m: Measurement) -> dict[str, Any]:
             "median_bytes": private.median_bytes,
             "max_bytes": private.max_bytes,
             "min_bytes": private.min_bytes,
+            "stdev_bytes": private.stdev_bytes,
         },
         "process_base_bytes": cost.process_base_bytes if cost is not None else None,
         "per_thread_bytes": cost.per_thread_bytes if cost is not None else None,
@@ -112,7 +113,7 @@ def render_table(m: Measurement) -> str:
                 (
                     "private/child",
                     f"mean {_size(p.mean_bytes)}, median {_size(p.median_bytes)}, "
-                    f"max {_size(p.max_bytes)}",
+                    f"max {_size(p.max_bytes)}, standard deviation {_size(p.stdev_bytes)}",
                 )
             )
         if f.thread_cost is not None:
@@ -162,6 +163,7 @@ _PROFILE_COMMENTS = {
     "prefork_process": "private memory of one prefork child",
     "threaded_process": "private memory of one worker/event child, threads excluded",
     "thread": "private memory per worker thread",
+    "process_spread": "standard deviation of the children's private memory",
 }
 
 

@@ -580,6 +580,12 @@ def memory_footnote(report: Report) -> list[str]:
         )
     if memory.ram_bytes is None:
         lines.append("No memory.ram: memory is not bounded and the memory target is not checked.")
+    if memory.process_spread_bytes > 0:
+        spread = format_bytes(memory.process_spread_bytes)
+        lines.append(
+            f"Children differ in size (memory.process_spread {spread}): "
+            "the worst case adds 1.645 × spread × √N for its N children, a 95 % bound on their sum."
+        )
     for sub in report.substitutions:
         pid = f" (PID {sub.pid})" if sub.pid is not None else ""
         replaced = (

@@ -70,6 +70,8 @@ def test_prefork_figures(tmp_path: Path) -> None:
     assert f.parent_bytes == 200 * KIB
     assert f.private is not None
     assert f.private.mean_bytes == 640 * KIB
+    # Children of 600, 640 and 680 KiB: sample standard deviation 40 KiB.
+    assert f.private.stdev_bytes == 40 * KIB
     # pss = private + shared/4 for each process (fakeproc), so shared = 4 × 3000/4 KiB.
     assert f.shared_bytes == 4 * 750 * KIB
     assert f.pss_total_bytes == (200 + 600 + 640 + 680 + 4 * 750) * KIB
@@ -81,8 +83,10 @@ def test_prefork_figures(tmp_path: Path) -> None:
         "parent": 200 * KIB,
         "shared": 3000 * KIB,
         "prefork_process": 640 * KIB,
+        "process_spread": 40 * KIB,
     }
     data = json.loads(render_json(m))
+    assert data["private_per_process"]["stdev_bytes"] == 40 * KIB
     assert set(data) >= JSON_KEYS
     assert data["per_thread_bytes"] is None
     assert "PSS total" in render_table(m)
@@ -108,7 +112,7 @@ def test_worker_per_thread_cost(tmp_path: Path, threads: tuple[int, ...], method
         # From the real smaps' stacks and arenas (27 stacks, about 11 KiB each).
         assert 4 * KIB <= cost.per_thread_bytes <= 64 * KIB
     profile = measurement_to_profile_memory(m)
-    assert set(profile) == {"parent", "shared", "threaded_process", "thread"}
+    assert set(profile) == {"parent", "shared", "threaded_process", "thread", "process_spread"}
 
 
 def test_permission_denied_as_another_user(tmp_path: Path) -> None:

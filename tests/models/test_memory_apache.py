@@ -7,7 +7,9 @@ are in flight, then a second wave queues in the listen backlog and the server re
 gracefully. The old generation is still holding its requests when the new one takes the second
 wave, so both are at their loaded size at once. The peak is the largest sum of PSS over the
 parent and its children, sampled every 20 ms through the restart. The model must never be below
-the peak and at most 10 % above it.
+the peak and at most 10 % above it. Children differ in size; `capplan measure` reports their
+spread and the worst case counts it (`memory.process_spread`), so event runs four children per
+generation, enough for the spread to be measured.
 """
 
 from __future__ import annotations
@@ -48,8 +50,6 @@ HEADER = "x" * 60_000
 # Sampling of /proc during the restart, bounded in time.
 SAMPLE_EVERY_S = 0.02
 SAMPLE_FOR_S = 3.0
-# How far the same tree's memory moves between one restart and the next (see the assertion).
-PSS_VARIATION = 0.01
 
 PROFILE = profile_from_text(
     "version: 1\nname: restart\ntraffic:\n  requests_per_second: 1\n  service_time: 1s\n",
@@ -172,13 +172,11 @@ def _run(tmp_path: Path, mpm: str, sizing: str, workers: int) -> tuple[int, int,
                 assert figures.private is not None
                 if figures.thread_cost is None and mpm != "prefork":
                     # Every child runs the same threads, so the per-thread cost cannot be told
-                    # from the process base: take a child's measured private memory whole, the
-                    # largest child's (children differ by about 1 %, their allocators' state, and
-                    # the bound must hold for every one of them).
+                    # from the process base: take the children's mean private memory whole.
                     memory = replace(
                         profile.memory,
                         thread_bytes=0,
-                        threaded_process_bytes=figures.private.max_bytes,
+                        threaded_process_bytes=figures.private.mean_bytes,
                     )
                     profile = replace(profile, memory=memory)
                 metrics = evaluate(settings, profile)
@@ -205,14 +203,14 @@ def _run(tmp_path: Path, mpm: str, sizing: str, workers: int) -> tuple[int, int,
             1.10,
             id="prefork",
         ),
-        # 2 active processes and 2 slots of restart room: old and new generation overlap.
+        # 4 active processes and 4 slots of restart room: old and new generation overlap.
         pytest.param(
             "event",
-            "ServerLimit 4\nThreadLimit 5\nThreadsPerChild 5\n"
-            "MaxRequestWorkers 10\nStartServers 2\nMinSpareThreads 5\n"
-            "MaxSpareThreads 20\n",
-            4,
-            10,
+            "ServerLimit 8\nThreadLimit 5\nThreadsPerChild 5\n"
+            "MaxRequestWorkers 20\nStartServers 4\nMinSpareThreads 5\n"
+            "MaxSpareThreads 40\n",
+            8,
+            20,
             1.10,
             id="event",
         ),
@@ -235,10 +233,5 @@ def test_worst_case_memory_holds_through_a_graceful_restart(  # noqa: PLR0917 (p
     assert worst_processes == processes
     # The restart really reached the modelled process count (else the test proves nothing).
     assert peak_children == processes, (peak_children, processes)
-    # NOTE: not strictly "never below". Across runs the event bound was 0.993-1.011 x the peak:
-    # the children of the new generation came out up to 0.45 MiB larger than the largest child
-    # measured before the restart, and the shared part of the tree's PSS that `capplan measure`
-    # reports swung between 0.9 and 2.7 MiB from run to run (constant within a run). Below the
-    # peak by more than that 1 % is a model error; within it, measurement variation.
-    assert worst >= (1 - PSS_VARIATION) * peak, (worst, peak)
+    assert worst >= peak, (worst, peak)
     assert worst <= within * peak, (worst, peak)
