@@ -737,7 +737,22 @@ def effective_config(
         modules=tuple(module.identifier for module in evaluated.modules),
         http2=http2,
         fcgi_backends=_fcgi_backends(evaluated),
+        plain_accept=_plain_accept(evaluated.directives),
     )
+
+
+def _plain_accept(directives: Sequence[Directive]) -> Location | None:
+    """Where AcceptFilter turns the deferred accept off for http or https (the last one for a
+    protocol wins, as `set_accf_map()` in core.c sets a table entry); None when neither is."""
+    filters: dict[str, tuple[str, Location]] = {}
+    for d in directives:
+        if d.key == "acceptfilter" and len(d.args) >= 2:
+            filters[d.args[0].lower()] = (d.args[1].lower(), d.location)
+    for protocol in ("http", "https"):
+        accf, location = filters.get(protocol, ("data", None))
+        if accf == "none":
+            return location
+    return None
 
 
 def _fcgi_backends(evaluated: EvaluatedConfig) -> tuple[FcgiBackend, ...]:

@@ -182,6 +182,9 @@ class EffectiveConfig:
     http2: Http2Settings | None = None
     # Where the config sends PHP requests over FastCGI (PHP-FPM), with file:line.
     fcgi_backends: tuple[FcgiBackend, ...] = ()
+    # Where `AcceptFilter http none` (or https) makes the listeners a plain accept queue; None:
+    # httpd's default on Linux, TCP_DEFER_ACCEPT ("data").
+    plain_accept: Location | None = None
 
     def source_of(self, directive: str) -> Location | None:
         for name, location in self.provenance:

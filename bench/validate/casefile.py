@@ -33,6 +33,9 @@ class ServerCase:
     max_keep_alive_requests: int
     listen_backlog: int
     async_request_worker_factor: float
+    # AcceptFilter http: "none" (a plain accept queue, the model's) or "data" (httpd's default on
+    # Linux, TCP_DEFER_ACCEPT: a connection is queued only once its request has arrived).
+    accept_filter: str = "none"
 
     @property
     def workers(self) -> int:
@@ -73,6 +76,7 @@ _SERVER_KEYS: dict[str, type] = {
     "max_keep_alive_requests": int,
     "listen_backlog": int,
     "async_request_worker_factor": float,
+    "accept_filter": str,
 }
 _TRAFFIC_KEYS: dict[str, type] = {
     "requests_per_second": float,
@@ -175,6 +179,13 @@ def parse_case(text: str, path: Path) -> Case:
         max_keep_alive_requests=int(str(srv.get("max_keep_alive_requests", 100))),
         listen_backlog=int(str(srv.get("listen_backlog", 511))),
         async_request_worker_factor=float(str(srv.get("async_request_worker_factor", 2.0))),
+        accept_filter=str(srv.get("accept_filter", "none")),
+    )
+    _check(
+        server.accept_filter in ("none", "data"),
+        path,
+        server_line,
+        "accept_filter must be none or data",
     )
     _check(1 <= server.workers <= 64, path, server_line, "workers must be 1..64 on this harness")
     _check(server.listen_backlog >= 1, path, server_line, "listen_backlog must be >= 1")

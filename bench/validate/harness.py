@@ -99,7 +99,8 @@ def httpd_config(case: Case, root: Path, port: int, backend_port: int) -> str:
         "ExtendedStatus On",
         # NOTE: core.c `accf_map` gives Linux listeners TCP_DEFER_ACCEPT ("data"); plain accept
         # makes the accept queue the FCFS queue of derivations §3.1 and overflows SYN drops (F12).
-        "AcceptFilter http none",
+        # A case may ask for httpd's default instead (worker-ka-overload-block-defer).
+        f"AcceptFilter http {srv.accept_filter}",
         f"KeepAlive {'On' if srv.keep_alive else 'Off'}",
         f"KeepAliveTimeout {round(srv.keep_alive_timeout_s * 1000)}ms",
         f"MaxKeepAliveRequests {srv.max_keep_alive_requests}",

@@ -27,6 +27,7 @@ from capplan.render.words import (
     headroom_words,
     human_percent,
     memory_footnote,
+    plain_accept_note,
     rate_words,
     report_reasons,
     stability_words,
@@ -325,7 +326,7 @@ def render_report_table(report: Report, *, markdown: bool = False) -> str:
     parts += _verdict_lines(report, markdown)
     if report.recommendation is not None:
         parts += _recommendation_lines(report, markdown)
-    notes = memory_footnote(report)
+    notes = plain_accept_note(report) + memory_footnote(report)
     if notes:
         parts += ["", "Notes:" if not markdown else "**Notes**", *_bullets(notes, markdown)]
     if report.error_log is not None:

