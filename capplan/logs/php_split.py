@@ -17,6 +17,7 @@ import numpy as np
 
 from capplan.errors import CapplanError
 from capplan.logs.logformat import CompiledFormat
+from capplan.logs.stats import BoolArray
 
 # A URL path ending in .php: PHP-FPM's own default (`security.limit_extensions = .php`) and the
 # `<FilesMatch ".+\.ph(ar|p|tml)$">` of Debian's php-fpm conf send exactly these to FPM.
@@ -151,23 +152,32 @@ def request_paths(column: list[bytes]) -> list[bytes]:
     return found
 
 
-def matching_rows(column: list[bytes], pattern: bytes) -> np.ndarray:
-    """Mask of the values in which the regex is found: searched once per distinct value."""
+def matching_rows(
+    column: list[bytes], pattern: bytes, *, in_request_line: bool = False
+) -> BoolArray:
+    """Mask of the values in which the regex is found (in the path, for request lines).
+
+    A block repeats its handlers and URLs many times: the regex (and the path extraction) runs
+    once per distinct value, and each row costs one hash lookup in C.
+    """
     search = _search(pattern).search
-    hits = {value: search(value) is not None for value in dict.fromkeys(column)}
-    if not any(hits.values()):
+    distinct = list(dict.fromkeys(column))
+    subjects = request_paths(distinct) if in_request_line else distinct
+    hits = {value for value, subject in zip(distinct, subjects, strict=True) if search(subject)}
+    if not hits:
         return np.zeros(len(column), dtype=bool)
-    return np.fromiter(map(hits.__getitem__, column), dtype=bool, count=len(column))
+    if len(hits) == len(distinct):
+        return np.ones(len(column), dtype=bool)
+    return np.fromiter(map(hits.__contains__, column), dtype=bool, count=len(column))
 
 
-def php_rows(split: PhpSplit, url: list[bytes] | None, handler: list[bytes] | None) -> np.ndarray:
+def php_rows(split: PhpSplit, url: list[bytes] | None, handler: list[bytes] | None) -> BoolArray:
     """Mask of a block's PHP requests: the handler or the URL path matches its regex."""
-    mask: np.ndarray | None = None
+    mask: BoolArray | None = None
     if split.handler_pattern is not None and handler is not None:
         mask = matching_rows(handler, split.handler_pattern)
     if split.url_pattern is not None and url is not None:
-        paths = request_paths(url) if split.url_in_request_line else url
-        by_url = matching_rows(paths, split.url_pattern)
+        by_url = matching_rows(url, split.url_pattern, in_request_line=split.url_in_request_line)
         mask = by_url if mask is None else mask | by_url
     assert mask is not None  # resolve_split gives at least one field
     return mask
