@@ -789,6 +789,10 @@ def _php_lines(php: PhpEstimate, traffic_service: str, add: Callable[[str], None
             f"  # mean of {s.source} over {s.count:,} PHP requests; p50 {_duration(s.p50_s)}, "
             f"p95 {_duration(s.p95_s)}, p99 {_duration(s.p99_s)}, max {_duration(s.max_s)}{other}"
         )
+        add(
+            f"  # ({s.source} is httpd's time: a wait for a free FPM child and sending the "
+            "response to a slow client add to the time in FPM)"
+        )
         add(f"  service_time: {_php_service_text(s.mean_s, float(share), traffic_service)}")
         add(f"  # squared coefficient of variation of {s.source} over the PHP requests")
         add(f"  service_time_scv: {_g(s.scv)}")

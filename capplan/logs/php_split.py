@@ -19,13 +19,14 @@ from capplan.errors import CapplanError
 from capplan.logs.logformat import CompiledFormat
 from capplan.logs.stats import BoolArray
 
-# A URL path ending in .php: PHP-FPM's own default (`security.limit_extensions = .php`) and the
-# `<FilesMatch ".+\.ph(ar|p|tml)$">` of Debian's php-fpm conf send exactly these to FPM.
+# A URL path ending in .php: what `<FilesMatch \.php$>` sends to FPM (Debian's php-fpm conf also
+# sends .phar and .phtml, rare in URLs). The query string is not part of the path.
 DEFAULT_URL_PATTERN = r"\.php$"
 # %R is `r->handler`. SetHandler "proxy:unix:/run/php/php8.2-fpm.sock|fcgi://localhost" or
 # "proxy:fcgi://127.0.0.1:9000" (mod_proxy_fcgi, Debian's and RHEL's php-fpm confs) is logged as
-# written; mod_php's is application/x-httpd-php. Static files log their content type (text/html),
-# ProxyPass/ProxyPassMatch log proxy-server, whatever the backend.
+# written; mod_php's is application/x-httpd-php. Static files log "-" (ap_invoke_handler names
+# the default handler only while it runs), ProxyPass/ProxyPassMatch proxy-server, whatever the
+# backend.
 DEFAULT_HANDLER_PATTERN = r"(?i)^proxy:.*fcgi://|php"
 # What mod_rewrite sets as the handler of a request it redirects internally (per-directory
 # rules, .htaccess front controllers): %R shows it, %>R the handler that finally ran.

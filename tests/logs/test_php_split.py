@@ -48,15 +48,15 @@ class Row:
 
 def mix(n: int) -> list[Row]:
     """n requests, 2 in 7 of them PHP, with durations spread by multiplicative hashing: PHP
-    20-70 ms, static 0.2-3.2 ms; one PHP page is `/` (DirectoryIndex index.php)."""
+    20-70 ms, the others 0.2-3.2 ms; one PHP page is `/` (DirectoryIndex index.php)."""
     rows = []
     for i in range(n):
         if i % 7 in (0, 3):
             path = "/" if i % 5 == 0 else f"/shop/cart.php?item={i}"
             rows.append(Row(path, FPM, 20_000 + (i * 7919) % 50_000))
         else:
-            static = ("/static/app.css", "/img/logo.png", "/index.html")[i % 3]
-            handler = ("text/css", "image/png", "text/html")[i % 3]
+            static = ("/static/app.css", "/img/logo.png", "/api/items")[i % 3]
+            handler = ("-", "-", "proxy-server")[i % 3]  # files; a ProxyPass to an API
             rows.append(Row(static, handler, 200 + (i * 104_729) % 3_000))
     return rows
 
@@ -140,8 +140,8 @@ def test_request_paths(line: str, path: str) -> None:
         ("proxy:http://127.0.0.1:8080/", False),  # a reverse proxy to HTTP
         ("proxy-server", False),  # ProxyPass: the handler does not say where to
         ("redirect-handler", False),  # mod_rewrite's internal redirect
-        ("text/html", False),  # a static file: its content type
-        ("-", False),  # no handler (a 403 before the fixups)
+        ("-", False),  # a static file (the default handler is named only while it runs)
+        ("text/html", False),  # a handler named by a content type (AddType)
     ],
 )
 def test_default_handler_rule(handler: str, php: bool) -> None:
@@ -226,8 +226,8 @@ def test_a_bad_regex_exits_2_in_one_line(
         (REQUEST_LINE_ONLY, PhpRule(url_pattern=r"\.php$|^/$"), lambda r: r.php),
         (
             WITH_HANDLER,
-            PhpRule(url_pattern="^/$", handler_pattern="^text/html$"),
-            lambda r: r.path == "/" or r.handler == "text/html",
+            PhpRule(url_pattern="^/$", handler_pattern="^proxy-server$"),
+            lambda r: r.path == "/" or r.handler == "proxy-server",
         ),
     ],
     ids=["handler", "url", "request-line", "url-regex", "either-regex"],
@@ -422,3 +422,24 @@ def test_a_regex_is_searched_not_anchored(tmp_path: Path) -> None:
 def test_resolve_split_error_is_a_capplan_error() -> None:
     with pytest.raises(CapplanError, match=r"^x.log, y.log: the log format has no handler"):
         resolve_split(PhpRule(), compile_format("%t %D"), ("x.log", "y.log"))
+
+
+def test_a_php_request_without_duration_counts_in_the_share_not_the_time(tmp_path: Path) -> None:
+    rows = mix(700)
+    log = tmp_path / "access.log"
+    write_log(log, rows, WITH_HANDLER)
+    # "-" for %D on every third PHP request (a conditional %!200D, say)
+    unknown = {i for i, r in enumerate(rows) if r.php and i % 3 == 0}
+    lines = log.read_text().splitlines(keepends=True)
+    for i in unknown:
+        head, duration, handler = lines[i].rsplit(" ", 2)
+        assert int(duration) == rows[i].duration_us
+        lines[i] = f"{head} - {handler}"
+    log.write_text("".join(lines))
+    php = _profile(log, WITH_HANDLER, PhpRule(), jobs=1).php
+    assert php is not None
+    assert php.service is not None
+    timed = [r.php and i not in unknown for i, r in enumerate(rows)]
+    assert php.share == sum(r.php for r in rows) / len(rows)
+    assert php.service.count == sum(timed)
+    assert php.service.mean_s == pytest.approx(expected(rows, timed)[1], rel=1e-12)
