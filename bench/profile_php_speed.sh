@@ -46,11 +46,11 @@ fi
 hyperfine -N --warmup 1 --runs 5 --export-json "$out/php.json" "$@" \
     "${rows[@]}" \
     -n "no split" "$here $out/access.log -f '$fmt' -j 1 -o /dev/null" \
-    -n "--php-urls '^/api/|^/\$' (%r)" \
+    -n "php-urls '^/api/|^/\$' (%r)" \
     "$here $out/access.log -f '$fmt' -j 1 --php-urls '^/api/|^/\$' -o /dev/null" \
-    -n "--php (%r, no match)" "$here $out/access.log -f '$fmt' -j 1 --php -o /dev/null" \
+    -n "php (%r, no match)" "$here $out/access.log -f '$fmt' -j 1 --php -o /dev/null" \
     -n "%>R log, no split" "$here $out/access-R.log -f '$fmt %>R' -j 1 -o /dev/null" \
-    -n "%>R log, --php (handler)" "$here $out/access-R.log -f '$fmt %>R' -j 1 --php -o /dev/null"
+    -n "%>R log, php (handler)" "$here $out/access-R.log -f '$fmt %>R' -j 1 --php -o /dev/null"
 
 "$python" - "$out/php.json" <<'PY'
 import json

@@ -446,8 +446,10 @@ def _php_estimate(result: ScanResult, warnings: list[str]) -> PhpEstimate | None
                 "1 µs; php.service_time set to 1 µs"
             )
             service = replace(service, mean_s=_MIN_SERVICE_S)
-    others = result.service.count - hist.count
-    other_mean = (result.service.sum - hist.sum) / others if service and others > 0 else None
+    others = result.service.count - hist.count  # the timed requests that are not PHP
+    other_mean: float | None = None
+    if service is not None and others > 0:
+        other_mean = (result.service.sum - hist.sum) / others
     return PhpEstimate(
         plan.php.description, result.php_requests, result.parsed, service, other_mean
     )
