@@ -116,10 +116,38 @@ def profile_command(
             "Needs capplan[dask].",
         ),
     ] = None,
+    php: Annotated[
+        bool,
+        typer.Option(
+            "--php",
+            help="Write a php: section (share and time of the requests that reach PHP): a "
+            "request is PHP when its handler (%>R, else %R) matches (?i)^proxy:.*fcgi://|php, "
+            "or, when the log has no handler, its URL path matches \\.php$.",
+        ),
+    ] = False,
+    php_urls: Annotated[
+        str | None,
+        typer.Option(
+            "--php-urls",
+            metavar="REGEX",
+            help="PHP requests are those whose URL path (%>U, %U, or the path in %r) matches "
+            "REGEX (searched, Python syntax); implies --php.",
+        ),
+    ] = None,
+    php_handlers: Annotated[
+        str | None,
+        typer.Option(
+            "--php-handlers",
+            metavar="REGEX",
+            help="PHP requests are those whose handler (%>R, else %R) matches REGEX; implies "
+            "--php. With --php-urls too, either match counts.",
+        ),
+    ] = None,
 ) -> None:
     """Derive a traffic profile from access logs: rates, service times, keep-alive and visits."""
     from capplan.errors import CapplanError, escape_controls
     from capplan.logs.derive import PEAK_CHOICES, checked_profile_yaml
+    from capplan.logs.php_split import PhpRule, compile_pattern
     from capplan.logs.pipeline import ProfileRequest, profile_logs
     from capplan.logs.scan import ScanOptions
 
@@ -141,6 +169,15 @@ def profile_command(
         raise CapplanError("standard input (-) can be read only once")
     if dask is not None and jobs != 0:
         raise CapplanError("give -j or --dask, not both (--dask runs one task per worker thread)")
+    if php_urls is not None:
+        compile_pattern("--php-urls", php_urls)
+    if php_handlers is not None:
+        compile_pattern("--php-handlers", php_handlers)
+    php_rule = (
+        PhpRule(url_pattern=php_urls, handler_pattern=php_handlers)
+        if php or php_urls is not None or php_handlers is not None
+        else None
+    )
     request = ProfileRequest(
         paths=tuple(logs),
         log_format=log_format,
@@ -157,6 +194,7 @@ def profile_command(
             jobs=jobs,
         ),
         dask=dask,
+        php=php_rule,
     )
     bar = _ProgressBar()
     try:

@@ -13,7 +13,9 @@ Estimators (the holding-time model of docs/queueing.md):
   visits (a gap longer than `--visit-gap` ends the visit);
 - idle hold q: share of visits whose last request left the connection open (`%X` `+`);
 - requests per visit m: the geometric mean that reproduces the observed E[R] under the model
-  given T, K and Z (when T is known), else E[R] itself.
+  given T, K and Z (when T is known), else E[R] itself;
+- with `--php`: php.share = PHP requests / requests, php.service_time and its SCV from the PHP
+  requests' durations (a histogram of their own).
 """
 
 from __future__ import annotations
@@ -72,6 +74,26 @@ class ServiceEstimate:
 
 
 @dataclass(frozen=True, slots=True)
+class PhpEstimate:
+    """The PHP split (`--php`): the rule, how many requests it matched and their durations.
+
+    `service` is None when the log has no duration; `other_mean_s` is the mean duration of the
+    requests that are not PHP (None when there are none, or no duration is logged).
+    """
+
+    rule: str
+    requests: int
+    total: int
+    service: ServiceEstimate | None
+    other_mean_s: float | None
+
+    @property
+    def share(self) -> float:
+        """php.share: the share of requests that reach PHP."""
+        return self.requests / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class VisitEstimate:
     requests_per_connection: float | None  # E[R] from %k
     connections: int
@@ -116,6 +138,7 @@ class LogProfile:
     http2_requests: int = 0
     protocol_known: int = 0
     protocol_source: str = ""
+    php: PhpEstimate | None = None  # --php; requests 0: none matched, no php: section
 
     @property
     def http2_share(self) -> float | None:
@@ -381,6 +404,57 @@ def _disagreements(config: KeepAliveConfig, inferred: KeepAliveInference) -> lis
     return out
 
 
+def _service_estimate(source: str, hist: LogHistogram) -> ServiceEstimate:
+    """Mean, SCV and quantiles of a duration histogram."""
+    return ServiceEstimate(
+        source,
+        hist.count,
+        hist.mean,
+        hist.scv,
+        hist.quantile(0.50),
+        hist.quantile(0.95),
+        hist.quantile(0.99),
+        hist.max,
+    )
+
+
+def _php_estimate(result: ScanResult, warnings: list[str]) -> PhpEstimate | None:
+    """The PHP split's estimates (None without `--php`); warnings for no match and for
+    requests whose handler the split cannot see."""
+    plan, hist = result.plan, result.php_service
+    if plan.php is None or hist is None:
+        return None
+    if result.php_redirects:
+        warnings.append(
+            f"{result.php_redirects:,} requests were redirected internally (%R shows "
+            "mod_rewrite's redirect-handler), so the PHP split cannot see what served them; log "
+            "%>R, the handler of the final request"
+        )
+    if result.php_requests == 0:
+        warnings.append(
+            f"--php: no request matched ({plan.php.description}), so the profile has no php: "
+            "section"
+        )
+        return PhpEstimate(plan.php.description, 0, result.parsed, None, None)
+    service = None
+    if plan.duration_source is not None and hist.count > 0:
+        service = _service_estimate(plan.duration_source, hist)
+        service = replace(service, scv=min(service.scv, _MAX_SCV))
+        if service.mean_s < _MIN_SERVICE_S:
+            warnings.append(
+                f"mean {service.source} of the PHP requests is {service.mean_s:.3g} s, below "
+                "1 µs; php.service_time set to 1 µs"
+            )
+            service = replace(service, mean_s=_MIN_SERVICE_S)
+    others = result.service.count - hist.count  # the timed requests that are not PHP
+    other_mean: float | None = None
+    if service is not None and others > 0:
+        other_mean = (result.service.sum - hist.sum) / others
+    return PhpEstimate(
+        plan.php.description, result.php_requests, result.parsed, service, other_mean
+    )
+
+
 def derive_profile(
     result: ScanResult,
     *,
@@ -420,16 +494,7 @@ def derive_profile(
     service: ServiceEstimate | None = None
     hist = result.service
     if plan.duration_source is not None and hist.count > 0:
-        service = ServiceEstimate(
-            plan.duration_source,
-            hist.count,
-            hist.mean,
-            hist.scv,
-            hist.quantile(0.50),
-            hist.quantile(0.95),
-            hist.quantile(0.99),
-            hist.max,
-        )
+        service = _service_estimate(plan.duration_source, hist)
         if service.scv > _MAX_SCV:
             warnings.append(
                 f"the SCV of {service.source} is {service.scv:.3g}, beyond the profile format's "
@@ -536,6 +601,7 @@ def derive_profile(
             f"{vt.evicted} client visits were cut short by the client table's size limit"
         )
 
+    php = _php_estimate(result, warnings)
     classes: dict[str, int] = {}
     for code, count in result.status:
         label = f"{code[0]}xx" if code[:1].isdigit() else code
@@ -578,6 +644,7 @@ def derive_profile(
         http2_requests=result.http2_requests,
         protocol_known=result.protocol_known,
         protocol_source="%r" if plan.protocol_in_request_line else "%H",
+        php=php,
     )
 
 
@@ -589,11 +656,11 @@ def _g(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float, digits: int = 4) -> str:
     """A profile duration: ms below 1 s, else seconds (4 significant digits)."""
     if seconds < 1.0:
-        return f"{_g(seconds * 1e3)}ms"
-    return f"{_g(seconds)}s"
+        return f"{_g(seconds * 1e3, digits)}ms"
+    return f"{_g(seconds, digits)}s"
 
 
 def _utc(epoch_s: float) -> str:
@@ -696,8 +763,62 @@ def render_profile_yaml(p: LogProfile) -> str:
     add("# memory is not visible in access logs: run `capplan measure` on the server and")
     add("# fill in ram, parent, shared, prefork_process, threaded_process and thread here.")
     add("memory: {}")
+    if p.php is not None and p.php.requests:
+        _php_lines(p.php, _duration(s.mean_s), add)
     _footer(p, add)
     return "\n".join(out) + "\n"
+
+
+def _php_lines(php: PhpEstimate, traffic_service: str, add: Callable[[str], None]) -> None:
+    """The php: section: share and time in PHP from the split, FPM memory left to defaults."""
+    add(
+        f"# PHP requests (--php): {php.requests:,} of {php.total:,}, those whose {php.rule}; "
+        "the rest are static files or other handlers"
+    )
+    add("php:")
+    share = _g(php.share)
+    add(f"  share: {share}")
+    s = php.service
+    if s is None:
+        add("  # no request duration in the log: service_time defaults to traffic.service_time")
+    else:
+        other = (
+            f"; the other {php.total - php.requests:,} requests: mean {_duration(php.other_mean_s)}"
+            if php.other_mean_s is not None
+            else ""
+        )
+        add(
+            f"  # mean of {s.source} over {s.count:,} PHP requests; p50 {_duration(s.p50_s)}, "
+            f"p95 {_duration(s.p95_s)}, p99 {_duration(s.p99_s)}, max {_duration(s.max_s)}{other}"
+        )
+        add(
+            f"  # ({s.source} is httpd's time: a wait for a free FPM child and sending the "
+            "response to a slow client add to the time in FPM)"
+        )
+        add(f"  service_time: {_php_service_text(s.mean_s, float(share), traffic_service)}")
+        add(f"  # squared coefficient of variation of {s.source} over the PHP requests")
+        add(f"  service_time_scv: {_g(s.scv)}")
+    add("  # memory per FPM child (process) and of the FPM master with the pages its children")
+    add("  # share (shared) are not visible in access logs: the defaults apply until you fill")
+    add("  # them in; `capplan measure --fpm-pool FILE` reads them from a running pool.")
+
+
+def _php_service_text(mean_s: float, share: float, traffic_service: str) -> str:
+    """php.service_time as written: share × service_time is part of traffic.service_time
+    (every request's mean worker time), which the profile loader checks (to 1e-9) on the
+    written, rounded figures. With whole-second %T, static requests log 0 and the two sides
+    are equal, so rounding alone can break it: then the limit is written, with the fewest
+    digits that keep within it."""
+    from capplan.units import parse_duration_s
+
+    budget_s = parse_duration_s(traffic_service) * (1 + 1e-9)
+    text = _duration(mean_s)
+    if share * parse_duration_s(text) <= budget_s:
+        return text
+    limit_s = parse_duration_s(traffic_service) / share
+    candidates = [_duration(limit_s, digits) for digits in (4, 6, 8, 10)]
+    fits = [t for t in candidates if share * parse_duration_s(t) <= budget_s]
+    return fits[0] if fits else candidates[-1]
 
 
 def checked_profile_yaml(p: LogProfile) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 
 from capplan.errors import CapplanError
 from capplan.logs.logformat import CompiledFormat
+from capplan.logs.php_split import REDIRECT_HANDLER, PhpSplit, php_rows
 from capplan.logs.reader import LONG_LINE_MARK, MAX_LINE_BYTES
 from capplan.logs.stats import (
     ClientHeads,
@@ -73,6 +74,10 @@ class ScanPlan:
     # %H (the protocol), else %r (the request line, whose last word is the protocol)
     protocol_group: int | None = None
     protocol_in_request_line: bool = False
+    # --php: which rows are PHP requests (None: no split asked for)
+    php: PhpSplit | None = None
+    php_url_group: int | None = None
+    php_handler_group: int | None = None
 
 
 @dataclass(slots=True)
@@ -106,6 +111,11 @@ class BlockStats:
     status: Counter[bytes] = field(default_factory=Counter)
     http2_lines: int = 0  # requests over HTTP/2 (%H or %r says HTTP/2.0)
     protocol_known: int = 0  # requests whose protocol the log shows
+    # --php: requests the split counts as PHP and their durations (None without the split, so
+    # that a block without it carries no second histogram)
+    php_lines: int = 0
+    php_service: LogHistogram | None = None
+    php_redirects: int = 0  # rows whose original-request handler (%R) is redirect-handler
     hours: list[int] = field(default_factory=lambda: [0] * 24)
     visits: VisitTally = field(default_factory=VisitTally)
     heads: ClientHeads = field(default_factory=lambda: ClientHeads([], []))
@@ -127,6 +137,7 @@ def make_plan(
     visit_gap_s: float,
     reorder_s: float = 60.0,
     keepalive_cap: int | None = None,
+    php: PhpSplit | None = None,
 ) -> ScanPlan:
     """Choose the fields the estimators read; raise CapplanError when there is no time stamp."""
     time_index: int | None = None
@@ -203,6 +214,7 @@ def make_plan(
         fmt.find("k"),
         fmt.find("X"),
         protocol_index,
+        *((php.url_field, php.handler_field) if php is not None else ()),
     ]
     wanted = sorted({i for i in chosen if i is not None})
     pos = {idx: j for j, idx in enumerate(wanted)}
@@ -234,6 +246,9 @@ def make_plan(
         keepalive_cap=keepalive_cap,
         protocol_group=g(protocol_index),
         protocol_in_request_line=in_request_line,
+        php=php,
+        php_url_group=g(php.url_field) if php is not None else None,
+        php_handler_group=g(php.handler_field) if php is not None else None,
     )
 
 
@@ -548,6 +563,7 @@ def _scan_rows(
     if plan.frac_group is not None:
         t = t + np.fromiter(map(int, columns[plan.frac_group]), np.float64, n) * plan.frac_scale_s
 
+    known: np.ndarray | None = None
     if plan.duration_group is not None:
         dur, known = _ints(columns[plan.duration_group])
         dur *= plan.duration_unit_s
@@ -556,6 +572,8 @@ def _scan_rows(
             out.duration_missing = int(n - np.count_nonzero(known))
     else:
         dur = np.zeros(n, dtype=np.float64)
+    if plan.php is not None:
+        _split_php(plan, plan.php, columns, dur=dur, known=known, out=out)
     if plan.time_at_end:
         start, end = t - dur, t
     else:
@@ -590,6 +608,27 @@ def _scan_rows(
         )
     if plan.client_group is not None:
         _scan_clients(plan, columns, start, end, out)
+
+
+def _split_php(
+    plan: ScanPlan,
+    split: PhpSplit,
+    columns: list[list[bytes]],
+    *,
+    dur: FloatArray,
+    known: np.ndarray | None,
+    out: BlockStats,
+) -> None:
+    """Count the PHP rows and keep their durations in a histogram of their own."""
+    handler = columns[plan.php_handler_group] if plan.php_handler_group is not None else None
+    url = columns[plan.php_url_group] if plan.php_url_group is not None else None
+    is_php = php_rows(split, url, handler)
+    out.php_lines = int(np.count_nonzero(is_php))
+    out.php_service = LogHistogram()
+    if plan.duration_group is not None and out.php_lines:
+        out.php_service.add_array(dur[is_php if known is None else is_php & known])
+    if split.original_handler and handler is not None:
+        out.php_redirects = handler.count(REDIRECT_HANDLER)
 
 
 def _count_protocols(column: Sequence[bytes], *, in_request_line: bool) -> tuple[int, int]:

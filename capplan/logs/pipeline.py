@@ -23,6 +23,7 @@ from capplan.logs.logformat import (
     format_from_directives,
 )
 from capplan.logs.parse import make_plan
+from capplan.logs.php_split import PhpRule, resolve_split
 from capplan.logs.scan import Progress, ScanOptions, scan_logs
 
 
@@ -38,6 +39,7 @@ class ProfileRequest:
     service_time_s: float | None = None  # when the log has no duration field
     options: ScanOptions = field(default_factory=ScanOptions)
     dask: str | None = None  # scan on this dask.distributed scheduler (or local:N)
+    php: PhpRule | None = None  # --php, --php-urls, --php-handlers: split PHP requests off
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ def profile_logs(
         keepalive_cap = ka.max_requests if ka.enabled and ka.max_requests > 0 else None
     fmt = choose_format(request, facts)
     check_window(fmt, request.options.window_s)
+    split = None if request.php is None else resolve_split(request.php, fmt, request.paths)
     options = ScanOptions(
         window_s=request.options.window_s,
         visit_gap_s=request.options.visit_gap_s,
@@ -121,6 +124,7 @@ def profile_logs(
         jobs=request.options.jobs,
         block_bytes=request.options.block_bytes,
         max_clients=request.options.max_clients,
+        php=split,
     )
     if request.dask is not None:
         from capplan.logs.dask_scan import scan_logs_dask

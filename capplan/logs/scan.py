@@ -20,6 +20,7 @@ from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.logs.logformat import CompiledFormat
 from capplan.logs.parse import BlockStats, ScanPlan, make_plan, scan_block, without_gc
+from capplan.logs.php_split import PhpSplit
 from capplan.logs.reader import (
     BLOCK_BYTES,
     Block,
@@ -43,6 +44,7 @@ class ScanOptions:
     jobs: int = 0  # worker processes; 0 = one per core
     block_bytes: int = BLOCK_BYTES
     max_clients: int = 200_000
+    php: PhpSplit | None = None  # --php: count PHP requests and their durations apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,10 @@ class ScanResult:
     duration_max_at: Location | None = None  # the line with the longest duration
     http2_requests: int = 0  # requests logged as HTTP/2.0 (%H or %r)
     protocol_known: int = 0  # requests whose protocol the log shows
+    # --php: requests counted as PHP and their durations (None: no split asked for)
+    php_requests: int = 0
+    php_service: LogHistogram | None = None
+    php_redirects: int = 0  # requests whose %R shows mod_rewrite's redirect-handler
 
 
 class _Totals:
@@ -107,6 +113,9 @@ class _Totals:
         self.status: Counter[bytes] = Counter()
         self.http2_requests = 0
         self.protocol_known = 0
+        self.php_requests = 0
+        self.php_service = LogHistogram() if plan.php is not None else None
+        self.php_redirects = 0
         self.hours = [0] * 24
         self.visits = VisitTally()
         self.clients = ClientTable(
@@ -142,6 +151,10 @@ class _Totals:
         self.status.update(b.status)
         self.http2_requests += b.http2_lines
         self.protocol_known += b.protocol_known
+        if self.php_service is not None and b.php_service is not None:
+            self.php_requests += b.php_lines
+            self.php_service.merge(b.php_service)
+            self.php_redirects += b.php_redirects
         for h, c in enumerate(b.hours):
             self.hours[h] += c
         self.visits.merge(b.visits)
@@ -183,6 +196,9 @@ class _Totals:
             duration_max_at=self.duration_max_at,
             http2_requests=self.http2_requests,
             protocol_known=self.protocol_known,
+            php_requests=self.php_requests,
+            php_service=self.php_service,
+            php_redirects=self.php_redirects,
         )
 
 
@@ -257,6 +273,7 @@ def scan_plan(fmt: CompiledFormat, options: ScanOptions) -> ScanPlan:
         visit_gap_s=options.visit_gap_s,
         reorder_s=options.reorder_s,
         keepalive_cap=options.keepalive_cap,
+        php=options.php,
     )
 
 

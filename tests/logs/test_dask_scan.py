@@ -8,7 +8,6 @@ import gzip
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from capplan.logs.pipeline import ProfileRequest, profile_logs
 from capplan.logs.scan import ScanOptions
 from tests.logs.generator import LOG_FORMAT, TrafficModel, log_lines
 
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("distributed")  # the `scheduler` fixture (conftest) needs it too
 
 BLOCK = 64 << 10  # small blocks: every file is many tasks
 
@@ -40,20 +39,6 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ...]:
     (tmp / "access.log.1").write_text("".join(mid))
     (tmp / "access.log").write_text("".join(new))
     return tuple(str(tmp / name) for name in ("access.log.2.gz", "access.log.1", "access.log"))
-
-
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    """A running scheduler with two worker processes, as on a real cluster."""
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-        silence_logs=50,
-    ) as cluster:
-        yield str(cluster.scheduler_address)
 
 
 def _profile(paths: tuple[str, ...], *, jobs: int = 1, dask: str | None = None) -> str:
