@@ -6,7 +6,8 @@ an `EventDetail`. Two coupled resources:
 * workers (c = P * TPC): each process is an M/G/TPC/TPC loss system for the requests of its pinned
   connections; its saturation B_p = B(TPC, a_b/P) drops keep-alive requests (F7) and closes all
   its idle keep-alive connections (F8), which shortens keep-alive and adds connections (churn):
-  the least fixed point of §4.4;
+  the least fixed point of §4.4, at the load the children carry (the requests of the connections
+  their slots hold);
 * connection slots: a process accepts while `conns - lingering < TPC + F * idle` (F5, F6); the
   probability that no process can accept is P_limit (§4.3, `capplan.models.slots`), and the wait
   of a new connection for a slot or a worker is that of a delay system per child
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from capplan.models.common import clamp_probability, clamped_holding_time, holding_inputs
 from capplan.models.memory import threaded_memory
-from capplan.models.slot_wait import slot_wait, with_reconnections
+from capplan.models.slot_wait import serving_places, slot_wait, with_reconnections
 from capplan.models.slots import connection_limit
 from capplan.models.types import EventDetail, MpmMetrics, Scoreboard
 from capplan.profile import TrafficProfile
@@ -44,7 +45,8 @@ class KillFixedPoint:
     `kill_hazard_per_s` h; `holding` the slot holding time at h (L = 0, full service time);
     `connections_per_s` λ_req/E[R](h) and `connections_per_s_without_kills` λ_req/E[R](0);
     `kill_episodes_per_s` and `keepalive_drops_per_s` over all processes; `episode_entries_per_s`
-    nu = P TPC B_p / S_w; `steps` the iterations used.
+    nu = P TPC B_p / S_w; `carried_share` gamma, the share of the wanted open connections the
+    slots hold (1 without a slot limit); `steps` the iterations used.
     """
 
     kill_hazard_per_s: float
@@ -55,6 +57,7 @@ class KillFixedPoint:
     episode_entries_per_s: float
     kill_episodes_per_s: float
     keepalive_drops_per_s: float
+    carried_share: float
     steps: int
 
 
@@ -75,43 +78,79 @@ def process_saturation(processes: int, threads_per_child: int, busy_erlangs: flo
     return erlang_b(threads_per_child, busy_erlangs / processes)
 
 
+def idle_connections(profile: TrafficProfile, connections_per_s: float, ht: HoldingTime) -> float:
+    """a_y = λ_conn E[idle] + λ (S - S_w): open connections without a worker, in Erlangs.
+
+    Idle keep-alive plus asynchronous write completion; lingering closes hold no slot (F5).
+    """
+    traffic = profile.traffic
+    idle_ka = connections_per_s * ht.mean_idle_s
+    return idle_ka + traffic.requests_per_second * (traffic.service_time_s - traffic.worker_time_s)
+
+
 def kill_fixed_point(
-    profile: TrafficProfile, common: CommonSettings, processes: int, threads_per_child: int
+    profile: TrafficProfile,
+    common: CommonSettings,
+    processes: int,
+    threads_per_child: int,
+    *,
+    factor: int | None = None,
 ) -> KillFixedPoint:
     """Iterate h -> kill_episodes(λ_conn(h))/P from h = 0 to the least fixed point (§4.2, §4.4).
 
-    a_p = λ S_w / P, B_p = `process_saturation` (Erlang B(TPC, a_p); Erlang C for one process),
+    gamma(h) = min(1, K'/x(h)), the share of the open connections x = a_b + a_y the slots
+    hold, K' = `serving_places` with the effective AsyncRequestWorkerFactor `factor` (1 when
+    `factor` is None, the fixed point without a slot limit, or when a_b >= P TPC: every child
+    is then saturated whatever it holds), a_p = gamma λ S_w / P,
+    B_p = `process_saturation` (Erlang B(TPC, a_p); Erlang C for one process),
     nu = P TPC B_p / S_w, d = TPC / S_w,
     lk_p = (λ - λ_conn)/P, kills = nu (lk_p + λ_conn)/(lk_p + λ_conn + d),
-    drops = nu lk_p/(lk_p + λ_conn + d). The map is increasing and bounded by nu/P, so the
-    iteration converges monotonically (Knaster-Tarski); relative tolerance 1e-12.
+    drops = nu lk_p/(lk_p + λ_conn + d). Kills shorten H, so x falls, gamma and B_p rise: the map
+    is increasing and bounded by nu/P, so the iteration converges monotonically
+    (Knaster-Tarski); relative tolerance 1e-12.
     """
     rate = profile.traffic.requests_per_second
     worker_s = profile.traffic.worker_time_s
     p, tpc = processes, threads_per_child
-    saturation = process_saturation(p, tpc, rate * worker_s)
-    entries = p * tpc * saturation / worker_s
+    a_b = rate * worker_s
     exit_rate = tpc / worker_s
 
     # A hazard this small changes no gap moment in binary64 (its effect is about h (T + Z));
     # passing it on would only underflow h^2 in the engine's final-idle moments.
     negligible_h = 1e-17 / max(common.keep_alive_timeout_s + profile.visits.think_time_s, 1e-9)
 
-    def at(h: float) -> tuple[HoldingTime, float, float, float]:
+    def holding(h: float) -> tuple[HoldingTime, float]:
         hazard = h if h > negligible_h else 0.0
         ht = clamped_holding_time(
             holding_inputs(profile, common, linger_s=0.0, kill_rate_per_s=hazard)
         )
-        conn_rate = rate / ht.requests_per_conn
+        return ht, rate / ht.requests_per_conn
+
+    places = 0.0 if factor is None else serving_places(p, tpc, factor, a_b)
+
+    def carried(ht: HoldingTime, conn_rate: float) -> float:
+        if factor is None or a_b >= p * tpc:
+            return 1.0
+        wanted = a_b + idle_connections(profile, conn_rate, ht)
+        return 1.0 if wanted <= places else places / wanted
+
+    def at(conn_rate: float, entries: float) -> tuple[float, float]:
         keepalive_rate = (rate - conn_rate) / p
         denominator = keepalive_rate + conn_rate + exit_rate
         kills = entries * (keepalive_rate + conn_rate) / denominator
         drops = entries * keepalive_rate / denominator
-        return ht, conn_rate, kills, drops
+        return kills, drops
 
     h = 0.0
-    ht, conn_rate, kills, drops = at(h)
+    ht, conn_rate = holding(h)
     without_kills = conn_rate
+    # Kills only shorten H, so x is largest at h = 0: when the slots hold every connection
+    # there (the usual case, far from the limit), they do at every h.
+    share = carried(ht, conn_rate)
+    limited = share < 1.0
+    saturation = process_saturation(p, tpc, share * a_b)
+    entries = p * tpc * saturation / worker_s
+    kills, drops = at(conn_rate, entries)
     steps = 0
     while steps < _FIXED_POINT_MAX_STEPS:
         steps += 1
@@ -119,7 +158,12 @@ def kill_fixed_point(
         if h_new - h <= _FIXED_POINT_RTOL * h_new:
             break
         h = h_new
-        ht, conn_rate, kills, drops = at(h)
+        ht, conn_rate = holding(h)
+        if limited:
+            share = carried(ht, conn_rate)
+            saturation = process_saturation(p, tpc, share * a_b)
+            entries = p * tpc * saturation / worker_s
+        kills, drops = at(conn_rate, entries)
     return KillFixedPoint(
         kill_hazard_per_s=h,
         holding=ht,
@@ -129,6 +173,7 @@ def kill_fixed_point(
         episode_entries_per_s=entries,
         kill_episodes_per_s=kills,
         keepalive_drops_per_s=drops,
+        carried_share=share,
         steps=steps,
     )
 
@@ -149,12 +194,11 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
     worker_s = traffic.worker_time_s
     a_b = rate * worker_s
 
-    fixed = kill_fixed_point(profile, common, p, tpc)
+    fixed = kill_fixed_point(profile, common, p, tpc, factor=f)
     ht = fixed.holding
     conn_rate = fixed.connections_per_s + fixed.keepalive_drops_per_s  # drops reconnect (§4.4)
     idle_ka = fixed.connections_per_s * ht.mean_idle_s
-    # Connections without a worker: keep-alive idle plus asynchronous write completion.
-    a_y = idle_ka + rate * (traffic.service_time_s - worker_s)
+    a_y = idle_connections(profile, fixed.connections_per_s, ht)
     limit = connection_limit(c, f, a_b, a_y)
     open_mean = a_b + a_y
     open_p99 = poisson_quantile(0.99, open_mean)

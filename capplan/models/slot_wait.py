@@ -126,6 +126,15 @@ def busy_worker_law(workers: int, busy_erlangs: float) -> tuple[int, list[float]
     return mode - len(below), below + values
 
 
+def serving_places(processes: int, threads_per_child: int, factor: int, busy: float) -> float:
+    """K' = P (1 + F) TPC - F a_b - P F / 2: the places that serve waiting connections.
+
+    K(a_b) less half the hysteresis range (module docstring); a delay system with K' servers
+    carries min(x, K') of x offered Erlangs.
+    """
+    return processes * (1 + factor) * threads_per_child - factor * busy - processes * factor / 2.0
+
+
 def slot_wait(
     processes: int,
     threads_per_child: int,
@@ -153,7 +162,7 @@ def slot_wait(
     c = p * tpc
     a_b, x = busy_erlangs, open_connections_mean
     slots_mean = p * (1 + f) * tpc - f * a_b
-    serving = slots_mean - p * f / 2.0  # places in use while connections wait (hysteresis)
+    serving = serving_places(p, tpc, f, a_b)
     if a_b >= c:
         return SlotWait(1.0, 1.0, 1.0, math.inf, math.inf, 1.0, slots_mean, False)
     p_worker = erlang_c(c, a_b)

@@ -1,8 +1,10 @@
-"""More workers never raise P(wait) or P(block): prefork and worker, from light load to deep
-overload (the event model's own test lives with that model).
+"""More workers never raise P(wait) or P(block): prefork, worker and event, from light load to
+deep overload.
 
-Swept over every shipped profile and MaxRequestWorkers from 1 to 2,000 (the regime where the
-event model once inverted, seasonal-peak at 125 → 225, included), and fuzzed with hypothesis.
+Swept over every shipped profile and MaxRequestWorkers from 1 to 2,000 (for event also at ten
+times each profile's rate, with ThreadsPerChild 25 and 64: the regime where event once inverted,
+seasonal-peak at 125 → 225 workers, when the kill fixed point ignored the slot limit), and fuzzed
+with hypothesis.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from hypothesis import strategies as st
 
 from capplan.models import evaluate
 from capplan.profile import TrafficProfile, load_profile
-from capplan.settings import CommonSettings, MpmSettings, PreforkSettings, WorkerSettings
+from capplan.settings import (
+    CommonSettings,
+    MpmSettings,
+    PreforkSettings,
+    ThreadedMpm,
+    threaded_settings,
+)
 from tests.models.test_invariants import commons, profiles
 
 PROFILES = sorted((Path(__file__).parents[2] / "profiles").glob("*.yaml"))
@@ -27,15 +35,34 @@ def _prefork(workers: int, common: CommonSettings) -> MpmSettings:
     return PreforkSettings(server_limit=workers, max_request_workers=workers, common=common)
 
 
-def _worker(workers: int, common: CommonSettings, threads: int = 25) -> MpmSettings:
-    processes = -(-workers // threads)
-    return WorkerSettings(
+def _threaded(
+    mpm: ThreadedMpm,
+    processes: int,
+    common: CommonSettings,
+    threads: int,
+    factor: float | None = None,
+) -> MpmSettings:
+    """`processes` children of `threads` threads (event's AsyncRequestWorkerFactor `factor`)."""
+    return threaded_settings(
+        mpm,
         server_limit=processes,
         thread_limit=max(64, threads),
         threads_per_child=threads,
         max_request_workers=processes * threads,
+        start_servers=processes,
+        min_spare_threads=1,
+        max_spare_threads=processes * threads,
         common=common,
+        async_request_worker_factor=factor if mpm == "event" else None,
     )
+
+
+def _worker(workers: int, common: CommonSettings, threads: int = 25) -> MpmSettings:
+    return _threaded("worker", -(-workers // threads), common, threads)
+
+
+def _event(workers: int, common: CommonSettings, threads: int = 25) -> MpmSettings:
+    return _threaded("event", -(-workers // threads), common, threads)
 
 
 def _never_rises(fewer: float, more: float) -> bool:
@@ -43,11 +70,11 @@ def _never_rises(fewer: float, more: float) -> bool:
     return more <= fewer * (1 + 1e-9) + 1e-300
 
 
-def _sweep(build: object, profile: TrafficProfile, common: CommonSettings) -> None:
+def _sweep(build: object, profile: TrafficProfile, common: CommonSettings, **kwargs: int) -> None:
     assert callable(build)
     previous = None
     for workers in WORKERS:
-        m = evaluate(build(workers, common), profile)
+        m = evaluate(build(workers, common, **kwargs), profile)
         if previous is not None:
             assert _never_rises(previous.p_wait, m.p_wait), (workers, previous.p_wait, m.p_wait)
             assert _never_rises(previous.p_block, m.p_block), (workers, previous.p_block, m.p_block)
@@ -64,17 +91,27 @@ def test_shipped_profiles_over_a_range_of_workers(
     _sweep(build, profile, CommonSettings(keep_alive=keep_alive))
 
 
-@pytest.mark.parametrize("build", [_prefork, _worker], ids=["prefork", "worker"])
+def _times(profile: TrafficProfile, factor: float) -> TrafficProfile:
+    rate = profile.traffic.requests_per_second * factor
+    return replace(profile, traffic=replace(profile.traffic, requests_per_second=rate))
+
+
+@pytest.mark.parametrize("path", PROFILES, ids=[p.stem for p in PROFILES])
+@pytest.mark.parametrize("load", [1.0, 10.0], ids=["x1", "x10"])
+@pytest.mark.parametrize("threads", [25, 64], ids=["tpc25", "tpc64"])
+@pytest.mark.parametrize("keep_alive", [True, False], ids=["keepalive", "no-keepalive"])
+def test_event_over_shipped_profiles_and_loads(
+    path: Path, load: float, threads: int, keep_alive: bool
+) -> None:
+    profile = _times(load_profile(path), load)
+    _sweep(_event, profile, CommonSettings(keep_alive=keep_alive), threads=threads)
+
+
+@pytest.mark.parametrize("build", [_prefork, _worker, _event], ids=["prefork", "worker", "event"])
 @pytest.mark.parametrize("factor", [1.0, 10.0, 100.0])
 def test_seasonal_peak_in_overload(build: object, factor: float) -> None:
     profile = load_profile(Path(__file__).parents[2] / "profiles" / "seasonal-peak.yaml")
-    heavier = replace(
-        profile,
-        traffic=replace(
-            profile.traffic, requests_per_second=profile.traffic.requests_per_second * factor
-        ),
-    )
-    _sweep(build, heavier, CommonSettings())
+    _sweep(build, _times(profile, factor), CommonSettings())
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -88,15 +125,29 @@ def test_seasonal_peak_in_overload(build: object, factor: float) -> None:
 def test_worker_waits_fall_with_processes(
     profile: TrafficProfile, common: CommonSettings, threads: int, processes: int, extra: int
 ) -> None:
-    def at(count: int) -> MpmSettings:
-        return WorkerSettings(
-            server_limit=count,
-            thread_limit=max(64, threads),
-            threads_per_child=threads,
-            max_request_workers=count * threads,
-            common=common,
-        )
+    fewer = evaluate(_threaded("worker", processes, common, threads), profile)
+    more = evaluate(_threaded("worker", processes + extra, common, threads), profile)
+    assert _never_rises(fewer.p_wait, more.p_wait)
+    assert _never_rises(fewer.p_block, more.p_block)
 
-    fewer, more = evaluate(at(processes), profile), evaluate(at(processes + extra), profile)
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    profiles(),
+    commons(),
+    st.integers(1, 64),
+    st.tuples(st.integers(1, 40), st.integers(1, 20)),
+    st.floats(1.0, 4.0),
+)
+def test_event_waits_fall_with_processes(
+    profile: TrafficProfile,
+    common: CommonSettings,
+    threads: int,
+    sizes: tuple[int, int],
+    factor: float,
+) -> None:
+    processes, extra = sizes
+    fewer = evaluate(_threaded("event", processes, common, threads, factor), profile)
+    more = evaluate(_threaded("event", processes + extra, common, threads, factor), profile)
     assert _never_rises(fewer.p_wait, more.p_wait)
     assert _never_rises(fewer.p_block, more.p_block)

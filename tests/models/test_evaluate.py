@@ -236,11 +236,14 @@ def test_max_rate_is_the_boundary_of_each_target(
         assert value_at(rate * 1.001) > result.limit
 
 
+BUSY = replace(
+    PROFILE, traffic=replace(PROFILE.traffic, requests_per_second=5000.0, service_time_s=0.05)
+)
+
+
 def test_event_wait_value_includes_process_saturation() -> None:
-    busy = replace(
-        PROFILE, traffic=replace(PROFILE.traffic, requests_per_second=5000.0, service_time_s=0.05)
-    )
-    metrics = evaluate(EventSettings(), busy)
+    # AsyncRequestWorkerFactor 128: slots for every keep-alive connection, even without kills.
+    metrics = evaluate(EventSettings(async_request_worker_factor=128), BUSY)
     assert metrics.event is not None
     assert wait_probability_value(metrics) == pytest.approx(
         max(metrics.p_wait, 2 * metrics.event.process_saturation)
@@ -248,6 +251,22 @@ def test_event_wait_value_includes_process_saturation() -> None:
     assert metrics.event.kill_episodes_per_s > 0
     assert metrics.event.churn_per_s > 0
     assert metrics.connections_per_s > metrics.event.connections_per_s_without_kills
+
+
+def test_event_children_starved_of_slots_carry_few_requests_and_kill_nothing() -> None:
+    # The same load with the default factor 2: without kills the keep-alive connections want
+    # ~15,900 slots of 700. The children then hold only what their slots take, so their workers
+    # are rarely all busy and the kills that could thin the idle connections do not happen.
+    metrics = evaluate(EventSettings(), BUSY)
+    relieved = evaluate(EventSettings(async_request_worker_factor=128), BUSY)
+    assert metrics.event is not None
+    assert relieved.event is not None
+    assert not metrics.stable
+    assert metrics.event.churn_per_s == 0.0
+    assert metrics.event.kill_episodes_per_s < 1e-20 < relieved.event.kill_episodes_per_s
+    carried = metrics.open_connections_mean * (1.0 - metrics.p_block)
+    assert carried < metrics.event.slot_capacity
+    assert metrics.open_connections_mean > 9 * relieved.open_connections_mean
 
 
 def test_overloaded_prefork_reports_the_full_queue_not_infinity() -> None:
@@ -286,6 +305,8 @@ def test_one_event_child_saturates_as_a_delay_system() -> None:
         min_spare_threads=4,
         max_spare_threads=8,
         thread_limit=4,
+        # No idle keep-alive connections: the child's slots hold every connection it is sent.
+        common=CommonSettings(keep_alive=False),
     )
     metrics = evaluate(one, profile)
     assert metrics.event is not None

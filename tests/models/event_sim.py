@@ -1,0 +1,412 @@
+"""A discrete-event simulator of httpd's event MPM, child by child (tests only, not the model).
+
+Input: `SimConfig` (children, threads, AsyncRequestWorkerFactor, traffic as the model reads a
+profile). Output: `SimResult`, batch-means estimates with 95 % confidence intervals of what
+`capplan.models.event` predicts. It follows event.c's `listener_thread()` rather than the model's
+equations:
+
+* visits arrive as a Poisson stream and send a geometric number of requests (mean m) over one
+  keep-alive connection, thinking an exponential Z between a response and the next request; a
+  gap longer than KeepAliveTimeout T finds the connection closed and the visit reconnects; after
+  the last request the client holds the socket open with probability q until T closes it;
+* new connections wait in one accept queue (min(ListenBacklog, somaxconn) + 1 places; a SYN
+  that finds it full is sent again 1 s later) shared by every child's listener;
+* a child's listener accepts while it has an idle worker and `connections < TPC + F × idle`
+  (`connections_above_limit()`), and then hands the connection's first request to a worker;
+  otherwise it disables its listening socket, and re-enables it once `connections < TPC +
+  F × (idle − 1)` (the `listeners_disabled()` hysteresis). Every enabled listener wakes for a
+  new connection (the children poll one socket); one child that can accept takes it;
+* a keep-alive request that finds its child with no idle worker is closed (its client
+  reconnects at once), and a listener iteration that found no idle worker (for such a request,
+  or for a connection waiting on an enabled listening socket) closes all of its child's idle
+  keep-alive connections (`process_keepalive_queue(0)`, "kill'em all");
+* service holds a worker for the whole request (worker_share 1), lingering close is not held.
+
+Bounded by simulated time and by a number of events; seeded, so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import statistics
+from dataclasses import dataclass
+
+# Two-sided 95 % Student t quantiles by degrees of freedom (batch counts of 10 to 40).
+_T975 = {9: 2.262, 14: 2.145, 19: 2.093, 24: 2.064, 29: 2.045, 39: 2.023}
+_SYN_RETRY_S = 1.0
+
+_ARRIVAL, _CONNECT, _SERVICE_END, _KA_REQUEST, _KA_TIMEOUT, _BATCH_END = range(6)
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """What is simulated: httpd's settings and the traffic (times in seconds)."""
+
+    processes: int
+    threads_per_child: int
+    factor: int
+    requests_per_s: float
+    service_s: float
+    service_scv: float
+    requests_per_visit: float
+    think_s: float
+    keepalive_timeout_s: float
+    idle_hold_probability: float
+    accept_queue: int = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A batch-means mean and the half-width of its 95 % confidence interval."""
+
+    mean: float
+    half_width: float
+
+    def holds(self, value: float, slack: float = 0.0) -> bool:
+        """`value` lies in the interval widened by `slack` (absolute)."""
+        return abs(value - self.mean) <= self.half_width + slack
+
+
+@dataclass(frozen=True, slots=True)
+class SimResult:
+    """Steady-state estimates over the batches (rates per second, means over time)."""
+
+    p_wait: Estimate  # P(a new connection is not accepted at once)
+    p_limit: Estimate  # time share no child can accept (F5 without hysteresis)
+    process_saturation: Estimate  # time share a child has no idle worker
+    kill_episodes_per_s: Estimate
+    keepalive_drops_per_s: Estimate
+    connections_per_s: Estimate  # connections accepted
+    busy_workers: Estimate
+    idle_keepalive: Estimate
+    open_connections: Estimate
+    p_block: Estimate  # share of SYNs that found the accept queue full
+    batches: int
+    events: int
+
+
+class _Conn:
+    __slots__ = ("child", "left", "next_request", "queued_at", "version")
+
+    def __init__(self, left: int, queued_at: float) -> None:
+        self.child = -1
+        self.left = left  # requests the visit still sends, this one included
+        self.next_request = 0.0
+        self.queued_at = queued_at
+        self.version = 0
+
+
+class _Batch:
+    """Integrals over time and counts over one batch."""
+
+    __slots__ = (
+        "accepted",
+        "attempts",
+        "blocked",
+        "busy",
+        "drops",
+        "full",
+        "idle",
+        "kills",
+        "limit",
+        "open",
+        "waited",
+    )
+
+    def __init__(self) -> None:
+        self.busy = self.full = self.idle = self.limit = self.open = 0.0
+        self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
+
+
+class _Server:
+    def __init__(self, config: SimConfig, rng: random.Random) -> None:
+        self.c = config
+        self.rng = rng
+        p = config.processes
+        self.busy = [0] * p
+        self.conns = [0] * p
+        self.idle: list[dict[_Conn, None]] = [{} for _ in range(p)]
+        self.disabled = [False] * p
+        self.queue: list[_Conn] = []
+        self.queue_head = 0
+        self.events: list[tuple[float, int, int, _Conn | None, int]] = []
+        self.seq = 0
+        self.now = 0.0
+        self.last = 0.0
+        self.batch = _Batch()
+        # Running totals for the time integrals.
+        self.busy_total = 0
+        self.idle_total = 0
+        self.open_total = 0
+        self.full_children = 0
+        self.closed_children = 0  # children that cannot accept (F5, without hysteresis)
+        self._closed = [False] * p
+        self._full = [False] * p
+        for i in range(p):
+            self._touch(i)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def schedule(self, at: float, kind: int, conn: _Conn | None = None, version: int = 0) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (at, self.seq, kind, conn, version))
+
+    def advance(self, to: float) -> None:
+        dt = to - self.last
+        if dt > 0.0:
+            b = self.batch
+            b.busy += dt * self.busy_total
+            b.idle += dt * self.idle_total
+            b.open += dt * self.open_total
+            b.full += dt * self.full_children
+            if self.closed_children == self.c.processes:
+                b.limit += dt
+        self.last = to
+        self.now = to
+
+    def _touch(self, i: int) -> None:
+        tpc = self.c.threads_per_child
+        n = self.busy[i]
+        full = n >= tpc
+        closed = full or self.conns[i] >= tpc + (tpc - n) * self.c.factor
+        if full != self._full[i]:
+            self._full[i] = full
+            self.full_children += 1 if full else -1
+        if closed != self._closed[i]:
+            self._closed[i] = closed
+            self.closed_children += 1 if closed else -1
+
+    def _above_limit(self, i: int) -> bool:
+        """connections_above_limit(): no idle worker, or too many connections for the idle."""
+        tpc = self.c.threads_per_child
+        idle_workers = tpc - self.busy[i]
+        if idle_workers <= 0:
+            return True
+        allowed = tpc + (idle_workers - (1 if self.disabled[i] else 0)) * self.c.factor
+        return self.conns[i] >= allowed
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def service_time(self) -> float:
+        s, scv = self.c.service_s, self.c.service_scv
+        if scv <= 0.0:
+            return s
+        shape = 1.0 / scv
+        return self.rng.gammavariate(shape, s / shape)
+
+    def visit_length(self) -> int:
+        r = 1.0 - 1.0 / self.c.requests_per_visit
+        if r <= 0.0:
+            return 1
+        return 1 + int(math.log(1.0 - self.rng.random()) / math.log(r))
+
+    def connect(self, left: int) -> None:
+        conn = _Conn(left, self.now)
+        self.batch.attempts += 1
+        if len(self.queue) - self.queue_head > self.c.accept_queue:
+            self.batch.blocked += 1
+            self.schedule(self.now + _SYN_RETRY_S, _CONNECT, conn)
+            return
+        self.queue.append(conn)
+        self.wake_listeners()
+
+    def close(self, conn: _Conn) -> None:
+        """The server closes `conn`; a visit with requests left reconnects when it sends one."""
+        i = conn.child
+        conn.version += 1
+        self.idle[i].pop(conn, None)
+        self.conns[i] -= 1
+        self.open_total -= 1
+        self._touch(i)
+        if conn.left > 0:
+            retry = _Conn(conn.left, 0.0)
+            self.schedule(max(self.now, conn.next_request), _CONNECT, retry)
+
+    # -- listeners --------------------------------------------------------------------------
+
+    def kill_all(self, i: int) -> None:
+        """process_keepalive_queue(0): close every idle keep-alive connection of child i."""
+        self.batch.kills += 1
+        idle = self.idle[i]
+        self.idle_total -= len(idle)
+        for conn in list(idle):
+            self.close(conn)
+        idle.clear()
+        self._touch(i)
+
+    def _check_listener(self, i: int) -> bool:
+        """Child i's listener finds the listening socket readable: True if it can accept."""
+        if self.disabled[i]:
+            return False
+        if self.busy[i] >= self.c.threads_per_child:
+            self.disabled[i] = True  # workers_were_busy: disable, then kill'em all
+            self.kill_all(i)
+            return False
+        if self._above_limit(i):
+            self.disabled[i] = True
+            return False
+        return True
+
+    def wake_listeners(self) -> None:
+        """A connection is waiting: every enabled listener wakes; one that can accept takes it."""
+        while self.queue_head < len(self.queue):
+            ready = [i for i in range(self.c.processes) if self._check_listener(i)]
+            if not ready:
+                return
+            self.accept(ready[self.rng.randrange(len(ready))])
+
+    def accept(self, i: int) -> None:
+        conn = self.queue[self.queue_head]
+        self.queue_head += 1
+        if self.queue_head > 1024 and self.queue_head * 2 > len(self.queue):
+            del self.queue[: self.queue_head]
+            self.queue_head = 0
+        if self.now > conn.queued_at:
+            self.batch.waited += 1
+        self.batch.accepted += 1
+        conn.child = i
+        self.conns[i] += 1
+        self.open_total += 1
+        self.start_request(conn)
+
+    def start_request(self, conn: _Conn) -> None:
+        i = conn.child
+        self.busy[i] += 1
+        self.busy_total += 1
+        self._touch(i)
+        self.schedule(self.now + self.service_time(), _SERVICE_END, conn, conn.version)
+
+    def maybe_enable(self, i: int) -> None:
+        """A worker went idle or a connection closed: should_enable_listensocks()."""
+        self._touch(i)
+        if self.disabled[i] and not self._above_limit(i):
+            self.disabled[i] = False
+            if self.queue_head < len(self.queue):
+                self.wake_listeners()
+
+    # -- events -----------------------------------------------------------------------------
+
+    def on_service_end(self, conn: _Conn) -> None:
+        i = conn.child
+        self.busy[i] -= 1
+        self.busy_total -= 1
+        conn.left -= 1
+        timeout = self.c.keepalive_timeout_s
+        if conn.left > 0:
+            think = self.rng.expovariate(1.0 / self.c.think_s) if self.c.think_s > 0 else 0.0
+            conn.next_request = self.now + think
+            if think <= timeout:
+                self._go_idle(conn)
+                self.schedule(self.now + think, _KA_REQUEST, conn, conn.version)
+            else:
+                self._go_idle(conn)
+                self.schedule(self.now + timeout, _KA_TIMEOUT, conn, conn.version)
+        elif timeout > 0.0 and self.rng.random() < self.c.idle_hold_probability:
+            self._go_idle(conn)
+            self.schedule(self.now + timeout, _KA_TIMEOUT, conn, conn.version)
+        else:
+            self.close(conn)
+        self.maybe_enable(i)
+
+    def _go_idle(self, conn: _Conn) -> None:
+        self.idle[conn.child][conn] = None
+        self.idle_total += 1
+
+    def on_keepalive_request(self, conn: _Conn) -> None:
+        i = conn.child
+        del self.idle[i][conn]
+        self.idle_total -= 1
+        if self.busy[i] < self.c.threads_per_child:
+            self.start_request(conn)
+            return
+        # NOTE: event.c listener_thread(): no idle worker for a readable keep-alive connection
+        # closes it (the client resends on a new one), and the iteration then kills the rest.
+        self.batch.drops += 1
+        conn.next_request = self.now
+        self.close(conn)
+        self.kill_all(i)
+        self.maybe_enable(i)
+
+    def on_keepalive_timeout(self, conn: _Conn) -> None:
+        i = conn.child
+        self.idle_total -= 1
+        self.close(conn)
+        self.maybe_enable(i)
+
+
+def simulate(
+    config: SimConfig,
+    *,
+    seed: int,
+    warmup_s: float,
+    batch_s: float,
+    batches: int = 20,
+    max_events: int = 400_000,
+) -> SimResult:
+    """Run the server for `warmup_s` plus `batches` × `batch_s` simulated seconds.
+
+    Stops early after `max_events` events; only the batches completed by then count (at least
+    10 are needed for an interval, else ValueError).
+    """
+    rng = random.Random(seed)
+    server = _Server(config, rng)
+    visit_rate = config.requests_per_s / config.requests_per_visit
+    server.schedule(rng.expovariate(visit_rate), _ARRIVAL)
+    server.schedule(warmup_s, _BATCH_END)
+    done: list[tuple[_Batch, float]] = []
+    events = 0
+    while server.events and events < max_events and len(done) < batches:
+        at, _, kind, conn, version = heapq.heappop(server.events)
+        server.advance(at)
+        events += 1
+        if kind == _ARRIVAL:
+            server.schedule(at + rng.expovariate(visit_rate), _ARRIVAL)
+            server.connect(server.visit_length())
+        elif kind == _BATCH_END:
+            if at > warmup_s:
+                done.append((server.batch, batch_s))
+            server.batch = _Batch()
+            server.schedule(at + batch_s, _BATCH_END)
+        elif conn is None or conn.version != version:
+            continue  # a timer of a connection that was closed since
+        elif kind == _CONNECT:
+            server.connect(conn.left)
+        elif kind == _SERVICE_END:
+            server.on_service_end(conn)
+        elif kind == _KA_REQUEST:
+            server.on_keepalive_request(conn)
+        elif kind == _KA_TIMEOUT:
+            server.on_keepalive_timeout(conn)
+    return _summarise(done, config.processes, events)
+
+
+def _estimate(values: list[float]) -> Estimate:
+    k = len(values)
+    t = _T975[max(d for d in _T975 if d <= k - 1)]  # conservative for counts between the rows
+    return Estimate(statistics.fmean(values), t * statistics.stdev(values) / math.sqrt(k))
+
+
+def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) -> SimResult:
+    if len(done) < 10:
+        raise ValueError(f"only {len(done)} batches in the event budget (need 10)")
+
+    def per(get: object) -> Estimate:
+        assert callable(get)
+        return _estimate([float(get(b, span)) for b, span in done])
+
+    return SimResult(
+        p_wait=per(lambda b, s: b.waited / b.accepted if b.accepted else 0.0),
+        p_limit=per(lambda b, s: b.limit / s),
+        process_saturation=per(lambda b, s: b.full / s / processes),
+        kill_episodes_per_s=per(lambda b, s: b.kills / s),
+        keepalive_drops_per_s=per(lambda b, s: b.drops / s),
+        connections_per_s=per(lambda b, s: b.accepted / s),
+        busy_workers=per(lambda b, s: b.busy / s),
+        idle_keepalive=per(lambda b, s: b.idle / s),
+        open_connections=per(lambda b, s: b.open / s),
+        p_block=per(lambda b, s: b.blocked / b.attempts if b.attempts else 0.0),
+        batches=len(done),
+        events=events,
+    )

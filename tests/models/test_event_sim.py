@@ -1,0 +1,351 @@
+"""The event model against a simulator that follows httpd's rules child by child (`event_sim`).
+
+36 points: ThreadsPerChild 4, 8, 16 × AsyncRequestWorkerFactor 1, 2, 4 × worker utilisation 0.4,
+0.7 × KeepAliveTimeout 0.5 s, 2 s, with 1, 2 or 3 children in turn; visits of mean 3 requests,
+exponential service of 100 ms, think time 200 ms, q = 0.3. Each point is simulated once (fixed
+seed, 20 batches, about 50,000 events) and compared, quantity by quantity, with a band: the
+interval widened by half, or the relative tolerance of docs/validation.md's acceptance bands,
+whichever is wider (a factor of 2 for B_p, kill episodes and drops, derivations §4.2).
+
+Where the model misses, the miss is listed in `KNOWN_MISSES` and asserted to stay a miss: a
+model change that fixes one fails here until the list is updated, and one that breaks an agreeing
+point fails too. `python -m tests.models.test_event_sim` prints the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from capplan.models import MpmMetrics, evaluate
+from capplan.profile import Traffic, TrafficProfile, Visits
+from capplan.queueing import erlang_c
+from capplan.settings import CommonSettings, EventSettings
+from tests.models.event_sim import Estimate, SimConfig, SimResult, simulate
+
+SERVICE_S = 0.1
+THINK_S = 0.2
+REQUESTS_PER_VISIT = 3.0
+IDLE_HOLD = 0.3
+EVENTS_PER_POINT = 50_000
+BATCHES = 20
+
+
+def _grid() -> tuple[SimConfig, ...]:
+    points: list[SimConfig] = []
+    for tpc in (4, 8, 16):
+        for factor in (1, 2, 4):
+            for utilisation in (0.4, 0.7):
+                for timeout_s in (0.5, 2.0):
+                    processes = 1 + len(points) % 3
+                    rate = utilisation * processes * tpc / SERVICE_S
+                    points.append(
+                        SimConfig(
+                            processes=processes,
+                            threads_per_child=tpc,
+                            factor=factor,
+                            requests_per_s=rate,
+                            service_s=SERVICE_S,
+                            service_scv=1.0,
+                            requests_per_visit=REQUESTS_PER_VISIT,
+                            think_s=THINK_S,
+                            keepalive_timeout_s=timeout_s,
+                            idle_hold_probability=IDLE_HOLD,
+                        )
+                    )
+    return tuple(points)
+
+
+GRID = _grid()
+
+
+def point_id(config: SimConfig) -> str:
+    rho = config.requests_per_s * config.service_s / (config.processes * config.threads_per_child)
+    return (
+        f"P{config.processes}xT{config.threads_per_child}-F{config.factor}-rho{rho:.1f}"
+        f"-ka{config.keepalive_timeout_s:g}"
+    )
+
+
+def model_of(config: SimConfig) -> MpmMetrics:
+    """capplan's event model for the simulated server and traffic."""
+    profile = TrafficProfile(
+        "simulated",
+        Traffic(config.requests_per_s, config.service_s, config.service_scv, 1.0),
+        Visits(config.requests_per_visit, "geometric", config.think_s, IDLE_HOLD, 0.0),
+    )
+    common = CommonSettings(
+        keep_alive_timeout_s=config.keepalive_timeout_s,
+        max_keep_alive_requests=0,
+        listen_backlog=config.accept_queue - 1,
+        somaxconn=4096,
+    )
+    workers = config.processes * config.threads_per_child
+    return evaluate(
+        EventSettings(
+            server_limit=config.processes,
+            thread_limit=max(64, config.threads_per_child),
+            threads_per_child=config.threads_per_child,
+            max_request_workers=workers,
+            async_request_worker_factor=float(config.factor),
+            common=common,
+        ),
+        profile,
+    )
+
+
+def simulated(config: SimConfig, seed: int = 1) -> SimResult:
+    # About three events per request: batches long enough for the event budget.
+    batch_s = EVENTS_PER_POINT / (BATCHES * 3.0 * config.requests_per_s)
+    return simulate(
+        config,
+        seed=seed,
+        warmup_s=2 * batch_s,
+        batch_s=batch_s,
+        batches=BATCHES,
+        max_events=3 * EVENTS_PER_POINT,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """One compared quantity: its name, where each side keeps it, and its band."""
+
+    name: str
+    key: str  # short name in KNOWN_MISSES
+    model_field: str  # of MpmMetrics, or of its EventDetail when `detail`
+    sim_field: str  # of SimResult
+    relative: float  # band: relative tolerance, or the factor when `factor`
+    floor: float  # both values at or below this agree (too rare to resolve)
+    factor: bool = False
+    detail: bool = False
+
+    def model_value(self, metrics: MpmMetrics) -> float:
+        value = getattr(metrics.event if self.detail else metrics, self.model_field)
+        assert isinstance(value, float)
+        return value
+
+    def sim_value(self, result: SimResult) -> Estimate:
+        value = getattr(result, self.sim_field)
+        assert isinstance(value, Estimate)
+        return value
+
+    def agrees(self, model: float, sim: Estimate) -> bool:
+        if model <= self.floor and sim.mean <= self.floor:
+            return True
+        if self.factor:
+            low, high = sim.mean - 1.5 * sim.half_width, sim.mean + 1.5 * sim.half_width
+            return low / self.relative <= model <= max(high, 0.0) * self.relative
+        return sim.holds(model, max(0.5 * sim.half_width, self.relative * abs(sim.mean)))
+
+
+QUANTITIES = (
+    Quantity("busy workers", "busy", "busy_workers_mean", "busy_workers", 0.05, 0.0),
+    Quantity("P(wait)", "wait", "p_wait", "p_wait", 0.15, 0.005),
+    Quantity("P_limit", "limit", "p_connection_limit", "p_limit", 0.15, 0.005, detail=True),
+    Quantity("connections/s", "conn", "connections_per_s", "connections_per_s", 0.2, 0.0),
+    Quantity("idle keep-alive", "idle", "idle_keepalive_mean", "idle_keepalive", 0.1, 0.0),
+    Quantity(
+        "B_p",
+        "Bp",
+        "process_saturation",
+        "process_saturation",
+        2.0,
+        0.002,
+        factor=True,
+        detail=True,
+    ),
+    Quantity(
+        "kill episodes/s",
+        "kills",
+        "kill_episodes_per_s",
+        "kill_episodes_per_s",
+        2.0,
+        0.05,
+        factor=True,
+        detail=True,
+    ),
+    Quantity(
+        "keep-alive drops/s",
+        "drops",
+        "keepalive_drops_per_s",
+        "keepalive_drops_per_s",
+        2.0,
+        0.05,
+        factor=True,
+        detail=True,
+    ),
+)
+
+# What the model misses, point by point (from the table `python -m` prints; docs/models.md,
+# "Checked against a simulator", sums it up by region). Keys are `Quantity.key`.
+KNOWN_MISSES = """
+P1xT4-F1-rho0.4-ka0.5    conn kills drops
+P2xT4-F1-rho0.4-ka2      wait limit conn idle Bp kills drops
+P3xT4-F1-rho0.7-ka0.5    busy limit conn idle kills
+P1xT4-F1-rho0.7-ka2      busy conn idle Bp kills drops
+P2xT4-F2-rho0.4-ka0.5    limit
+P3xT4-F2-rho0.4-ka2      idle
+P1xT4-F2-rho0.7-ka0.5    idle drops
+P2xT4-F2-rho0.7-ka2      limit kills drops
+P3xT4-F4-rho0.4-ka0.5    wait limit
+P1xT4-F4-rho0.4-ka2      idle
+P2xT4-F4-rho0.7-ka0.5    limit idle
+P3xT4-F4-rho0.7-ka2      limit
+P1xT8-F1-rho0.4-ka0.5    Bp kills drops
+P2xT8-F1-rho0.4-ka2      wait limit idle Bp kills drops
+P3xT8-F1-rho0.7-ka0.5    busy limit conn idle Bp kills drops
+P1xT8-F1-rho0.7-ka2      busy limit conn idle Bp kills drops
+P2xT8-F2-rho0.4-ka0.5    limit
+P3xT8-F2-rho0.4-ka2      idle Bp kills drops
+P1xT8-F2-rho0.7-ka0.5    wait limit conn idle drops
+P2xT8-F2-rho0.7-ka2      wait kills drops
+P3xT8-F4-rho0.4-ka0.5    drops
+P1xT8-F4-rho0.4-ka2      idle
+P2xT8-F4-rho0.7-ka0.5    limit idle
+P3xT8-F4-rho0.7-ka2      wait idle
+P3xT16-F1-rho0.7-ka0.5   busy limit conn idle Bp kills drops
+P1xT16-F1-rho0.7-ka2     busy limit conn idle
+P2xT16-F2-rho0.4-ka0.5   kills
+P3xT16-F2-rho0.4-ka2     kills
+P1xT16-F2-rho0.7-ka0.5   wait limit conn idle drops
+P2xT16-F2-rho0.7-ka2     busy limit conn idle
+P2xT16-F4-rho0.7-ka0.5   wait conn idle
+P3xT16-F4-rho0.7-ka2     wait limit idle drops
+"""
+
+
+def known_misses() -> dict[str, frozenset[str]]:
+    lines = (line.split() for line in KNOWN_MISSES.strip().splitlines())
+    return {point: frozenset(keys) for point, *keys in lines}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    point: str
+    quantity: str
+    key: str
+    model: float
+    sim: Estimate
+    agrees: bool
+
+    def describe(self) -> str:
+        mark = "agree" if self.agrees else "MISS"
+        return (
+            f"{self.point:28} {self.quantity:18} model {self.model:10.4g}  "
+            f"sim {self.sim.mean:10.4g} ± {self.sim.half_width:8.2g}  {mark}"
+        )
+
+
+def compare(config: SimConfig) -> list[Row]:
+    """Every quantity of one point: the model's value, the simulator's, and whether they agree."""
+    m = model_of(config)
+    s = simulated(config)
+    name = point_id(config)
+    rows = []
+    for q in QUANTITIES:
+        model, sim = q.model_value(m), q.sim_value(s)
+        rows.append(Row(name, q.name, q.key, model, sim, q.agrees(model, sim)))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def table() -> list[Row]:
+    return [row for config in GRID for row in compare(config)]
+
+
+def test_the_grid_has_thirty_points_of_every_kind() -> None:
+    assert len({point_id(c) for c in GRID}) == len(GRID) >= 30
+    assert {c.threads_per_child for c in GRID} == {4, 8, 16}
+    assert {c.factor for c in GRID} == {1, 2, 4}
+    assert {c.processes for c in GRID} == {1, 2, 3}
+
+
+def test_the_simulator_carries_the_offered_work(table: list[Row]) -> None:
+    # Where no new connection waits for good (P(wait) < 0.9), the simulated workers carry
+    # λ S: a check of the simulator itself (Little's law on the workers), not of the model.
+    waits = {r.point: r.sim.mean for r in table if r.quantity == "P(wait)"}
+    busy = [r for r in table if r.quantity == "busy workers" and waits[r.point] < 0.9]
+    assert len(busy) >= 20
+    for row in busy:
+        assert row.sim.holds(row.model, max(row.sim.half_width, 0.04 * row.model)), row.describe()
+
+
+def test_model_against_simulator(table: list[Row]) -> None:
+    misses: dict[str, set[str]] = {}
+    for row in table:
+        if not row.agrees:
+            misses.setdefault(row.point, set()).add(row.key)
+    expected = known_misses()
+    changed = [
+        row.describe()
+        for row in table
+        if (row.key in expected.get(row.point, frozenset())) == row.agrees
+    ]
+    assert {p: frozenset(q) for p, q in misses.items()} == expected, "\n".join(changed)
+
+
+if __name__ == "__main__":
+    rows = [row for config in GRID for row in compare(config)]
+    for row in rows:
+        print(row.describe())
+    by_quantity = {
+        q.name: sum(1 for r in rows if r.quantity == q.name and r.agrees) for q in QUANTITIES
+    }
+    print({name: f"{count}/{len(GRID)}" for name, count in by_quantity.items()})
+
+
+def test_without_keepalive_one_child_is_erlang_c() -> None:
+    # One request per connection and no idle connections: the child and the accept queue are
+    # M/M/TPC, so a new connection waits and the child is full with probability C(TPC, a).
+    config = SimConfig(1, 4, 4, 28.0, 0.1, 1.0, 1.0, 0.0, 0.0, 0.0)
+    result = simulate(config, seed=3, warmup_s=20.0, batch_s=20.0, max_events=200_000)
+    expected = erlang_c(4, 2.8)
+    assert result.p_wait.holds(expected, 0.5 * result.p_wait.half_width), result.p_wait
+    assert result.process_saturation.holds(expected, 0.5 * result.process_saturation.half_width)
+    assert result.busy_workers.holds(2.8, 0.5 * result.busy_workers.half_width)
+    assert result.idle_keepalive.mean == 0.0
+
+
+# event cases of docs/validation.md at their realized inputs, and the bands httpd 2.4.71 showed
+# there: SimResult field, measured mean, its standard error. (P(wait) there counts waits above
+# 5 ms, which every wait for a slot exceeds.)
+HTTPD_RUNS = {
+    "event-connection-limit": SimConfig(1, 8, 1, 55.77, 0.05236, 0.92, 4.0, 0.1, 0.5, 0.5),
+    "event-ka-rho05": SimConfig(2, 8, 2, 166.21, 0.05775, 0.89, 4.0, 0.1, 0.25, 0.5),
+    "event-debian-2x25-ka5": SimConfig(2, 25, 2, 90.88, 0.053, 0.91, 4.0, 0.1, 5.0, 1.0),
+}
+HTTPD_BANDS = """
+event-connection-limit  process_saturation   2.13e-3  5.70e-4
+event-connection-limit  kill_episodes_per_s  0.0714   0.0366
+event-connection-limit  connections_per_s    14.8     0.283
+event-connection-limit  idle_keepalive       7.72     0.238
+event-connection-limit  open_connections     10.6     0.293
+event-connection-limit  p_wait               0.442    0.0464
+event-ka-rho05          connections_per_s    69.9     4.09
+event-ka-rho05          idle_keepalive       14.3     0.305
+event-ka-rho05          open_connections     23.9     0.327
+event-ka-rho05          p_wait               0.406    0.0388
+event-debian-2x25-ka5   connections_per_s    22.7     0.258
+event-debian-2x25-ka5   idle_keepalive       120      1.3
+event-debian-2x25-ka5   p_wait               0.103    0.0227
+"""
+
+
+@pytest.mark.parametrize("case", list(HTTPD_RUNS))
+def test_simulator_reproduces_the_httpd_runs(case: str) -> None:
+    # The simulator is checked against httpd itself where the model is not: every band here is
+    # one the model misses or barely meets in docs/validation.md.
+    config = HTTPD_RUNS[case]
+    batch_s = 100_000 / (BATCHES * 3.0 * config.requests_per_s)
+    result = simulate(config, seed=1, warmup_s=30.0, batch_s=batch_s, max_events=300_000)
+    bands = [line.split() for line in HTTPD_BANDS.strip().splitlines()]
+    checked = 0
+    for name, field, mean, se in bands:
+        if name == case:
+            got = getattr(result, field)
+            assert isinstance(got, Estimate)
+            assert got.holds(float(mean), 3 * float(se)), (field, mean, se, got)
+            checked += 1
+    assert checked >= 3
