@@ -35,7 +35,7 @@ from capplan.settings import (
     MPM_NAMES,
     EffectiveConfig,
     EventSettings,
-    MpmName,
+    Mpm,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,
@@ -93,7 +93,7 @@ class MpmFit:
     more) with its worst case above the memory available.
     """
 
-    mpm: MpmName
+    mpm: Mpm
     threads_per_child: int
     fit: MpmSettings | None
     fit_memory: MemoryFootprint | None
@@ -216,29 +216,29 @@ def footprint(settings: MpmSettings, profile: TrafficProfile) -> MemoryFootprint
             assert_never(settings)
 
 
-def process_ceiling(mpm: MpmName) -> int:
+def process_ceiling(mpm: Mpm) -> int:
     """The most active processes a coherent set may have: httpd's compile-time ServerLimit cap
     (prefork 200000, worker and event 20000), less event's restart room, as `recommend` sizes."""
     from capplan.recommend import restart_room
 
     match mpm:
-        case "prefork":
+        case Mpm.prefork:
             cap = PREFORK_MAX_SERVER_LIMIT
-        case "worker" | "event":
+        case Mpm.worker | Mpm.event:
             cap = THREADED_MAX_SERVER_LIMIT
         case _:
             assert_never(mpm)
     return cap - restart_room(mpm, cap // 2)
 
 
-def thread_ceiling(mpm: MpmName) -> int:
+def thread_ceiling(mpm: Mpm) -> int:
     """The largest ThreadsPerChild httpd accepts (ThreadLimit's compile-time cap)."""
     match mpm:
-        case "prefork":
+        case Mpm.prefork:
             return 1
-        case "worker":
+        case Mpm.worker:
             return WORKER_MAX_THREAD_LIMIT
-        case "event":
+        case Mpm.event:
             return EVENT_MAX_THREAD_LIMIT
         case _:
             assert_never(mpm)
@@ -252,7 +252,7 @@ def largest_fitting(fits: Callable[[int], bool], ceiling: int) -> int:
 
 
 def fit_mpm(
-    mpm: MpmName,
+    mpm: Mpm,
     *,
     threads_per_child: int,
     worker_factor: int,
@@ -263,7 +263,7 @@ def fit_mpm(
     """The largest coherent size of `mpm` whose worst-case memory is within the available memory."""
     avail = available_bytes(model_profile)
     assert avail is not None
-    tpc = 1 if mpm == "prefork" else max(1, min(threads_per_child, thread_ceiling(mpm)))
+    tpc = 1 if mpm is Mpm.prefork else max(1, min(threads_per_child, thread_ceiling(mpm)))
 
     def settings_at(processes: int) -> MpmSettings:
         return make_settings(
@@ -309,21 +309,21 @@ def _shape(config: EffectiveConfig) -> tuple[int, int]:
             assert_never(settings)
 
 
-def mpms_for(config: EffectiveConfig) -> tuple[tuple[MpmName, ...], tuple[str, ...]]:
+def mpms_for(config: EffectiveConfig) -> tuple[tuple[Mpm, ...], tuple[str, ...]]:
     """All three MPMs, or only prefork when a module that is not thread-safe is loaded."""
     unsafe = [m for m in config.modules if m in THREAD_UNSAFE_MODULES]
     if unsafe:
         note = f"{unsafe[0]} is loaded and is not thread-safe: only prefork can run it"
-        return ("prefork",), (note,)
+        return (Mpm.prefork,), (note,)
     return MPM_NAMES, ()
 
 
 def sustains(settings: MpmSettings, profile: TrafficProfile) -> Sustains:
     """The profile's view of a fitted size (the recommendation's own assessment)."""
-    from capplan.recommend import assess, is_memory_target, sustainable_rate_per_s
+    from capplan.recommend import assess, sustainable_rate_per_s
 
     assessment = assess(settings, profile)
-    queue_targets = [t for t in assessment.targets if not is_memory_target(t.target)]
+    queue_targets = [t for t in assessment.targets if not t.target.is_memory]
     return Sustains(
         max_rate_per_s=sustainable_rate_per_s(assessment, profile),
         profile_rate_per_s=profile.traffic.requests_per_second,

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from capplan.fpm.locate import FpmSide
     from capplan.profile import TrafficProfile
     from capplan.report import Substitution
-    from capplan.settings import MpmName
+    from capplan.settings import Mpm
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +158,7 @@ def recommend_with_fpm(
     side: FpmSide | None,
     note: str | None,
     *,
-    mpms: Sequence[MpmName],
+    mpms: Sequence[Mpm],
     modules: Sequence[str],
     headroom: float,
     min_saving: float,

@@ -25,7 +25,7 @@ from capplan.mpm import (
     httpd_defaults_config,
     mpm_from_v_output,
 )
-from capplan.settings import EffectiveConfig, MpmName
+from capplan.settings import EffectiveConfig, Mpm
 
 SOMAXCONN_PATH = Path("/proc/sys/net/core/somaxconn")
 
@@ -187,7 +187,7 @@ def load_effective_config(
     config_file: str | os.PathLike[str] | None,
     *,
     defines: dict[str, str] | None = None,
-    mpm: MpmName | None = None,
+    mpm: Mpm | None = None,
     somaxconn: int | None = None,
     v_output: str | None = None,
     httpd_version: tuple[int, int, int] | None = None,

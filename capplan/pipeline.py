@@ -16,7 +16,6 @@ from capplan.errors import CapplanError
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import MIN_SAVING
 from capplan.report import (
-    MpmChoice,
     Report,
     Substitution,
     TargetOverrides,
@@ -25,7 +24,7 @@ from capplan.report import (
     mpms_to_consider,
     with_overrides,
 )
-from capplan.settings import EffectiveConfig, MpmName, MpmSettings
+from capplan.settings import EffectiveConfig, Mpm, MpmChoice, MpmSettings
 
 if TYPE_CHECKING:
     from capplan.compare import Comparison
@@ -39,7 +38,7 @@ def load_config(
     path: str | None,
     *,
     defines: dict[str, str] | None = None,
-    mpm: MpmName | None = None,
+    mpm: Mpm | None = None,
     somaxconn: int | None = None,
 ) -> EffectiveConfig:
     """Evaluate a config file (or the system's, found the way httpd does) to effective settings.
@@ -116,7 +115,7 @@ def recommend_report(
     config_path: str | None,
     profile_path: str | None,
     *,
-    mpm: MpmChoice = "all",
+    mpm: MpmChoice = MpmChoice.all,
     ram_bytes: int | None = None,
     defines: dict[str, str] | None = None,
     somaxconn: int | None = None,
@@ -190,7 +189,7 @@ def check_report(
     profile_path: str | None,
     *,
     overrides: TargetOverrides | None = None,
-    mpm: MpmName | None = None,
+    mpm: Mpm | None = None,
     defines: dict[str, str] | None = None,
     somaxconn: int | None = None,
     headroom: float | None = None,
@@ -242,7 +241,7 @@ def sweep_report(
     profile_path: str | None,
     vary: Sequence[str],
     *,
-    mpm: MpmChoice = "all",
+    mpm: MpmChoice = MpmChoice.all,
     defines: dict[str, str] | None = None,
     somaxconn: int | None = None,
 ) -> Sweep:
@@ -275,10 +274,10 @@ def report_curves(report: Report) -> tuple[Curves, ...]:
     if config is not None:
         current = tuple((name, map_settings(config.settings, name)) for name, _ in report.mpms)
     else:
-        defaults: dict[MpmName, MpmSettings] = {
-            "prefork": PreforkSettings(),
-            "worker": WorkerSettings(),
-            "event": EventSettings(),
+        defaults: dict[Mpm, MpmSettings] = {
+            Mpm.prefork: PreforkSettings(),
+            Mpm.worker: WorkerSettings(),
+            Mpm.event: EventSettings(),
         }
         current = tuple((name, defaults[name]) for name, _ in report.mpms)
     path = config.path if config is not None else None

@@ -7,6 +7,7 @@ These frozen types are the contract between the config stage (`capplan.mpm` buil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
 from capplan.config.types import HttpdWarning
@@ -16,10 +17,29 @@ if TYPE_CHECKING:
     from capplan.fpm.handlers import FcgiBackend
     from capplan.http2 import Http2Settings
 
-MpmName = Literal["prefork", "worker", "event"]
+
+class Mpm(StrEnum):
+    """httpd's three MPMs; the value is the name httpd, the command line and the reports use."""
+
+    prefork = "prefork"
+    worker = "worker"
+    event = "event"
+
+
+class MpmChoice(StrEnum):
+    """Which MPMs a command sizes: the config's own (`current`), one of them, or `all` three."""
+
+    current = "current"
+    prefork = "prefork"
+    worker = "worker"
+    event = "event"
+    all = "all"
+
+
 # `EffectiveConfig.path` when no config exists and httpd's compiled-in defaults stand in for one.
 HTTPD_DEFAULTS_PATH = "(httpd defaults)"
-MPM_NAMES: tuple[MpmName, ...] = ("prefork", "worker", "event")
+# The MPMs in the order reports list them.
+MPM_NAMES: tuple[Mpm, ...] = tuple(Mpm)
 # event's AsyncRequestWorkerFactor when the config sets none (httpd's default).
 DEFAULT_WORKER_FACTOR = 2.0
 
@@ -112,7 +132,7 @@ class EventSettings:
 
 
 MpmSettings = PreforkSettings | WorkerSettings | EventSettings
-ThreadedMpm = Literal["worker", "event"]
+ThreadedMpm = Literal[Mpm.worker, Mpm.event]
 
 
 def threaded_settings(
@@ -133,7 +153,7 @@ def threaded_settings(
     `async_request_worker_factor` is event's alone (None: httpd's default, 2); worker has none.
     """
     common = CommonSettings() if common is None else common
-    if mpm == "worker":
+    if mpm is Mpm.worker:
         return WorkerSettings(
             server_limit=server_limit,
             thread_limit=thread_limit,
@@ -166,7 +186,7 @@ class EffectiveConfig:
     """What httpd will run with: the MPM, its settings, where each came from, and its warnings."""
 
     path: str
-    mpm: MpmName
+    mpm: Mpm
     settings: MpmSettings
     provenance: tuple[tuple[str, Location], ...]
     warnings: tuple[HttpdWarning, ...]

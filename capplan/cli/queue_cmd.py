@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 
 from capplan.cli.app import app
-from capplan.cli.common import Format, FormatOption, OutputOption, emit
+from capplan.cli.common import FormatOption, OutputOption, emit
 from capplan.errors import CapplanError
+from capplan.render.formats import OutputFormat, not_offered
 
 _MIN_TARGET = 1e-300
 _MAX_LOAD = 1e15
@@ -73,7 +74,7 @@ def queue_command(
             help="Target P(wait); also prints the smallest number of servers meeting it.",
         ),
     ] = None,
-    output_format: FormatOption = Format.table,
+    output_format: FormatOption = OutputFormat.table,
     output: OutputOption = None,
 ) -> None:
     """P(wait), mean and p99 wait and P(block) for C servers: Erlang C with Allen-Cunneen."""
@@ -124,13 +125,15 @@ def queue_command(
         target_wait=target_wait,
     )
     match output_format:
-        case Format.json:
+        case OutputFormat.json:
             from capplan.render.json import dumps
             from capplan.render.queue import queue_document
 
             text = dumps(queue_document(metrics))
-        case Format.table | Format.markdown:
+        case OutputFormat.table | OutputFormat.markdown:
             from capplan.render.queue import queue_table
 
-            text = queue_table(metrics, markdown=output_format is Format.markdown)
+            text = queue_table(metrics, markdown=output_format is OutputFormat.markdown)
+        case _:  # the other formats are not among its --format choices
+            raise not_offered(output_format, "queue")
     emit(text, output)

@@ -22,7 +22,7 @@ from capplan.queueing import (
     holding_time,
     poisson_quantile,
 )
-from capplan.settings import CommonSettings, MpmName, MpmSettings
+from capplan.settings import CommonSettings, Mpm, MpmSettings
 
 # The memory footprint as a function of the mean busy workers (bound to the MPM's settings).
 MemoryFromBusy = Callable[[float], MemoryFootprint]
@@ -90,7 +90,7 @@ def pooled_offered_load(profile: TrafficProfile, common: CommonSettings) -> floa
 
 
 def pooled_metrics(
-    mpm: MpmName,
+    mpm: Mpm,
     settings: MpmSettings,
     profile: TrafficProfile,
     *,

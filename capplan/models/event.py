@@ -31,7 +31,7 @@ from capplan.queueing import (
     erlang_c,
     poisson_quantile,
 )
-from capplan.settings import CommonSettings, EventSettings
+from capplan.settings import CommonSettings, EventSettings, Mpm
 
 _FIXED_POINT_RTOL = 1e-12
 _FIXED_POINT_MAX_STEPS = 10_000
@@ -206,7 +206,7 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         wait_for_slot_probability=(1.0 - wait.p_worker) * wait.p_slot,
     )
     return MpmMetrics(
-        mpm="event",
+        mpm=Mpm.event,
         settings=settings,
         profile=profile,
         workers=c,

@@ -15,7 +15,7 @@ from capplan.models.common import pooled_metrics
 from capplan.models.memory import prefork_memory
 from capplan.models.types import MpmMetrics
 from capplan.profile import TrafficProfile
-from capplan.settings import PreforkSettings
+from capplan.settings import Mpm, PreforkSettings
 
 
 def evaluate(settings: PreforkSettings, profile: TrafficProfile) -> MpmMetrics:
@@ -23,7 +23,7 @@ def evaluate(settings: PreforkSettings, profile: TrafficProfile) -> MpmMetrics:
     # NOTE: prefork.c `child_main()` only calls accept() from an idle child (F10), so waiting
     # connections queue in the kernel, not in httpd.
     return pooled_metrics(
-        "prefork",
+        Mpm.prefork,
         settings,
         profile,
         threads_per_child=1,

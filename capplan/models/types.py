@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from capplan.profile import TrafficProfile
-from capplan.settings import MpmName, MpmSettings
+from capplan.settings import Mpm, MpmSettings
 
 if TYPE_CHECKING:
     from capplan.models.http2 import Http2Detail
@@ -97,7 +97,7 @@ class MpmMetrics:
     `memory_bytes` is the worst case (`memory.worst_bytes`).
     """
 
-    mpm: MpmName
+    mpm: Mpm
     settings: MpmSettings
     profile: TrafficProfile
     workers: int

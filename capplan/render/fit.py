@@ -13,6 +13,7 @@ from typing import Any
 
 from capplan.fit import Figure, FitReport, MpmFit, directives
 from capplan.render.format import format_bytes, format_number, format_probability
+from capplan.render.formats import OutputFormat, not_offered
 from capplan.render.json import SCHEMA_VERSION
 from capplan.render.table import render_table
 
@@ -244,8 +245,12 @@ def fit_document(report: FitReport) -> dict[str, Any]:
     }
 
 
-def render_fit(report: FitReport, fmt: str) -> str:
+def render_fit(report: FitReport, fmt: OutputFormat) -> str:
     """`table`, `markdown` or `json`."""
-    if fmt == "json":
-        return json.dumps(fit_document(report), indent=2, allow_nan=False) + "\n"
-    return render_fit_text(report, markdown=fmt == "markdown")
+    match fmt:
+        case OutputFormat.json:
+            return json.dumps(fit_document(report), indent=2, allow_nan=False) + "\n"
+        case OutputFormat.table | OutputFormat.markdown:
+            return render_fit_text(report, markdown=fmt is OutputFormat.markdown)
+        case _:  # the other formats are not among its --format choices
+            raise not_offered(fmt, "fit")

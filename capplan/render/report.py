@@ -1,19 +1,23 @@
 """Renderer dispatch for reports: (report, format name) → text, importing only that renderer.
 
-Input: a `Report` (recommend, check) or a `Comparison` (compare) and a format name. Output: `str`.
+Input: a `Report` (recommend, check) or a `Comparison` (compare) and an `OutputFormat`. Output:
+`str`.
 Each renderer module is imported on use, so a JSON run never loads tabulate.
 """
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from capplan.compare import Comparison
+from capplan.render.formats import OutputFormat, not_offered
 from capplan.report import Report
 
 
-def render_report(report: Report, format_name: str) -> str:
+def render_report(report: Report, format_name: OutputFormat) -> str:
     """table, markdown, json, and for `check` also junit and github."""
     text = _render_report(report, format_name)
-    if report.php_fpm is not None and format_name in ("table", "markdown"):
+    if report.php_fpm is not None and format_name in (OutputFormat.table, OutputFormat.markdown):
         from capplan.render.fpm import fpm_report_lines
 
         defaults = tuple(
@@ -28,44 +32,57 @@ def render_report(report: Report, format_name: str) -> str:
     return text
 
 
-def _render_report(report: Report, format_name: str) -> str:
+def _render_report(report: Report, format_name: OutputFormat) -> str:
     match format_name:
-        case "json":
+        case OutputFormat.json:
             from capplan.render.report_json import render_report_json
 
             return render_report_json(report)
-        case "markdown":
+        case OutputFormat.markdown:
             from capplan.render.markdown import render_report_markdown
 
             return render_report_markdown(report)
-        case "junit":
+        case OutputFormat.junit:
             from capplan.render.junit import render_junit
 
             return render_junit(report)
-        case "github":
+        case OutputFormat.github:
             from capplan.render.github import render_github
 
             return render_github(report)
-        case "table":
+        case OutputFormat.table:
             from capplan.render.report_table import render_report_table
 
             return render_report_table(report)
-    raise ValueError(f"unknown report format {format_name!r}")
+        case OutputFormat.csv | OutputFormat.html | OutputFormat.yaml:
+            # html is a page with charts (capplan.render.html), rendered from the curves too.
+            raise not_offered(format_name, "a report")
+        case _:
+            assert_never(format_name)
 
 
-def render_comparison(comparison: Comparison, format_name: str) -> str:
+def render_comparison(comparison: Comparison, format_name: OutputFormat) -> str:
     """table, markdown or json."""
     match format_name:
-        case "json":
+        case OutputFormat.json:
             from capplan.render.report_json import render_comparison_json
 
             return render_comparison_json(comparison)
-        case "markdown":
+        case OutputFormat.markdown:
             from capplan.render.markdown import render_comparison_markdown
 
             return render_comparison_markdown(comparison)
-        case "table":
+        case OutputFormat.table:
             from capplan.render.report_table import render_comparison_table
 
             return render_comparison_table(comparison)
-    raise ValueError(f"unknown comparison format {format_name!r}")
+        case (
+            OutputFormat.csv
+            | OutputFormat.html
+            | OutputFormat.junit
+            | OutputFormat.github
+            | OutputFormat.yaml
+        ):
+            raise not_offered(format_name, "a comparison")
+        case _:
+            assert_never(format_name)

@@ -34,7 +34,7 @@ from capplan.render.words import (
     target_value_words,
 )
 from capplan.report import Report
-from capplan.settings import MpmSettings
+from capplan.settings import Mpm, MpmSettings
 from capplan.snippet import mpm_of
 
 # One label per metric (the JSON keys stay as they are).
@@ -140,7 +140,7 @@ def _option_row(option: MpmOption) -> list[str]:
     settings = shown.settings
     shape = (
         f"{settings.processes}"
-        if mpm_of(settings) == "prefork"
+        if mpm_of(settings) is Mpm.prefork
         else f"{settings.processes} × {settings.workers // max(settings.processes, 1)}"
     )
     return [

@@ -19,7 +19,7 @@ from capplan.cli import main
 from capplan.profile import TrafficProfile, load_profile
 from capplan.queueing.holding import GeometricVisits, HoldingInputs, holding_time
 from capplan.queueing.sizing import min_servers_erlang_c
-from capplan.settings import MPM_NAMES, MpmName
+from capplan.settings import MPM_NAMES, Mpm
 from tests.logs.generator import TrafficModel, generate_requests, write_log
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "logs"
@@ -270,7 +270,7 @@ visits:
 
 
 @pytest.mark.parametrize("mpm", MPM_NAMES)
-def test_models_and_recommendation_agree(recovered: Recovered, mpm: MpmName) -> None:
+def test_models_and_recommendation_agree(recovered: Recovered, mpm: Mpm) -> None:
     """The models' offered load and the recommended worker count match the true profile's."""
     from capplan.models import evaluate
     from capplan.profile import profile_from_text

@@ -18,7 +18,7 @@ from capplan.settings import (
     MPM_NAMES,
     CommonSettings,
     EventSettings,
-    MpmName,
+    Mpm,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,
@@ -79,7 +79,7 @@ def httpd_adjustments(settings: MpmSettings) -> list[str]:
     return found
 
 
-def _random_cases(seed: int, count: int) -> list[tuple[MpmName, int, int, float, int]]:
+def _random_cases(seed: int, count: int) -> list[tuple[Mpm, int, int, float, int]]:
     rng = random.Random(seed)
     cases = []
     for _ in range(count):
@@ -107,7 +107,7 @@ def _random_cases(seed: int, count: int) -> list[tuple[MpmName, int, int, float,
     ],
 )
 def test_coherent_settings_need_no_httpd_adjustment(
-    mpm: MpmName, processes: int, tpc: int, busy: float, factor: int
+    mpm: Mpm, processes: int, tpc: int, busy: float, factor: int
 ) -> None:
     settings = coherent_settings(
         mpm,

@@ -26,7 +26,7 @@ from capplan.render.charts import (
     report_charts,
     sweep_charts,
 )
-from capplan.report import MpmChoice
+from capplan.settings import MpmChoice
 from tests.recommend.profiles import PROFILES_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +95,7 @@ def charts_of(case: HtmlCase) -> tuple[Chart, ...]:
             return report_charts(report, report_curves(report))
         case "sweep":
             vary = [argv[i + 1] for i, a in enumerate(argv) if a == "--vary"]
-            mpm: MpmChoice = "prefork" if "--mpm" in argv else "all"
+            mpm = MpmChoice.prefork if "--mpm" in argv else MpmChoice.all
             sweep = sweep_report(config, _profile(argv[3]), vary, mpm=mpm, somaxconn=SOMAXCONN)
             return sweep_charts(sweep)
         case _:
