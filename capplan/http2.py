@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from capplan.config.cnumbers import c_atoi, parse_timeout_us
 from capplan.config.types import Directive, HttpdWarning, LoadedModule
 from capplan.errors import CapplanError
 from capplan.location import Location
@@ -121,8 +122,6 @@ def default_max_workers(min_workers: int) -> int:
 
 def _apr_atoi_int(text: str) -> int:
     """`(int)apr_atoi64(text)`: strtoll, then truncated to 32 bits (mod_http2's number parsing)."""
-    from capplan.mpm import c_atoi
-
     return c_atoi(text)
 
 
@@ -156,8 +155,6 @@ _CANONICAL = {
 
 def _parse(directive: Directive, name: str) -> object:
     """One directive's value as its handler stores it; CapplanError with httpd's own words."""
-    from capplan.mpm import parse_timeout_us
-
     arg = directive.args[0] if directive.args else ""
     match name:
         case "Protocols":

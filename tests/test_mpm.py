@@ -11,18 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from capplan.config.cnumbers import c_atoi, c_strtod_whole, parse_timeout_us
 from capplan.config.types import Directive, EvaluatedConfig, LoadedModule
 from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.machine import detect_layout, find_system_config
 from capplan.mpm import (
-    c_atoi,
-    c_strtod_whole,
     effective_config,
     effective_values,
     effective_worker_factor,
     mpm_from_v_output,
-    parse_timeout_us,
 )
 from capplan.settings import EffectiveConfig, EventSettings, Mpm
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from capplan.http2 import DEFAULT_MAX_SESSION_STREAMS
 from capplan.models.types import MpmMetrics
@@ -24,6 +24,8 @@ from capplan.profile import Traffic, TrafficProfile
 from capplan.settings import EffectiveConfig, Mpm, MpmSettings, PreforkSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from capplan.http2 import Http2Settings
 
 # Threads above H2MinWorkers exit after H2MaxWorkerIdleSeconds (600 s by default) idle: the pool
@@ -330,7 +332,7 @@ def with_http2(
     settings: MpmSettings,
     profile: TrafficProfile,
     setup: Http2Setup,
-    evaluate_mpm: Any,
+    evaluate_mpm: Callable[[MpmSettings, TrafficProfile], MpmMetrics],
 ) -> MpmMetrics:
     """The MPM's metrics for a profile with HTTP/2 visits, and their `Http2Detail`.
 
@@ -541,17 +543,3 @@ def size_h2_workers(
         directives=directives,
         warnings=tuple(warnings),
     )
-
-
-def sizing_to_dict(sizing: Http2Sizing) -> dict[str, Any]:
-    """`recommendation.http2` in the JSON report."""
-    return {
-        "active": sizing.active,
-        "h2_min_workers": sizing.min_workers,
-        "h2_max_workers": sizing.max_workers,
-        "h2_max_workers_needed": sizing.needed,
-        "h2_workers_busy_per_child": sizing.busy_per_child,
-        "stream_wait_probability": sizing.stream_wait_probability,
-        "directives": dict(sizing.directives),
-        "warnings": list(sizing.warnings),
-    }

@@ -1,7 +1,7 @@
-"""Renderer dispatch for reports: (report, format name) → text, importing only that renderer.
+"""Renderer dispatch: (report, format) → text, importing only that renderer.
 
-Input: a `Report` (recommend, check) or a `Comparison` (compare) and an `OutputFormat`. Output:
-`str`.
+Input: a `Report` (recommend, check), a `Comparison` (compare) or a `Sweep` (sweep) and an
+`OutputFormat`. Output: `str`.
 Each renderer module is imported on use, so a JSON run never loads tabulate.
 """
 
@@ -12,6 +12,7 @@ from typing import assert_never
 from capplan.compare import Comparison
 from capplan.render.formats import OutputFormat, not_offered
 from capplan.report import Report
+from capplan.sweep import Sweep
 
 
 def render_report(report: Report, format_name: OutputFormat) -> str:
@@ -84,5 +85,30 @@ def render_comparison(comparison: Comparison, format_name: OutputFormat) -> str:
             | OutputFormat.yaml
         ):
             raise not_offered(format_name, "a comparison")
+        case _:
+            assert_never(format_name)
+
+
+def render_sweep(sweep: Sweep, format_name: OutputFormat) -> str:
+    """table, markdown, csv, json or html."""
+    from capplan.render import sweep as text
+
+    match format_name:
+        case OutputFormat.table:
+            return text.render_sweep_table(sweep)
+        case OutputFormat.markdown:
+            return text.render_sweep_table(sweep, markdown=True)
+        case OutputFormat.csv:
+            return text.render_sweep_csv(sweep)
+        case OutputFormat.json:
+            from capplan.render.json import dumps
+
+            return dumps(text.sweep_to_dict(sweep))
+        case OutputFormat.html:
+            from capplan.render.html import render_sweep_html
+
+            return render_sweep_html(sweep)
+        case OutputFormat.junit | OutputFormat.github | OutputFormat.yaml:
+            raise not_offered(format_name, "a sweep")
         case _:
             assert_never(format_name)

@@ -58,10 +58,19 @@ def change_to_dict(change: Change) -> dict[str, str]:
 
 
 def _http2_sizing(recommendation: Recommendation) -> dict[str, Any]:
-    from capplan.models.http2 import sizing_to_dict
-
-    assert recommendation.http2 is not None
-    return sizing_to_dict(recommendation.http2)
+    """`recommendation.http2` in the JSON report."""
+    sizing = recommendation.http2
+    assert sizing is not None
+    return {
+        "active": sizing.active,
+        "h2_min_workers": sizing.min_workers,
+        "h2_max_workers": sizing.max_workers,
+        "h2_max_workers_needed": sizing.needed,
+        "h2_workers_busy_per_child": sizing.busy_per_child,
+        "stream_wait_probability": sizing.stream_wait_probability,
+        "directives": dict(sizing.directives),
+        "warnings": list(sizing.warnings),
+    }
 
 
 def recommendation_to_dict(report: Report, recommendation: Recommendation) -> dict[str, Any]:

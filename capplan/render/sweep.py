@@ -11,12 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-from typing import Any, assert_never
+from typing import Any
 
 from capplan.models import Target, wait_probability_value
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
-from capplan.render.formats import OutputFormat, not_offered
-from capplan.render.json import SCHEMA_VERSION, dumps
+from capplan.render.json import SCHEMA_VERSION
 from capplan.render.metrics import metrics_to_dict
 from capplan.render.report_json import finite, target_to_dict
 from capplan.render.words import EVENT_WAIT_LABEL, target_label, target_value_words
@@ -220,24 +219,3 @@ def render_sweep_csv(sweep: Sweep) -> str:
     for record in records:
         writer.writerow([_csv_cell(record.get(name)) for name in columns])
     return buffer.getvalue()
-
-
-def render_sweep(sweep: Sweep, format_name: OutputFormat) -> str:
-    """table, markdown, csv, json or html."""
-    match format_name:
-        case OutputFormat.table:
-            return render_sweep_table(sweep)
-        case OutputFormat.markdown:
-            return render_sweep_table(sweep, markdown=True)
-        case OutputFormat.csv:
-            return render_sweep_csv(sweep)
-        case OutputFormat.json:
-            return dumps(sweep_to_dict(sweep))
-        case OutputFormat.html:
-            from capplan.render.html import render_sweep_html
-
-            return render_sweep_html(sweep)
-        case OutputFormat.junit | OutputFormat.github | OutputFormat.yaml:
-            raise not_offered(format_name, "a sweep")
-        case _:
-            assert_never(format_name)
