@@ -51,7 +51,7 @@ MEMORY_KEYS = ("parent", "shared", "prefork_process", "threaded_process", "threa
 DEFAULT_THREADS_PER_CHILD = WorkerSettings().threads_per_child
 DEFAULT_WORKER_FACTOR = int(EventSettings().async_request_worker_factor)
 # Modules that are not thread-safe (mod_php): with one loaded only prefork can run the server.
-# The same list as capplan.report's, which sits a layer above this module.
+# The same list as capplan.advice's, which sits a layer above this module.
 THREAD_UNSAFE_MODULES = ("php_module", "php5_module", "php7_module", "php8_module")
 
 

@@ -13,6 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from capplan.advice import (
+    Fix,
+    Report,
+    Verdict,
+    Violation,
+    at_headroom,
+    build_check,
+    build_report,
+)
 from capplan.fpm.model import (
     FpmMetrics,
     evaluate_fpm,
@@ -26,22 +35,13 @@ from capplan.fpm.model import (
 )
 from capplan.fpm.pool import FpmPool
 from capplan.profile import RECOMMEND_HEADROOM, Php
-from capplan.report import (
-    Fix,
-    Report,
-    Verdict,
-    Violation,
-    at_headroom,
-    build_check,
-    build_report,
-)
 from capplan.settings import EffectiveConfig, MpmSettings
 
 if TYPE_CHECKING:
+    from capplan.advice import Substitution
     from capplan.errorlog import ErrorLogEvidence
     from capplan.fpm.locate import FpmSide
     from capplan.profile import TrafficProfile
-    from capplan.report import Substitution
     from capplan.settings import Mpm
 
 
@@ -196,7 +196,7 @@ def recommend_with_fpm(
         now = assess(config.settings, at_headroom(view, headroom))
         metrics = evaluate_all(config, view)
         targets = fpm_targets(current_sizing, sizing)
-        from capplan.report import verdict_of
+        from capplan.advice import verdict_of
 
         report = replace(
             report,

@@ -2,7 +2,7 @@
 
 The one place that reads config and profile files and measures the running server; everything it
 calls afterwards is pure: config → effective settings (`capplan.mpm`), profile, models, sizing and
-choice (`capplan.recommend`), report data (`capplan.report`, `capplan.compare`). Renderers and the
+choice (`capplan.recommend`), report data (`capplan.advice`, `capplan.compare`). Renderers and the
 CLI take it from there.
 """
 
@@ -12,10 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from capplan.errors import CapplanError
-from capplan.profile import RECOMMEND_HEADROOM
-from capplan.recommend import MIN_SAVING
-from capplan.report import (
+from capplan.advice import (
     Report,
     Substitution,
     TargetOverrides,
@@ -24,6 +21,9 @@ from capplan.report import (
     mpms_to_consider,
     with_overrides,
 )
+from capplan.errors import CapplanError
+from capplan.profile import RECOMMEND_HEADROOM
+from capplan.recommend import MIN_SAVING
 from capplan.settings import EffectiveConfig, Mpm, MpmChoice, MpmSettings
 
 if TYPE_CHECKING:

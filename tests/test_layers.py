@@ -38,7 +38,7 @@ LAYERS = (
     ("capplan.machine",),
     ("capplan.models", "capplan.logs", "capplan.measure", "capplan.errorlog", "capplan.snippet"),
     ("capplan.recommend", "capplan.fit"),
-    ("capplan.report", "capplan.compare", "capplan.sweep", "capplan.fpm_plan"),
+    ("capplan.advice", "capplan.compare", "capplan.sweep", "capplan.fpm_plan"),
     ("capplan.pipeline",),
     ("capplan.render",),
     ("capplan.cli",),
@@ -182,7 +182,7 @@ def test_imports_have_no_cycle() -> None:
             id="upward-module-level",
         ),
         pytest.param(
-            "capplan.report",
+            "capplan.advice",
             "def f():\n    from capplan.cli import main\n",
             "a layer above it",
             id="upward-in-a-function",

@@ -6,14 +6,7 @@ import math
 
 import pytest
 
-from capplan.compare import winners_of
-from capplan.errors import CapplanError
-from capplan.location import Location
-from capplan.models import Target, TargetResult
-from capplan.profile import profile_from_text
-from capplan.recommend import coherent_common, size_mpm
-from capplan.render.words import describe_target
-from capplan.report import (
+from capplan.advice import (
     TargetOverrides,
     Verdict,
     Violation,
@@ -23,6 +16,13 @@ from capplan.report import (
     verdict_of,
     with_overrides,
 )
+from capplan.compare import winners_of
+from capplan.errors import CapplanError
+from capplan.location import Location
+from capplan.models import Target, TargetResult
+from capplan.profile import profile_from_text
+from capplan.recommend import coherent_common, size_mpm
+from capplan.render.words import describe_target
 from capplan.settings import EffectiveConfig, Mpm, MpmChoice, PreforkSettings
 
 PROFILE_BUSY = profile_from_text(

@@ -74,9 +74,9 @@ def check_command(
     output: OutputOption = None,
 ) -> None:
     """Check a config against the profile's targets: exit 0 if all hold, 1 if one is missed."""
+    from capplan.advice import TargetOverrides
     from capplan.pipeline import check_report
     from capplan.render.report import render_report
-    from capplan.report import TargetOverrides
     from capplan.units import parse_size_bytes
 
     check_output(output, [config, profile])

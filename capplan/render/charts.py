@@ -20,8 +20,8 @@ from capplan.settings import Mpm
 from capplan.sweep import Curves, Sweep, SweepRow
 
 if TYPE_CHECKING:
+    from capplan.advice import Report
     from capplan.compare import Comparison
-    from capplan.report import Report
 
 GIB = float(1 << 30)
 # Axis titles, with units, of the quantities a sweep may vary.

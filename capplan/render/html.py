@@ -22,8 +22,8 @@ from capplan.render.sweep import legend_lines, summary_lines, sweep_table, sweep
 from capplan.settings import Mpm
 
 if TYPE_CHECKING:
+    from capplan.advice import Report
     from capplan.compare import Comparison
-    from capplan.report import Report
     from capplan.sweep import Curves, Sweep
 
 # One colour per MPM (colour-blind safe, Okabe-Ito), the same in every chart.

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from capplan.advice import Report
 from capplan.compare import Comparison
 from capplan.render.formats import OutputFormat, not_offered
-from capplan.report import Report
 from capplan.sweep import Sweep
 
 

@@ -1,6 +1,6 @@
 """JSON renderer of reports: `Report` / `Comparison` → the design's schema_version 1 document.
 
-Input: frozen reports from `capplan.report`. Output: plain dicts (validated in the tests against
+Input: frozen reports from `capplan.advice`. Output: plain dicts (validated in the tests against
 the shipped `report_schema.json`) and JSON text. Infinite values become null (an unstable system
 also carries `stable: false`); NaN never reaches the output (`dumps` refuses it).
 """
@@ -12,6 +12,7 @@ import math
 from importlib import resources
 from typing import Any
 
+from capplan.advice import Recommendation, Report, Verdict
 from capplan.compare import Comparison
 from capplan.models import TargetResult
 from capplan.recommend import Change, MpmOption
@@ -19,7 +20,6 @@ from capplan.render.json import SCHEMA_VERSION, config_to_dict, dumps
 from capplan.render.metrics import metrics_to_dict
 from capplan.render.profile import profile_to_dict
 from capplan.render.words import fix_message, report_reasons
-from capplan.report import Recommendation, Report, Verdict
 
 
 def finite(value: float | None) -> float | None:

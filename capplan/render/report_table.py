@@ -1,6 +1,6 @@
 """Text renderer of reports: `Report` / `Comparison` → aligned tables (terminal or markdown).
 
-Input: frozen reports from `capplan.report` and `capplan.compare`. Output: `str`. Tables go through
+Input: frozen reports from `capplan.advice` and `capplan.compare`. Output: `str`. Tables go through
 `capplan.render.table.render_table` (tabulate's one home); numbers through
 `capplan.render.format`. `markdown=True` gives GitHub tables, headings and a fenced snippet (the
 `markdown` format, for pull-request comments); otherwise plain text for a terminal.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from capplan.advice import Report
 from capplan.compare import COMPARE_METRICS, Comparison, Row
 from capplan.models import MpmMetrics
 from capplan.models.metrics import METRICS
@@ -33,7 +34,6 @@ from capplan.render.words import (
     target_label,
     target_value_words,
 )
-from capplan.report import Report
 from capplan.settings import Mpm, MpmSettings
 from capplan.snippet import mpm_of
 

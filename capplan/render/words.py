@@ -1,6 +1,6 @@
 """Words of reports: the sentences a sysadmin reads in `recommend` and `check`.
 
-Input: the report data of `capplan.report` (assessments, sizing options, the choice, the fixes).
+Input: the report data of `capplan.advice` (assessments, sizing options, the choice, the fixes).
 Output: short plain-words strings, shared by the table, markdown, JSON (`reasons`), JUnit and
 GitHub renderers; numbers are rounded for reading, the data keeps full precision. The core
 decides what to say, this module only says it, with one label per quantity everywhere.
@@ -18,9 +18,9 @@ from capplan.render.format import format_bytes, format_number, format_probabilit
 from capplan.settings import EventSettings, Mpm, MpmSettings, PreforkSettings, WorkerSettings
 
 if TYPE_CHECKING:
+    from capplan.advice import Fix, Report
     from capplan.models import MpmMetrics, TargetResult
     from capplan.profile import TrafficProfile
-    from capplan.report import Fix, Report
 
 
 def human_percent(fraction: float) -> str:

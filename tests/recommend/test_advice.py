@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from capplan.advice import at_headroom
 from capplan.cli import main
 from capplan.models import evaluate, evaluate_targets
 from capplan.pipeline import recommend_report
@@ -20,7 +21,6 @@ from capplan.profile import load_profile
 from capplan.render.formats import OutputFormat
 from capplan.render.report import render_report
 from capplan.render.words import report_reasons
-from capplan.report import at_headroom
 from capplan.settings import EventSettings, MpmChoice
 from tests.httpd import MODULE_DIR, base_config
 from tests.recommend.examples import prepare

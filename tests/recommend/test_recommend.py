@@ -11,6 +11,7 @@ import dataclasses
 
 import pytest
 
+from capplan.advice import at_headroom, build_report
 from capplan.models import Target, evaluate, evaluate_targets
 from capplan.profile import TrafficProfile
 from capplan.recommend import (
@@ -21,7 +22,6 @@ from capplan.recommend import (
     sustainable_rate_per_s,
 )
 from capplan.render.words import report_reasons
-from capplan.report import at_headroom, build_report
 from capplan.settings import (
     MPM_NAMES,
     CommonSettings,

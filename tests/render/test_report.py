@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from capplan.advice import Report, TargetOverrides
 from capplan.compare import Comparison
 from capplan.pipeline import check_report, compare_report, recommend_report
 from capplan.render.formats import OutputFormat
@@ -21,7 +22,6 @@ from capplan.render.junit import render_junit
 from capplan.render.report import render_comparison, render_report
 from capplan.render.report_json import comparison_to_dict, report_schema, report_to_dict
 from capplan.render.words import report_reasons
-from capplan.report import Report, TargetOverrides
 from tests.recommend.examples import prepare
 
 ROOT = Path(__file__).resolve().parents[2]

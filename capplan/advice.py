@@ -1,4 +1,4 @@
-"""Report stage: (effective config, profile) → the frozen reports of `recommend` and `check`.
+"""Report data, the advice: (effective config, profile) → the reports of `recommend` and `check`.
 
 Input: already-loaded objects (the effective config, the profile, the headroom, what `--measure`
 substituted). Output: `Report`: the current config under the profile, per-MPM metrics, the
