@@ -7,7 +7,7 @@ import json
 import pytest
 
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
-from capplan.render.json import config_to_dict, dumps, inspect_document
+from capplan.render.json_out import config_to_dict, dumps, inspect_document
 from capplan.render.table import config_table, render_table
 from capplan.settings import Mpm
 from tests.test_mpm import run

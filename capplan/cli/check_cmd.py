@@ -76,7 +76,7 @@ def check_command(
     """Check a config against the profile's targets: exit 0 if all hold, 1 if one is missed."""
     from capplan.advice import TargetOverrides
     from capplan.pipeline import check_report
-    from capplan.render.report import render_report
+    from capplan.render.dispatch import render_report
     from capplan.units import parse_size_bytes
 
     check_output(output, [config, profile])

@@ -54,7 +54,7 @@ def compare_command(
 ) -> None:
     """Compare profiles and configs side by side; mark targets met or missed and the best values."""
     from capplan.pipeline import compare_report
-    from capplan.render.report import render_comparison
+    from capplan.render.dispatch import render_comparison
 
     check_output(output, [*profiles, *(config or [])])
     if output_format is OutputFormat.html:

@@ -115,7 +115,7 @@ def inspect_command(
         fpm = load_fpm_side(effective, str(fpm_pool) if fpm_pool is not None else None)
     match output_format:
         case OutputFormat.json:
-            from capplan.render.json import dumps, inspect_document
+            from capplan.render.json_out import dumps, inspect_document
 
             document = inspect_document(effective)
             if fpm is not None:

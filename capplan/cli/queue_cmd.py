@@ -126,7 +126,7 @@ def queue_command(
     )
     match output_format:
         case OutputFormat.json:
-            from capplan.render.json import dumps
+            from capplan.render.json_out import dumps
             from capplan.render.queue import queue_document
 
             text = dumps(queue_document(metrics))

@@ -80,7 +80,7 @@ def recommend_command(
 ) -> None:
     """Recommend MPM settings that meet the profile's targets and fit in memory."""
     from capplan.pipeline import recommend_report
-    from capplan.render.report import render_report
+    from capplan.render.dispatch import render_report
     from capplan.units import parse_size_bytes
 
     check_output(output, [config, profile])

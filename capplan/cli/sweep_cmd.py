@@ -62,7 +62,7 @@ def sweep_command(
 ) -> None:
     """Sweep the rate, workers, keep-alive or times: capacity curves and where each target fails."""
     from capplan.pipeline import sweep_report
-    from capplan.render.report import render_sweep
+    from capplan.render.dispatch import render_sweep
 
     check_output(output, [config, profile])
     if output_format is OutputFormat.html:

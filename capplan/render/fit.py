@@ -14,7 +14,7 @@ from typing import Any
 from capplan.fit import Figure, FitReport, MpmFit, directives
 from capplan.render.format import format_bytes, format_number, format_probability
 from capplan.render.formats import OutputFormat, not_offered
-from capplan.render.json import SCHEMA_VERSION
+from capplan.render.json_out import SCHEMA_VERSION
 from capplan.render.table import render_table
 
 _SOURCE_WORDS = {
@@ -214,7 +214,7 @@ def _fit_dict(fit: MpmFit) -> dict[str, Any]:
 
 def fit_document(report: FitReport) -> dict[str, Any]:
     """The JSON report: inputs with their sources, then `mpms.<mpm>` as above."""
-    from capplan.render.json import config_to_dict
+    from capplan.render.json_out import config_to_dict
 
     reserve: dict[str, Any] = {"bytes": report.reserve.bytes, "source": report.reserve.source}
     others = report.reserve.others

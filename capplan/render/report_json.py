@@ -16,7 +16,7 @@ from capplan.advice import Recommendation, Report, Verdict
 from capplan.compare import Comparison
 from capplan.models import TargetResult
 from capplan.recommend import Change, MpmOption
-from capplan.render.json import SCHEMA_VERSION, config_to_dict, dumps
+from capplan.render.json_out import SCHEMA_VERSION, config_to_dict, dumps
 from capplan.render.metrics import metrics_to_dict
 from capplan.render.profile import profile_to_dict
 from capplan.render.words import fix_message, report_reasons

@@ -18,8 +18,8 @@ from capplan.cli import main
 from capplan.models import evaluate, evaluate_targets
 from capplan.pipeline import recommend_report
 from capplan.profile import load_profile
+from capplan.render.dispatch import render_report
 from capplan.render.formats import OutputFormat
-from capplan.render.report import render_report
 from capplan.render.words import report_reasons
 from capplan.settings import EventSettings, MpmChoice
 from tests.httpd import MODULE_DIR, base_config

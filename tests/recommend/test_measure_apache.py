@@ -10,9 +10,9 @@ import pytest
 from capplan.measure import measure_memory, measurement_to_profile_memory
 from capplan.pipeline import recommend_report
 from capplan.profile import load_profile
+from capplan.render.dispatch import render_report
 from capplan.render.format import format_bytes
 from capplan.render.formats import OutputFormat
-from capplan.render.report import render_report
 from tests.httpd import base_config, free_port, prepare_root, running_server
 from tests.recommend.profiles import PROFILES_DIR
 

@@ -16,10 +16,10 @@ import pytest
 from capplan.advice import Report, TargetOverrides
 from capplan.compare import Comparison
 from capplan.pipeline import check_report, compare_report, recommend_report
+from capplan.render.dispatch import render_comparison, render_report
 from capplan.render.formats import OutputFormat
 from capplan.render.github import escape_data, escape_property, render_github
 from capplan.render.junit import render_junit
-from capplan.render.report import render_comparison, render_report
 from capplan.render.report_json import comparison_to_dict, report_schema, report_to_dict
 from capplan.render.words import report_reasons
 from tests.recommend.examples import prepare

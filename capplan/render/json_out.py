@@ -1,4 +1,4 @@
-"""JSON renderer: an `EffectiveConfig` → the design's `config` object, and JSON text.
+"""JSON renderer: an `EffectiveConfig` → the reports' `config` object, and JSON text.
 
 Input: frozen results. Output: plain dicts (reused by every report that embeds a config) and
 deterministic JSON text (sorted nowhere, insertion order kept; NaN refused).

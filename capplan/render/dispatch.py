@@ -101,7 +101,7 @@ def render_sweep(sweep: Sweep, format_name: OutputFormat) -> str:
         case OutputFormat.csv:
             return text.render_sweep_csv(sweep)
         case OutputFormat.json:
-            from capplan.render.json import dumps
+            from capplan.render.json_out import dumps
 
             return dumps(text.sweep_to_dict(sweep))
         case OutputFormat.html:
