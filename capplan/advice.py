@@ -15,6 +15,14 @@ from typing import TYPE_CHECKING, Literal, assert_never
 
 from capplan.errors import CapplanError
 from capplan.location import Location
+from capplan.mpm_settings import (
+    MPM_NAMES,
+    CommonSettings,
+    EffectiveConfig,
+    Mpm,
+    MpmChoice,
+    MpmSettings,
+)
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import (
     MIN_SAVING,
@@ -27,14 +35,6 @@ from capplan.recommend import (
     coherent_common,
     size_mpm,
     sustainable_rate_per_s,
-)
-from capplan.settings import (
-    MPM_NAMES,
-    CommonSettings,
-    EffectiveConfig,
-    Mpm,
-    MpmChoice,
-    MpmSettings,
 )
 from capplan.snippet import (
     MPM_BLOCK_ORDER,

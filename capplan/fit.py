@@ -19,18 +19,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Literal, assert_never
 
-from capplan.errors import CapplanError
-from capplan.models.memory import available_bytes, prefork_memory, threaded_memory
-from capplan.models.types import MemoryFootprint
-from capplan.mpm import (
+from capplan.effective import (
     EVENT_MAX_THREAD_LIMIT,
     PREFORK_MAX_SERVER_LIMIT,
     THREADED_MAX_SERVER_LIMIT,
     WORKER_MAX_THREAD_LIMIT,
 )
-from capplan.profile import Memory, Targets, Traffic, TrafficProfile
-from capplan.queueing.search import largest_passing
-from capplan.settings import (
+from capplan.errors import CapplanError
+from capplan.models.memory import available_bytes, prefork_memory, threaded_memory
+from capplan.models.types import MemoryFootprint
+from capplan.mpm_settings import (
     HTTPD_DEFAULTS_PATH,
     MPM_NAMES,
     EffectiveConfig,
@@ -40,6 +38,8 @@ from capplan.settings import (
     PreforkSettings,
     WorkerSettings,
 )
+from capplan.profile import Memory, Targets, Traffic, TrafficProfile
+from capplan.queueing.search import largest_passing
 
 if TYPE_CHECKING:
     from capplan.measure.others import OtherProcesses

@@ -34,15 +34,15 @@ from capplan.fpm.model import (
     sized_pool,
 )
 from capplan.fpm.pool import FpmPool
+from capplan.mpm_settings import EffectiveConfig, MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM, Php
-from capplan.settings import EffectiveConfig, MpmSettings
 
 if TYPE_CHECKING:
     from capplan.advice import Substitution
     from capplan.errorlog import ErrorLogEvidence
     from capplan.fpm.locate import FpmSide
+    from capplan.mpm_settings import Mpm
     from capplan.profile import TrafficProfile
-    from capplan.settings import Mpm
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +169,8 @@ def recommend_with_fpm(
     and the wait targets), then httpd sized behind it (the wait it leaves holds workers, its
     memory leaves less RAM), then the pool capped at what the chosen httpd can use."""
     from capplan.models import evaluate_all
+    from capplan.mpm_settings import EventSettings
     from capplan.recommend import assess, sustainable_rate_per_s
-    from capplan.settings import EventSettings
 
     profile, assumed = _with_php(profile)
     sizing = at_headroom(profile, headroom)

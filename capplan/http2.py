@@ -15,7 +15,7 @@ from capplan.config.cnumbers import c_atoi, parse_timeout_us
 from capplan.config.types import Directive, HttpdWarning, LoadedModule
 from capplan.errors import CapplanError
 from capplan.location import Location
-from capplan.settings import CommonSettings, Mpm
+from capplan.mpm_settings import CommonSettings, Mpm
 
 HTTP2_MODULE = "http2_module"
 # h2_config.c `defconf`: the compiled-in defaults of the server config.

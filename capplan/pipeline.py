@@ -1,9 +1,9 @@
 """Pipelines: file paths and options in, reports out, for `recommend`, `check`, `compare`, `sweep`.
 
 The one place that reads config and profile files and measures the running server; everything it
-calls afterwards is pure: config → effective settings (`capplan.mpm`), profile, models, sizing and
-choice (`capplan.recommend`), report data (`capplan.advice`, `capplan.compare`). Renderers and the
-CLI take it from there.
+calls afterwards is pure: config → effective settings (`capplan.effective`), profile, models,
+sizing and choice (`capplan.recommend`), report data (`capplan.advice`, `capplan.compare`).
+Renderers and the CLI take it from there.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from capplan.advice import (
     with_overrides,
 )
 from capplan.errors import CapplanError
+from capplan.mpm_settings import EffectiveConfig, Mpm, MpmChoice, MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import MIN_SAVING
-from capplan.settings import EffectiveConfig, Mpm, MpmChoice, MpmSettings
 
 if TYPE_CHECKING:
     from capplan.compare import Comparison
@@ -267,7 +267,7 @@ def report_curves(report: Report) -> tuple[Curves, ...]:
     """The curves of `recommend --format html`: every MPM as in the report's table (the config's
     own as configured, the others mapped), and the recommended settings when they change."""
     from capplan.models import map_settings
-    from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
+    from capplan.mpm_settings import EventSettings, PreforkSettings, WorkerSettings
     from capplan.sweep import curves_for
 
     config = report.config

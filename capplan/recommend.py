@@ -25,9 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, assert_never
 
-from capplan.mpm import PREFORK_MAX_SERVER_LIMIT, THREADED_MAX_SERVER_LIMIT
-from capplan.queueing.search import smallest_passing
-from capplan.settings import (
+from capplan.effective import PREFORK_MAX_SERVER_LIMIT, THREADED_MAX_SERVER_LIMIT
+from capplan.mpm_settings import (
     CommonSettings,
     EventSettings,
     Mpm,
@@ -37,6 +36,7 @@ from capplan.settings import (
     WorkerSettings,
     threaded_settings,
 )
+from capplan.queueing.search import smallest_passing
 from capplan.snippet import format_factor, format_seconds, mpm_of
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import assert_never
 
+from capplan.effective import Layout
 from capplan.location import Location
-from capplan.mpm import Layout
-from capplan.settings import (
+from capplan.mpm_settings import (
     HTTPD_DEFAULTS_PATH,
     EventSettings,
     Mpm,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from capplan.errors import CapplanError
+from capplan.mpm_settings import Mpm, MpmSettings, PreforkSettings
 from capplan.recommend import MAX_SERVER_LIMIT, Assessment, assess, coherent_settings
-from capplan.settings import Mpm, MpmSettings, PreforkSettings
 from capplan.snippet import mpm_of
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""capplan.mpm against the real apache2: seeded random MPM settings, `apache2 -t`, scoreboards.
+"""capplan.effective against real apache2: seeded random MPM settings, `apache2 -t`, scoreboards.
 
 For each combination the test writes a config, runs `apache2 -t` and capplan's whole pipeline
 (evaluator and MPM stage) on it, and compares httpd's `AHnnnnn: WARNING: …` lines (codes, words
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from capplan.effective import effective_values
 from capplan.errors import CapplanError
 from capplan.machine import load_effective_config
-from capplan.mpm import effective_values
-from capplan.settings import EffectiveConfig, Mpm
+from capplan.mpm_settings import EffectiveConfig, Mpm
 from tests.httpd import base_config, configtest, free_port, prepare_root, running_server
 
 SEED = 20261126

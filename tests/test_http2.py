@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 
 from capplan.config.types import Directive, EvaluatedConfig, LoadedModule
+from capplan.effective import effective_config
 from capplan.errors import CapplanError
 from capplan.http2 import Http2Settings, default_max_workers, default_min_workers
 from capplan.location import Location
-from capplan.mpm import effective_config
-from capplan.settings import Mpm
+from capplan.mpm_settings import Mpm
 
 CONF = "conf/httpd.conf"
 

@@ -1,4 +1,4 @@
-"""capplan.mpm: defaults, check_config clamping, run-time adjustments, parsing quirks, errors.
+"""capplan.effective: defaults, check_config clamping, run-time adjustments, parsing quirks, errors.
 
 Rows of the worked-examples table come from httpd-facts §2.6 (each observed with apache2 2.4.71
 `-t`); `tests/test_differential_settings.py` checks the same code against the real binary.
@@ -13,16 +13,16 @@ import pytest
 
 from capplan.config.cnumbers import c_atoi, c_strtod_whole, parse_timeout_us
 from capplan.config.types import Directive, EvaluatedConfig, LoadedModule
-from capplan.errors import CapplanError
-from capplan.location import Location
-from capplan.machine import detect_layout, find_system_config
-from capplan.mpm import (
+from capplan.effective import (
     effective_config,
     effective_values,
     effective_worker_factor,
     mpm_from_v_output,
 )
-from capplan.settings import EffectiveConfig, EventSettings, Mpm
+from capplan.errors import CapplanError
+from capplan.location import Location
+from capplan.machine import detect_layout, find_system_config
+from capplan.mpm_settings import EffectiveConfig, EventSettings, Mpm
 
 CONF = "conf/httpd.conf"
 

@@ -20,10 +20,10 @@ from capplan.compare import winners_of
 from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.models import Target, TargetResult
+from capplan.mpm_settings import EffectiveConfig, Mpm, MpmChoice, PreforkSettings
 from capplan.profile import profile_from_text
 from capplan.recommend import coherent_common, size_mpm
 from capplan.render.words import describe_target
-from capplan.settings import EffectiveConfig, Mpm, MpmChoice, PreforkSettings
 
 PROFILE_BUSY = profile_from_text(
     "version: 1\nname: busy\ntraffic:\n  requests_per_second: 400\n  service_time: 500ms\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from capplan.effective import Layout
 from capplan.location import Location
-from capplan.mpm import Layout
-from capplan.settings import CommonSettings, EventSettings, Mpm, PreforkSettings
+from capplan.mpm_settings import CommonSettings, EventSettings, Mpm, PreforkSettings
 from capplan.snippet import (
     format_factor,
     format_seconds,

@@ -26,8 +26,8 @@ from capplan.cli.common import (
     parse_defines,
     profile_path,
 )
+from capplan.mpm_settings import Mpm
 from capplan.render.formats import CHECK_FORMATS, OutputFormat
-from capplan.settings import Mpm
 
 
 def _probability_option(flag: str, what: str) -> typer.models.OptionInfo:

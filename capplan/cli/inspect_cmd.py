@@ -16,8 +16,8 @@ import typer
 from capplan.cli.app import app
 from capplan.cli.common import FormatOption, OutputOption, emit, parse_defines
 from capplan.errors import CapplanError
+from capplan.mpm_settings import Mpm
 from capplan.render.formats import OutputFormat, not_offered
-from capplan.settings import Mpm
 
 
 @app.command("inspect")
@@ -88,9 +88,9 @@ def inspect_command(
     output: OutputOption = None,
 ) -> None:
     """Show the MPM and effective settings httpd runs with, where each was set, and its warnings."""
+    from capplan.effective import parse_httpd_version
     from capplan.files import read_regular_file
     from capplan.machine import load_effective_config
-    from capplan.mpm import parse_httpd_version
 
     v_output = None
     if apachectl_v is not None:

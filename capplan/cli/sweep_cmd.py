@@ -27,8 +27,8 @@ from capplan.cli.common import (
     profile_path,
     require_html,
 )
+from capplan.mpm_settings import MpmChoice
 from capplan.render.formats import SWEEP_FORMATS, OutputFormat
-from capplan.settings import MpmChoice
 
 
 @app.command("sweep")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from capplan.location import Location
-from capplan.settings import MPM_NAMES, Mpm
+from capplan.mpm_settings import MPM_NAMES, Mpm
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, assert_never
 
 from capplan.models.targets import Target, TargetResult, evaluate_targets, wait_probability_value
 from capplan.models.types import EventDetail, MemoryFootprint, MpmMetrics, Scoreboard
-from capplan.profile import TrafficProfile
-from capplan.settings import (
+from capplan.mpm_settings import (
     MPM_NAMES,
     CommonSettings,
     EffectiveConfig,
@@ -39,6 +38,7 @@ from capplan.settings import (
     WorkerSettings,
     threaded_settings,
 )
+from capplan.profile import TrafficProfile
 
 if TYPE_CHECKING:
     from capplan.models.http2 import Http2Setup

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from capplan.models.types import MemoryFootprint, MpmMetrics, Scoreboard
+from capplan.mpm_settings import CommonSettings, Mpm, MpmSettings
 from capplan.profile import TrafficProfile
 from capplan.queueing import (
     FixedVisits,
@@ -22,7 +23,6 @@ from capplan.queueing import (
     holding_time,
     poisson_quantile,
 )
-from capplan.settings import CommonSettings, Mpm, MpmSettings
 
 # The memory footprint as a function of the mean busy workers (bound to the MPM's settings).
 MemoryFromBusy = Callable[[float], MemoryFootprint]

@@ -23,6 +23,7 @@ from capplan.models.memory import threaded_memory
 from capplan.models.slot_wait import slot_wait, with_reconnections
 from capplan.models.slots import connection_limit
 from capplan.models.types import EventDetail, MpmMetrics, Scoreboard
+from capplan.mpm_settings import CommonSettings, EventSettings, Mpm
 from capplan.profile import TrafficProfile
 from capplan.queueing import (
     HoldingTime,
@@ -31,7 +32,6 @@ from capplan.queueing import (
     erlang_c,
     poisson_quantile,
 )
-from capplan.settings import CommonSettings, EventSettings, Mpm
 
 _FIXED_POINT_RTOL = 1e-12
 _FIXED_POINT_MAX_STEPS = 10_000

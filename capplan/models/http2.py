@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from capplan.http2 import DEFAULT_MAX_SESSION_STREAMS
 from capplan.models.types import MpmMetrics
+from capplan.mpm_settings import EffectiveConfig, Mpm, MpmSettings, PreforkSettings
 from capplan.profile import Traffic, TrafficProfile
-from capplan.settings import EffectiveConfig, Mpm, MpmSettings, PreforkSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable

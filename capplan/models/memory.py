@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 
 from capplan.models.types import MemoryFootprint
+from capplan.mpm_settings import EventSettings, PreforkSettings, WorkerSettings
 from capplan.profile import Memory, TrafficProfile
-from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
 
 
 def available_bytes(profile: TrafficProfile) -> int | None:

@@ -14,8 +14,8 @@ from functools import partial
 from capplan.models.common import pooled_metrics
 from capplan.models.memory import prefork_memory
 from capplan.models.types import MpmMetrics
+from capplan.mpm_settings import Mpm, PreforkSettings
 from capplan.profile import TrafficProfile
-from capplan.settings import Mpm, PreforkSettings
 
 
 def evaluate(settings: PreforkSettings, profile: TrafficProfile) -> MpmMetrics:

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from capplan.mpm_settings import Mpm, MpmSettings
 from capplan.profile import TrafficProfile
-from capplan.settings import Mpm, MpmSettings
 
 if TYPE_CHECKING:
     from capplan.models.http2 import Http2Detail

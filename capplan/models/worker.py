@@ -13,8 +13,8 @@ from functools import partial
 from capplan.models.common import pooled_metrics
 from capplan.models.memory import threaded_memory
 from capplan.models.types import MpmMetrics
+from capplan.mpm_settings import Mpm, WorkerSettings
 from capplan.profile import TrafficProfile
-from capplan.settings import Mpm, WorkerSettings
 
 
 def evaluate(settings: WorkerSettings, profile: TrafficProfile) -> MpmMetrics:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from capplan.models import MpmMetrics, Target, wait_probability_value
+from capplan.mpm_settings import Mpm
 from capplan.render.format import PROBABILITY_FLOOR, format_bytes, format_number
 from capplan.render.sweep import axis_value_words
 from capplan.render.words import EVENT_WAIT_LABEL, human_percent, target_label
-from capplan.settings import Mpm
 from capplan.sweep import Curves, Sweep, SweepRow
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from capplan.errors import CapplanError
+from capplan.mpm_settings import Mpm
 from capplan.render.charts import Chart, comparison_charts, report_charts, sweep_charts
 from capplan.render.sweep import legend_lines, summary_lines, sweep_table, sweep_title
-from capplan.settings import Mpm
 
 if TYPE_CHECKING:
     from capplan.advice import Report

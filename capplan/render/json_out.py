@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from capplan.mpm import capacity, effective_values
-from capplan.settings import EffectiveConfig
+from capplan.effective import capacity, effective_values
+from capplan.mpm_settings import EffectiveConfig
 
 if TYPE_CHECKING:
     from capplan.config.types import HttpdWarning

@@ -14,6 +14,7 @@ from capplan.advice import Report
 from capplan.compare import COMPARE_METRICS, Comparison, Row
 from capplan.models import MpmMetrics
 from capplan.models.metrics import METRICS
+from capplan.mpm_settings import Mpm, MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import MpmOption
 from capplan.render.format import (
@@ -34,7 +35,6 @@ from capplan.render.words import (
     target_label,
     target_value_words,
 )
-from capplan.settings import Mpm, MpmSettings
 from capplan.snippet import mpm_of
 
 # One label per metric (the JSON keys stay as they are).

@@ -14,12 +14,12 @@ import math
 from typing import Any
 
 from capplan.models import Target, wait_probability_value
+from capplan.mpm_settings import Mpm
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
 from capplan.render.json_out import SCHEMA_VERSION
 from capplan.render.metrics import metrics_to_dict
 from capplan.render.report_json import finite, target_to_dict
 from capplan.render.words import EVENT_WAIT_LABEL, target_label, target_value_words
-from capplan.settings import Mpm
 from capplan.sweep import Axis, FirstFailure, Sweep, SweepRow
 
 # Short names of the targets in the `missed` cells, said in full under the table.

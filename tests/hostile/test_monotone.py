@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from capplan.models import evaluate
+from capplan.mpm_settings import CommonSettings, MpmSettings, PreforkSettings, WorkerSettings
 from capplan.profile import TrafficProfile, load_profile
-from capplan.settings import CommonSettings, MpmSettings, PreforkSettings, WorkerSettings
 from tests.models.test_invariants import commons, profiles
 
 PROFILES = sorted((Path(__file__).parents[2] / "profiles").glob("*.yaml"))

@@ -20,10 +20,7 @@ from capplan.models import (
 from capplan.models.event import process_saturation
 from capplan.models.metrics import METRICS
 from capplan.models.targets import target_max_rate_per_s
-from capplan.profile import MaxWait, Memory, Targets, load_profile, profile_from_text
-from capplan.queueing import erlang_b, erlang_c
-from capplan.render.metrics import metrics_to_dict
-from capplan.settings import (
+from capplan.mpm_settings import (
     CommonSettings,
     EffectiveConfig,
     EventSettings,
@@ -31,6 +28,9 @@ from capplan.settings import (
     PreforkSettings,
     WorkerSettings,
 )
+from capplan.profile import MaxWait, Memory, Targets, load_profile, profile_from_text
+from capplan.queueing import erlang_b, erlang_c
+from capplan.render.metrics import metrics_to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "profiles").glob("*.yaml"))

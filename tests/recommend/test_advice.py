@@ -16,12 +16,12 @@ import pytest
 from capplan.advice import at_headroom
 from capplan.cli import main
 from capplan.models import evaluate, evaluate_targets
+from capplan.mpm_settings import EventSettings, MpmChoice
 from capplan.pipeline import recommend_report
 from capplan.profile import load_profile
 from capplan.render.dispatch import render_report
 from capplan.render.formats import OutputFormat
 from capplan.render.words import report_reasons
-from capplan.settings import EventSettings, MpmChoice
 from tests.httpd import MODULE_DIR, base_config
 from tests.recommend.examples import prepare
 

@@ -8,13 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capplan.queueing.search import largest_passing, smallest_passing
-from capplan.recommend import (
-    coherent_common,
-    coherent_settings,
-    spare_margin,
-)
-from capplan.settings import (
+from capplan.mpm_settings import (
     MPM_NAMES,
     CommonSettings,
     EventSettings,
@@ -23,13 +17,20 @@ from capplan.settings import (
     PreforkSettings,
     WorkerSettings,
 )
+from capplan.queueing.search import largest_passing, smallest_passing
+from capplan.recommend import (
+    coherent_common,
+    coherent_settings,
+    spare_margin,
+)
 
 
 def httpd_adjustments(settings: MpmSettings) -> list[str]:
     """The adjustments httpd would make to `settings` (httpd-facts.md §2.1-§2.4, one bucket).
 
     An independent statement of httpd's check_config and run-time rules, written from the facts
-    rather than from capplan.mpm, so a coherent set is checked against httpd's rules themselves.
+    rather than from capplan.effective, so a coherent set is checked against httpd's rules
+    themselves.
     """
     found: list[str] = []
     match settings:

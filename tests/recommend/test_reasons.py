@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from capplan.mpm_settings import CommonSettings, Mpm
 from capplan.profile import load_profile, profile_from_text
 from capplan.recommend import (
     Change,
@@ -19,7 +20,6 @@ from capplan.render.words import (
     limit_reason,
     max_requests_reason,
 )
-from capplan.settings import CommonSettings, Mpm
 from tests.recommend.profiles import PROFILES_DIR
 
 WORKED_EXAMPLE = profile_from_text(

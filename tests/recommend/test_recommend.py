@@ -13,6 +13,14 @@ import pytest
 
 from capplan.advice import at_headroom, build_report
 from capplan.models import Target, evaluate, evaluate_targets
+from capplan.mpm_settings import (
+    MPM_NAMES,
+    CommonSettings,
+    EventSettings,
+    Mpm,
+    MpmSettings,
+    PreforkSettings,
+)
 from capplan.profile import TrafficProfile
 from capplan.recommend import (
     MpmOption,
@@ -22,14 +30,6 @@ from capplan.recommend import (
     sustainable_rate_per_s,
 )
 from capplan.render.words import report_reasons
-from capplan.settings import (
-    MPM_NAMES,
-    CommonSettings,
-    EventSettings,
-    Mpm,
-    MpmSettings,
-    PreforkSettings,
-)
 from capplan.snippet import mpm_of
 from tests.recommend.profiles import random_profiles, shipped_profiles
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from capplan.mpm_settings import MpmChoice
 from capplan.pipeline import (
     compare_report,
     comparison_curves,
@@ -26,7 +27,6 @@ from capplan.render.charts import (
     report_charts,
     sweep_charts,
 )
-from capplan.settings import MpmChoice
 from tests.recommend.profiles import PROFILES_DIR
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import pytest
 
 from capplan.errors import CapplanError
 from capplan.models import wait_probability_value
+from capplan.mpm_settings import EventSettings, Mpm, MpmSettings, PreforkSettings, WorkerSettings
 from capplan.recommend import assess, sustainable_rate_per_s
-from capplan.settings import EventSettings, Mpm, MpmSettings, PreforkSettings, WorkerSettings
 from capplan.sweep import (
     MAX_POINTS,
     Axis,

@@ -1,7 +1,7 @@
 """Effective MPM settings: the values httpd runs with after its defaults and check_config clamping.
 
-These frozen types are the contract between the config stage (`capplan.mpm` builds them from an
-`EvaluatedConfig`) and the models. Raw directive values never reach the models.
+These frozen types are the contract between the config stage (`capplan.effective` builds them
+from an `EvaluatedConfig`) and the models. Raw directive values never reach the models.
 """
 
 from __future__ import annotations
