@@ -1,7 +1,7 @@
 """`capplan queue`: the queueing calculator (Erlang B/C, Allen-Cunneen waits, M/M/c/K blocking).
 
 Input: flags (servers, load or rate and service time, SCV, accept-queue capacity, P(wait)
-target). Output: a table or JSON (schema_version 1) of `capplan.queueing.calculator` metrics.
+target). Output: a table or JSON (schema_version 1) of `capplan.queueing.metrics` metrics.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def queue_command(
             "(server counts stay exact integers in binary64 below that)"
         )
 
-    from capplan.queueing.calculator import queue_metrics
+    from capplan.queueing.metrics import queue_metrics
 
     metrics = queue_metrics(
         servers,

@@ -106,7 +106,7 @@ def offered_load_erlangs(mpm: Mpm, common: CommonSettings, profile: TrafficProfi
         profile = mpm_view(profile)
     if mpm is Mpm.event:
         return profile.traffic.requests_per_second * profile.traffic.worker_time_s
-    from capplan.models.common import pooled_offered_load
+    from capplan.models.pooled import pooled_offered_load
 
     return pooled_offered_load(profile, common)
 

@@ -8,8 +8,8 @@ an `EventDetail`. Two coupled resources:
   its idle keep-alive connections (F8), which shortens keep-alive and adds connections (churn):
   the least fixed point of §4.4;
 * connection slots: a process accepts while `conns - lingering < TPC + F * idle` (F5, F6); the
-  probability that no process can accept is P_limit (§4.3, `capplan.models.slots`), and the wait
-  of a new connection for a slot or a worker is that of a delay system per child
+  probability that no process can accept is P_limit (§4.3, `capplan.models.slot_limit`), and the
+  wait of a new connection for a slot or a worker is that of a delay system per child
   (`capplan.models.slot_wait`).
 """
 
@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from capplan.models.common import clamp_probability, clamped_holding_time, holding_inputs
 from capplan.models.memory import threaded_memory
+from capplan.models.pooled import clamp_probability, clamped_holding_time, holding_inputs
+from capplan.models.slot_limit import connection_limit
 from capplan.models.slot_wait import slot_wait, with_reconnections
-from capplan.models.slots import connection_limit
 from capplan.models.types import EventDetail, MpmMetrics, Scoreboard
 from capplan.mpm_settings import CommonSettings, EventSettings, Mpm
 from capplan.profile import TrafficProfile

@@ -369,7 +369,7 @@ def with_http2(
             setup=setup,
         )
         return replace(metrics, http2=detail)
-    from capplan.models.common import clamped_holding_time, holding_inputs
+    from capplan.models.pooled import clamped_holding_time, holding_inputs
     from capplan.queueing import poisson_quantile
 
     t = profile.traffic

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from capplan.models.common import pooled_metrics
 from capplan.models.memory import prefork_memory
+from capplan.models.pooled import pooled_metrics
 from capplan.models.types import MpmMetrics
 from capplan.mpm_settings import Mpm, PreforkSettings
 from capplan.profile import TrafficProfile

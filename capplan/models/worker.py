@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from capplan.models.common import pooled_metrics
 from capplan.models.memory import threaded_memory
+from capplan.models.pooled import pooled_metrics
 from capplan.models.types import MpmMetrics
 from capplan.mpm_settings import Mpm, WorkerSettings
 from capplan.profile import TrafficProfile

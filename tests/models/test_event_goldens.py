@@ -7,7 +7,7 @@ import math
 import pytest
 
 from capplan.models.event import kill_fixed_point
-from capplan.models.slots import connection_limit
+from capplan.models.slot_limit import connection_limit
 from capplan.mpm_settings import CommonSettings
 from capplan.profile import Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_b

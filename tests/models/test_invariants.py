@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from capplan.models import evaluate
-from capplan.models.slots import connection_limit
+from capplan.models.slot_limit import connection_limit
 from capplan.mpm_settings import (
     CommonSettings,
     EventSettings,
