@@ -15,14 +15,8 @@ from typing import TYPE_CHECKING, Literal, assert_never
 
 from capplan.errors import CapplanError
 from capplan.location import Location
-from capplan.mpm_settings import (
-    MPM_NAMES,
-    CommonSettings,
-    EffectiveConfig,
-    Mpm,
-    MpmChoice,
-    MpmSettings,
-)
+from capplan.mpm_names import Mpm, MpmChoice
+from capplan.mpm_settings import MPM_NAMES, CommonSettings, EffectiveConfig, MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import (
     MIN_SAVING,

@@ -19,13 +19,13 @@ from capplan.config.cnumbers import c_atoi, c_strtod_whole, parse_timeout_us
 from capplan.config.types import Directive, EvaluatedConfig, HttpdWarning
 from capplan.errors import CapplanError
 from capplan.location import Location
+from capplan.mpm_names import Mpm
 from capplan.mpm_settings import (
     HTTPD_DEFAULTS_PATH,
     MPM_NAMES,
     CommonSettings,
     EffectiveConfig,
     EventSettings,
-    Mpm,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,

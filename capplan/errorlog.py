@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from capplan.errors import CapplanError
-from capplan.mpm_settings import Mpm
+from capplan.mpm_names import Mpm
 
 if TYPE_CHECKING:
     from capplan.models.types import MpmMetrics

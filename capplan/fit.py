@@ -28,12 +28,12 @@ from capplan.effective import (
 from capplan.errors import CapplanError
 from capplan.models.memory import available_bytes, prefork_memory, threaded_memory
 from capplan.models.types import MemoryFootprint
+from capplan.mpm_names import Mpm
 from capplan.mpm_settings import (
     HTTPD_DEFAULTS_PATH,
     MPM_NAMES,
     EffectiveConfig,
     EventSettings,
-    Mpm,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from capplan.advice import Substitution
     from capplan.errorlog import ErrorLogEvidence
     from capplan.fpm.locate import FpmSide
-    from capplan.mpm_settings import Mpm
+    from capplan.mpm_names import Mpm
     from capplan.profile import TrafficProfile
 
 

@@ -15,7 +15,8 @@ from capplan.config.cnumbers import c_atoi, parse_timeout_us
 from capplan.config.types import Directive, HttpdWarning, LoadedModule
 from capplan.errors import CapplanError
 from capplan.location import Location
-from capplan.mpm_settings import CommonSettings, Mpm
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import CommonSettings
 
 HTTP2_MODULE = "http2_module"
 # h2_config.c `defconf`: the compiled-in defaults of the server config.

@@ -25,7 +25,8 @@ from capplan.effective import (
 )
 from capplan.errors import CapplanError
 from capplan.location import Location
-from capplan.mpm_settings import EffectiveConfig, Mpm
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EffectiveConfig
 
 SOMAXCONN_PATH = Path("/proc/sys/net/core/somaxconn")
 

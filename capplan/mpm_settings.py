@@ -7,33 +7,15 @@ from an `EvaluatedConfig`) and the models. Raw directive values never reach the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
 from capplan.config.types import HttpdWarning
 from capplan.location import Location
+from capplan.mpm_names import Mpm
 
 if TYPE_CHECKING:
     from capplan.fpm.handlers import FcgiBackend
     from capplan.http2 import Http2Settings
-
-
-class Mpm(StrEnum):
-    """httpd's three MPMs; the value is the name httpd, the command line and the reports use."""
-
-    prefork = "prefork"
-    worker = "worker"
-    event = "event"
-
-
-class MpmChoice(StrEnum):
-    """Which MPMs a command sizes: the config's own (`current`), one of them, or `all` three."""
-
-    current = "current"
-    prefork = "prefork"
-    worker = "worker"
-    event = "event"
-    all = "all"
 
 
 # `EffectiveConfig.path` when no config exists and httpd's compiled-in defaults stand in for one.

@@ -22,7 +22,8 @@ from capplan.advice import (
     with_overrides,
 )
 from capplan.errors import CapplanError
-from capplan.mpm_settings import EffectiveConfig, Mpm, MpmChoice, MpmSettings
+from capplan.mpm_names import Mpm, MpmChoice
+from capplan.mpm_settings import EffectiveConfig, MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import MIN_SAVING
 

@@ -26,10 +26,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, assert_never
 
 from capplan.effective import PREFORK_MAX_SERVER_LIMIT, THREADED_MAX_SERVER_LIMIT
+from capplan.mpm_names import Mpm
 from capplan.mpm_settings import (
     CommonSettings,
     EventSettings,
-    Mpm,
     MpmSettings,
     PreforkSettings,
     ThreadedMpm,

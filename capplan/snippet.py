@@ -13,10 +13,10 @@ from typing import assert_never
 
 from capplan.effective import Layout
 from capplan.location import Location
+from capplan.mpm_names import Mpm
 from capplan.mpm_settings import (
     HTTPD_DEFAULTS_PATH,
     EventSettings,
-    Mpm,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,

@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from capplan.errors import CapplanError
-from capplan.mpm_settings import Mpm, MpmSettings, PreforkSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MpmSettings, PreforkSettings
 from capplan.recommend import MAX_SERVER_LIMIT, Assessment, assess, coherent_settings
 from capplan.snippet import mpm_of
 

@@ -20,7 +20,8 @@ from capplan.compare import winners_of
 from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.models import Target, TargetResult
-from capplan.mpm_settings import EffectiveConfig, Mpm, MpmChoice, PreforkSettings
+from capplan.mpm_names import Mpm, MpmChoice
+from capplan.mpm_settings import EffectiveConfig, PreforkSettings
 from capplan.profile import profile_from_text
 from capplan.recommend import coherent_common, size_mpm
 from capplan.render.words import describe_target

@@ -23,7 +23,8 @@ import pytest
 from capplan.effective import effective_values
 from capplan.errors import CapplanError
 from capplan.machine import load_effective_config
-from capplan.mpm_settings import EffectiveConfig, Mpm
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EffectiveConfig
 from tests.httpd import base_config, configtest, free_port, prepare_root, running_server
 
 SEED = 20261126

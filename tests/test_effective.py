@@ -22,7 +22,8 @@ from capplan.effective import (
 from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.machine import detect_layout, find_system_config
-from capplan.mpm_settings import EffectiveConfig, EventSettings, Mpm
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EffectiveConfig, EventSettings
 
 CONF = "conf/httpd.conf"
 

@@ -14,7 +14,7 @@ from capplan.effective import effective_config
 from capplan.errors import CapplanError
 from capplan.http2 import Http2Settings, default_max_workers, default_min_workers
 from capplan.location import Location
-from capplan.mpm_settings import Mpm
+from capplan.mpm_names import Mpm
 
 CONF = "conf/httpd.conf"
 

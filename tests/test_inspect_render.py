@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from capplan.mpm_settings import Mpm
+from capplan.mpm_names import Mpm
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
 from capplan.render.json_out import config_to_dict, dumps, inspect_document
 from capplan.render.table import config_table, render_table

@@ -33,7 +33,7 @@ HOMES = {
 # The layers, lowest first; a module may import its own layer and those below.
 LAYERS = (
     ("capplan.errors", "capplan.location", "capplan.units", "capplan.files", "capplan.config",
-     "capplan.mpm_settings", "capplan.queueing", "capplan.runtime"),
+     "capplan.mpm_names", "capplan.mpm_settings", "capplan.queueing", "capplan.runtime"),
     ("capplan.effective", "capplan.http2", "capplan.profile", "capplan.catalog", "capplan.fpm"),
     ("capplan.machine",),
     ("capplan.models", "capplan.logs", "capplan.measure", "capplan.errorlog", "capplan.snippet"),

@@ -6,7 +6,8 @@ import pytest
 
 from capplan.effective import Layout
 from capplan.location import Location
-from capplan.mpm_settings import CommonSettings, EventSettings, Mpm, PreforkSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import CommonSettings, EventSettings, PreforkSettings
 from capplan.snippet import (
     format_factor,
     format_seconds,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from capplan.mpm_settings import MPM_NAMES, CommonSettings, Mpm
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MPM_NAMES, CommonSettings
 from capplan.recommend import coherent_common, coherent_settings
 from capplan.snippet import keepalive_directives, render_snippet
 from tests.httpd import base_config, configtest, free_port, prepare_root

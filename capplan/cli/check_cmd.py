@@ -26,7 +26,7 @@ from capplan.cli.common import (
     parse_defines,
     profile_path,
 )
-from capplan.mpm_settings import Mpm
+from capplan.mpm_names import Mpm
 from capplan.render.formats import CHECK_FORMATS, OutputFormat
 
 

@@ -16,7 +16,7 @@ import typer
 from capplan.cli.app import app
 from capplan.cli.common import FormatOption, OutputOption, emit, parse_defines
 from capplan.errors import CapplanError
-from capplan.mpm_settings import Mpm
+from capplan.mpm_names import Mpm
 from capplan.render.formats import OutputFormat, not_offered
 
 

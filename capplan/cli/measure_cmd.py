@@ -13,7 +13,7 @@ from capplan.errors import CapplanError
 from capplan.render.formats import MEASURE_FORMATS, OutputFormat, not_offered
 
 if TYPE_CHECKING:
-    from capplan.mpm_settings import Mpm
+    from capplan.mpm_names import Mpm
 
 # Two status samples an hour apart measure a rate; longer is a mistake (and 1e300 overflows).
 MAX_INTERVAL_S = 3600.0

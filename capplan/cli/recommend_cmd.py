@@ -29,7 +29,7 @@ from capplan.cli.common import (
     profile_path,
     require_html,
 )
-from capplan.mpm_settings import MpmChoice
+from capplan.mpm_names import MpmChoice
 from capplan.render.formats import OutputFormat
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from capplan.location import Location
-from capplan.mpm_settings import MPM_NAMES, Mpm
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MPM_NAMES
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,8 @@ from capplan.measure.status import (
     first_sample,
     second_sample,
 )
-from capplan.mpm_settings import MPM_NAMES, Mpm
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MPM_NAMES
 
 DEFAULT_STATUS_PATH = "/server-status?auto"
 # Children whose smaps are read for thread stacks: enough to average out one odd child, few

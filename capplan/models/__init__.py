@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, assert_never
 
 from capplan.models.targets import Target, TargetResult, evaluate_targets, wait_probability_value
 from capplan.models.types import EventDetail, MemoryFootprint, MpmMetrics, Scoreboard
+from capplan.mpm_names import Mpm
 from capplan.mpm_settings import (
     MPM_NAMES,
     CommonSettings,
     EffectiveConfig,
     EventSettings,
-    Mpm,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,

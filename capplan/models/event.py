@@ -23,7 +23,8 @@ from capplan.models.pooled import clamp_probability, clamped_holding_time, holdi
 from capplan.models.slot_limit import connection_limit
 from capplan.models.slot_wait import slot_wait, with_reconnections
 from capplan.models.types import EventDetail, MpmMetrics, Scoreboard
-from capplan.mpm_settings import CommonSettings, EventSettings, Mpm
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import TrafficProfile
 from capplan.queueing import (
     HoldingTime,

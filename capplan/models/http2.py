@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from capplan.http2 import DEFAULT_MAX_SESSION_STREAMS
 from capplan.models.types import MpmMetrics
-from capplan.mpm_settings import EffectiveConfig, Mpm, MpmSettings, PreforkSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EffectiveConfig, MpmSettings, PreforkSettings
 from capplan.profile import Traffic, TrafficProfile
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from capplan.models.types import MemoryFootprint, MpmMetrics, Scoreboard
-from capplan.mpm_settings import CommonSettings, Mpm, MpmSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import CommonSettings, MpmSettings
 from capplan.profile import TrafficProfile
 from capplan.queueing import (
     FixedVisits,

@@ -14,7 +14,8 @@ from functools import partial
 from capplan.models.memory import prefork_memory
 from capplan.models.pooled import pooled_metrics
 from capplan.models.types import MpmMetrics
-from capplan.mpm_settings import Mpm, PreforkSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import PreforkSettings
 from capplan.profile import TrafficProfile
 
 

@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from capplan.mpm_settings import Mpm, MpmSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MpmSettings
 from capplan.profile import TrafficProfile
 
 if TYPE_CHECKING:

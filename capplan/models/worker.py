@@ -13,7 +13,8 @@ from functools import partial
 from capplan.models.memory import threaded_memory
 from capplan.models.pooled import pooled_metrics
 from capplan.models.types import MpmMetrics
-from capplan.mpm_settings import Mpm, WorkerSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import WorkerSettings
 from capplan.profile import TrafficProfile
 
 

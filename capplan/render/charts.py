@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from capplan.models import MpmMetrics, Target, wait_probability_value
-from capplan.mpm_settings import Mpm
+from capplan.mpm_names import Mpm
 from capplan.render.format import PROBABILITY_FLOOR, format_bytes, format_number
 from capplan.render.sweep import axis_value_words
 from capplan.render.words import EVENT_WAIT_LABEL, human_percent, target_label

@@ -13,7 +13,7 @@ from capplan.render.formats import OutputFormat
 from capplan.render.table import render_table
 
 if TYPE_CHECKING:
-    from capplan.mpm_settings import Mpm
+    from capplan.mpm_names import Mpm
 
 _HOURS_SHOWN = 12
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from capplan.errors import CapplanError
-from capplan.mpm_settings import Mpm
+from capplan.mpm_names import Mpm
 from capplan.render.charts import Chart, comparison_charts, report_charts, sweep_charts
 from capplan.render.sweep import legend_lines, summary_lines, sweep_table, sweep_title
 

@@ -14,7 +14,8 @@ from capplan.advice import Report
 from capplan.compare import COMPARE_METRICS, Comparison, Row
 from capplan.models import MpmMetrics
 from capplan.models.metrics import METRICS
-from capplan.mpm_settings import Mpm, MpmSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import MpmOption
 from capplan.render.format import (

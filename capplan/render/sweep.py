@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from capplan.models import Target, wait_probability_value
-from capplan.mpm_settings import Mpm
+from capplan.mpm_names import Mpm
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
 from capplan.render.json_out import SCHEMA_VERSION
 from capplan.render.metrics import metrics_to_dict

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, assert_never
 
 from capplan.models.targets import Target
-from capplan.mpm_settings import EventSettings, Mpm, MpmSettings, PreforkSettings, WorkerSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EventSettings, MpmSettings, PreforkSettings, WorkerSettings
 from capplan.recommend import Assessment, Change, MpmOption, client_changes
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
 

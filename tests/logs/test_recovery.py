@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from capplan.cli import main
-from capplan.mpm_settings import MPM_NAMES, Mpm
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MPM_NAMES
 from capplan.profile import TrafficProfile, load_profile
 from capplan.queueing.holding import GeometricVisits, HoldingInputs, holding_time
 from capplan.queueing.sizing import min_servers_erlang_c

@@ -20,11 +20,11 @@ from capplan.models import (
 from capplan.models.event import process_saturation
 from capplan.models.metrics import METRICS
 from capplan.models.targets import target_max_rate_per_s
+from capplan.mpm_names import Mpm
 from capplan.mpm_settings import (
     CommonSettings,
     EffectiveConfig,
     EventSettings,
-    Mpm,
     PreforkSettings,
     WorkerSettings,
 )

@@ -26,7 +26,8 @@ from capplan.models.http2 import (
     stream_wait,
     streams_per_burst,
 )
-from capplan.mpm_settings import EventSettings, Mpm, PreforkSettings, WorkerSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EventSettings, PreforkSettings, WorkerSettings
 from capplan.profile import Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_c
 from capplan.render.metrics import metrics_to_dict

@@ -16,7 +16,8 @@ import pytest
 from capplan.advice import at_headroom
 from capplan.cli import main
 from capplan.models import evaluate, evaluate_targets
-from capplan.mpm_settings import EventSettings, MpmChoice
+from capplan.mpm_names import MpmChoice
+from capplan.mpm_settings import EventSettings
 from capplan.pipeline import recommend_report
 from capplan.profile import load_profile
 from capplan.render.dispatch import render_report

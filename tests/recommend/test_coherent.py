@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from capplan.mpm_names import Mpm
 from capplan.mpm_settings import (
     MPM_NAMES,
     CommonSettings,
     EventSettings,
-    Mpm,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from capplan.mpm_settings import CommonSettings, Mpm
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import CommonSettings
 from capplan.profile import load_profile, profile_from_text
 from capplan.recommend import (
     Change,

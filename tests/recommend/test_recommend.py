@@ -13,11 +13,11 @@ import pytest
 
 from capplan.advice import at_headroom, build_report
 from capplan.models import Target, evaluate, evaluate_targets
+from capplan.mpm_names import Mpm
 from capplan.mpm_settings import (
     MPM_NAMES,
     CommonSettings,
     EventSettings,
-    Mpm,
     MpmSettings,
     PreforkSettings,
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from capplan.mpm_settings import MpmChoice
+from capplan.mpm_names import MpmChoice
 from capplan.pipeline import (
     compare_report,
     comparison_curves,

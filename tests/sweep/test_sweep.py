@@ -10,7 +10,8 @@ import pytest
 
 from capplan.errors import CapplanError
 from capplan.models import wait_probability_value
-from capplan.mpm_settings import EventSettings, Mpm, MpmSettings, PreforkSettings, WorkerSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EventSettings, MpmSettings, PreforkSettings, WorkerSettings
 from capplan.recommend import assess, sustainable_rate_per_s
 from capplan.sweep import (
     MAX_POINTS,
