@@ -30,11 +30,11 @@ from functools import partial
 from pathlib import Path
 
 from capplan.models import MpmMetrics, evaluate, evaluate_all, evaluate_targets
+from capplan.models.slot_limit import connection_limit
 from capplan.models.slot_wait import slot_wait
-from capplan.models.slots import connection_limit
 from capplan.models.targets import target_max_rate_per_s
+from capplan.mpm_settings import EventSettings
 from capplan.profile import TrafficProfile, load_profile
-from capplan.settings import EventSettings
 
 BUDGET_S = 0.020
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from capplan.models.metrics import METRICS, Better
+from capplan.mpm_settings import EffectiveConfig
 from capplan.recommend import Assessment
-from capplan.settings import EffectiveConfig
 
 if TYPE_CHECKING:
     from capplan.models import MpmMetrics

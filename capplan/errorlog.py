@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from capplan.errors import CapplanError
+from capplan.mpm_names import Mpm
 
 if TYPE_CHECKING:
     from capplan.models.types import MpmMetrics
-    from capplan.settings import MpmName
 
 Kind = Literal["reached", "near", "scoreboard_full"]
 MAX_LINE_BYTES = 64 * 1024
@@ -40,7 +40,7 @@ class Message:
     of its MPM writes it."""
 
     code: str
-    mpm: MpmName
+    mpm: Mpm
     kind: Kind
     text: str
 
@@ -51,13 +51,17 @@ class Message:
 # (seen with Debian's apache2 2.4.71), only a new parent process does. "scoreboard is full" is
 # logged on every maintenance pass, once a second, for as long as it lasts.
 MESSAGES: tuple[Message, ...] = (
-    Message("AH00161", "prefork", "reached", "server reached MaxRequestWorkers setting"),
-    Message("AH00286", "worker", "reached", "server reached MaxRequestWorkers setting"),
-    Message("AH00484", "event", "reached", "server reached MaxRequestWorkers setting"),
-    Message("AH00287", "worker", "near", "server is within MinSpareThreads of MaxRequestWorkers"),
-    Message("AH10159", "event", "near", "server is within MinSpareThreads of MaxRequestWorkers"),
-    Message("AH00288", "worker", "scoreboard_full", "scoreboard is full, not at MaxRequestWorkers"),
-    Message("AH03490", "event", "scoreboard_full", "scoreboard is full, not at MaxRequestWorkers"),
+    Message("AH00161", Mpm.prefork, "reached", "server reached MaxRequestWorkers setting"),
+    Message("AH00286", Mpm.worker, "reached", "server reached MaxRequestWorkers setting"),
+    Message("AH00484", Mpm.event, "reached", "server reached MaxRequestWorkers setting"),
+    Message("AH00287", Mpm.worker, "near", "server is within MinSpareThreads of MaxRequestWorkers"),
+    Message("AH10159", Mpm.event, "near", "server is within MinSpareThreads of MaxRequestWorkers"),
+    Message(
+        "AH00288", Mpm.worker, "scoreboard_full", "scoreboard is full, not at MaxRequestWorkers"
+    ),
+    Message(
+        "AH03490", Mpm.event, "scoreboard_full", "scoreboard is full, not at MaxRequestWorkers"
+    ),
 )
 _BY_CODE = {m.code: m for m in MESSAGES}
 _CODES = re.compile(rb"AH(?:00161|00286|00484|00287|10159|00288|03490)")
@@ -244,7 +248,7 @@ def read_error_logs(paths: Iterable[str]) -> ErrorLogEvidence:
 # --- what the messages mean ---------------------------------------------------------------------
 
 
-def meaning(message: Message, config_mpm: MpmName | None) -> str:
+def meaning(message: Message, config_mpm: Mpm | None) -> str:
     """What one message says about the server, for the MPM the config runs."""
     if config_mpm is not None and message.mpm != config_mpm:
         return (
@@ -252,12 +256,12 @@ def meaning(message: Message, config_mpm: MpmName | None) -> str:
             "it describes an earlier setup"
         )
     match message.kind, message.mpm:
-        case "reached", "prefork":
+        case "reached", Mpm.prefork:
             return (
                 "every one of the MaxRequestWorkers children was busy, serving a request or "
                 "holding an idle keep-alive connection; new connections waited in the accept queue"
             )
-        case "reached", "worker":
+        case "reached", Mpm.worker:
             return (
                 "every worker thread was busy, serving a request or holding an idle keep-alive "
                 "connection; new connections waited in the accept queue"
@@ -312,7 +316,7 @@ def _how_many(count: MessageCount, evidence: ErrorLogEvidence) -> str:
 
 def error_log_citations(
     evidence: ErrorLogEvidence,
-    mpm: MpmName,
+    mpm: Mpm,
     metrics: MpmMetrics | None,
     rate_per_s: float | None,
     *,

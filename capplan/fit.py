@@ -19,27 +19,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Literal, assert_never
 
-from capplan.errors import CapplanError
-from capplan.models.memory import available_bytes, prefork_memory, threaded_memory
-from capplan.models.types import MemoryFootprint
-from capplan.mpm import (
+from capplan.effective import (
     EVENT_MAX_THREAD_LIMIT,
     PREFORK_MAX_SERVER_LIMIT,
     THREADED_MAX_SERVER_LIMIT,
     WORKER_MAX_THREAD_LIMIT,
 )
-from capplan.profile import Memory, Targets, Traffic, TrafficProfile
-from capplan.queueing.search import largest_passing
-from capplan.settings import (
+from capplan.errors import CapplanError
+from capplan.models.memory import available_bytes, prefork_memory, threaded_memory
+from capplan.models.types import MemoryFootprint
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import (
     HTTPD_DEFAULTS_PATH,
     MPM_NAMES,
     EffectiveConfig,
     EventSettings,
-    MpmName,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,
 )
+from capplan.profile import Memory, Targets, Traffic, TrafficProfile
+from capplan.queueing.search import largest_passing
 
 if TYPE_CHECKING:
     from capplan.measure.others import OtherProcesses
@@ -59,7 +59,7 @@ MEMORY_KEYS = (
 DEFAULT_THREADS_PER_CHILD = WorkerSettings().threads_per_child
 DEFAULT_WORKER_FACTOR = int(EventSettings().async_request_worker_factor)
 # Modules that are not thread-safe (mod_php): with one loaded only prefork can run the server.
-# The same list as capplan.report's, which sits a layer above this module.
+# The same list as capplan.advice's, which sits a layer above this module.
 THREAD_UNSAFE_MODULES = ("php_module", "php5_module", "php7_module", "php8_module")
 
 
@@ -101,7 +101,7 @@ class MpmFit:
     more) with its worst case above the memory available.
     """
 
-    mpm: MpmName
+    mpm: Mpm
     threads_per_child: int
     fit: MpmSettings | None
     fit_memory: MemoryFootprint | None
@@ -224,29 +224,29 @@ def footprint(settings: MpmSettings, profile: TrafficProfile) -> MemoryFootprint
             assert_never(settings)
 
 
-def process_ceiling(mpm: MpmName) -> int:
+def process_ceiling(mpm: Mpm) -> int:
     """The most active processes a coherent set may have: httpd's compile-time ServerLimit cap
     (prefork 200000, worker and event 20000), less event's restart room, as `recommend` sizes."""
     from capplan.recommend import restart_room
 
     match mpm:
-        case "prefork":
+        case Mpm.prefork:
             cap = PREFORK_MAX_SERVER_LIMIT
-        case "worker" | "event":
+        case Mpm.worker | Mpm.event:
             cap = THREADED_MAX_SERVER_LIMIT
         case _:
             assert_never(mpm)
     return cap - restart_room(mpm, cap // 2)
 
 
-def thread_ceiling(mpm: MpmName) -> int:
+def thread_ceiling(mpm: Mpm) -> int:
     """The largest ThreadsPerChild httpd accepts (ThreadLimit's compile-time cap)."""
     match mpm:
-        case "prefork":
+        case Mpm.prefork:
             return 1
-        case "worker":
+        case Mpm.worker:
             return WORKER_MAX_THREAD_LIMIT
-        case "event":
+        case Mpm.event:
             return EVENT_MAX_THREAD_LIMIT
         case _:
             assert_never(mpm)
@@ -260,7 +260,7 @@ def largest_fitting(fits: Callable[[int], bool], ceiling: int) -> int:
 
 
 def fit_mpm(
-    mpm: MpmName,
+    mpm: Mpm,
     *,
     threads_per_child: int,
     worker_factor: int,
@@ -271,7 +271,7 @@ def fit_mpm(
     """The largest coherent size of `mpm` whose worst-case memory is within the available memory."""
     avail = available_bytes(model_profile)
     assert avail is not None
-    tpc = 1 if mpm == "prefork" else max(1, min(threads_per_child, thread_ceiling(mpm)))
+    tpc = 1 if mpm is Mpm.prefork else max(1, min(threads_per_child, thread_ceiling(mpm)))
 
     def settings_at(processes: int) -> MpmSettings:
         return make_settings(
@@ -317,21 +317,21 @@ def _shape(config: EffectiveConfig) -> tuple[int, int]:
             assert_never(settings)
 
 
-def mpms_for(config: EffectiveConfig) -> tuple[tuple[MpmName, ...], tuple[str, ...]]:
+def mpms_for(config: EffectiveConfig) -> tuple[tuple[Mpm, ...], tuple[str, ...]]:
     """All three MPMs, or only prefork when a module that is not thread-safe is loaded."""
     unsafe = [m for m in config.modules if m in THREAD_UNSAFE_MODULES]
     if unsafe:
         note = f"{unsafe[0]} is loaded and is not thread-safe: only prefork can run it"
-        return ("prefork",), (note,)
+        return (Mpm.prefork,), (note,)
     return MPM_NAMES, ()
 
 
 def sustains(settings: MpmSettings, profile: TrafficProfile) -> Sustains:
     """The profile's view of a fitted size (the recommendation's own assessment)."""
-    from capplan.recommend import assess, is_memory_target, sustainable_rate_per_s
+    from capplan.recommend import assess, sustainable_rate_per_s
 
     assessment = assess(settings, profile)
-    queue_targets = [t for t in assessment.targets if not is_memory_target(t.target)]
+    queue_targets = [t for t in assessment.targets if not t.target.is_memory]
     return Sustains(
         max_rate_per_s=sustainable_rate_per_s(assessment, profile),
         profile_rate_per_s=profile.traffic.requests_per_second,

@@ -13,6 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from capplan.advice import (
+    Fix,
+    Report,
+    Verdict,
+    Violation,
+    at_headroom,
+    build_check,
+    build_report,
+)
 from capplan.fpm.model import (
     FpmMetrics,
     evaluate_fpm,
@@ -25,24 +34,15 @@ from capplan.fpm.model import (
     sized_pool,
 )
 from capplan.fpm.pool import FpmPool
+from capplan.mpm_settings import EffectiveConfig, MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM, Php
-from capplan.report import (
-    Fix,
-    Report,
-    Verdict,
-    Violation,
-    at_headroom,
-    build_check,
-    build_report,
-)
-from capplan.settings import EffectiveConfig, MpmSettings
 
 if TYPE_CHECKING:
+    from capplan.advice import Substitution
     from capplan.errorlog import ErrorLogEvidence
     from capplan.fpm.locate import FpmSide
+    from capplan.mpm_names import Mpm
     from capplan.profile import TrafficProfile
-    from capplan.report import Substitution
-    from capplan.settings import MpmName
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +158,7 @@ def recommend_with_fpm(
     side: FpmSide | None,
     note: str | None,
     *,
-    mpms: Sequence[MpmName],
+    mpms: Sequence[Mpm],
     modules: Sequence[str],
     headroom: float,
     min_saving: float,
@@ -169,8 +169,8 @@ def recommend_with_fpm(
     and the wait targets), then httpd sized behind it (the wait it leaves holds workers, its
     memory leaves less RAM), then the pool capped at what the chosen httpd can use."""
     from capplan.models import evaluate_all
+    from capplan.mpm_settings import EventSettings
     from capplan.recommend import assess, sustainable_rate_per_s
-    from capplan.settings import EventSettings
 
     profile, assumed = _with_php(profile)
     sizing = at_headroom(profile, headroom)
@@ -196,7 +196,7 @@ def recommend_with_fpm(
         now = assess(config.settings, at_headroom(view, headroom))
         metrics = evaluate_all(config, view)
         targets = fpm_targets(current_sizing, sizing)
-        from capplan.report import verdict_of
+        from capplan.advice import verdict_of
 
         report = replace(
             report,

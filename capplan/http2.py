@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from capplan.config.cnumbers import c_atoi, parse_timeout_us
 from capplan.config.types import Directive, HttpdWarning, LoadedModule
 from capplan.errors import CapplanError
 from capplan.location import Location
-from capplan.settings import CommonSettings, MpmName
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import CommonSettings
 
 HTTP2_MODULE = "http2_module"
 # h2_config.c `defconf`: the compiled-in defaults of the server config.
@@ -106,12 +108,12 @@ class Http2Settings:
         )
 
 
-def default_min_workers(mpm: MpmName, threads_per_child: int) -> int:
+def default_min_workers(mpm: Mpm, threads_per_child: int) -> int:
     """H2MinWorkers when unset: the MPM's `AP_MPMQ_MAX_THREADS` (ThreadsPerChild; 1 for prefork).
 
     NOTE: mod_http2 h2_config.c `h2_get_workers_config()` asks the MPM; prefork answers 1.
     """
-    return 1 if mpm == "prefork" else threads_per_child
+    return 1 if mpm is Mpm.prefork else threads_per_child
 
 
 def default_max_workers(min_workers: int) -> int:
@@ -121,8 +123,6 @@ def default_max_workers(min_workers: int) -> int:
 
 def _apr_atoi_int(text: str) -> int:
     """`(int)apr_atoi64(text)`: strtoll, then truncated to 32 bits (mod_http2's number parsing)."""
-    from capplan.mpm import c_atoi
-
     return c_atoi(text)
 
 
@@ -156,8 +156,6 @@ _CANONICAL = {
 
 def _parse(directive: Directive, name: str) -> object:
     """One directive's value as its handler stores it; CapplanError with httpd's own words."""
-    from capplan.mpm import parse_timeout_us
-
     arg = directive.args[0] if directive.args else ""
     match name:
         case "Protocols":
@@ -220,7 +218,7 @@ def _per_server(directives: Sequence[Directive]) -> list[_ServerRaw]:
 def http2_settings(
     directives: Sequence[Directive],
     modules: Sequence[LoadedModule],
-    mpm: MpmName,
+    mpm: Mpm,
     threads_per_child: int,
     common: CommonSettings,
     *,
@@ -274,14 +272,14 @@ def http2_settings(
         servers.append(server)
     provenance.extend(servers[0].provenance)
 
-    negotiates = mpm != "prefork"
+    negotiates = mpm is not Mpm.prefork
     settings = Http2Settings(
         min_workers=min_workers,
         max_workers=max_workers,
         worker_idle_s=idle if isinstance(idle, float) else DEFAULT_WORKER_IDLE_S,
         servers=tuple(servers),
         negotiates=negotiates,
-        async_idle=mpm == "event",
+        async_idle=mpm is Mpm.event,
         provenance=tuple(dict(provenance).items()),
         warnings=(),
         notes=tuple(notes),

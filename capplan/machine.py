@@ -3,7 +3,7 @@
 Input: the host — the config files on disk, `net.core.somaxconn`, the online CPUs, the files
 beside the main config (the distribution's layout) and `apachectl -V`. Output: an
 `EffectiveConfig` (`load_effective_config`: read the config, probe the machine, then the pure
-`capplan.mpm.effective_config`), or the single facts. Nothing downstream reads the machine.
+`capplan.effective.effective_config`), or the single facts. Nothing downstream reads the machine.
 """
 
 from __future__ import annotations
@@ -16,16 +16,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from capplan.errors import CapplanError
-from capplan.location import Location
-from capplan.mpm import (
+from capplan.effective import (
     DEFAULT_SOMAXCONN,
     Layout,
     effective_config,
     httpd_defaults_config,
     mpm_from_v_output,
 )
-from capplan.settings import EffectiveConfig, MpmName
+from capplan.errors import CapplanError
+from capplan.location import Location
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EffectiveConfig
 
 SOMAXCONN_PATH = Path("/proc/sys/net/core/somaxconn")
 
@@ -187,7 +188,7 @@ def load_effective_config(
     config_file: str | os.PathLike[str] | None,
     *,
     defines: dict[str, str] | None = None,
-    mpm: MpmName | None = None,
+    mpm: Mpm | None = None,
     somaxconn: int | None = None,
     v_output: str | None = None,
     httpd_version: tuple[int, int, int] | None = None,

@@ -1,9 +1,9 @@
 """Pipelines: file paths and options in, reports out, for `recommend`, `check`, `compare`, `sweep`.
 
 The one place that reads config and profile files and measures the running server; everything it
-calls afterwards is pure: config → effective settings (`capplan.mpm`), profile, models, sizing and
-choice (`capplan.recommend`), report data (`capplan.report`, `capplan.compare`). Renderers and the
-CLI take it from there.
+calls afterwards is pure: config → effective settings (`capplan.effective`), profile, models,
+sizing and choice (`capplan.recommend`), report data (`capplan.advice`, `capplan.compare`).
+Renderers and the CLI take it from there.
 """
 
 from __future__ import annotations
@@ -12,11 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from capplan.errors import CapplanError
-from capplan.profile import RECOMMEND_HEADROOM
-from capplan.recommend import MIN_SAVING
-from capplan.report import (
-    MpmChoice,
+from capplan.advice import (
     Report,
     Substitution,
     TargetOverrides,
@@ -25,7 +21,11 @@ from capplan.report import (
     mpms_to_consider,
     with_overrides,
 )
-from capplan.settings import EffectiveConfig, MpmName, MpmSettings
+from capplan.errors import CapplanError
+from capplan.mpm_names import Mpm, MpmChoice
+from capplan.mpm_settings import EffectiveConfig, MpmSettings
+from capplan.profile import RECOMMEND_HEADROOM
+from capplan.recommend import MIN_SAVING
 
 if TYPE_CHECKING:
     from capplan.compare import Comparison
@@ -39,7 +39,7 @@ def load_config(
     path: str | None,
     *,
     defines: dict[str, str] | None = None,
-    mpm: MpmName | None = None,
+    mpm: Mpm | None = None,
     somaxconn: int | None = None,
 ) -> EffectiveConfig:
     """Evaluate a config file (or the system's, found the way httpd does) to effective settings.
@@ -116,7 +116,7 @@ def recommend_report(
     config_path: str | None,
     profile_path: str | None,
     *,
-    mpm: MpmChoice = "all",
+    mpm: MpmChoice = MpmChoice.all,
     ram_bytes: int | None = None,
     defines: dict[str, str] | None = None,
     somaxconn: int | None = None,
@@ -190,7 +190,7 @@ def check_report(
     profile_path: str | None,
     *,
     overrides: TargetOverrides | None = None,
-    mpm: MpmName | None = None,
+    mpm: Mpm | None = None,
     defines: dict[str, str] | None = None,
     somaxconn: int | None = None,
     headroom: float | None = None,
@@ -242,7 +242,7 @@ def sweep_report(
     profile_path: str | None,
     vary: Sequence[str],
     *,
-    mpm: MpmChoice = "all",
+    mpm: MpmChoice = MpmChoice.all,
     defines: dict[str, str] | None = None,
     somaxconn: int | None = None,
 ) -> Sweep:
@@ -268,17 +268,17 @@ def report_curves(report: Report) -> tuple[Curves, ...]:
     """The curves of `recommend --format html`: every MPM as in the report's table (the config's
     own as configured, the others mapped), and the recommended settings when they change."""
     from capplan.models import map_settings
-    from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
+    from capplan.mpm_settings import EventSettings, PreforkSettings, WorkerSettings
     from capplan.sweep import curves_for
 
     config = report.config
     if config is not None:
         current = tuple((name, map_settings(config.settings, name)) for name, _ in report.mpms)
     else:
-        defaults: dict[MpmName, MpmSettings] = {
-            "prefork": PreforkSettings(),
-            "worker": WorkerSettings(),
-            "event": EventSettings(),
+        defaults: dict[Mpm, MpmSettings] = {
+            Mpm.prefork: PreforkSettings(),
+            Mpm.worker: WorkerSettings(),
+            Mpm.event: EventSettings(),
         }
         current = tuple((name, defaults[name]) for name, _ in report.mpms)
     path = config.path if config is not None else None

@@ -25,18 +25,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, assert_never
 
-from capplan.mpm import PREFORK_MAX_SERVER_LIMIT, THREADED_MAX_SERVER_LIMIT
-from capplan.queueing.search import smallest_passing
-from capplan.settings import (
+from capplan.effective import PREFORK_MAX_SERVER_LIMIT, THREADED_MAX_SERVER_LIMIT
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import (
     CommonSettings,
     EventSettings,
-    MpmName,
     MpmSettings,
     PreforkSettings,
     ThreadedMpm,
     WorkerSettings,
     threaded_settings,
 )
+from capplan.queueing.search import smallest_passing
 from capplan.snippet import format_factor, format_seconds, mpm_of
 
 if TYPE_CHECKING:
@@ -46,9 +46,9 @@ if TYPE_CHECKING:
 # httpd's compile-time hard limits on ServerLimit (`MAX_SERVER_LIMIT` in prefork.c, worker.c,
 # event.c).
 MAX_SERVER_LIMIT = {
-    "prefork": PREFORK_MAX_SERVER_LIMIT,
-    "worker": THREADED_MAX_SERVER_LIMIT,
-    "event": THREADED_MAX_SERVER_LIMIT,
+    Mpm.prefork: PREFORK_MAX_SERVER_LIMIT,
+    Mpm.worker: THREADED_MAX_SERVER_LIMIT,
+    Mpm.event: THREADED_MAX_SERVER_LIMIT,
 }
 # ThreadsPerChild values tried for worker/event (and the config's own): httpd's default, and the
 # largest that needs no ThreadLimit change, whose pools share threads better and need fewer
@@ -68,7 +68,7 @@ SUSTAINABLE_RATE_RTOL = 1e-3
 # Between MPMs within MEMORY_TIE of the least memory: prefer event (idle keep-alive costs no
 # worker), then worker.
 MEMORY_TIE = 1.05
-MPM_PREFERENCE: tuple[MpmName, ...] = ("event", "worker", "prefork")
+MPM_PREFERENCE: tuple[Mpm, ...] = (Mpm.event, Mpm.worker, Mpm.prefork)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +86,11 @@ class Assessment:
     @property
     def queue_ok(self) -> bool:
         """Every target except memory is met (these improve as processes are added)."""
-        return all(t.met for t in self.targets if not is_memory_target(t.target))
+        return all(t.met for t in self.targets if not t.target.is_memory)
 
     @property
     def memory_ok(self) -> bool:
-        return all(t.met for t in self.targets if is_memory_target(t.target))
-
-
-def is_memory_target(name: str) -> bool:
-    return name == "max_memory_fraction"
+        return all(t.met for t in self.targets if t.target.is_memory)
 
 
 def assess(settings: MpmSettings, profile: TrafficProfile) -> Assessment:
@@ -126,7 +122,7 @@ class MpmOption:
     fit in memory, which miss a target.
     """
 
-    mpm: MpmName
+    mpm: Mpm
     best: Assessment | None
     limit: Assessment | None
     max_rate_per_s: float | None
@@ -180,12 +176,12 @@ def coherent_prefork(
     )
 
 
-def restart_room(mpm: MpmName, processes: int) -> int:
+def restart_room(mpm: Mpm, processes: int) -> int:
     """ServerLimit slots beyond the active processes for children finishing after a graceful
     restart: a whole generation for event (it starts the new children in free slots), none for
     worker (a new child shares its predecessor's slot) and prefork (never above
     MaxRequestWorkers)."""
-    if mpm != "event":
+    if mpm is not Mpm.event:
         return 0
     return max(0, min(processes, MAX_SERVER_LIMIT[mpm] - processes))
 
@@ -223,13 +219,13 @@ def coherent_threaded(
         max_spare_threads=min_spare + 2 * tpc,
         common=common,
         async_request_worker_factor=(
-            float(max(1, async_request_worker_factor)) if mpm == "event" else None
+            float(max(1, async_request_worker_factor)) if mpm is Mpm.event else None
         ),
     )
 
 
 def coherent_settings(
-    mpm: MpmName,
+    mpm: Mpm,
     *,
     processes: int,
     threads_per_child: int,
@@ -239,9 +235,9 @@ def coherent_settings(
 ) -> MpmSettings:
     """The full directive set for `processes` (× `threads_per_child`) with no httpd adjustment."""
     match mpm:
-        case "prefork":
+        case Mpm.prefork:
             return coherent_prefork(processes, busy_workers_mean, common)
-        case "worker" | "event":
+        case Mpm.worker | Mpm.event:
             return coherent_threaded(
                 mpm,
                 processes=processes,
@@ -320,10 +316,10 @@ def _backlog_variant(common: CommonSettings) -> tuple[CommonSettings, tuple[Chan
     return replace(common, listen_backlog=target), (change,)
 
 
-def _factors(mpm: MpmName, current: MpmSettings | None) -> tuple[int, ...]:
+def _factors(mpm: Mpm, current: MpmSettings | None) -> tuple[int, ...]:
     """event: the current AsyncRequestWorkerFactor and the whole values above it up to
     MAX_WORKER_FACTOR (each idle worker then vouches for more idle connections)."""
-    if mpm != "event":
+    if mpm is not Mpm.event:
         return (2,)
     factor = current.worker_factor if isinstance(current, EventSettings) else 2
     return tuple(range(factor, max(factor, MAX_WORKER_FACTOR) + 1))
@@ -336,7 +332,7 @@ def _factors(mpm: MpmName, current: MpmSettings | None) -> tuple[int, ...]:
 class _Shape:
     """What stays fixed while the process count is searched."""
 
-    mpm: MpmName
+    mpm: Mpm
     threads_per_child: int
     common: CommonSettings
     async_request_worker_factor: int
@@ -378,7 +374,7 @@ def _size_shape(
             cache[processes] = found
         return found
 
-    tpc = 1 if shape.mpm == "prefork" else shape.threads_per_child
+    tpc = 1 if shape.mpm is Mpm.prefork else shape.threads_per_child
     high = MAX_SERVER_LIMIT[shape.mpm] - restart_room(shape.mpm, MAX_SERVER_LIMIT[shape.mpm] // 2)
     # Stability needs more workers than the worker-holding load.
     low = min(high, max(1, math.floor(offered_load / tpc)))
@@ -488,12 +484,12 @@ def sustainable_rate_per_s(assessment: Assessment, profile: TrafficProfile) -> f
 
     def failing(metrics: MpmMetrics) -> float:
         results = evaluate_targets(metrics, profile)
-        return 0.0 if all(t.met for t in results if not is_memory_target(t.target)) else 1.0
+        return 0.0 if all(t.met for t in results if not t.target.is_memory) else 1.0
 
     return max_rate_per_s(assessment.metrics, failing, 0.5, rtol=SUSTAINABLE_RATE_RTOL)
 
 
-def _offered_load(mpm: MpmName, common: CommonSettings, profile: TrafficProfile) -> float:
+def _offered_load(mpm: Mpm, common: CommonSettings, profile: TrafficProfile) -> float:
     """The worker-holding load in Erlangs (it does not depend on the number of workers)."""
     from capplan.models import offered_load_erlangs
 
@@ -501,7 +497,7 @@ def _offered_load(mpm: MpmName, common: CommonSettings, profile: TrafficProfile)
 
 
 def _size_variant(
-    mpm: MpmName, variant: Variant, tpcs: Sequence[int], profile: TrafficProfile
+    mpm: Mpm, variant: Variant, tpcs: Sequence[int], profile: TrafficProfile
 ) -> _Sized:
     shapes = [_Shape(mpm, tpc, variant.common, f) for f in variant.factors for tpc in tpcs]
     return _size_shapes(shapes, profile, _offered_load(mpm, variant.common, profile))
@@ -544,7 +540,7 @@ def _pick_variant(
 
 
 def size_mpm(
-    mpm: MpmName,
+    mpm: Mpm,
     profile: TrafficProfile,
     *,
     current: MpmSettings | None,
@@ -552,7 +548,7 @@ def size_mpm(
     min_saving: float = MIN_SAVING,
 ) -> MpmOption:
     """The settings of `mpm` that meet every target of `profile` with the smallest change."""
-    tpcs = (1,) if mpm == "prefork" else _threads_candidates(current)
+    tpcs = (1,) if mpm is Mpm.prefork else _threads_candidates(current)
     factors = _factors(mpm, current)
     base_common, backlog_changes = _backlog_variant(coherent_common(common))
     base = Variant(base_common, factors, backlog_changes, 0)
@@ -560,7 +556,7 @@ def size_mpm(
     sized: list[tuple[Variant, _Sized]] = [(base, base_sized)]
     # Keep-alive levers: always for prefork and worker (every idle keep-alive second holds a
     # worker); for event only when the current keep-alive cannot meet the targets.
-    if mpm != "event" or base_sized.best is None:
+    if mpm is not Mpm.event or base_sized.best is None:
         shown = base_sized.best or base_sized.limit
         shape_tpcs = (shown.metrics.threads_per_child,) if shown is not None else tpcs
         for lowered, change, rank in _keepalive_variants(base_common):
@@ -590,7 +586,7 @@ def size_mpm(
 
 
 def _limit_option(
-    mpm: MpmName,
+    mpm: Mpm,
     current: MpmSettings | None,
     sized: Sequence[tuple[Variant, _Sized]],
     profile: TrafficProfile,
@@ -629,7 +625,7 @@ MAX_REQUESTS_LEVER_CUT = 0.2
 
 
 def _max_requests_lever(
-    mpm: MpmName, profile: TrafficProfile, chosen: Assessment
+    mpm: Mpm, profile: TrafficProfile, chosen: Assessment
 ) -> tuple[Assessment, Change] | None:
     """A higher MaxKeepAliveRequests when visits are longer than the cap allows, else None.
 
@@ -678,7 +674,7 @@ class Choice:
     saving_bytes: float | None = None
 
 
-def least_memory_option(options: Sequence[MpmOption], running: MpmName | None) -> MpmOption | None:
+def least_memory_option(options: Sequence[MpmOption], running: Mpm | None) -> MpmOption | None:
     """The feasible option with the least worst-case memory, ties broken as MPM_PREFERENCE says
     (the running MPM first: no module switch)."""
     feasible = [(o, o.best) for o in options if o.best is not None]
@@ -722,7 +718,7 @@ def client_cost(option: MpmOption) -> int:
 def choose(
     options: Sequence[MpmOption],
     *,
-    running: MpmName | None,
+    running: Mpm | None,
     current_ok: bool,
     ram_bytes: int | None,
     min_saving: float = MIN_SAVING,

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import assert_never
 
+from capplan.effective import Layout
 from capplan.location import Location
-from capplan.mpm import Layout
-from capplan.settings import (
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import (
     HTTPD_DEFAULTS_PATH,
     EventSettings,
-    MpmName,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,
@@ -40,14 +40,14 @@ MPM_BLOCK_ORDER = (
 KEEPALIVE_DIRECTIVES = ("KeepAlive", "KeepAliveTimeout", "MaxKeepAliveRequests")
 
 
-def mpm_of(settings: MpmSettings) -> MpmName:
+def mpm_of(settings: MpmSettings) -> Mpm:
     match settings:
         case PreforkSettings():
-            return "prefork"
+            return Mpm.prefork
         case WorkerSettings():
-            return "worker"
+            return Mpm.worker
         case EventSettings():
-            return "event"
+            return Mpm.event
         case _:
             assert_never(settings)
 
@@ -145,8 +145,8 @@ def _join(root: str, relative: str) -> str:
 def placement(
     *,
     layout: Layout,
-    current_mpm: MpmName | None,
-    new_mpm: MpmName,
+    current_mpm: Mpm | None,
+    new_mpm: Mpm,
     server_root: str = "",
     main_file: str = "",
     mpm_block_location: Location | None = None,

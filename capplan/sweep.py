@@ -16,11 +16,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from capplan.errors import CapplanError
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MpmSettings, PreforkSettings
 from capplan.recommend import MAX_SERVER_LIMIT, Assessment, assess, coherent_settings
-from capplan.settings import MpmName, MpmSettings, PreforkSettings
 from capplan.snippet import mpm_of
 
 if TYPE_CHECKING:
+    from capplan.models import Target
     from capplan.profile import TrafficProfile
 
 # More points than this are refused: a sweep is read as a curve, and every point costs one
@@ -70,7 +72,7 @@ class SweepRow:
 
     point: tuple[tuple[str, float], ...]
     rate_per_s: float
-    mpms: tuple[tuple[MpmName, Assessment], ...]
+    mpms: tuple[tuple[Mpm, Assessment], ...]
 
     def value_of(self, name: str) -> float:
         return dict(self.point)[name]
@@ -80,8 +82,8 @@ class SweepRow:
 class FirstFailure:
     """The first row (in sweep order) where `target` fails for `mpm`; `row` indexes `rows`."""
 
-    mpm: MpmName
-    target: str
+    mpm: Mpm
+    target: Target
     row: int
     value: float
     limit: float
@@ -99,7 +101,7 @@ class Sweep:
     rows: tuple[SweepRow, ...]
     failures: tuple[FirstFailure, ...]
     # The settings the points vary from (the config's, per MPM).
-    settings: tuple[tuple[MpmName, MpmSettings], ...] = ()
+    settings: tuple[tuple[Mpm, MpmSettings], ...] = ()
 
 
 # --- parsing `--vary` ----------------------------------------------------------------------------
@@ -278,7 +280,7 @@ def sweep_points(axes: Sequence[Axis]) -> list[tuple[tuple[str, float], ...]]:
 def first_failures(rows: Sequence[SweepRow]) -> tuple[FirstFailure, ...]:
     """For each MPM and target: the first row where it is missed (targets in the profile's
     order), and the first later row where it is met again; a target met on every row has none."""
-    found: dict[tuple[MpmName, str], FirstFailure] = {}
+    found: dict[tuple[Mpm, Target], FirstFailure] = {}
     for index, row in enumerate(rows):
         for mpm, assessment in row.mpms:
             for target in assessment.targets:
@@ -288,22 +290,20 @@ def first_failures(rows: Sequence[SweepRow]) -> tuple[FirstFailure, ...]:
     for key, failure in found.items():
         for index in range(failure.row + 1, len(rows)):
             assessment = dict(rows[index].mpms)[key[0]]
-            if all(t.met for t in assessment.targets if t.target == key[1]):
+            if all(t.met for t in assessment.targets if t.target is key[1]):
                 found[key] = replace(failure, met_again_row=index)
                 break
     order = {mpm: i for i, (mpm, _) in enumerate(rows[0].mpms)} if rows else {}
     return tuple(sorted(found.values(), key=lambda f: (order[f.mpm], f.row)))
 
 
-def _most_workers(mpm: MpmName, base: MpmSettings) -> int:
+def _most_workers(mpm: Mpm, base: MpmSettings) -> int:
     """The most workers httpd runs with the base's ThreadsPerChild (ServerLimit's maximum)."""
     tpc = 1 if isinstance(base, PreforkSettings) else base.threads_per_child
     return MAX_SERVER_LIMIT[mpm] * tpc
 
 
-def check_workers_axis(
-    settings: Sequence[tuple[MpmName, MpmSettings]], axes: Sequence[Axis]
-) -> None:
+def check_workers_axis(settings: Sequence[tuple[Mpm, MpmSettings]], axes: Sequence[Axis]) -> None:
     """Refuse a MaxRequestWorkers httpd cannot be configured with: above ServerLimit's
     compile-time maximum (`MAX_SERVER_LIMIT`) times the ThreadsPerChild kept."""
     for axis in axes:
@@ -322,7 +322,7 @@ def check_workers_axis(
 
 def build_sweep(
     profile: TrafficProfile,
-    settings: Sequence[tuple[MpmName, MpmSettings]],
+    settings: Sequence[tuple[Mpm, MpmSettings]],
     axes: Sequence[Axis],
     *,
     config_path: str | None = None,
@@ -376,7 +376,7 @@ def workers_axis(most: int, points: int = CURVE_WORKER_POINTS) -> Axis:
 def curves_for(
     label: str,
     profile: TrafficProfile,
-    settings: Sequence[tuple[MpmName, MpmSettings]],
+    settings: Sequence[tuple[Mpm, MpmSettings]],
     *,
     config_path: str | None = None,
 ) -> Curves:

@@ -1,4 +1,4 @@
-"""capplan.mpm against the real apache2: seeded random MPM settings, `apache2 -t`, scoreboards.
+"""capplan.effective against real apache2: seeded random MPM settings, `apache2 -t`, scoreboards.
 
 For each combination the test writes a config, runs `apache2 -t` and capplan's whole pipeline
 (evaluator and MPM stage) on it, and compares httpd's `AHnnnnn: WARNING: …` lines (codes, words
@@ -20,20 +20,21 @@ from pathlib import Path
 
 import pytest
 
+from capplan.effective import effective_values
 from capplan.errors import CapplanError
 from capplan.machine import load_effective_config
-from capplan.mpm import effective_values
-from capplan.settings import EffectiveConfig, MpmName
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EffectiveConfig
 from tests.httpd import base_config, configtest, free_port, prepare_root, running_server
 
 SEED = 20261126
 COMBINATIONS = 240
 
 _COMMON = ("ServerLimit", "MaxRequestWorkers", "StartServers")
-_DIRECTIVES: dict[MpmName, tuple[str, ...]] = {
-    "prefork": (*_COMMON, "MinSpareServers", "MaxSpareServers"),
-    "worker": (*_COMMON, "ThreadLimit", "ThreadsPerChild", "MinSpareThreads", "MaxSpareThreads"),
-    "event": (*_COMMON, "ThreadLimit", "ThreadsPerChild", "MinSpareThreads", "MaxSpareThreads"),
+_DIRECTIVES: dict[Mpm, tuple[str, ...]] = {
+    Mpm.prefork: (*_COMMON, "MinSpareServers", "MaxSpareServers"),
+    Mpm.worker: (*_COMMON, "ThreadLimit", "ThreadsPerChild", "MinSpareThreads", "MaxSpareThreads"),
+    Mpm.event: (*_COMMON, "ThreadLimit", "ThreadsPerChild", "MinSpareThreads", "MaxSpareThreads"),
 }
 _GARBAGE = ("150abc", "abc", "-5", "0", "-1", "300000", "99999999999", "3000000000", " 12", "7.9")
 # Directives that httpd may refuse, each with values it accepts and values it rejects.
@@ -61,7 +62,7 @@ def _value(rng: random.Random, name: str) -> str:
 @dataclass(frozen=True)
 class Case:
     ident: str
-    mpm: MpmName
+    mpm: Mpm
     lines: tuple[str, ...]
 
 
@@ -69,7 +70,7 @@ def _cases() -> list[Case]:
     rng = random.Random(SEED)
     cases = []
     for number in range(COMBINATIONS):
-        mpm: MpmName = rng.choice(("prefork", "worker", "event"))
+        mpm: Mpm = rng.choice((Mpm.prefork, Mpm.worker, Mpm.event))
         lines = []
         for name in _DIRECTIVES[mpm]:
             if rng.random() < 0.55:
@@ -170,14 +171,14 @@ def test_random_settings_match_apache2_t(apache2: str, tmp_path: Path) -> None:
 
 
 # (mpm, directives): one per MPM without clamping and one with.
-SCOREBOARD_CASES: list[tuple[str, MpmName, tuple[str, ...]]] = [
-    ("prefork-plain", "prefork", ("StartServers 2", "MaxRequestWorkers 7")),
-    ("prefork-clamped", "prefork", ("StartServers 2", "ServerLimit 5", "MaxRequestWorkers 9")),
-    ("worker-plain", "worker", ("StartServers 1", "ThreadsPerChild 4", "MaxRequestWorkers 12")),
-    ("worker-clamped", "worker",
+SCOREBOARD_CASES: list[tuple[str, Mpm, tuple[str, ...]]] = [
+    ("prefork-plain", Mpm.prefork, ("StartServers 2", "MaxRequestWorkers 7")),
+    ("prefork-clamped", Mpm.prefork, ("StartServers 2", "ServerLimit 5", "MaxRequestWorkers 9")),
+    ("worker-plain", Mpm.worker, ("StartServers 1", "ThreadsPerChild 4", "MaxRequestWorkers 12")),
+    ("worker-clamped", Mpm.worker,
      ("StartServers 1", "ThreadsPerChild 4", "MaxRequestWorkers 30", "ServerLimit 3")),
-    ("event-plain", "event", ("StartServers 1", "ThreadsPerChild 5", "MaxRequestWorkers 15")),
-    ("event-clamped", "event", ("StartServers 1", "ThreadLimit 3", "MaxRequestWorkers 10")),
+    ("event-plain", Mpm.event, ("StartServers 1", "ThreadsPerChild 5", "MaxRequestWorkers 15")),
+    ("event-clamped", Mpm.event, ("StartServers 1", "ThreadLimit 3", "MaxRequestWorkers 10")),
 ]  # fmt: skip
 
 
@@ -186,7 +187,7 @@ SCOREBOARD_CASES: list[tuple[str, MpmName, tuple[str, ...]]] = [
     ("mpm", "lines"), [c[1:] for c in SCOREBOARD_CASES], ids=[c[0] for c in SCOREBOARD_CASES]
 )
 def test_scoreboard_length_is_effective_workers(
-    apache2: str, tmp_path: Path, mpm: MpmName, lines: tuple[str, ...]
+    apache2: str, tmp_path: Path, mpm: Mpm, lines: tuple[str, ...]
 ) -> None:
     port = free_port()
     prepare_root(tmp_path)

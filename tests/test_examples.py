@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from capplan.cli import main
+from capplan.effective import capacity, effective_values
 from capplan.machine import load_effective_config
-from capplan.mpm import capacity, effective_values
 from tests.httpd import MODULE_DIR
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

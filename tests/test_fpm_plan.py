@@ -9,10 +9,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from capplan.advice import at_headroom
 from capplan.cli import main
 from capplan.fpm.model import min_max_children
 from capplan.profile import load_profile
-from capplan.report import at_headroom
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "capplan" / "render" / "report_schema.json").read_text())

@@ -10,16 +10,16 @@ from __future__ import annotations
 import pytest
 
 from capplan.config.types import Directive, EvaluatedConfig, LoadedModule
+from capplan.effective import effective_config
 from capplan.errors import CapplanError
 from capplan.http2 import Http2Settings, default_max_workers, default_min_workers
 from capplan.location import Location
-from capplan.mpm import effective_config
-from capplan.settings import MpmName
+from capplan.mpm_names import Mpm
 
 CONF = "conf/httpd.conf"
 
 
-def settings_for(mpm: MpmName, *lines: str, http2: bool = True) -> Http2Settings | None:
+def settings_for(mpm: Mpm, *lines: str, http2: bool = True) -> Http2Settings | None:
     """Effective mod_http2 settings of a config whose line i + 2 is `lines[i]`.
 
     A line starting with two spaces sits inside the most recent `<VirtualHost …>` line.
@@ -56,7 +56,7 @@ def settings_for(mpm: MpmName, *lines: str, http2: bool = True) -> Http2Settings
     ],
 )
 def test_worker_pool_defaults(
-    mpm: MpmName, lines: tuple[str, ...], min_workers: int, max_workers: int
+    mpm: Mpm, lines: tuple[str, ...], min_workers: int, max_workers: int
 ) -> None:
     settings = settings_for(mpm, *lines)
     assert settings is not None
@@ -67,16 +67,16 @@ def test_worker_pool_defaults(
     ("threads", "expected"), [(1, 4), (2, 4), (3, 4), (5, 7), (25, 37), (64, 96)]
 )
 def test_default_max_workers(threads: int, expected: int) -> None:
-    assert default_max_workers(default_min_workers("event", threads)) == expected
+    assert default_max_workers(default_min_workers(Mpm.event, threads)) == expected
 
 
 def test_not_loaded_gives_none() -> None:
-    assert settings_for("event", "Protocols h2c http/1.1", http2=False) is None
+    assert settings_for(Mpm.event, "Protocols h2c http/1.1", http2=False) is None
 
 
 def test_protocols_lines_append_and_vhost_replaces() -> None:
     settings = settings_for(
-        "event",
+        Mpm.event,
         "Protocols h2c",
         "Protocols http/1.1",
         "<VirtualHost *:80>",
@@ -115,7 +115,7 @@ def test_protocols_lines_append_and_vhost_replaces() -> None:
     ],
 )
 def test_active_and_warnings(
-    mpm: MpmName, lines: tuple[str, ...], active: bool, codes: tuple[str, ...]
+    mpm: Mpm, lines: tuple[str, ...], active: bool, codes: tuple[str, ...]
 ) -> None:
     settings = settings_for(mpm, *lines)
     assert settings is not None
@@ -125,21 +125,21 @@ def test_active_and_warnings(
 
 def test_timeouts_and_idle_limit() -> None:
     settings = settings_for(
-        "worker", "KeepAliveTimeout 3", "Timeout 20", "H2MaxWorkerIdleSeconds 30"
+        Mpm.worker, "KeepAliveTimeout 3", "Timeout 20", "H2MaxWorkerIdleSeconds 30"
     )
     assert settings is not None
     assert settings.worker_idle_s == 30.0
     assert settings.main.idle_timeout_s == 3.0
     assert settings.main.stream_timeout_s == 20.0
     assert str(settings.source_of("H2MaxWorkerIdleSeconds")) == f"{CONF}:4"
-    zero = settings_for("event", "H2MaxWorkerIdleSeconds 0", "H2StreamTimeout 0")
+    zero = settings_for(Mpm.event, "H2MaxWorkerIdleSeconds 0", "H2StreamTimeout 0")
     assert zero is not None
     assert zero.worker_idle_s == 600.0
     assert zero.main.stream_timeout_s == 60.0
 
 
 def test_vhost_worker_directives_are_noted() -> None:
-    settings = settings_for("event", "<VirtualHost *:80>", "  H2MaxWorkers 3")
+    settings = settings_for(Mpm.event, "<VirtualHost *:80>", "  H2MaxWorkers 3")
     assert settings is not None
     assert settings.max_workers == 37
     assert settings.notes == (
@@ -160,6 +160,6 @@ def test_vhost_worker_directives_are_noted() -> None:
 )
 def test_bad_values_are_httpds_errors(line: str, message: str) -> None:
     with pytest.raises(CapplanError) as caught:
-        settings_for("event", "Protocols h2c", line)
+        settings_for(Mpm.event, "Protocols h2c", line)
     assert caught.value.message == message
     assert str(caught.value.location) == f"{CONF}:3"

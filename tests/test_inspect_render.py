@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from capplan.mpm_names import Mpm
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
-from capplan.render.json import config_to_dict, dumps, inspect_document
+from capplan.render.json_out import config_to_dict, dumps, inspect_document
 from capplan.render.table import config_table, render_table
-from tests.test_mpm import run
+from tests.test_effective import run
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,7 @@ def test_render_table_markdown() -> None:
 
 
 def test_config_table_shows_values_sources_warnings_notes_capacity() -> None:
-    config = run("event", "ThreadsPerChild 7", "MaxRequestWorkers 130", "MaxSpareThreads 0")
+    config = run(Mpm.event, "ThreadsPerChild 7", "MaxRequestWorkers 130", "MaxSpareThreads 0")
     text = config_table(config)
     lines = text.splitlines()
     assert lines[0] == "conf/httpd.conf: MPM event"
@@ -74,7 +75,7 @@ def test_config_table_shows_values_sources_warnings_notes_capacity() -> None:
 
 
 def test_config_object_follows_the_design_contract() -> None:
-    config = run("prefork", "MaxRequestWorkers 300", "KeepAliveTimeout 500ms")
+    config = run(Mpm.prefork, "MaxRequestWorkers 300", "KeepAliveTimeout 500ms")
     document = json.loads(dumps(inspect_document(config)))
     assert document["schema_version"] == 1
     assert document["path"] == "conf/httpd.conf"
@@ -102,6 +103,6 @@ def test_config_object_follows_the_design_contract() -> None:
 
 
 def test_event_json_has_the_worker_factor() -> None:
-    document = config_to_dict(run("event", "AsyncRequestWorkerFactor 1.5"))
+    document = config_to_dict(run(Mpm.event, "AsyncRequestWorkerFactor 1.5"))
     assert document["effective"]["AsyncRequestWorkerFactor"] == 1.5
     assert document["capacity"]["max_connections"] == 400 * 2

@@ -15,11 +15,11 @@ import pytest
 from capplan import package_version
 from capplan.catalog import resolve_profile, shipped_profiles
 from capplan.cli import main
+from capplan.effective import httpd_defaults_config
 from capplan.errors import CapplanError
 from capplan.machine import find_system_config
-from capplan.mpm import httpd_defaults_config
+from capplan.mpm_settings import EventSettings
 from capplan.profile import load_profile
-from capplan.settings import EventSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE_FILES = sorted(ROOT.glob("profiles/*.yaml"))

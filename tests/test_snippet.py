@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from capplan.effective import Layout
 from capplan.location import Location
-from capplan.mpm import Layout
-from capplan.settings import CommonSettings, EventSettings, MpmName, PreforkSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import CommonSettings, EventSettings, PreforkSettings
 from capplan.snippet import (
     format_factor,
     format_seconds,
@@ -125,8 +126,8 @@ def test_keepalive_changes_follow_the_block() -> None:
 )
 def test_placement_per_layout(  # noqa: PLR0917  (one parameter per table column)
     layout: Layout,
-    current: MpmName,
-    new: MpmName,
+    current: Mpm,
+    new: Mpm,
     file: str,
     commands: tuple[str, ...],
     step_words: str,
@@ -147,8 +148,8 @@ def test_placement_per_layout(  # noqa: PLR0917  (one parameter per table column
 def test_placement_points_at_the_current_block_and_keepalive_line() -> None:
     where = placement(
         layout="rhel",
-        current_mpm="event",
-        new_mpm="event",
+        current_mpm=Mpm.event,
+        new_mpm=Mpm.event,
         server_root="/etc/httpd",
         main_file="/etc/httpd/conf/httpd.conf",
         mpm_block_location=Location("/etc/httpd/conf.d/mpm-tuning.conf", 3),

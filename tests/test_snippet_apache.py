@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MPM_NAMES, CommonSettings
 from capplan.recommend import coherent_common, coherent_settings
-from capplan.settings import MPM_NAMES, CommonSettings, MpmName
 from capplan.snippet import keepalive_directives, render_snippet
 from tests.httpd import base_config, configtest, free_port, prepare_root
 
 AH_CODE = re.compile(r"AH\d{5}")
 
 
-def _cases(seed: int, count: int) -> list[tuple[MpmName, int, int, float, int, float]]:
+def _cases(seed: int, count: int) -> list[tuple[Mpm, int, int, float, int, float]]:
     rng = random.Random(seed)
     out = []
     for _ in range(count):

@@ -13,7 +13,7 @@ from typing import Literal
 
 import yaml
 
-MpmName = Literal["prefork", "worker", "event"]
+Mpm = Literal["prefork", "worker", "event"]
 CASE_DIR = Path(__file__).parent / "cases"
 
 
@@ -25,7 +25,7 @@ class CaseError(ValueError):
 class ServerCase:
     """What the generated httpd config pins (every worker pre-spawned, no child recycling)."""
 
-    mpm: MpmName
+    mpm: Mpm
     processes: int  # prefork: processes = workers; worker/event: children
     threads_per_child: int  # 1 for prefork
     keep_alive: bool

@@ -43,8 +43,8 @@ from capplan.fpm.model import evaluate_fpm
 from capplan.fpm.pool import FpmPool, read_fpm_config
 from capplan.measure.fastcgi import fastcgi_get
 from capplan.models import evaluate
+from capplan.mpm_settings import CommonSettings, EventSettings, MpmSettings, PreforkSettings
 from capplan.profile import MaxWait, Php, Targets, Traffic, TrafficProfile, Visits
-from capplan.settings import CommonSettings, EventSettings, MpmSettings, PreforkSettings
 
 MODULES = Path("/usr/lib/apache2/modules")
 THRESHOLD_S = 0.005

@@ -45,7 +45,7 @@ from pathlib import Path
 
 from bench.validate.harness import poll_status, read_kernel
 from capplan.models.types import MpmMetrics
-from capplan.settings import EffectiveConfig
+from capplan.mpm_settings import EffectiveConfig
 from tests.httpd import base_config, free_port, prepare_root, running_server
 
 LOOPBACK = "127.0.0.1"

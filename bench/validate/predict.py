@@ -17,14 +17,14 @@ from bench.validate.loadgen import REQUEST_TIMEOUT_S
 from bench.validate.measure import Realized
 from capplan.models import evaluate
 from capplan.models.types import MpmMetrics
-from capplan.profile import TrafficProfile, profile_from_text
-from capplan.settings import (
+from capplan.mpm_settings import (
     CommonSettings,
     EventSettings,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,
 )
+from capplan.profile import TrafficProfile, profile_from_text
 
 
 def settings_for(case: Case, somaxconn: int) -> MpmSettings:

@@ -7,7 +7,6 @@ directive to change; exit code 0 when every target holds, 1 when one is missed.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -23,18 +22,12 @@ from capplan.cli.common import (
     SystemConfigArgument,
     check_output,
     emit,
+    format_option,
     parse_defines,
     profile_path,
 )
-from capplan.cli.inspect_cmd import MpmChoice
-
-
-class CheckFormat(StrEnum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-    junit = "junit"
-    github = "github"
+from capplan.mpm_names import Mpm
+from capplan.render.formats import CHECK_FORMATS, OutputFormat
 
 
 def _probability_option(flag: str, what: str) -> typer.models.OptionInfo:
@@ -68,7 +61,7 @@ def check_command(
         ),
     ] = None,
     mpm: Annotated[
-        MpmChoice | None,
+        Mpm | None,
         typer.Option(help="The MPM compiled into httpd (static builds load none)."),
     ] = None,
     headroom: HeadroomOption = None,
@@ -76,14 +69,14 @@ def check_command(
     somaxconn: SomaxconnOption = None,
     fpm_pool: FpmPoolOption = None,
     output_format: Annotated[
-        CheckFormat, typer.Option("--format", help="table, markdown, json, junit or github.")
-    ] = CheckFormat.table,
+        OutputFormat, format_option(CHECK_FORMATS, "table, markdown, json, junit or github.")
+    ] = OutputFormat.table,
     output: OutputOption = None,
 ) -> None:
     """Check a config against the profile's targets: exit 0 if all hold, 1 if one is missed."""
+    from capplan.advice import TargetOverrides
     from capplan.pipeline import check_report
-    from capplan.render.report import render_report
-    from capplan.report import TargetOverrides
+    from capplan.render.dispatch import render_report
     from capplan.units import parse_size_bytes
 
     check_output(output, [config, profile])
@@ -97,14 +90,14 @@ def check_command(
         str(config) if config is not None else None,
         profile_path(profile),
         overrides=overrides,
-        mpm=mpm.value if mpm is not None else None,
+        mpm=mpm,
         defines=parse_defines(define),
         somaxconn=somaxconn,
         headroom=headroom,
         fpm_pool=str(fpm_pool) if fpm_pool is not None else None,
     )
     emit(
-        render_report(report, output_format.value),
+        render_report(report, output_format),
         output,
         inputs=[p for p in (config, profile) if p is not None],
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import os
 import stat
 import tempfile
@@ -10,24 +9,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from capplan.errors import CapplanError, escape_controls
+from capplan.render.formats import REPORT_FORMATS, TEXT_FORMATS, OutputFormat
 
 
-class Format(enum.StrEnum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-
-
-class ReportFormat(enum.StrEnum):
-    """recommend and compare: the text formats, and a self-contained HTML page with charts."""
-
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-    html = "html"
+def format_option(formats: Sequence[OutputFormat], help_text: str) -> typer.models.OptionInfo:
+    """`--format`, offering only `formats` (the command's subset of `OutputFormat`)."""
+    option: typer.models.OptionInfo = typer.Option(
+        "--format", click_type=click.Choice([f.value for f in formats]), help=help_text
+    )
+    return option
 
 
 def parse_defines(values: list[str] | None) -> dict[str, str]:
@@ -181,12 +175,12 @@ SomaxconnOption = Annotated[
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
-FormatOption = Annotated[Format, typer.Option("--format", help="table, markdown or json.")]
+FormatOption = Annotated[OutputFormat, format_option(TEXT_FORMATS, "table, markdown or json.")]
 ReportFormatOption = Annotated[
-    ReportFormat,
-    typer.Option(
-        "--format",
-        help="table, markdown, json, or html (one self-contained page with charts; needs the "
+    OutputFormat,
+    format_option(
+        REPORT_FORMATS,
+        "table, markdown, json, or html (one self-contained page with charts; needs the "
         "capplan[html] extra).",
     ),
 ]

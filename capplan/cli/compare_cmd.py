@@ -17,7 +17,6 @@ from capplan.cli.app import app
 from capplan.cli.common import (
     DefinesOption,
     OutputOption,
-    ReportFormat,
     ReportFormatOption,
     SomaxconnOption,
     check_output,
@@ -26,6 +25,7 @@ from capplan.cli.common import (
     profile_path,
     require_html,
 )
+from capplan.render.formats import OutputFormat
 
 
 @app.command("compare")
@@ -49,15 +49,15 @@ def compare_command(
     ] = None,
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
-    output_format: ReportFormatOption = ReportFormat.table,
+    output_format: ReportFormatOption = OutputFormat.table,
     output: OutputOption = None,
 ) -> None:
     """Compare profiles and configs side by side; mark targets met or missed and the best values."""
     from capplan.pipeline import compare_report
-    from capplan.render.report import render_comparison
+    from capplan.render.dispatch import render_comparison
 
     check_output(output, [*profiles, *(config or [])])
-    if output_format is ReportFormat.html:
+    if output_format is OutputFormat.html:
         require_html()
     comparison = compare_report(
         [str(profile_path(p)) for p in profiles],
@@ -65,13 +65,13 @@ def compare_command(
         defines=parse_defines(define),
         somaxconn=somaxconn,
     )
-    if output_format is ReportFormat.html:
+    if output_format is OutputFormat.html:
         from capplan.pipeline import comparison_curves
         from capplan.render.html import render_comparison_html
 
         text = render_comparison_html(comparison, comparison_curves(comparison))
     else:
-        text = render_comparison(comparison, output_format.value)
+        text = render_comparison(comparison, output_format)
     emit(
         text,
         output,

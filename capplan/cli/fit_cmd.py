@@ -15,7 +15,6 @@ import typer
 from capplan.cli.app import app
 from capplan.cli.common import (
     DefinesOption,
-    Format,
     FormatOption,
     OutputOption,
     ProfileOption,
@@ -25,6 +24,7 @@ from capplan.cli.common import (
     parse_defines,
     profile_path,
 )
+from capplan.render.formats import OutputFormat
 
 
 @app.command("fit")
@@ -59,7 +59,7 @@ def fit_command(
     profile: ProfileOption = None,
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
-    output_format: FormatOption = Format.table,
+    output_format: FormatOption = OutputFormat.table,
     output: OutputOption = None,
 ) -> None:
     """The largest MaxRequestWorkers per MPM whose worst-case memory fits in RAM."""
@@ -77,4 +77,4 @@ def fit_command(
         defines=parse_defines(define),
         somaxconn=somaxconn,
     )
-    emit(render_fit(report, output_format.value), output)
+    emit(render_fit(report, output_format), output)

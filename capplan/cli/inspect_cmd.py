@@ -8,21 +8,16 @@ capacity summary; as a table, markdown or JSON (schema_version 1).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from capplan.cli.app import app
-from capplan.cli.common import Format, FormatOption, OutputOption, emit, parse_defines
+from capplan.cli.common import FormatOption, OutputOption, emit, parse_defines
 from capplan.errors import CapplanError
-
-
-class MpmChoice(StrEnum):
-    prefork = "prefork"
-    worker = "worker"
-    event = "event"
+from capplan.mpm_names import Mpm
+from capplan.render.formats import OutputFormat, not_offered
 
 
 @app.command("inspect")
@@ -55,7 +50,7 @@ def inspect_command(
         ),
     ] = None,
     mpm: Annotated[
-        MpmChoice | None,
+        Mpm | None,
         typer.Option(help="The MPM compiled into httpd (static builds load none)."),
     ] = None,
     apachectl_v: Annotated[
@@ -89,13 +84,13 @@ def inspect_command(
             "ProxyPassMatch sends PHP).",
         ),
     ] = None,
-    output_format: FormatOption = Format.table,
+    output_format: FormatOption = OutputFormat.table,
     output: OutputOption = None,
 ) -> None:
     """Show the MPM and effective settings httpd runs with, where each was set, and its warnings."""
+    from capplan.effective import parse_httpd_version
     from capplan.files import read_regular_file
     from capplan.machine import load_effective_config
-    from capplan.mpm import parse_httpd_version
 
     v_output = None
     if apachectl_v is not None:
@@ -107,7 +102,7 @@ def inspect_command(
     effective = load_effective_config(
         config,
         defines=parse_defines(define),
-        mpm=mpm.value if mpm is not None else None,
+        mpm=mpm,
         somaxconn=somaxconn,
         v_output=v_output,
         httpd_version=parse_httpd_version(httpd_version) if httpd_version else None,
@@ -119,8 +114,8 @@ def inspect_command(
 
         fpm = load_fpm_side(effective, str(fpm_pool) if fpm_pool is not None else None)
     match output_format:
-        case Format.json:
-            from capplan.render.json import dumps, inspect_document
+        case OutputFormat.json:
+            from capplan.render.json_out import dumps, inspect_document
 
             document = inspect_document(effective)
             if fpm is not None:
@@ -128,12 +123,14 @@ def inspect_command(
 
                 document["php_fpm"] = fpm_to_dict(effective.fcgi_backends, *fpm)
             text = dumps(document)
-        case Format.table | Format.markdown:
+        case OutputFormat.table | OutputFormat.markdown:
             from capplan.render.table import config_table
 
-            text = config_table(effective, markdown=output_format is Format.markdown)
+            text = config_table(effective, markdown=output_format is OutputFormat.markdown)
             if fpm is not None:
                 from capplan.render.fpm import fpm_lines
 
                 text = "\n".join([text, *fpm_lines(effective.fcgi_backends, *fpm)])
+        case _:  # the other formats are not among its --format choices
+            raise not_offered(output_format, "inspect")
     emit(text, output)

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from capplan.cli.app import EXIT_OK, app
-from capplan.cli.common import emit
+from capplan.cli.common import emit, format_option
 from capplan.errors import CapplanError
+from capplan.render.formats import MEASURE_FORMATS, OutputFormat, not_offered
 
 if TYPE_CHECKING:
-    from capplan.settings import MpmName
+    from capplan.mpm_names import Mpm
 
 # Two status samples an hour apart measure a rate; longer is a mistake (and 1e300 overflows).
 MAX_INTERVAL_S = 3600.0
-
-
-class MeasureFormat(enum.StrEnum):
-    table = "table"
-    json = "json"
-    yaml = "yaml"
 
 
 @app.command("measure")
@@ -64,8 +58,9 @@ def measure_command(
         ),
     ] = None,
     fmt: Annotated[
-        MeasureFormat, typer.Option("--format", help="table, json, or yaml (a profile's memory:).")
-    ] = MeasureFormat.table,
+        OutputFormat,
+        format_option(MEASURE_FORMATS, "table, json, or yaml (a profile's memory:)."),
+    ] = OutputFormat.table,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
     ] = None,
@@ -117,9 +112,9 @@ def measure_command(
 
         mpm = _config_mpm(config) or (result.mpm if result is not None else None)
         rendered = None  # the JSON document is built from the measurement itself
-        if result is not None and fmt is MeasureFormat.table:
+        if result is not None and fmt is OutputFormat.table:
             rendered = render_table(result)
-        elif result is not None and fmt is MeasureFormat.yaml:
+        elif result is not None and fmt is OutputFormat.yaml:
             rendered = render_profile_memory(result)
         document = measurement_to_dict(result) if result is not None else None
         text = measure_report(
@@ -127,7 +122,7 @@ def measure_command(
             measured_document=document,
             evidence=evidence,
             mpm=mpm,
-            fmt=fmt.value,
+            fmt=fmt,
             unmeasured=unmeasured,
         )
         inputs = [p for p in (pidfile, config, *(error_log or ())) if p is not None]
@@ -135,17 +130,19 @@ def measure_command(
         return EXIT_OK
     assert result is not None
     match fmt:
-        case MeasureFormat.table:
+        case OutputFormat.table:
             text = render_table(result)
-        case MeasureFormat.json:
+        case OutputFormat.json:
             text = render_json(result)
-        case MeasureFormat.yaml:
+        case OutputFormat.yaml:
             text = render_profile_memory(result)
+        case _:  # the other formats are not among its --format choices
+            raise not_offered(fmt, "measure")
     emit(text, output, inputs=[p for p in (pidfile, config) if p is not None])
     return EXIT_OK
 
 
-def _measure_fpm(pool_file: Path, fmt: MeasureFormat, output: Path | None) -> int:
+def _measure_fpm(pool_file: Path, fmt: OutputFormat, output: Path | None) -> int:
     """`measure --fpm-pool`: the pool's first pool section, measured while it runs."""
     from capplan.fpm.pool import read_fpm_config
     from capplan.measure.fpm import measure_fpm
@@ -154,19 +151,21 @@ def _measure_fpm(pool_file: Path, fmt: MeasureFormat, output: Path | None) -> in
     pool = read_fpm_config(str(pool_file)).pools[0]
     result = measure_fpm(pool)
     match fmt:
-        case MeasureFormat.table:
+        case OutputFormat.table:
             text = render_fpm_table(result)
-        case MeasureFormat.json:
+        case OutputFormat.json:
             import json
 
             text = json.dumps(fpm_measurement_to_dict(result), indent=2) + "\n"
-        case MeasureFormat.yaml:
+        case OutputFormat.yaml:
             text = render_fpm_yaml(result)
+        case _:  # the other formats are not among its --format choices
+            raise not_offered(fmt, "measure")
     emit(text, output, inputs=[pool_file])
     return EXIT_OK
 
 
-def _config_mpm(config: Path | None) -> MpmName | None:
+def _config_mpm(config: Path | None) -> Mpm | None:
     """The MPM the config loads, for what the error log's messages mean (None without -c)."""
     if config is None:
         return None

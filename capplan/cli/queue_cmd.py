@@ -1,7 +1,7 @@
 """`capplan queue`: the queueing calculator (Erlang B/C, Allen-Cunneen waits, M/M/c/K blocking).
 
 Input: flags (servers, load or rate and service time, SCV, accept-queue capacity, P(wait)
-target). Output: a table or JSON (schema_version 1) of `capplan.queueing.calculator` metrics.
+target). Output: a table or JSON (schema_version 1) of `capplan.queueing.metrics` metrics.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 
 from capplan.cli.app import app
-from capplan.cli.common import Format, FormatOption, OutputOption, emit
+from capplan.cli.common import FormatOption, OutputOption, emit
 from capplan.errors import CapplanError
+from capplan.render.formats import OutputFormat, not_offered
 
 _MIN_TARGET = 1e-300
 _MAX_LOAD = 1e15
@@ -73,7 +74,7 @@ def queue_command(
             help="Target P(wait); also prints the smallest number of servers meeting it.",
         ),
     ] = None,
-    output_format: FormatOption = Format.table,
+    output_format: FormatOption = OutputFormat.table,
     output: OutputOption = None,
 ) -> None:
     """P(wait), mean and p99 wait and P(block) for C servers: Erlang C with Allen-Cunneen."""
@@ -113,7 +114,7 @@ def queue_command(
             "(server counts stay exact integers in binary64 below that)"
         )
 
-    from capplan.queueing.calculator import queue_metrics
+    from capplan.queueing.metrics import queue_metrics
 
     metrics = queue_metrics(
         servers,
@@ -124,13 +125,15 @@ def queue_command(
         target_wait=target_wait,
     )
     match output_format:
-        case Format.json:
-            from capplan.render.json import dumps
+        case OutputFormat.json:
+            from capplan.render.json_out import dumps
             from capplan.render.queue import queue_document
 
             text = dumps(queue_document(metrics))
-        case Format.table | Format.markdown:
+        case OutputFormat.table | OutputFormat.markdown:
             from capplan.render.queue import queue_table
 
-            text = queue_table(metrics, markdown=output_format is Format.markdown)
+            text = queue_table(metrics, markdown=output_format is OutputFormat.markdown)
+        case _:  # the other formats are not among its --format choices
+            raise not_offered(output_format, "queue")
     emit(text, output)

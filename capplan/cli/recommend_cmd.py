@@ -8,7 +8,6 @@ self-contained HTML page with charts.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +19,6 @@ from capplan.cli.common import (
     FpmPoolOption,
     HeadroomOption,
     OutputOption,
-    ReportFormat,
     ReportFormatOption,
     RequiredProfileOption,
     SomaxconnOption,
@@ -31,14 +29,8 @@ from capplan.cli.common import (
     profile_path,
     require_html,
 )
-
-
-class MpmSelection(StrEnum):
-    current = "current"
-    prefork = "prefork"
-    worker = "worker"
-    event = "event"
-    all = "all"
+from capplan.mpm_names import MpmChoice
+from capplan.render.formats import OutputFormat
 
 
 @app.command("recommend")
@@ -47,9 +39,9 @@ def recommend_command(
     *,
     profile: RequiredProfileOption,
     mpm: Annotated[
-        MpmSelection,
+        MpmChoice,
         typer.Option(help="MPMs to size: the config's own, one of them, or all three."),
-    ] = MpmSelection.all,
+    ] = MpmChoice.all,
     ram: Annotated[
         str | None,
         typer.Option(metavar="SIZE", help="Memory available to httpd (overrides memory.ram)."),
@@ -83,21 +75,21 @@ def recommend_command(
     ] = None,
     somaxconn: SomaxconnOption = None,
     fpm_pool: FpmPoolOption = None,
-    output_format: ReportFormatOption = ReportFormat.table,
+    output_format: ReportFormatOption = OutputFormat.table,
     output: OutputOption = None,
 ) -> None:
     """Recommend MPM settings that meet the profile's targets and fit in memory."""
     from capplan.pipeline import recommend_report
-    from capplan.render.report import render_report
+    from capplan.render.dispatch import render_report
     from capplan.units import parse_size_bytes
 
     check_output(output, [config, profile])
-    if output_format is ReportFormat.html:
+    if output_format is OutputFormat.html:
         require_html()
     report = recommend_report(
         str(config) if config is not None else None,
         profile_path(profile),
-        mpm=mpm.value,
+        mpm=mpm,
         ram_bytes=parse_size_bytes(ram) if ram is not None else None,
         defines=parse_defines(define),
         somaxconn=somaxconn,
@@ -107,11 +99,11 @@ def recommend_command(
         error_logs=[str(path) for path in error_log or ()],
         fpm_pool=str(fpm_pool) if fpm_pool is not None else None,
     )
-    if output_format is ReportFormat.html:
+    if output_format is OutputFormat.html:
         from capplan.pipeline import report_curves
         from capplan.render.html import render_report_html
 
         text = render_report_html(report, report_curves(report))
     else:
-        text = render_report(report, output_format.value)
+        text = render_report(report, output_format)
     emit(text, output, inputs=[p for p in (config, profile, *(error_log or ())) if p is not None])

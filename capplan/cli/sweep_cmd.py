@@ -9,7 +9,6 @@ charts.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -23,19 +22,13 @@ from capplan.cli.common import (
     SystemConfigArgument,
     check_output,
     emit,
+    format_option,
     parse_defines,
     profile_path,
     require_html,
 )
-from capplan.cli.recommend_cmd import MpmSelection
-
-
-class SweepFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
-    html = "html"
+from capplan.mpm_names import MpmChoice
+from capplan.render.formats import SWEEP_FORMATS, OutputFormat
 
 
 @app.command("sweep")
@@ -54,36 +47,36 @@ def sweep_command(
         ),
     ],
     mpm: Annotated[
-        MpmSelection,
+        MpmChoice,
         typer.Option(help="MPMs to show: the config's own, one of them, or all three."),
-    ] = MpmSelection.all,
+    ] = MpmChoice.all,
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
     output_format: Annotated[
-        SweepFormat,
-        typer.Option(
-            "--format", help="table, markdown, csv, json or html (needs the capplan[html] extra)."
+        OutputFormat,
+        format_option(
+            SWEEP_FORMATS, "table, markdown, csv, json or html (needs the capplan[html] extra)."
         ),
-    ] = SweepFormat.table,
+    ] = OutputFormat.table,
     output: OutputOption = None,
 ) -> None:
     """Sweep the rate, workers, keep-alive or times: capacity curves and where each target fails."""
     from capplan.pipeline import sweep_report
-    from capplan.render.sweep import render_sweep
+    from capplan.render.dispatch import render_sweep
 
     check_output(output, [config, profile])
-    if output_format is SweepFormat.html:
+    if output_format is OutputFormat.html:
         require_html()
     sweep = sweep_report(
         str(config) if config is not None else None,
         profile_path(profile),
         vary,
-        mpm=mpm.value,
+        mpm=mpm,
         defines=parse_defines(define),
         somaxconn=somaxconn,
     )
     emit(
-        render_sweep(sweep, output_format.value),
+        render_sweep(sweep, output_format),
         output,
         inputs=[p for p in (config, profile) if p is not None],
     )

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, replace
 
 from capplan.fpm.pool import FpmPool, PmStyle
+from capplan.mpm_settings import MpmSettings, PreforkSettings
 from capplan.profile import Php, TrafficProfile
-from capplan.settings import MpmSettings, PreforkSettings
 
 # php-fpm's defaults for a pool capplan proposes from nothing: Debian's and RHEL's stock pools
 # both use dynamic.

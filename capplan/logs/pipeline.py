@@ -61,7 +61,7 @@ def read_config(
 ) -> ConfigFacts:
     """Evaluate the config; take its LogFormat (when wanted) and its keep-alive settings."""
     from capplan.config.evaluator import evaluate_config
-    from capplan.mpm import effective_config
+    from capplan.effective import effective_config
 
     evaluated = evaluate_config(path, defines=defines)
     common = effective_config(evaluated).settings.common

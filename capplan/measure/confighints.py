@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from capplan.location import Location
-from capplan.settings import MPM_NAMES, MpmName
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MPM_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,7 @@ class ConfigHints:
     path: str
     pidfile: str | None
     pidfile_location: Location | None
-    mpm: MpmName | None
+    mpm: Mpm | None
     status_module: bool
     status_handler: bool  # some container has `SetHandler server-status`
     listen: tuple[tuple[str, int], ...]  # (address or "", port), in config order
@@ -38,7 +39,7 @@ def read_config_hints(config: str | os.PathLike[str]) -> ConfigHints:
     server_root = evaluated.server_root
     pidfile: str | None = None
     pidfile_location: Location | None = None
-    mpm: MpmName | None = None
+    mpm: Mpm | None = None
     status_module = status_handler = False
     listen: list[tuple[str, int]] = []
     for module in evaluated.modules:

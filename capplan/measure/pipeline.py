@@ -44,7 +44,8 @@ from capplan.measure.status import (
     first_sample,
     second_sample,
 )
-from capplan.settings import MPM_NAMES, MpmName
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MPM_NAMES
 
 DEFAULT_STATUS_PATH = "/server-status?auto"
 # Children whose smaps are read for thread stacks: enough to average out one odd child, few
@@ -58,7 +59,7 @@ _V_MPM = re.compile(r"^Server MPM:[ \t]*(\w*)", re.MULTILINE)
 class Measurement:
     """Everything `capplan measure` found; None where a figure could not be measured."""
 
-    mpm: MpmName | None
+    mpm: Mpm | None
     mpm_evidence: str
     parent_pid: int | None
     found_by: str
@@ -76,7 +77,7 @@ class Measurement:
         return self.mem_total_bytes
 
 
-def _mpm_from_maps(fs: ProcFS, pids: tuple[int, ...]) -> tuple[MpmName | None, bool]:
+def _mpm_from_maps(fs: ProcFS, pids: tuple[int, ...]) -> tuple[Mpm | None, bool]:
     """The MPM module mapped into the server (Debian/RHEL load it as a DSO); (mpm, any readable)."""
     readable = False
     for pid in pids:
@@ -91,14 +92,14 @@ def _mpm_from_maps(fs: ProcFS, pids: tuple[int, ...]) -> tuple[MpmName | None, b
     return None, readable
 
 
-def _as_mpm(name: str) -> MpmName | None:
+def _as_mpm(name: str) -> Mpm | None:
     for mpm in MPM_NAMES:
         if mpm == name.lower():
             return mpm
     return None
 
 
-def _mpm_from_binary(fs: ProcFS, pid: int) -> MpmName | None:
+def _mpm_from_binary(fs: ProcFS, pid: int) -> Mpm | None:
     """`httpd -V`'s "Server MPM" for a binary with a built-in MPM (no mod_mpm_*.so mapped)."""
     if fs.root != Path("/"):
         return None
@@ -110,7 +111,7 @@ def _mpm_from_binary(fs: ProcFS, pid: int) -> MpmName | None:
     return mpm_from_version_text(proc.stdout)
 
 
-def mpm_from_version_text(text: str) -> MpmName | None:
+def mpm_from_version_text(text: str) -> Mpm | None:
     """The "Server MPM:" line of `httpd -V`; empty (None) when the MPM is a loadable module."""
     match = _V_MPM.search(text)
     return _as_mpm(match.group(1)) if match else None
@@ -124,7 +125,7 @@ _PROCESS_EVIDENCE = frozenset(
 
 def detect_mpm(
     fs: ProcFS, server: ServerProcesses, hints: ConfigHints | None
-) -> tuple[MpmName | None, str]:
+) -> tuple[Mpm | None, str]:
     """The MPM and the evidence for it: mapped DSO, config, `-V`, then the children's threads."""
     pids = (server.parent.pid, *(c.pid for c in server.children[:1]))
     mpm, maps_readable = _mpm_from_maps(fs, pids)
@@ -138,7 +139,7 @@ def detect_mpm(
         if mpm is not None:
             return mpm, "built in (httpd -V)"
     if server.children and all(c.threads == 1 for c in server.children):
-        return "prefork", "single-threaded children"
+        return Mpm.prefork, "single-threaded children"
     if any(c.threads > 1 for c in server.children):
         return None, "multi-threaded children (worker or event)"
     return None, "unknown"
@@ -215,7 +216,9 @@ def _read(fs: ProcFS, target: _Target, notes: list[str]) -> Measurement:
         raise CapplanError(f"PID {server.parent.pid} exited during the measurement")
     children = tuple(r for c in server.children if (r := _reading(fs, c, notes)) is not None)
     mpm, evidence = detect_mpm(fs, server, target.hints)
-    threaded = mpm in ("worker", "event") or (mpm is None and any(c.threads > 1 for c in children))
+    threaded = mpm in (Mpm.worker, Mpm.event) or (
+        mpm is None and any(c.threads > 1 for c in children)
+    )
     stacks = _stack_samples(fs, children, notes) if threaded else ()
     figures = derive_memory(parent, children, threaded=threaded, stacks=stacks)
     notes.extend(figures.warnings)
@@ -264,7 +267,7 @@ def _with(
     *,
     warnings: tuple[str, ...],
     scoreboard: Scoreboard | None = None,
-    mpm: MpmName | None = None,
+    mpm: Mpm | None = None,
     evidence: str | None = None,
 ) -> Measurement:
     return Measurement(
@@ -422,10 +425,10 @@ def measurement_to_profile_memory(m: Measurement) -> dict[str, int]:
         out["shared"] = figures.shared_bytes
     cost = figures.thread_cost
     match m.mpm:
-        case "prefork":
+        case Mpm.prefork:
             if figures.private is not None:
                 out["prefork_process"] = figures.private.mean_bytes
-        case "worker" | "event" | None:
+        case Mpm.worker | Mpm.event | None:
             # None: threaded children whose MPM could not be told (worker or event).
             if cost is not None:
                 out["threaded_process"] = cost.process_base_bytes

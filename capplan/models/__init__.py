@@ -25,20 +25,20 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, assert_never
 
-from capplan.models.targets import TargetResult, evaluate_targets, wait_probability_value
+from capplan.models.targets import Target, TargetResult, evaluate_targets, wait_probability_value
 from capplan.models.types import EventDetail, MemoryFootprint, MpmMetrics, Scoreboard
-from capplan.profile import TrafficProfile
-from capplan.settings import (
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import (
     MPM_NAMES,
     CommonSettings,
     EffectiveConfig,
     EventSettings,
-    MpmName,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,
     threaded_settings,
 )
+from capplan.profile import TrafficProfile
 
 if TYPE_CHECKING:
     from capplan.models.http2 import Http2Setup
@@ -48,6 +48,7 @@ __all__ = [
     "MemoryFootprint",
     "MpmMetrics",
     "Scoreboard",
+    "Target",
     "TargetResult",
     "evaluate",
     "evaluate_all",
@@ -93,19 +94,19 @@ def _evaluate_mpm(settings: MpmSettings, profile: TrafficProfile) -> MpmMetrics:
             assert_never(settings)
 
 
-def offered_load_erlangs(mpm: MpmName, common: CommonSettings, profile: TrafficProfile) -> float:
+def offered_load_erlangs(mpm: Mpm, common: CommonSettings, profile: TrafficProfile) -> float:
     """The worker-holding load `MpmMetrics.offered_load_erlangs` of `mpm` under these keep-alive
     settings, without evaluating a size: it does not depend on the workers (prefork and worker:
     connections × their holding time; event: requests × the worker time)."""
-    if profile.visits.http2_share > 0.0 and mpm != "prefork":
+    if profile.visits.http2_share > 0.0 and mpm is not Mpm.prefork:
         # HTTP/2 visits as the MPM sees them (mod_http2 loaded and offered, as `evaluate`
         # assumes without a setup); prefork serves them as HTTP/1.1.
         from capplan.models.http2 import mpm_view
 
         profile = mpm_view(profile)
-    if mpm == "event":
+    if mpm is Mpm.event:
         return profile.traffic.requests_per_second * profile.traffic.worker_time_s
-    from capplan.models.common import pooled_offered_load
+    from capplan.models.pooled import pooled_offered_load
 
     return pooled_offered_load(profile, common)
 
@@ -137,11 +138,11 @@ def _threaded_shape(current: MpmSettings) -> tuple[int, int, int, int, int, int]
             assert_never(current)
 
 
-def map_settings(current: MpmSettings, target: MpmName) -> MpmSettings:
+def map_settings(current: MpmSettings, target: Mpm) -> MpmSettings:
     """`current` carried over to the MPM `target` with the same total workers (module docstring)."""
     common: CommonSettings = current.common
     workers = current.workers
-    if target == "prefork":
+    if target is Mpm.prefork:
         if isinstance(current, PreforkSettings):
             return current
         defaults = PreforkSettings()
@@ -153,9 +154,9 @@ def map_settings(current: MpmSettings, target: MpmName) -> MpmSettings:
             max_spare_servers=defaults.max_spare_servers,
             common=common,
         )
-    if target == "worker" and isinstance(current, WorkerSettings):
+    if target is Mpm.worker and isinstance(current, WorkerSettings):
         return current
-    if target == "event" and isinstance(current, EventSettings):
+    if target is Mpm.event and isinstance(current, EventSettings):
         return current
     tpc, thread_limit, server_limit, start, min_spare, max_spare = _threaded_shape(current)
     processes = max(1, math.ceil(workers / tpc))
@@ -177,7 +178,7 @@ def map_settings(current: MpmSettings, target: MpmName) -> MpmSettings:
 
 def evaluate_all(
     effective: EffectiveConfig | None, profile: TrafficProfile
-) -> dict[MpmName, MpmMetrics]:
+) -> dict[Mpm, MpmMetrics]:
     """All three MPMs for one profile: the config's own MPM as configured, the others mapped."""
     setup = None
     if profile.visits.http2_share > 0.0:
@@ -185,10 +186,10 @@ def evaluate_all(
 
         setup = setup_from(effective)
     if effective is None:
-        defaults: dict[MpmName, MpmSettings] = {
-            "prefork": PreforkSettings(),
-            "worker": WorkerSettings(),
-            "event": EventSettings(),
+        defaults: dict[Mpm, MpmSettings] = {
+            Mpm.prefork: PreforkSettings(),
+            Mpm.worker: WorkerSettings(),
+            Mpm.event: EventSettings(),
         }
         return {name: evaluate(defaults[name], profile, setup) for name in MPM_NAMES}
     return {

@@ -9,8 +9,8 @@ an `EventDetail`. Two coupled resources:
   the least fixed point of §4.4, at the load the children carry (the requests of the connections
   their slots hold);
 * connection slots: a process accepts while `conns - lingering < TPC + F * idle` (F5, F6); the
-  probability that no process can accept is P_limit (§4.3, `capplan.models.slots`), and the wait
-  of a new connection for a slot or a worker is that of a delay system per child
+  probability that no process can accept is P_limit (§4.3, `capplan.models.slot_limit`), and the
+  wait of a new connection for a slot or a worker is that of a delay system per child
   (`capplan.models.slot_wait`).
 """
 
@@ -19,11 +19,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from capplan.models.common import clamp_probability, clamped_holding_time, holding_inputs
 from capplan.models.memory import threaded_memory
+from capplan.models.pooled import clamp_probability, clamped_holding_time, holding_inputs
+from capplan.models.slot_limit import connection_limit
 from capplan.models.slot_wait import serving_places, slot_wait, with_reconnections
-from capplan.models.slots import connection_limit
 from capplan.models.types import EventDetail, MpmMetrics, Scoreboard
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import TrafficProfile
 from capplan.queueing import (
     HoldingTime,
@@ -32,7 +34,6 @@ from capplan.queueing import (
     erlang_c,
     poisson_quantile,
 )
-from capplan.settings import CommonSettings, EventSettings
 
 _FIXED_POINT_RTOL = 1e-12
 _FIXED_POINT_MAX_STEPS = 10_000
@@ -250,7 +251,7 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         wait_for_slot_probability=(1.0 - wait.p_worker) * wait.p_slot,
     )
     return MpmMetrics(
-        mpm="event",
+        mpm=Mpm.event,
         settings=settings,
         profile=profile,
         workers=c,

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from capplan.http2 import DEFAULT_MAX_SESSION_STREAMS
 from capplan.models.types import MpmMetrics
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EffectiveConfig, MpmSettings, PreforkSettings
 from capplan.profile import Traffic, TrafficProfile
-from capplan.settings import EffectiveConfig, MpmName, MpmSettings, PreforkSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from capplan.http2 import Http2Settings
 
 # Threads above H2MinWorkers exit after H2MaxWorkerIdleSeconds (600 s by default) idle: the pool
@@ -305,13 +308,13 @@ def last_stream_wait_s(workers: int, load: float, service_s: float, scv: float, 
     return batch_pool(workers, load, k).last_wait * service_s * (1.0 + scv) / 2.0
 
 
-def inactive_reason(mpm: MpmName, setup: Http2Setup, settings: MpmSettings) -> str:
+def inactive_reason(mpm: Mpm, setup: Http2Setup, settings: MpmSettings) -> str:
     """Why HTTP/2 visits are served as HTTP/1.1 under this MPM and setup ("" when they are not)."""
     if not setup.loaded:
         return "mod_http2 is not loaded: browsers use HTTP/1.1"
     if not setup.offered:
         return "no server lists h2 or h2c in Protocols: browsers use HTTP/1.1"
-    if mpm == "prefork":
+    if mpm is Mpm.prefork:
         return (
             "prefork: mod_http2 declines to negotiate HTTP/2 (AH10034), so browsers use "
             "HTTP/1.1, up to 6 connections each, every one holding a process"
@@ -326,11 +329,11 @@ def inactive_reason(mpm: MpmName, setup: Http2Setup, settings: MpmSettings) -> s
 
 
 def with_http2(
-    mpm: MpmName,
+    mpm: Mpm,
     settings: MpmSettings,
     profile: TrafficProfile,
     setup: Http2Setup,
-    evaluate_mpm: Any,
+    evaluate_mpm: Callable[[MpmSettings, TrafficProfile], MpmMetrics],
 ) -> MpmMetrics:
     """The MPM's metrics for a profile with HTTP/2 visits, and their `Http2Detail`.
 
@@ -367,7 +370,7 @@ def with_http2(
             setup=setup,
         )
         return replace(metrics, http2=detail)
-    from capplan.models.common import clamped_holding_time, holding_inputs
+    from capplan.models.pooled import clamped_holding_time, holding_inputs
     from capplan.queueing import poisson_quantile
 
     t = profile.traffic
@@ -384,7 +387,7 @@ def with_http2(
     metrics = replace(evaluate_mpm(settings, seen), profile=profile)
     burst_s = burst_moments(t.service_time_s, t.service_time_scv, k)[0] + delay_s
     sessions = _session_profile(profile, extra_burst_s=delay_s)
-    linger = 0.0 if mpm == "event" else profile.visits.linger_s
+    linger = 0.0 if mpm is Mpm.event else profile.visits.linger_s
     ht = clamped_holding_time(holding_inputs(sessions, settings.common, linger_s=linger))
     burst_rate = sessions.traffic.requests_per_second
     session_rate = burst_rate / ht.requests_per_conn
@@ -392,7 +395,7 @@ def with_http2(
     idle_mean = session_rate * ht.mean_idle_s
     # worker: a session holds its thread for its whole life; event: only while streams are open
     # (h2_session.c returns an idle session to the MPM, "returning to mpm c1 monitoring").
-    held = burst_rate * burst_s if mpm == "event" else open_mean
+    held = burst_rate * burst_s if mpm is Mpm.event else open_mean
     peak = poisson_quantile(THREAD_PEAK_QUANTILE, per_child) if per_child > 0 else 0
     threads = min(high, max(low, peak))
     thread_bytes = profile.memory.thread_bytes
@@ -477,7 +480,7 @@ _MAX_H2_WORKERS = 100_000
 
 
 def size_h2_workers(
-    mpm: MpmName,
+    mpm: Mpm,
     settings: MpmSettings,
     profile: TrafficProfile,
     setup: Http2Setup,
@@ -498,7 +501,7 @@ def size_h2_workers(
     per_child = load / max(1, processes)
     k = streams_per_burst(profile)
     warnings = [reason] if reason else []
-    if reason and (not setup.loaded or not setup.offered or mpm == "prefork"):
+    if reason and (not setup.loaded or not setup.offered or mpm is Mpm.prefork):
         return Http2Sizing(False, low, high, 0, 0.0, 0.0, (), tuple(warnings))
 
     def ok(c: int) -> bool:
@@ -541,17 +544,3 @@ def size_h2_workers(
         directives=directives,
         warnings=tuple(warnings),
     )
-
-
-def sizing_to_dict(sizing: Http2Sizing) -> dict[str, Any]:
-    """`recommendation.http2` in the JSON report."""
-    return {
-        "active": sizing.active,
-        "h2_min_workers": sizing.min_workers,
-        "h2_max_workers": sizing.max_workers,
-        "h2_max_workers_needed": sizing.needed,
-        "h2_workers_busy_per_child": sizing.busy_per_child,
-        "stream_wait_probability": sizing.stream_wait_probability,
-        "directives": dict(sizing.directives),
-        "warnings": list(sizing.warnings),
-    }

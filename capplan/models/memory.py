@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 
 from capplan.models.types import MemoryFootprint
+from capplan.mpm_settings import EventSettings, PreforkSettings, WorkerSettings
 from capplan.profile import Memory, TrafficProfile
-from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
 
 # The one-sided 95 % quantile of the normal distribution.
 SPREAD_QUANTILE = 1.645

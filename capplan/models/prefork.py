@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from capplan.models.common import pooled_metrics
 from capplan.models.memory import prefork_memory
+from capplan.models.pooled import pooled_metrics
 from capplan.models.types import MpmMetrics
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import PreforkSettings
 from capplan.profile import TrafficProfile
-from capplan.settings import PreforkSettings
 
 
 def evaluate(settings: PreforkSettings, profile: TrafficProfile) -> MpmMetrics:
@@ -23,7 +24,7 @@ def evaluate(settings: PreforkSettings, profile: TrafficProfile) -> MpmMetrics:
     # NOTE: prefork.c `child_main()` only calls accept() from an idle child (F10), so waiting
     # connections queue in the kernel, not in httpd.
     return pooled_metrics(
-        "prefork",
+        Mpm.prefork,
         settings,
         profile,
         threads_per_child=1,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from capplan.models.types import MpmMetrics
 from capplan.profile import Memory, Targets, TrafficProfile
@@ -23,13 +24,30 @@ _RATE_GROWTH_LIMIT = 2.0**40
 Metric = Callable[[MpmMetrics], float]
 
 
+class Target(StrEnum):
+    """The targets a profile sets under `targets:`; the value is the profile's key and the name the
+    JSON report, JUnit and the sweep's CSV use."""
+
+    max_wait_probability = "max_wait_probability"
+    max_wait = "max_wait"
+    max_block_probability = "max_block_probability"
+    max_connection_limit_probability = "max_connection_limit_probability"
+    max_memory_fraction = "max_memory_fraction"
+
+    @property
+    def is_memory(self) -> bool:
+        """Memory is the one target that does not depend on the rate (and adding processes
+        makes it worse, not better)."""
+        return self is Target.max_memory_fraction
+
+
 @dataclass(frozen=True, slots=True)
 class TargetResult:
     """One target's outcome. `value` and `limit` share the target's unit (a probability, or a
     fraction of memory.ram); `met` is `value <= limit`. `value_of` is the metric the target
     checks (None for memory), which `target_max_rate_per_s` bisects on."""
 
-    target: str
+    target: Target
     limit: float
     value: float
     met: bool
@@ -128,22 +146,24 @@ def evaluate_targets(
         targets = targets.targets
     if memory is None:
         memory = metrics.profile.memory
-    checks: list[tuple[str, float, Metric]] = []
+    checks: list[tuple[Target, float, Metric]] = []
     if targets.max_wait_probability is not None:
         checks.append(
-            ("max_wait_probability", targets.max_wait_probability, wait_probability_value)
+            (Target.max_wait_probability, targets.max_wait_probability, wait_probability_value)
         )
     if targets.max_wait is not None:
         wait_s = targets.max_wait.time_s
         checks.append(
-            ("max_wait", targets.max_wait.probability, lambda m: m.p_wait_exceeds(wait_s))
+            (Target.max_wait, targets.max_wait.probability, lambda m: m.p_wait_exceeds(wait_s))
         )
     if targets.max_block_probability is not None:
-        checks.append(("max_block_probability", targets.max_block_probability, lambda m: m.p_block))
+        checks.append(
+            (Target.max_block_probability, targets.max_block_probability, lambda m: m.p_block)
+        )
     if targets.max_connection_limit_probability is not None and metrics.event is not None:
         checks.append(
             (
-                "max_connection_limit_probability",
+                Target.max_connection_limit_probability,
                 targets.max_connection_limit_probability,
                 _connection_limit_value,
             )
@@ -155,5 +175,5 @@ def evaluate_targets(
     if targets.max_memory_fraction is not None and memory.ram_bytes:
         fraction = metrics.memory_bytes / memory.ram_bytes
         limit = targets.max_memory_fraction
-        results.append(TargetResult("max_memory_fraction", limit, fraction, fraction <= limit))
+        results.append(TargetResult(Target.max_memory_fraction, limit, fraction, fraction <= limit))
     return tuple(results)

@@ -12,8 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MpmSettings
 from capplan.profile import TrafficProfile
-from capplan.settings import MpmName, MpmSettings
 
 if TYPE_CHECKING:
     from capplan.models.http2 import Http2Detail
@@ -97,7 +98,7 @@ class MpmMetrics:
     `memory_bytes` is the worst case (`memory.worst_bytes`).
     """
 
-    mpm: MpmName
+    mpm: Mpm
     settings: MpmSettings
     profile: TrafficProfile
     workers: int

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from capplan.models.common import pooled_metrics
 from capplan.models.memory import threaded_memory
+from capplan.models.pooled import pooled_metrics
 from capplan.models.types import MpmMetrics
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import WorkerSettings
 from capplan.profile import TrafficProfile
-from capplan.settings import WorkerSettings
 
 
 def evaluate(settings: WorkerSettings, profile: TrafficProfile) -> MpmMetrics:
@@ -22,7 +23,7 @@ def evaluate(settings: WorkerSettings, profile: TrafficProfile) -> MpmMetrics:
     # NOTE: worker.c's listener waits in `ap_queue_info_wait_for_idler()` before accepting (F10):
     # the threads of all processes form one pool for new connections.
     return pooled_metrics(
-        "worker",
+        Mpm.worker,
         settings,
         profile,
         threads_per_child=settings.threads_per_child,

@@ -12,16 +12,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from capplan.models import MpmMetrics, wait_probability_value
+from capplan.models import MpmMetrics, Target, wait_probability_value
+from capplan.mpm_names import Mpm
 from capplan.render.format import PROBABILITY_FLOOR, format_bytes, format_number
 from capplan.render.sweep import axis_value_words
 from capplan.render.words import EVENT_WAIT_LABEL, human_percent, target_label
-from capplan.settings import MpmName
 from capplan.sweep import Curves, Sweep, SweepRow
 
 if TYPE_CHECKING:
+    from capplan.advice import Report
     from capplan.compare import Comparison
-    from capplan.report import Report
 
 GIB = float(1 << 30)
 # Axis titles, with units, of the quantities a sweep may vary.
@@ -75,7 +75,7 @@ def _probability(value: float) -> float:
     return min(1.0, max(PROBABILITY_FLOOR, value))
 
 
-def _groups(sweep: Sweep) -> list[tuple[str, list[tuple[MpmName, list[SweepRow]]]]]:
+def _groups(sweep: Sweep) -> list[tuple[str, list[tuple[Mpm, list[SweepRow]]]]]:
     """Rows by the values of every axis but the first: [(suffix, [(mpm, rows)])]."""
     first = sweep.axes[0].name
     others = list(sweep.axes[1:])
@@ -171,7 +171,9 @@ def _probability_chart(
 def wait_chart(sweeps: Sequence[tuple[str, Sweep]], key: str = "p_wait") -> Chart:
     """P(wait) (the value checked against max_wait_probability) per MPM, target marked."""
     profile = sweeps[0][1].profile
-    caption = f"{target_label('max_wait_probability', profile)}; for event, {EVENT_WAIT_LABEL}."
+    caption = (
+        f"{target_label(Target.max_wait_probability, profile)}; for event, {EVENT_WAIT_LABEL}."
+    )
     return _probability_chart(
         sweeps,
         key,
@@ -186,7 +188,7 @@ def block_chart(sweeps: Sequence[tuple[str, Sweep]], key: str = "p_block") -> Ch
     """P(accept queue full) per MPM, target marked."""
     profile = sweeps[0][1].profile
     caption = (
-        f"{target_label('max_block_probability', profile)}: a new connection's SYN is dropped "
+        f"{target_label(Target.max_block_probability, profile)}: a new connection's SYN is dropped "
         "and retried after about 1 s."
     )
     return _probability_chart(

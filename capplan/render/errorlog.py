@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from capplan.errorlog import ErrorLogEvidence, MessageCount, how_often, meaning
+from capplan.render.formats import OutputFormat
 from capplan.render.table import render_table
 
 if TYPE_CHECKING:
-    from capplan.settings import MpmName
+    from capplan.mpm_names import Mpm
 
 _HOURS_SHOWN = 12
 
@@ -27,9 +28,7 @@ def _busiest_hours(count: MessageCount) -> str:
     return ", ".join(f"{hour} ×{n}" for hour, n in sorted(ranked))
 
 
-def evidence_text(
-    evidence: ErrorLogEvidence, mpm: MpmName | None, *, markdown: bool = False
-) -> str:
+def evidence_text(evidence: ErrorLogEvidence, mpm: Mpm | None, *, markdown: bool = False) -> str:
     """The error-log section of a report: one row per message found, then what each means."""
     heading = "## " if markdown else ""
     files = ", ".join(evidence.paths)
@@ -76,7 +75,7 @@ def evidence_text(
     return "\n".join(lines) + "\n"
 
 
-def evidence_document(evidence: ErrorLogEvidence, mpm: MpmName | None) -> dict[str, Any]:
+def evidence_document(evidence: ErrorLogEvidence, mpm: Mpm | None) -> dict[str, Any]:
     """`{files, lines, messages: {code: {mpm, kind, message, count, first, last, per_hour,
     undated, meaning}}}`; times in ISO 8601 (the log's local time, as httpd wrote it)."""
     return {
@@ -103,7 +102,7 @@ def evidence_document(evidence: ErrorLogEvidence, mpm: MpmName | None) -> dict[s
     }
 
 
-def evidence_yaml_comments(evidence: ErrorLogEvidence, mpm: MpmName | None) -> str:
+def evidence_yaml_comments(evidence: ErrorLogEvidence, mpm: Mpm | None) -> str:
     """The evidence as YAML comment lines, so a `memory:` section stays valid YAML."""
     text = evidence_text(evidence, mpm)
     return "\n".join(f"# {line}".rstrip() for line in text.splitlines()) + "\n"
@@ -114,8 +113,8 @@ def measure_report(
     *,
     measured_document: dict[str, Any] | None,
     evidence: ErrorLogEvidence,
-    mpm: MpmName | None,
-    fmt: str,
+    mpm: Mpm | None,
+    fmt: OutputFormat,
     unmeasured: str | None,
 ) -> str:
     """`capplan measure --error-log`: the measurement (when a server was measured) and the log.
@@ -123,7 +122,7 @@ def measure_report(
     `measured_text` is the measurement rendered in `fmt` (table or yaml), `measured_document` its
     JSON object; `unmeasured` says why no server was measured (the log is still reported).
     """
-    if fmt == "json":
+    if fmt is OutputFormat.json:
         import json
 
         document: dict[str, Any] = dict(measured_document or {"schema_version": 1})
@@ -132,7 +131,7 @@ def measure_report(
         document["error_log"] = evidence_document(evidence, mpm)
         return json.dumps(document, indent=2, allow_nan=False) + "\n"
     parts = []
-    if fmt == "yaml":
+    if fmt is OutputFormat.yaml:
         if unmeasured is not None:
             parts.append(f"# no running httpd measured: {unmeasured}\n")
         if measured_text is not None:
@@ -143,5 +142,5 @@ def measure_report(
         parts.append(f"No running httpd measured: {unmeasured}\n")
     if measured_text is not None:
         parts.append(measured_text.rstrip("\n") + "\n")
-    parts.append(evidence_text(evidence, mpm, markdown=fmt == "markdown"))
+    parts.append(evidence_text(evidence, mpm, markdown=fmt is OutputFormat.markdown))
     return "\n".join(parts)

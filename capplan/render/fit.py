@@ -13,7 +13,8 @@ from typing import Any
 
 from capplan.fit import Figure, FitReport, MpmFit, directives
 from capplan.render.format import format_bytes, format_number, format_probability
-from capplan.render.json import SCHEMA_VERSION
+from capplan.render.formats import OutputFormat, not_offered
+from capplan.render.json_out import SCHEMA_VERSION
 from capplan.render.table import render_table
 
 _SOURCE_WORDS = {
@@ -213,7 +214,7 @@ def _fit_dict(fit: MpmFit) -> dict[str, Any]:
 
 def fit_document(report: FitReport) -> dict[str, Any]:
     """The JSON report: inputs with their sources, then `mpms.<mpm>` as above."""
-    from capplan.render.json import config_to_dict
+    from capplan.render.json_out import config_to_dict
 
     reserve: dict[str, Any] = {"bytes": report.reserve.bytes, "source": report.reserve.source}
     others = report.reserve.others
@@ -244,8 +245,12 @@ def fit_document(report: FitReport) -> dict[str, Any]:
     }
 
 
-def render_fit(report: FitReport, fmt: str) -> str:
+def render_fit(report: FitReport, fmt: OutputFormat) -> str:
     """`table`, `markdown` or `json`."""
-    if fmt == "json":
-        return json.dumps(fit_document(report), indent=2, allow_nan=False) + "\n"
-    return render_fit_text(report, markdown=fmt == "markdown")
+    match fmt:
+        case OutputFormat.json:
+            return json.dumps(fit_document(report), indent=2, allow_nan=False) + "\n"
+        case OutputFormat.table | OutputFormat.markdown:
+            return render_fit_text(report, markdown=fmt is OutputFormat.markdown)
+        case _:  # the other formats are not among its --format choices
+            raise not_offered(fmt, "fit")

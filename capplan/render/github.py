@@ -1,14 +1,14 @@
 """Renderer: a `check` report → GitHub Actions workflow commands.
 
-Input: `capplan.report.Report` from `check_report`. Output: one `::error file=…,line=…::` line per
+Input: `capplan.advice.Report` from `check_report`. Output: one `::error file=…,line=…::` line per
 directive that must change, pointing at the line that sets it (`Fix.location`), or one `::notice::`
 line when every target holds. Values are escaped as the workflow-command format requires.
 """
 
 from __future__ import annotations
 
+from capplan.advice import Report
 from capplan.render.words import fix_message
-from capplan.report import Report
 
 
 def escape_data(text: str) -> str:

@@ -17,16 +17,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from capplan.errors import CapplanError
+from capplan.mpm_names import Mpm
 from capplan.render.charts import Chart, comparison_charts, report_charts, sweep_charts
 from capplan.render.sweep import legend_lines, summary_lines, sweep_table, sweep_title
 
 if TYPE_CHECKING:
+    from capplan.advice import Report
     from capplan.compare import Comparison
-    from capplan.report import Report
     from capplan.sweep import Curves, Sweep
 
 # One colour per MPM (colour-blind safe, Okabe-Ito), the same in every chart.
-MPM_COLOURS = {"prefork": "#D55E00", "worker": "#0072B2", "event": "#009E73"}
+MPM_COLOURS = {Mpm.prefork: "#D55E00", Mpm.worker: "#0072B2", Mpm.event: "#009E73"}
 OTHER_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 MARK_COLOURS = {"x": "#555555", "y": "#B00020"}
 

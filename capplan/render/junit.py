@@ -1,6 +1,6 @@
 """Renderer: a `check` report → JUnit XML, one testcase per target, for CI dashboards.
 
-Input: `capplan.report.Report` from `check_report`. Output: the XML document as `str`
+Input: `capplan.advice.Report` from `check_report`. Output: the XML document as `str`
 (deterministic: no timestamps, no host names, no durations).
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from capplan.advice import Report
 from capplan.render.words import describe_target, fix_message
-from capplan.report import Report
 
 
 def render_junit(report: Report) -> str:

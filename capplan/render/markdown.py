@@ -7,9 +7,9 @@ The layout is shared with the terminal tables (`capplan.render.report_table`).
 
 from __future__ import annotations
 
+from capplan.advice import Report
 from capplan.compare import Comparison
 from capplan.render.report_table import render_comparison_table, render_report_table
-from capplan.report import Report
 
 
 def render_report_markdown(report: Report) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from capplan.queueing.calculator import QueueMetrics
+from capplan.queueing.metrics import QueueMetrics
 from capplan.render.format import format_number, format_probability, format_seconds
 from capplan.render.table import render_table
 

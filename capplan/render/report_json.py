@@ -1,6 +1,6 @@
 """JSON renderer of reports: `Report` / `Comparison` → the design's schema_version 1 document.
 
-Input: frozen reports from `capplan.report`. Output: plain dicts (validated in the tests against
+Input: frozen reports from `capplan.advice`. Output: plain dicts (validated in the tests against
 the shipped `report_schema.json`) and JSON text. Infinite values become null (an unstable system
 also carries `stable: false`); NaN never reaches the output (`dumps` refuses it).
 """
@@ -12,14 +12,14 @@ import math
 from importlib import resources
 from typing import Any
 
+from capplan.advice import Recommendation, Report, Verdict
 from capplan.compare import Comparison
 from capplan.models import TargetResult
 from capplan.recommend import Change, MpmOption
-from capplan.render.json import SCHEMA_VERSION, config_to_dict, dumps
+from capplan.render.json_out import SCHEMA_VERSION, config_to_dict, dumps
 from capplan.render.metrics import metrics_to_dict
 from capplan.render.profile import profile_to_dict
 from capplan.render.words import fix_message, report_reasons
-from capplan.report import Recommendation, Report, Verdict
 
 
 def finite(value: float | None) -> float | None:
@@ -58,10 +58,19 @@ def change_to_dict(change: Change) -> dict[str, str]:
 
 
 def _http2_sizing(recommendation: Recommendation) -> dict[str, Any]:
-    from capplan.models.http2 import sizing_to_dict
-
-    assert recommendation.http2 is not None
-    return sizing_to_dict(recommendation.http2)
+    """`recommendation.http2` in the JSON report."""
+    sizing = recommendation.http2
+    assert sizing is not None
+    return {
+        "active": sizing.active,
+        "h2_min_workers": sizing.min_workers,
+        "h2_max_workers": sizing.max_workers,
+        "h2_max_workers_needed": sizing.needed,
+        "h2_workers_busy_per_child": sizing.busy_per_child,
+        "stream_wait_probability": sizing.stream_wait_probability,
+        "directives": dict(sizing.directives),
+        "warnings": list(sizing.warnings),
+    }
 
 
 def recommendation_to_dict(report: Report, recommendation: Recommendation) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Text renderer of reports: `Report` / `Comparison` → aligned tables (terminal or markdown).
 
-Input: frozen reports from `capplan.report` and `capplan.compare`. Output: `str`. Tables go through
+Input: frozen reports from `capplan.advice` and `capplan.compare`. Output: `str`. Tables go through
 `capplan.render.table.render_table` (tabulate's one home); numbers through
 `capplan.render.format`. `markdown=True` gives GitHub tables, headings and a fenced snippet (the
 `markdown` format, for pull-request comments); otherwise plain text for a terminal.
@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from capplan.advice import Report
 from capplan.compare import COMPARE_METRICS, Comparison, Row
 from capplan.models import MpmMetrics
 from capplan.models.metrics import METRICS
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import MpmOption
 from capplan.render.format import (
@@ -34,8 +37,6 @@ from capplan.render.words import (
     target_label,
     target_value_words,
 )
-from capplan.report import Report
-from capplan.settings import MpmSettings
 from capplan.snippet import mpm_of
 
 # One label per metric (the JSON keys stay as they are).
@@ -141,7 +142,7 @@ def _option_row(option: MpmOption) -> list[str]:
     settings = shown.settings
     shape = (
         f"{settings.processes}"
-        if mpm_of(settings) == "prefork"
+        if mpm_of(settings) is Mpm.prefork
         else f"{settings.processes} × {settings.workers // max(settings.processes, 1)}"
     )
     return [

@@ -13,9 +13,10 @@ import io
 import math
 from typing import Any
 
-from capplan.models import wait_probability_value
+from capplan.models import Target, wait_probability_value
+from capplan.mpm_names import Mpm
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
-from capplan.render.json import SCHEMA_VERSION, dumps
+from capplan.render.json_out import SCHEMA_VERSION
 from capplan.render.metrics import metrics_to_dict
 from capplan.render.report_json import finite, target_to_dict
 from capplan.render.words import EVENT_WAIT_LABEL, target_label, target_value_words
@@ -23,11 +24,11 @@ from capplan.sweep import Axis, FirstFailure, Sweep, SweepRow
 
 # Short names of the targets in the `missed` cells, said in full under the table.
 TARGET_SHORT = {
-    "max_wait_probability": "wait",
-    "max_wait": "wait>t",
-    "max_block_probability": "block",
-    "max_connection_limit_probability": "limit",
-    "max_memory_fraction": "memory",
+    Target.max_wait_probability: "wait",
+    Target.max_wait: "wait>t",
+    Target.max_block_probability: "block",
+    Target.max_connection_limit_probability: "limit",
+    Target.max_memory_fraction: "memory",
 }
 
 
@@ -57,7 +58,7 @@ def failure_words(sweep: Sweep, failure: FirstFailure) -> str:
     the first point misses it, and where it is met again (`; met from MaxRequestWorkers
     200`)."""
     profile = sweep.profile
-    label = target_label(failure.target, profile, event=failure.mpm == "event")
+    label = target_label(failure.target, profile, event=failure.mpm is Mpm.event)
     limit = target_value_words(failure.target, failure.limit, profile)
     value = target_value_words(failure.target, failure.value, profile)
     at = point_words(sweep, sweep.rows[failure.row])
@@ -78,7 +79,7 @@ def summary_lines(sweep: Sweep) -> list[str]:
 
 
 def _missed_cell(row: SweepRow, index: int) -> str:
-    missed = [TARGET_SHORT.get(t.target, t.target) for t in row.mpms[index][1].targets if not t.met]
+    missed = [TARGET_SHORT[t.target] for t in row.mpms[index][1].targets if not t.met]
     return "ok" if not missed else "✗ " + ",".join(missed)
 
 
@@ -115,8 +116,9 @@ def legend_lines(sweep: Sweep) -> list[str]:
     legend = ", ".join(
         f"{short} = {target_label(name, profile)}" for name, short in TARGET_SHORT.items()
     )
+    wait = target_label(Target.max_wait_probability, profile)
     return [
-        f"P(wait): {target_label('max_wait_probability', profile)}; for event, {EVENT_WAIT_LABEL}.",
+        f"P(wait): {wait}; for event, {EVENT_WAIT_LABEL}.",
         f"Targets missed: {legend}.",
     ]
 
@@ -217,21 +219,3 @@ def render_sweep_csv(sweep: Sweep) -> str:
     for record in records:
         writer.writerow([_csv_cell(record.get(name)) for name in columns])
     return buffer.getvalue()
-
-
-def render_sweep(sweep: Sweep, format_name: str) -> str:
-    """table, markdown, csv, json or html."""
-    match format_name:
-        case "table":
-            return render_sweep_table(sweep)
-        case "markdown":
-            return render_sweep_table(sweep, markdown=True)
-        case "csv":
-            return render_sweep_csv(sweep)
-        case "json":
-            return dumps(sweep_to_dict(sweep))
-        case "html":
-            from capplan.render.html import render_sweep_html
-
-            return render_sweep_html(sweep)
-    raise ValueError(f"unknown sweep format {format_name!r}")

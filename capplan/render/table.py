@@ -15,7 +15,7 @@ from capplan.render.format import format_number, format_seconds
 
 if TYPE_CHECKING:
     from capplan.http2 import Http2Settings
-    from capplan.settings import EffectiveConfig
+    from capplan.mpm_settings import EffectiveConfig
 
 
 def render_table(
@@ -42,7 +42,7 @@ def _shown(name: str, value: int | float | bool) -> str:
 def config_table(config: EffectiveConfig, *, markdown: bool = False) -> str:
     """`inspect`'s text: MPM line, values with where they were set, warnings, notes, capacity."""
     # Imported here: `capplan queue` renders through this module and never needs the MPM stage.
-    from capplan.mpm import capacity, effective_values
+    from capplan.effective import capacity, effective_values
 
     sources = dict(config.provenance)
     rows = [

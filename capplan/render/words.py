@@ -1,6 +1,6 @@
 """Words of reports: the sentences a sysadmin reads in `recommend` and `check`.
 
-Input: the report data of `capplan.report` (assessments, sizing options, the choice, the fixes).
+Input: the report data of `capplan.advice` (assessments, sizing options, the choice, the fixes).
 Output: short plain-words strings, shared by the table, markdown, JSON (`reasons`), JUnit and
 GitHub renderers; numbers are rounded for reading, the data keeps full precision. The core
 decides what to say, this module only says it, with one label per quantity everywhere.
@@ -12,14 +12,16 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, assert_never
 
-from capplan.recommend import Assessment, Change, MpmOption, client_changes, is_memory_target
+from capplan.models.targets import Target
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EventSettings, MpmSettings, PreforkSettings, WorkerSettings
+from capplan.recommend import Assessment, Change, MpmOption, client_changes
 from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
-from capplan.settings import EventSettings, MpmSettings, PreforkSettings, WorkerSettings
 
 if TYPE_CHECKING:
+    from capplan.advice import Fix, Report
     from capplan.models import MpmMetrics, TargetResult
     from capplan.profile import TrafficProfile
-    from capplan.report import Fix, Report
 
 
 def human_percent(fraction: float) -> str:
@@ -31,11 +33,11 @@ def human_percent(fraction: float) -> str:
 
 # One label per target, the same in every table, sentence and annotation.
 TARGET_LABELS = {
-    "max_wait_probability": "P(a new connection waits)",
-    "max_wait": "P(a new connection waits longer than {wait})",
-    "max_block_probability": "P(accept queue full)",
-    "max_connection_limit_probability": "P(no process accepts a new connection)",
-    "max_memory_fraction": "worst-case memory",
+    Target.max_wait_probability: "P(a new connection waits)",
+    Target.max_wait: "P(a new connection waits longer than {wait})",
+    Target.max_block_probability: "P(accept queue full)",
+    Target.max_connection_limit_probability: "P(no process accepts a new connection)",
+    Target.max_memory_fraction: "worst-case memory",
 }
 # event's wait target also counts keep-alive requests dropped on a process with no idle worker,
 # with a safety factor of 2 on the time a process is saturated: a different number, so a
@@ -43,18 +45,18 @@ TARGET_LABELS = {
 EVENT_WAIT_LABEL = "P(a new connection waits, or 2 × P(a process has no idle worker))"
 
 
-def target_label(target: str, profile: TrafficProfile | None, *, event: bool = False) -> str:
-    if target == "max_wait_probability" and event:
+def target_label(target: Target, profile: TrafficProfile | None, *, event: bool = False) -> str:
+    if target is Target.max_wait_probability and event:
         return EVENT_WAIT_LABEL
     max_wait = profile.targets.max_wait if profile is not None else None
     wait = format_seconds(max_wait.time_s) if max_wait is not None else "the target time"
-    return TARGET_LABELS.get(target, target).format(wait=wait)
+    return TARGET_LABELS[target].format(wait=wait)
 
 
-def target_value_words(target: str, value: float, profile: TrafficProfile | None) -> str:
+def target_value_words(target: Target, value: float, profile: TrafficProfile | None) -> str:
     """A target's value or limit in its unit: bytes for memory (when memory.ram is known)."""
     ram = profile.memory.ram_bytes if profile is not None else None
-    if is_memory_target(target):
+    if target.is_memory:
         return format_bytes(value * ram) if ram else f"{human_percent(value)} of RAM"
     return format_probability(value)
 
@@ -222,7 +224,7 @@ def limit_reason(option: MpmOption, profile: TrafficProfile, headroom_rate: str)
             "ServerLimit"
         )
     missed = [t for t in option.limit.targets if not t.met]
-    what = "; ".join(describe_target(t, profile, event=option.mpm == "event") for t in missed)
+    what = "; ".join(describe_target(t, profile, event=option.mpm is Mpm.event) for t in missed)
     rate = option.max_rate_per_s
     sustain = (
         f", which sustain {rate_words(rate)} for these targets (asked: {headroom_rate})"
@@ -462,7 +464,7 @@ def _share_reasons(options: Sequence[MpmOption]) -> list[str]:
         return []
     for option in options:
         shown = option.baseline or option.best
-        if option.mpm in ("prefork", "worker") and shown is not None:
+        if option.mpm in (Mpm.prefork, Mpm.worker) and shown is not None:
             share = keepalive_share(shown.metrics)
             if share >= 0.5:
                 return [
@@ -570,9 +572,11 @@ def memory_footnote(report: Report) -> list[str]:
     rec = report.recommendation
     mpms = {o.mpm for o in rec.options} if rec is not None else {m for m, _ in report.mpms}
     used = {"memory.parent", "memory.shared"}
-    used |= {"memory.prefork_process"} if "prefork" in mpms else set()
-    used |= {"memory.threaded_process", "memory.thread"} if mpms & {"worker", "event"} else set()
-    used |= {"memory.connection"} if "event" in mpms else set()
+    used |= {"memory.prefork_process"} if Mpm.prefork in mpms else set()
+    used |= (
+        {"memory.threaded_process", "memory.thread"} if mpms & {Mpm.worker, Mpm.event} else set()
+    )
+    used |= {"memory.connection"} if Mpm.event in mpms else set()
     defaults = [
         f"{key.removeprefix('memory.')} {format_bytes(getattr(memory, specs[key].attr))}"
         for key, source in report.sources

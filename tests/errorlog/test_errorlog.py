@@ -23,9 +23,9 @@ from capplan.errorlog import (
 )
 from capplan.errors import CapplanError
 from capplan.models import evaluate
+from capplan.mpm_settings import PreforkSettings
 from capplan.profile import Traffic, TrafficProfile
 from capplan.render.report_json import report_schema
-from capplan.settings import PreforkSettings
 
 PREFORK = (
     "[Wed Dec 02 11:56:27.123456 2026] [mpm_prefork:error] [pid 1234:tid 1] AH00161: server "

@@ -23,9 +23,9 @@ from capplan.fpm.model import (
 )
 from capplan.fpm.pool import FpmPool, PmStyle, read_fpm_config
 from capplan.location import Location
+from capplan.mpm_settings import EventSettings, PreforkSettings, WorkerSettings
 from capplan.profile import Memory, Php, Targets, Traffic, TrafficProfile
 from capplan.queueing.erlang import erlang_c
-from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
 from tests.fpm.phpfpm import tt_values
 
 POOL = FpmPool(

@@ -17,14 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from capplan.models import evaluate
-from capplan.profile import TrafficProfile, load_profile
-from capplan.settings import (
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import (
     CommonSettings,
     MpmSettings,
     PreforkSettings,
     ThreadedMpm,
     threaded_settings,
 )
+from capplan.profile import TrafficProfile, load_profile
 from tests.models.test_invariants import commons, profiles
 
 PROFILES = sorted((Path(__file__).parents[2] / "profiles").glob("*.yaml"))
@@ -58,11 +59,11 @@ def _threaded(
 
 
 def _worker(workers: int, common: CommonSettings, threads: int = 25) -> MpmSettings:
-    return _threaded("worker", -(-workers // threads), common, threads)
+    return _threaded(Mpm.worker, -(-workers // threads), common, threads)
 
 
 def _event(workers: int, common: CommonSettings, threads: int = 25) -> MpmSettings:
-    return _threaded("event", -(-workers // threads), common, threads)
+    return _threaded(Mpm.event, -(-workers // threads), common, threads)
 
 
 def _never_rises(fewer: float, more: float) -> bool:
@@ -125,8 +126,8 @@ def test_seasonal_peak_in_overload(build: object, factor: float) -> None:
 def test_worker_waits_fall_with_processes(
     profile: TrafficProfile, common: CommonSettings, threads: int, processes: int, extra: int
 ) -> None:
-    fewer = evaluate(_threaded("worker", processes, common, threads), profile)
-    more = evaluate(_threaded("worker", processes + extra, common, threads), profile)
+    fewer = evaluate(_threaded(Mpm.worker, processes, common, threads), profile)
+    more = evaluate(_threaded(Mpm.worker, processes + extra, common, threads), profile)
     assert _never_rises(fewer.p_wait, more.p_wait)
     assert _never_rises(fewer.p_block, more.p_block)
 
@@ -147,7 +148,7 @@ def test_event_waits_fall_with_processes(
     factor: float,
 ) -> None:
     processes, extra = sizes
-    fewer = evaluate(_threaded("event", processes, common, threads, factor), profile)
-    more = evaluate(_threaded("event", processes + extra, common, threads, factor), profile)
+    fewer = evaluate(_threaded(Mpm.event, processes, common, threads, factor), profile)
+    more = evaluate(_threaded(Mpm.event, processes + extra, common, threads, factor), profile)
     assert _never_rises(fewer.p_wait, more.p_wait)
     assert _never_rises(fewer.p_block, more.p_block)

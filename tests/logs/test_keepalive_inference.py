@@ -22,8 +22,8 @@ from capplan.logs.derive import (
 from capplan.logs.logformat import compile_format
 from capplan.logs.scan import ScanOptions, scan_logs
 from capplan.models import evaluate
+from capplan.mpm_settings import CommonSettings, EventSettings, MpmSettings, PreforkSettings
 from capplan.profile import load_profile, profile_from_text
-from capplan.settings import CommonSettings, EventSettings, MpmSettings, PreforkSettings
 from tests.logs.generator import LOG_FORMAT, TrafficModel, generate_requests, write_log
 
 UNLIMITED = 1_000_000  # the generator needs a number; no connection gets near it

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from capplan.cli import main
 from capplan.models import evaluate
+from capplan.mpm_settings import EventSettings, PreforkSettings, WorkerSettings
 from capplan.profile import load_profile
-from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
 
 FORMAT = '%h %t "%r" %>s %D %k %X'
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from capplan.cli import main
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import MPM_NAMES
 from capplan.profile import TrafficProfile, load_profile
 from capplan.queueing.holding import GeometricVisits, HoldingInputs, holding_time
 from capplan.queueing.sizing import min_servers_erlang_c
-from capplan.settings import MPM_NAMES, MpmName
 from tests.logs.generator import TrafficModel, generate_requests, write_log
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "logs"
@@ -270,18 +271,18 @@ visits:
 
 
 @pytest.mark.parametrize("mpm", MPM_NAMES)
-def test_models_and_recommendation_agree(recovered: Recovered, mpm: MpmName) -> None:
+def test_models_and_recommendation_agree(recovered: Recovered, mpm: Mpm) -> None:
     """The models' offered load and the recommended worker count match the true profile's."""
     from capplan.models import evaluate
-    from capplan.profile import profile_from_text
-    from capplan.recommend import size_mpm
-    from capplan.settings import (
+    from capplan.mpm_settings import (
         CommonSettings,
         EventSettings,
         MpmSettings,
         PreforkSettings,
         WorkerSettings,
     )
+    from capplan.profile import profile_from_text
+    from capplan.recommend import size_mpm
 
     true = profile_from_text(TRUE_PROFILE, "true.yaml")
     common = CommonSettings(

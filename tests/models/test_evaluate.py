@@ -20,16 +20,17 @@ from capplan.models import (
 from capplan.models.event import process_saturation
 from capplan.models.metrics import METRICS
 from capplan.models.targets import target_max_rate_per_s
-from capplan.profile import MaxWait, Memory, Targets, load_profile, profile_from_text
-from capplan.queueing import erlang_b, erlang_c
-from capplan.render.metrics import metrics_to_dict
-from capplan.settings import (
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import (
     CommonSettings,
     EffectiveConfig,
     EventSettings,
     PreforkSettings,
     WorkerSettings,
 )
+from capplan.profile import MaxWait, Memory, Targets, load_profile, profile_from_text
+from capplan.queueing import erlang_b, erlang_c
+from capplan.render.metrics import metrics_to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "profiles").glob("*.yaml"))
@@ -93,25 +94,25 @@ def test_offered_load_without_a_size_is_the_models_own(path: Path, keep_alive: b
 
 def test_defaults_without_a_config() -> None:
     results = evaluate_all(None, PROFILE)
-    assert results["prefork"].workers == 256
-    assert results["worker"].workers == 400
-    assert results["event"].workers == 400
-    assert results["event"].max_connections == 3 * 400  # (1 + AsyncRequestWorkerFactor) c
+    assert results[Mpm.prefork].workers == 256
+    assert results[Mpm.worker].workers == 400
+    assert results[Mpm.event].workers == 400
+    assert results[Mpm.event].max_connections == 3 * 400  # (1 + AsyncRequestWorkerFactor) c
 
 
 def test_mapping_from_prefork_keeps_workers_and_keepalive() -> None:
     common = CommonSettings(keep_alive_timeout_s=2.0, max_keep_alive_requests=50)
     current = PreforkSettings(server_limit=150, max_request_workers=150, common=common)
     results = evaluate_all(config(current), PROFILE)
-    assert results["prefork"].settings == current
-    for name in ("worker", "event"):
+    assert results[Mpm.prefork].settings == current
+    for name in (Mpm.worker, Mpm.event):
         mapped = results[name].settings
         assert isinstance(mapped, WorkerSettings | EventSettings)
         assert mapped.threads_per_child == 25
         assert mapped.max_request_workers == 150
         assert mapped.server_limit == 16
         assert mapped.common == common
-    event = results["event"].settings
+    event = results[Mpm.event].settings
     assert isinstance(event, EventSettings)
     assert event.async_request_worker_factor == 2.0
 
@@ -124,21 +125,21 @@ def test_mapping_from_event_keeps_its_threads_and_factor() -> None:
         max_request_workers=500,
         async_request_worker_factor=3.0,
     )
-    prefork = map_settings(current, "prefork")
+    prefork = map_settings(current, Mpm.prefork)
     assert isinstance(prefork, PreforkSettings)
     assert (prefork.server_limit, prefork.max_request_workers) == (500, 500)
-    worker = map_settings(current, "worker")
+    worker = map_settings(current, Mpm.worker)
     assert isinstance(worker, WorkerSettings)
     assert (worker.threads_per_child, worker.max_request_workers, worker.server_limit) == (
         50,
         500,
         10,
     )
-    assert map_settings(current, "event") is current
+    assert map_settings(current, Mpm.event) is current
 
 
 def test_mapping_rounds_workers_up_to_whole_processes() -> None:
-    mapped = map_settings(PreforkSettings(server_limit=110, max_request_workers=110), "event")
+    mapped = map_settings(PreforkSettings(server_limit=110, max_request_workers=110), Mpm.event)
     assert isinstance(mapped, EventSettings)
     assert (mapped.processes, mapped.workers) == (5, 125)
 

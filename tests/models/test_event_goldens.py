@@ -7,10 +7,10 @@ import math
 import pytest
 
 from capplan.models.event import kill_fixed_point
-from capplan.models.slots import connection_limit
+from capplan.models.slot_limit import connection_limit
+from capplan.mpm_settings import CommonSettings
 from capplan.profile import Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_b
-from capplan.settings import CommonSettings
 from tests.queueing.goldens import check, check_log10, rows
 
 EVENT_RTOL = 1e-9  # derivations §9, "event: rtol = 1e-9 (float sums)"

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import pytest
 
 from capplan.models import MpmMetrics, evaluate
+from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_c
-from capplan.settings import CommonSettings, EventSettings
 from tests.models.event_sim import Estimate, SimConfig, SimResult, simulate
 
 SERVICE_S = 0.1

@@ -26,10 +26,11 @@ from capplan.models.http2 import (
     stream_wait,
     streams_per_burst,
 )
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EventSettings, PreforkSettings, WorkerSettings
 from capplan.profile import Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_c
 from capplan.render.metrics import metrics_to_dict
-from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
 
 
 def profile(
@@ -221,7 +222,7 @@ def test_size_h2_workers(
 ) -> None:
     settings = EventSettings()
     sizing = size_h2_workers(
-        "event", settings, profile(1.0, rate=rate), setup, processes=16, max_wait_probability=0.01
+        Mpm.event, settings, profile(1.0, rate=rate), setup, processes=16, max_wait_probability=0.01
     )
     assert sizing.directives == directives
     assert sizing.stream_wait_probability <= 0.01
@@ -235,7 +236,7 @@ def test_size_h2_workers(
 
 def test_size_h2_workers_under_prefork_warns() -> None:
     sizing = size_h2_workers(
-        "prefork",
+        Mpm.prefork,
         PreforkSettings(),
         profile(0.5),
         Http2Setup(),

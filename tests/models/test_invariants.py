@@ -12,18 +12,18 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from capplan.models import evaluate
+from capplan.models.slot_limit import connection_limit
 from capplan.models.slot_wait import serving_places
-from capplan.models.slots import connection_limit
-from capplan.profile import Traffic, TrafficProfile, Visits
-from capplan.queueing import erlang_c
-from capplan.render.metrics import metrics_to_dict
-from capplan.settings import (
+from capplan.mpm_settings import (
     CommonSettings,
     EventSettings,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,
 )
+from capplan.profile import Traffic, TrafficProfile, Visits
+from capplan.queueing import erlang_c
+from capplan.render.metrics import metrics_to_dict
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -10,8 +10,8 @@ import pytest
 
 from capplan.models import evaluate
 from capplan.models.memory import spread_margin_bytes
+from capplan.mpm_settings import EventSettings, PreforkSettings, WorkerSettings
 from capplan.profile import profile_from_text
-from capplan.settings import EventSettings, PreforkSettings, WorkerSettings
 
 MIB = 1 << 20
 PROFILE = profile_from_text(

@@ -14,9 +14,9 @@ from capplan.models.slot_wait import (
     slot_wait,
     with_reconnections,
 )
+from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_c
-from capplan.settings import CommonSettings, EventSettings
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import pytest
 
 from capplan.models import evaluate, evaluate_targets
 from capplan.models.targets import target_max_rate_per_s
+from capplan.mpm_settings import CommonSettings, EventSettings, PreforkSettings, WorkerSettings
 from capplan.profile import MaxWait, Targets, Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_c
-from capplan.settings import CommonSettings, EventSettings, PreforkSettings, WorkerSettings
 
 # λ = 200/s, geometric m = 10, S = 50 ms, Z = 5 s, MaxKeepAliveRequests 100 (k = 101), q = 1.
 EXAMPLE = TrafficProfile(

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from capplan.advice import Report
 from capplan.pipeline import check_report, recommend_report
-from capplan.report import Report
 from capplan.snippet import MPM_BLOCK_ORDER
 from tests.httpd import MODULE_DIR
 from tests.recommend.examples import EXAMPLE_NAMES, prepare

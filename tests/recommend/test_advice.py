@@ -13,14 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from capplan.advice import at_headroom
 from capplan.cli import main
 from capplan.models import evaluate, evaluate_targets
+from capplan.mpm_names import MpmChoice
+from capplan.mpm_settings import EventSettings
 from capplan.pipeline import recommend_report
 from capplan.profile import load_profile
-from capplan.render.report import render_report
+from capplan.render.dispatch import render_report
+from capplan.render.formats import OutputFormat
 from capplan.render.words import report_reasons
-from capplan.report import at_headroom
-from capplan.settings import EventSettings
 from tests.httpd import MODULE_DIR, base_config
 from tests.recommend.examples import prepare
 
@@ -173,7 +175,7 @@ def test_switching_mpm_needs_a_material_saving(tmp_path: Path) -> None:
 def test_event_snippets_leave_restart_room(tmp_path: Path) -> None:
     _, conf, _ = prepare("debian-prefork-php", tmp_path)
     report = recommend_report(
-        str(conf), str(PROFILES / "wordpress-prefork.yaml"), somaxconn=4096, mpm="event"
+        str(conf), str(PROFILES / "wordpress-prefork.yaml"), somaxconn=4096, mpm=MpmChoice.event
     )
     rec = report.recommendation
     assert rec is not None
@@ -252,7 +254,7 @@ def test_ram_zero_in_a_profile_is_refused(
 def test_tables_say_off_and_never_print_vanishing_probabilities(tmp_path: Path) -> None:
     conf = _php_config(tmp_path)
     report = recommend_report(str(conf), str(PROFILES / "wordpress-prefork.yaml"), somaxconn=4096)
-    text = render_report(report, "table")
+    text = render_report(report, OutputFormat.table)
     exponents = [int(e) for e in re.findall(r"\de-(\d+)", text)]
     assert all(e <= 9 for e in exponents), exponents
     assert report.recommendation is not None
@@ -270,7 +272,7 @@ def test_defaults_and_measurements_are_said(tmp_path: Path) -> None:
     sources = dict(report.sources)
     assert sources["memory.thread"] == "default"
     assert sources["targets.headroom"] == "default"
-    text = render_report(report, "table")
+    text = render_report(report, OutputFormat.table)
     assert "Memory figures from capplan's defaults, not from this server: " in text
     assert "No memory.ram: memory is not bounded" in text
 

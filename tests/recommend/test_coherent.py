@@ -8,20 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import (
+    MPM_NAMES,
+    CommonSettings,
+    EventSettings,
+    MpmSettings,
+    PreforkSettings,
+    WorkerSettings,
+)
 from capplan.queueing.search import largest_passing, smallest_passing
 from capplan.recommend import (
     coherent_common,
     coherent_settings,
     spare_margin,
-)
-from capplan.settings import (
-    MPM_NAMES,
-    CommonSettings,
-    EventSettings,
-    MpmName,
-    MpmSettings,
-    PreforkSettings,
-    WorkerSettings,
 )
 
 
@@ -29,7 +29,8 @@ def httpd_adjustments(settings: MpmSettings) -> list[str]:
     """The adjustments httpd would make to `settings` (httpd-facts.md §2.1-§2.4, one bucket).
 
     An independent statement of httpd's check_config and run-time rules, written from the facts
-    rather than from capplan.mpm, so a coherent set is checked against httpd's rules themselves.
+    rather than from capplan.effective, so a coherent set is checked against httpd's rules
+    themselves.
     """
     found: list[str] = []
     match settings:
@@ -79,7 +80,7 @@ def httpd_adjustments(settings: MpmSettings) -> list[str]:
     return found
 
 
-def _random_cases(seed: int, count: int) -> list[tuple[MpmName, int, int, float, int]]:
+def _random_cases(seed: int, count: int) -> list[tuple[Mpm, int, int, float, int]]:
     rng = random.Random(seed)
     cases = []
     for _ in range(count):
@@ -107,7 +108,7 @@ def _random_cases(seed: int, count: int) -> list[tuple[MpmName, int, int, float,
     ],
 )
 def test_coherent_settings_need_no_httpd_adjustment(
-    mpm: MpmName, processes: int, tpc: int, busy: float, factor: int
+    mpm: Mpm, processes: int, tpc: int, busy: float, factor: int
 ) -> None:
     settings = coherent_settings(
         mpm,

@@ -10,8 +10,9 @@ import pytest
 from capplan.measure import measure_memory, measurement_to_profile_memory
 from capplan.pipeline import recommend_report
 from capplan.profile import load_profile
+from capplan.render.dispatch import render_report
 from capplan.render.format import format_bytes
-from capplan.render.report import render_report
+from capplan.render.formats import OutputFormat
 from tests.httpd import base_config, free_port, prepare_root, running_server
 from tests.recommend.profiles import PROFILES_DIR
 
@@ -47,7 +48,7 @@ def test_measured_memory_replaces_the_profile_figures(apache2: str, tmp_path: Pa
     assert all(s.pid == server.pid and s.origin == "measured" for s in subs.values())
     assert used.ram_bytes == guessed.ram_bytes
     assert dict(report.sources)["memory.prefork_process"] == f"measured (PID {server.pid})"
-    text = render_report(report, "table")
+    text = render_report(report, OutputFormat.table)
     assert f"memory.prefork_process {format_bytes(used.prefork_process_bytes)}: measured " in text
     assert report.recommendation is not None
     assert report.recommendation.options

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import CommonSettings
 from capplan.profile import load_profile, profile_from_text
 from capplan.recommend import (
     Change,
@@ -19,7 +21,6 @@ from capplan.render.words import (
     limit_reason,
     max_requests_reason,
 )
-from capplan.settings import CommonSettings
 from tests.recommend.profiles import PROFILES_DIR
 
 WORKED_EXAMPLE = profile_from_text(
@@ -49,7 +50,7 @@ def _options(profile: object = WORKED_EXAMPLE, min_saving: float = 0.1) -> tuple
     common = coherent_common(CommonSettings())
     return tuple(
         size_mpm(mpm, WORKED_EXAMPLE, current=None, common=common, min_saving=min_saving)
-        for mpm in ("prefork", "worker", "event")
+        for mpm in (Mpm.prefork, Mpm.worker, Mpm.event)
     )
 
 
@@ -57,12 +58,12 @@ def test_worked_example_sizes_match_the_reference() -> None:
     # With every lever allowed (min_saving 1: no change is material) the sizes per timeout are
     # the reference ones: 743 processes at 5 s (the baseline), and 228 at 1 s.
     common = coherent_common(CommonSettings())
-    at_5s = size_mpm("prefork", WORKED_EXAMPLE, current=None, common=common, min_saving=1.0)
+    at_5s = size_mpm(Mpm.prefork, WORKED_EXAMPLE, current=None, common=common, min_saving=1.0)
     assert at_5s.best is not None
     assert at_5s.changes == ()
     assert at_5s.best.settings.workers == 743
     at_1s = size_mpm(
-        "prefork",
+        Mpm.prefork,
         WORKED_EXAMPLE,
         current=None,
         common=coherent_common(CommonSettings(keep_alive_timeout_s=1.0)),
@@ -116,7 +117,7 @@ def test_limit_reason_states_the_sustainable_rate() -> None:
         "memory:\n  ram: 512MiB\n  prefork_process: 60MiB\n",
         "tight.yaml",
     )
-    option = size_mpm("prefork", tight, current=None, common=coherent_common(CommonSettings()))
+    option = size_mpm(Mpm.prefork, tight, current=None, common=coherent_common(CommonSettings()))
     assert option.best is None
     assert option.limit is not None
     assert option.max_rate_per_s is not None
@@ -134,7 +135,7 @@ def test_limit_reason_states_the_sustainable_rate() -> None:
 
 
 def test_no_memory_limit_names_the_real_cap() -> None:
-    option = MpmOption("prefork", best=None, limit=None, max_rate_per_s=None)
+    option = MpmOption(Mpm.prefork, best=None, limit=None, max_rate_per_s=None)
     unbounded = replace(WORKED_EXAMPLE, memory=replace(WORKED_EXAMPLE.memory, ram_bytes=None))
     text = limit_reason(option, unbounded, "200 req/s")
     assert "within" not in text
@@ -146,7 +147,7 @@ def test_no_memory_limit_names_the_real_cap() -> None:
 def test_long_visits_raise_max_keepalive_requests() -> None:
     # json-api-lb: pooled balancer connections send 500 requests; httpd closes after 101.
     profile = load_profile(PROFILES_DIR / "json-api-lb.yaml")
-    option = size_mpm("event", profile, current=None, common=coherent_common(CommonSettings()))
+    option = size_mpm(Mpm.event, profile, current=None, common=coherent_common(CommonSettings()))
     assert option.best is not None
     assert Change("MaxKeepAliveRequests", "100", "2500") in option.changes
     assert option.best.settings.common.max_keep_alive_requests == 2500
@@ -160,7 +161,7 @@ def test_long_visits_raise_max_keepalive_requests() -> None:
 
 def test_short_visits_keep_the_cap() -> None:
     option = size_mpm(
-        "event", WORKED_EXAMPLE, current=None, common=coherent_common(CommonSettings())
+        Mpm.event, WORKED_EXAMPLE, current=None, common=coherent_common(CommonSettings())
     )
     assert all(c.directive != "MaxKeepAliveRequests" for c in option.changes)
     assert max_requests_reason(option, WORKED_EXAMPLE) is None

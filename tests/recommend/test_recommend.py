@@ -11,33 +11,32 @@ import dataclasses
 
 import pytest
 
-from capplan.models import evaluate, evaluate_targets
+from capplan.advice import at_headroom, build_report
+from capplan.models import Target, evaluate, evaluate_targets
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import (
+    MPM_NAMES,
+    CommonSettings,
+    EventSettings,
+    MpmSettings,
+    PreforkSettings,
+)
 from capplan.profile import TrafficProfile
 from capplan.recommend import (
     MpmOption,
     coherent_common,
     coherent_settings,
-    is_memory_target,
     size_mpm,
     sustainable_rate_per_s,
 )
 from capplan.render.words import report_reasons
-from capplan.report import at_headroom, build_report
-from capplan.settings import (
-    MPM_NAMES,
-    CommonSettings,
-    EventSettings,
-    MpmName,
-    MpmSettings,
-    PreforkSettings,
-)
 from capplan.snippet import mpm_of
 from tests.recommend.profiles import random_profiles, shipped_profiles
 
 CASES = shipped_profiles() + random_profiles(seed=20261126, count=14)
 
 
-def _targets(settings: MpmSettings, profile: TrafficProfile) -> dict[str, bool]:
+def _targets(settings: MpmSettings, profile: TrafficProfile) -> dict[Target, bool]:
     return {t.target: t.met for t in evaluate_targets(evaluate(settings, profile), profile)}
 
 
@@ -55,7 +54,7 @@ def _resized(settings: MpmSettings, processes: int) -> MpmSettings:
     )
 
 
-def _option(mpm: MpmName, profile: TrafficProfile) -> MpmOption:
+def _option(mpm: Mpm, profile: TrafficProfile) -> MpmOption:
     return size_mpm(mpm, profile, current=None, common=coherent_common(CommonSettings()))
 
 
@@ -71,9 +70,7 @@ def test_recommendation_never_claims_a_target_the_model_misses(
             if settings.processes > 1:
                 fewer = _resized(settings, settings.processes - 1)
                 assert not all(
-                    met
-                    for target, met in _targets(fewer, profile).items()
-                    if not is_memory_target(target)
+                    met for target, met in _targets(fewer, profile).items() if not target.is_memory
                 ), f"{name} {mpm}: {settings.processes - 1} processes would do"
         else:
             assert option.limit is not None or option.max_rate_per_s is None
@@ -82,9 +79,9 @@ def test_recommendation_never_claims_a_target_the_model_misses(
             limit = option.limit.settings
             results = _targets(limit, profile)
             assert not all(results.values()), (name, mpm)
-            assert results.get("max_memory_fraction", True), (name, mpm)
+            assert results.get(Target.max_memory_fraction, True), (name, mpm)
             more = _targets(_resized(limit, limit.processes + 1), profile)
-            assert not more.get("max_memory_fraction", True), (name, mpm)
+            assert not more.get(Target.max_memory_fraction, True), (name, mpm)
             assert option.max_rate_per_s is not None
             assert option.max_rate_per_s < profile.traffic.requests_per_second
 
@@ -119,14 +116,12 @@ def test_sustainable_rate_separates_passing_and_failing_rates(
     rate_factor: float, passes: bool
 ) -> None:
     _, profile = shipped_profiles()[0]
-    option = _option("worker", profile)
+    option = _option(Mpm.worker, profile)
     assessment = option.best or option.limit
     assert assessment is not None
     rate = sustainable_rate_per_s(assessment, profile)
     assert 0 < rate < float("inf")
     traffic = dataclasses.replace(profile.traffic, requests_per_second=rate * rate_factor)
     moved = dataclasses.replace(profile, traffic=traffic)
-    queue = {
-        k: v for k, v in _targets(assessment.settings, moved).items() if not is_memory_target(k)
-    }
+    queue = {k: v for k, v in _targets(assessment.settings, moved).items() if not k.is_memory}
     assert all(queue.values()) is passes

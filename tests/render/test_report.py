@@ -13,14 +13,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from capplan.advice import Report, TargetOverrides
 from capplan.compare import Comparison
 from capplan.pipeline import check_report, compare_report, recommend_report
+from capplan.render.dispatch import render_comparison, render_report
+from capplan.render.formats import OutputFormat
 from capplan.render.github import escape_data, escape_property, render_github
 from capplan.render.junit import render_junit
-from capplan.render.report import render_comparison, render_report
 from capplan.render.report_json import comparison_to_dict, report_schema, report_to_dict
 from capplan.render.words import report_reasons
-from capplan.report import Report, TargetOverrides
 from tests.recommend.examples import prepare
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +68,7 @@ def _validate(document: object) -> None:
 
 @pytest.mark.parametrize("case", ["debian_wordpress", "rhel_static"])
 def test_recommend_json_follows_the_shipped_schema(reports: Reports, case: str) -> None:
-    document = json.loads(render_report(getattr(reports, case), "json"))
+    document = json.loads(render_report(getattr(reports, case), OutputFormat.json))
     _validate(document)
     assert list(document)[:6] == [
         "schema_version",
@@ -117,7 +118,7 @@ def test_schema_rejects_a_report_without_a_stable_key(reports: Reports) -> None:
 def test_json_never_has_nan_or_infinity(reports: Reports) -> None:
     # The current Debian config is overloaded under this profile: prefork reports the admitted
     # connections' finite wait for a full accept queue; event's unbounded waits become null.
-    text = render_report(reports.debian_wordpress, "json")
+    text = render_report(reports.debian_wordpress, OutputFormat.json)
     document = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     prefork = document["mpms"]["prefork"]
     assert prefork["stable"] is False
@@ -166,8 +167,8 @@ def test_workflow_command_escaping(function: object, raw: str, escaped: str) -> 
     assert function(raw) == escaped  # type: ignore[operator]
 
 
-@pytest.mark.parametrize("fmt", ["table", "markdown"])
-def test_text_formats_show_verdict_snippet_and_reasons(reports: Reports, fmt: str) -> None:
+@pytest.mark.parametrize("fmt", [OutputFormat.table, OutputFormat.markdown])
+def test_text_formats_show_verdict_snippet_and_reasons(reports: Reports, fmt: OutputFormat) -> None:
     report = reports.debian_wordpress
     text = render_report(report, fmt)
     assert report.recommendation is not None
@@ -181,7 +182,7 @@ def test_text_formats_show_verdict_snippet_and_reasons(reports: Reports, fmt: st
 
 
 def test_comparison_table_marks_missed_targets_and_winners(reports: Reports) -> None:
-    text = render_comparison(reports.comparison, "table")
+    text = render_comparison(reports.comparison, OutputFormat.table)
     assert "MISSED" in text
     assert "◆" in text
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from capplan.mpm_names import MpmChoice
 from capplan.pipeline import (
     compare_report,
     comparison_curves,
@@ -26,7 +27,6 @@ from capplan.render.charts import (
     report_charts,
     sweep_charts,
 )
-from capplan.report import MpmChoice
 from tests.recommend.profiles import PROFILES_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +95,7 @@ def charts_of(case: HtmlCase) -> tuple[Chart, ...]:
             return report_charts(report, report_curves(report))
         case "sweep":
             vary = [argv[i + 1] for i, a in enumerate(argv) if a == "--vary"]
-            mpm: MpmChoice = "prefork" if "--mpm" in argv else "all"
+            mpm = MpmChoice.prefork if "--mpm" in argv else MpmChoice.all
             sweep = sweep_report(config, _profile(argv[3]), vary, mpm=mpm, somaxconn=SOMAXCONN)
             return sweep_charts(sweep)
         case _:

@@ -10,8 +10,9 @@ import pytest
 
 from capplan.errors import CapplanError
 from capplan.models import wait_probability_value
-from capplan.recommend import assess, is_memory_target, sustainable_rate_per_s
-from capplan.settings import EventSettings, MpmName, MpmSettings, PreforkSettings, WorkerSettings
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EventSettings, MpmSettings, PreforkSettings, WorkerSettings
+from capplan.recommend import assess, sustainable_rate_per_s
 from capplan.sweep import (
     MAX_POINTS,
     Axis,
@@ -24,10 +25,10 @@ from capplan.sweep import (
 from tests.recommend.profiles import shipped_profiles
 
 PROFILES = shipped_profiles()
-DEFAULTS: tuple[tuple[MpmName, MpmSettings], ...] = (
-    ("prefork", PreforkSettings()),
-    ("worker", WorkerSettings()),
-    ("event", EventSettings()),
+DEFAULTS: tuple[tuple[Mpm, MpmSettings], ...] = (
+    (Mpm.prefork, PreforkSettings()),
+    (Mpm.worker, WorkerSettings()),
+    (Mpm.event, EventSettings()),
 )
 
 
@@ -128,14 +129,14 @@ def test_first_failing_rate_is_checks_sustainable_rate(name: str, profile) -> No
         step = sustainable / 20
         axis = parse_vary(f"rate={0.37 * step}:{3 * sustainable}:{step}", profile, 1.0)
         sweep = build_sweep(profile, ((mpm, settings),), [axis])
-        queue_failures = [f.row for f in sweep.failures if not is_memory_target(f.target)]
+        queue_failures = [f.row for f in sweep.failures if not f.target.is_memory]
         assert queue_failures, (mpm, sustainable)
         first = sweep.rows[min(queue_failures)].rate_per_s
         assert first - step <= sustainable <= first, (mpm, first, sustainable, step)
         # Where check says the settings still hold, the sweep marks every queueing target met.
         assert min(queue_failures) > 0
         before = dict(sweep.rows[min(queue_failures) - 1].mpms)[mpm]
-        assert all(t.met for t in before.targets if not is_memory_target(t.target))
+        assert all(t.met for t in before.targets if not t.target.is_memory)
 
 
 def test_workers_sweep_rebuilds_coherent_settings() -> None:

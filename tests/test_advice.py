@@ -6,14 +6,7 @@ import math
 
 import pytest
 
-from capplan.compare import winners_of
-from capplan.errors import CapplanError
-from capplan.location import Location
-from capplan.models import TargetResult
-from capplan.profile import profile_from_text
-from capplan.recommend import coherent_common, size_mpm
-from capplan.render.words import describe_target
-from capplan.report import (
+from capplan.advice import (
     TargetOverrides,
     Verdict,
     Violation,
@@ -23,7 +16,15 @@ from capplan.report import (
     verdict_of,
     with_overrides,
 )
-from capplan.settings import EffectiveConfig, PreforkSettings
+from capplan.compare import winners_of
+from capplan.errors import CapplanError
+from capplan.location import Location
+from capplan.models import Target, TargetResult
+from capplan.mpm_names import Mpm, MpmChoice
+from capplan.mpm_settings import EffectiveConfig, PreforkSettings
+from capplan.profile import profile_from_text
+from capplan.recommend import coherent_common, size_mpm
+from capplan.render.words import describe_target
 
 PROFILE_BUSY = profile_from_text(
     "version: 1\nname: busy\ntraffic:\n  requests_per_second: 400\n  service_time: 500ms\n"
@@ -37,7 +38,7 @@ PROFILE = profile_from_text(
 )
 
 
-def _result(name: str, limit: float, value: float) -> TargetResult:
+def _result(name: Target, limit: float, value: float) -> TargetResult:
     return TargetResult(name, limit, value, value <= limit)
 
 
@@ -46,13 +47,13 @@ def _result(name: str, limit: float, value: float) -> TargetResult:
     [
         pytest.param((), Verdict(True, ()), id="no-targets"),
         pytest.param(
-            (_result("max_wait_probability", 0.01, 0.001),), Verdict(True, ()), id="all-met"
+            (_result(Target.max_wait_probability, 0.01, 0.001),), Verdict(True, ()), id="all-met"
         ),
         pytest.param(
             (
-                _result("max_wait_probability", 0.01, 0.3),
-                _result("max_block_probability", 0.001, 0),
-                _result("max_memory_fraction", 0.9, 1.4),
+                _result(Target.max_wait_probability, 0.01, 0.3),
+                _result(Target.max_block_probability, 0.001, 0),
+                _result(Target.max_memory_fraction, 0.9, 1.4),
             ),
             Verdict(
                 False,
@@ -64,7 +65,7 @@ def _result(name: str, limit: float, value: float) -> TargetResult:
             id="two-missed-in-order",
         ),
         pytest.param(
-            (_result("max_wait_probability", 0.01, 0.01),),
+            (_result(Target.max_wait_probability, 0.01, 0.01),),
             Verdict(True, ()),
             id="limit-is-met",
         ),
@@ -98,22 +99,22 @@ def test_winners_of_a_row(
     ("target", "text"),
     [
         pytest.param(
-            _result("max_wait_probability", 0.01, 0.31),
+            _result(Target.max_wait_probability, 0.01, 0.31),
             "P(a new connection waits) 0.31 > 0.01",
             id="probability-missed",
         ),
         pytest.param(
-            _result("max_block_probability", 0.001, 2.5e-7),
+            _result(Target.max_block_probability, 0.001, 2.5e-7),
             "P(accept queue full) 2.5e-7 ≤ 0.001",
             id="tiny-met",
         ),
         pytest.param(
-            _result("max_wait", 0.01, 0.02),
+            _result(Target.max_wait, 0.01, 0.02),
             "P(a new connection waits longer than 200 ms) 0.02 > 0.01",
             id="wait-time-from-profile",
         ),
         pytest.param(
-            _result("max_memory_fraction", 0.9, 1.25),
+            _result(Target.max_memory_fraction, 0.9, 1.25),
             "worst-case memory 2.5 GiB > 1.8 GiB",
             id="memory-in-bytes",
         ),
@@ -124,17 +125,17 @@ def test_describe_target_in_plain_words(target: TargetResult, text: str) -> None
 
 
 def test_describe_target_without_a_profile() -> None:
-    assert describe_target(_result("max_wait", 0.01, 0.02)) == (
+    assert describe_target(_result(Target.max_wait, 0.01, 0.02)) == (
         "P(a new connection waits longer than the target time) 0.02 > 0.01"
     )
-    assert describe_target(_result("max_memory_fraction", 0.9, 0.5)) == (
+    assert describe_target(_result(Target.max_memory_fraction, 0.9, 0.5)) == (
         "worst-case memory 50 % of RAM ≤ 90 % of RAM"
     )
 
 
 def test_event_wait_target_has_its_own_label() -> None:
     # event's value is max(P(wait), 2 B_p): not the metrics table's P(wait), so not its label.
-    text = describe_target(_result("max_wait_probability", 0.01, 0.3), PROFILE, event=True)
+    text = describe_target(_result(Target.max_wait_probability, 0.01, 0.3), PROFILE, event=True)
     assert text == "P(a new connection waits, or 2 × P(a process has no idle worker)) 0.3 > 0.01"
 
 
@@ -165,32 +166,36 @@ def test_bad_overrides_are_input_errors(overrides: TargetOverrides, message: str
 
 
 def _config(modules: tuple[str, ...] = ()) -> EffectiveConfig:
-    return EffectiveConfig("httpd.conf", "prefork", PreforkSettings(), (), (), modules=modules)
+    return EffectiveConfig("httpd.conf", Mpm.prefork, PreforkSettings(), (), (), modules=modules)
 
 
 @pytest.mark.parametrize(
     ("choice", "modules", "expected"),
     [
-        pytest.param("all", (), ("prefork", "worker", "event"), id="all"),
-        pytest.param("current", (), ("prefork",), id="current"),
-        pytest.param("event", (), ("event",), id="one"),
-        pytest.param("all", ("php_module",), ("prefork",), id="mod-php-prefork-only"),
+        pytest.param(MpmChoice.all, (), (Mpm.prefork, Mpm.worker, Mpm.event), id="all"),
+        pytest.param(MpmChoice.current, (), (Mpm.prefork,), id="current"),
+        pytest.param(MpmChoice.event, (), (Mpm.event,), id="one"),
+        pytest.param(MpmChoice.all, ("php_module",), (Mpm.prefork,), id="mod-php-prefork-only"),
     ],
 )
-def test_mpms_to_consider(choice: str, modules: tuple[str, ...], expected: tuple[str, ...]) -> None:
-    assert mpms_to_consider(choice, _config(modules), modules) == expected  # type: ignore[arg-type]
+def test_mpms_to_consider(
+    choice: MpmChoice, modules: tuple[str, ...], expected: tuple[Mpm, ...]
+) -> None:
+    got = mpms_to_consider(choice, _config(modules), modules)
+    assert got == expected
+    assert all(type(mpm) is Mpm for mpm in got)
 
 
 def test_current_needs_a_config() -> None:
     with pytest.raises(CapplanError, match="--mpm current needs a config"):
-        mpms_to_consider("current", None)
+        mpms_to_consider(MpmChoice.current, None)
 
 
 def test_fixes_name_each_directive_once() -> None:
     # Three missed targets, one fix per directive that differs, never one per target.
     config = EffectiveConfig(
         "httpd.conf",
-        "prefork",
+        Mpm.prefork,
         PreforkSettings(server_limit=150, max_request_workers=150),
         provenance=(("MaxRequestWorkers", Location("mpm.conf", 4)),),
         warnings=(),
@@ -201,7 +206,7 @@ def test_fixes_name_each_directive_once() -> None:
         Violation("max_block_probability", 0.001, 0.2),
     )
     option = size_mpm(
-        "prefork",
+        Mpm.prefork,
         PROFILE_BUSY,
         current=config.settings,
         common=coherent_common(config.settings.common),
@@ -226,7 +231,7 @@ def test_fixes_name_each_directive_once() -> None:
 def test_mpm_block_location_is_the_sizing_file_not_the_backlog() -> None:
     config = EffectiveConfig(
         "httpd.conf",
-        "event",
+        Mpm.event,
         PreforkSettings(),
         provenance=(
             ("ListenBacklog", Location("a/ports.conf", 5)),

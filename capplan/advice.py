@@ -1,4 +1,4 @@
-"""Report stage: (effective config, profile) → the frozen reports of `recommend` and `check`.
+"""Report data, the advice: (effective config, profile) → the reports of `recommend` and `check`.
 
 Input: already-loaded objects (the effective config, the profile, the headroom, what `--measure`
 substituted). Output: `Report`: the current config under the profile, per-MPM metrics, the
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, assert_never
 
 from capplan.errors import CapplanError
 from capplan.location import Location
+from capplan.mpm_names import Mpm, MpmChoice
+from capplan.mpm_settings import MPM_NAMES, CommonSettings, EffectiveConfig, MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import (
     MIN_SAVING,
@@ -27,13 +29,6 @@ from capplan.recommend import (
     coherent_common,
     size_mpm,
     sustainable_rate_per_s,
-)
-from capplan.settings import (
-    MPM_NAMES,
-    CommonSettings,
-    EffectiveConfig,
-    MpmName,
-    MpmSettings,
 )
 from capplan.snippet import (
     MPM_BLOCK_ORDER,
@@ -50,8 +45,6 @@ if TYPE_CHECKING:
     from capplan.models import MpmMetrics, TargetResult
     from capplan.models.http2 import Http2Sizing
     from capplan.profile import TrafficProfile
-
-MpmChoice = Literal["current", "prefork", "worker", "event", "all"]
 
 # Loaded modules that are not thread-safe: with one of them, only prefork can run the site.
 THREAD_UNSAFE_MODULES = ("php_module", "php5_module", "php7_module", "php8_module")
@@ -142,7 +135,7 @@ class Recommendation:
     (then `settings` is the best that fits, if any, and `meets_targets` is False)."""
 
     action: Action
-    mpm: MpmName | None
+    mpm: Mpm | None
     settings: MpmSettings | None
     assessment: Assessment | None
     directives: tuple[tuple[str, str], ...]
@@ -187,7 +180,7 @@ class Report:
     # The targets hold at requests_per_second × (1 + headroom).
     headroom: float
     # Every MPM at the profile's own rate (the operating point).
-    mpms: tuple[tuple[MpmName, MpmMetrics], ...]
+    mpms: tuple[tuple[Mpm, MpmMetrics], ...]
     # The current settings at the headroom rate, checked against the targets.
     current: Assessment | None
     recommendation: Recommendation | None
@@ -220,17 +213,21 @@ def at_headroom(profile: TrafficProfile, headroom: float) -> TrafficProfile:
 
 def mpms_to_consider(
     choice: MpmChoice, config: EffectiveConfig | None, modules: Sequence[str] = ()
-) -> tuple[MpmName, ...]:
+) -> tuple[Mpm, ...]:
     """`all` → the three MPMs (only prefork when a thread-unsafe module is loaded)."""
-    if choice == "current":
-        if config is None:
-            raise CapplanError("--mpm current needs a config (give CONFIG or use --mpm all)")
-        return (config.mpm,)
-    if choice == "all":
-        if any(m in THREAD_UNSAFE_MODULES for m in modules):
-            return ("prefork",)
-        return MPM_NAMES
-    return (choice,)
+    match choice:
+        case MpmChoice.current:
+            if config is None:
+                raise CapplanError("--mpm current needs a config (give CONFIG or use --mpm all)")
+            return (config.mpm,)
+        case MpmChoice.all:
+            if any(m in THREAD_UNSAFE_MODULES for m in modules):
+                return (Mpm.prefork,)
+            return MPM_NAMES
+        case MpmChoice.prefork | MpmChoice.worker | MpmChoice.event:
+            return (Mpm(choice.value),)
+        case _:
+            assert_never(choice)
 
 
 def _keepalive_changes(
@@ -343,7 +340,7 @@ def build_report(
     profile: TrafficProfile,
     config: EffectiveConfig | None,
     *,
-    mpms: Sequence[MpmName] = MPM_NAMES,
+    mpms: Sequence[Mpm] = MPM_NAMES,
     modules: Sequence[str] = (),
     headroom: float = 0.25,
     min_saving: float = MIN_SAVING,

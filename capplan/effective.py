@@ -15,16 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, assert_never
 
+from capplan.config.cnumbers import c_atoi, c_strtod_whole, parse_timeout_us
 from capplan.config.types import Directive, EvaluatedConfig, HttpdWarning
 from capplan.errors import CapplanError
 from capplan.location import Location
-from capplan.settings import (
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import (
     HTTPD_DEFAULTS_PATH,
     MPM_NAMES,
     CommonSettings,
     EffectiveConfig,
     EventSettings,
-    MpmName,
     MpmSettings,
     PreforkSettings,
     WorkerSettings,
@@ -45,7 +46,7 @@ WORKER_MAX_THREAD_LIMIT = 20000
 EVENT_MAX_THREAD_LIMIT = 100000
 WORKER_FACTOR_SCALE = 16
 
-_THREADED: tuple[MpmName, ...] = ("worker", "event")
+_THREADED: tuple[Mpm, ...] = (Mpm.worker, Mpm.event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +54,15 @@ class _Command:
     """One directive httpd knows: canonical name, the MPMs that define it, its usage text."""
 
     name: str
-    mpms: tuple[MpmName, ...]
+    mpms: tuple[Mpm, ...]
     usage: str | tuple[str, str]  # (prefork, threaded) when the MPMs word it differently
     global_only: bool = True
     sets: str = ""  # the setting it writes when it is an alias (MaxClients → MaxRequestWorkers)
 
-    def usage_for(self, mpm: MpmName) -> str:
+    def usage_for(self, mpm: Mpm) -> str:
         if isinstance(self.usage, str):
             return self.usage
-        return self.usage[0] if mpm == "prefork" else self.usage[1]
+        return self.usage[0] if mpm is Mpm.prefork else self.usage[1]
 
     @property
     def setting(self) -> str:
@@ -97,16 +98,18 @@ _COMMANDS: tuple[_Command, ...] = (
     _Command("MaxClients", _ALL, "Deprecated name of MaxRequestWorkers", sets="MaxRequestWorkers"),
     _Command("StartServers", _ALL, "Number of child processes launched at server startup"),
     _Command(
-        "MinSpareServers", ("prefork",), "Minimum number of idle children, to handle request spikes"
+        "MinSpareServers",
+        (Mpm.prefork,),
+        "Minimum number of idle children, to handle request spikes",
     ),
-    _Command("MaxSpareServers", ("prefork",), "Maximum number of idle children"),
+    _Command("MaxSpareServers", (Mpm.prefork,), "Maximum number of idle children"),
     _Command(
         "MinSpareThreads", _THREADED, "Minimum number of idle threads, to handle request spikes"
     ),
     _Command("MaxSpareThreads", _THREADED, "Maximum number of idle threads"),
     _Command(
         "AsyncRequestWorkerFactor",
-        ("event",),
+        (Mpm.event,),
         "How many additional connects will be accepted per idle worker thread",
     ),
     _Command(
@@ -154,94 +157,6 @@ COMMON_KEYS: tuple[str, ...] = (
 )
 
 
-# --- C library parsing, as httpd does it -------------------------------------------------------
-
-_C_SPACE = " \t\n\v\f\r"
-_INT64_MAX = (1 << 63) - 1
-_LONG_MIN = -(1 << 63)
-
-
-def _strtol(text: str) -> tuple[int, str]:
-    """glibc `strtol(text, &end, 10)` on LP64: the clamped value and the unparsed rest."""
-    match = re.match(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)", text)
-    if match is None:
-        return 0, text
-    value = int(match.group(2))
-    if match.group(1) == "-":
-        value = -value
-    return max(_LONG_MIN, min(_INT64_MAX, value)), text[match.end() :]
-
-
-def c_atoi(text: str) -> int:
-    """C `atoi()` as glibc implements it: `(int) strtol(text, NULL, 10)`.
-
-    NOTE: httpd's MPM handlers (`set_max_workers()`, `set_server_limit()`, …) use atoi, so
-    `150abc` is 150, `abc` is 0, and an out-of-range number wraps to 32 bits after strtol clamps it
-    to the 64-bit range (`99999999999` → 1215752191, `99999999999999999999` → -1).
-    """
-    value, _ = _strtol(text)
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
-_STRTOD = re.compile(
-    r"[ \t\n\v\f\r]*[+-]?(?:"
-    r"0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?"
-    r"|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-    r"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
-    r"|[nN][aA][nN](?:\([0-9A-Za-z_]*\))?"
-    r")"
-)
-
-
-def c_strtod_whole(text: str) -> float | None:
-    """C `strtod()` that must consume the whole string (httpd's `*endptr` test); None otherwise."""
-    match = _STRTOD.fullmatch(text)
-    if match is None:
-        return None
-    body = text.lstrip(_C_SPACE)
-    sign = -1.0 if body.startswith("-") else 1.0
-    body = body.lstrip("+-")
-    if body[:2].lower() == "0x":
-        if not re.search(r"[pP]", body):
-            body += "p0"
-        return sign * float.fromhex(body)
-    if body[:3].lower() == "nan":
-        return math.nan
-    return sign * float(body)
-
-
-def parse_timeout_us(text: str, default_unit: str = "s") -> int | None:
-    """httpd's `ap_timeout_parameter_parse()`: microseconds, or None for "wrong format".
-
-    A number (strtoll, base 10) then a unit chosen by its first letters: `ms`, `s`, `mi`
-    (minutes), `h`; anything after them is ignored (`5sec` is 5 s). Negative values and results
-    beyond 64-bit microseconds are rejected (checked against apache2 2.4.71).
-    """
-    match = re.match(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)", text)
-    number = 0
-    rest = text
-    if match is not None:
-        number = int(match.group(2)) * (-1 if match.group(1) == "-" else 1)
-        if not _LONG_MIN <= number <= _INT64_MAX:
-            return None  # strtoll sets ERANGE
-        rest = text[match.end() :]
-    unit = rest or default_unit
-    if unit.startswith("ms"):
-        factor_us = 1000
-    elif unit.startswith("s"):
-        factor_us = 1_000_000
-    elif unit.startswith("mi"):
-        factor_us = 60_000_000
-    elif unit.startswith("h"):
-        factor_us = 3_600_000_000
-    else:
-        return None
-    if number < 0 or number * factor_us > _INT64_MAX:
-        return None
-    return number * factor_us
-
-
 def effective_worker_factor(value: float) -> float:
     """The AsyncRequestWorkerFactor event stores: `(apr_uint32_t)(value * 16)`, at least 16, / 16.
 
@@ -262,7 +177,7 @@ _MPM_MODULE = re.compile(r"mpm_(prefork|worker|event)_module")
 _SERVER_MPM_LINE = re.compile(r"^\s*Server MPM:[ \t]*(\S*)", re.MULTILINE)
 
 
-def mpm_from_v_output(text: str, source: str = "apachectl -V output") -> MpmName:
+def mpm_from_v_output(text: str, source: str = "apachectl -V output") -> Mpm:
     """The MPM named by `apachectl -V` output, or by its `Server MPM:` line alone."""
     match = _SERVER_MPM_LINE.search(text)
     if match is None:
@@ -278,9 +193,9 @@ def mpm_from_v_output(text: str, source: str = "apachectl -V output") -> MpmName
     raise CapplanError(f"{source}: MPM {name!r} is not supported (prefork, worker or event)")
 
 
-def loaded_mpm(evaluated: EvaluatedConfig) -> MpmName:
+def loaded_mpm(evaluated: EvaluatedConfig) -> Mpm:
     """The one `LoadModule mpm_*_module` that survived conditionals (httpd's `ap_check_mpm()`)."""
-    found: dict[str, tuple[MpmName, Location]] = {}
+    found: dict[str, tuple[Mpm, Location]] = {}
     for module in evaluated.modules:
         match = _MPM_MODULE.fullmatch(module.identifier)
         if match is None or module.identifier in found:
@@ -302,7 +217,7 @@ def loaded_mpm(evaluated: EvaluatedConfig) -> MpmName:
     return next(iter(found.values()))[0]
 
 
-def _check_no_other_mpm(evaluated: EvaluatedConfig, mpm: MpmName) -> None:
+def _check_no_other_mpm(evaluated: EvaluatedConfig, mpm: Mpm) -> None:
     """A given MPM (compiled in) plus a LoadModule of another one is httpd's AH00534 too."""
     for module in evaluated.modules:
         match = _MPM_MODULE.fullmatch(module.identifier)
@@ -357,7 +272,7 @@ def _context_error(directive: Directive, command: _Command) -> CapplanError | No
     return _error(directive, f"{command.name} not allowed in <{innermost}> context")
 
 
-def _read_directives(directives: Sequence[Directive], mpm: MpmName) -> _Raw:
+def _read_directives(directives: Sequence[Directive], mpm: Mpm) -> _Raw:
     ints: list[tuple[str, int, Location]] = []
     keep_alive: tuple[bool, Location] | None = None
     keep_alive_timeout_us: tuple[int, Location] | None = None
@@ -518,23 +433,23 @@ def _prefork(v: _Values, buckets: int) -> PreforkSettings:
     )
 
 
-_THREADED_CODES: dict[MpmName, tuple[str, ...]] = {
+_THREADED_CODES: dict[Mpm, tuple[str, ...]] = {
     # SL>max, SL<1, TL>max, TL<1, TPC>TL, TPC<1, MRW<TPC, MRW%TPC, daemons>SL, Start<1, MinSpare<1
-    "worker": (
+    Mpm.worker: (
         "AH00300", "AH00302", "AH00305", "AH00307", "AH00310", "AH00312",
         "AH00314", "AH00316", "AH00318", "AH00320", "AH00322",
     ),
-    "event": (
+    Mpm.event: (
         "AH00497", "AH00499", "AH00502", "AH00504", "AH00507", "AH00509",
         "AH00511", "AH00513", "AH00515", "AH00517", "AH00519",
     ),
 }  # fmt: skip
 
 
-def _threaded(v: _Values, mpm: MpmName, buckets: int) -> tuple[int, int]:
+def _threaded(v: _Values, mpm: Mpm, buckets: int) -> tuple[int, int]:
     """worker_check_config() / event_check_config(), then *_run(); returns (daemons, MRW)."""
     codes = _THREADED_CODES[mpm]
-    max_tl = EVENT_MAX_THREAD_LIMIT if mpm == "event" else WORKER_MAX_THREAD_LIMIT
+    max_tl = EVENT_MAX_THREAD_LIMIT if mpm is Mpm.event else WORKER_MAX_THREAD_LIMIT
     _cap_or_raise(v, "ServerLimit", THREADED_MAX_SERVER_LIMIT, "servers", (codes[0], codes[1]))
     _cap_or_raise(v, "ThreadLimit", max_tl, "threads", (codes[2], codes[3]))
     tl = v["ThreadLimit"]
@@ -661,7 +576,7 @@ def _common(raw: _Raw, somaxconn: int, sources: dict[str, Location]) -> CommonSe
 def effective_config(
     evaluated: EvaluatedConfig,
     *,
-    mpm: MpmName | None = None,
+    mpm: Mpm | None = None,
     somaxconn: int = DEFAULT_SOMAXCONN,
     v_output: str | None = None,
     online_cpus: int = 1,
@@ -686,14 +601,14 @@ def effective_config(
     buckets = listener_buckets(ratio[0] if ratio else 0, online_cpus)
     settings: MpmSettings
     match mpm:
-        case "prefork":
+        case Mpm.prefork:
             values = _Values(raw, _PREFORK_DEFAULTS)
             settings = _prefork(values, buckets)
-        case "worker" | "event":
+        case Mpm.worker | Mpm.event:
             values = _Values(raw, _THREADED_DEFAULTS)
             _, mrw = _threaded(values, mpm, buckets)
             factor = None
-            if mpm == "event" and raw.worker_factor is not None:
+            if mpm is Mpm.event and raw.worker_factor is not None:
                 factor, values.sources["AsyncRequestWorkerFactor"] = raw.worker_factor
             settings = threaded_settings(
                 mpm,
@@ -825,17 +740,17 @@ class Capacity:
     accept_queue: int  # Q = min(ListenBacklog, somaxconn) + 1
     worker_factor: int  # event: floor(AsyncRequestWorkerFactor); 0 for prefork and worker
 
-    def summary(self, mpm: MpmName) -> str:
+    def summary(self, mpm: Mpm) -> str:
         threads = "thread" if self.threads_per_process == 1 else "threads"
         text = f"{self.processes} processes × {self.threads_per_process} {threads} = "
         text += f"{self.workers} workers"
         match mpm:
-            case "event":
+            case Mpm.event:
                 text += (
                     f"; up to {self.max_connections} connections when all workers are idle "
                     f"(workers × (1 + {self.worker_factor}), AsyncRequestWorkerFactor truncated)"
                 )
-            case "prefork" | "worker":
+            case Mpm.prefork | Mpm.worker:
                 text += f"; up to {self.max_connections} connections (one per worker)"
             case _:
                 assert_never(mpm)
@@ -873,11 +788,11 @@ def parse_httpd_version(text: str) -> tuple[int, int, int]:
     return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
-DEFAULT_BUILD_MPM: MpmName = "event"  # configure's default MPM on Linux (server/mpm/config2.m4)
+DEFAULT_BUILD_MPM: Mpm = Mpm.event  # configure's default MPM on Linux (server/mpm/config2.m4)
 
 
 def httpd_defaults_config(
-    reason: str, *, mpm: MpmName | None = None, somaxconn: int = DEFAULT_SOMAXCONN
+    reason: str, *, mpm: Mpm | None = None, somaxconn: int = DEFAULT_SOMAXCONN
 ) -> EffectiveConfig:
     """What httpd runs with when the config sets nothing: its compiled-in defaults.
 
@@ -885,15 +800,15 @@ def httpd_defaults_config(
     plan can still be made and says what it assumed. The MPM is event, the default of httpd's
     build on Linux, unless `mpm` names another.
     """
-    chosen: MpmName = mpm or DEFAULT_BUILD_MPM
+    chosen: Mpm = mpm or DEFAULT_BUILD_MPM
     common = CommonSettings(somaxconn=somaxconn)
     settings: MpmSettings
     match chosen:
-        case "prefork":
+        case Mpm.prefork:
             settings = PreforkSettings(common=common)
-        case "worker":
+        case Mpm.worker:
             settings = WorkerSettings(common=common)
-        case "event":
+        case Mpm.event:
             settings = EventSettings(common=common)
         case _:
             assert_never(chosen)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from capplan.models.types import MemoryFootprint, MpmMetrics, Scoreboard
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import CommonSettings, MpmSettings
 from capplan.profile import TrafficProfile
 from capplan.queueing import (
     FixedVisits,
@@ -22,7 +24,6 @@ from capplan.queueing import (
     holding_time,
     poisson_quantile,
 )
-from capplan.settings import CommonSettings, MpmName, MpmSettings
 
 # The memory footprint as a function of the mean busy workers (bound to the MPM's settings).
 MemoryFromBusy = Callable[[float], MemoryFootprint]
@@ -90,7 +91,7 @@ def pooled_offered_load(profile: TrafficProfile, common: CommonSettings) -> floa
 
 
 def pooled_metrics(
-    mpm: MpmName,
+    mpm: Mpm,
     settings: MpmSettings,
     profile: TrafficProfile,
     *,

@@ -1,5 +1,5 @@
 """recommend with HTTP/2 visits: `mpms.<mpm>.http2`, `recommendation.http2`, H2MaxWorkers in the
-snippet, and no trace of HTTP/2 with a share of 0 (capplan.report, capplan.render.report_json)."""
+snippet, and no trace of HTTP/2 with a share of 0 (capplan.advice, capplan.render.report_json)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSON renderer: an `EffectiveConfig` → the design's `config` object, and JSON text.
+"""JSON renderer: an `EffectiveConfig` → the reports' `config` object, and JSON text.
 
 Input: frozen results. Output: plain dicts (reused by every report that embeds a config) and
 deterministic JSON text (sorted nowhere, insertion order kept; NaN refused).
@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from capplan.mpm import capacity, effective_values
-from capplan.settings import EffectiveConfig
+from capplan.effective import capacity, effective_values
+from capplan.mpm_settings import EffectiveConfig
 
 if TYPE_CHECKING:
     from capplan.config.types import HttpdWarning

@@ -1,4 +1,4 @@
-"""capplan.mpm: defaults, check_config clamping, run-time adjustments, parsing quirks, errors.
+"""capplan.effective: defaults, check_config clamping, run-time adjustments, parsing quirks, errors.
 
 Rows of the worked-examples table come from httpd-facts §2.6 (each observed with apache2 2.4.71
 `-t`); `tests/test_differential_settings.py` checks the same code against the real binary.
@@ -11,20 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from capplan.config.cnumbers import c_atoi, c_strtod_whole, parse_timeout_us
 from capplan.config.types import Directive, EvaluatedConfig, LoadedModule
-from capplan.errors import CapplanError
-from capplan.location import Location
-from capplan.machine import detect_layout, find_system_config
-from capplan.mpm import (
-    c_atoi,
-    c_strtod_whole,
+from capplan.effective import (
     effective_config,
     effective_values,
     effective_worker_factor,
     mpm_from_v_output,
-    parse_timeout_us,
 )
-from capplan.settings import EffectiveConfig, EventSettings, MpmName
+from capplan.errors import CapplanError
+from capplan.location import Location
+from capplan.machine import detect_layout, find_system_config
+from capplan.mpm_names import Mpm
+from capplan.mpm_settings import EffectiveConfig, EventSettings
 
 CONF = "conf/httpd.conf"
 
@@ -55,7 +54,7 @@ def evaluated(
     )
 
 
-def run(mpm: MpmName, *lines: str) -> EffectiveConfig:
+def run(mpm: Mpm, *lines: str) -> EffectiveConfig:
     return effective_config(evaluated(lines, (mpm,)), somaxconn=4096, online_cpus=2)
 
 
@@ -64,88 +63,88 @@ def codes(config: EffectiveConfig) -> list[str]:
 
 
 # (mpm, directives, warning codes, expected effective values) — httpd-facts §2.6.
-WORKED: list[tuple[str, MpmName, tuple[str, ...], list[str], dict[str, int]]] = [
-    ("prefork-defaults", "prefork", (), [], {"ServerLimit": 256, "MaxRequestWorkers": 256,
+WORKED: list[tuple[str, Mpm, tuple[str, ...], list[str], dict[str, int]]] = [
+    ("prefork-defaults", Mpm.prefork, (), [], {"ServerLimit": 256, "MaxRequestWorkers": 256,
         "StartServers": 5, "MinSpareServers": 5, "MaxSpareServers": 10}),
-    ("prefork-mrw-300", "prefork", ("MaxRequestWorkers 300",), ["AH00180"],
+    ("prefork-mrw-300", Mpm.prefork, ("MaxRequestWorkers 300",), ["AH00180"],
         {"MaxRequestWorkers": 256}),
-    ("prefork-sl-300-mrw-300", "prefork", ("ServerLimit 300", "MaxRequestWorkers 300"), [],
+    ("prefork-sl-300-mrw-300", Mpm.prefork, ("ServerLimit 300", "MaxRequestWorkers 300"), [],
         {"MaxRequestWorkers": 300}),
-    ("prefork-sl-100", "prefork", ("ServerLimit 100",), ["AH00180"], {"MaxRequestWorkers": 100}),
-    ("prefork-huge", "prefork", ("ServerLimit 300000", "MaxRequestWorkers 300000"),
+    ("prefork-sl-100", Mpm.prefork, ("ServerLimit 100",), ["AH00180"], {"MaxRequestWorkers": 100}),
+    ("prefork-huge", Mpm.prefork, ("ServerLimit 300000", "MaxRequestWorkers 300000"),
         ["AH00175", "AH00180"], {"ServerLimit": 200000, "MaxRequestWorkers": 200000}),
-    ("prefork-sl-0", "prefork", ("ServerLimit 0",), ["AH00177", "AH00180"],
+    ("prefork-sl-0", Mpm.prefork, ("ServerLimit 0",), ["AH00177", "AH00180"],
         {"ServerLimit": 1, "MaxRequestWorkers": 1}),
-    ("prefork-mrw-0", "prefork", ("MaxRequestWorkers 0",), ["AH00182"], {"MaxRequestWorkers": 1}),
-    ("prefork-mrw-neg", "prefork", ("MaxRequestWorkers -5",), ["AH00182"],
+    ("prefork-mrw-0", Mpm.prefork, ("MaxRequestWorkers 0",), ["AH00182"], {"MaxRequestWorkers": 1}),
+    ("prefork-mrw-neg", Mpm.prefork, ("MaxRequestWorkers -5",), ["AH00182"],
         {"MaxRequestWorkers": 1}),
-    ("prefork-mrw-abc", "prefork", ("MaxRequestWorkers abc",), ["AH00182"],
+    ("prefork-mrw-abc", Mpm.prefork, ("MaxRequestWorkers abc",), ["AH00182"],
         {"MaxRequestWorkers": 1}),
-    ("prefork-mrw-150abc", "prefork", ("MaxRequestWorkers 150abc",), [],
+    ("prefork-mrw-150abc", Mpm.prefork, ("MaxRequestWorkers 150abc",), [],
         {"MaxRequestWorkers": 150}),
-    ("prefork-start-0", "prefork", ("StartServers 0",), ["AH00184"], {"StartServers": 1}),
-    ("prefork-minspare-0", "prefork", ("MinSpareServers 0",), ["AH00186"],
+    ("prefork-start-0", Mpm.prefork, ("StartServers 0",), ["AH00184"], {"StartServers": 1}),
+    ("prefork-minspare-0", Mpm.prefork, ("MinSpareServers 0",), ["AH00186"],
         {"MinSpareServers": 1, "MaxSpareServers": 10}),
-    ("prefork-maxspare-0", "prefork", ("MaxSpareServers 0",), [], {"MaxSpareServers": 6}),
-    ("prefork-maxclients-alias", "prefork", ("MaxClients 120",), [], {"MaxRequestWorkers": 120}),
-    ("prefork-last-wins", "prefork", ("MaxRequestWorkers 100", "MaxRequestWorkers 400"),
+    ("prefork-maxspare-0", Mpm.prefork, ("MaxSpareServers 0",), [], {"MaxSpareServers": 6}),
+    ("prefork-maxclients-alias", Mpm.prefork, ("MaxClients 120",), [], {"MaxRequestWorkers": 120}),
+    ("prefork-last-wins", Mpm.prefork, ("MaxRequestWorkers 100", "MaxRequestWorkers 400"),
         ["AH00180"], {"MaxRequestWorkers": 256}),
-    ("prefork-start-above-mrw", "prefork", ("StartServers 10", "MaxRequestWorkers 3"), [],
+    ("prefork-start-above-mrw", Mpm.prefork, ("StartServers 10", "MaxRequestWorkers 3"), [],
         {"StartServers": 3}),
-    ("event-defaults", "event", (), [], {"ServerLimit": 16, "ThreadLimit": 64,
+    ("event-defaults", Mpm.event, (), [], {"ServerLimit": 16, "ThreadLimit": 64,
         "ThreadsPerChild": 25, "MaxRequestWorkers": 400, "StartServers": 3,
         "MinSpareThreads": 75, "MaxSpareThreads": 250}),
-    ("worker-tpc-100", "worker", ("ThreadsPerChild 100",), ["AH00310", "AH00316"],
+    ("worker-tpc-100", Mpm.worker, ("ThreadsPerChild 100",), ["AH00310", "AH00316"],
         {"ThreadsPerChild": 64, "MaxRequestWorkers": 384}),
-    ("event-tpc-100", "event", ("ThreadsPerChild 100",), ["AH00507", "AH00513"],
+    ("event-tpc-100", Mpm.event, ("ThreadsPerChild 100",), ["AH00507", "AH00513"],
         {"ThreadsPerChild": 64, "MaxRequestWorkers": 384}),
-    ("event-tl-tpc-100", "event", ("ThreadLimit 100", "ThreadsPerChild 100"), [],
+    ("event-tl-tpc-100", Mpm.event, ("ThreadLimit 100", "ThreadsPerChild 100"), [],
         {"ThreadsPerChild": 100, "MaxRequestWorkers": 400}),
-    ("worker-mrw-10", "worker", ("MaxRequestWorkers 10",), ["AH00314"],
+    ("worker-mrw-10", Mpm.worker, ("MaxRequestWorkers 10",), ["AH00314"],
         {"MaxRequestWorkers": 25}),
-    ("event-mrw-130", "event", ("MaxRequestWorkers 130",), ["AH00513"],
+    ("event-mrw-130", Mpm.event, ("MaxRequestWorkers 130",), ["AH00513"],
         {"MaxRequestWorkers": 125}),
-    ("event-mrw-1000", "event", ("MaxRequestWorkers 1000",), ["AH00515"],
+    ("event-mrw-1000", Mpm.event, ("MaxRequestWorkers 1000",), ["AH00515"],
         {"MaxRequestWorkers": 400}),
-    ("worker-mrw-1010", "worker", ("MaxRequestWorkers 1010",), ["AH00316", "AH00318"],
+    ("worker-mrw-1010", Mpm.worker, ("MaxRequestWorkers 1010",), ["AH00316", "AH00318"],
         {"MaxRequestWorkers": 400}),
-    ("worker-sl-25000", "worker", ("ServerLimit 25000",), ["AH00300"], {"ServerLimit": 20000}),
-    ("worker-tl-25000", "worker", ("ThreadLimit 25000",), ["AH00305"], {"ThreadLimit": 20000}),
-    ("worker-tl-200000", "worker", ("ThreadLimit 200000",), ["AH00305"],
+    ("worker-sl-25000", Mpm.worker, ("ServerLimit 25000",), ["AH00300"], {"ServerLimit": 20000}),
+    ("worker-tl-25000", Mpm.worker, ("ThreadLimit 25000",), ["AH00305"], {"ThreadLimit": 20000}),
+    ("worker-tl-200000", Mpm.worker, ("ThreadLimit 200000",), ["AH00305"],
         {"ThreadLimit": 20000}),
-    ("event-tl-25000", "event", ("ThreadLimit 25000",), [], {"ThreadLimit": 25000}),
-    ("event-tl-200000", "event", ("ThreadLimit 200000",), ["AH00502"],
+    ("event-tl-25000", Mpm.event, ("ThreadLimit 25000",), [], {"ThreadLimit": 25000}),
+    ("event-tl-200000", Mpm.event, ("ThreadLimit 200000",), ["AH00502"],
         {"ThreadLimit": 100000}),
-    ("event-tpc-0", "event", ("ThreadsPerChild 0",), ["AH00509", "AH00515"],
+    ("event-tpc-0", Mpm.event, ("ThreadsPerChild 0",), ["AH00509", "AH00515"],
         {"ThreadsPerChild": 1, "MaxRequestWorkers": 16}),
-    ("worker-tl-0", "worker", ("ThreadLimit 0",), ["AH00307", "AH00310", "AH00318"],
+    ("worker-tl-0", Mpm.worker, ("ThreadLimit 0",), ["AH00307", "AH00310", "AH00318"],
         {"ThreadLimit": 1, "ThreadsPerChild": 1, "MaxRequestWorkers": 16}),
-    ("event-sl-0", "event", ("ServerLimit 0",), ["AH00499", "AH00515"],
+    ("event-sl-0", Mpm.event, ("ServerLimit 0",), ["AH00499", "AH00515"],
         {"ServerLimit": 1, "MaxRequestWorkers": 25}),
-    ("worker-tl-10", "worker", ("ThreadLimit 10",), ["AH00310", "AH00318"],
+    ("worker-tl-10", Mpm.worker, ("ThreadLimit 10",), ["AH00310", "AH00318"],
         {"ThreadsPerChild": 10, "MaxRequestWorkers": 160}),
-    ("worker-sl4-tpc10-mrw45", "worker",
+    ("worker-sl4-tpc10-mrw45", Mpm.worker,
         ("ServerLimit 4", "ThreadsPerChild 10", "MaxRequestWorkers 45"), ["AH00316"],
         {"MaxRequestWorkers": 40}),
-    ("worker-sl2-tpc64-mrw1000", "worker",
+    ("worker-sl2-tpc64-mrw1000", Mpm.worker,
         ("ServerLimit 2", "ThreadsPerChild 64", "MaxRequestWorkers 1000"),
         ["AH00316", "AH00318"], {"MaxRequestWorkers": 128}),
-    ("event-tl20-tpc30-mrw100-sl3", "event",
+    ("event-tl20-tpc30-mrw100-sl3", Mpm.event,
         ("ThreadLimit 20", "ThreadsPerChild 30", "MaxRequestWorkers 100", "ServerLimit 3"),
         ["AH00507", "AH00515"], {"ThreadsPerChild": 20, "MaxRequestWorkers": 60}),
-    ("event-sl1-tpc2-mrw4", "event",
+    ("event-sl1-tpc2-mrw4", Mpm.event,
         ("ServerLimit 1", "ThreadsPerChild 2", "MaxRequestWorkers 4"), ["AH00515"],
         {"MaxRequestWorkers": 2}),
-    ("event-minspare-0", "event", ("MinSpareThreads 0",), ["AH00519"],
+    ("event-minspare-0", Mpm.event, ("MinSpareThreads 0",), ["AH00519"],
         {"MinSpareThreads": 1, "MaxSpareThreads": 250}),
-    ("worker-start-0", "worker", ("StartServers 0",), ["AH00320"], {"StartServers": 1}),
-    ("event-maxspare-0", "event", ("MaxSpareThreads 0",), [], {"MaxSpareThreads": 101}),
-    ("event-start-above-daemons", "event", ("StartServers 10", "MaxRequestWorkers 100"), [],
+    ("worker-start-0", Mpm.worker, ("StartServers 0",), ["AH00320"], {"StartServers": 1}),
+    ("event-maxspare-0", Mpm.event, ("MaxSpareThreads 0",), [], {"MaxSpareThreads": 101}),
+    ("event-start-above-daemons", Mpm.event, ("StartServers 10", "MaxRequestWorkers 100"), [],
         {"StartServers": 4}),
-    ("event-debian-shipped", "event", ("StartServers 2", "MinSpareThreads 25",
+    ("event-debian-shipped", Mpm.event, ("StartServers 2", "MinSpareThreads 25",
         "MaxSpareThreads 75", "ThreadLimit 64", "ThreadsPerChild 25", "MaxRequestWorkers 150",
         "MaxConnectionsPerChild 0"), [], {"MaxRequestWorkers": 150, "MaxSpareThreads": 75}),
-    ("event-atoi-overflow", "event", ("MaxRequestWorkers 3000000000",), ["AH00511"],
+    ("event-atoi-overflow", Mpm.event, ("MaxRequestWorkers 3000000000",), ["AH00511"],
         {"MaxRequestWorkers": 25}),
 ]  # fmt: skip
 
@@ -154,7 +153,7 @@ WORKED: list[tuple[str, MpmName, tuple[str, ...], list[str], dict[str, int]]] = 
     ("mpm", "lines", "want_codes", "want"), [row[1:] for row in WORKED], ids=[r[0] for r in WORKED]
 )
 def test_worked_examples(
-    mpm: MpmName, lines: tuple[str, ...], want_codes: list[str], want: dict[str, int]
+    mpm: Mpm, lines: tuple[str, ...], want_codes: list[str], want: dict[str, int]
 ) -> None:
     config = run(mpm, *lines)
     assert codes(config) == want_codes
@@ -197,19 +196,17 @@ def test_worked_examples(
     ],
     ids=["event-round-then-limit", "prefork-atoi-wraps", "worker-minspare-negative"],
 )
-def test_messages_are_httpds_words(
-    mpm: MpmName, lines: tuple[str, ...], messages: list[str]
-) -> None:
+def test_messages_are_httpds_words(mpm: Mpm, lines: tuple[str, ...], messages: list[str]) -> None:
     assert [w.message for w in run(mpm, *lines).warnings] == messages
 
 
 def test_warning_points_at_the_directive_that_set_the_value() -> None:
-    config = run("event", "ServerLimit 2", "MaxRequestWorkers 1000")
+    config = run(Mpm.event, "ServerLimit 2", "MaxRequestWorkers 1000")
     assert config.warnings[0].location == Location(CONF, 3)
 
 
 def test_provenance_names_the_last_occurrence_and_aliases() -> None:
-    config = run("prefork", "MaxRequestWorkers 10", "MaxClients 20", "KeepAlive Off")
+    config = run(Mpm.prefork, "MaxRequestWorkers 10", "MaxClients 20", "KeepAlive Off")
     assert config.source_of("MaxRequestWorkers") == Location(CONF, 3)
     assert config.source_of("KeepAlive") == Location(CONF, 4)
     assert config.source_of("ServerLimit") is None
@@ -234,7 +231,7 @@ def test_provenance_names_the_last_occurrence_and_aliases() -> None:
          "timeout-no-unit", "timeout-atoi-abc", "mkar-0", "backlog", "mrpc-alias"],
 )  # fmt: skip
 def test_common_settings(lines: tuple[str, ...], field: str, want: object) -> None:
-    assert getattr(run("event", *lines).settings.common, field) == want
+    assert getattr(run(Mpm.event, *lines).settings.common, field) == want
 
 
 def test_vhost_keepalive_does_not_change_the_main_server() -> None:
@@ -259,7 +256,7 @@ def test_accept_queue_uses_somaxconn() -> None:
          "sixteenths"],
 )  # fmt: skip
 def test_async_request_worker_factor(value: str, factor: float, limit_factor: int) -> None:
-    settings = run("event", f"AsyncRequestWorkerFactor {value}").settings
+    settings = run(Mpm.event, f"AsyncRequestWorkerFactor {value}").settings
     assert isinstance(settings, EventSettings)
     assert settings.async_request_worker_factor == factor
     assert settings.worker_factor == limit_factor
@@ -305,7 +302,7 @@ def test_async_request_worker_factor(value: str, factor: float, limit_factor: in
          "prefork-tpc", "prefork-arwf", "worker-arwf", "event-minspareservers", "mrw-two-args",
          "mrw-no-arg"],
 )  # fmt: skip
-def test_httpd_rejects(mpm: MpmName, line: str, message: str) -> None:
+def test_httpd_rejects(mpm: Mpm, line: str, message: str) -> None:
     with pytest.raises(CapplanError) as caught:
         run(mpm, "ServerName x", line)
     assert caught.value.message == message
@@ -352,7 +349,7 @@ def test_same_mpm_twice_is_one_mpm() -> None:
 
 
 def test_mpm_override_and_v_output() -> None:
-    assert effective_config(evaluated([], ()), mpm="prefork", somaxconn=1).mpm == "prefork"
+    assert effective_config(evaluated([], ()), mpm=Mpm.prefork, somaxconn=1).mpm == Mpm.prefork
     v_text = Path(__file__).parent.joinpath("data", "apache2-V-worker.txt").read_text()
     assert effective_config(evaluated([], ()), v_output=v_text, somaxconn=1).mpm == "worker"
     assert mpm_from_v_output("Server MPM:     event") == "event"

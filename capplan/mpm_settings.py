@@ -1,7 +1,7 @@
 """Effective MPM settings: the values httpd runs with after its defaults and check_config clamping.
 
-These frozen types are the contract between the config stage (`capplan.mpm` builds them from an
-`EvaluatedConfig`) and the models. Raw directive values never reach the models.
+These frozen types are the contract between the config stage (`capplan.effective` builds them
+from an `EvaluatedConfig`) and the models. Raw directive values never reach the models.
 """
 
 from __future__ import annotations
@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING, Literal
 
 from capplan.config.types import HttpdWarning
 from capplan.location import Location
+from capplan.mpm_names import Mpm
 
 if TYPE_CHECKING:
     from capplan.fpm.handlers import FcgiBackend
     from capplan.http2 import Http2Settings
 
-MpmName = Literal["prefork", "worker", "event"]
+
 # `EffectiveConfig.path` when no config exists and httpd's compiled-in defaults stand in for one.
 HTTPD_DEFAULTS_PATH = "(httpd defaults)"
-MPM_NAMES: tuple[MpmName, ...] = ("prefork", "worker", "event")
+# The MPMs in the order reports list them.
+MPM_NAMES: tuple[Mpm, ...] = tuple(Mpm)
 # event's AsyncRequestWorkerFactor when the config sets none (httpd's default).
 DEFAULT_WORKER_FACTOR = 2.0
 
@@ -112,7 +114,7 @@ class EventSettings:
 
 
 MpmSettings = PreforkSettings | WorkerSettings | EventSettings
-ThreadedMpm = Literal["worker", "event"]
+ThreadedMpm = Literal[Mpm.worker, Mpm.event]
 
 
 def threaded_settings(
@@ -133,7 +135,7 @@ def threaded_settings(
     `async_request_worker_factor` is event's alone (None: httpd's default, 2); worker has none.
     """
     common = CommonSettings() if common is None else common
-    if mpm == "worker":
+    if mpm is Mpm.worker:
         return WorkerSettings(
             server_limit=server_limit,
             thread_limit=thread_limit,
@@ -166,7 +168,7 @@ class EffectiveConfig:
     """What httpd will run with: the MPM, its settings, where each came from, and its warnings."""
 
     path: str
-    mpm: MpmName
+    mpm: Mpm
     settings: MpmSettings
     provenance: tuple[tuple[str, Location], ...]
     warnings: tuple[HttpdWarning, ...]
