@@ -42,7 +42,15 @@ def test_measured_memory_replaces_the_profile_figures(apache2: str, tmp_path: Pa
     # Every figure taken from the server is listed with the PID and the value it replaced;
     # the profile's memory.ram (4 GiB) is a budget and stays.
     subs = {s.key: s for s in report.substitutions}
-    assert set(subs) == {"memory.parent", "memory.shared", "memory.prefork_process"}
+    assert set(subs) == {
+        "memory.parent",
+        "memory.shared",
+        "memory.prefork_process",
+        "memory.process_spread",
+    }
+    # Three children: their spread is measured too, and replaces the profile's 0.
+    assert subs["memory.process_spread"].value == used.process_spread_bytes
+    assert subs["memory.process_spread"].replaced == 0
     assert subs["memory.prefork_process"].value == used.prefork_process_bytes
     assert subs["memory.prefork_process"].replaced == 45 << 20
     assert all(s.pid == server.pid and s.origin == "measured" for s in subs.values())
