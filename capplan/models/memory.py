@@ -51,16 +51,18 @@ def spread_margin_bytes(memory: Memory, processes: int) -> int:
     return math.ceil(SPREAD_QUANTILE * spread * math.sqrt(processes))
 
 
-def _most_that_fit(room: int, unit: int, margin_per_root: float) -> int:
-    """The largest n with n * unit + margin_per_root * sqrt(n) <= room (0 if none)."""
+def _most_that_fit(room: int, unit: int, memory: Memory, processes_per_unit: int) -> int:
+    """The largest n with n * unit + spread_margin_bytes(memory, processes_per_unit * n) <= room
+    (0 if none)."""
     if room <= 0:
         return 0
+    margin_per_root = SPREAD_QUANTILE * memory.process_spread_bytes * math.sqrt(processes_per_unit)
     if margin_per_root <= 0:
         return room // unit
     # n = x^2 with unit x^2 + m x - room = 0; then step down past the rounding of the margin.
     root = (-margin_per_root + math.sqrt(margin_per_root**2 + 4 * unit * room)) / (2 * unit)
     n = math.floor(root * root) + 1
-    while n > 0 and n * unit + math.ceil(margin_per_root * math.sqrt(n)) > room:
+    while n > 0 and n * unit + spread_margin_bytes(memory, processes_per_unit * n) > room:
         n -= 1
     return n
 
@@ -97,9 +99,8 @@ def prefork_memory(
     max_workers = None
     if avail is not None:
         fixed = base + restart_parent_bytes(m)
-        margin = SPREAD_QUANTILE * m.process_spread_bytes
         max_workers = (
-            _most_that_fit(avail - fixed, child, margin) if child > 0 else settings.server_limit
+            _most_that_fit(avail - fixed, child, m, 1) if child > 0 else settings.server_limit
         )
     return MemoryFootprint(
         typical_bytes=base + typical * child,
@@ -191,10 +192,9 @@ def threaded_memory(
             2 if isinstance(settings, EventSettings) else 1
         )
         fixed = base + restart_parent_bytes(m)
-        # Two processes per active one in the worst case, hence the spread margin of sqrt(2 P).
-        margin = SPREAD_QUANTILE * m.process_spread_bytes * math.sqrt(2)
+        # Two processes per active one in the worst case, so the spread margin is that of 2 P.
         fit = (
-            _most_that_fit(avail - fixed, per_active, margin)
+            _most_that_fit(avail - fixed, per_active, m, 2)
             if per_active > 0
             else settings.server_limit
         )
