@@ -23,7 +23,8 @@ HOMES = {
     "tabulate": ("capplan.render.table",),
     "yaml": ("capplan.profile",),
     "scipy": ("capplan.queueing",),
-    "numpy": ("capplan.logs",),
+    # The event chain builds its states and transitions as arrays (models/event_chain.py).
+    "numpy": ("capplan.logs", "capplan.queueing.ctmc", "capplan.models.event_chain"),
     "dask": ("capplan.logs",),
     "distributed": ("capplan.logs",),
     "fsspec": ("capplan.logs",),

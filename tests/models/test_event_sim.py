@@ -14,6 +14,7 @@ point fails too. `python -m tests.models.test_event_sim` prints the whole table.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pytest
@@ -68,33 +69,45 @@ def point_id(config: SimConfig) -> str:
     )
 
 
-def model_of(config: SimConfig) -> MpmMetrics:
-    """capplan's event model for the simulated server and traffic."""
-    profile = TrafficProfile(
+def profile_of(config: SimConfig) -> TrafficProfile:
+    """The simulated traffic as a capplan profile."""
+    return TrafficProfile(
         "simulated",
         Traffic(config.requests_per_s, config.service_s, config.service_scv, 1.0),
-        Visits(config.requests_per_visit, "geometric", config.think_s, IDLE_HOLD, 0.0),
+        Visits(
+            config.requests_per_visit,
+            "geometric",
+            config.think_s,
+            config.idle_hold_probability,
+            0.0,
+        ),
     )
+
+
+def settings_of(config: SimConfig) -> EventSettings:
+    """The simulated server as effective event settings."""
     common = CommonSettings(
         keep_alive_timeout_s=config.keepalive_timeout_s,
         max_keep_alive_requests=0,
         listen_backlog=config.accept_queue - 1,
         somaxconn=4096,
     )
-    workers = config.processes * config.threads_per_child
-    return evaluate(
-        EventSettings(
-            server_limit=config.processes,
-            thread_limit=max(64, config.threads_per_child),
-            threads_per_child=config.threads_per_child,
-            max_request_workers=workers,
-            async_request_worker_factor=float(config.factor),
-            common=common,
-        ),
-        profile,
+    return EventSettings(
+        server_limit=config.processes,
+        thread_limit=max(64, config.threads_per_child),
+        threads_per_child=config.threads_per_child,
+        max_request_workers=config.processes * config.threads_per_child,
+        async_request_worker_factor=float(config.factor),
+        common=common,
     )
 
 
+def model_of(config: SimConfig) -> MpmMetrics:
+    """capplan's event model for the simulated server and traffic."""
+    return evaluate(settings_of(config), profile_of(config))
+
+
+@functools.cache
 def simulated(config: SimConfig, seed: int = 1) -> SimResult:
     # About three events per request: batches long enough for the event budget.
     batch_s = EVENTS_PER_POINT / (BATCHES * 3.0 * config.requests_per_s)

@@ -1,0 +1,501 @@
+"""event child by child: a finite Markov chain per process, coupled by a fixed point (§4.6).
+
+Stage: event model, used where the connection limit or a saturated child is in reach. Input:
+processes P, ThreadsPerChild T, the effective AsyncRequestWorkerFactor F and `ChainTraffic`.
+Output: `ChainResult`, the steady state of one child and the rates of the whole server.
+
+A child's state is (b, y, d): b busy workers, y idle keep-alive connections, d whether its
+listener is disabled. It follows event.c's listener_thread():
+
+* a child whose listener is enabled and that is not above its limit (`b < T` and
+  `b + y < T + F (T - b)`, connections_above_limit()) accepts new connections;
+* every new connection wakes every enabled listener: a child above its limit disables its
+  listener, and a full child (b = T) also closes all its idle keep-alive connections
+  (process_keepalive_queue(0), a kill episode); while connections wait in the accept queue, a
+  child that accepts one is checked again at once, and so are the other children;
+* a disabled listener is enabled again once `b + y < T + F (T - b - 1)` (the hysteresis of
+  connections_above_limit() while listeners are disabled);
+* a finished request leaves its connection idle (the visit goes on, or the client holds the
+  socket) or closes it; an idle connection sends its next request or times out; a request that
+  finds its child full is dropped (its client reconnects) and the child kills the rest.
+
+Idle connections are exponential with the rates that give the mean idle time and the share that
+ends in a request; the children are coupled through the accept rate of a ready child, set so
+that the children together accept the new connections offered, and through the new-connection
+rate, which includes the reconnections of killed, dropped and timed-out visits. When no accept
+rate carries the offered connections the server is overloaded: the accept queue never empties.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from capplan.mpm_settings import CommonSettings, EventSettings
+from capplan.profile import TrafficProfile
+from capplan.queueing.ctmc import stationary_distribution
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+    IntArray = npt.NDArray[np.int64]
+
+# Transition kinds; a state has at most one transition of each kind.
+_ACCEPT, _ACCEPT_CHECK, _CHECK, _DONE_IDLE, _DONE_CLOSE, _REQUEST, _TIMEOUT, _UNREACHED = range(8)
+_KINDS = 8
+_MAX_STEPS = 200
+_TOLERANCE = 1e-8
+# An accept rate this many times the request rate leaves a ready state at once (overload test).
+_INSTANT = 1e3
+# Idle counts whose probability under the no-limit Poisson law is below this are cut off.
+_TAIL = 1e-15
+# Largest chain solved; larger servers keep the closed-form model (docs/models.md §4.6).
+MAX_STATES = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class ChainTraffic:
+    """What one child sees, in requests and connections (rates per second, times in seconds).
+
+    `requests_per_s` λ for the whole server, `worker_s` S_w a request's worker time,
+    `go_idle` the probability that a finished request leaves its connection idle,
+    `idle_request_rate` θ and `idle_close_rate` τ of one idle connection (mean idle time
+    1/(θ + τ), a share θ/(θ + τ) ends in a request), `close_reconnects` the share of idle
+    closes (timeouts) after which the visit reconnects, `killed_reconnects` the share of killed
+    idle connections whose visit goes on, `visits_per_s` the visits' first connections.
+    """
+
+    requests_per_s: float
+    worker_s: float
+    go_idle: float
+    idle_request_rate: float
+    idle_close_rate: float
+    close_reconnects: float
+    killed_reconnects: float
+    visits_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChainResult:
+    """The coupled steady state; per-child means and whole-server rates.
+
+    `busy_mean` and `idle_mean` per child; `saturation` B_p = P(b = T); `ready` P(a child can
+    accept); `closed` P(a child is above its limit, hysteresis aside); `connections_per_s` the
+    connections accepted by the server; `kill_episodes_per_s`, `keepalive_drops_per_s` and
+    `killed_per_s` (idle connections closed by kills) over all children; `overloaded` when the
+    accept queue never empties; `states` the chain's size; `steps` the solves used.
+    """
+
+    busy_mean: float
+    idle_mean: float
+    saturation: float
+    ready: float
+    closed: float
+    connections_per_s: float
+    kill_episodes_per_s: float
+    keepalive_drops_per_s: float
+    killed_per_s: float
+    overloaded: bool
+    states: int
+    steps: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Structure:
+    """The chain's states and transitions, independent of the rates."""
+
+    size: int
+    busy: IntArray
+    idle: IntArray
+    ready: npt.NDArray[np.bool_]
+    closed: npt.NDArray[np.bool_]
+    full: npt.NDArray[np.bool_]
+    source: IntArray  # per transition
+    target: IntArray
+    kind: IntArray
+    weight: FloatArray  # rate = weight x the kind's rate
+    kill: FloatArray  # 1 where the transition is a kill episode
+    killed: FloatArray  # idle connections it closes
+    drop: FloatArray  # 1 where it drops a keep-alive request
+
+
+def idle_cap(threads_per_child: int, factor: int, no_limit_idle_mean: float) -> int:
+    """The largest idle count kept: the slot limit, or the no-limit Poisson tail's 1e-15 point.
+
+    A child's idle connections are fewer than with no limit and no kills (Poisson with the
+    no-limit mean, as an infinite-server system); beyond mean + 9 sqrt(mean) + 40 that law has
+    less than 1e-15 of its mass.
+    """
+    limit = (1 + factor) * threads_per_child
+    tail = no_limit_idle_mean + 9.0 * math.sqrt(no_limit_idle_mean) + 40.0
+    return max(0, min(limit, math.ceil(tail)))
+
+
+def chain_states(threads_per_child: int, factor: int, cap: int) -> int:
+    """The number of states of the chain (both listener flags of every (b, y))."""
+    return 2 * (threads_per_child + 1) * (cap + 1)
+
+
+@lru_cache(maxsize=16)
+def _structure(tpc: int, factor: int, cap: int) -> _Structure:
+    import numpy as np
+
+    ny = cap + 1
+    b, y, d = (
+        a.ravel()
+        for a in np.meshgrid(np.arange(tpc + 1), np.arange(ny), np.arange(2), indexing="ij")
+    )
+    size = b.size
+
+    def index(bb: IntArray, yy: IntArray, dd: IntArray) -> IntArray:
+        return (bb * ny + yy) * 2 + dd
+
+    def above(bb: IntArray, yy: IntArray, dd: IntArray) -> npt.NDArray[np.bool_]:
+        idle_workers = tpc - bb
+        return (idle_workers <= 0) | (bb + yy >= tpc + (idle_workers - dd) * factor)
+
+    def settle(bb: IntArray, yy: IntArray, dd: IntArray) -> IntArray:
+        """should_enable_listensocks(): a disabled listener below the hysteresis is enabled."""
+        enabled = (dd == 1) & ~above(bb, yy, np.ones_like(dd))
+        return index(bb, yy, np.where(enabled, 0, dd))
+
+    def checked(bb: IntArray, yy: IntArray) -> tuple[IntArray, FloatArray, FloatArray]:
+        """An enabled listener checked at (bb, yy): its next state, kill flag, idle killed."""
+        over = above(bb, yy, np.zeros_like(bb))
+        full = bb == tpc
+        yy2 = np.where(full, 0, yy)
+        target = index(bb, np.where(over, yy2, yy), np.where(over, 1, 0))
+        kill = (over & full).astype(float)
+        return target, kill, kill * yy
+
+    parts: list[tuple[IntArray, IntArray, int, FloatArray, FloatArray, FloatArray, FloatArray]] = []
+    states = np.arange(size)
+    zero = np.zeros(size)
+
+    def add(  # noqa: PLR0917 (one transition family: its mask, target, kind and weights)
+        mask: npt.NDArray[np.bool_],
+        target: IntArray,
+        kind: int,
+        weight: FloatArray,
+        kill: FloatArray = zero,
+        killed: FloatArray = zero,
+        drop: FloatArray = zero,
+    ) -> None:
+        parts.append(
+            (states[mask], target[mask], kind, weight[mask], kill[mask], killed[mask], drop[mask])
+        )
+
+    ones = np.ones(size)
+    is_above = above(b, y, d)
+    ready = (d == 0) & ~is_above
+    full = b == tpc
+    # A ready child accepts; while connections wait it is checked again at once.
+    add(ready, index(np.minimum(b + 1, tpc), y, d), _ACCEPT, ones)
+    t, k, kd = checked(np.minimum(b + 1, tpc), y)
+    add(ready, t, _ACCEPT_CHECK, ones, k, kd)
+    # An enabled child above its limit is disabled by the next check (and kills when full).
+    t, k, kd = checked(b, y)
+    add((d == 0) & is_above, t, _CHECK, ones, k, kd)
+    # A request ends: the connection goes idle or closes.
+    served = b > 0
+    # (At the idle cut-off, far out in the tail, the connection closes instead.)
+    add(
+        served, settle(np.maximum(b - 1, 0), np.minimum(y + 1, cap), d), _DONE_IDLE, b.astype(float)
+    )
+    add(served, settle(np.maximum(b - 1, 0), y, d), _DONE_CLOSE, b.astype(float))
+    # An idle connection sends a request: a worker takes it, or a full child drops it and kills.
+    has_idle = y > 0
+    yf = y.astype(float)
+    add(has_idle & ~full, index(np.minimum(b + 1, tpc), np.maximum(y - 1, 0), d), _REQUEST, yf)
+    add(has_idle & full, settle(b, np.zeros_like(y), d), _REQUEST, yf, ones, yf - 1.0, ones)
+    add(has_idle, settle(b, np.maximum(y - 1, 0), d), _TIMEOUT, yf)
+    # A disabled listener below the hysteresis is never reached (it is enabled on the way in);
+    # those states lead out so that the chain keeps a single closed class.
+    add((d == 1) & ~above(b, y, d), index(b, y, np.zeros_like(d)), _UNREACHED, ones)
+
+    def cat(i: int) -> FloatArray:
+        return np.concatenate([np.asarray(p[i], dtype=float) for p in parts])
+
+    closed_now = (b == tpc) | (b + y >= tpc + (tpc - b) * factor)
+    return _Structure(
+        size=size,
+        busy=b,
+        idle=y,
+        ready=ready,
+        closed=closed_now,
+        full=full,
+        source=np.concatenate([p[0] for p in parts]),
+        target=np.concatenate([p[1] for p in parts]),
+        kind=np.concatenate([np.full(p[0].size, p[2]) for p in parts]),
+        weight=cat(3),
+        kill=cat(4),
+        killed=cat(5),
+        drop=cat(6),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Solve:
+    ready: float
+    closed: float
+    saturation: float
+    busy: float
+    idle: float
+    kills: float  # per child, per second
+    killed: float
+    drops: float
+    reconnects: float
+
+
+def _solve(
+    st: _Structure,
+    traffic: ChainTraffic,
+    accept_rate: float,
+    check_rate: float,
+    recheck: float,
+) -> _Solve:
+    import numpy as np
+
+    mu = 1.0 / traffic.worker_s
+    rates = np.zeros(_KINDS)
+    rates[_ACCEPT] = accept_rate * (1.0 - recheck)
+    rates[_ACCEPT_CHECK] = accept_rate * recheck
+    rates[_CHECK] = check_rate
+    rates[_DONE_IDLE] = mu * traffic.go_idle
+    rates[_DONE_CLOSE] = mu * (1.0 - traffic.go_idle)
+    rates[_REQUEST] = traffic.idle_request_rate
+    rates[_TIMEOUT] = traffic.idle_close_rate
+    rates[_UNREACHED] = 1.0
+    pi = stationary_distribution(st.size, st.source, st.target, st.weight * rates[st.kind])
+    flow = pi[st.source] * st.weight * rates[st.kind]
+    kills = float(flow @ st.kill)
+    killed = float(flow @ st.killed)
+    drops = float(flow @ st.drop)
+    idle = float(pi @ st.idle)
+    timeouts_reconnecting = idle * traffic.idle_close_rate * traffic.close_reconnects
+    return _Solve(
+        ready=float(pi[st.ready].sum()),
+        closed=float(pi[st.closed].sum()),
+        saturation=float(pi[st.full].sum()),
+        busy=float(pi @ st.busy),
+        idle=idle,
+        kills=kills,
+        killed=killed,
+        drops=drops,
+        reconnects=timeouts_reconnecting + drops + killed * traffic.killed_reconnects,
+    )
+
+
+def solve_chain(
+    processes: int, threads_per_child: int, factor: int, traffic: ChainTraffic, cap: int
+) -> ChainResult:
+    """The children's steady state: the accept rate of a ready child and the new-connection rate
+    Λ found together (docs/models.md §4.6).
+
+    Λ = visits + reconnections; a ready child accepts at rate a, and the children carry Λ when
+    P a ready = Λ. A share w of the accepts happens while connections wait (each followed by a
+    check), w = P(wait)^2 with P(wait) = (1 - ready)^P, and the other children's accepts from the
+    queue check a child too: checks at Λ (1 + P(wait) (P - 1)/P). If even an instant accept rate
+    carries fewer than Λ, the server is overloaded and the result is that of the full queue.
+    """
+    p = processes
+    st = _structure(threads_per_child, factor, cap)
+    demand = traffic.visits_per_s
+    instant = _INSTANT * max(traffic.requests_per_s, 1.0 / traffic.worker_s)
+    steps = 0
+
+    # Overload: with the queue never empty, every accept is followed by a check.
+    top = _solve(st, traffic, instant, demand * (2.0 - 1.0 / p), 1.0)
+    steps += 1
+    for _ in range(_MAX_STEPS):
+        new_demand = traffic.visits_per_s + p * top.reconnects
+        if abs(new_demand - demand) <= _TOLERANCE * new_demand:
+            break
+        demand = new_demand
+        top = _solve(st, traffic, instant, demand * (2.0 - 1.0 / p), 1.0)
+        steps += 1
+    if p * instant * top.ready <= demand:
+        return _result(
+            top,
+            processes=p,
+            connections=p * instant * top.ready,
+            overloaded=True,
+            states=st.size,
+            steps=steps,
+        )
+
+    waiting = 0.0
+    sol = top
+    rate = demand / p
+    overloaded = False
+    for step in range(_MAX_STEPS):
+        sol, rate, overloaded, used = _carry(
+            st,
+            traffic,
+            p=p,
+            demand=demand,
+            waiting=waiting,
+            guess=rate,
+            instant=instant,
+        )
+        steps += used
+        new_demand = traffic.visits_per_s + p * sol.reconnects
+        new_waiting = 1.0 if overloaded else (1.0 - sol.ready) ** p
+        if (
+            abs(new_demand - demand) <= _TOLERANCE * new_demand
+            and abs(new_waiting - waiting) <= _TOLERANCE
+        ):
+            break
+        # Damped after the first steps: near overload the plain iteration can cycle.
+        weight = 1.0 if step < 8 else 0.5
+        demand += weight * (new_demand - demand)
+        waiting += weight * (new_waiting - waiting)
+    if overloaded:
+        return _result(
+            sol,
+            processes=p,
+            connections=p * rate * sol.ready,
+            overloaded=True,
+            states=st.size,
+            steps=steps,
+        )
+    return _result(
+        sol, processes=p, connections=demand, overloaded=False, states=st.size, steps=steps
+    )
+
+
+def _carry(
+    st: _Structure,
+    traffic: ChainTraffic,
+    *,
+    p: int,
+    demand: float,
+    waiting: float,
+    guess: float,
+    instant: float,
+) -> tuple[_Solve, float, bool, int]:
+    """The accept rate a with P a ready(a) = Λ, by regula falsi (Illinois) on log a.
+
+    The carried rate P a ready(a) rises with a, from below Λ at a = Λ/P (ready <= 1) to above
+    it at the instant rate (the caller has ruled out overload).
+    """
+    checks = demand * (1.0 + waiting * (p - 1) / p)
+    recheck = waiting * waiting
+
+    def gap(rate: float) -> tuple[float, _Solve]:
+        sol = _solve(st, traffic, rate, checks, recheck)
+        return math.log(max(p * rate * sol.ready, 1e-300)) - math.log(demand), sol
+
+    lo, hi = math.log(demand / p), math.log(instant)
+    g_lo, sol = gap(demand / p)
+    steps = 1
+    if g_lo >= -_TOLERANCE:
+        return sol, demand / p, False, steps
+    g_hi, sol_hi = gap(instant)
+    steps += 1
+    if g_hi <= 0.0:
+        return sol_hi, instant, True, steps
+    x = math.log(min(max(guess, demand / p), instant))
+    side = 0
+    for _ in range(_MAX_STEPS):
+        g, sol = gap(math.exp(x))
+        steps += 1
+        if abs(g) <= _TOLERANCE:
+            break
+        if g < 0.0:
+            lo, g_lo = x, g
+            if side == -1:
+                g_hi /= 2.0
+            side = -1
+        else:
+            hi, g_hi = x, g
+            if side == 1:
+                g_lo /= 2.0
+            side = 1
+        x = lo - g_lo * (hi - lo) / (g_hi - g_lo)
+    return sol, math.exp(x), False, steps
+
+
+def _result(
+    sol: _Solve, *, processes: int, connections: float, overloaded: bool, states: int, steps: int
+) -> ChainResult:
+    p = processes
+    return ChainResult(
+        busy_mean=sol.busy,
+        idle_mean=sol.idle,
+        saturation=sol.saturation,
+        ready=sol.ready,
+        closed=sol.closed,
+        connections_per_s=connections,
+        kill_episodes_per_s=p * sol.kills,
+        keepalive_drops_per_s=p * sol.drops,
+        killed_per_s=p * sol.killed,
+        overloaded=overloaded,
+        states=states,
+        steps=steps,
+    )
+
+
+def chain_traffic(profile: TrafficProfile, common: CommonSettings) -> ChainTraffic:
+    """The chain's rates for a profile under these KeepAlive settings (docs/models.md §4.6).
+
+    After a request the visit goes on with probability 1 - 1/m (m requests per visit, the
+    average over the visit for fixed visits too) and the client then thinks Exp(Z); it sends
+    the next request on the same connection if Z < KeepAliveTimeout T (probability
+    r = 1 - e^{-T/Z}), else the connection times out and the visit reconnects. After the last
+    request the client holds the socket idle with probability q until T closes it. So a request
+    leaves its connection idle with probability g = (1 - 1/m) + q/m, an idle period lasts
+    E = ((1 - 1/m) Z r + (q/m) T)/g on average, and theta = (1 - 1/m) r/(g E),
+    tau = ((1 - 1/m)(1 - r) + q/m)/(g E). MaxKeepAliveRequests is not modelled (the chain is
+    for visits well below it).
+    """
+    traffic = profile.traffic
+    visits = profile.visits
+    rate = traffic.requests_per_second
+    m = max(1.0, visits.requests_per_visit)
+    more = 1.0 - 1.0 / m
+    timeout = common.keep_alive_timeout_s if common.keep_alive else 0.0
+    think = visits.think_time_s
+    hold = visits.idle_hold_probability / m
+    base = ChainTraffic(rate, traffic.worker_time_s, 0.0, 0.0, 0.0, 0.0, 0.0, rate / m)
+    if timeout <= 0.0 or (more == 0.0 and hold == 0.0):
+        # Every connection closes after its request: one request per connection.
+        return ChainTraffic(rate, traffic.worker_time_s, 0.0, 0.0, 0.0, 0.0, 0.0, rate)
+    if think <= 0.0:
+        raise ValueError("the event chain needs a think time above 0 between requests")
+    reuse = -math.expm1(-timeout / think)
+    go_idle = more + hold
+    continuing = more * think * reuse
+    held = hold * timeout
+    mean_idle = (continuing + held) / go_idle
+    closes = more * (1.0 - reuse) + hold
+    return ChainTraffic(
+        requests_per_s=base.requests_per_s,
+        worker_s=base.worker_s,
+        go_idle=go_idle,
+        idle_request_rate=more * reuse / (go_idle * mean_idle),
+        idle_close_rate=closes / (go_idle * mean_idle),
+        close_reconnects=more * (1.0 - reuse) / closes if closes > 0.0 else 0.0,
+        killed_reconnects=more / go_idle,
+        visits_per_s=base.visits_per_s,
+    )
+
+
+def evaluate_chain(settings: EventSettings, profile: TrafficProfile) -> ChainResult:
+    """The chain for these event settings and this profile; ValueError beyond `MAX_STATES`."""
+    traffic = chain_traffic(profile, settings.common)
+    p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
+    # Idle connections per child with no limit and no kills: an infinite-server system.
+    entries = traffic.requests_per_s * traffic.go_idle / p
+    mean_idle = 0.0
+    if traffic.go_idle > 0.0:
+        mean_idle = entries / (traffic.idle_request_rate + traffic.idle_close_rate)
+    cap = idle_cap(tpc, f, mean_idle) if traffic.go_idle > 0.0 else 0
+    states = chain_states(tpc, f, cap)
+    if states > MAX_STATES:
+        raise ValueError(f"the event chain would have {states} states (at most {MAX_STATES})")
+    return solve_chain(p, tpc, f, traffic, cap)

@@ -1,0 +1,187 @@
+"""The per-child event chain (`capplan.models.event_chain`) against the event simulator.
+
+The same 36 points and bands as `test_event_sim`, which holds the closed-form model to them; the
+chain's misses are pinned the same way, so a change that fixes or breaks a point fails here
+until `CHAIN_KNOWN_MISSES` is updated. `python -m tests.models.test_event_chain` prints the
+table. Also: the chain's own invariants, and the regions the closed form misses where the chain
+agrees.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import pytest
+
+from capplan.models.event_chain import (
+    ChainResult,
+    chain_traffic,
+    evaluate_chain,
+    idle_cap,
+)
+from capplan.mpm_settings import CommonSettings
+from tests.models.event_sim import SimConfig
+from tests.models.test_event_sim import (
+    GRID,
+    QUANTITIES,
+    Row,
+    known_misses,
+    point_id,
+    profile_of,
+    settings_of,
+    simulated,
+)
+
+
+@functools.cache
+def chain_of(config: SimConfig) -> ChainResult:
+    return evaluate_chain(settings_of(config), profile_of(config))
+
+
+def chain_value(key: str, result: ChainResult, processes: int) -> float:
+    """The chain's figure for a `Quantity.key`, as the simulator measures it."""
+    p = processes
+    match key:
+        case "busy":
+            return p * result.busy_mean
+        case "wait":
+            return 1.0 if result.overloaded else (1.0 - result.ready) ** p
+        case "limit":
+            return result.closed**p
+        case "conn":
+            return result.connections_per_s
+        case "idle":
+            return p * result.idle_mean
+        case "Bp":
+            return result.saturation
+        case "kills":
+            return result.kill_episodes_per_s
+        case "drops":
+            return result.keepalive_drops_per_s
+    raise KeyError(key)
+
+
+# What the chain misses, point by point (keys as in test_event_sim.KNOWN_MISSES).
+CHAIN_KNOWN_MISSES = """
+P2xT4-F2-rho0.4-ka0.5    wait limit
+P3xT4-F2-rho0.4-ka2      wait limit
+P1xT4-F2-rho0.7-ka0.5    limit idle
+P1xT4-F4-rho0.4-ka2      wait
+P2xT4-F4-rho0.7-ka0.5    wait
+P3xT4-F4-rho0.7-ka2      wait idle
+P3xT8-F2-rho0.4-ka2      wait limit
+P2xT8-F4-rho0.7-ka0.5    wait limit
+P3xT8-F4-rho0.7-ka2      limit idle
+P2xT16-F2-rho0.7-ka2     Bp kills
+P2xT16-F4-rho0.7-ka0.5   wait limit
+"""
+
+
+def _misses(text: str) -> dict[str, frozenset[str]]:
+    lines = (line.split() for line in text.strip().splitlines())
+    return {point: frozenset(keys) for point, *keys in lines}
+
+
+def compare(config: SimConfig) -> list[Row]:
+    result = chain_of(config)
+    sim = simulated(config)
+    name = point_id(config)
+    rows = []
+    for q in QUANTITIES:
+        value = chain_value(q.key, result, config.processes)
+        got = q.sim_value(sim)
+        rows.append(Row(name, q.name, q.key, value, got, q.agrees(value, got)))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def table() -> list[Row]:
+    return [row for config in GRID for row in compare(config)]
+
+
+def test_chain_against_simulator(table: list[Row]) -> None:
+    misses: dict[str, set[str]] = {}
+    for row in table:
+        if not row.agrees:
+            misses.setdefault(row.point, set()).add(row.key)
+    expected = _misses(CHAIN_KNOWN_MISSES)
+    changed = [
+        row.describe()
+        for row in table
+        if (row.key in expected.get(row.point, frozenset())) == row.agrees
+    ]
+    assert {p: frozenset(q) for p, q in misses.items()} == expected, "\n".join(changed)
+
+
+def test_chain_agrees_where_the_closed_form_misses_most() -> None:
+    # Per quantity, the chain misses fewer points than the closed-form model, and in all
+    # misses at most half as many.
+    chain = _misses(CHAIN_KNOWN_MISSES)
+    closed = known_misses()
+    for q in QUANTITIES:
+        in_chain = sum(q.key in keys for keys in chain.values())
+        in_closed = sum(q.key in keys for keys in closed.values())
+        assert in_chain <= in_closed, (q.key, in_chain, in_closed)
+    assert sum(map(len, chain.values())) * 2 <= sum(map(len, closed.values()))
+
+
+@pytest.mark.parametrize("config", GRID, ids=point_id)
+def test_chain_invariants(config: SimConfig) -> None:
+    result = chain_of(config)
+    p = config.processes
+    offered = config.requests_per_s * config.service_s
+    traffic = chain_traffic(profile_of(config), settings_of(config).common)
+    assert 0.0 <= result.saturation <= 1.0
+    assert 0.0 <= result.ready <= 1.0
+    assert 0.0 <= result.keepalive_drops_per_s <= result.kill_episodes_per_s
+    if result.overloaded:
+        # The accept queue never empties: the workers carry less than is offered.
+        assert p * result.busy_mean < offered
+        return
+    # Little's law on the workers: every offered request is served.
+    assert math.isclose(p * result.busy_mean, offered, rel_tol=1e-6)
+    # New connections: the visits plus the reconnections of killed, dropped and timed-out ones.
+    assert result.connections_per_s >= traffic.visits_per_s * (1 - 1e-9)
+    assert result.killed_per_s >= 0.0
+
+
+def test_without_keepalive_the_chain_is_the_workers_alone() -> None:
+    # One request per connection: no idle connection to kill or drop (a full child still runs
+    # its empty kill episodes, as httpd counts them); the busy workers carry λ S.
+    config = SimConfig(2, 8, 2, 80.0, 0.1, 1.0, 1.0, 0.0, 0.0, 0.0)
+    result = chain_of(config)
+    assert result.idle_mean == 0.0
+    assert result.killed_per_s == 0.0
+    assert result.keepalive_drops_per_s == 0.0
+    assert result.kill_episodes_per_s > 0.0
+    assert math.isclose(2 * result.busy_mean, 8.0, rel_tol=1e-6)
+    assert math.isclose(result.connections_per_s, 80.0, rel_tol=1e-6)
+
+
+def test_the_idle_cut_off_bounds_the_tail() -> None:
+    # The slot limit when it is the tighter; else far out in the no-limit Poisson tail.
+    assert idle_cap(8, 2, 1000.0) == 24
+    assert idle_cap(64, 4, 10.0) == math.ceil(10.0 + 9.0 * math.sqrt(10.0) + 40.0)
+    # Far from the limit the cut-off changes nothing: the chain with twice the room agrees.
+    config = GRID[-4]  # P3xT16-F4-rho0.4-ka0.5: no child near its limit
+    traffic = chain_traffic(profile_of(config), settings_of(config).common)
+    from capplan.models.event_chain import solve_chain
+
+    narrow = solve_chain(3, 16, 4, traffic, idle_cap(16, 4, 4.0))
+    wide = solve_chain(3, 16, 4, traffic, 80)
+    assert math.isclose(narrow.idle_mean, wide.idle_mean, rel_tol=1e-9)
+
+
+def test_think_time_zero_is_refused() -> None:
+    config = SimConfig(1, 4, 2, 10.0, 0.1, 1.0, 3.0, 0.0, 5.0, 0.3)
+    with pytest.raises(ValueError, match="think time"):
+        chain_traffic(profile_of(config), CommonSettings(keep_alive_timeout_s=5.0))
+
+
+if __name__ == "__main__":
+    rows = [row for config in GRID for row in compare(config)]
+    for row in rows:
+        print(row.describe())
+    counts = {q.name: sum(1 for r in rows if r.quantity == q.name and r.agrees) for q in QUANTITIES}
+    print({name: f"{count}/{len(GRID)}" for name, count in counts.items()})
