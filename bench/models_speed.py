@@ -17,7 +17,9 @@ the price of the whole model over a bare Erlang C. Medians over --runs calls are
 Then event alone, the MPM `recommend` evaluates most often: its cost per `evaluate` at
 ThreadsPerChild 25, 64 and 128 (seasonal-peak profile, 4096 workers, AsyncRequestWorkerFactor 2),
 with the two parts of the connection level timed apart: the slot-pool limit P_limit
-(`connection_limit`) and the accept-queue wait for a slot or a worker (`slot_wait`).
+(`connection_limit`) and the accept-queue wait for a slot or a worker (`slot_wait`); then the
+per-child event chain (`capplan.models.event_chain`, not yet used by the commands) at the same
+settings.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from functools import partial
 from pathlib import Path
 
 from capplan.models import MpmMetrics, evaluate, evaluate_all, evaluate_targets
+from capplan.models.event_chain import evaluate_chain
 from capplan.models.slot_limit import connection_limit
 from capplan.models.slot_wait import slot_wait
 from capplan.models.targets import target_max_rate_per_s
@@ -119,6 +122,25 @@ def event_costs(profile: TrafficProfile, runs: int) -> None:
         )
 
 
+def chain_costs(profile: TrafficProfile, runs: int) -> None:
+    """Print the per-child event chain's cost per evaluation at TPC 25, 64, 128 (§4.6).
+
+    The chain is solved afresh each call (its state structure is cached): states, sparse solves
+    used by the fixed point, and the median time; "too large" beyond `MAX_STATES`.
+    """
+    header = f"{'chain, TPC':<12} {'states':>9} {'solves':>7} {'evaluate':>11}"
+    print(f"\n{header}\n{'-' * len(header)}")
+    for tpc in (25, 64, 128):
+        settings = _event_at(tpc)
+        try:
+            result = evaluate_chain(settings, profile)
+        except ValueError as error:
+            print(f"{tpc:<12} {error}")
+            continue
+        chain_s = _median_s(partial(evaluate_chain, settings, profile), runs)
+        print(f"{tpc:<12} {result.states:>9} {result.steps:>7} {chain_s * 1e3:>8.1f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
@@ -149,7 +171,9 @@ def main() -> int:
             f"{path.stem:<20} {all_s * 1e3:>10.2f} ms {targets_s * 1e3:>6.3f} ms "
             f"{rate_s * 1e3:>6.1f} ms {peer_s * 1e3:>9.3f} ms {all_s / peer_s:>6.1f}x"
         )
-    event_costs(load_profile(root / "profiles" / "seasonal-peak.yaml"), args.runs)
+    seasonal = load_profile(root / "profiles" / "seasonal-peak.yaml")
+    event_costs(seasonal, args.runs)
+    chain_costs(seasonal, max(3, args.runs // 40))
     verdict = "within" if worst < BUDGET_S else "OVER"
     print(
         f"\nslowest evaluate_all: {worst * 1e3:.2f} ms ({verdict} the {BUDGET_S * 1e3:.0f} ms "
