@@ -1,8 +1,9 @@
 """Stationary law of a finite continuous-time Markov chain, by a sparse LU.
 
 Stage: numeric core. Input: the chain's size and its transitions as arrays (source, target,
-rate). Output: the stationary distribution pi (pi Q = 0, sum pi = 1) as a float array. numpy
-and scipy.sparse are imported on first use (scipy.sparse.linalg costs about 0.3 s).
+rate), and a likely state to pin. Output: the stationary distribution pi (pi Q = 0,
+sum pi = 1) as a float array. numpy and scipy.sparse are imported on first use
+(scipy.sparse.linalg costs about 0.3 s).
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ def stationary_distribution(
     source: npt.NDArray[np.int64],
     target: npt.NDArray[np.int64],
     rate: npt.NDArray[np.float64],
+    pin: int = 0,
 ) -> npt.NDArray[np.float64]:
-    """pi with pi Q = 0 and sum pi = 1, the sum in place of state 0's balance equation.
+    """pi with pi Q = 0 and sum pi = 1: the balance equations with pi[pin] = 1 in place of the
+    pinned state's own (it is implied by the others), then scaled to sum 1.
 
     Transitions with a rate of 0, and self-loops, are ignored. The chain must have a single
-    closed class containing state 0; states outside it come out as 0. The result is accurate
-    to about 1e-15 absolute (states far less likely are rounding noise). ArithmeticError when
+    closed class, and `pin` must be in it; states outside it come out as 0. Pinning a likely
+    state keeps the solution well scaled and the factors sparse (a row of ones for the sum
+    fills the LU in: 3 to 10 times slower at 4,000 to 60,000 states). The result is accurate to
+    about 1e-15 absolute when pi[pin] is not tiny (the caller checks). ArithmeticError when
     the solve gives no distribution (a singular or badly scaled chain).
     """
     import numpy as np
@@ -35,17 +40,19 @@ def stationary_distribution(
     keep = (rate > 0.0) & (source != target)
     src, dst, val = source[keep], target[keep], rate[keep]
     out = np.bincount(src, weights=val, minlength=size)
-    # Q^T: row i holds the rates into i and minus the total rate out of i; row 0 becomes the
-    # normalisation.
+    # Q^T: row i holds the rates into i and minus the total rate out of i; the pinned row
+    # becomes pi[pin] = 1.
+    balance = dst != pin
     every = np.arange(size)
-    balance = dst != 0
-    rows = np.concatenate([dst[balance], every[1:], np.zeros(size, dtype=np.int64)])
-    cols = np.concatenate([src[balance], every[1:], every])
-    vals = np.concatenate([val[balance], -out[1:], np.ones(size)])
+    others = every != pin
+    rows = np.concatenate([dst[balance], every[others], [pin]])
+    cols = np.concatenate([src[balance], every[others], [pin]])
+    vals = np.concatenate([val[balance], -out[others], [1.0]])
     a = sparse.csc_matrix((vals, (rows, cols)), shape=(size, size))
     rhs = np.zeros(size)
-    rhs[0] = 1.0
-    pi = np.maximum(np.asarray(sparse_linalg.spsolve(a, rhs), dtype=float), 0.0)
+    rhs[pin] = 1.0
+    solution = sparse_linalg.spsolve(a, rhs, permc_spec="MMD_AT_PLUS_A")
+    pi = np.maximum(np.asarray(solution, dtype=float), 0.0)
     total = float(pi.sum())
     if not math.isfinite(total) or total <= 0.0:
         raise ArithmeticError("the Markov chain has no stationary law")
