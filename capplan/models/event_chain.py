@@ -249,29 +249,39 @@ class _Solve:
     killed: float
     drops: float
     reconnects: float
+    mode: int  # the most likely state, pinned by the next solve
+
+
+# A pinned state less likely than this is replaced by the mode and the chain solved again.
+_PIN_FLOOR = 1e-6
 
 
 def _solve(
     st: _Structure,
     traffic: ChainTraffic,
-    accept_rate: float,
-    check_rate: float,
-    recheck: float,
+    rates: tuple[float, float, float],
+    pin: int,
 ) -> _Solve:
+    """One stationary solve at (accept rate of a ready child, check rate, share of rechecks)."""
     import numpy as np
 
+    accept_rate, check_rate, recheck = rates
     mu = 1.0 / traffic.worker_s
-    rates = np.zeros(_KINDS)
-    rates[_ACCEPT] = accept_rate * (1.0 - recheck)
-    rates[_ACCEPT_CHECK] = accept_rate * recheck
-    rates[_CHECK] = check_rate
-    rates[_DONE_IDLE] = mu * traffic.go_idle
-    rates[_DONE_CLOSE] = mu * (1.0 - traffic.go_idle)
-    rates[_REQUEST] = traffic.idle_request_rate
-    rates[_TIMEOUT] = traffic.idle_close_rate
-    rates[_UNREACHED] = 1.0
-    pi = stationary_distribution(st.size, st.source, st.target, st.weight * rates[st.kind])
-    flow = pi[st.source] * st.weight * rates[st.kind]
+    kind_rates = np.zeros(_KINDS)
+    kind_rates[_ACCEPT] = accept_rate * (1.0 - recheck)
+    kind_rates[_ACCEPT_CHECK] = accept_rate * recheck
+    kind_rates[_CHECK] = check_rate
+    kind_rates[_DONE_IDLE] = mu * traffic.go_idle
+    kind_rates[_DONE_CLOSE] = mu * (1.0 - traffic.go_idle)
+    kind_rates[_REQUEST] = traffic.idle_request_rate
+    kind_rates[_TIMEOUT] = traffic.idle_close_rate
+    kind_rates[_UNREACHED] = 1.0
+    rate = st.weight * kind_rates[st.kind]
+    pi = stationary_distribution(st.size, st.source, st.target, rate, pin)
+    mode = int(np.argmax(pi))
+    if pi[pin] < _PIN_FLOOR:
+        pi = stationary_distribution(st.size, st.source, st.target, rate, mode)
+    flow = pi[st.source] * rate
     kills = float(flow @ st.kill)
     killed = float(flow @ st.killed)
     drops = float(flow @ st.drop)
@@ -287,7 +297,16 @@ def _solve(
         killed=killed,
         drops=drops,
         reconnects=timeouts_reconnecting + drops + killed * traffic.killed_reconnects,
+        mode=mode,
     )
+
+
+def _first_pin(st: _Structure, tpc: int, busy: float, idle: float) -> int:
+    """A likely state to pin before any solve: the ready state nearest the no-limit means."""
+    import numpy as np
+
+    distance = np.abs(st.busy - min(busy, tpc - 1.0)) + np.abs(st.idle - idle)
+    return int(np.argmin(np.where(st.ready, distance, np.inf)))
 
 
 def solve_chain(
@@ -301,23 +320,31 @@ def solve_chain(
     check), w = P(wait)^2 with P(wait) = (1 - ready)^P, and the other children's accepts from the
     queue check a child too: checks at Λ (1 + P(wait) (P - 1)/P). If even an instant accept rate
     carries fewer than Λ, the server is overloaded and the result is that of the full queue.
+    Otherwise a is the root of h(a) = log(P a ready) - log Λ, found by a secant kept inside a
+    bracket, with P(wait) and the check rate carried along from each solve. ArithmeticError
+    when either search has not settled after `_MAX_STEPS` solves.
     """
     p = processes
     st = _structure(threads_per_child, factor, cap)
-    demand = traffic.visits_per_s
+    visits = traffic.visits_per_s
     instant = _INSTANT * max(traffic.requests_per_s, 1.0 / traffic.worker_s)
+    busy = traffic.requests_per_s * traffic.worker_s / p
+    pin = _first_pin(st, threads_per_child, busy, _no_limit_idle(traffic, p))
     steps = 0
 
     # Overload: with the queue never empty, every accept is followed by a check.
-    top = _solve(st, traffic, instant, demand * (2.0 - 1.0 / p), 1.0)
+    demand = visits
+    top = _solve(st, traffic, (instant, demand * (2.0 - 1.0 / p), 1.0), pin)
     steps += 1
     for _ in range(_MAX_STEPS):
-        new_demand = traffic.visits_per_s + p * top.reconnects
+        new_demand = visits + p * top.reconnects
         if abs(new_demand - demand) <= _TOLERANCE * new_demand:
             break
         demand = new_demand
-        top = _solve(st, traffic, instant, demand * (2.0 - 1.0 / p), 1.0)
+        top = _solve(st, traffic, (instant, demand * (2.0 - 1.0 / p), 1.0), top.mode)
         steps += 1
+    else:
+        raise ArithmeticError(f"the event chain's overload test did not settle in {steps} solves")
     if p * instant * top.ready <= demand:
         return _result(
             top,
@@ -328,96 +355,79 @@ def solve_chain(
             steps=steps,
         )
 
+    # The bracket: at a = visits/P the children carry at most the visits (h <= 0); at the
+    # instant rate they carry more than the demand (h > 0, as just found).
+    low, high = math.log(visits / p), math.log(instant)
+    lo, hi = low, high
+    x = lo
+    previous: tuple[float, float] | None = None
+    demand = visits
     waiting = 0.0
+    last_wait: tuple[float, float] | None = None
     sol = top
-    rate = demand / p
-    overloaded = False
-    for step in range(_MAX_STEPS):
-        sol, rate, overloaded, used = _carry(
-            st,
-            traffic,
-            p=p,
-            demand=demand,
-            waiting=waiting,
-            guess=rate,
-            instant=instant,
-        )
-        steps += used
-        new_demand = traffic.visits_per_s + p * sol.reconnects
-        new_waiting = 1.0 if overloaded else (1.0 - sol.ready) ** p
+    for _ in range(_MAX_STEPS):
+        checks = demand * (1.0 + waiting * (p - 1) / p)
+        sol = _solve(st, traffic, (math.exp(x), checks, waiting * waiting), sol.mode)
+        steps += 1
+        new_demand = visits + p * sol.reconnects
+        h = math.log(max(p * math.exp(x) * sol.ready, 1e-300)) - math.log(new_demand)
+        new_waiting = (1.0 - sol.ready) ** p
         if (
-            abs(new_demand - demand) <= _TOLERANCE * new_demand
+            abs(h) <= _TOLERANCE
+            and abs(new_demand - demand) <= _TOLERANCE * new_demand
             and abs(new_waiting - waiting) <= _TOLERANCE
         ):
             break
-        # Damped after the first steps: near overload the plain iteration can cycle.
-        weight = 1.0 if step < 8 else 0.5
-        demand += weight * (new_demand - demand)
-        waiting += weight * (new_waiting - waiting)
-    if overloaded:
-        return _result(
-            sol,
-            processes=p,
-            connections=p * rate * sol.ready,
-            overloaded=True,
-            states=st.size,
-            steps=steps,
-        )
+        demand = new_demand
+        # P(wait) is a fixed point of its own: a secant on its residual, kept within [0, 1]
+        # (a plain or damped substitution creeps or cycles near overload).
+        residual = new_waiting - waiting
+        step_w = residual
+        if last_wait is not None and residual != last_wait[1]:
+            step_w = -residual * (waiting - last_wait[0]) / (residual - last_wait[1])
+        last_wait = (waiting, residual)
+        candidate = waiting + step_w
+        waiting = candidate if 0.0 <= candidate <= 1.0 else waiting + 0.5 * residual
+        if h < 0.0:
+            lo = x
+        else:
+            hi = x
+        # The bracket holds for the waiting share and demand it was found with; when the
+        # substitution leaves it, they have moved the root, and the bracket starts afresh.
+        substitute = min(max(math.log(new_demand / (p * max(sol.ready, 1e-300))), low), high)
+        if not lo <= substitute <= hi:
+            lo, hi = low, high
+        x, previous = _next_point(x, h, previous, (lo, hi), substitute), (x, h)
+    else:
+        raise ArithmeticError(f"the event chain's fixed point did not settle in {steps} solves")
     return _result(
         sol, processes=p, connections=demand, overloaded=False, states=st.size, steps=steps
     )
 
 
-def _carry(
-    st: _Structure,
-    traffic: ChainTraffic,
-    *,
-    p: int,
-    demand: float,
-    waiting: float,
-    guess: float,
-    instant: float,
-) -> tuple[_Solve, float, bool, int]:
-    """The accept rate a with P a ready(a) = Λ, by regula falsi (Illinois) on log a.
+def _next_point(
+    x: float,
+    h: float,
+    previous: tuple[float, float] | None,
+    bracket: tuple[float, float],
+    substitute: float,
+) -> float:
+    """The next log accept rate: the secant through the last two points when it stays inside
+    the bracket, else the substitution log(Λ/(P ready)) (the caller keeps it in range)."""
+    lo, hi = bracket
+    if previous is not None and previous[1] != h:
+        secant = x - h * (x - previous[0]) / (h - previous[1])
+        if lo < secant < hi:
+            return secant
+    return substitute
 
-    The carried rate P a ready(a) rises with a, from below Λ at a = Λ/P (ready <= 1) to above
-    it at the instant rate (the caller has ruled out overload).
-    """
-    checks = demand * (1.0 + waiting * (p - 1) / p)
-    recheck = waiting * waiting
 
-    def gap(rate: float) -> tuple[float, _Solve]:
-        sol = _solve(st, traffic, rate, checks, recheck)
-        return math.log(max(p * rate * sol.ready, 1e-300)) - math.log(demand), sol
-
-    lo, hi = math.log(demand / p), math.log(instant)
-    g_lo, sol = gap(demand / p)
-    steps = 1
-    if g_lo >= -_TOLERANCE:
-        return sol, demand / p, False, steps
-    g_hi, sol_hi = gap(instant)
-    steps += 1
-    if g_hi <= 0.0:
-        return sol_hi, instant, True, steps
-    x = math.log(min(max(guess, demand / p), instant))
-    side = 0
-    for _ in range(_MAX_STEPS):
-        g, sol = gap(math.exp(x))
-        steps += 1
-        if abs(g) <= _TOLERANCE:
-            break
-        if g < 0.0:
-            lo, g_lo = x, g
-            if side == -1:
-                g_hi /= 2.0
-            side = -1
-        else:
-            hi, g_hi = x, g
-            if side == 1:
-                g_lo /= 2.0
-            side = 1
-        x = lo - g_lo * (hi - lo) / (g_hi - g_lo)
-    return sol, math.exp(x), False, steps
+def _no_limit_idle(traffic: ChainTraffic, processes: int) -> float:
+    """Idle connections per child with no limit and no kills: an infinite-server system."""
+    if traffic.go_idle <= 0.0:
+        return 0.0
+    entries = traffic.requests_per_s * traffic.go_idle / processes
+    return entries / (traffic.idle_request_rate + traffic.idle_close_rate)
 
 
 def _result(
@@ -489,12 +499,7 @@ def evaluate_chain(settings: EventSettings, profile: TrafficProfile) -> ChainRes
     """The chain for these event settings and this profile; ValueError beyond `MAX_STATES`."""
     traffic = chain_traffic(profile, settings.common)
     p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
-    # Idle connections per child with no limit and no kills: an infinite-server system.
-    entries = traffic.requests_per_s * traffic.go_idle / p
-    mean_idle = 0.0
-    if traffic.go_idle > 0.0:
-        mean_idle = entries / (traffic.idle_request_rate + traffic.idle_close_rate)
-    cap = idle_cap(tpc, f, mean_idle) if traffic.go_idle > 0.0 else 0
+    cap = idle_cap(tpc, f, _no_limit_idle(traffic, p)) if traffic.go_idle > 0.0 else 0
     states = chain_states(tpc, f, cap)
     if states > MAX_STATES:
         raise ValueError(f"the event chain would have {states} states (at most {MAX_STATES})")

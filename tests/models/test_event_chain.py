@@ -173,6 +173,23 @@ def test_the_idle_cut_off_bounds_the_tail() -> None:
     assert math.isclose(narrow.idle_mean, wide.idle_mean, rel_tol=1e-9)
 
 
+def test_the_fixed_point_settles_in_few_solves(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The secant on the log accept rate settles the grid in tens of solves, about 120 at the
+    # point nearest overload (the plain
+    # substitution it replaced took up to 950); a search that cannot settle raises.
+    assert max(chain_of(config).steps for config in GRID) <= 150
+    from capplan.models import event_chain
+
+    config = GRID[0]
+    traffic = chain_traffic(profile_of(config), settings_of(config).common)
+    cap = idle_cap(config.threads_per_child, config.factor, 50.0)
+    monkeypatch.setattr(event_chain, "_MAX_STEPS", 2)
+    with pytest.raises(ArithmeticError, match="did not settle"):
+        event_chain.solve_chain(
+            config.processes, config.threads_per_child, config.factor, traffic, cap
+        )
+
+
 def test_think_time_zero_is_refused() -> None:
     config = SimConfig(1, 4, 2, 10.0, 0.1, 1.0, 3.0, 0.0, 5.0, 0.3)
     with pytest.raises(ValueError, match="think time"):
