@@ -123,7 +123,7 @@ def event_costs(profile: TrafficProfile, runs: int) -> None:
 
 
 def chain_costs(profile: TrafficProfile, runs: int) -> None:
-    """Print the per-child event chain's cost per evaluation at TPC 25, 64, 128 (§4.6).
+    """Print the per-child event chain's cost per evaluation at TPC 25, 64, 128.
 
     The chain is solved afresh each call (its state structure is cached): states, sparse solves
     used by the fixed point, and the median time; "too large" beyond `MAX_STATES`.
@@ -165,11 +165,15 @@ def main() -> int:
         )
         prefork = results["prefork"]
         peer = _peer(prefork.workers, prefork.offered_load_erlangs, prefork.holding_time_s)
-        peer_s = _median_s(peer, args.runs) if peer is not None else float("nan")
         worst = max(worst, all_s)
+        if peer is None:
+            side = f"{'not installed':>12} {'-':>7}"
+        else:
+            peer_s = _median_s(peer, args.runs)
+            side = f"{peer_s * 1e3:>9.3f} ms {all_s / peer_s:>6.1f}x"
         print(
             f"{path.stem:<20} {all_s * 1e3:>10.2f} ms {targets_s * 1e3:>6.3f} ms "
-            f"{rate_s * 1e3:>6.1f} ms {peer_s * 1e3:>9.3f} ms {all_s / peer_s:>6.1f}x"
+            f"{rate_s * 1e3:>6.1f} ms {side}"
         )
     seasonal = load_profile(root / "profiles" / "seasonal-peak.yaml")
     event_costs(seasonal, args.runs)

@@ -1,6 +1,6 @@
 """event child by child: a finite Markov chain per process, coupled by a fixed point (§4.6).
 
-Stage: event model, used where the connection limit or a saturated child is in reach. Input:
+Stage: event model, not yet used by the commands (docs/models.md, "Child by child"). Input:
 processes P, ThreadsPerChild T, the effective AsyncRequestWorkerFactor F and `ChainTraffic`.
 Output: `ChainResult`, the steady state of one child and the rates of the whole server.
 
@@ -53,8 +53,9 @@ _TOLERANCE = 1e-8
 _INSTANT = 1e3
 # Idle counts whose probability under the no-limit Poisson law is below this are cut off.
 _TAIL = 1e-15
-# Largest chain solved; larger servers keep the closed-form model (docs/models.md §4.6).
-MAX_STATES = 60_000
+# Largest chain solved (TPC 128 with F 2 has 66,822 states, about 0.7 s a solve); larger
+# servers keep the closed-form model (docs/derivations.md §4.6).
+MAX_STATES = 70_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +314,7 @@ def solve_chain(
     processes: int, threads_per_child: int, factor: int, traffic: ChainTraffic, cap: int
 ) -> ChainResult:
     """The children's steady state: the accept rate of a ready child and the new-connection rate
-    Λ found together (docs/models.md §4.6).
+    Λ found together (docs/derivations.md §4.6).
 
     Λ = visits + reconnections; a ready child accepts at rate a, and the children carry Λ when
     P a ready = Λ. A share w of the accepts happens while connections wait (each followed by a
@@ -451,7 +452,7 @@ def _result(
 
 
 def chain_traffic(profile: TrafficProfile, common: CommonSettings) -> ChainTraffic:
-    """The chain's rates for a profile under these KeepAlive settings (docs/models.md §4.6).
+    """The chain's rates for a profile under these KeepAlive settings (docs/derivations.md §4.6).
 
     After a request the visit goes on with probability 1 - 1/m (m requests per visit, the
     average over the visit for fixed visits too) and the client then thinks Exp(Z); it sends
