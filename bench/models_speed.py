@@ -18,8 +18,8 @@ Then event alone, the MPM `recommend` evaluates most often: its cost per `evalua
 ThreadsPerChild 25, 64 and 128 (seasonal-peak profile, 4096 workers, AsyncRequestWorkerFactor 2),
 with the two parts of the connection level timed apart: the slot-pool limit P_limit
 (`connection_limit`) and the accept-queue wait for a slot or a worker (`slot_wait`); then the
-per-child event chain (`capplan.models.event_chain`, not yet used by the commands) at the same
-settings.
+per-child event chains (`capplan.models.event_chain` and, with the shared accept queue,
+`capplan.models.event_backlog`; neither is used by the commands yet) at the same settings.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from functools import partial
 from pathlib import Path
 
 from capplan.models import MpmMetrics, evaluate, evaluate_all, evaluate_targets
+from capplan.models.event_backlog import BacklogResult, evaluate_backlog
 from capplan.models.event_chain import evaluate_chain
 from capplan.models.slot_limit import connection_limit
 from capplan.models.slot_wait import slot_wait
@@ -123,22 +124,29 @@ def event_costs(profile: TrafficProfile, runs: int) -> None:
 
 
 def chain_costs(profile: TrafficProfile, runs: int) -> None:
-    """Print the per-child event chain's cost per evaluation at TPC 25, 64, 128.
+    """Print the per-child event chains' cost per evaluation at TPC 25, 64, 128.
 
-    The chain is solved afresh each call (its state structure is cached): states, sparse solves
-    used by the fixed point, and the median time; "too large" beyond `MAX_STATES`.
+    Each chain is solved afresh each call (its state structure is cached): states, sparse
+    solves used by the fixed point, and the median time; the backlog chain also shows where it
+    cut the accept queue. The error's text beyond `MAX_STATES`, or when the search fails.
     """
-    header = f"{'chain, TPC':<12} {'states':>9} {'solves':>7} {'evaluate':>11}"
+    header = f"{'chain, TPC':<16} {'states':>9} {'solves':>7} {'evaluate':>11}  queue"
     print(f"\n{header}\n{'-' * len(header)}")
     for tpc in (25, 64, 128):
         settings = _event_at(tpc)
-        try:
-            result = evaluate_chain(settings, profile)
-        except ValueError as error:
-            print(f"{tpc:<12} {error}")
-            continue
-        chain_s = _median_s(partial(evaluate_chain, settings, profile), runs)
-        print(f"{tpc:<12} {result.states:>9} {result.steps:>7} {chain_s * 1e3:>8.1f} ms")
+        for name, model in (("chain", evaluate_chain), ("backlog", evaluate_backlog)):
+            label = f"{name} {tpc}"
+            try:
+                result = model(settings, profile)
+            except (ValueError, ArithmeticError) as error:
+                print(f"{label:<16} {error}")
+                continue
+            spent_s = _median_s(partial(model, settings, profile), runs)
+            if isinstance(result, BacklogResult):
+                solves, queue = result.evaluations, f"  {result.queue_places} places"
+            else:
+                solves, queue = result.steps, ""
+            print(f"{label:<16} {result.states:>9} {solves:>7} {spent_s * 1e3:>8.1f} ms{queue}")
 
 
 def main() -> int:

@@ -23,8 +23,14 @@ HOMES = {
     "tabulate": ("capplan.render.table",),
     "yaml": ("capplan.profile",),
     "scipy": ("capplan.queueing",),
-    # The event chain builds its states and transitions as arrays (models/event_chain.py).
-    "numpy": ("capplan.logs", "capplan.queueing.ctmc", "capplan.models.event_chain"),
+    # The event chains build their states and transitions as arrays (models/event_chain.py,
+    # models/event_backlog.py).
+    "numpy": (
+        "capplan.logs",
+        "capplan.queueing.ctmc",
+        "capplan.models.event_chain",
+        "capplan.models.event_backlog",
+    ),
     "dask": ("capplan.logs",),
     "distributed": ("capplan.logs",),
     "fsspec": ("capplan.logs",),

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import TrafficProfile
-from capplan.queueing.ctmc import stationary_distribution
+from capplan.queueing.ctmc import stationary_near
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,7 +86,9 @@ class ChainResult:
 
     `busy_mean` and `idle_mean` per child; `saturation` B_p = P(b = T); `ready` P(a child can
     accept); `closed` P(a child is above its limit, hysteresis aside); `connections_per_s` the
-    connections accepted by the server; `kill_episodes_per_s`, `keepalive_drops_per_s` and
+    connections accepted by the server; `offered_connections_per_s` the new connections
+    offered (visits and reconnections; above the accepted ones when overloaded);
+    `kill_episodes_per_s`, `keepalive_drops_per_s` and
     `killed_per_s` (idle connections closed by kills) over all children; `overloaded` when the
     accept queue never empties; `states` the chain's size; `steps` the solves used.
     """
@@ -97,6 +99,7 @@ class ChainResult:
     ready: float
     closed: float
     connections_per_s: float
+    offered_connections_per_s: float
     kill_episodes_per_s: float
     keepalive_drops_per_s: float
     killed_per_s: float
@@ -253,10 +256,6 @@ class _Solve:
     mode: int  # the most likely state, pinned by the next solve
 
 
-# A pinned state less likely than this is replaced by the mode and the chain solved again.
-_PIN_FLOOR = 1e-6
-
-
 def _solve(
     st: _Structure,
     traffic: ChainTraffic,
@@ -267,21 +266,14 @@ def _solve(
     import numpy as np
 
     accept_rate, check_rate, recheck = rates
-    mu = 1.0 / traffic.worker_s
     kind_rates = np.zeros(_KINDS)
     kind_rates[_ACCEPT] = accept_rate * (1.0 - recheck)
     kind_rates[_ACCEPT_CHECK] = accept_rate * recheck
     kind_rates[_CHECK] = check_rate
-    kind_rates[_DONE_IDLE] = mu * traffic.go_idle
-    kind_rates[_DONE_CLOSE] = mu * (1.0 - traffic.go_idle)
-    kind_rates[_REQUEST] = traffic.idle_request_rate
-    kind_rates[_TIMEOUT] = traffic.idle_close_rate
+    kind_rates[[_DONE_IDLE, _DONE_CLOSE, _REQUEST, _TIMEOUT]] = connection_rates(traffic)
     kind_rates[_UNREACHED] = 1.0
     rate = st.weight * kind_rates[st.kind]
-    pi = stationary_distribution(st.size, st.source, st.target, rate, pin)
-    mode = int(np.argmax(pi))
-    if pi[pin] < _PIN_FLOOR:
-        pi = stationary_distribution(st.size, st.source, st.target, rate, mode)
+    pi, mode = stationary_near(st.size, st.source, st.target, rate, pin)
     flow = pi[st.source] * rate
     kills = float(flow @ st.kill)
     killed = float(flow @ st.killed)
@@ -330,7 +322,7 @@ def solve_chain(
     visits = traffic.visits_per_s
     instant = _INSTANT * max(traffic.requests_per_s, 1.0 / traffic.worker_s)
     busy = traffic.requests_per_s * traffic.worker_s / p
-    pin = _first_pin(st, threads_per_child, busy, _no_limit_idle(traffic, p))
+    pin = _first_pin(st, threads_per_child, busy, no_limit_idle(traffic, p))
     steps = 0
 
     # Overload: with the queue never empty, every accept is followed by a check.
@@ -351,6 +343,7 @@ def solve_chain(
             top,
             processes=p,
             connections=p * instant * top.ready,
+            offered=demand,
             overloaded=True,
             states=st.size,
             steps=steps,
@@ -402,7 +395,13 @@ def solve_chain(
     else:
         raise ArithmeticError(f"the event chain's fixed point did not settle in {steps} solves")
     return _result(
-        sol, processes=p, connections=demand, overloaded=False, states=st.size, steps=steps
+        sol,
+        processes=p,
+        connections=demand,
+        offered=demand,
+        overloaded=False,
+        states=st.size,
+        steps=steps,
     )
 
 
@@ -423,7 +422,19 @@ def _next_point(
     return substitute
 
 
-def _no_limit_idle(traffic: ChainTraffic, processes: int) -> float:
+def connection_rates(traffic: ChainTraffic) -> tuple[float, float, float, float]:
+    """Per busy worker, a request ending with its connection idle and with it closed; per
+    idle connection, a request and a close."""
+    mu = 1.0 / traffic.worker_s
+    return (
+        mu * traffic.go_idle,
+        mu * (1.0 - traffic.go_idle),
+        traffic.idle_request_rate,
+        traffic.idle_close_rate,
+    )
+
+
+def no_limit_idle(traffic: ChainTraffic, processes: int) -> float:
     """Idle connections per child with no limit and no kills: an infinite-server system."""
     if traffic.go_idle <= 0.0:
         return 0.0
@@ -432,7 +443,14 @@ def _no_limit_idle(traffic: ChainTraffic, processes: int) -> float:
 
 
 def _result(
-    sol: _Solve, *, processes: int, connections: float, overloaded: bool, states: int, steps: int
+    sol: _Solve,
+    *,
+    processes: int,
+    connections: float,
+    offered: float,
+    overloaded: bool,
+    states: int,
+    steps: int,
 ) -> ChainResult:
     p = processes
     return ChainResult(
@@ -442,6 +460,7 @@ def _result(
         ready=sol.ready,
         closed=sol.closed,
         connections_per_s=connections,
+        offered_connections_per_s=offered,
         kill_episodes_per_s=p * sol.kills,
         keepalive_drops_per_s=p * sol.drops,
         killed_per_s=p * sol.killed,
@@ -500,7 +519,7 @@ def evaluate_chain(settings: EventSettings, profile: TrafficProfile) -> ChainRes
     """The chain for these event settings and this profile; ValueError beyond `MAX_STATES`."""
     traffic = chain_traffic(profile, settings.common)
     p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
-    cap = idle_cap(tpc, f, _no_limit_idle(traffic, p)) if traffic.go_idle > 0.0 else 0
+    cap = idle_cap(tpc, f, no_limit_idle(traffic, p)) if traffic.go_idle > 0.0 else 0
     states = chain_states(tpc, f, cap)
     if states > MAX_STATES:
         raise ValueError(f"the event chain would have {states} states (at most {MAX_STATES})")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from capplan.queueing import erlang_b
-from capplan.queueing.ctmc import stationary_distribution
+from capplan.queueing.ctmc import stationary_distribution, stationary_near
 
 
 def _birth_death(servers: int, load: float, pin: int) -> np.ndarray:
@@ -50,3 +50,17 @@ def test_zero_rates_and_self_loops_are_ignored() -> None:
     target = np.array([1, 0, 0, 0])
     pi = stationary_distribution(2, source, target, np.array([1.0, 3.0, 7.0, 0.0]))
     assert np.allclose(pi, [0.75, 0.25])
+
+
+def test_a_far_pin_is_replaced_by_the_mode() -> None:
+    # M/M/c/c at 200 servers and load 150: pi(0) is about 1e-65, far below the floor, so the
+    # chain is solved again pinning the mode; the law is Erlang B's either way.
+    servers, load = 200, 150.0
+    n = np.arange(servers + 1)
+    up, down = n[:-1], n[1:]
+    source = np.concatenate([up, down])
+    target = np.concatenate([up + 1, down - 1])
+    rate = np.concatenate([np.full(servers, load), down.astype(float)])
+    pi, mode = stationary_near(servers + 1, source, target, rate, 0)
+    assert mode in {149, 150}  # pi(149) = pi(150) when the load is a whole number
+    assert math.isclose(pi[-1], erlang_b(servers, load), rel_tol=1e-9)

@@ -1,0 +1,479 @@
+"""event child by child with the shared accept queue: the wait for a connection slot (§4.7).
+
+Stage: event model, not yet used by the commands (docs/models.md, "Child by child"). Input:
+processes P, ThreadsPerChild T, the effective AsyncRequestWorkerFactor F, `ChainTraffic` and the
+accept queue's capacity. Output: `BacklogResult`: the steady state of one child, and P(wait),
+the mean wait and P(block) of a new connection.
+
+The chain of `event_chain` with one more coordinate, q, the connections waiting in the accept
+queue, which every child shares. While q > 0 no child is ready: a child that becomes ready takes
+connections from the queue at once, each followed by a check (an accept and, above the limit, a
+disabled listener, and a kill when the child is full), so the states with q > 0 and an enabled
+listener are left at once. A new connection goes to the tagged child when it is ready (rate a),
+to another child when one of the P - 1 others is ready, or waits. The others are a mean field:
+each is ready with the tagged child's probability of being ready while q = 0, and while q > 0
+each takes waiting connections at the rate the tagged child takes them. P(wait) is then exact
+for one child; for several it keeps the correlation the shared queue causes (while connections
+wait, no child is ready) and drops the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from capplan.models.event_chain import (
+    MAX_STATES,
+    ChainResult,
+    ChainTraffic,
+    chain_states,
+    chain_traffic,
+    connection_rates,
+    idle_cap,
+    no_limit_idle,
+    solve_chain,
+)
+from capplan.mpm_settings import EventSettings
+from capplan.profile import TrafficProfile
+from capplan.queueing.ctmc import stationary_near
+from capplan.queueing.roots import hybrid_root
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+    IntArray = npt.NDArray[np.int64]
+    BoolArray = npt.NDArray[np.bool_]
+
+# Transition kinds.
+(
+    _ACCEPT,
+    _ELSEWHERE,
+    _WAIT_FIRST,
+    _WAIT_MORE,
+    _DONE_IDLE,
+    _DONE_CLOSE,
+    _REQUEST,
+    _TIMEOUT,
+    _DRAIN,
+    _UNREACHED,
+) = range(10)
+_KINDS = 10
+# The queue is cut where this little of the time is spent at the cut (P(wait) moves by about
+# as much)...
+_QUEUE_TAIL = 1e-4
+# ...starting from this many places and doubling.
+_FIRST_QUEUE = 8
+_LOG_RATE_CAP = 40.0
+# A queue occupied less than this share of the time leaves ν undetermined.
+_UNUSED_QUEUE = 1e-12
+# The largest residual of a solution (log rates, probabilities, relative rates).
+_SETTLED = 1e-7
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogResult:
+    """The steady state with the accept queue; per-child means and whole-server rates.
+
+    As `ChainResult`, plus: `p_wait` P(a new connection is not accepted at once), `mean_wait_s`
+    its mean wait over all accepted connections (Little's law on the queue), `p_block` the share
+    of new connections that find the queue full, `queue_mean` the connections waiting on
+    average, `queue_places` where the queue was cut (the capacity, or where less than 1e-4 of
+    the time is spent; `p_block` is then the share that reaches the cut, an upper bound),
+    `saturated` when even the capacity or the state budget leaves more than 1e-4 of the time at
+    the cut (the server does not keep up), `evaluations` the sparse solves.
+    """
+
+    busy_mean: float
+    idle_mean: float
+    saturation: float
+    ready: float
+    connections_per_s: float
+    kill_episodes_per_s: float
+    keepalive_drops_per_s: float
+    killed_per_s: float
+    p_wait: float
+    mean_wait_s: float
+    p_block: float
+    queue_mean: float
+    queue_places: int
+    saturated: bool
+    states: int
+    evaluations: int
+
+    @property
+    def mean_wait_when_waiting_s(self) -> float:
+        """The mean wait of a connection that waits."""
+        return self.mean_wait_s / self.p_wait if self.p_wait > 0.0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Structure:
+    size: int
+    busy: IntArray
+    idle: IntArray
+    queue: IntArray
+    ready: BoolArray
+    full: BoolArray
+    source: IntArray
+    target: IntArray
+    kind: IntArray
+    weight: FloatArray
+    kill: FloatArray
+    killed: FloatArray
+    drop: FloatArray
+    taken: FloatArray  # connections the tagged child takes from the queue
+    blocked: BoolArray  # an arrival that finds the queue full
+
+
+@lru_cache(maxsize=8)
+def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
+    import numpy as np
+
+    ny, nq = cap + 1, places + 1
+    b, y, d, q = (
+        a.ravel()
+        for a in np.meshgrid(
+            np.arange(tpc + 1), np.arange(ny), np.arange(2), np.arange(nq), indexing="ij"
+        )
+    )
+    size = b.size
+    zero = np.zeros(size)
+    ones = np.ones(size)
+
+    def index(bb: IntArray, yy: IntArray, dd: IntArray, qq: IntArray) -> IntArray:
+        return ((bb * ny + yy) * 2 + dd) * nq + qq
+
+    def above(bb: IntArray, yy: IntArray, dd: IntArray) -> BoolArray:
+        idle_workers = tpc - bb
+        return (idle_workers <= 0) | (bb + yy >= tpc + (idle_workers - dd) * factor)
+
+    def resolve(
+        bb: IntArray, yy: IntArray, dd: IntArray, qq: IntArray
+    ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
+        """Leave the states that last no time: a disabled listener below the hysteresis is
+        enabled (should_enable_listensocks()); while connections wait, an enabled child accepts
+        one when it can, else is checked (disabled, and its idle connections killed when full).
+        The next state, the kill flag, idle connections killed and connections taken."""
+        bb, yy, dd, qq = bb.copy(), yy.copy(), dd.copy(), qq.copy()
+        kill, killed, taken = np.zeros(bb.size), np.zeros(bb.size), np.zeros(bb.size)
+        for _ in range(tpc + 2):
+            enable = (dd == 1) & ~above(bb, yy, np.ones_like(dd))
+            dd = np.where(enable, 0, dd)
+            accept = (dd == 0) & ~above(bb, yy, dd) & (qq > 0)
+            bb, qq = np.where(accept, bb + 1, bb), np.where(accept, qq - 1, qq)
+            taken += accept
+            check = (dd == 0) & above(bb, yy, dd) & (qq > 0)
+            full_now = check & (bb == tpc)
+            kill += full_now
+            killed += np.where(full_now, yy, 0)
+            yy, dd = np.where(full_now, 0, yy), np.where(check, 1, dd)
+            if not (enable.any() or accept.any() or check.any()):
+                break
+        return index(bb, yy, dd, qq), kill, killed, taken
+
+    def checked(
+        bb: IntArray, yy: IntArray, dd: IntArray, qq: IntArray
+    ) -> tuple[IntArray, FloatArray, FloatArray]:
+        """A new connection wakes an enabled listener above its limit: it is disabled, and a
+        full child kills its idle connections (process_keepalive_queue(0))."""
+        check = (dd == 0) & above(bb, yy, dd)
+        full_now = check & (bb == tpc)
+        target = index(bb, np.where(full_now, 0, yy), np.where(check, 1, dd), qq)
+        return target, full_now.astype(float), np.where(full_now, yy, 0).astype(float)
+
+    sources: list[IntArray] = []
+    targets: list[IntArray] = []
+    kinds: list[IntArray] = []
+    columns: list[list[FloatArray]] = [[], [], [], [], [], []]
+
+    def add(  # noqa: PLR0917 (one transition family: its mask, target, kind and weights)
+        mask: BoolArray,
+        target: IntArray,
+        kind: int,
+        weight: FloatArray,
+        kill: FloatArray = zero,
+        killed: FloatArray = zero,
+        drop: FloatArray = zero,
+        taken: FloatArray = zero,
+        blocked: FloatArray = zero,
+    ) -> None:
+        idx = np.nonzero(mask)[0]
+        sources.append(idx)
+        targets.append(target[mask])
+        kinds.append(np.full(idx.size, kind))
+        for column, values in zip(
+            columns, (weight, kill, killed, drop, taken, blocked), strict=True
+        ):
+            column.append(np.asarray(values, dtype=float)[mask])
+
+    is_above = above(b, y, d)
+    ready = (d == 0) & ~is_above
+    full = b == tpc
+    # States that last no time: connections waiting while a listener is enabled, or a disabled
+    # listener below the hysteresis.
+    live = ~((q > 0) & (d == 0)) & ~((d == 1) & ~above(b, y, np.ones_like(d)))
+    waiting_room = np.minimum(q + 1, places)
+    # A new connection: the ready tagged child takes it, another child does, or it waits (an
+    # enabled tagged child above its limit is checked either way).
+    add(live & ready, index(np.minimum(b + 1, tpc), y, d, q), _ACCEPT, ones)
+    t, k, kd = checked(b, y, d, q)
+    add(live & ~ready & (q == 0), t, _ELSEWHERE, ones, k, kd)
+    t, k, kd = checked(b, y, d, waiting_room)
+    add(live & ~ready & (q == 0), t, _WAIT_FIRST, ones, k, kd)
+    add(live & (q > 0), t, _WAIT_MORE, ones, k, kd, blocked=(q == places).astype(float))
+    # A request ends: the connection goes idle or closes.
+    served = live & (b > 0)
+    bf = b.astype(float)
+    t, k, kd, tk = resolve(np.maximum(b - 1, 0), np.minimum(y + 1, cap), d, q)
+    add(served, t, _DONE_IDLE, bf, k, kd, taken=tk)
+    t, k, kd, tk = resolve(np.maximum(b - 1, 0), y, d, q)
+    add(served, t, _DONE_CLOSE, bf, k, kd, taken=tk)
+    # An idle connection sends a request (dropped, with a kill, when the child is full) or
+    # times out.
+    has_idle = live & (y > 0)
+    yf = y.astype(float)
+    t, k, kd, tk = resolve(np.minimum(b + 1, tpc), np.maximum(y - 1, 0), d, q)
+    add(has_idle & ~full, t, _REQUEST, yf, k, kd, taken=tk)
+    t, k, kd, tk = resolve(b, np.zeros_like(y), d, q)
+    add(has_idle & full, t, _REQUEST, yf, ones + k, yf - 1.0 + kd, ones, tk)
+    t, k, kd, tk = resolve(b, np.maximum(y - 1, 0), d, q)
+    add(has_idle, t, _TIMEOUT, yf, k, kd, taken=tk)
+    # The other children take waiting connections.
+    add(live & (q > 0), index(b, y, d, np.maximum(q - 1, 0)), _DRAIN, ones)
+    # The states that last no time lead to where they settle (one closed class).
+    t, _, _, _ = resolve(b, y, d, q)
+    add(~live, t, _UNREACHED, ones)
+
+    weight, kill, killed, drop, taken, blocked = (np.concatenate(c) for c in columns)
+    return _Structure(
+        size=size,
+        busy=b,
+        idle=y,
+        queue=q,
+        ready=ready & live,
+        full=full,
+        source=np.concatenate(sources),
+        target=np.concatenate(targets),
+        kind=np.concatenate(kinds),
+        weight=weight,
+        kill=kill,
+        killed=killed,
+        drop=drop,
+        taken=taken,
+        blocked=blocked > 0.0,
+    )
+
+
+@dataclass
+class _Evaluation:
+    residual: tuple[float, float, float, float]
+    pi: FloatArray
+    flow: FloatArray
+    demand: float
+
+
+def _evaluate(
+    st: _Structure,
+    traffic: ChainTraffic,
+    processes: int,
+    unknowns: tuple[float, float, float, float],
+    pins: list[int],
+) -> _Evaluation:
+    """One stationary solve at (log a, log Λ, ρ, ν) and the residuals of the four equations:
+    the children accept Λ (less what is blocked), Λ is the visits plus their reconnections,
+    ρ = P(the tagged child is ready | q = 0), ν = its rate of taking waiting connections while
+    q > 0."""
+    import numpy as np
+
+    p = processes
+    log_accept, log_demand, rho, nu = unknowns
+    # (The root search may try far points; the rates stay finite.)
+    log_accept, log_demand = min(log_accept, _LOG_RATE_CAP), min(log_demand, _LOG_RATE_CAP)
+    rho, nu = min(max(rho, 0.0), 1.0), max(nu, 0.0)
+    demand = math.exp(log_demand)
+    none_ready = (1.0 - rho) ** (p - 1)
+    kind_rates = np.zeros(_KINDS)
+    kind_rates[_ACCEPT] = math.exp(log_accept)
+    kind_rates[_ELSEWHERE] = demand * (1.0 - none_ready)
+    kind_rates[_WAIT_FIRST] = demand * none_ready
+    kind_rates[_WAIT_MORE] = demand
+    kind_rates[[_DONE_IDLE, _DONE_CLOSE, _REQUEST, _TIMEOUT]] = connection_rates(traffic)
+    kind_rates[_DRAIN] = (p - 1) * nu
+    kind_rates[_UNREACHED] = 1.0
+    rate = st.weight * kind_rates[st.kind]
+    pi, mode = stationary_near(st.size, st.source, st.target, rate, pins[-1])
+    pins.append(mode)
+    flow = pi[st.source] * rate
+    idle = float(pi @ st.idle)
+    reconnects = (
+        idle * traffic.idle_close_rate * traffic.close_reconnects
+        + float(flow @ st.drop)
+        + float(flow @ st.killed) * traffic.killed_reconnects
+    )
+    new_demand = traffic.visits_per_s + p * reconnects
+    blocked = float(flow[st.blocked].sum())
+    empty = float(pi[st.queue == 0].sum())
+    ready = float(pi[st.ready].sum())
+    taken = float(flow @ st.taken)
+    accepted = math.exp(log_accept) * ready + taken
+    # The arrival transitions are the whole server's: the blocked ones are never accepted.
+    carried = max(new_demand * (1.0 - blocked / demand), 1e-300)
+    new_rho = ready / empty if empty > 0.0 else 0.0
+    # With the queue (almost) never used ν has no effect: any value is a solution.
+    new_nu = taken / (1.0 - empty) if 1.0 - empty > _UNUSED_QUEUE else nu
+    residual = (
+        math.log(max(p * accepted, 1e-300)) - math.log(carried),
+        math.log(new_demand) - log_demand,
+        new_rho - rho,
+        (new_nu - nu) / max(nu, new_nu, 1.0),
+    )
+    return _Evaluation(residual, pi, flow, demand)
+
+
+def solve_backlog(
+    processes: int,
+    threads_per_child: int,
+    factor: int,
+    traffic: ChainTraffic,
+    cap: int,
+    *,
+    capacity: int,
+) -> BacklogResult:
+    """The children and the shared queue in steady state (docs/derivations.md §4.7).
+
+    The chain without the queue (`solve_chain`) comes first: when it finds the server
+    overloaded, the queue fills, and the result is its state with every new connection waiting,
+    the queue full, and the connections the children cannot take blocked. Otherwise the four
+    unknowns are found together by Powell's hybrid method (`hybrid_root`), started from
+    that chain's state. The queue starts with 8 places and doubles while more than
+    1e-4 of the time is spent at its end, up to `capacity` (the accept queue) or the state
+    budget; the search restarts from the last solution. ArithmeticError when it does not settle.
+    """
+    import numpy as np
+
+    p = processes
+    plain = solve_chain(p, threads_per_child, factor, traffic, cap)
+    if plain.overloaded:
+        return _overloaded(plain, capacity)
+    base = chain_states(threads_per_child, factor, cap)
+    most = max(1, min(capacity, MAX_STATES // base - 1))
+    places = min(_FIRST_QUEUE, most)
+    visits, offered = traffic.visits_per_s, plain.connections_per_s
+    # Starting points: a child ready 80 % of the time with the visits alone, then the chain's
+    # own state (nearer overload the first one can lead the search astray, and the other way).
+    starts = [
+        np.array([math.log(visits / (0.8 * p)), math.log(visits), 0.8, visits / p]),
+        np.array([math.log(offered / (p * plain.ready)), math.log(offered), plain.ready, 1.0]),
+    ]
+    evaluations = plain.steps
+    while True:
+        st = _structure(threads_per_child, factor, cap, places)
+        found, spent = _search(st, traffic, p, starts)
+        evaluations += spent
+        if found is None:
+            raise ArithmeticError("the event backlog chain did not settle")
+        solution, last = found
+        at_end = float(last.pi[st.queue == places].sum())
+        if at_end <= _QUEUE_TAIL or places >= most:
+            break
+        starts = [solution, *starts]
+        places = min(2 * places, most)
+    pi, flow, demand = last.pi, last.flow, last.demand
+    waits = (st.kind == _WAIT_FIRST) | (st.kind == _WAIT_MORE)
+    blocked = float(flow[st.blocked].sum())
+    accepted = demand - blocked
+    queue_mean = float(pi @ st.queue)
+    return BacklogResult(
+        busy_mean=float(pi @ st.busy),
+        idle_mean=float(pi @ st.idle),
+        saturation=float(pi[st.full].sum()),
+        ready=float(pi[st.ready].sum()),
+        connections_per_s=accepted,
+        kill_episodes_per_s=p * float(flow @ st.kill),
+        keepalive_drops_per_s=p * float(flow @ st.drop),
+        killed_per_s=p * float(flow @ st.killed),
+        p_wait=float(flow[waits].sum()) / demand,
+        mean_wait_s=queue_mean / accepted,
+        p_block=blocked / demand,
+        queue_mean=queue_mean,
+        queue_places=places,
+        saturated=at_end > _QUEUE_TAIL,
+        states=st.size,
+        evaluations=evaluations,
+    )
+
+
+def _search(
+    st: _Structure, traffic: ChainTraffic, processes: int, starts: list[FloatArray]
+) -> tuple[tuple[FloatArray, _Evaluation] | None, int]:
+    """The root from the first starting point that leads to one, and the solves spent."""
+    import numpy as np
+
+    p = processes
+    busy = traffic.requests_per_s * traffic.worker_s / p
+    distance = (
+        np.abs(st.busy - min(busy, st.busy.max() - 1.0))
+        + np.abs(st.idle - no_limit_idle(traffic, p))
+        + st.size * st.queue
+    )
+    pins = [int(np.argmin(np.where(st.ready, distance, np.inf)))]
+
+    def residual(v: FloatArray) -> FloatArray:
+        return np.array(_evaluate(st, traffic, p, (v[0], v[1], v[2], v[3]), pins).residual)
+
+    spent = 0
+    for start in starts:
+        try:
+            v, _ = hybrid_root(residual, start)
+            last = _evaluate(st, traffic, p, (v[0], v[1], v[2], v[3]), pins)
+        except ArithmeticError:
+            spent += len(pins) - 1
+            pins[:] = pins[:1]
+            continue
+        spent += len(pins) - 1
+        if max(abs(r) for r in last.residual) <= _SETTLED:
+            return (v, last), spent
+        pins[:] = pins[:1]
+    return None, spent
+
+
+def _overloaded(plain: ChainResult, capacity: int) -> BacklogResult:
+    """The overloaded server: the queue stays full, every new connection waits, and what the
+    children cannot take is blocked (its clients retry)."""
+    accepted = plain.connections_per_s
+    offered = max(plain.offered_connections_per_s, accepted)
+    return BacklogResult(
+        busy_mean=plain.busy_mean,
+        idle_mean=plain.idle_mean,
+        saturation=plain.saturation,
+        ready=plain.ready,
+        connections_per_s=accepted,
+        kill_episodes_per_s=plain.kill_episodes_per_s,
+        keepalive_drops_per_s=plain.keepalive_drops_per_s,
+        killed_per_s=plain.killed_per_s,
+        p_wait=1.0,
+        mean_wait_s=capacity / accepted,
+        p_block=1.0 - accepted / offered,
+        queue_mean=float(capacity),
+        queue_places=capacity,
+        saturated=True,
+        states=plain.states,
+        evaluations=plain.steps,
+    )
+
+
+def evaluate_backlog(settings: EventSettings, profile: TrafficProfile) -> BacklogResult:
+    """The backlog chain for these event settings and this profile; ValueError when even one
+    queue place would take it beyond `MAX_STATES`."""
+    traffic = chain_traffic(profile, settings.common)
+    p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
+    cap = idle_cap(tpc, f, no_limit_idle(traffic, p)) if traffic.go_idle > 0.0 else 0
+    states = 2 * chain_states(tpc, f, cap)
+    if states > MAX_STATES:
+        raise ValueError(f"the event backlog chain would have {states} states or more")
+    capacity = settings.common.accept_queue_capacity
+    return solve_backlog(p, tpc, f, traffic, cap, capacity=capacity)

@@ -1,0 +1,173 @@
+"""The event chain with the shared accept queue (`capplan.models.event_backlog`).
+
+Checked against Erlang C where it is exact (one child, no keep-alive), against the event
+simulator on the grid's points of 4 and 8 threads (the 16-thread ones take minutes), and against
+the httpd runs of docs/validation.md. Misses are pinned as in `test_event_chain`: a change that
+fixes or breaks one fails here until the list is updated. `python -m
+tests.models.test_event_backlog` prints the table.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import pytest
+
+from capplan.models.event_backlog import BacklogResult, evaluate_backlog
+from capplan.queueing import erlang_c
+from tests.models.event_sim import SimConfig
+from tests.models.test_event_sim import (
+    GRID,
+    HTTPD_BANDS,
+    HTTPD_RUNS,
+    QUANTITIES,
+    Row,
+    assert_misses_pinned,
+    point_id,
+    profile_of,
+    settings_of,
+    simulated,
+)
+
+SMALL = [config for config in GRID if config.threads_per_child <= 8]
+
+
+@functools.cache
+def backlog_of(config: SimConfig) -> BacklogResult:
+    return evaluate_backlog(settings_of(config), profile_of(config))
+
+
+def backlog_value(key: str, result: BacklogResult, processes: int) -> float:
+    """The backlog chain's figure for a `Quantity.key`, as the simulator measures it."""
+    p = processes
+    figures = {
+        "busy": p * result.busy_mean,
+        "wait": result.p_wait,
+        "conn": result.connections_per_s,
+        "idle": p * result.idle_mean,
+        "Bp": result.saturation,
+        "kills": result.kill_episodes_per_s,
+        "drops": result.keepalive_drops_per_s,
+    }
+    return figures[key]
+
+
+# Point -> quantities the backlog chain misses (P_limit is not one of its outputs). P(wait)
+# agrees at 20 of these 24 points, against 17 for the chain without the queue.
+BACKLOG_KNOWN_MISSES = """
+P2xT4-F2-rho0.4-ka0.5   wait
+P1xT4-F4-rho0.4-ka2     wait
+P2xT4-F4-rho0.7-ka0.5   wait
+P3xT4-F4-rho0.7-ka2     idle
+P2xT8-F2-rho0.7-ka2     busy conn idle
+P3xT8-F4-rho0.7-ka2     wait
+"""
+
+
+def _misses() -> dict[str, frozenset[str]]:
+    lines = (line.split() for line in BACKLOG_KNOWN_MISSES.strip().splitlines())
+    return {fields[0]: frozenset(fields[1:]) for fields in lines}
+
+
+def compare(config: SimConfig) -> list[Row]:
+    result = backlog_of(config)
+    sim = simulated(config)
+    rows = []
+    for q in QUANTITIES:
+        if q.key == "limit":
+            continue
+        value = backlog_value(q.key, result, config.processes)
+        got = q.sim_value(sim)
+        rows.append(Row(point_id(config), q.name, q.key, value, got, q.agrees(value, got)))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def table() -> list[Row]:
+    return [row for config in SMALL for row in compare(config)]
+
+
+def test_backlog_against_simulator(table: list[Row]) -> None:
+    assert_misses_pinned(table, _misses())
+
+
+def test_one_child_without_keepalive_is_erlang_c() -> None:
+    # One request per connection: the child is ready while a worker is idle, and the queue it
+    # shares with nobody makes it M/M/4 with a waiting room, exactly.
+    config = SimConfig(1, 4, 4, 28.0, 0.1, 1.0, 1.0, 0.0, 0.0, 0.0)
+    result = backlog_of(config)
+    expected = erlang_c(4, 2.8)
+    assert math.isclose(result.p_wait, expected, rel_tol=1e-4)
+    assert math.isclose(result.mean_wait_s, expected / (4 / 0.1 - 28.0), rel_tol=1e-3)
+    assert result.p_block < 1e-4
+    assert not result.saturated
+
+
+def test_several_children_without_keepalive_wait_less_than_the_pool() -> None:
+    # Two children of 4 with one request per connection are M/M/8 with one queue; the children
+    # taken as independent outside the queue miss part of the correlation and wait less
+    # (0.20 against 0.27): the limit derivations §4.7 states.
+    config = SimConfig(2, 4, 4, 56.0, 0.1, 1.0, 1.0, 0.0, 0.0, 0.0)
+    result = backlog_of(config)
+    pooled = erlang_c(8, 5.6)
+    assert 0.6 * pooled < result.p_wait < pooled
+
+
+@pytest.mark.parametrize("config", SMALL, ids=point_id)
+def test_backlog_invariants(config: SimConfig) -> None:
+    result = backlog_of(config)
+    p = config.processes
+    offered = config.requests_per_s * config.service_s
+    assert 0.0 <= result.p_block <= result.p_wait <= 1.0
+    assert result.mean_wait_s >= 0.0
+    assert 0.0 <= result.keepalive_drops_per_s <= result.kill_episodes_per_s
+    if result.saturated:
+        assert result.p_wait > 0.5
+        return
+    # Little's law on the workers (less the requests of connections blocked at the queue's
+    # cut, at most 3 per connection here), and on the queue.
+    assert math.isclose(p * result.busy_mean, offered, rel_tol=1e-6 + 3.0 * result.p_block)
+    assert math.isclose(
+        result.mean_wait_s * result.connections_per_s, result.queue_mean, rel_tol=1e-9
+    )
+    assert result.evaluations < 400
+
+
+# The httpd bands the backlog chain misses: two children of 8 hold fewer idle connections than
+# it says (15.2 against 14.3 ± 0.3), and two of 25 wait far more often (0.031 against
+# 0.103 ± 0.023: their readiness is correlated beyond the queue).
+BACKLOG_HTTPD_MISSES = {
+    ("event-ka-rho05", "idle_keepalive"),
+    ("event-debian-2x25-ka5", "p_wait"),
+}
+
+
+@pytest.mark.parametrize("case", list(HTTPD_RUNS))
+def test_backlog_against_the_httpd_runs(case: str) -> None:
+    config = HTTPD_RUNS[case]
+    result = backlog_of(config)
+    p = config.processes
+    figures = {
+        "process_saturation": result.saturation,
+        "kill_episodes_per_s": result.kill_episodes_per_s,
+        "connections_per_s": result.connections_per_s,
+        "idle_keepalive": p * result.idle_mean,
+        "open_connections": p * (result.busy_mean + result.idle_mean),
+        "p_wait": result.p_wait,
+    }
+    checked = 0
+    for name, field, mean, se in (line.split() for line in HTTPD_BANDS.strip().splitlines()):
+        if name != case:
+            continue
+        got = figures[field]
+        inside = abs(got - float(mean)) <= 3.0 * float(se)
+        assert inside != ((case, field) in BACKLOG_HTTPD_MISSES), (field, got, mean, se)
+        checked += 1
+    assert checked >= 3
+
+
+if __name__ == "__main__":
+    for config in SMALL:
+        for row in compare(config):
+            print(row.describe())
