@@ -55,6 +55,9 @@ class SimConfig:
     keepalive_timeout_s: float
     idle_hold_probability: float
     accept_queue: int = 512
+    # Held sockets closed after an exponential time of mean KeepAliveTimeout instead of exactly
+    # KeepAliveTimeout (what the chains assume; to see what the assumption costs).
+    exponential_hold: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +308,8 @@ class _Server:
                 self.schedule(self.now + timeout, _KA_TIMEOUT, conn, conn.version)
         elif timeout > 0.0 and self.rng.random() < self.c.idle_hold_probability:
             self._go_idle(conn)
+            if self.c.exponential_hold:
+                timeout = self.rng.expovariate(1.0 / timeout)
             self.schedule(self.now + timeout, _KA_TIMEOUT, conn, conn.version)
         else:
             self.close(conn)
