@@ -37,7 +37,7 @@ from capplan.models.event_chain import (
 )
 from capplan.mpm_settings import EventSettings
 from capplan.profile import TrafficProfile
-from capplan.queueing.ctmc import stationary_near
+from capplan.queueing.ctmc import passage_quantile, stationary_near
 from capplan.queueing.roots import hybrid_root
 
 if TYPE_CHECKING:
@@ -79,7 +79,9 @@ class BacklogResult:
     """The steady state with the accept queue; per-child means and whole-server rates.
 
     As `ChainResult`, plus: `p_wait` P(a new connection is not accepted at once), `mean_wait_s`
-    its mean wait over all accepted connections (Little's law on the queue), `p_block` the share
+    its mean wait over all accepted connections (Little's law on the queue), `wait_p99_s` the
+    99th percentile of the wait over all new connections (0 when fewer than 1 % wait; infinite
+    when the server is overloaded), `p_block` the share
     of new connections that find the queue full, `queue_mean` the connections waiting on
     average, `queue_places` where the queue was cut (the capacity, or where less than 1e-4 of
     the time is spent; `p_block` is then the share that reaches the cut, an upper bound),
@@ -97,6 +99,7 @@ class BacklogResult:
     killed_per_s: float
     p_wait: float
     mean_wait_s: float
+    wait_p99_s: float
     p_block: float
     queue_mean: float
     queue_places: int
@@ -272,6 +275,7 @@ def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
 class _Evaluation:
     residual: tuple[float, float, float, float]
     pi: FloatArray
+    rate: FloatArray
     flow: FloatArray
     demand: float
 
@@ -331,7 +335,7 @@ def _evaluate(
         new_rho - rho,
         (new_nu - nu) / max(nu, new_nu, 1.0),
     )
-    return _Evaluation(residual, pi, flow, demand)
+    return _Evaluation(residual, pi, rate, flow, demand)
 
 
 def solve_backlog(
@@ -387,6 +391,7 @@ def solve_backlog(
     blocked = float(flow[st.blocked].sum())
     accepted = demand - blocked
     queue_mean = float(pi @ st.queue)
+    p_wait = float(flow[waits].sum()) / demand
     return BacklogResult(
         busy_mean=float(pi @ st.busy),
         idle_mean=float(pi @ st.idle),
@@ -396,8 +401,9 @@ def solve_backlog(
         kill_episodes_per_s=p * float(flow @ st.kill),
         keepalive_drops_per_s=p * float(flow @ st.drop),
         killed_per_s=p * float(flow @ st.killed),
-        p_wait=float(flow[waits].sum()) / demand,
+        p_wait=p_wait,
         mean_wait_s=queue_mean / accepted,
+        wait_p99_s=_wait_quantile(st, last, p_wait, 0.99),
         p_block=blocked / demand,
         queue_mean=queue_mean,
         queue_places=places,
@@ -405,6 +411,35 @@ def solve_backlog(
         states=st.size,
         evaluations=evaluations,
     )
+
+
+def _wait_quantile(st: _Structure, last: _Evaluation, p_wait: float, level: float) -> float:
+    """The wait's `level` quantile over all new connections: 0 when fewer wait than 1 - level,
+    else the quantile of a waiting connection's time to be taken at tail (1 - level)/P(wait).
+
+    A connection that waits joins the queue at the state the arrival leads to, with q its
+    place; the connections behind it change nothing until it is taken, so its wait is the time
+    until q reaches 0 in the chain without arrivals (a phase-type law).
+    """
+    import numpy as np
+
+    tail = 1.0 - level
+    if p_wait <= tail:
+        return 0.0
+    arrival = np.isin(st.kind, (_ACCEPT, _ELSEWHERE, _WAIT_FIRST, _WAIT_MORE))
+    joins = ((st.kind == _WAIT_FIRST) | (st.kind == _WAIT_MORE)) & ~st.blocked
+    start = np.bincount(st.target[joins], weights=last.flow[joins], minlength=st.size).astype(float)
+    moves = ~arrival
+    _, quantile = passage_quantile(
+        st.size,
+        st.source[moves],
+        st.target[moves],
+        last.rate[moves],
+        start,
+        absorbed=st.queue == 0,
+        tail=tail / p_wait,
+    )
+    return quantile
 
 
 def _search(
@@ -457,6 +492,7 @@ def _overloaded(plain: ChainResult, capacity: int) -> BacklogResult:
         killed_per_s=plain.killed_per_s,
         p_wait=1.0,
         mean_wait_s=capacity / accepted,
+        wait_p99_s=math.inf,
         p_block=1.0 - accepted / offered,
         queue_mean=float(capacity),
         queue_places=capacity,

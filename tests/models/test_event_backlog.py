@@ -102,6 +102,9 @@ def test_one_child_without_keepalive_is_erlang_c() -> None:
     expected = erlang_c(4, 2.8)
     assert math.isclose(result.p_wait, expected, rel_tol=1e-4)
     assert math.isclose(result.mean_wait_s, expected / (4 / 0.1 - 28.0), rel_tol=1e-3)
+    # A waiting connection's wait is exponential at cμ - λ: the p99 over all connections is
+    # ln(C / 0.01) / (cμ - λ).
+    assert math.isclose(result.wait_p99_s, math.log(expected / 0.01) / 12.0, rel_tol=1e-3)
     assert result.p_block < 1e-4
     assert not result.saturated
 
@@ -123,6 +126,10 @@ def test_backlog_invariants(config: SimConfig) -> None:
     offered = config.requests_per_s * config.service_s
     assert 0.0 <= result.p_block <= result.p_wait <= 1.0
     assert result.mean_wait_s >= 0.0
+    # The p99 is 0 exactly when fewer than 1 % wait, and above the mean wait otherwise.
+    assert (result.wait_p99_s == 0.0) == (result.p_wait <= 0.01)
+    if result.p_wait > 0.01:
+        assert result.wait_p99_s > result.mean_wait_s
     assert 0.0 <= result.keepalive_drops_per_s <= result.kill_episodes_per_s
     if result.saturated:
         assert result.p_wait > 0.5

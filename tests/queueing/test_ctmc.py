@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from capplan.queueing import erlang_b
-from capplan.queueing.ctmc import stationary_distribution, stationary_near
+from capplan.queueing.ctmc import passage_quantile, stationary_distribution, stationary_near
 
 
 def _birth_death(servers: int, load: float, pin: int) -> np.ndarray:
@@ -64,3 +64,17 @@ def test_a_far_pin_is_replaced_by_the_mode() -> None:
     pi, mode = stationary_near(servers + 1, source, target, rate, 0)
     assert mode in {149, 150}  # pi(149) = pi(150) when the load is a whole number
     assert math.isclose(pi[-1], erlang_b(servers, load), rel_tol=1e-9)
+
+
+def test_passage_through_a_death_chain_is_erlang_distributed() -> None:
+    # From 3 down to 0 at rate 2 each step: an Erlang(3, 2) time, mean 1.5.
+    from scipy.stats import gamma
+
+    source = np.array([3, 2, 1])
+    target = np.array([2, 1, 0])
+    rate = np.full(3, 2.0)
+    start = np.array([0.0, 0.0, 0.0, 1.0])
+    absorbed = np.array([True, False, False, False])
+    mean, quantile = passage_quantile(4, source, target, rate, start, absorbed=absorbed, tail=0.01)
+    assert math.isclose(mean, 1.5, rel_tol=1e-12)
+    assert math.isclose(quantile, float(gamma.ppf(0.99, 3, scale=0.5)), rel_tol=2e-4)
