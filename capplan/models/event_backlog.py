@@ -3,7 +3,7 @@
 Stage: event model, not yet used by the commands (docs/models.md, "Child by child"). Input:
 processes P, ThreadsPerChild T, the effective AsyncRequestWorkerFactor F, `ChainTraffic` and the
 accept queue's capacity. Output: `BacklogResult`: the steady state of one child, and P(wait),
-the mean wait and P(block) of a new connection.
+the mean and p99 of the wait and P(block) of a new connection.
 
 The chain of `event_chain` with one more coordinate, q, the connections waiting in the accept
 queue, which every child shares. While q > 0 no child is ready: a child that becomes ready takes
@@ -132,7 +132,8 @@ class _Structure:
     blocked: BoolArray  # an arrival that finds the queue full
 
 
-@lru_cache(maxsize=8)
+# (A structure near the state budget holds about 12 MB of arrays.)
+@lru_cache(maxsize=4)
 def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
     import numpy as np
 
