@@ -28,11 +28,11 @@ from capplan.models.event_chain import (
     MAX_STATES,
     ChainResult,
     ChainTraffic,
+    chain_cap,
     chain_states,
     chain_traffic,
     connection_rates,
-    idle_cap,
-    no_limit_idle,
+    first_pin,
     solve_chain,
 )
 from capplan.mpm_settings import EventSettings
@@ -272,7 +272,7 @@ def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
     )
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Evaluation:
     residual: tuple[float, float, float, float]
     pi: FloatArray
@@ -450,13 +450,8 @@ def _search(
     import numpy as np
 
     p = processes
-    busy = traffic.requests_per_s * traffic.worker_s / p
-    distance = (
-        np.abs(st.busy - min(busy, st.busy.max() - 1.0))
-        + np.abs(st.idle - no_limit_idle(traffic, p))
-        + st.size * st.queue
-    )
-    pins = [int(np.argmin(np.where(st.ready, distance, np.inf)))]
+    # (A ready state has an empty queue: a child that can accept leaves none waiting.)
+    pins = [first_pin(st.busy, st.idle, st.ready, traffic, p)]
 
     def residual(v: FloatArray) -> FloatArray:
         return np.array(_evaluate(st, traffic, p, (v[0], v[1], v[2], v[3]), pins).residual)
@@ -508,7 +503,7 @@ def evaluate_backlog(settings: EventSettings, profile: TrafficProfile) -> Backlo
     queue place would take it beyond `MAX_STATES`."""
     traffic = chain_traffic(profile, settings.common)
     p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
-    cap = idle_cap(tpc, f, no_limit_idle(traffic, p)) if traffic.go_idle > 0.0 else 0
+    cap = chain_cap(traffic, p, tpc, f)
     states = 2 * chain_states(tpc, f, cap)
     if states > MAX_STATES:
         raise ValueError(f"the event backlog chain would have {states} states or more")

@@ -51,8 +51,6 @@ _MAX_STEPS = 200
 _TOLERANCE = 1e-8
 # An accept rate this many times the request rate leaves a ready state at once (overload test).
 _INSTANT = 1e3
-# Idle counts whose probability under the no-limit Poisson law is below this are cut off.
-_TAIL = 1e-15
 # Largest chain solved (TPC 128 with F 2 has 66,822 states, about 0.7 s a solve); larger
 # servers keep the closed-form model (docs/derivations.md §4.6).
 MAX_STATES = 70_000
@@ -137,6 +135,14 @@ def idle_cap(threads_per_child: int, factor: int, no_limit_idle_mean: float) -> 
     limit = (1 + factor) * threads_per_child
     tail = no_limit_idle_mean + 9.0 * math.sqrt(no_limit_idle_mean) + 40.0
     return max(0, min(limit, math.ceil(tail)))
+
+
+def chain_cap(traffic: ChainTraffic, processes: int, threads_per_child: int, factor: int) -> int:
+    """The idle cut-off for this traffic: `idle_cap` at the no-limit mean, 0 without
+    keep-alive."""
+    if traffic.go_idle <= 0.0:
+        return 0
+    return idle_cap(threads_per_child, factor, no_limit_idle(traffic, processes))
 
 
 def chain_states(threads_per_child: int, factor: int, cap: int) -> int:
@@ -294,12 +300,16 @@ def _solve(
     )
 
 
-def _first_pin(st: _Structure, tpc: int, busy: float, idle: float) -> int:
-    """A likely state to pin before any solve: the ready state nearest the no-limit means."""
+def first_pin(
+    busy: IntArray, idle: IntArray, ready: npt.NDArray[np.bool_], traffic: ChainTraffic, p: int
+) -> int:
+    """A likely state to pin before any solve: the ready state nearest the no-limit means of
+    busy workers and idle connections (per state: its `busy` and `idle` counts, `ready`)."""
     import numpy as np
 
-    distance = np.abs(st.busy - min(busy, tpc - 1.0)) + np.abs(st.idle - idle)
-    return int(np.argmin(np.where(st.ready, distance, np.inf)))
+    busy_mean = min(traffic.requests_per_s * traffic.worker_s / p, float(busy.max()) - 1.0)
+    distance = np.abs(busy - busy_mean) + np.abs(idle - no_limit_idle(traffic, p))
+    return int(np.argmin(np.where(ready, distance, np.inf)))
 
 
 def solve_chain(
@@ -321,8 +331,7 @@ def solve_chain(
     st = _structure(threads_per_child, factor, cap)
     visits = traffic.visits_per_s
     instant = _INSTANT * max(traffic.requests_per_s, 1.0 / traffic.worker_s)
-    busy = traffic.requests_per_s * traffic.worker_s / p
-    pin = _first_pin(st, threads_per_child, busy, no_limit_idle(traffic, p))
+    pin = first_pin(st.busy, st.idle, st.ready, traffic, p)
     steps = 0
 
     # Overload: with the queue never empty, every accept is followed by a check.
@@ -491,7 +500,6 @@ def chain_traffic(profile: TrafficProfile, common: CommonSettings) -> ChainTraff
     timeout = common.keep_alive_timeout_s if common.keep_alive else 0.0
     think = visits.think_time_s
     hold = visits.idle_hold_probability / m
-    base = ChainTraffic(rate, traffic.worker_time_s, 0.0, 0.0, 0.0, 0.0, 0.0, rate / m)
     if timeout <= 0.0 or (more == 0.0 and hold == 0.0):
         # Every connection closes after its request: one request per connection.
         return ChainTraffic(rate, traffic.worker_time_s, 0.0, 0.0, 0.0, 0.0, 0.0, rate)
@@ -504,14 +512,14 @@ def chain_traffic(profile: TrafficProfile, common: CommonSettings) -> ChainTraff
     mean_idle = (continuing + held) / go_idle
     closes = more * (1.0 - reuse) + hold
     return ChainTraffic(
-        requests_per_s=base.requests_per_s,
-        worker_s=base.worker_s,
+        requests_per_s=rate,
+        worker_s=traffic.worker_time_s,
         go_idle=go_idle,
         idle_request_rate=more * reuse / (go_idle * mean_idle),
         idle_close_rate=closes / (go_idle * mean_idle),
         close_reconnects=more * (1.0 - reuse) / closes if closes > 0.0 else 0.0,
         killed_reconnects=more / go_idle,
-        visits_per_s=base.visits_per_s,
+        visits_per_s=rate / m,
     )
 
 
@@ -519,7 +527,7 @@ def evaluate_chain(settings: EventSettings, profile: TrafficProfile) -> ChainRes
     """The chain for these event settings and this profile; ValueError beyond `MAX_STATES`."""
     traffic = chain_traffic(profile, settings.common)
     p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
-    cap = idle_cap(tpc, f, no_limit_idle(traffic, p)) if traffic.go_idle > 0.0 else 0
+    cap = chain_cap(traffic, p, tpc, f)
     states = chain_states(tpc, f, cap)
     if states > MAX_STATES:
         raise ValueError(f"the event chain would have {states} states (at most {MAX_STATES})")

@@ -23,13 +23,13 @@ from tests.models.test_event_sim import (
     GRID,
     HTTPD_BANDS,
     HTTPD_RUNS,
-    QUANTITIES,
     Row,
     assert_misses_pinned,
+    parse_misses,
     point_id,
     profile_of,
+    rows_of,
     settings_of,
-    simulated,
 )
 
 SMALL = [config for config in GRID if config.threads_per_child <= 8]
@@ -67,22 +67,13 @@ P3xT8-F4-rho0.7-ka2     wait
 """
 
 
-def _misses() -> dict[str, frozenset[str]]:
-    lines = (line.split() for line in BACKLOG_KNOWN_MISSES.strip().splitlines())
-    return {fields[0]: frozenset(fields[1:]) for fields in lines}
-
-
 def compare(config: SimConfig) -> list[Row]:
     result = backlog_of(config)
-    sim = simulated(config)
-    rows = []
-    for q in QUANTITIES:
-        if q.key == "limit":
-            continue
-        value = backlog_value(q.key, result, config.processes)
-        got = q.sim_value(sim)
-        rows.append(Row(point_id(config), q.name, q.key, value, got, q.agrees(value, got)))
-    return rows
+    return rows_of(
+        config,
+        lambda q: backlog_value(q.key, result, config.processes),
+        skip=frozenset({"limit"}),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +82,7 @@ def table() -> list[Row]:
 
 
 def test_backlog_against_simulator(table: list[Row]) -> None:
-    assert_misses_pinned(table, _misses())
+    assert_misses_pinned(table, parse_misses(BACKLOG_KNOWN_MISSES))
 
 
 def test_one_child_without_keepalive_is_erlang_c() -> None:

@@ -30,10 +30,11 @@ from tests.models.test_event_sim import (
     Row,
     assert_misses_pinned,
     known_misses,
+    parse_misses,
     point_id,
     profile_of,
+    rows_of,
     settings_of,
-    simulated,
 )
 
 
@@ -81,21 +82,9 @@ P2xT16-F4-rho0.7-ka0.5   wait limit
 """
 
 
-def _misses(text: str) -> dict[str, frozenset[str]]:
-    lines = (line.split() for line in text.strip().splitlines())
-    return {point: frozenset(keys) for point, *keys in lines}
-
-
 def compare(config: SimConfig) -> list[Row]:
     result = chain_of(config)
-    sim = simulated(config)
-    name = point_id(config)
-    rows = []
-    for q in QUANTITIES:
-        value = chain_value(q.key, result, config.processes)
-        got = q.sim_value(sim)
-        rows.append(Row(name, q.name, q.key, value, got, q.agrees(value, got)))
-    return rows
+    return rows_of(config, lambda q: chain_value(q.key, result, config.processes))
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +93,13 @@ def table() -> list[Row]:
 
 
 def test_chain_against_simulator(table: list[Row]) -> None:
-    assert_misses_pinned(table, _misses(CHAIN_KNOWN_MISSES))
+    assert_misses_pinned(table, parse_misses(CHAIN_KNOWN_MISSES))
 
 
 def test_chain_agrees_where_the_closed_form_misses_most() -> None:
     # Per quantity, the chain misses fewer points than the closed-form model, and in all
     # misses at most half as many.
-    chain = _misses(CHAIN_KNOWN_MISSES)
+    chain = parse_misses(CHAIN_KNOWN_MISSES)
     closed = known_misses()
     for q in QUANTITIES:
         in_chain = sum(q.key in keys for keys in chain.values())

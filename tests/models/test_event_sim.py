@@ -15,6 +15,7 @@ point fails too. `python -m tests.models.test_event_sim` prints the whole table.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -229,9 +230,14 @@ P3xT16-F4-rho0.7-ka2     wait limit idle drops
 """
 
 
-def known_misses() -> dict[str, frozenset[str]]:
-    lines = (line.split() for line in KNOWN_MISSES.strip().splitlines())
+def parse_misses(text: str) -> dict[str, frozenset[str]]:
+    """Lines of a point and the keys of the quantities it misses, as a mapping."""
+    lines = (line.split() for line in text.strip().splitlines())
     return {point: frozenset(keys) for point, *keys in lines}
+
+
+def known_misses() -> dict[str, frozenset[str]]:
+    return parse_misses(KNOWN_MISSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,16 +257,26 @@ class Row:
         )
 
 
-def compare(config: SimConfig) -> list[Row]:
-    """Every quantity of one point: the model's value, the simulator's, and whether they agree."""
-    m = model_of(config)
+def rows_of(
+    config: SimConfig, figure: Callable[[Quantity], float], skip: frozenset[str] = frozenset()
+) -> list[Row]:
+    """Every quantity of one point but the `skip` keys: a model's figure, the simulator's, and
+    whether they agree."""
     s = simulated(config)
     name = point_id(config)
     rows = []
     for q in QUANTITIES:
-        model, sim = q.model_value(m), q.sim_value(s)
+        if q.key in skip:
+            continue
+        model, sim = figure(q), q.sim_value(s)
         rows.append(Row(name, q.name, q.key, model, sim, q.agrees(model, sim)))
     return rows
+
+
+def compare(config: SimConfig) -> list[Row]:
+    """Every quantity of one point for the closed-form model."""
+    m = model_of(config)
+    return rows_of(config, lambda q: q.model_value(m))
 
 
 @pytest.fixture(scope="module")
