@@ -1,0 +1,72 @@
+"""The side-by-side judge of event's closed form and chain: its predictions and its input checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.validate.casefile import Case, CaseError, all_cases
+from bench.validate.chains import event_cases, main
+from bench.validate.measure import Realized
+from bench.validate.predict import predict, predict_chain, profile_for, settings_for
+from capplan.models.event_backlog import evaluate_backlog
+from capplan.mpm_settings import EventSettings
+
+SOMAXCONN = 4096
+
+
+def _case(name: str) -> Case:
+    return next(c for c in all_cases() if c.name == name)
+
+
+def test_chain_predictions_are_the_backlog_chains_figures() -> None:
+    # event-connection-limit at the inputs its last full run realized.
+    case = _case("event-connection-limit")
+    realized = Realized(54.9, 0.0510, 0.92, 140.0, 7700)
+    metrics = predict_chain(case, realized, SOMAXCONN)
+    settings = settings_for(case, SOMAXCONN)
+    assert isinstance(settings, EventSettings)
+    chain = evaluate_backlog(settings, profile_for(case, realized))
+    p = settings.processes
+    assert metrics.busy_workers_mean == pytest.approx(p * chain.busy_mean)
+    assert metrics.idle_keepalive_mean == pytest.approx(p * chain.idle_mean)
+    assert metrics.connections_per_s == pytest.approx(chain.connections_per_s)
+    assert metrics.requests_per_connection == pytest.approx(54.9 / chain.connections_per_s)
+    assert metrics.p_wait == pytest.approx(chain.p_wait)
+    assert metrics.mean_wait_s == pytest.approx(chain.mean_wait_s)
+    assert metrics.wait_p99_s == pytest.approx(chain.wait_p99_s)
+    assert metrics.event is not None
+    assert metrics.event.process_saturation == pytest.approx(chain.saturation)
+    assert metrics.event.kill_episodes_per_s == pytest.approx(chain.kill_episodes_per_s)
+    killed = metrics.event.kill_hazard_per_s * metrics.idle_keepalive_mean
+    assert killed == pytest.approx(chain.killed_per_s)
+    # The closed form differs where the chain mends it: fewer kill episodes at the limit.
+    closed = predict(case, realized, SOMAXCONN)
+    assert closed.event is not None
+    assert closed.event.kill_episodes_per_s > 3.0 * metrics.event.kill_episodes_per_s
+
+
+def test_other_mpms_keep_the_closed_form() -> None:
+    case = _case("worker-ka-rho07")
+    realized = Realized(58.0, 0.05, 1.0, 60.0, 3480)
+    assert predict_chain(case, realized, SOMAXCONN) == predict(case, realized, SOMAXCONN)
+
+
+def test_only_event_cases_with_a_saved_run_are_taken(tmp_path: Path) -> None:
+    (tmp_path / "event-ka-low.pickle").write_bytes(b"")
+    assert [c.name for c in event_cases(tmp_path, ["event-ka-low", "worker-ka-rho07"])] == [
+        "event-ka-low"
+    ]
+    with pytest.raises(CaseError, match="no saved run of event-ka-rho05"):
+        event_cases(tmp_path, ["event-ka-rho05"])
+
+
+def test_a_missing_run_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--load", str(tmp_path), "--cases", "event-ka-low"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("chains: error: ")
+    assert "event-ka-low" in err
+    assert "\n" not in err
