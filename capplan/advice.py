@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, assert_never
 
 from capplan.errors import CapplanError
 from capplan.location import Location
-from capplan.mpm_names import Mpm, MpmChoice
+from capplan.mpm_names import EventModel, Mpm, MpmChoice
 from capplan.mpm_settings import MPM_NAMES, CommonSettings, EffectiveConfig, MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import (
@@ -526,12 +526,19 @@ def build_fixes(
 
 
 def build_check(
-    profile: TrafficProfile, config: EffectiveConfig, *, headroom: float = 0.0
+    profile: TrafficProfile,
+    config: EffectiveConfig,
+    *,
+    headroom: float = 0.0,
+    event_model: EventModel = EventModel.closed_form,
 ) -> Report:
     """`capplan check`: the config's own MPM against the targets at the profile's rate plus
-    `headroom`; for a miss, the directives to change (sized with at least RECOMMEND_HEADROOM)."""
+    `headroom`; for a miss, the directives to change (sized with at least RECOMMEND_HEADROOM).
+
+    `event_model` computes the config's own metrics and verdict; the sustainable rate and the
+    sizing of a fix stay with the closed form (they evaluate dozens of settings)."""
     sizing = at_headroom(profile, headroom)
-    current = assess(config.settings, sizing)
+    current = assess(config.settings, sizing, event_model=event_model)
     verdict = verdict_of(current.targets)
     option = None
     if not verdict.ok:

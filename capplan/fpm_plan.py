@@ -34,6 +34,7 @@ from capplan.fpm.model import (
     sized_pool,
 )
 from capplan.fpm.pool import FpmPool
+from capplan.mpm_names import EventModel
 from capplan.mpm_settings import EffectiveConfig, MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM, Php
 
@@ -227,16 +228,20 @@ def check_with_fpm(
     note: str | None,
     *,
     headroom: float,
+    event_model: EventModel = EventModel.closed_form,
 ) -> Report:
     """`capplan check` with PHP-FPM: httpd's targets behind the current pool, the FPM targets,
-    and for a missed FPM target the pool option to change (sized with recommend's headroom)."""
+    and for a missed FPM target the pool option to change (sized with recommend's headroom);
+    `event_model` as in `build_check`."""
     profile, assumed = _with_php(profile)
     current, current_sizing = _current(side, profile, config.settings, headroom)
     if current_sizing is None:
-        report = build_check(profile, config, headroom=headroom)
+        report = build_check(profile, config, headroom=headroom, event_model=event_model)
         fpm = FpmReport(side, note, None, None, (), assumed_defaults=assumed)
         return replace(report, php_fpm=fpm)
-    report = build_check(httpd_view(profile, current_sizing), config, headroom=headroom)
+    report = build_check(
+        httpd_view(profile, current_sizing), config, headroom=headroom, event_model=event_model
+    )
     sizing = at_headroom(profile, headroom)
     targets = fpm_targets(current_sizing, sizing)
     verdict = _verdict(report.verdict, targets)

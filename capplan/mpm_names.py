@@ -26,3 +26,11 @@ class MpmChoice(StrEnum):
     worker = "worker"
     event = "event"
     all = "all"
+
+
+class EventModel(StrEnum):
+    """How event's connection level is computed: the closed form (milliseconds, every command's
+    default) or the per-child chain with the shared accept queue (seconds; `--event-model`)."""
+
+    closed_form = "closed-form"
+    chain = "chain"

@@ -22,7 +22,7 @@ from capplan.advice import (
     with_overrides,
 )
 from capplan.errors import CapplanError
-from capplan.mpm_names import Mpm, MpmChoice
+from capplan.mpm_names import EventModel, Mpm, MpmChoice
 from capplan.mpm_settings import EffectiveConfig, MpmSettings
 from capplan.profile import RECOMMEND_HEADROOM
 from capplan.recommend import MIN_SAVING
@@ -195,9 +195,11 @@ def check_report(
     somaxconn: int | None = None,
     headroom: float | None = None,
     fpm_pool: str | None = None,
+    event_model: EventModel = EventModel.closed_form,
 ) -> Report:
     """`capplan check`: the config against the profile's targets (flags override them) at the
-    profile's rate plus `--headroom` (else the profile's `targets.headroom`, else none)."""
+    profile's rate plus `--headroom` (else the profile's `targets.headroom`, else none);
+    `event_model` (`--event-model`) is event's model for the config's own metrics."""
     check_fraction(headroom, "--headroom", maximum=10.0)
     profile = with_overrides(load_profile_for(profile_path), overrides or TargetOverrides())
     config = load_config(config_path, defines=defines, mpm=mpm, somaxconn=somaxconn)
@@ -208,9 +210,19 @@ def check_report(
 
         side, note = load_fpm_side(config, fpm_pool)
         return check_with_fpm(
-            profile, config, side, note, headroom=0.0 if headroom is None else headroom
+            profile,
+            config,
+            side,
+            note,
+            headroom=0.0 if headroom is None else headroom,
+            event_model=event_model,
         )
-    return build_check(profile, config, headroom=0.0 if headroom is None else headroom)
+    return build_check(
+        profile,
+        config,
+        headroom=0.0 if headroom is None else headroom,
+        event_model=event_model,
+    )
 
 
 def compare_report(
@@ -219,8 +231,10 @@ def compare_report(
     *,
     defines: dict[str, str] | None = None,
     somaxconn: int | None = None,
+    event_model: EventModel = EventModel.closed_form,
 ) -> Comparison:
-    """One column per (profile, config) pair, profiles outermost; no config → the system's."""
+    """One column per (profile, config) pair, profiles outermost; no config → the system's;
+    `event_model` (`--event-model`) is event's model for every column."""
     from capplan.compare import Column, build_comparison
     from capplan.recommend import assess
 
@@ -230,7 +244,7 @@ def compare_report(
     paths: list[str | None] = list(config_paths) or [None]
     configs = [load_config(c, defines=defines, somaxconn=somaxconn) for c in paths]
     columns = [
-        Column(profile, path, config, assess(config.settings, profile))
+        Column(profile, path, config, assess(config.settings, profile, event_model=event_model))
         for path, profile in profiles
         for config in configs
     ]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, assert_never
 
 from capplan.effective import PREFORK_MAX_SERVER_LIMIT, THREADED_MAX_SERVER_LIMIT
-from capplan.mpm_names import Mpm
+from capplan.mpm_names import EventModel, Mpm
 from capplan.mpm_settings import (
     CommonSettings,
     EventSettings,
@@ -93,10 +93,15 @@ class Assessment:
         return all(t.met for t in self.targets if t.target.is_memory)
 
 
-def assess(settings: MpmSettings, profile: TrafficProfile) -> Assessment:
+def assess(
+    settings: MpmSettings,
+    profile: TrafficProfile,
+    *,
+    event_model: EventModel = EventModel.closed_form,
+) -> Assessment:
     from capplan.models import evaluate, evaluate_targets
 
-    metrics = evaluate(settings, profile)
+    metrics = evaluate(settings, profile, event_model=event_model)
     return Assessment(settings, metrics, evaluate_targets(metrics, profile))
 
 

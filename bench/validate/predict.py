@@ -9,8 +9,6 @@ with `capplan.profile.profile_from_text`, so the comparison goes through the pub
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
 from pathlib import Path
 from typing import assert_never
 
@@ -18,8 +16,8 @@ from bench.validate.casefile import Case
 from bench.validate.loadgen import REQUEST_TIMEOUT_S
 from bench.validate.measure import Realized
 from capplan.models import evaluate
-from capplan.models.event_backlog import evaluate_backlog
 from capplan.models.types import MpmMetrics
+from capplan.mpm_names import EventModel
 from capplan.mpm_settings import (
     CommonSettings,
     EventSettings,
@@ -122,46 +120,9 @@ def predict(case: Case, realized: Realized, somaxconn: int) -> MpmMetrics:
 
 
 def predict_chain(case: Case, realized: Realized, somaxconn: int) -> MpmMetrics:
-    """`predict`, with event's figures from the library chains instead of the closed form.
-
-    The per-child chain with the shared accept queue (`capplan.models.event_backlog`, which the
-    commands do not use yet) gives the busy workers, idle and open connections, the connection
-    rate, B_p, kill episodes, keep-alive drops, the idle connections killed and the wait of a new
-    connection (its probability, mean and p99; P(wait > thr) keeps the exponential tail at the
-    chain's mean wait of a waiting connection). Other MPMs are predicted as by `predict`.
-    """
-    settings = settings_for(case, somaxconn)
-    profile = profile_for(case, realized)
-    metrics = evaluate(settings, profile)
-    if not isinstance(settings, EventSettings) or metrics.event is None:
-        return metrics
-    chain = evaluate_backlog(settings, profile)
-    p = settings.processes
-    rate = profile.traffic.requests_per_second
-    busy = p * chain.busy_mean
-    idle = p * chain.idle_mean
-    conn = chain.connections_per_s
-    stable = not chain.saturated
-    inf = math.inf
-    detail = replace(
-        metrics.event,
-        process_saturation=chain.saturation,
-        kill_episodes_per_s=chain.kill_episodes_per_s,
-        keepalive_drops_per_s=chain.keepalive_drops_per_s,
-        kill_hazard_per_s=chain.killed_per_s / idle if idle > 0.0 else 0.0,
-    )
-    return replace(
-        metrics,
-        busy_workers_mean=busy,
-        idle_keepalive_mean=idle,
-        open_connections_mean=busy + idle,
-        connections_per_s=conn,
-        requests_per_connection=rate / conn if conn > 0.0 else inf,
-        p_wait=chain.p_wait,
-        p_wait_request=min(1.0, (conn * chain.p_wait + chain.keepalive_drops_per_s) / rate),
-        mean_wait_s=chain.mean_wait_s if stable else inf,
-        mean_wait_given_wait_s=chain.mean_wait_when_waiting_s if stable else inf,
-        wait_p99_s=chain.wait_p99_s if stable else inf,
-        stable=stable,
-        event=detail,
+    """`predict` with event's figures from the per-child chain and the accept queue the children
+    share (`evaluate(..., event_model=EventModel.chain)`, what `--event-model chain` shows).
+    Other MPMs are predicted as by `predict`."""
+    return evaluate(
+        settings_for(case, somaxconn), profile_for(case, realized), event_model=EventModel.chain
     )

@@ -14,6 +14,7 @@ import typer
 from capplan.cli.app import EXIT_CHECK_FAILED, app
 from capplan.cli.common import (
     DefinesOption,
+    EventModelOption,
     FpmPoolOption,
     HeadroomOption,
     OutputOption,
@@ -26,7 +27,7 @@ from capplan.cli.common import (
     parse_defines,
     profile_path,
 )
-from capplan.mpm_names import Mpm
+from capplan.mpm_names import EventModel, Mpm
 from capplan.render.formats import CHECK_FORMATS, OutputFormat
 
 
@@ -68,6 +69,7 @@ def check_command(
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
     fpm_pool: FpmPoolOption = None,
+    event_model: EventModelOption = EventModel.closed_form,
     output_format: Annotated[
         OutputFormat, format_option(CHECK_FORMATS, "table, markdown, json, junit or github.")
     ] = OutputFormat.table,
@@ -95,6 +97,7 @@ def check_command(
         somaxconn=somaxconn,
         headroom=headroom,
         fpm_pool=str(fpm_pool) if fpm_pool is not None else None,
+        event_model=event_model,
     )
     emit(
         render_report(report, output_format),

@@ -13,6 +13,7 @@ import click
 import typer
 
 from capplan.errors import CapplanError, escape_controls
+from capplan.mpm_names import EventModel
 from capplan.render.formats import REPORT_FORMATS, TEXT_FORMATS, OutputFormat
 
 
@@ -228,6 +229,15 @@ HeadroomOption = Annotated[
         metavar="FRACTION",
         help="Growth the targets must absorb: 0.25 = they hold at 1.25 × the profile's rate "
         "(default: the profile's targets.headroom, else 0.25 for recommend and 0 for check).",
+    ),
+]
+EventModelOption = Annotated[
+    EventModel,
+    typer.Option(
+        "--event-model",
+        help="event's model: closed-form (milliseconds) or chain, the per-child Markov chain with "
+        "the shared accept queue, closer to a real httpd at the connection limit and under kill "
+        "episodes (seconds per config; sustainable rates and fixes stay closed-form).",
     ),
 ]
 

@@ -16,6 +16,7 @@ import typer
 from capplan.cli.app import app
 from capplan.cli.common import (
     DefinesOption,
+    EventModelOption,
     OutputOption,
     ReportFormatOption,
     SomaxconnOption,
@@ -25,6 +26,7 @@ from capplan.cli.common import (
     profile_path,
     require_html,
 )
+from capplan.mpm_names import EventModel
 from capplan.render.formats import OutputFormat
 
 
@@ -49,6 +51,7 @@ def compare_command(
     ] = None,
     define: DefinesOption = None,
     somaxconn: SomaxconnOption = None,
+    event_model: EventModelOption = EventModel.closed_form,
     output_format: ReportFormatOption = OutputFormat.table,
     output: OutputOption = None,
 ) -> None:
@@ -64,6 +67,7 @@ def compare_command(
         [str(c) for c in config or []],
         defines=parse_defines(define),
         somaxconn=somaxconn,
+        event_model=event_model,
     )
     if output_format is OutputFormat.html:
         from capplan.pipeline import comparison_curves

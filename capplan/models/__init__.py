@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, assert_never
 
 from capplan.models.targets import Target, TargetResult, evaluate_targets, wait_probability_value
 from capplan.models.types import EventDetail, MemoryFootprint, MpmMetrics, Scoreboard
-from capplan.mpm_names import Mpm
+from capplan.mpm_names import EventModel, Mpm
 from capplan.mpm_settings import (
     MPM_NAMES,
     CommonSettings,
@@ -60,18 +60,33 @@ __all__ = [
 
 
 def evaluate(
-    settings: MpmSettings, profile: TrafficProfile, http2: Http2Setup | None = None
+    settings: MpmSettings,
+    profile: TrafficProfile,
+    http2: Http2Setup | None = None,
+    *,
+    event_model: EventModel = EventModel.closed_form,
 ) -> MpmMetrics:
     """The steady state of these settings under this profile (dispatch on the MPM).
 
     A profile with `visits.http2_share` above 0 goes through `capplan.models.http2` with the
     mod_http2 setup `http2` (None: loaded, offered, its defaults); at 0 `http2` is not used.
+    `event_model` chooses event's model (`EventModel`); the other MPMs have one.
     """
+    evaluator = _evaluate_mpm if event_model is EventModel.closed_form else _evaluate_by_chain
     if profile.visits.http2_share > 0.0:
         from capplan.models.http2 import Http2Setup, with_http2
         from capplan.snippet import mpm_of
 
-        return with_http2(mpm_of(settings), settings, profile, http2 or Http2Setup(), _evaluate_mpm)
+        return with_http2(mpm_of(settings), settings, profile, http2 or Http2Setup(), evaluator)
+    return evaluator(settings, profile)
+
+
+def _evaluate_by_chain(settings: MpmSettings, profile: TrafficProfile) -> MpmMetrics:
+    """`_evaluate_mpm`, with event's chain (`capplan.models.event.evaluate_by_chain`)."""
+    if isinstance(settings, EventSettings):
+        from capplan.models import event
+
+        return event.evaluate_by_chain(settings, profile)
     return _evaluate_mpm(settings, profile)
 
 

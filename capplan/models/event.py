@@ -17,7 +17,7 @@ an `EventDetail`. Two coupled resources:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from capplan.models.memory import threaded_memory
 from capplan.models.pooled import clamp_probability, clamped_holding_time, holding_inputs
@@ -283,4 +283,77 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         open_connections_p99=open_p99,
         memory=threaded_memory(settings, profile, busy, open_p99),
         event=detail,
+    )
+
+
+def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
+    """`evaluate`, with the connection level from the per-child chain and the accept queue the
+    children share (`capplan.models.event_backlog`, docs/derivations.md §4.6-4.7).
+
+    The chain gives the busy workers, idle and open connections, the connection rate (so E[R]),
+    B_p, kill episodes, keep-alive drops, the idle connections killed (as the hazard h), and a
+    new connection's wait: P(wait) split into a wait for a worker (the child full) and for a
+    connection slot, its mean and p99, P_limit (= P(wait): no child can accept) and P(block)
+    (the closed form's where the chain's queue is cut short of the accept queue). Memory is
+    the closed form's at the chain's busy workers and the Poisson p99 of its open connections.
+    It takes seconds where `evaluate` takes a millisecond. Where the chain cannot be built
+    (beyond its state budget, a think time of 0) or does not settle, the closed form stands
+    and `EventDetail.model_note` says why.
+    """
+    from capplan.models.event_backlog import evaluate_backlog
+
+    closed = evaluate(settings, profile)
+    detail = closed.event
+    assert detail is not None
+    try:
+        chain = evaluate_backlog(settings, profile)
+    except (ValueError, ArithmeticError) as exc:
+        note = f"the chain could not be used: {exc}"
+        return replace(closed, event=replace(detail, model_note=note))
+    p = settings.processes
+    rate = profile.traffic.requests_per_second
+    busy = min(float(settings.workers), p * chain.busy_mean)
+    idle = p * chain.idle_mean
+    conn = chain.connections_per_s
+    stable = not chain.saturated and closed.offered_load_erlangs < settings.workers
+    open_mean = busy + idle
+    open_p99 = poisson_quantile(0.99, open_mean)
+    p_wait = clamp_probability(chain.p_wait)
+    worker_wait = clamp_probability(chain.p_wait_worker)
+    # A queue cut short of the accept queue's places (less than 1e-4 of the time at the cut)
+    # bounds P(block) from above only: the closed form's figure stands there.
+    cut = chain.queue_places < settings.common.accept_queue_capacity
+    p_block = closed.p_block if cut else clamp_probability(chain.p_block)
+    inf = math.inf
+    return replace(
+        closed,
+        busy_workers_mean=busy,
+        idle_keepalive_mean=idle,
+        connections_per_s=conn,
+        requests_per_connection=rate / conn if conn > 0.0 else closed.requests_per_connection,
+        open_connections_mean=open_mean,
+        open_connections_p99=open_p99,
+        p_wait=p_wait,
+        p_wait_request=clamp_probability((conn * p_wait + chain.keepalive_drops_per_s) / rate),
+        mean_wait_s=chain.mean_wait_s if stable else inf,
+        mean_wait_given_wait_s=chain.mean_wait_when_waiting_s if stable else inf,
+        wait_p99_s=chain.wait_p99_s if stable else inf,
+        p_block=p_block,
+        p_block_conservative=max(p_block, closed.p_block_conservative),
+        stable=stable,
+        scoreboard=Scoreboard(busy, idle, closed.scoreboard.closing),
+        memory=threaded_memory(settings, profile, busy, open_p99),
+        event=replace(
+            detail,
+            process_saturation=chain.saturation,
+            kill_episodes_per_s=chain.kill_episodes_per_s,
+            keepalive_drops_per_s=chain.keepalive_drops_per_s,
+            kill_hazard_per_s=chain.killed_per_s / idle if idle > 0.0 else 0.0,
+            idle_connections_mean=idle,
+            # PASTA: a new connection finds no child able to accept as often as it waits.
+            p_connection_limit=p_wait,
+            wait_for_worker_probability=worker_wait,
+            wait_for_slot_probability=max(0.0, p_wait - worker_wait),
+            model="chain",
+        ),
     )

@@ -86,7 +86,9 @@ class BacklogResult:
     average, `queue_places` where the queue was cut (the capacity, or where less than 1e-4 of
     the time is spent; `p_block` is then the share that reaches the cut, an upper bound),
     `saturated` when even the capacity or the state budget leaves more than 1e-4 of the time at
-    the cut (the server does not keep up), `evaluations` the sparse solves.
+    the cut (the server does not keep up), `evaluations` the sparse solves. `p_wait_worker` is
+    the part of `p_wait` that meets the child with every worker on a request (a wait for a
+    worker; the rest waits for a connection slot, the child at its connection limit).
     """
 
     busy_mean: float
@@ -106,6 +108,7 @@ class BacklogResult:
     saturated: bool
     states: int
     evaluations: int
+    p_wait_worker: float = 0.0
 
     @property
     def mean_wait_when_waiting_s(self) -> float:
@@ -393,6 +396,7 @@ def solve_backlog(
     accepted = demand - blocked
     queue_mean = float(pi @ st.queue)
     p_wait = float(flow[waits].sum()) / demand
+    p_wait_worker = float(flow[waits & st.full[st.source]].sum()) / demand
     return BacklogResult(
         busy_mean=float(pi @ st.busy),
         idle_mean=float(pi @ st.idle),
@@ -411,6 +415,7 @@ def solve_backlog(
         saturated=at_end > _QUEUE_TAIL,
         states=st.size,
         evaluations=evaluations,
+        p_wait_worker=p_wait_worker,
     )
 
 
@@ -495,6 +500,8 @@ def _overloaded(plain: ChainResult, capacity: int) -> BacklogResult:
         saturated=True,
         states=plain.states,
         evaluations=plain.steps,
+        # Every connection waits; for a worker when the child that is not ready is full.
+        p_wait_worker=min(1.0, plain.saturation / max(1.0 - plain.ready, 1e-300)),
     )
 
 

@@ -66,6 +66,9 @@ class EventDetail:
     accepts at the mean load; `lingering_mean` connections in lingering close (not counted by F5);
     `wait_for_worker_probability` and `wait_for_slot_probability` split P(a new connection waits)
     by what it waits for: no idle worker, or every child's connection slots full with a worker idle.
+    `model` names what computed these figures: "closed form" (the default), or "chain" when the
+    per-child chain with the shared accept queue did (`capplan.models.event.evaluate_by_chain`);
+    `model_note` says why the closed form was kept where the chain was asked for.
     """
 
     worker_factor: int
@@ -84,6 +87,8 @@ class EventDetail:
     lingering_mean: float
     wait_for_worker_probability: float = 0.0
     wait_for_slot_probability: float = 0.0
+    model: str = "closed form"
+    model_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

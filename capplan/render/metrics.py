@@ -84,6 +84,8 @@ def metrics_to_dict(metrics: MpmMetrics) -> dict[str, Any]:
             "lingering_mean": e.lingering_mean,
             "wait_for_worker_probability": e.wait_for_worker_probability,
             "wait_for_slot_probability": e.wait_for_slot_probability,
+            "model": e.model,
+            "model_note": e.model_note or None,
         }
     if m.http2 is not None:
         out["http2"] = http2_to_dict(m.http2)

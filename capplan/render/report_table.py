@@ -26,6 +26,7 @@ from capplan.render.format import (
 )
 from capplan.render.table import render_table
 from capplan.render.words import (
+    event_model_note,
     fix_message,
     headroom_words,
     human_percent,
@@ -328,6 +329,8 @@ def render_report_table(report: Report, *, markdown: bool = False) -> str:
     if report.recommendation is not None:
         parts += _recommendation_lines(report, markdown)
     notes = plain_accept_note(report) + memory_footnote(report)
+    if report.command == "check" and report.current is not None:
+        notes = event_model_note(report.current.metrics) + notes
     if notes:
         parts += ["", "Notes:" if not markdown else "**Notes**", *_bullets(notes, markdown)]
     if report.error_log is not None:
@@ -366,5 +369,8 @@ def render_comparison_table(comparison: Comparison, *, markdown: bool = False) -
         rows.append([label, *_row_cells(row)])
     title = "capplan compare"
     head = [f"## {title}" if markdown else title, ""]
-    legend = "◆ best in the row; MISSED: a target is not met."
-    return "\n".join([*head, render_table(headers, rows, markdown=markdown), "", legend]) + "\n"
+    legend = ["◆ best in the row; MISSED: a target is not met."]
+    for column in comparison.columns:
+        notes = event_model_note(column.assessment.metrics, rates_and_fixes=False)
+        legend += [f"{column.profile.name} / {column.config.path}: {n}" for n in notes]
+    return "\n".join([*head, render_table(headers, rows, markdown=markdown), "", *legend]) + "\n"

@@ -525,6 +525,33 @@ def fix_message(fix: Fix) -> str:
     return f"set {fix.directive} {fix.new} (now {fix.old}){note}"
 
 
+def event_model_note(metrics: MpmMetrics, *, rates_and_fixes: bool = True) -> list[str]:
+    """Which model gave event's figures when `--event-model chain` was asked for.
+
+    Nothing for the closed form, the default. `rates_and_fixes`: the report also shows a
+    sustainable rate or a proposed change, which stay with the closed form.
+    """
+    e = metrics.event
+    if e is None:
+        return []
+    if e.model == "chain":
+        rest = (
+            "; the sustainable rate and any change proposed come from the closed form"
+            if rates_and_fixes
+            else ""
+        )
+        return [
+            "event's figures come from the per-child chain with the accept queue the children "
+            f"share (--event-model chain){rest}."
+        ]
+    if e.model_note:
+        return [
+            f"event: --event-model chain was asked for, but {e.model_note}; the figures are the "
+            "closed form's."
+        ]
+    return []
+
+
 # P(block) from which a plain accept queue's overflows are worth a word (about one connection in
 # a million meets a full queue).
 PLAIN_ACCEPT_BLOCK = 1e-6

@@ -1,0 +1,125 @@
+"""event's figures from the chain (`--event-model chain`): the library call, its fallback, and
+what `check` and `compare` print and write with it."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from capplan.cli import main
+from capplan.models import evaluate
+from capplan.models.event import evaluate_by_chain
+from capplan.models.event_backlog import BacklogResult, evaluate_backlog
+from capplan.mpm_names import EventModel
+from tests.httpd import base_config
+from tests.models.test_event_sim import HTTPD_RUNS, profile_of, settings_of
+
+# One child of 8 threads at its connection limit, as httpd's run event-connection-limit.
+LIMIT = HTTPD_RUNS["event-connection-limit"]
+CONFIG = (
+    "ServerLimit 1\nThreadLimit 8\nThreadsPerChild 8\nMaxRequestWorkers 8\nStartServers 1\n"
+    "MinSpareThreads 8\nMaxSpareThreads 17\nAsyncRequestWorkerFactor 1\n"
+    "KeepAliveTimeout 500ms\n"
+)
+PROFILE = (
+    "version: 1\nname: at-the-limit\n"
+    "traffic: {requests_per_second: 55.77, service_time: 52.36ms, service_time_scv: 0.92}\n"
+    "visits: {requests_per_visit: 4, think_time: 100ms, idle_hold_probability: 0.5, linger: 0s}\n"
+)
+
+
+@functools.cache
+def backlog_at_the_limit() -> BacklogResult:
+    return evaluate_backlog(settings_of(LIMIT), profile_of(LIMIT))
+
+
+def test_the_chain_gives_the_connection_level() -> None:
+    settings, profile = settings_of(LIMIT), profile_of(LIMIT)
+    chain = backlog_at_the_limit()
+    metrics = evaluate(settings, profile, event_model=EventModel.chain)
+    closed = evaluate(settings, profile)
+    assert metrics.event is not None
+    assert closed.event is not None
+    assert metrics.event.model == "chain"
+    assert closed.event.model == "closed form"
+    assert metrics.p_wait == pytest.approx(chain.p_wait)
+    assert metrics.mean_wait_s == pytest.approx(chain.mean_wait_s)
+    assert metrics.wait_p99_s == pytest.approx(chain.wait_p99_s)
+    assert metrics.event.p_connection_limit == pytest.approx(chain.p_wait)
+    assert metrics.event.wait_for_worker_probability == pytest.approx(chain.p_wait_worker)
+    split = metrics.event.wait_for_worker_probability + metrics.event.wait_for_slot_probability
+    assert split == pytest.approx(metrics.p_wait)
+    assert metrics.busy_workers_mean == pytest.approx(chain.busy_mean)
+    assert metrics.idle_keepalive_mean == pytest.approx(chain.idle_mean)
+    assert metrics.requests_per_connection == pytest.approx(55.77 / chain.connections_per_s)
+    assert metrics.event.kill_episodes_per_s == pytest.approx(chain.kill_episodes_per_s)
+    # At the limit the chain kills far less often than the closed form (httpd: 0.07/s).
+    assert closed.event.kill_episodes_per_s > 5.0 * metrics.event.kill_episodes_per_s
+    # Waits are for a slot: the child is full (no idle worker) in few of them.
+    detail = metrics.event
+    assert detail.wait_for_slot_probability > 10.0 * detail.wait_for_worker_probability
+    # The queue is cut short of httpd's 512 places: P(block) stays the closed form's.
+    assert metrics.p_block == closed.p_block
+    assert evaluate_by_chain(settings, profile) == metrics
+
+
+def test_where_the_chain_cannot_be_built_the_closed_form_stands() -> None:
+    settings, profile = settings_of(LIMIT), profile_of(LIMIT)
+    no_think = replace(profile, visits=replace(profile.visits, think_time_s=0.0))
+    metrics = evaluate(settings, no_think, event_model=EventModel.chain)
+    closed = evaluate(settings, no_think)
+    assert metrics.event is not None
+    assert metrics.event.model == "closed form"
+    assert "think time above 0" in metrics.event.model_note
+    assert replace(metrics, event=closed.event) == closed
+
+
+def _files(tmp_path: Path) -> tuple[Path, Path]:
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(base_config(tmp_path, "event", 8080) + CONFIG)
+    profile = tmp_path / "limit.yaml"
+    profile.write_text(PROFILE)
+    return conf, profile
+
+
+def test_check_with_the_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf, profile = _files(tmp_path)
+    common = ["check", str(conf), "-p", str(profile), "--somaxconn", "4096"]
+    closed_code = main([*common, "--format", "json"])
+    closed = json.loads(capsys.readouterr().out)
+    chain_code = main([*common, "--format", "json", "--event-model", "chain"])
+    chain = json.loads(capsys.readouterr().out)
+    assert closed_code == chain_code == 1  # targets missed either way
+    assert closed["mpms"]["event"]["event"]["model"] == "closed form"
+    event = chain["mpms"]["event"]
+    assert event["event"]["model"] == "chain"
+    assert event["event"]["model_note"] is None
+    want = backlog_at_the_limit()
+    assert event["p_wait"] == pytest.approx(want.p_wait, rel=0.02)
+    assert event["mean_wait_s"] == pytest.approx(want.mean_wait_s, rel=0.02)
+    assert main([*common, "--event-model", "chain"]) == 1
+    text = capsys.readouterr().out
+    assert "event's figures come from the per-child chain" in text
+    assert "the sustainable rate and any change proposed come from the closed form" in text
+
+
+def test_compare_with_the_chain_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf, profile = _files(tmp_path)
+    common = ["compare", str(profile), "-c", str(conf), "--somaxconn", "4096"]
+    main([*common, "--event-model", "chain"])
+    out = capsys.readouterr().out
+    assert "event's figures come from the per-child chain" in out
+    main(common)
+    assert "per-child chain" not in capsys.readouterr().out
+
+
+def test_an_unknown_event_model_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf, profile = _files(tmp_path)
+    assert main(["check", str(conf), "-p", str(profile), "--event-model", "exact"]) == 2
+    assert "--event-model" in capsys.readouterr().err
