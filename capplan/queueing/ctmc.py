@@ -9,6 +9,7 @@ sum pi = 1) as a float array. numpy and scipy.sparse are imported on first use
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,7 +52,13 @@ def stationary_distribution(
     a = sparse.csc_matrix((vals, (rows, cols)), shape=(size, size))
     rhs = np.zeros(size)
     rhs[pin] = 1.0
-    solution = sparse_linalg.spsolve(a, rhs, permc_spec="MMD_AT_PLUS_A")
+    with warnings.catch_warnings():
+        # A singular system (a transient pinned state) is an answer, not a warning to print.
+        warnings.simplefilter("error", sparse_linalg.MatrixRankWarning)
+        try:
+            solution = sparse_linalg.spsolve(a, rhs, permc_spec="MMD_AT_PLUS_A")
+        except sparse_linalg.MatrixRankWarning as exc:
+            raise ArithmeticError("the Markov chain has no stationary law") from exc
     pi = np.maximum(np.asarray(solution, dtype=float), 0.0)
     total = float(pi.sum())
     if not math.isfinite(total) or total <= 0.0:
@@ -70,15 +77,76 @@ def stationary_near(
     floor: float = 1e-6,
 ) -> tuple[npt.NDArray[np.float64], int]:
     """`stationary_distribution` pinning a state believed likely (a previous solve's mode), and
-    again pinning the mode when the pinned state comes out below `floor`. Also the mode, for
-    the next solve of a nearby chain."""
+    again pinning the mode when the pinned state comes out below `floor` or its own balance
+    equation (the one the pin replaces) fails by more than 1e-6 relative: the pinned state was
+    transient at these rates (an overloaded event chain leaves its ready states for good), and
+    the solve is meaningless. Also the mode, for the next solve of a nearby chain.
+    ArithmeticError when the mode's solve fails its balance too."""
     import numpy as np
 
-    pi = stationary_distribution(size, source, target, rate, pin)
+    try:
+        pi = stationary_distribution(size, source, target, rate, pin)
+        settled = _balanced_at(pin, pi, source, target, rate)
+    except ArithmeticError:
+        settled = False
+    if not settled:
+        # A pinned state the chain leaves for good (transient), or almost never visits and
+        # leaves at once (an event chain's ready states under an instant accept rate), makes
+        # the solve meaningless, however large it comes out: its own balance equation, the one
+        # replaced, then fails. Pin instead the state of the closed class that the chain
+        # leaves most slowly (the nearest in the numbering among equals).
+        members = np.flatnonzero(_closed_class(size, source, target, rate))
+        moving = (rate > 0.0) & (source != target)
+        out = np.bincount(source[moving], weights=rate[moving], minlength=size)[members]
+        slowest = members[out <= out.min() * (1.0 + 1e-12)]
+        pin = int(slowest[np.argmin(np.abs(slowest - pin))])
+        pi = stationary_distribution(size, source, target, rate, pin)
     mode = int(np.argmax(pi))
     if pi[pin] < floor:
         pi = stationary_distribution(size, source, target, rate, mode)
+        pin = mode
+    if not _balanced_at(pin, pi, source, target, rate):
+        raise ArithmeticError("the Markov chain's stationary law was not found")
     return pi, mode
+
+
+def _closed_class(
+    size: int,
+    source: npt.NDArray[np.int64],
+    target: npt.NDArray[np.int64],
+    rate: npt.NDArray[np.float64],
+) -> npt.NDArray[np.bool_]:
+    """The states of the chain's closed class: the strongly connected component that no
+    transition leaves. ArithmeticError when there is not exactly one."""
+    import numpy as np
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    moving = (rate > 0.0) & (source != target)
+    src, dst = source[moving], target[moving]
+    graph = sparse.csr_matrix((np.ones(src.size), (src, dst)), shape=(size, size))
+    count, labels = csgraph.connected_components(graph, directed=True, connection="strong")
+    left = np.zeros(count, dtype=bool)
+    left[labels[src][labels[src] != labels[dst]]] = True
+    closed = np.flatnonzero(~left)
+    if closed.size != 1:
+        raise ArithmeticError(f"the Markov chain has {closed.size} closed classes, not one")
+    member: npt.NDArray[np.bool_] = labels == closed[0]
+    return member
+
+
+def _balanced_at(
+    state: int,
+    pi: npt.NDArray[np.float64],
+    source: npt.NDArray[np.int64],
+    target: npt.NDArray[np.int64],
+    rate: npt.NDArray[np.float64],
+) -> bool:
+    """The balance equation of `state` (flow in = flow out) holds to 1e-6 relative."""
+    moving = source != target
+    inflow = float(pi[source[moving & (target == state)]] @ rate[moving & (target == state)])
+    outflow = float(pi[state] * rate[moving & (source == state)].sum())
+    return abs(inflow - outflow) <= 1e-6 * max(inflow, outflow, 1e-300)
 
 
 def passage_quantile(

@@ -66,6 +66,39 @@ def test_a_far_pin_is_replaced_by_the_mode() -> None:
     assert math.isclose(pi[-1], erlang_b(servers, load), rel_tol=1e-9)
 
 
+def _with_a_transient_tail(pin_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """M/M/4/4 on states 0-4, and states 5-9 that only lead into it (5 -> 6 -> ... -> 9 -> 0),
+    left at `pin_rate`."""
+    n = np.arange(5)
+    up, down = n[:-1], n[1:]
+    tail = np.arange(5, 10)
+    source = np.concatenate([up, down, tail])
+    target = np.concatenate([up + 1, down - 1, [6, 7, 8, 9, 0]])
+    rate = np.concatenate([np.full(4, 3.0), down.astype(float), np.full(5, pin_rate)])
+    return source, target, rate
+
+
+@pytest.mark.parametrize("pin_rate", [1e-3, 1.0, 1e6])
+def test_a_transient_pin_is_replaced_by_a_state_of_the_closed_class(pin_rate: float) -> None:
+    # Pinning state 7, which the chain leaves for good, solves nothing (its own balance
+    # equation fails, or the solve gives no law); the state of the closed class nearest in the
+    # numbering is pinned instead, and the law is Erlang B's on 0-4, 0 on the tail.
+    source, target, rate = _with_a_transient_tail(pin_rate)
+    pi, mode = stationary_near(10, source, target, rate, 7)
+    assert mode in {2, 3}  # pi(2) = pi(3) at load 3
+    assert math.isclose(pi[4], erlang_b(4, 3.0), rel_tol=1e-9)
+    assert np.all(pi[5:] == 0.0)
+
+
+def test_two_closed_classes_are_refused() -> None:
+    # 0 <-> 1 and 2 <-> 3, unconnected, and the pinned state 4 leading into both.
+    source = np.array([0, 1, 2, 3, 4, 4])
+    target = np.array([1, 0, 3, 2, 0, 2])
+    rate = np.ones(6)
+    with pytest.raises(ArithmeticError, match="2 closed classes"):
+        stationary_near(5, source, target, rate, 4)
+
+
 def test_passage_through_a_death_chain_is_erlang_distributed() -> None:
     # From 3 down to 0 at rate 2 each step: an Erlang(3, 2) time, mean 1.5.
     from scipy.stats import gamma
