@@ -70,3 +70,10 @@ def test_a_missing_run_is_a_one_line_error(
     assert err.startswith("chains: error: ")
     assert "event-ka-low" in err
     assert "\n" not in err
+
+
+def test_one_label_per_run_is_required(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--load", str(tmp_path), str(tmp_path), "--label", "only one"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "chains: error: give one --label per --load directory"
+    )
