@@ -214,13 +214,15 @@ _LIMITS = """\
   exercised.
 - **Connection arrivals are not Poisson.** Connections of one visit follow each other; with short
   visits this is close to Poisson (2.7), but the generator's visits are the only source here.
-- **event waits.** The model's `mean_wait_s` and `wait_p99_s` for event cover the pooled worker
-  queue only; waits for a connection slot (P_limit) and for a saturated child have no wait-time
-  distribution in the model, so they are reported without a band.
+- **event waits.** event's `p_wait`, `mean_wait_s` and `wait_p99_s` are a new connection's wait
+  in the accept queue for a worker or a connection slot, whichever it meets, with the open
+  connections as the servers of a delay system and an exponential tail; their error bars are
+  judged only with batches of ten relaxation times (and a p99 with ten tail samples per batch).
 - **event saturation.** B_p = B(TPC, a_b/P) treats a full child as a loss system with balanced
   children (a single child as a delay system, Erlang C), and the kill hazard treats every episode
   as closing a child's mean number of idle connections; the findings below show where each
-  assumption breaks.
+  assumption breaks. The per-child chain (`--event-model chain`) makes neither assumption;
+  docs/validation-event-chains.md judges it on the same runs.
 - **Retried SYNs.** The finite accept queue is M/M/c/K at the attempt load of independent
   retries; a retry that comes back while the queue is still congested is more likely dropped
   than that, which the model leaves out (see the findings).
