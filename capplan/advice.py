@@ -195,6 +195,9 @@ class Report:
     error_log: ErrorLogEvidence | None = None
     # PHP-FPM behind httpd (a profile with `php:`, or `--fpm-pool`); None: not modelled.
     php_fpm: FpmReport | None = None
+    # `check --event-model chain`: the settings the fixes lead to, assessed with the chain at
+    # the rate they were sized for (the fixes themselves are sized with the closed form).
+    fix_check: Assessment | None = None
 
     @property
     def sizing_rate_per_s(self) -> float:
@@ -541,15 +544,24 @@ def build_check(
     current = assess(config.settings, sizing, event_model=event_model)
     verdict = verdict_of(current.targets)
     option = None
+    fix_check = None
     if not verdict.ok:
         # The directives to change are sized with recommend's headroom at least: a CI gate that
         # proposes a zero-margin fix would fail again at the next bump in traffic.
+        fix_profile = at_headroom(profile, max(headroom, RECOMMEND_HEADROOM))
         option = size_mpm(
             config.mpm,
-            at_headroom(profile, max(headroom, RECOMMEND_HEADROOM)),
+            fix_profile,
             current=config.settings,
             common=coherent_common(config.settings.common),
         )
+        if (
+            event_model is EventModel.chain
+            and config.mpm is Mpm.event
+            and option.best is not None
+            and option.best.settings != config.settings
+        ):
+            fix_check = assess(option.best.settings, fix_profile, event_model=event_model)
     return Report(
         command="check",
         config=config,
@@ -562,4 +574,5 @@ def build_check(
         fixes=build_fixes(config, verdict.violations, option),
         current_max_rate_per_s=sustainable_rate_per_s(current, sizing),
         sources=profile_sources(profile),
+        fix_check=fix_check,
     )

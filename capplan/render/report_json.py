@@ -121,6 +121,20 @@ def verdict_to_dict(report: Report, verdict: Verdict) -> dict[str, Any]:
             }
             for f in report.fixes
         ],
+        "fix_check": _fix_check(report),
+    }
+
+
+def _fix_check(report: Report) -> dict[str, Any] | None:
+    """`check --event-model chain`: the fixed settings' targets by the chain, at the fix's rate."""
+    check = report.fix_check
+    if check is None:
+        return None
+    return {
+        "model": "chain",
+        "rate_per_s": check.metrics.profile.traffic.requests_per_second,
+        "ok": all(t.met for t in check.targets if not t.target.is_memory),
+        "targets": [target_to_dict(t) for t in check.targets],
     }
 
 

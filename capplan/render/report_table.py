@@ -27,6 +27,7 @@ from capplan.render.format import (
 from capplan.render.table import render_table
 from capplan.render.words import (
     event_model_note,
+    fix_check_note,
     fix_message,
     headroom_words,
     human_percent,
@@ -330,7 +331,7 @@ def render_report_table(report: Report, *, markdown: bool = False) -> str:
         parts += _recommendation_lines(report, markdown)
     notes = plain_accept_note(report) + memory_footnote(report)
     if report.command == "check" and report.current is not None:
-        notes = event_model_note(report.current.metrics) + notes
+        notes = event_model_note(report.current.metrics) + fix_check_note(report) + notes
     if notes:
         parts += ["", "Notes:" if not markdown else "**Notes**", *_bullets(notes, markdown)]
     if report.error_log is not None:

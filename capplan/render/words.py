@@ -552,6 +552,25 @@ def event_model_note(metrics: MpmMetrics, *, rates_and_fixes: bool = True) -> li
     return []
 
 
+def fix_check_note(report: Report) -> list[str]:
+    """`check --event-model chain`: what the chain says of the settings the fixes lead to."""
+    check = report.fix_check
+    if check is None:
+        return []
+    rate = rate_words(check.metrics.profile.traffic.requests_per_second)
+    missed = [t for t in check.targets if not t.met and not t.target.is_memory]
+    if not missed:
+        return [
+            f"With the changes above, the chain meets every target but memory at {rate} "
+            f"({worker_words(check.settings)})."
+        ]
+    words = "; ".join(describe_target(t, report.profile, event=True) for t in missed)
+    return [
+        f"With the changes above the chain still misses at {rate}: {words}. They are sized with "
+        "the closed form: size further, and check the result again with --event-model chain."
+    ]
+
+
 # P(block) from which a plain accept queue's overflows are worth a word (about one connection in
 # a million meets a full queue).
 PLAIN_ACCEPT_BLOCK = 1e-6

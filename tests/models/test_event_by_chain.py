@@ -95,6 +95,16 @@ def test_check_with_the_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     chain = json.loads(capsys.readouterr().out)
     assert closed_code == chain_code == 1  # targets missed either way
     assert closed["mpms"]["event"]["event"]["model"] == "closed form"
+    assert closed["verdict"]["fix_check"] is None
+    # The fixes are sized with the closed form at 25 % headroom; the chain checks where they
+    # lead, at that rate.
+    fix_check = chain["verdict"]["fix_check"]
+    assert fix_check["model"] == "chain"
+    assert fix_check["rate_per_s"] == pytest.approx(55.77 * 1.25)
+    queueing = [t for t in fix_check["targets"] if t["target"] != "max_memory_fraction"]
+    assert queueing
+    assert fix_check["ok"] == all(t["met"] for t in queueing)
+    assert chain["verdict"]["fixes"] == closed["verdict"]["fixes"]
     event = chain["mpms"]["event"]
     assert event["event"]["model"] == "chain"
     assert event["event"]["model_note"] is None
@@ -105,6 +115,7 @@ def test_check_with_the_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     text = capsys.readouterr().out
     assert "event's figures come from the per-child chain" in text
     assert "the sustainable rate and any change proposed come from the closed form" in text
+    assert "With the changes above" in text
 
 
 def test_compare_with_the_chain_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
