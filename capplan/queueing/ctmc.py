@@ -76,12 +76,15 @@ def stationary_near(
     *,
     floor: float = 1e-6,
 ) -> tuple[npt.NDArray[np.float64], int]:
-    """`stationary_distribution` pinning a state believed likely (a previous solve's mode), and
-    again pinning the mode when the pinned state comes out below `floor` or its own balance
-    equation (the one the pin replaces) fails by more than 1e-6 relative: the pinned state was
-    transient at these rates (an overloaded event chain leaves its ready states for good), and
-    the solve is meaningless. Also the mode, for the next solve of a nearby chain.
-    ArithmeticError when the mode's solve fails its balance too."""
+    """`stationary_distribution` pinning a state believed likely (a previous solve's mode); also
+    the mode, for the next solve of a nearby chain.
+
+    When the pinned state's own balance equation (the one the pin replaces) fails by more than
+    1e-6 relative, or the solve gives no law, the pinned state was transient or vanishingly
+    rare at these rates (an overloaded event chain leaves its ready states for good) and the
+    solve is meaningless: the state of the closed class with the smallest rate out is pinned
+    instead. When the pinned state comes out below `floor`, the mode is pinned. ArithmeticError
+    when the chain has no single closed class, or the last solve fails its pinned equation."""
     import numpy as np
 
     try:
