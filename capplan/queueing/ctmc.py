@@ -104,11 +104,12 @@ def stationary_near(
         slowest = members[out <= out.min() * (1.0 + 1e-12)]
         pin = int(slowest[np.argmin(np.abs(slowest - pin))])
         pi = stationary_distribution(size, source, target, rate, pin)
+        settled = _balanced_at(pin, pi, source, target, rate)
     mode = int(np.argmax(pi))
     if pi[pin] < floor:
         pi = stationary_distribution(size, source, target, rate, mode)
-        pin = mode
-    if not _balanced_at(pin, pi, source, target, rate):
+        settled = _balanced_at(mode, pi, source, target, rate)
+    if not settled:
         raise ArithmeticError("the Markov chain's stationary law was not found")
     return pi, mode
 
@@ -147,7 +148,8 @@ def _balanced_at(
 ) -> bool:
     """The balance equation of `state` (flow in = flow out) holds to 1e-6 relative."""
     moving = source != target
-    inflow = float(pi[source[moving & (target == state)]] @ rate[moving & (target == state)])
+    into = moving & (target == state)
+    inflow = float(pi[source[into]] @ rate[into])
     outflow = float(pi[state] * rate[moving & (source == state)].sum())
     return abs(inflow - outflow) <= 1e-6 * max(inflow, outflow, 1e-300)
 
