@@ -296,7 +296,7 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
     connection slot, its mean and p99, P_limit (= P(wait): no child can accept) and P(block)
     (the closed form's where the chain's queue is cut short of the accept queue). Memory is
     the closed form's at the chain's busy workers and the Poisson p99 of its open connections.
-    It takes seconds where `evaluate` takes a millisecond. Where the chain cannot be built
+    It takes about a second where `evaluate` takes a millisecond. Where the chain cannot be built
     (beyond its state budget, a think time of 0) or does not settle, the closed form stands
     and `EventDetail.model_note` says why.
     """

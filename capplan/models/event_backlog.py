@@ -37,7 +37,7 @@ from capplan.models.event_chain import (
 )
 from capplan.mpm_settings import EventSettings
 from capplan.profile import TrafficProfile
-from capplan.queueing.ctmc import passage_quantile, stationary_near
+from capplan.queueing.ctmc import Factors, passage_quantile, stationary_near
 from capplan.queueing.roots import hybrid_root
 
 if TYPE_CHECKING:
@@ -290,6 +290,8 @@ def _evaluate(
     processes: int,
     unknowns: tuple[float, float, float, float],
     pins: list[int],
+    *,
+    factors: Factors,
 ) -> _Evaluation:
     """One stationary solve at (log a, log Λ, ρ, ν) and the residuals of the four equations:
     the children accept Λ (less what is blocked), Λ is the visits plus their reconnections,
@@ -313,7 +315,7 @@ def _evaluate(
     kind_rates[_DRAIN] = (p - 1) * nu
     kind_rates[_UNREACHED] = 1.0
     rate = st.weight * kind_rates[st.kind]
-    pi, mode = stationary_near(st.size, st.source, st.target, rate, pins[-1])
+    pi, mode = stationary_near(st.size, st.source, st.target, rate, pins[-1], factors=factors)
     pins.append(mode)
     flow = pi[st.source] * rate
     idle = float(pi @ st.idle)
@@ -457,15 +459,18 @@ def _search(
     p = processes
     # (A ready state has an empty queue: a child that can accept leaves none waiting.)
     pins = [first_pin(st.busy, st.idle, st.ready, traffic, p)]
+    factors = Factors()
 
     def residual(v: FloatArray) -> FloatArray:
-        return np.array(_evaluate(st, traffic, p, (v[0], v[1], v[2], v[3]), pins).residual)
+        return np.array(
+            _evaluate(st, traffic, p, (v[0], v[1], v[2], v[3]), pins, factors=factors).residual
+        )
 
     spent = 0
     for start in starts:
         try:
             v, _ = hybrid_root(residual, start)
-            last = _evaluate(st, traffic, p, (v[0], v[1], v[2], v[3]), pins)
+            last = _evaluate(st, traffic, p, (v[0], v[1], v[2], v[3]), pins, factors=factors)
         except ArithmeticError:
             spent += len(pins) - 1
             pins[:] = pins[:1]

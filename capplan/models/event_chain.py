@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import TrafficProfile
-from capplan.queueing.ctmc import stationary_near
+from capplan.queueing.ctmc import Factors, stationary_near
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,8 +51,8 @@ _MAX_STEPS = 200
 _TOLERANCE = 1e-8
 # An accept rate this many times the request rate leaves a ready state at once (overload test).
 _INSTANT = 1e3
-# Largest chain solved (TPC 128 with F 2 has 66,822 states, about 0.7 s a solve); larger
-# servers keep the closed-form model (docs/derivations.md §4.6).
+# Largest chain solved (TPC 128 with F 2 has 66,822 states, about 0.4 s a factorization);
+# larger servers keep the closed-form model (docs/derivations.md §4.6).
 MAX_STATES = 70_000
 
 
@@ -267,8 +267,10 @@ def _solve(
     traffic: ChainTraffic,
     rates: tuple[float, float, float],
     pin: int,
+    factors: Factors,
 ) -> _Solve:
-    """One stationary solve at (accept rate of a ready child, check rate, share of rechecks)."""
+    """One stationary solve at (accept rate of a ready child, check rate, share of rechecks),
+    from the LU kept in `factors`."""
     import numpy as np
 
     accept_rate, check_rate, recheck = rates
@@ -279,7 +281,7 @@ def _solve(
     kind_rates[[_DONE_IDLE, _DONE_CLOSE, _REQUEST, _TIMEOUT]] = connection_rates(traffic)
     kind_rates[_UNREACHED] = 1.0
     rate = st.weight * kind_rates[st.kind]
-    pi, mode = stationary_near(st.size, st.source, st.target, rate, pin)
+    pi, mode = stationary_near(st.size, st.source, st.target, rate, pin, factors=factors)
     flow = pi[st.source] * rate
     kills = float(flow @ st.kill)
     killed = float(flow @ st.killed)
@@ -332,18 +334,19 @@ def solve_chain(
     visits = traffic.visits_per_s
     instant = _INSTANT * max(traffic.requests_per_s, 1.0 / traffic.worker_s)
     pin = first_pin(st.busy, st.idle, st.ready, traffic, p)
+    factors = Factors()
     steps = 0
 
     # Overload: with the queue never empty, every accept is followed by a check.
     demand = visits
-    top = _solve(st, traffic, (instant, demand * (2.0 - 1.0 / p), 1.0), pin)
+    top = _solve(st, traffic, (instant, demand * (2.0 - 1.0 / p), 1.0), pin, factors)
     steps += 1
     for _ in range(_MAX_STEPS):
         new_demand = visits + p * top.reconnects
         if abs(new_demand - demand) <= _TOLERANCE * new_demand:
             break
         demand = new_demand
-        top = _solve(st, traffic, (instant, demand * (2.0 - 1.0 / p), 1.0), top.mode)
+        top = _solve(st, traffic, (instant, demand * (2.0 - 1.0 / p), 1.0), top.mode, factors)
         steps += 1
     else:
         raise ArithmeticError(f"the event chain's overload test did not settle in {steps} solves")
@@ -370,7 +373,7 @@ def solve_chain(
     sol = top
     for _ in range(_MAX_STEPS):
         checks = demand * (1.0 + waiting * (p - 1) / p)
-        sol = _solve(st, traffic, (math.exp(x), checks, waiting * waiting), sol.mode)
+        sol = _solve(st, traffic, (math.exp(x), checks, waiting * waiting), sol.mode, factors)
         steps += 1
         new_demand = visits + p * sol.reconnects
         h = math.log(max(p * math.exp(x) * sol.ready, 1e-300)) - math.log(new_demand)

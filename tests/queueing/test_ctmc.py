@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from capplan.queueing import erlang_b
-from capplan.queueing.ctmc import passage_quantile, stationary_distribution, stationary_near
+from capplan.queueing.ctmc import (
+    Factors,
+    passage_quantile,
+    stationary_distribution,
+    stationary_near,
+)
 
 
 def _birth_death(servers: int, load: float, pin: int) -> np.ndarray:
@@ -87,6 +92,56 @@ def test_a_transient_pin_is_replaced_by_a_state_of_the_closed_class(pin_rate: fl
     pi, mode = stationary_near(10, source, target, rate, 7)
     assert mode in {2, 3}  # pi(2) = pi(3) at load 3
     assert math.isclose(pi[4], erlang_b(4, 3.0), rel_tol=1e-9)
+    assert np.all(pi[5:] == 0.0)
+
+
+def _two_queues(servers: int, load: float, share: float) -> tuple[np.ndarray, ...]:
+    """Two M/M/c/c pools side by side (states (i, j), i, j <= servers) sharing arrivals at
+    `load` by `share`: a product of Erlang B laws, and a two-dimensional chain whose LU fills
+    in like an event chain's."""
+    n = servers + 1
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+    state = i * n + j
+    parts = [
+        (i < servers, state + n, np.full(i.size, load * share)),
+        (j < servers, state + 1, np.full(i.size, load * (1.0 - share))),
+        (i > 0, state - n, i.astype(float)),
+        (j > 0, state - 1, j.astype(float)),
+    ]
+    source = np.concatenate([state[m] for m, _, _ in parts])
+    target = np.concatenate([t[m] for m, t, _ in parts])
+    rate = np.concatenate([r[m] for m, _, r in parts])
+    return source, target, rate
+
+
+def test_a_kept_lu_solves_nearby_chains_as_a_fresh_solve_does() -> None:
+    # A root search's sequence: the same chain at loads a little apart, and a far jump. The
+    # kept LU serves the nearby ones through GMRES (fewer factorizations than solves), the
+    # jump is factored afresh, and every law is the exact product of Erlang B marginals.
+    servers = 40
+    factors = Factors()
+    for load, share in [(30.0, 0.5), (30.3, 0.5), (30.3, 0.52), (30.31, 0.52), (60.0, 0.2)]:
+        source, target, rate = _two_queues(servers, load, share)
+        pin = int(load * share) * (servers + 1) + int(load * (1.0 - share))
+        pi = stationary_distribution((servers + 1) ** 2, source, target, rate, pin, factors=factors)
+        fresh = stationary_distribution((servers + 1) ** 2, source, target, rate, pin)
+        assert np.allclose(pi, fresh, rtol=1e-10, atol=1e-15)
+        full_first = pi.reshape(servers + 1, servers + 1)[-1].sum()
+        # The pools are independent: each one's blocking is Erlang B at its own load.
+        assert math.isclose(
+            full_first, erlang_b(servers, load * share), rel_tol=1e-9, abs_tol=1e-15
+        )
+    assert factors.iterative >= 3
+    assert factors.direct >= 2
+    assert factors.direct + factors.iterative == 5
+
+
+def test_only_the_states_the_pin_leads_to_are_solved() -> None:
+    # The M/M/4/4 with its transient tail, pinned inside the closed class: the tail is left
+    # out of the solve and comes out as 0.
+    source, target, rate = _with_a_transient_tail(1.0)
+    pi = stationary_distribution(10, source, target, rate, 2)
+    assert math.isclose(pi[4], erlang_b(4, 3.0), rel_tol=1e-12)
     assert np.all(pi[5:] == 0.0)
 
 
