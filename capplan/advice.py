@@ -27,6 +27,7 @@ from capplan.recommend import (
     assess,
     choose,
     coherent_common,
+    refine_with_chain,
     size_mpm,
     sustainable_rate_per_s,
 )
@@ -349,8 +350,13 @@ def build_report(
     min_saving: float = MIN_SAVING,
     substitutions: Sequence[Substitution] = (),
     error_log: ErrorLogEvidence | None = None,
+    event_model: EventModel = EventModel.closed_form,
 ) -> Report:
-    """`capplan recommend`: the current config under the profile, and what to do about it."""
+    """`capplan recommend`: the current config under the profile, and what to do about it.
+
+    `event_model` (`--event-model`) is event's model for the current config, the figures shown,
+    and the process count of event's option (`refine_with_chain`); the shape of each option
+    and the sustainable rates stay with the closed form."""
     from capplan.models import evaluate_all
 
     sizing = at_headroom(profile, headroom)
@@ -366,7 +372,11 @@ def build_report(
         )
         for mpm in mpms
     )
-    current = assess(config.settings, search) if config is not None else None
+    if event_model is EventModel.chain:
+        options = tuple(refine_with_chain(option, search) for option in options)
+    current = (
+        assess(config.settings, search, event_model=event_model) if config is not None else None
+    )
     running = config.mpm if config is not None and config.mpm in mpms else None
     choice = choose(
         options,
@@ -381,7 +391,7 @@ def build_report(
     )
     if profile.visits.uses_http2:
         recommendation = _with_http2_sizing(recommendation, config, sizing)
-    metrics = evaluate_all(config, profile)
+    metrics = evaluate_all(config, profile, event_model=event_model)
     if current is not None:
         verdict = verdict_of(current.targets)
     elif recommendation.meets_targets:

@@ -165,10 +165,12 @@ def recommend_with_fpm(
     min_saving: float,
     substitutions: Sequence[Substitution] = (),
     error_log: ErrorLogEvidence | None = None,
+    event_model: EventModel = EventModel.closed_form,
 ) -> Report:
     """`capplan recommend` with PHP-FPM: pm.max_children first (it depends only on the PHP load
     and the wait targets), then httpd sized behind it (the wait it leaves holds workers, its
-    memory leaves less RAM), then the pool capped at what the chosen httpd can use."""
+    memory leaves less RAM), then the pool capped at what the chosen httpd can use.
+    `event_model` as in `build_report`."""
     from capplan.models import evaluate_all
     from capplan.mpm_settings import EventSettings
     from capplan.recommend import assess, sustainable_rate_per_s
@@ -186,6 +188,7 @@ def recommend_with_fpm(
         min_saving=min_saving,
         substitutions=substitutions,
         error_log=error_log,
+        event_model=event_model,
     )
     rec = report.recommendation
     if rec is not None and rec.settings is not None:
@@ -194,8 +197,8 @@ def recommend_with_fpm(
     targets: tuple[FpmTarget, ...] = ()
     if current is not None and current_sizing is not None and config is not None:
         view = httpd_view(profile, current_sizing)
-        now = assess(config.settings, at_headroom(view, headroom))
-        metrics = evaluate_all(config, view)
+        now = assess(config.settings, at_headroom(view, headroom), event_model=event_model)
+        metrics = evaluate_all(config, view, event_model=event_model)
         targets = fpm_targets(current_sizing, sizing)
         from capplan.advice import verdict_of
 

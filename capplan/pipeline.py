@@ -125,6 +125,7 @@ def recommend_report(
     min_saving: float | None = None,
     error_logs: Sequence[str] = (),
     fpm_pool: str | None = None,
+    event_model: EventModel = EventModel.closed_form,
 ) -> Report:
     """`capplan recommend`: load, (measure), (read the error log), size, choose.
 
@@ -133,6 +134,7 @@ def recommend_report(
     `--headroom` flag, else the profile's `targets.headroom`, else 0.25. `error_logs`: httpd's
     error logs, whose limit messages the report cites next to the model. With a `php:` section
     or `fpm_pool` (`--fpm-pool`), PHP-FPM is sized together with httpd (`capplan.fpm_plan`).
+    `event_model` (`--event-model`): event's model (`capplan.advice.build_report`).
     """
     check_fraction(headroom, "--headroom", maximum=10.0)
     check_fraction(min_saving, "--min-saving", maximum=1.0)
@@ -172,6 +174,7 @@ def recommend_report(
             min_saving=chosen_saving,
             substitutions=substitutions,
             error_log=evidence,
+            event_model=event_model,
         )
     return build_report(
         profile,
@@ -182,6 +185,7 @@ def recommend_report(
         min_saving=chosen_saving,
         substitutions=substitutions,
         error_log=evidence,
+        event_model=event_model,
     )
 
 

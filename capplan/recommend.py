@@ -590,6 +590,48 @@ def size_mpm(
     )
 
 
+def refine_with_chain(option: MpmOption, profile: TrafficProfile) -> MpmOption:
+    """event's chosen size re-sized with the per-child chain (`recommend --event-model chain`).
+
+    The closed form picks the shape (ThreadsPerChild, AsyncRequestWorkerFactor, keep-alive);
+    the chain then gives the smallest process count that meets every target but memory with
+    that shape, galloping from the closed form's count (often one or two chain evaluations
+    each way), with the spare thresholds of `_finalize`. When the chain needs more processes
+    than fit in memory, the option is the most that fit, as a limit that misses a target
+    (its sustainable rate from the closed form). Other MPMs, and an event option that already
+    met nothing, are returned as they are.
+    """
+    best = option.best
+    if option.mpm is not Mpm.event or best is None:
+        return option
+    settings = best.settings
+    assert isinstance(settings, EventSettings)
+    shape = _Shape(Mpm.event, settings.threads_per_child, settings.common, settings.worker_factor)
+    busy = best.metrics.busy_workers_mean
+    cache: dict[int, Assessment] = {}
+
+    def at(processes: int) -> Assessment:
+        found = cache.get(processes)
+        if found is None:
+            found = assess(_settings(shape, processes, busy), profile, event_model=EventModel.chain)
+            cache[processes] = found
+        return found
+
+    tpc = settings.threads_per_child
+    high = MAX_SERVER_LIMIT[Mpm.event] - restart_room(Mpm.event, MAX_SERVER_LIMIT[Mpm.event] // 2)
+    low = min(high, max(1, math.floor(best.metrics.offered_load_erlangs / tpc)))
+    processes = smallest_passing(lambda n: at(n).queue_ok, low, high, settings.processes)
+    if processes is not None and at(processes).memory_ok:
+        return replace(option, best=at(processes))
+    fits = smallest_passing(lambda n: not at(n).memory_ok, 1, processes or high, settings.processes)
+    if fits is None or fits <= 1:
+        return replace(option, best=None, limit=None, max_rate_per_s=None)
+    limit = at(fits - 1)
+    return replace(
+        option, best=None, limit=limit, max_rate_per_s=sustainable_rate_per_s(limit, profile)
+    )
+
+
 def _limit_option(
     mpm: Mpm,
     current: MpmSettings | None,

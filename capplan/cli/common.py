@@ -237,7 +237,8 @@ EventModelOption = Annotated[
         "--event-model",
         help="event's model: closed-form (milliseconds) or chain, the per-child Markov chain with "
         "the shared accept queue, closer to a real httpd at the connection limit and under kill "
-        "episodes (seconds per config; sustainable rates and fixes stay closed-form).",
+        "episodes (about a second per evaluation; recommend sizes event's process count with "
+        "it, while sustainable rates and the other settings proposed stay closed-form).",
     ),
 ]
 

@@ -16,6 +16,7 @@ import typer
 from capplan.cli.app import app
 from capplan.cli.common import (
     DefinesOption,
+    EventModelOption,
     FpmPoolOption,
     HeadroomOption,
     OutputOption,
@@ -29,7 +30,7 @@ from capplan.cli.common import (
     profile_path,
     require_html,
 )
-from capplan.mpm_names import MpmChoice
+from capplan.mpm_names import EventModel, MpmChoice
 from capplan.render.formats import OutputFormat
 
 
@@ -75,6 +76,7 @@ def recommend_command(
     ] = None,
     somaxconn: SomaxconnOption = None,
     fpm_pool: FpmPoolOption = None,
+    event_model: EventModelOption = EventModel.closed_form,
     output_format: ReportFormatOption = OutputFormat.table,
     output: OutputOption = None,
 ) -> None:
@@ -98,6 +100,7 @@ def recommend_command(
         min_saving=min_saving,
         error_logs=[str(path) for path in error_log or ()],
         fpm_pool=str(fpm_pool) if fpm_pool is not None else None,
+        event_model=event_model,
     )
     if output_format is OutputFormat.html:
         from capplan.pipeline import report_curves

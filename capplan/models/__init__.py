@@ -192,9 +192,13 @@ def map_settings(current: MpmSettings, target: Mpm) -> MpmSettings:
 
 
 def evaluate_all(
-    effective: EffectiveConfig | None, profile: TrafficProfile
+    effective: EffectiveConfig | None,
+    profile: TrafficProfile,
+    *,
+    event_model: EventModel = EventModel.closed_form,
 ) -> dict[Mpm, MpmMetrics]:
-    """All three MPMs for one profile: the config's own MPM as configured, the others mapped."""
+    """All three MPMs for one profile: the config's own MPM as configured, the others mapped;
+    event with `event_model`."""
     setup = None
     if profile.visits.http2_share > 0.0:
         from capplan.models.http2 import setup_from
@@ -206,7 +210,13 @@ def evaluate_all(
             Mpm.worker: WorkerSettings(),
             Mpm.event: EventSettings(),
         }
-        return {name: evaluate(defaults[name], profile, setup) for name in MPM_NAMES}
+        return {
+            name: evaluate(defaults[name], profile, setup, event_model=event_model)
+            for name in MPM_NAMES
+        }
     return {
-        name: evaluate(map_settings(effective.settings, name), profile, setup) for name in MPM_NAMES
+        name: evaluate(
+            map_settings(effective.settings, name), profile, setup, event_model=event_model
+        )
+        for name in MPM_NAMES
     }

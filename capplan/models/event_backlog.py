@@ -291,7 +291,7 @@ def _evaluate(
     unknowns: tuple[float, float, float, float],
     pins: list[int],
     *,
-    factors: Factors,
+    factors: Factors | None,
 ) -> _Evaluation:
     """One stationary solve at (log a, log Λ, ρ, ν) and the residuals of the four equations:
     the children accept Λ (less what is blocked), Λ is the visits plus their reconnections,
@@ -382,7 +382,13 @@ def solve_backlog(
     evaluations = plain.steps
     while True:
         st = _structure(threads_per_child, factor, cap, places)
-        found, spent = _search(st, traffic, p, starts)
+        found, spent = _search(st, traffic, p, starts, reuse=True)
+        if found is None:
+            # GMRES's answers are exact to a normwise 1e-14 only; where the queue is almost
+            # never used, ν's residual magnifies that noise past the root's tolerance (2 of 48
+            # test settings): search again with a direct solve each time.
+            found, more = _search(st, traffic, p, starts, reuse=False)
+            spent += more
         evaluations += spent
         if found is None:
             raise ArithmeticError("the event backlog chain did not settle")
@@ -451,15 +457,21 @@ def _wait_quantile(st: _Structure, last: _Evaluation, p_wait: float, level: floa
 
 
 def _search(
-    st: _Structure, traffic: ChainTraffic, processes: int, starts: list[FloatArray]
+    st: _Structure,
+    traffic: ChainTraffic,
+    processes: int,
+    starts: list[FloatArray],
+    *,
+    reuse: bool,
 ) -> tuple[tuple[FloatArray, _Evaluation] | None, int]:
-    """The root from the first starting point that leads to one, and the solves spent."""
+    """The root from the first starting point that leads to one, and the solves spent;
+    `reuse`: solve each chain from the LU kept from the last (`Factors`)."""
     import numpy as np
 
     p = processes
     # (A ready state has an empty queue: a child that can accept leaves none waiting.)
     pins = [first_pin(st.busy, st.idle, st.ready, traffic, p)]
-    factors = Factors()
+    factors = Factors() if reuse else None
 
     def residual(v: FloatArray) -> FloatArray:
         return np.array(

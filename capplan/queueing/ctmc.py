@@ -44,6 +44,10 @@ class Factors:
         self.direct = 0
         self.iterative = 0
 
+    def forget(self) -> None:
+        """Drop the kept LU: the next solve is a direct one."""
+        self.lu, self.size = None, 0
+
     def solve(self, a: sparse.csc_matrix, rhs: FloatArray) -> FloatArray:
         """x with a x = rhs; ArithmeticError when a is singular."""
         import numpy as np
@@ -177,34 +181,64 @@ def stationary_near(
 
     When the pinned state's own balance equation (the one the pin replaces) fails by more than
     1e-6 relative, or the solve gives no law, the pinned state was transient or vanishingly
-    rare at these rates (an overloaded event chain leaves its ready states for good) and the
-    solve is meaningless: the state of the closed class with the smallest rate out is pinned
-    instead. When the pinned state comes out below `floor`, the mode is pinned. ArithmeticError
+    rare at these rates (an overloaded event chain leaves its ready states for good): the
+    mode of that solve is pinned, if it is in the closed class, then the state of the closed
+    class with the smallest rate out, then the mode of that solve. When the pinned state comes
+    out below `floor`, the mode is pinned. ArithmeticError
     when the chain has no single closed class, or the last solve fails its pinned equation."""
     import numpy as np
 
-    try:
-        pi = stationary_distribution(size, source, target, rate, pin, factors=factors)
-        settled = _balanced_at(pin, pi, source, target, rate)
-    except ArithmeticError:
-        settled = False
+    def solve(state: int) -> tuple[npt.NDArray[np.float64], bool]:
+        """The law pinning `state`, and whether its pinned equation holds. A GMRES answer
+        from the kept LU meets a normwise test only; when the pinned equation fails it is
+        solved again directly before the pin is blamed."""
+        before = factors.iterative if factors is not None else 0
+        pi = stationary_distribution(size, source, target, rate, state, factors=factors)
+        settled = _balanced_at(state, pi, source, target, rate)
+        if not settled and factors is not None and factors.iterative > before:
+            factors.forget()
+            pi = stationary_distribution(size, source, target, rate, state, factors=factors)
+            settled = _balanced_at(state, pi, source, target, rate)
+        return pi, settled
+
+    def attempt(state: int) -> tuple[npt.NDArray[np.float64] | None, bool]:
+        try:
+            return solve(state)
+        except ArithmeticError:
+            return None, False
+
+    pi, settled = attempt(pin)
     if not settled:
         # A pinned state the chain leaves for good (transient), or almost never visits and
         # leaves at once (an event chain's ready states under an instant accept rate), makes
         # the solve meaningless, however large it comes out: its own balance equation, the one
-        # replaced, then fails. Pin instead the state of the closed class that the chain
-        # leaves most slowly (the nearest in the numbering among equals).
-        members = np.flatnonzero(_closed_class(size, source, target, rate))
+        # replaced, then fails; so does a state so rare that pinning it loses the precision
+        # of its own equation. Pin instead a state of the closed class: the mode of that
+        # solve, then the state the chain leaves most slowly (the nearest in the numbering
+        # among equals), then the mode of that solve.
+        member = _closed_class(size, source, target, rate)
+        members = np.flatnonzero(member)
         moving = (rate > 0.0) & (source != target)
         out = np.bincount(source[moving], weights=rate[moving], minlength=size)[members]
         slowest = members[out <= out.min() * (1.0 + 1e-12)]
-        pin = int(slowest[np.argmin(np.abs(slowest - pin))])
-        pi = stationary_distribution(size, source, target, rate, pin, factors=factors)
-        settled = _balanced_at(pin, pi, source, target, rate)
+        tried = {pin}
+        fallbacks = [int(slowest[np.argmin(np.abs(slowest - pin))])]
+        while not settled:
+            if pi is not None and np.all(np.isfinite(pi)):
+                mode = int(np.argmax(pi))
+                if member[mode] and mode not in tried:
+                    fallbacks.insert(0, mode)
+            fallbacks = [f for f in fallbacks if f not in tried]
+            if not fallbacks:
+                break
+            pin = fallbacks.pop(0)
+            tried.add(pin)
+            pi, settled = attempt(pin)
+    if pi is None or not settled:
+        raise ArithmeticError("the Markov chain's stationary law was not found")
     mode = int(np.argmax(pi))
     if pi[pin] < floor:
-        pi = stationary_distribution(size, source, target, rate, mode, factors=factors)
-        settled = _balanced_at(mode, pi, source, target, rate)
+        pi, settled = solve(mode)
     if not settled:
         raise ArithmeticError("the Markov chain's stationary law was not found")
     return pi, mode

@@ -34,6 +34,7 @@ from capplan.render.words import (
     memory_footnote,
     plain_accept_note,
     rate_words,
+    recommend_event_model_note,
     report_reasons,
     stability_words,
     target_label,
@@ -332,6 +333,8 @@ def render_report_table(report: Report, *, markdown: bool = False) -> str:
     notes = plain_accept_note(report) + memory_footnote(report)
     if report.command == "check" and report.current is not None:
         notes = event_model_note(report.current.metrics) + fix_check_note(report) + notes
+    elif report.command == "recommend":
+        notes = recommend_event_model_note(report) + notes
     if notes:
         parts += ["", "Notes:" if not markdown else "**Notes**", *_bullets(notes, markdown)]
     if report.error_log is not None:

@@ -552,6 +552,30 @@ def event_model_note(metrics: MpmMetrics, *, rates_and_fixes: bool = True) -> li
     return []
 
 
+def recommend_event_model_note(report: Report) -> list[str]:
+    """`recommend --event-model chain`: which figures and which settings came from the chain."""
+    event = dict(report.mpms).get(Mpm.event)
+    if event is None or event.event is None:
+        return []
+    if event.event.model != "chain":
+        return event_model_note(event)
+    notes = [
+        "event's figures, and the process count of its sized settings, come from the "
+        "per-child chain with the accept queue the children share (--event-model chain); "
+        "its ThreadsPerChild, AsyncRequestWorkerFactor and keep-alive settings, and the "
+        "sustainable rates, come from the closed form."
+    ]
+    options = report.recommendation.options if report.recommendation is not None else ()
+    sized = next((o.shown for o in options if o.mpm is Mpm.event), None)
+    detail = sized.metrics.event if sized is not None else None
+    if detail is not None and detail.model != "chain" and detail.model_note:
+        notes.append(
+            f"event's sized settings: {detail.model_note}; their process count and figures "
+            "are the closed form's."
+        )
+    return notes
+
+
 def fix_check_note(report: Report) -> list[str]:
     """`check --event-model chain`: what the chain says of the settings the fixes lead to."""
     check = report.fix_check

@@ -14,7 +14,8 @@ from capplan.cli import main
 from capplan.models import evaluate
 from capplan.models.event import evaluate_by_chain
 from capplan.models.event_backlog import BacklogResult, evaluate_backlog
-from capplan.mpm_names import EventModel
+from capplan.mpm_names import EventModel, Mpm
+from capplan.pipeline import load_config
 from tests.httpd import base_config
 from tests.models.test_event_sim import HTTPD_RUNS, profile_of, settings_of
 
@@ -126,6 +127,64 @@ def test_compare_with_the_chain_says_so(tmp_path: Path, capsys: pytest.CaptureFi
     assert "event's figures come from the per-child chain" in out
     main(common)
     assert "per-child chain" not in capsys.readouterr().out
+
+
+# Six times the traffic of the case at its limit, with a tight wait target: the closed form's
+# one process waits 9e-7 of the time, the chain's 4e-5.
+BUSIER = (
+    "version: 1\nname: busier\n"
+    "traffic: {requests_per_second: 334.62, service_time: 52.36ms, service_time_scv: 0.92}\n"
+    "visits: {requests_per_visit: 4, think_time: 100ms, idle_hold_probability: 0.5, linger: 0s}\n"
+    "targets: {max_wait_probability: 1.0e-5}\n"
+)
+
+
+def test_recommend_sizes_event_processes_with_the_chain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from capplan.advice import at_headroom
+    from capplan.profile import load_profile
+    from capplan.recommend import assess, coherent_common, coherent_settings
+
+    conf, _ = _files(tmp_path)
+    profile = tmp_path / "busier.yaml"
+    profile.write_text(BUSIER)
+    common = ["recommend", str(conf), "-p", str(profile), "--mpm", "event", "--format", "json"]
+    assert main([*common, "--somaxconn", "4096"]) == 0
+    closed = json.loads(capsys.readouterr().out)
+    assert main([*common, "--somaxconn", "4096", "--event-model", "chain"]) == 0
+    chain = json.loads(capsys.readouterr().out)
+    closed_option = closed["recommendation"]["options"]["event"]
+    chain_option = chain["recommendation"]["options"]["event"]
+    assert closed_option["feasible"]
+    assert chain_option["feasible"]
+    # The shape is the closed form's; the chain asks for more processes of it.
+    for name in ("ThreadsPerChild", "AsyncRequestWorkerFactor", "KeepAliveTimeout"):
+        assert chain_option["directives"][name] == closed_option["directives"][name]
+    fewer, more = closed_option["metrics"]["processes"], chain_option["metrics"]["processes"]
+    assert more > fewer
+    assert chain_option["metrics"]["p_wait"] <= 1e-5
+    assert chain["mpms"]["event"]["event"]["model"] == "chain"
+    # The smallest count that meets the targets under the chain: one process less misses.
+    sizing = at_headroom(load_profile(profile), 0.25)
+    chosen = chain["recommendation"]["directives"]
+    assert int(chosen["ServerLimit"]) >= more
+    config = load_config(str(conf), somaxconn=4096)
+    one_less = coherent_settings(
+        Mpm.event,
+        processes=more - 1,
+        threads_per_child=int(chain_option["directives"]["ThreadsPerChild"]),
+        busy_workers_mean=0.0,
+        common=coherent_common(config.settings.common),
+        async_request_worker_factor=int(chain_option["directives"]["AsyncRequestWorkerFactor"]),
+    )
+    below = assess(one_less, sizing, event_model=EventModel.chain)
+    assert below.metrics.event is not None
+    assert below.metrics.event.model == "chain"
+    assert not below.queue_ok
+    assert main([*common[:-2], "--somaxconn", "4096", "--event-model", "chain"]) == 0
+    text = capsys.readouterr().out
+    assert "the process count of its sized settings, come from the per-child chain" in text
 
 
 def test_an_unknown_event_model_is_a_usage_error(
