@@ -19,7 +19,7 @@ ThreadsPerChild 25, 64 and 128 (seasonal-peak profile, 4096 workers, AsyncReques
 with the two parts of the connection level timed apart: the slot-pool limit P_limit
 (`connection_limit`) and the accept-queue wait for a slot or a worker (`slot_wait`); then the
 per-child event chains (`capplan.models.event_chain` and, with the shared accept queue,
-`capplan.models.event_backlog`; neither is used by the commands yet) at the same settings.
+`capplan.models.event_backlog`, behind `--event-model chain`) at the same settings.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """event child by child with the shared accept queue: the wait for a connection slot (§4.7).
 
-Stage: event model, not yet used by the commands (docs/models.md, "Child by child"). Input:
+Stage: event model behind `--event-model chain` (docs/models.md, "Child by child"). Input:
 processes P, ThreadsPerChild T, the effective AsyncRequestWorkerFactor F, `ChainTraffic` and the
 accept queue's capacity. Output: `BacklogResult`: the steady state of one child, and P(wait),
 the mean and p99 of the wait and P(block) of a new connection.

@@ -1,6 +1,6 @@
 """event child by child: a finite Markov chain per process, coupled by a fixed point (§4.6).
 
-Stage: event model, not yet used by the commands (docs/models.md, "Child by child"). Input:
+Stage: event model behind `--event-model chain` (docs/models.md, "Child by child"). Input:
 processes P, ThreadsPerChild T, the effective AsyncRequestWorkerFactor F and `ChainTraffic`.
 Output: `ChainResult`, the steady state of one child and the rates of the whole server.
 
