@@ -27,6 +27,8 @@ _MAX_ITERATIONS = 12
 # The normwise backward error accepted from GMRES: ||A x - b|| <= this (||A|| ||x|| + ||b||), as
 # small as a direct solve's.
 _BACKWARD_ERROR = 1e-14
+# The pins tried by `stationary_near` before it gives up.
+_MAX_PINS = 5
 
 
 class Factors:
@@ -223,7 +225,7 @@ def stationary_near(
         slowest = members[out <= out.min() * (1.0 + 1e-12)]
         tried = {pin}
         fallbacks = [int(slowest[np.argmin(np.abs(slowest - pin))])]
-        while not settled:
+        while not settled and len(tried) < _MAX_PINS:
             if pi is not None and np.all(np.isfinite(pi)):
                 mode = int(np.argmax(pi))
                 if member[mode] and mode not in tried:
