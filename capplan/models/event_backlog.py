@@ -85,10 +85,12 @@ class BacklogResult:
     of new connections that find the queue full, `queue_mean` the connections waiting on
     average, `queue_places` where the queue was cut (the capacity, or where less than 1e-4 of
     the time is spent; `p_block` is then the share that reaches the cut, an upper bound),
-    `saturated` when even the capacity or the state budget leaves more than 1e-4 of the time at
-    the cut (the server does not keep up), `evaluations` the sparse solves. `p_wait_worker` is
-    the part of `p_wait` that meets the child with every worker on a request (a wait for a
-    worker; the rest waits for a connection slot, the child at its connection limit).
+    `saturated` when even the accept queue's capacity leaves more than 1e-4 of the time at the
+    cut (the server does not keep up; a cut by the state budget with that much at its end only
+    makes the waits a little short, and `p_block` an upper bound), `evaluations` the sparse
+    solves. `p_wait_worker` is the part of `p_wait` that meets the child with every worker on a
+    request (a wait for a worker; the rest waits for a connection slot, the child at its
+    connection limit).
     """
 
     busy_mean: float
@@ -420,7 +422,7 @@ def solve_backlog(
         p_block=blocked / demand,
         queue_mean=queue_mean,
         queue_places=places,
-        saturated=at_end > _QUEUE_TAIL,
+        saturated=at_end > _QUEUE_TAIL and places >= capacity,
         states=st.size,
         evaluations=evaluations,
         p_wait_worker=p_wait_worker,

@@ -1,10 +1,10 @@
 """The event chain with the shared accept queue (`capplan.models.event_backlog`).
 
 Checked against Erlang C where it is exact (one child, no keep-alive), against the event
-simulator on the grid's points of 4 and 8 threads (the 16-thread ones take minutes), and against
-the httpd runs of docs/validation.md. Misses are pinned as in `test_event_chain`: a change that
-fixes or breaks one fails here until the list is updated. `python -m
-tests.models.test_event_backlog` prints the table.
+simulator on every point of the grid (36: 4, 8 and 16 threads, about 25 s for the 16-thread
+ones), and against the httpd runs of docs/validation.md. Misses are pinned as in
+`test_event_chain`: a change that fixes or breaks one fails here until the list is updated.
+`python -m tests.models.test_event_backlog` prints the table.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ from tests.models.test_event_sim import (
     settings_of,
 )
 
-SMALL = [config for config in GRID if config.threads_per_child <= 8]
-
 
 @functools.cache
 def backlog_of(config: SimConfig) -> BacklogResult:
@@ -56,7 +54,11 @@ def backlog_value(key: str, result: BacklogResult, processes: int) -> float:
 
 
 # Point -> quantities the backlog chain misses (P_limit is not one of its outputs). P(wait)
-# agrees at 20 of these 24 points, against 17 for the chain without the queue.
+# agrees at 32 of the 36 points (at 20 of the 24 with 4 and 8 threads, against 17 for the chain
+# without the queue). At the two 16-thread points the simulator itself is off: it saw no
+# saturation at P2xT16-F2-rho0.7-ka2 (the chain misses B_p and kills there too), and at
+# P3xT16-F4-rho0.7-ka2 a burst of kill episodes left its busy workers above the offered load,
+# 33.1 ± 1.3 against 30.1, which Little's law forbids in steady state.
 BACKLOG_KNOWN_MISSES = """
 P2xT4-F2-rho0.4-ka0.5   wait
 P1xT4-F4-rho0.4-ka2     wait
@@ -64,6 +66,8 @@ P2xT4-F4-rho0.7-ka0.5   wait
 P3xT4-F4-rho0.7-ka2     idle
 P2xT8-F2-rho0.7-ka2     busy conn idle
 P3xT8-F4-rho0.7-ka2     wait
+P2xT16-F2-rho0.7-ka2    Bp kills
+P3xT16-F4-rho0.7-ka2    busy idle Bp kills
 """
 
 
@@ -78,7 +82,7 @@ def compare(config: SimConfig) -> list[Row]:
 
 @pytest.fixture(scope="module")
 def table() -> list[Row]:
-    return [row for config in SMALL for row in compare(config)]
+    return [row for config in GRID for row in compare(config)]
 
 
 def test_backlog_against_simulator(table: list[Row]) -> None:
@@ -110,7 +114,7 @@ def test_several_children_without_keepalive_wait_less_than_the_pool() -> None:
     assert 0.6 * pooled < result.p_wait < pooled
 
 
-@pytest.mark.parametrize("config", SMALL, ids=point_id)
+@pytest.mark.parametrize("config", GRID, ids=point_id)
 def test_backlog_invariants(config: SimConfig) -> None:
     result = backlog_of(config)
     p = config.processes
@@ -184,6 +188,6 @@ def test_held_sockets_closed_at_random_times_bring_the_simulator_to_the_chain() 
 
 
 if __name__ == "__main__":
-    for config in SMALL:
+    for config in GRID:
         for row in compare(config):
             print(row.describe())
