@@ -354,6 +354,44 @@ def _settings(shape: _Shape, processes: int, busy_workers_mean: float) -> MpmSet
     )
 
 
+def _assessor(
+    shape: _Shape,
+    profile: TrafficProfile,
+    busy_workers_mean: float = 0.0,
+    event_model: EventModel = EventModel.closed_form,
+) -> Callable[[int], Assessment]:
+    """The assessment of `shape` at a process count, each count evaluated once."""
+    cache: dict[int, Assessment] = {}
+
+    def at(processes: int) -> Assessment:
+        found = cache.get(processes)
+        if found is None:
+            settings = _settings(shape, processes, busy_workers_mean)
+            found = assess(settings, profile, event_model=event_model)
+            cache[processes] = found
+        return found
+
+    return at
+
+
+def _process_bounds(mpm: Mpm, tpc: int, offered_load: float) -> tuple[int, int]:
+    """The process counts searched: from those whose workers just carry the load (stability
+    needs more) to the most that leave restart room under httpd's hard ServerLimit."""
+    high = MAX_SERVER_LIMIT[mpm] - restart_room(mpm, MAX_SERVER_LIMIT[mpm] // 2)
+    return min(high, max(1, math.floor(offered_load / tpc))), high
+
+
+def _largest_that_fits(
+    at: Callable[[int], Assessment], upto: int, guess: int | None = None
+) -> Assessment | None:
+    """The assessment of the most processes, below `upto`, that fit in memory (None when not
+    even one process fits, or when `upto` does)."""
+    too_many = smallest_passing(lambda n: not at(n).memory_ok, 1, upto, guess)
+    if too_many is None or too_many == 1:
+        return None
+    return at(too_many - 1)
+
+
 @dataclass(frozen=True, slots=True)
 class _Sized:
     best: Assessment | None
@@ -370,19 +408,9 @@ def _size_shape(
     similar shape) says better. The settings found carry minimal spare thresholds; `_finalize`
     sizes those for the one that is chosen.
     """
-    cache: dict[int, Assessment] = {}
-
-    def at(processes: int) -> Assessment:
-        found = cache.get(processes)
-        if found is None:
-            found = assess(_settings(shape, processes, 0.0), profile)
-            cache[processes] = found
-        return found
-
+    at = _assessor(shape, profile)
     tpc = 1 if shape.mpm is Mpm.prefork else shape.threads_per_child
-    high = MAX_SERVER_LIMIT[shape.mpm] - restart_room(shape.mpm, MAX_SERVER_LIMIT[shape.mpm] // 2)
-    # Stability needs more workers than the worker-holding load.
-    low = min(high, max(1, math.floor(offered_load / tpc)))
+    low, high = _process_bounds(shape.mpm, tpc, offered_load)
     workers = workers_hint or offered_load + 2.0 * math.sqrt(offered_load)
     guess = min(high, max(low, math.ceil(workers / tpc)))
     fits = _memory_bound(at, at(guess), tpc, high)
@@ -399,10 +427,7 @@ def _size_shape(
         return _Sized(best=None, limit=None)
     if processes is None or not at(processes).memory_ok:
         # Nothing meets the targets within memory: report the largest count that fits.
-        too_many = smallest_passing(lambda n: not at(n).memory_ok, 1, processes or high)
-        if too_many is None or too_many == 1:
-            return _Sized(best=None, limit=None)
-        return _Sized(best=None, limit=at(too_many - 1))
+        return _Sized(best=None, limit=_largest_that_fits(at, processes or high))
     return _Sized(best=at(processes), limit=None)
 
 
@@ -608,25 +633,16 @@ def refine_with_chain(option: MpmOption, profile: TrafficProfile) -> MpmOption:
     assert isinstance(settings, EventSettings)
     shape = _Shape(Mpm.event, settings.threads_per_child, settings.common, settings.worker_factor)
     busy = best.metrics.busy_workers_mean
-    cache: dict[int, Assessment] = {}
-
-    def at(processes: int) -> Assessment:
-        found = cache.get(processes)
-        if found is None:
-            found = assess(_settings(shape, processes, busy), profile, event_model=EventModel.chain)
-            cache[processes] = found
-        return found
-
-    tpc = settings.threads_per_child
-    high = MAX_SERVER_LIMIT[Mpm.event] - restart_room(Mpm.event, MAX_SERVER_LIMIT[Mpm.event] // 2)
-    low = min(high, max(1, math.floor(best.metrics.offered_load_erlangs / tpc)))
+    at = _assessor(shape, profile, busy, EventModel.chain)
+    low, high = _process_bounds(
+        Mpm.event, settings.threads_per_child, best.metrics.offered_load_erlangs
+    )
     processes = smallest_passing(lambda n: at(n).queue_ok, low, high, settings.processes)
     if processes is not None and at(processes).memory_ok:
         return replace(option, best=at(processes))
-    fits = smallest_passing(lambda n: not at(n).memory_ok, 1, processes or high, settings.processes)
-    if fits is None or fits <= 1:
+    limit = _largest_that_fits(at, processes or high, settings.processes)
+    if limit is None:
         return replace(option, best=None, limit=None, max_rate_per_s=None)
-    limit = at(fits - 1)
     return replace(
         option, best=None, limit=limit, max_rate_per_s=sustainable_rate_per_s(limit, profile)
     )
