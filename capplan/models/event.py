@@ -291,16 +291,17 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
     children share (`capplan.models.event_backlog`, docs/derivations.md §4.6-4.7).
 
     The chain gives the busy workers, idle and open connections, the connection rate (so E[R]),
-    B_p, kill episodes, keep-alive drops, the idle connections killed (as the hazard h), and a
-    new connection's wait: P(wait) split into a wait for a worker (the child full) and for a
-    connection slot, its mean and p99, P_limit (= P(wait): no child can accept) and P(block)
-    (the closed form's where the chain's queue is cut short of the accept queue). Memory is
-    the closed form's at the chain's busy workers and the Poisson p99 of its open connections.
-    It takes about a second where `evaluate` takes a millisecond. Where the chain cannot be built
-    (beyond its state budget, a think time of 0) or does not settle, the closed form stands
-    and `EventDetail.model_note` says why.
+    B_p, kill episodes, keep-alive drops as clients see them (`stale_requests_per_s` added), the
+    idle connections killed (as the hazard h), and a new connection's wait: P(wait) split into a
+    wait for a worker (the child full) and for a connection slot, its mean and p99, P_limit
+    (= P(wait): no child can accept) and P(block) (the closed form's where the chain's queue is
+    cut short of the accept queue). Memory is the closed form's at the chain's busy workers and
+    the Poisson p99 of its open connections. It takes about a second where `evaluate` takes a
+    millisecond. Where the chain cannot be built (beyond its state budget, a think time of 0) or
+    does not settle, the closed form stands and `EventDetail.model_note` says why.
     """
     from capplan.models.event_backlog import evaluate_backlog
+    from capplan.models.event_chain import chain_traffic, stale_requests_per_s
 
     closed = evaluate(settings, profile)
     detail = closed.event
@@ -312,6 +313,12 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
         return replace(closed, event=replace(detail, model_note=note))
     p = settings.processes
     rate = profile.traffic.requests_per_second
+    traffic = chain_traffic(profile, settings.common)
+    # What clients see dropped: requests refused for want of a worker, and requests sent on
+    # killed connections before a worker closed them.
+    drops = chain.keepalive_drops_per_s + stale_requests_per_s(
+        chain.killed_per_s, traffic, settings.threads_per_child
+    )
     busy = min(float(settings.workers), p * chain.busy_mean)
     idle = p * chain.idle_mean
     conn = chain.connections_per_s
@@ -334,7 +341,7 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
         open_connections_mean=open_mean,
         open_connections_p99=open_p99,
         p_wait=p_wait,
-        p_wait_request=clamp_probability((conn * p_wait + chain.keepalive_drops_per_s) / rate),
+        p_wait_request=clamp_probability((conn * p_wait + drops) / rate),
         mean_wait_s=chain.mean_wait_s if stable else inf,
         mean_wait_given_wait_s=chain.mean_wait_when_waiting_s if stable else inf,
         wait_p99_s=chain.wait_p99_s if stable else inf,
@@ -347,7 +354,7 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
             detail,
             process_saturation=chain.saturation,
             kill_episodes_per_s=chain.kill_episodes_per_s,
-            keepalive_drops_per_s=chain.keepalive_drops_per_s,
+            keepalive_drops_per_s=drops,
             kill_hazard_per_s=chain.killed_per_s / idle if idle > 0.0 else 0.0,
             idle_connections_mean=idle,
             # PASTA: a new connection finds no child able to accept as often as it waits.

@@ -446,6 +446,26 @@ def connection_rates(traffic: ChainTraffic) -> tuple[float, float, float, float]
     )
 
 
+def stale_requests_per_s(
+    killed_per_s: float, traffic: ChainTraffic, threads_per_child: int
+) -> float:
+    """Requests sent on killed keep-alive connections before httpd closes them (§4.6).
+
+    A kill does not close a connection at once: `shutdown_connection()` puts it on the child's
+    `defer_linger_chain`, which a worker empties when it finishes its job (`worker_thread()`).
+    The child has no idle worker when it kills, so the connection stays open to its client until
+    the first of the T busy workers finishes, after Exp(T/S_w). A killed connection sends its
+    next request at rate θ, first with probability θ/(θ + T/S_w); the lingering close discards
+    that request and the client sees it dropped, as it does a request dropped for want of a
+    worker (`keepalive_drops_per_s`).
+    """
+    release = threads_per_child / traffic.worker_s
+    theta = traffic.idle_request_rate
+    if killed_per_s <= 0.0 or theta <= 0.0:
+        return 0.0
+    return killed_per_s * theta / (theta + release)
+
+
 def no_limit_idle(traffic: ChainTraffic, processes: int) -> float:
     """Idle connections per child with no limit and no kills: an infinite-server system."""
     if traffic.go_idle <= 0.0:

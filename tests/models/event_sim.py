@@ -20,6 +20,8 @@ equations:
   reconnects at once), and a listener iteration that found no idle worker (for such a request,
   or for a connection waiting on an enabled listening socket) closes all of its child's idle
   keep-alive connections (`process_keepalive_queue(0)`, "kill'em all");
+* a killed connection is closed by the child's next free worker (`defer_linger_chain`): a
+  request its client sends before then counts as dropped in `client_drops_per_s`;
 * service holds a worker for the whole request (worker_share 1), lingering close is not held.
 
 Bounded by simulated time and by a number of events; seeded, so a run is reproducible.
@@ -86,6 +88,10 @@ class SimResult:
     idle_keepalive: Estimate
     open_connections: Estimate
     p_block: Estimate  # share of SYNs that found the accept queue full
+    mean_wait_s: Estimate  # mean time from the SYN's entry into the queue to the accept
+    # Requests clients see dropped: those refused for want of a worker, and those sent on a
+    # killed connection before the child's first free worker closed it (defer_linger_chain)
+    client_drops_per_s: Estimate
     batches: int
     events: int
 
@@ -115,12 +121,16 @@ class _Batch:
         "kills",
         "limit",
         "open",
+        "stale",
+        "wait",
         "waited",
     )
 
     def __init__(self) -> None:
         self.busy = self.full = self.idle = self.limit = self.open = 0.0
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
+        self.stale = 0
+        self.wait = 0.0
 
 
 class _Server:
@@ -131,6 +141,8 @@ class _Server:
         self.busy = [0] * p
         self.conns = [0] * p
         self.idle: list[dict[_Conn, None]] = [{} for _ in range(p)]
+        # Connections in service, by child, and when their request ends.
+        self.serving: list[dict[_Conn, float]] = [{} for _ in range(p)]
         self.disabled = [False] * p
         self.queue: list[_Conn] = []
         self.queue_head = 0
@@ -233,6 +245,10 @@ class _Server:
         """process_keepalive_queue(0): close every idle keep-alive connection of child i."""
         self.batch.kills += 1
         idle = self.idle[i]
+        # shutdown_connection() defers the close to the child's next free worker; a client that
+        # sends its next request before then has it discarded.
+        release = min(self.serving[i].values(), default=self.now)
+        self.batch.stale += sum(1 for conn in idle if conn.left > 0 and conn.next_request < release)
         self.idle_total -= len(idle)
         for conn in list(idle):
             self.close(conn)
@@ -268,6 +284,7 @@ class _Server:
             self.queue_head = 0
         if self.now > conn.queued_at:
             self.batch.waited += 1
+            self.batch.wait += self.now - conn.queued_at
         self.batch.accepted += 1
         conn.child = i
         self.conns[i] += 1
@@ -279,7 +296,9 @@ class _Server:
         self.busy[i] += 1
         self.busy_total += 1
         self._touch(i)
-        self.schedule(self.now + self.service_time(), _SERVICE_END, conn, conn.version)
+        end = self.now + self.service_time()
+        self.serving[i][conn] = end
+        self.schedule(end, _SERVICE_END, conn, conn.version)
 
     def maybe_enable(self, i: int) -> None:
         """A worker went idle or a connection closed: should_enable_listensocks()."""
@@ -293,6 +312,7 @@ class _Server:
 
     def on_service_end(self, conn: _Conn) -> None:
         i = conn.child
+        del self.serving[i][conn]
         self.busy[i] -= 1
         self.busy_total -= 1
         conn.left -= 1
@@ -412,6 +432,8 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         idle_keepalive=per(lambda b, s: b.idle / s),
         open_connections=per(lambda b, s: b.open / s),
         p_block=per(lambda b, s: b.blocked / b.attempts if b.attempts else 0.0),
+        mean_wait_s=per(lambda b, s: b.wait / b.accepted if b.accepted else 0.0),
+        client_drops_per_s=per(lambda b, s: (b.drops + b.stale) / s),
         batches=len(done),
         events=events,
     )
