@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bench.validate.casefile import Case, CaseError, all_cases
 from bench.validate.chains import event_cases, main
+from bench.validate.harness import RawRun
+from bench.validate.loadgen import Summary
 from bench.validate.measure import Realized
 from bench.validate.predict import predict, predict_chain, profile_for, settings_for
+from bench.validate.run import as_run
+from bench.validate.run import main as run_main
 from capplan.models.event_backlog import evaluate_backlog
 from capplan.mpm_settings import EventSettings
 
@@ -76,4 +81,33 @@ def test_one_label_per_run_is_required(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["--load", str(tmp_path), str(tmp_path), "--label", "only one"]) == 2
     assert capsys.readouterr().err.strip() == (
         "chains: error: give one --label per --load directory"
+    )
+
+
+def test_without_names_every_saved_event_run_is_taken(tmp_path: Path) -> None:
+    # A directory may hold one case run longer (`run --duration`): it is judged alone.
+    (tmp_path / "event-connection-limit.pickle").write_bytes(b"")
+    (tmp_path / "worker-ka-rho07.pickle").write_bytes(b"")
+    assert [c.name for c in event_cases(tmp_path, [])] == ["event-connection-limit"]
+    with pytest.raises(CaseError, match="no saved run"):
+        event_cases(tmp_path / "empty", [])
+
+
+def _saved(case: Case, duration_s: float) -> RawRun:
+    summary = Summary(0.0, 0.0, duration_s, 0, 0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, "duration")
+    run_case = replace(case, duration_s=duration_s, warmup_s=20.0)
+    return RawRun(run_case, SOMAXCONN, summary, (), (), (), (), (), 0.0, "Apache/2.4")
+
+
+def test_a_saved_run_keeps_the_duration_it_ran_for() -> None:
+    case = _case("event-connection-limit")
+    judged = as_run(case, _saved(case, 910.0))
+    assert (judged.duration_s, judged.warmup_s) == (910.0, 20.0)
+    assert replace(judged, duration_s=case.duration_s, warmup_s=case.warmup_s) == case
+
+
+def test_a_duration_within_the_warmup_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["--cases", "event-connection-limit", "--duration", "5"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "validate: error: --duration must exceed every case's warmup_s"
     )

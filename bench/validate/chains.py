@@ -26,7 +26,7 @@ from bench.validate.harness import RawRun
 from bench.validate.measure import measure
 from bench.validate.predict import predict, predict_chain
 from bench.validate.report import _UNITS, _num
-from bench.validate.run import select
+from bench.validate.run import as_run, select
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,7 @@ def judge_both(case: Case, load: Path) -> SideBySide:
         raw = pickle.load(handle)
     if not isinstance(raw, RawRun):
         raise CaseError(f"{path}: not a saved validation run")
+    case = as_run(case, raw)
     measured = measure(replace(raw, case=case))
     closed = compare(case, measured, predict(case, measured.realized, raw.somaxconn))
     start = time.perf_counter()
@@ -140,12 +141,14 @@ def terminal(result: SideBySide) -> str:
 
 
 def event_cases(load: Path, names: Sequence[str]) -> list[Case]:
-    """The event cases named (all when none), each with a saved run in `load`."""
+    """The event cases named, each with a saved run in `load`; with no names, every event case
+    `load` holds a run of (a run of one case, made longer with `run --duration`, is a run)."""
     cases = [c for c in select(all_cases(), False, names) if c.server.mpm == "event"]
-    missing = [c.name for c in cases if not (load / f"{c.name}.pickle").is_file()]
-    if missing:
+    saved = [c for c in cases if (load / f"{c.name}.pickle").is_file()]
+    missing = [c.name for c in cases if c not in saved]
+    if (names and missing) or not saved:
         raise CaseError(f"{load}: no saved run of {', '.join(missing)}")
-    return cases
+    return saved
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,11 +1,12 @@
 """Command line of the validation suite.
 
-`python -m bench.validate.run [--quick] [--cases NAME ...] [--write docs/validation.md]`
+`python -m bench.validate.run [--quick] [--cases NAME ...] [--duration S] [--write FILE]`
 runs the cases (all, the quick subset, or those named) one after another against the real
 apache2, prints predicted versus measured per case, and optionally writes the markdown report
 (with `bench/validate/findings.md`, the hand-written analysis, appended). `--save DIR` keeps
 the raw runs and `--load DIR` re-evaluates them against the current models without running
-apache2 again. Exit codes: 0 every
+apache2 again (each with the duration it ran for); `--duration` runs longer (or shorter) than
+the case files say. Exit codes: 0 every
 band holds, 1 a band failed or a run was invalid, 2 bad input (unknown case, bad case file).
 """
 
@@ -48,6 +49,11 @@ def select(cases: Sequence[Case], quick: bool, names: Sequence[str]) -> tuple[Ca
     return tuple(cases)
 
 
+def as_run(case: Case, raw: RawRun) -> Case:
+    """`case` as read now, with the duration and warm-up the saved run `raw` had."""
+    return replace(case, duration_s=raw.case.duration_s, warmup_s=raw.case.warmup_s)
+
+
 def run_one(
     case: Case, save: Path | None = None, load: Path | None = None
 ) -> tuple[CaseResult, str]:
@@ -56,6 +62,7 @@ def run_one(
         with (load / f"{case.name}.pickle").open("rb") as handle:
             raw = pickle.load(handle)
         assert isinstance(raw, RawRun)
+        case = as_run(case, raw)
         raw = replace(raw, case=case)
     else:
         raw = run_case(case)
@@ -80,12 +87,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--load", type=Path, metavar="DIR", help="re-evaluate saved raw runs instead of running"
     )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="run each case this long instead of its duration_s (a saved run keeps its own)",
+    )
     args = parser.parse_args(argv)
     try:
         cases = select(all_cases(), args.quick, args.cases)
     except CaseError as exc:
         print(f"validate: error: {exc}", file=sys.stderr)
         return 2
+    if args.duration is not None:
+        if not args.duration > max(c.warmup_s for c in cases):
+            print("validate: error: --duration must exceed every case's warmup_s", file=sys.stderr)
+            return 2
+        cases = tuple(replace(c, duration_s=args.duration) for c in cases)
     results = []
     version = ""
     for case in cases:
