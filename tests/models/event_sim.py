@@ -20,6 +20,8 @@ equations:
   reconnects at once), and a listener iteration that found no idle worker (for such a request,
   or for a connection waiting on an enabled listening socket) closes all of its child's idle
   keep-alive connections (`process_keepalive_queue(0)`, "kill'em all");
+* optionally (`count_lag`), a connection taken from the queue is not yet counted when the same
+  listener checks its limit for the next one, as when httpd's worker has not started on it;
 * a killed connection is closed by the child's next free worker (`defer_linger_chain`): a
   request its client sends before then counts as dropped in `client_drops_per_s`;
 * service holds a worker for the whole request (worker_share 1), lingering close is not held.
@@ -60,6 +62,10 @@ class SimConfig:
     # Held sockets closed after an exponential time of mean KeepAliveTimeout instead of exactly
     # KeepAliveTimeout (what the chains assume; to see what the assumption costs).
     exponential_hold: bool = False
+    # The probability that a connection a listener accepted is not yet counted when the same
+    # listener checks its limit again for the next waiting one: httpd counts a connection when
+    # its worker starts on it (process_socket()), the listener reserves the worker at once.
+    count_lag: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +165,9 @@ class _Server:
         self.closed_children = 0  # children that cannot accept (F5, without hysteresis)
         self._closed = [False] * p
         self._full = [False] * p
+        # Connections accepted at this instant and not yet counted (`count_lag`), by child.
+        self.uncounted = [0] * p
+        self.uncounted_at = -1.0
         for i in range(p):
             self._touch(i)
 
@@ -200,7 +209,8 @@ class _Server:
         if idle_workers <= 0:
             return True
         allowed = tpc + (idle_workers - (1 if self.disabled[i] else 0)) * self.c.factor
-        return self.conns[i] >= allowed
+        uncounted = self.uncounted[i] if self.uncounted_at == self.now else 0
+        return self.conns[i] - uncounted >= allowed
 
     # -- clients ----------------------------------------------------------------------------
 
@@ -285,6 +295,11 @@ class _Server:
         if self.now > conn.queued_at:
             self.batch.waited += 1
             self.batch.wait += self.now - conn.queued_at
+        if self.c.count_lag > 0.0:
+            if self.uncounted_at != self.now:
+                self.uncounted, self.uncounted_at = [0] * self.c.processes, self.now
+            if self.rng.random() < self.c.count_lag:
+                self.uncounted[i] += 1
         self.batch.accepted += 1
         conn.child = i
         self.conns[i] += 1
