@@ -106,8 +106,11 @@ def test_a_saved_run_keeps_the_duration_it_ran_for() -> None:
     assert replace(judged, duration_s=case.duration_s, warmup_s=case.warmup_s) == case
 
 
-def test_a_duration_within_the_warmup_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_main(["--cases", "event-connection-limit", "--duration", "5"]) == 2
+@pytest.mark.parametrize("duration", ["5", "inf", "nan"])
+def test_a_duration_within_the_warmup_or_unbounded_is_refused(
+    duration: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(["--cases", "event-connection-limit", "--duration", duration]) == 2
     assert capsys.readouterr().err.strip() == (
-        "validate: error: --duration must exceed every case's warmup_s"
+        "validate: error: --duration must be finite and exceed every case's warmup_s"
     )

@@ -13,6 +13,7 @@ band holds, 1 a band failed or a run was invalid, 2 bad input (unknown case, bad
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pickle
 import sys
@@ -100,8 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"validate: error: {exc}", file=sys.stderr)
         return 2
     if args.duration is not None:
-        if not args.duration > max(c.warmup_s for c in cases):
-            print("validate: error: --duration must exceed every case's warmup_s", file=sys.stderr)
+        if not (math.isfinite(args.duration) and args.duration > max(c.warmup_s for c in cases)):
+            print(
+                "validate: error: --duration must be finite and exceed every case's warmup_s",
+                file=sys.stderr,
+            )
             return 2
         cases = tuple(replace(c, duration_s=args.duration) for c in cases)
     results = []
