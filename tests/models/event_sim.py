@@ -86,6 +86,7 @@ class SimResult:
 
     p_wait: Estimate  # P(a new connection is not accepted at once)
     p_limit: Estimate  # time share no child can accept (F5 without hysteresis)
+    child_closed: Estimate  # time share a child cannot accept (F5 without hysteresis)
     process_saturation: Estimate  # time share a child has no idle worker
     kill_episodes_per_s: Estimate
     keepalive_drops_per_s: Estimate
@@ -121,6 +122,7 @@ class _Batch:
         "attempts",
         "blocked",
         "busy",
+        "closed",
         "drops",
         "full",
         "idle",
@@ -133,7 +135,7 @@ class _Batch:
     )
 
     def __init__(self) -> None:
-        self.busy = self.full = self.idle = self.limit = self.open = 0.0
+        self.busy = self.closed = self.full = self.idle = self.limit = self.open = 0.0
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
         self.stale = 0
         self.wait = 0.0
@@ -185,6 +187,7 @@ class _Server:
             b.idle += dt * self.idle_total
             b.open += dt * self.open_total
             b.full += dt * self.full_children
+            b.closed += dt * self.closed_children
             if self.closed_children == self.c.processes:
                 b.limit += dt
         self.last = to
@@ -439,6 +442,7 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
     return SimResult(
         p_wait=per(lambda b, s: b.waited / b.accepted if b.accepted else 0.0),
         p_limit=per(lambda b, s: b.limit / s),
+        child_closed=per(lambda b, s: b.closed / s / processes),
         process_saturation=per(lambda b, s: b.full / s / processes),
         kill_episodes_per_s=per(lambda b, s: b.kills / s),
         keepalive_drops_per_s=per(lambda b, s: b.drops / s),
