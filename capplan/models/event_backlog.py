@@ -66,7 +66,9 @@ _KINDS = 10
 # as much)...
 _QUEUE_TAIL = 1e-4
 # ...starting from this many places and doubling.
-_FIRST_QUEUE = 8
+_FIRST_QUEUE = 2
+# (More places than any accept queue holds: the cut is then the capacity or the state budget.)
+_ALL_PLACES = 1 << 30
 _LOG_RATE_CAP = 40.0
 # A queue occupied less than this share of the time leaves ν undetermined.
 _UNUSED_QUEUE = 1e-12
@@ -137,28 +139,60 @@ class _Structure:
     blocked: BoolArray  # an arrival that finds the queue full
 
 
+def _above(tpc: int, factor: int, bb: IntArray, yy: IntArray, dd: IntArray) -> BoolArray:
+    """connections_above_limit() for a child of b busy workers and y idle connections, its
+    listener disabled (d = 1: the hysteresis) or not."""
+    idle_workers = tpc - bb
+    result: BoolArray = (idle_workers <= 0) | (bb + yy >= tpc + (idle_workers - dd) * factor)
+    return result
+
+
+def waiting_states(tpc: int, factor: int, cap: int) -> int:
+    """The child's states that can last while connections wait, per queue place: a disabled
+    listener at or above its hysteresis (with an enabled one the child takes a waiting
+    connection or is disabled at once, and a disabled one below the hysteresis is enabled)."""
+    import numpy as np
+
+    b, y = (a.ravel() for a in np.meshgrid(np.arange(tpc + 1), np.arange(cap + 1)))
+    return int(_above(tpc, factor, b, y, np.ones_like(b)).sum())
+
+
+def backlog_states(tpc: int, factor: int, cap: int, places: int) -> int:
+    """The states of the chain with `places` queue places: the child's own with an empty
+    queue, and per place those that can last while connections wait."""
+    return chain_states(tpc, factor, cap) + places * waiting_states(tpc, factor, cap)
+
+
 # (A structure near the state budget holds about 12 MB of arrays.)
 @lru_cache(maxsize=4)
 def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
     import numpy as np
 
     ny, nq = cap + 1, places + 1
+
+    def above(bb: IntArray, yy: IntArray, dd: IntArray) -> BoolArray:
+        return _above(tpc, factor, bb, yy, dd)
+
     b, y, d, q = (
         a.ravel()
         for a in np.meshgrid(
             np.arange(tpc + 1), np.arange(ny), np.arange(2), np.arange(nq), indexing="ij"
         )
     )
+    # Only the states that can last are kept: with connections waiting, a disabled listener at
+    # or above its hysteresis (`waiting_states`). Every transition below leads to one of them;
+    # the others would be left at once (three quarters of the states with q > 0).
+    kept = (q == 0) | ((d == 1) & above(b, y, np.ones_like(d)))
+    position = np.full(b.size, -1)
+    position[kept] = np.arange(int(kept.sum()))
+    b, y, d, q = b[kept], y[kept], d[kept], q[kept]
     size = b.size
     zero = np.zeros(size)
     ones = np.ones(size)
 
     def index(bb: IntArray, yy: IntArray, dd: IntArray, qq: IntArray) -> IntArray:
-        return ((bb * ny + yy) * 2 + dd) * nq + qq
-
-    def above(bb: IntArray, yy: IntArray, dd: IntArray) -> BoolArray:
-        idle_workers = tpc - bb
-        return (idle_workers <= 0) | (bb + yy >= tpc + (idle_workers - dd) * factor)
+        found: IntArray = position[((bb * ny + yy) * 2 + dd) * nq + qq]
+        return found
 
     def resolve(
         bb: IntArray, yy: IntArray, dd: IntArray, qq: IntArray
@@ -258,6 +292,9 @@ def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
     add(~live, t, _UNREACHED, ones)
 
     weight, kill, killed, drop, taken, blocked = (np.concatenate(c) for c in columns)
+    target = np.concatenate(targets)
+    if target.size and int(target.min()) < 0:
+        raise AssertionError("an event backlog transition leads to a state that cannot last")
     return _Structure(
         size=size,
         busy=b,
@@ -266,7 +303,7 @@ def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
         ready=ready & live,
         full=full,
         source=np.concatenate(sources),
-        target=np.concatenate(targets),
+        target=target,
         kind=np.concatenate(kinds),
         weight=weight,
         kill=kill,
@@ -372,7 +409,8 @@ def solve_backlog(
     if plain.overloaded:
         return _overloaded(plain, capacity)
     base = chain_states(threads_per_child, factor, cap)
-    most = max(1, min(capacity, MAX_STATES // base - 1))
+    per_place = max(1, waiting_states(threads_per_child, factor, cap))
+    most = max(1, min(capacity, (MAX_STATES - base) // per_place))
     places = min(_FIRST_QUEUE, most)
     visits, offered = traffic.visits_per_s, plain.connections_per_s
     # Starting points: a child ready 80 % of the time with the visits alone, then the chain's
@@ -399,7 +437,8 @@ def solve_backlog(
         if at_end <= _QUEUE_TAIL or places >= most:
             break
         starts = [solution, *starts]
-        places = min(2 * places, most)
+        level: FloatArray = np.bincount(st.queue, weights=last.pi).astype(float)
+        places = min(_next_places(level, places), most)
     pi, flow, demand = last.pi, last.flow, last.demand
     waits = (st.kind == _WAIT_FIRST) | (st.kind == _WAIT_MORE)
     blocked = float(flow[st.blocked].sum())
@@ -524,13 +563,31 @@ def _overloaded(plain: ChainResult, capacity: int) -> BacklogResult:
     )
 
 
+def _next_places(level: FloatArray, places: int) -> int:
+    """The next cut of the queue after one with more than `_QUEUE_TAIL` of the time at its end:
+    twice the places, or more where the queue's law decays slowly. Away from the cut the time
+    at each queue length falls about geometrically, by the ratio η of its last two lengths
+    before the cut; the cut that leaves `_QUEUE_TAIL` at its end is then about
+    places + log(_QUEUE_TAIL / at_end) / log η further (a quarter more, for the error of η)."""
+    at_end = float(level[places])
+    if places >= 3 and level[places - 2] > 0.0:
+        ratio = float(level[places - 1] / level[places - 2])
+        if ratio >= 1.0:
+            # Not decaying at all: the queue fills; take all the places there are.
+            return _ALL_PLACES
+        if ratio > 0.0:
+            more = math.log(_QUEUE_TAIL / at_end) / math.log(ratio)
+            return max(2 * places, math.ceil(1.25 * (places + more)))
+    return 2 * places
+
+
 def evaluate_backlog(settings: EventSettings, profile: TrafficProfile) -> BacklogResult:
     """The backlog chain for these event settings and this profile; ValueError when even one
     queue place would take it beyond `MAX_STATES`."""
     traffic = chain_traffic(profile, settings.common)
     p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
     cap = chain_cap(traffic, p, tpc, f)
-    states = 2 * chain_states(tpc, f, cap)
+    states = backlog_states(tpc, f, cap, 1)
     if states > MAX_STATES:
         raise ValueError(f"the event backlog chain would have {states} states or more")
     capacity = settings.common.accept_queue_capacity

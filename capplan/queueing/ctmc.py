@@ -321,8 +321,17 @@ def passage_quantile(
     vals = np.concatenate([val[inner], -out])
     s_t = sparse.csc_matrix((vals, (rows, cols)), shape=(n, n))
     alpha = start[transient] / float(start[transient].sum())
-    # Mean: alpha (-S)^{-1} 1 = 1 · (-S^T)^{-1} alpha^T.
-    mean = float(np.sum(sparse_linalg.spsolve(-s_t, alpha)))
+    # Mean: alpha (-S)^{-1} 1 = 1 · (-S^T)^{-1} alpha^T. Each column of -S^T holds a state's
+    # rate out on the diagonal and minus its rates to the other transient states, so it is
+    # diagonally dominant: diagonal pivots with a symmetric ordering, as in `Factors` (scipy's
+    # default ordering took 9 s on one 70,000-state chain).
+    try:
+        lu = sparse_linalg.splu(
+            -s_t, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True}
+        )
+    except RuntimeError as exc:  # "Factor is exactly singular": some state never leaves
+        raise ArithmeticError("absorption is not certain from this start") from exc
+    mean = float(np.sum(lu.solve(alpha)))
     if not math.isfinite(mean) or mean <= 0.0:
         raise ArithmeticError("absorption is not certain from this start")
 
