@@ -35,6 +35,7 @@ from capplan.models.event_chain import (
     first_pin,
     solve_chain,
 )
+from capplan.models.event_together import none_ready_given_one, readiness_by_open
 from capplan.mpm_settings import EventSettings
 from capplan.profile import TrafficProfile
 from capplan.queueing.ctmc import Factors, passage_quantile, stationary_near
@@ -70,6 +71,10 @@ _FIRST_QUEUE = 2
 # (More places than any accept queue holds: the cut is then the capacity or the state budget.)
 _ALL_PLACES = 1 << 30
 _LOG_RATE_CAP = 40.0
+# The children's filling up together is corrected for until P(no other ready | one is not)
+# moves by less than this share (P(wait) then moves by about as much), at most so many times.
+_TOGETHER_SETTLED = 0.01
+_TOGETHER_ROUNDS = 6
 # A queue occupied less than this share of the time leaves ν undetermined.
 _UNUSED_QUEUE = 1e-12
 # The largest residual of a solution (log rates, probabilities, relative rates).
@@ -92,7 +97,8 @@ class BacklogResult:
     makes the waits a little short, and `p_block` an upper bound), `evaluations` the sparse
     solves. `p_wait_worker` is the part of `p_wait` that meets the child with every worker on a
     request (a wait for a worker; the rest waits for a connection slot, the child at its
-    connection limit).
+    connection limit). `none_ready_given_one`: P(no other child can accept | one cannot) used
+    for several children (`event_together`); None where they are taken as independent.
     """
 
     busy_mean: float
@@ -113,6 +119,7 @@ class BacklogResult:
     states: int
     evaluations: int
     p_wait_worker: float = 0.0
+    none_ready_given_one: float | None = None
 
     @property
     def mean_wait_when_waiting_s(self) -> float:
@@ -331,11 +338,13 @@ def _evaluate(
     pins: list[int],
     *,
     factors: Factors | None,
+    together: float | None,
 ) -> _Evaluation:
     """One stationary solve at (log a, log Λ, ρ, ν) and the residuals of the four equations:
     the children accept Λ (less what is blocked), Λ is the visits plus their reconnections,
     ρ = P(the tagged child is ready | q = 0), ν = its rate of taking waiting connections while
-    q > 0."""
+    q > 0. `together`: P(no other child is ready | the tagged child is not) when known
+    (`capplan.models.event_together`), else (1 - ρ)^(P - 1), the children independent."""
     import numpy as np
 
     p = processes
@@ -344,7 +353,7 @@ def _evaluate(
     log_accept, log_demand = min(log_accept, _LOG_RATE_CAP), min(log_demand, _LOG_RATE_CAP)
     rho, nu = min(max(rho, 0.0), 1.0), max(nu, 0.0)
     demand = math.exp(log_demand)
-    none_ready = (1.0 - rho) ** (p - 1)
+    none_ready = (1.0 - rho) ** (p - 1) if together is None else together
     kind_rates = np.zeros(_KINDS)
     kind_rates[_ACCEPT] = math.exp(log_accept)
     kind_rates[_ELSEWHERE] = demand * (1.0 - none_ready)
@@ -398,9 +407,13 @@ def solve_backlog(
     overloaded, the queue fills, and the result is its state with every new connection waiting,
     the queue full, and the connections the children cannot take blocked. Otherwise the four
     unknowns are found together by Powell's hybrid method (`hybrid_root`), started from
-    that chain's state. The queue starts with 8 places and doubles while more than
+    that chain's state. The queue starts with 2 places and grows while more than
     1e-4 of the time is spent at its end, up to `capacity` (the accept queue) or the state
-    budget; the search restarts from the last solution. ArithmeticError when it does not settle.
+    budget; the search restarts from the last solution. With several children the solution is
+    then corrected for the children's filling up together (`event_together`): the other
+    children are not ready, when the tagged one is not, as often as the reduced chain of open
+    connections says, fed with the last solution, until that settles to 1 %. ArithmeticError
+    when it does not settle.
     """
     import numpy as np
 
@@ -420,25 +433,51 @@ def solve_backlog(
         np.array([math.log(offered / (p * plain.ready)), math.log(offered), plain.ready, 1.0]),
     ]
     evaluations = plain.steps
-    while True:
-        st = _structure(threads_per_child, factor, cap, places)
-        found, spent = _search(st, traffic, p, starts, reuse=True)
-        if found is None:
-            # GMRES's answers are exact to a normwise 1e-14 only; where the queue is almost
-            # never used, ν's residual magnifies that noise past the root's tolerance (2 of 48
-            # test settings): search again with a direct solve each time.
-            found, more = _search(st, traffic, p, starts, reuse=False)
-            spent += more
-        evaluations += spent
-        if found is None:
-            raise ArithmeticError("the event backlog chain did not settle")
-        solution, last = found
-        at_end = float(last.pi[st.queue == places].sum())
-        if at_end <= _QUEUE_TAIL or places >= most:
+
+    def settle(
+        places: int, starts: list[FloatArray], together: float | None
+    ) -> tuple[_Structure, FloatArray, _Evaluation, int, float]:
+        """The solution with the queue cut where little enough of the time is spent at its end:
+        the structure, the root, its solve, the places and the time share at the cut."""
+        nonlocal evaluations
+        while True:
+            st = _structure(threads_per_child, factor, cap, places)
+            found, spent = _search(st, traffic, p, starts, reuse=True, together=together)
+            if found is None:
+                # GMRES's answers are exact to a normwise 1e-14 only; where the queue is almost
+                # never used, ν's residual magnifies that noise past the root's tolerance (2 of
+                # 48 test settings): search again with a direct solve each time.
+                found, more = _search(st, traffic, p, starts, reuse=False, together=together)
+                spent += more
+            evaluations += spent
+            if found is None:
+                raise ArithmeticError("the event backlog chain did not settle")
+            solution, last = found
+            at_end = float(last.pi[st.queue == places].sum())
+            if at_end <= _QUEUE_TAIL or places >= most:
+                return st, solution, last, places, at_end
+            starts = [solution, *starts]
+            level: FloatArray = np.bincount(st.queue, weights=last.pi).astype(float)
+            places = min(_next_places(level, places), most)
+
+    st, solution, last, places, at_end = settle(places, starts, None)
+    together: float | None = None
+    for _ in range(_TOGETHER_ROUNDS if p > 1 else 0):
+        # The children fill up together (derivations §4.8): the reduced chain of open
+        # connections, fed by this solution's readiness and rates, says how often no other
+        # child is ready when this one is not; solve again with that, until it settles.
+        law, readiness = readiness_by_open(st.busy, st.idle, st.ready, last.pi)
+        accepted_now = last.demand - float(last.flow[st.blocked].sum())
+        found_together = none_ready_given_one(p, law, readiness, accepted_now)
+        if found_together is None:
             break
-        starts = [solution, *starts]
-        level: FloatArray = np.bincount(st.queue, weights=last.pi).astype(float)
-        places = min(_next_places(level, places), most)
+        moved = together is None or abs(found_together - together) > _TOGETHER_SETTLED * (
+            found_together
+        )
+        together = found_together
+        if not moved:
+            break
+        st, solution, last, places, at_end = settle(places, [solution, *starts], together)
     pi, flow, demand = last.pi, last.flow, last.demand
     waits = (st.kind == _WAIT_FIRST) | (st.kind == _WAIT_MORE)
     blocked = float(flow[st.blocked].sum())
@@ -465,6 +504,7 @@ def solve_backlog(
         states=st.size,
         evaluations=evaluations,
         p_wait_worker=p_wait_worker,
+        none_ready_given_one=together,
     )
 
 
@@ -504,9 +544,11 @@ def _search(
     starts: list[FloatArray],
     *,
     reuse: bool,
+    together: float | None,
 ) -> tuple[tuple[FloatArray, _Evaluation] | None, int]:
     """The root from the first starting point that leads to one, and the solves spent;
-    `reuse`: solve each chain from the LU kept from the last (`Factors`)."""
+    `reuse`: solve each chain from the LU kept from the last (`Factors`); `together` as in
+    `_evaluate`."""
     import numpy as np
 
     p = processes
@@ -516,14 +558,18 @@ def _search(
 
     def residual(v: FloatArray) -> FloatArray:
         return np.array(
-            _evaluate(st, traffic, p, (v[0], v[1], v[2], v[3]), pins, factors=factors).residual
+            _evaluate(
+                st, traffic, p, (v[0], v[1], v[2], v[3]), pins, factors=factors, together=together
+            ).residual
         )
 
     spent = 0
     for start in starts:
         try:
             v, _ = hybrid_root(residual, start)
-            last = _evaluate(st, traffic, p, (v[0], v[1], v[2], v[3]), pins, factors=factors)
+            last = _evaluate(
+                st, traffic, p, (v[0], v[1], v[2], v[3]), pins, factors=factors, together=together
+            )
         except ArithmeticError:
             spent += len(pins) - 1
             pins[:] = pins[:1]
