@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bench.validate.casefile import Case, CaseError, all_cases
-from bench.validate.chains import event_cases, main
+from bench.validate.chains import earlier_page, event_cases, main, markdown
 from bench.validate.harness import RawRun
 from bench.validate.loadgen import Summary
 from bench.validate.measure import Realized
@@ -114,3 +115,43 @@ def test_a_duration_within_the_warmup_or_unbounded_is_refused(
     assert capsys.readouterr().err.strip() == (
         "validate: error: --duration must be finite and exceed every case's warmup_s"
     )
+
+
+def test_an_earlier_page_keeps_its_runs_ahead_of_the_new_ones() -> None:
+    # The page in the repository: its tally rows and run sections are kept as they were
+    # judged, and a new run is numbered after them.
+    page = Path(__file__).resolve().parents[1] / "docs" / "validation-event-chains.md"
+    earlier = earlier_page(page)
+    assert earlier.count >= 5
+    tallied = re.compile(r"^\| .+ \| \d+ of \d+ \| \d+ of \d+ \|$")
+    assert all(tallied.match(row) for row in earlier.tally_rows)
+    assert earlier.sections[0].startswith("## Run 1: ")
+    text = markdown([], earlier)
+    assert f"Runs 1 to {earlier.count} are kept as they were judged" in text
+    # Written again with no new run, the page holds the same runs, word for word.
+    assert earlier_page_text(text) == (earlier.tally_rows, earlier.sections)
+
+
+def earlier_page_text(text: str) -> tuple[list[str], list[str]]:
+    lines = text.splitlines()
+    head = lines.index("| run | closed form: judged bands failed | chain: judged bands failed |")
+    rows = []
+    for line in lines[head + 2 :]:
+        if not line.startswith("| "):
+            break
+        rows.append(line)
+    first = next(i for i, line in enumerate(lines) if line.startswith("## Run "))
+    return rows, lines[first:]
+
+
+def test_an_earlier_file_that_is_not_a_page_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "notes.md"
+    other.write_text("# notes\n")
+    (tmp_path / "event-ka-low.pickle").write_bytes(b"")
+    assert main(["--load", str(tmp_path), "--earlier", str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"chains: error: {other}: no tally of runs (not a page of bench.validate.chains)"
+    with pytest.raises(CaseError, match="No such file"):
+        earlier_page(tmp_path / "missing.md")
