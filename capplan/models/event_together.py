@@ -1,10 +1,11 @@
 """How often the other children cannot accept while one cannot (docs/derivations.md §4.8).
 
 Stage: part of the event backlog chain (`capplan.models.event_backlog`), behind
-`--event-model chain`. Input: the number of children P, a child's readiness by its open
-connections (from the backlog chain's own stationary law), the server's accepted connections per
-second and a child's mean open connections. Output: P(no other child can accept | this one
-cannot), which the backlog chain then uses in place of independent children.
+`--event-model chain`. Input: the number of children P, a child's law of open connections and
+its readiness by them (both read off the backlog chain's own stationary law,
+`readiness_by_open`), and the server's accepted connections per second. Output: P(no other child
+can accept | this one cannot), which the backlog chain then uses in place of independent
+children.
 
 The children fill up together: a child at its limit sends its share of the new connections to
 the others, which are near their own limits too when the total they share is high, and that
