@@ -24,12 +24,13 @@ HOMES = {
     "yaml": ("capplan.profile",),
     "scipy": ("capplan.queueing",),
     # The event chains build their states and transitions as arrays (models/event_chain.py,
-    # models/event_backlog.py).
+    # models/event_backlog.py, models/event_together.py).
     "numpy": (
         "capplan.logs",
         "capplan.queueing.ctmc",
         "capplan.models.event_chain",
         "capplan.models.event_backlog",
+        "capplan.models.event_together",
     ),
     "dask": ("capplan.logs",),
     "distributed": ("capplan.logs",),

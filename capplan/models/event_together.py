@@ -145,21 +145,22 @@ def _mean_readiness(totals: IntArray, others: int, readiness: FloatArray) -> Flo
     """s(N): a child's readiness averaged over its share of N connections split at random among
     `others` children (binomial with 1/others; beyond the readiness table, not ready)."""
     import numpy as np
-    from scipy.special import gammaln
 
     if others == 1:
         inside = np.minimum(totals, readiness.size - 1)
         result: FloatArray = np.where(totals < readiness.size, readiness[inside], 0.0)
         return result
     k = np.arange(readiness.size)
-    n = totals[:, None].astype(float)
+    n = totals[:, None]
     q = 1.0 / others
     valid = k[None, :] <= n
     kk = np.minimum(k[None, :], n)
+    # log m! for every m up to the largest total, as a running sum of logs.
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, int(totals.max()) + 1)))])
     log_pmf = (
-        gammaln(n + 1.0)
-        - gammaln(kk + 1.0)
-        - gammaln(n - kk + 1.0)
+        log_factorial[n]
+        - log_factorial[kk]
+        - log_factorial[n - kk]
         + kk * math.log(q)
         + (n - kk) * math.log(1.0 - q)
     )
