@@ -92,6 +92,9 @@ def tally(results: Sequence[SideBySide]) -> tuple[int, int, int, int]:
     )
 
 
+_TALLY_HEAD = "| run | closed form: judged bands failed | chain: judged bands failed |"
+
+
 @dataclass(frozen=True, slots=True)
 class Earlier:
     """The runs of an earlier page, as judged when it was written: its tally rows and its run
@@ -125,9 +128,6 @@ def earlier_page(path: Path) -> Earlier:
     if not rows or first is None:
         raise CaseError(f"{path}: no runs")
     return Earlier(rows, lines[first:])
-
-
-_TALLY_HEAD = "| run | closed form: judged bands failed | chain: judged bands failed |"
 
 
 def markdown(

@@ -74,21 +74,27 @@ class Factors:
                 self.iterative += 1
                 solution: FloatArray = x
                 return solution
-        try:
-            # A column diagonally dominant matrix: the diagonal pivots are stable, and a
-            # symmetric ordering of A + A^T keeps the fill in.
-            lu = sparse_linalg.splu(
-                a,
-                permc_spec="MMD_AT_PLUS_A",
-                diag_pivot_thresh=0.0,
-                options={"SymmetricMode": True},
-            )
-        except RuntimeError as exc:  # "Factor is exactly singular"
-            raise ArithmeticError("the Markov chain has no stationary law") from exc
+        lu = dominant_lu(a, "the Markov chain has no stationary law")
         self.lu, self.size = lu, size
         self.direct += 1
         solved: FloatArray = lu.solve(rhs)
         return solved
+
+
+def dominant_lu(a: sparse.csc_matrix, singular: str) -> SuperLU:
+    """The LU of a column diagonally dominant matrix (a generator's balance equations, or minus
+    its restriction to transient states): the diagonal pivots are stable, and a symmetric
+    ordering of A + A^T keeps the fill in (1.5 to 2 times faster than a pivoted LU here, and
+    far faster than scipy's default ordering: 9.4 s against 1.6 s on one 70,000-state chain).
+    ArithmeticError(`singular`) when the matrix is singular."""
+    import scipy.sparse.linalg as sparse_linalg
+
+    try:
+        return sparse_linalg.splu(
+            a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True}
+        )
+    except RuntimeError as exc:  # "Factor is exactly singular"
+        raise ArithmeticError(singular) from exc
 
 
 def stationary_distribution(
@@ -322,15 +328,8 @@ def passage_quantile(
     s_t = sparse.csc_matrix((vals, (rows, cols)), shape=(n, n))
     alpha = start[transient] / float(start[transient].sum())
     # Mean: alpha (-S)^{-1} 1 = 1 · (-S^T)^{-1} alpha^T. Each column of -S^T holds a state's
-    # rate out on the diagonal and minus its rates to the other transient states, so it is
-    # diagonally dominant: diagonal pivots with a symmetric ordering, as in `Factors` (scipy's
-    # default ordering took 9 s on one 70,000-state chain).
-    try:
-        lu = sparse_linalg.splu(
-            -s_t, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True}
-        )
-    except RuntimeError as exc:  # "Factor is exactly singular": some state never leaves
-        raise ArithmeticError("absorption is not certain from this start") from exc
+    # rate out on the diagonal and minus its rates to the other transient states.
+    lu = dominant_lu(-s_t, "absorption is not certain from this start")
     mean = float(np.sum(lu.solve(alpha)))
     if not math.isfinite(mean) or mean <= 0.0:
         raise ArithmeticError("absorption is not certain from this start")
