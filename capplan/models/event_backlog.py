@@ -75,8 +75,16 @@ _LOG_RATE_CAP = 40.0
 # moves by less than this share (P(wait) then moves by about as much), at most so many times.
 _TOGETHER_SETTLED = 0.01
 _TOGETHER_ROUNDS = 6
+# Values of P(no other ready | one is not) this close together give the same P(wait) to about
+# as much (it scales the share of new connections that meet no ready child): far below any
+# target.
+_TOGETHER_NEGLIGIBLE = 1e-9
 # A queue occupied less than this share of the time leaves ν undetermined.
 _UNUSED_QUEUE = 1e-12
+# ν acts only while connections wait: below this share of the time with a queue, its equation
+# is weighted by that share, so that ν is found to _SETTLED / weight (relative), and the waits,
+# which scale with 1/ν, to as much of their own tiny size.
+_QUEUE_USED = 1e-6
 # The largest residual of a solution (log rates, probabilities, relative rates).
 _SETTLED = 1e-7
 
@@ -387,7 +395,7 @@ def _evaluate(
         math.log(max(p * accepted, 1e-300)) - math.log(carried),
         math.log(new_demand) - log_demand,
         new_rho - rho,
-        (new_nu - nu) / max(nu, new_nu, 1.0),
+        (new_nu - nu) / max(nu, new_nu, 1.0) * min(1.0, (1.0 - empty) / _QUEUE_USED),
     )
     return _Evaluation(residual, pi, rate, flow, demand)
 
@@ -426,12 +434,24 @@ def solve_backlog(
     most = max(1, min(capacity, (MAX_STATES - base) // per_place))
     places = min(_FIRST_QUEUE, most)
     visits, offered = traffic.visits_per_s, plain.connections_per_s
-    # Starting points: a child ready 80 % of the time with the visits alone, then the chain's
-    # own state (nearer overload the first one can lead the search astray, and the other way).
+    # Starting points: a child ready 80 % of the time with the visits alone, and the chain's
+    # own state. Nearer overload the second can lead the search astray, and the first far from
+    # it (some 80 solves where the second takes 15): the chain's own state goes first when it
+    # finds a child readier than that.
     starts = [
         np.array([math.log(visits / (0.8 * p)), math.log(visits), 0.8, visits / p]),
-        np.array([math.log(offered / (p * plain.ready)), math.log(offered), plain.ready, 1.0]),
+        np.array(
+            [
+                math.log(offered / (p * plain.ready)),
+                math.log(offered),
+                plain.ready,
+                # ν: a child's completions, each of which frees a worker (or a slot).
+                max(plain.busy_mean / traffic.worker_s, 1.0),
+            ]
+        ),
     ]
+    if plain.ready > 0.8:
+        starts.reverse()
     evaluations = plain.steps
 
     def settle(
@@ -462,6 +482,8 @@ def solve_backlog(
 
     st, solution, last, places, at_end = settle(places, starts, None)
     together: float | None = None
+    # The first solve took the children as independent: (1 - ρ)^(P - 1).
+    used = (1.0 - min(max(float(solution[2]), 0.0), 1.0)) ** (p - 1)
     for _ in range(_TOGETHER_ROUNDS if p > 1 else 0):
         # The children fill up together (derivations §4.8): the reduced chain of open
         # connections, fed by this solution's readiness and rates, says how often no other
@@ -471,12 +493,15 @@ def solve_backlog(
         found_together = none_ready_given_one(p, law, readiness, accepted_now)
         if found_together is None:
             break
-        moved = together is None or abs(found_together - together) > _TOGETHER_SETTLED * (
-            found_together
+        moved = abs(found_together - used) > max(
+            _TOGETHER_SETTLED * found_together, _TOGETHER_NEGLIGIBLE
         )
         together = found_together
         if not moved:
+            # Settled, or the same as the independent children's already solved with (far from
+            # every limit both are about 0): no solve more.
             break
+        used = together
         st, solution, last, places, at_end = settle(places, [solution, *starts], together)
     pi, flow, demand = last.pi, last.flow, last.demand
     waits = (st.kind == _WAIT_FIRST) | (st.kind == _WAIT_MORE)
