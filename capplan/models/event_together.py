@@ -17,15 +17,17 @@ averaged into a readiness r(n), and the server to the tagged child's n and the o
   the ready children, E[1 / (1 + K)] with K ready others; to the others when one of them is
   ready and the tagged child does not take it; when none is ready it waits and goes to the first
   that becomes ready, the tagged child with probability 1/P;
-* the others' N is split among them as it would be at random (each n_j binomial with 1/(P - 1)),
-  each ready with the mean readiness s(N) over that split, independently given N, so
-  K ~ Binomial(P - 1, s(N)) and no other is ready with probability (1 - s(N))^(P - 1);
+* the others' N is split among them as independent children would split it given their total,
+  each born at a rate proportional to its readiness and dying at μ per connection (a product
+  form, `_split_by_total`): z(N), the probability that none of them is ready, comes from that
+  split, and the number K of them ready is taken as Binomial(P - 1, s(N)) with s(N) a child's
+  mean readiness under it;
 * each open connection closes at the rate μ = Λ / (P · E[n]) (Little's law, taken as
   exponential: whether held sockets close exactly KeepAliveTimeout later or after an
   exponential time of that mean does not change how often the children cannot accept).
 
 For two children the reduction is the pair's joint law of open connections, exact up to the
-readiness averaging; for more the others are tied together through N only.
+readiness averaging; for more the others are tied together through N and that split only.
 """
 
 from __future__ import annotations
@@ -101,14 +103,14 @@ def none_ready_given_one(
     mine = readiness[lo : hi + 1]
     if float(open_law[lo : hi + 1] @ (1.0 - mine)) <= 0.0:
         return None
-    theirs = _mean_readiness(np.arange(r_lo, r_hi + 1), p - 1, readiness)
+    theirs, none_by_total = _split_by_total(np.arange(r_lo, r_hi + 1), p - 1, readiness, mean)
     # Rates: Λ split as the module docstring says; μ per open connection.
     lam = connections_per_s
     mu = lam / (p * mean)
     t = np.repeat(np.arange(n_t), n_r)
     o = np.tile(np.arange(n_r), n_t)
     r_t, s_o = mine[t], theirs[o]
-    none_other = (1.0 - s_o) ** (p - 1)
+    none_other = none_by_total[o]
     # E[1 / (1 + K)], K ~ Binomial(P - 1, s): (1 - (1 - s)^P) / (P s), 1 at s = 0.
     safe = np.maximum(s_o, 1e-12)
     share = np.where(s_o > 1e-12, (1.0 - (1.0 - s_o) ** p) / (p * safe), 1.0)
@@ -141,29 +143,54 @@ def none_ready_given_one(
     return min(1.0, float(pi @ ((1.0 - r_t) * none_other)) / not_me)
 
 
-def _mean_readiness(totals: IntArray, others: int, readiness: FloatArray) -> FloatArray:
-    """s(N): a child's readiness averaged over its share of N connections split at random among
-    `others` children (binomial with 1/others; beyond the readiness table, not ready)."""
+def _split_by_total(
+    totals: IntArray, others: int, readiness: FloatArray, mean: float
+) -> tuple[FloatArray, FloatArray]:
+    """s(N) and z(N) for each total N of `others` children: a child's mean readiness, and the
+    probability that none of them is ready, with N split among them as the product form says.
+
+    Each child is taken as a birth-death process of its open connections, born at a rate
+    proportional to its readiness r(n) and dying at μ per connection; independent such children
+    conditioned on their total have the law ∏_j w(n_j) / Σ, w(k) = θ^k/k! ∏_{i<k} r(i) (θ any
+    positive constant: it cancels; the child's mean keeps w in range). A readiness that does not
+    depend on n gives the multinomial split of random routing; one that falls near a limit
+    keeps the children from piling up beyond it and balances them. Sums of w over the children
+    are convolutions; beyond the readiness table a child is not ready and cannot grow.
+    """
     import numpy as np
 
+    size = readiness.size
     if others == 1:
-        inside = np.minimum(totals, readiness.size - 1)
-        result: FloatArray = np.where(totals < readiness.size, readiness[inside], 0.0)
-        return result
-    k = np.arange(readiness.size)
-    n = totals[:, None]
-    q = 1.0 / others
-    valid = k[None, :] <= n
-    kk = np.minimum(k[None, :], n)
-    # log m! for every m up to the largest total, as a running sum of logs.
-    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, int(totals.max()) + 1)))])
-    log_pmf = (
-        log_factorial[n]
-        - log_factorial[kk]
-        - log_factorial[n - kk]
-        + kk * math.log(q)
-        + (n - kk) * math.log(1.0 - q)
-    )
-    pmf = np.where(valid, np.exp(log_pmf), 0.0)
-    mean: FloatArray = pmf @ readiness
-    return mean
+        inside = np.minimum(totals, size - 1)
+        ready: FloatArray = np.where(totals < size, readiness[inside], 0.0)
+        none: FloatArray = 1.0 - ready
+        return ready, none
+    k = np.arange(size)
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, size)))])
+    with np.errstate(divide="ignore"):
+        log_r = np.log(readiness)
+    grown = np.concatenate([[0.0], np.cumsum(log_r[:-1])])
+    log_w = k * math.log(max(mean, 1e-300)) - log_factorial + grown
+    top = float(np.max(log_w[np.isfinite(log_w)]))
+    w = np.where(np.isfinite(log_w), np.exp(log_w - top), 0.0)
+    w_ready, w_not = w * readiness, w * (1.0 - readiness)
+    # The sums over the others but one (`rest`), and over all of them (`all_w`, and `all_not`
+    # with every one unready), kept at a common scale.
+    rest = np.ones(1)
+    all_not = np.ones(1)
+    for _ in range(others - 1):
+        rest = np.convolve(rest, w)
+        all_not = np.convolve(all_not, w_not)
+        scale = float(rest.max())
+        rest, all_not = rest / scale, all_not / scale
+    all_w = np.convolve(rest, w)
+    all_not = np.convolve(all_not, w_not)
+    one_ready = np.convolve(rest, w_ready)
+    inside = totals < all_w.size
+    at = np.minimum(totals, all_w.size - 1)
+    mass = np.where(inside, all_w[at], 0.0)
+    held = mass > 0.0
+    safe = np.where(held, mass, 1.0)
+    mean_ready: FloatArray = np.where(held, one_ready[at] / safe, 0.0)
+    none_ready: FloatArray = np.where(held, all_not[at] / safe, 1.0)
+    return mean_ready, np.minimum(none_ready, 1.0)

@@ -7,13 +7,14 @@ simulator grid; here, what it must give whatever the traffic.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from capplan.models.event_together import none_ready_given_one, readiness_by_open
+from capplan.models.event_together import _split_by_total, none_ready_given_one, readiness_by_open
 
 
 def poisson_law(mean: float, size: int) -> npt.NDArray[np.float64]:
@@ -62,6 +63,29 @@ def test_a_connection_limit_makes_the_children_fill_up_together(processes: int) 
         three = none_ready_given_one(3, law, readiness, 30.0)
         assert three is not None
         assert three < got
+
+
+def test_the_others_split_as_independent_children_given_their_total() -> None:
+    # Three others whose births stop with their readiness: every split of each total N,
+    # weighted by the product of w(n) = θ^n/n! ∏_{i<n} r(i), gives a child's mean readiness and
+    # the probability that none is ready; the convolutions must agree with the enumeration.
+    size, mean = 12, 4.0
+    readiness = np.clip(1.0 - (np.arange(size) - 5.0) / 4.0, 0.0, 1.0)
+    w = [mean**n / math.factorial(n) * math.prod(readiness[:n]) for n in range(size)]
+    totals = np.arange(0, 25)
+    ready, none = _split_by_total(totals, 3, readiness, mean)
+    for total in totals:
+        mass = ready_mass = none_mass = 0.0
+        for a, b in itertools.product(range(size), repeat=2):
+            c = int(total) - a - b
+            if not 0 <= c < size:
+                continue
+            weight = w[a] * w[b] * w[c]
+            mass += weight
+            ready_mass += weight * readiness[a]
+            none_mass += weight * (1 - readiness[a]) * (1 - readiness[b]) * (1 - readiness[c])
+        assert math.isclose(ready[total], ready_mass / mass, rel_tol=1e-9, abs_tol=1e-15)
+        assert math.isclose(none[total], none_mass / mass, rel_tol=1e-9, abs_tol=1e-15)
 
 
 def test_beyond_the_state_budget_the_children_stay_independent() -> None:
