@@ -7,9 +7,10 @@ are in flight, then a second wave queues in the listen backlog and the server re
 gracefully. The old generation is still holding its requests when the new one takes the second
 wave, so both are at their loaded size at once. The peak is the largest sum of PSS over the
 parent and its children, sampled every 20 ms through the restart. The model must not be below
-the peak (in one of two restarts: it holds a 95 % bound) and at most 10 % above it. Children differ in size; `capplan measure` reports their
-spread and the worst case counts it (`memory.process_spread`), so event runs four children per
-generation, enough for the spread to be measured.
+the peak (in one of two restarts: it holds a 95 % bound) and at most 10 % above it. Children
+differ in size; `capplan measure` reports their spread and the worst case counts it
+(`memory.process_spread`), so event runs four children per generation, enough for the spread
+to be measured.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from capplan.measure import measure_memory
 from capplan.models import evaluate
 from capplan.pipeline import apply_measurement, load_config
 from capplan.profile import profile_from_text
-from tests.httpd import base_config, free_port, prepare_root, running_server
+from tests.httpd import base_config, free_port, prepare_root, running_server, slow_backend
 
 # Each proxied request holds its worker this long: longer than the measurement, the restart and
 # the sampling after it, so the old generation keeps its first-wave requests throughout.
@@ -55,31 +55,6 @@ PROFILE = profile_from_text(
     "version: 1\nname: restart\ntraffic:\n  requests_per_second: 1\n  service_time: 1s\n",
     "restart.yaml",
 )
-
-
-class _Slow(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        time.sleep(SLOW_S)
-        body = b"ok\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@contextlib.contextmanager
-def _backend() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _request(port: int) -> None:
@@ -152,7 +127,7 @@ def _run(tmp_path: Path, mpm: str, sizing: str, workers: int) -> tuple[int, int,
     prepare_root(root)
     port = free_port()
     conf = root / "conf" / "httpd.conf"
-    with _backend() as backend:
+    with slow_backend(SLOW_S) as backend:
         conf.write_text(
             base_config(root, mpm, port, extra_modules=("proxy", "proxy_http"))
             + sizing
