@@ -7,6 +7,10 @@ request. A third is a connection in lingering close that becomes readable, its c
 `listener_thread()` asks for a worker without waiting (`get_worker()` with `blocking = 0` for
 `CONN_STATE_LINGER_NORMAL`), and finding none sets `workers_were_busy` too.
 
+`python -m tests.models.test_event_kill_triggers_apache [TRIES]` measures how often a client
+that closes right after its response, with the child's other worker busy, finds its own worker
+not yet idle and so gets the child's idle connection killed (derivations F7b).
+
 One child of two threads: C's request ends with `Connection: close`, so httpd shuts C's side and
 lingers while C holds its socket open; A stays idle on a keep-alive connection; two slow proxied
 requests take both workers. When C then closes, httpd kills A at once (trace1 logs the episode);
@@ -65,19 +69,24 @@ def _kills(log: str) -> list[float]:
     return times
 
 
+def _config(root: Path, port: int, backend: int) -> Path:
+    conf = root / "conf" / "httpd.conf"
+    conf.write_text(
+        base_config(root, "event", port, extra_modules=("proxy", "proxy_http"))
+        + "ServerLimit 1\nThreadLimit 2\nThreadsPerChild 2\nMaxRequestWorkers 2\n"
+        + "StartServers 1\nMinSpareThreads 1\nMaxSpareThreads 2\n"
+        + "KeepAlive On\nKeepAliveTimeout 30\nLogLevel warn mpm_event:trace1\n"
+        + f"ProxyPass /slow http://127.0.0.1:{backend}/slow\n"
+    )
+    return conf
+
+
 def _episode(root: Path, *, close_while_busy: bool) -> tuple[list[float], float, float]:
     """(kill episode times, when C closed, when the slow requests were done)."""
     prepare_root(root)
     port = free_port()
-    conf = root / "conf" / "httpd.conf"
     with slow_backend(SLOW_S) as backend:
-        conf.write_text(
-            base_config(root, "event", port, extra_modules=("proxy", "proxy_http"))
-            + "ServerLimit 1\nThreadLimit 2\nThreadsPerChild 2\nMaxRequestWorkers 2\n"
-            + "StartServers 1\nMinSpareThreads 1\nMaxSpareThreads 2\n"
-            + "KeepAlive On\nKeepAliveTimeout 30\nLogLevel warn mpm_event:trace1\n"
-            + f"ProxyPass /slow http://127.0.0.1:{backend}/slow\n"
-        )
+        conf = _config(root, port, backend)
         with running_server(root, conf, port):
             lingering = _get(port, close=True)
             idle = _get(port, close=False)
@@ -110,3 +119,39 @@ def test_a_lingering_close_that_finds_every_worker_busy_kills(apache2: str, tmp_
     # The control: no FIN while the workers are busy, no kill.
     kills, _, _ = _episode(tmp_path / "holds", close_while_busy=False)
     assert kills == []
+
+
+def closes_that_kill(root: Path, tries: int) -> int:
+    """Kill episodes over `tries` rounds of: an idle keep-alive connection A, then a client C
+    served by the one free worker (the other holds a 60 s request) that closes at once; C's
+    close kills A only when its worker is not yet idle when the close arrives."""
+    prepare_root(root)
+    port = free_port()
+    with slow_backend(60.0) as backend:
+        conf = _config(root, port, backend)
+        with running_server(root, conf, port):
+            held = threading.Thread(target=_slow, args=(port,), daemon=True)
+            held.start()
+            time.sleep(CLOSE_AFTER_S)
+            start = time.time()
+            for round_ in range(tries):
+                idle = _get(port, close=False)
+                time.sleep(0.05)
+                _get(port, close=round_ % 2 == 0).close()
+                time.sleep(0.1)
+                idle.close()
+                time.sleep(0.05)
+            end = time.time()
+            time.sleep(0.3)
+            log = (root / "logs" / "error.log").read_text()
+    return sum(1 for t in _kills(log) if start <= t <= end + 0.2)
+
+
+if __name__ == "__main__":
+    import sys
+    import tempfile
+
+    tries = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    with tempfile.TemporaryDirectory() as scratch:
+        kills = closes_that_kill(Path(scratch) / "race", tries)
+    print(f"{kills} kill episodes in {tries} closes right after a response")
