@@ -24,7 +24,12 @@ equations:
   listener checks its limit for the next one, as when httpd's worker has not started on it;
 * a killed connection is closed by the child's next free worker (`defer_linger_chain`): a
   request its client sends before then counts as dropped in `client_drops_per_s`;
-* service holds a worker for the whole request (worker_share 1), lingering close is not held.
+* service holds a worker for the whole request (worker_share 1), lingering close is not held;
+* optionally (`one_idle_class`), idle connections follow the chains' law instead: one
+  exponential class that ends in a request or a close in the visits' shares.
+
+`SimResult.p_wait_visits` is P(wait) of the connections visits open alone, a Poisson stream, apart
+from the reconnections after drops, kills and timeouts.
 
 Bounded by simulated time and by a number of events; seeded, so a run is reproducible.
 """
@@ -66,6 +71,10 @@ class SimConfig:
     # listener checks its limit again for the next waiting one: httpd counts a connection when
     # its worker starts on it (process_socket()), the listener reserves the worker at once.
     count_lag: float = 0.0
+    # One idle class, as the chains have it: a connection goes idle with the probability the
+    # visits give, stays an exponential time of the mean idle time, and then sends a request or
+    # is closed in the share the visits give (thinking and held sockets no longer apart).
+    one_idle_class: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,9 @@ class SimResult:
     """Steady-state estimates over the batches (rates per second, means over time)."""
 
     p_wait: Estimate  # P(a new connection is not accepted at once)
+    # The same for the connections visits open, a Poisson stream; reconnections (after a drop, a
+    # kill or a timeout) come when their child is more often full.
+    p_wait_visits: Estimate
     p_limit: Estimate  # time share no child can accept (F5 without hysteresis)
     child_closed: Estimate  # time share a child cannot accept (F5 without hysteresis)
     process_saturation: Estimate  # time share a child has no idle worker
@@ -104,10 +116,11 @@ class SimResult:
 
 
 class _Conn:
-    __slots__ = ("child", "left", "next_request", "queued_at", "version")
+    __slots__ = ("child", "fresh", "left", "next_request", "queued_at", "version")
 
-    def __init__(self, left: int, queued_at: float) -> None:
+    def __init__(self, left: int, queued_at: float, *, fresh: bool = True) -> None:
         self.child = -1
+        self.fresh = fresh  # opened by a visit, not a reconnection
         self.left = left  # requests the visit still sends, this one included
         self.next_request = 0.0
         self.queued_at = queued_at
@@ -119,6 +132,7 @@ class _Batch:
 
     __slots__ = (
         "accepted",
+        "accepted_fresh",
         "attempts",
         "blocked",
         "busy",
@@ -132,12 +146,13 @@ class _Batch:
         "stale",
         "wait",
         "waited",
+        "waited_fresh",
     )
 
     def __init__(self) -> None:
         self.busy = self.closed = self.full = self.idle = self.limit = self.open = 0.0
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
-        self.stale = 0
+        self.stale = self.accepted_fresh = self.waited_fresh = 0
         self.wait = 0.0
 
 
@@ -230,8 +245,8 @@ class _Server:
             return 1
         return 1 + int(math.log(1.0 - self.rng.random()) / math.log(r))
 
-    def connect(self, left: int) -> None:
-        conn = _Conn(left, self.now)
+    def connect(self, left: int, *, fresh: bool = True) -> None:
+        conn = _Conn(left, self.now, fresh=fresh)
         self.batch.attempts += 1
         if len(self.queue) - self.queue_head > self.c.accept_queue:
             self.batch.blocked += 1
@@ -249,7 +264,7 @@ class _Server:
         self.open_total -= 1
         self._touch(i)
         if conn.left > 0:
-            retry = _Conn(conn.left, 0.0)
+            retry = _Conn(conn.left, 0.0, fresh=False)
             self.schedule(max(self.now, conn.next_request), _CONNECT, retry)
 
     # -- listeners --------------------------------------------------------------------------
@@ -295,9 +310,13 @@ class _Server:
         if self.queue_head > 1024 and self.queue_head * 2 > len(self.queue):
             del self.queue[: self.queue_head]
             self.queue_head = 0
-        if self.now > conn.queued_at:
+        waited = self.now > conn.queued_at
+        if waited:
             self.batch.waited += 1
             self.batch.wait += self.now - conn.queued_at
+        if conn.fresh:
+            self.batch.accepted_fresh += 1
+            self.batch.waited_fresh += waited
         if self.c.count_lag > 0.0:
             if self.uncounted_at != self.now:
                 self.uncounted, self.uncounted_at = [0] * self.c.processes, self.now
@@ -328,11 +347,41 @@ class _Server:
 
     # -- events -----------------------------------------------------------------------------
 
+    def _one_class_end(self, conn: _Conn) -> None:
+        """`one_idle_class`: after a request, idle for an exponential time with the chains'
+        rates, then a request, or a close after which the visit may reconnect."""
+        c = self.c
+        cont = 1.0 - 1.0 / c.requests_per_visit
+        timeout, think = c.keepalive_timeout_s, c.think_s
+        within = 1.0 - math.exp(-timeout / think) if think > 0.0 else 1.0
+        held = (1.0 - cont) * c.idle_hold_probability if timeout > 0.0 else 0.0
+        go_idle = cont + held
+        if self.rng.random() >= go_idle:
+            conn.left = 0
+            self.close(conn)
+            return
+        idle_s = (cont * think * within + held * timeout) / go_idle
+        end = self.now + self.rng.expovariate(1.0 / idle_s)
+        self._go_idle(conn)
+        if self.rng.random() < cont * within / go_idle:
+            conn.left, conn.next_request = 1, end
+            self.schedule(end, _KA_REQUEST, conn, conn.version)
+            return
+        # Closed at the end: the visit goes on (a think longer than the timeout) in this share.
+        goes_on = cont * (1.0 - within) / (cont * (1.0 - within) + held)
+        conn.left = 1 if self.rng.random() < goes_on else 0
+        conn.next_request = end + (self.rng.expovariate(1.0 / think) if think > 0.0 else 0.0)
+        self.schedule(end, _KA_TIMEOUT, conn, conn.version)
+
     def on_service_end(self, conn: _Conn) -> None:
         i = conn.child
         del self.serving[i][conn]
         self.busy[i] -= 1
         self.busy_total -= 1
+        if self.c.one_idle_class:
+            self._one_class_end(conn)
+            self.maybe_enable(i)
+            return
         conn.left -= 1
         timeout = self.c.keepalive_timeout_s
         if conn.left > 0:
@@ -415,7 +464,7 @@ def simulate(
         elif conn is None or conn.version != version:
             continue  # a timer of a connection that was closed since
         elif kind == _CONNECT:
-            server.connect(conn.left)
+            server.connect(conn.left, fresh=conn.fresh)
         elif kind == _SERVICE_END:
             server.on_service_end(conn)
         elif kind == _KA_REQUEST:
@@ -441,6 +490,9 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
 
     return SimResult(
         p_wait=per(lambda b, s: b.waited / b.accepted if b.accepted else 0.0),
+        p_wait_visits=per(
+            lambda b, s: b.waited_fresh / b.accepted_fresh if b.accepted_fresh else 0.0
+        ),
         p_limit=per(lambda b, s: b.limit / s),
         child_closed=per(lambda b, s: b.closed / s / processes),
         process_saturation=per(lambda b, s: b.full / s / processes),

@@ -228,6 +228,27 @@ def test_three_children_of_25_fill_up_together_as_simulated() -> None:
     assert chain.p_wait < sim.p_wait.mean - sim.p_wait.half_width
 
 
+def test_reconnections_wait_more_than_the_visits_the_chain_sees() -> None:
+    # One child of 4 threads, F = 4, utilisation 0.4, KeepAliveTimeout 2 s: a grid point where
+    # the chain's P(wait) is low (0.167 against 0.23-0.25). Simulated with the chain's own idle
+    # law (one exponential class), the connections that visits open, a Poisson stream, wait as
+    # often as the chain says: its law of the child is right. The reconnections are not Poisson:
+    # a dropped request's client reconnects at once, while the child is full (all of them wait),
+    # and a killed connection's visit reconnects soon after the kill (37 % wait). The chain
+    # takes them into its arrival rate as if they came at random times (derivations §4.7).
+    point = next(c for c in GRID if point_id(c) == "P1xT4-F4-rho0.4-ka2")
+    own_law = dataclasses.replace(point, one_idle_class=True)
+    chain = backlog_of(point)
+    for seed in (1, 2):
+        # 2,000 s each (the grid's 50,000 events are too few for the visits' share alone).
+        sim = simulate(own_law, seed=seed, warmup_s=50.0, batch_s=100.0, max_events=1_000_000)
+        assert sim.p_wait_visits.holds(chain.p_wait), (sim.p_wait_visits, chain.p_wait)
+        assert sim.p_wait.mean - sim.p_wait.half_width > chain.p_wait, (sim.p_wait, chain.p_wait)
+    # Thinking and held sockets told apart (the grid's simulator) change nothing here.
+    apart = simulate(point, seed=1, warmup_s=50.0, batch_s=100.0, max_events=1_000_000)
+    assert apart.p_wait.holds(sim.p_wait.mean, sim.p_wait.half_width)
+
+
 def test_far_from_every_limit_the_search_is_short() -> None:
     # Two children of 25 at utilisation 0.3, each ready 99.7 % of the time: the search starts
     # from the chain's own state with ν at a child's completion rate (derivations §4.7), 33
