@@ -38,7 +38,12 @@ from capplan.models.event_chain import (
 from capplan.models.event_together import none_ready_given_one, readiness_by_open
 from capplan.mpm_settings import EventSettings
 from capplan.profile import TrafficProfile
-from capplan.queueing.ctmc import Factors, passage_quantile, stationary_near
+from capplan.queueing.ctmc import (
+    Factors,
+    law_after_exponential_time,
+    passage_quantile,
+    stationary_near,
+)
 from capplan.queueing.roots import hybrid_root
 
 if TYPE_CHECKING:
@@ -85,6 +90,9 @@ _UNUSED_QUEUE = 1e-12
 # is weighted by that share, so that ν is found to _SETTLED / weight (relative), and the waits,
 # which scale with 1/ν, to as much of their own tiny size.
 _QUEUE_USED = 1e-6
+# Reconnections after drops and kills below this share of the new connections change P(wait) by
+# less than that: their timing is not worked out.
+_RECONNECTS_NEGLIGIBLE = 1e-9
 # The largest residual of a solution (log rates, probabilities, relative rates).
 _SETTLED = 1e-7
 
@@ -107,6 +115,8 @@ class BacklogResult:
     request (a wait for a worker; the rest waits for a connection slot, the child at its
     connection limit). `none_ready_given_one`: P(no other child can accept | one cannot) used
     for several children (`event_together`); None where they are taken as independent.
+    `p_wait_visits`: P(wait) of a connection that comes at a random time, as the visits' do;
+    `p_wait` counts the reconnections after drops and kills at the times they come.
     """
 
     busy_mean: float
@@ -128,6 +138,7 @@ class BacklogResult:
     evaluations: int
     p_wait_worker: float = 0.0
     none_ready_given_one: float | None = None
+    p_wait_visits: float = 0.0
 
     @property
     def mean_wait_when_waiting_s(self) -> float:
@@ -510,6 +521,16 @@ def solve_backlog(
     queue_mean = float(pi @ st.queue)
     p_wait = float(flow[waits].sum()) / demand
     p_wait_worker = float(flow[waits & st.full[st.source]].sum()) / demand
+    none_used = together if together is not None else (1.0 - float(solution[2])) ** (p - 1)
+    p_wait_visits = p_wait
+    p_wait = _with_reconnections(
+        st,
+        last,
+        traffic,
+        processes=p,
+        p_wait=p_wait,
+        none_ready=min(max(none_used, 0.0), 1.0),
+    )
     return BacklogResult(
         busy_mean=float(pi @ st.busy),
         idle_mean=float(pi @ st.idle),
@@ -530,7 +551,54 @@ def solve_backlog(
         evaluations=evaluations,
         p_wait_worker=p_wait_worker,
         none_ready_given_one=together,
+        p_wait_visits=p_wait_visits,
     )
+
+
+def _with_reconnections(
+    st: _Structure,
+    last: _Evaluation,
+    traffic: ChainTraffic,
+    *,
+    processes: int,
+    p_wait: float,
+    none_ready: float,
+) -> float:
+    """P(wait) over all new connections, with the reconnections after drops and kills at the
+    times they come (derivations §4.7, "Reconnections are not Poisson").
+
+    The solve takes every new connection as a Poisson arrival, which waits with probability
+    `p_wait`. A dropped request's client reconnects at once, in the state the drop left; a
+    killed connection whose visit goes on reconnects when its idle period would have ended, an
+    exponential time (rate θ + τ) after the kill, found by one more solve from the law of the
+    states the kills leave. Such an arrival waits where connections wait already (q > 0), or
+    where the tagged child cannot accept and none of the others can (`none_ready`). Their share
+    of the new connections then waits as often as those times say instead of `p_wait`."""
+    import numpy as np
+
+    flow, demand = last.flow, last.demand
+    p = processes
+    drops = flow * st.drop
+    killed = flow * st.killed * traffic.killed_reconnects
+    dropped, reconnecting = p * float(drops.sum()), p * float(killed.sum())
+    if (dropped + reconnecting) <= _RECONNECTS_NEGLIGIBLE * demand:
+        return p_wait
+    waits_here = np.where(st.queue > 0, 1.0, np.where(st.ready, 0.0, none_ready))
+    at_drop = float(drops @ waits_here[st.target]) / max(float(drops.sum()), 1e-300)
+    at_kill = 0.0
+    if reconnecting > 0.0:
+        start = np.bincount(st.target, weights=killed, minlength=st.size)
+        later = law_after_exponential_time(
+            st.size,
+            st.source,
+            st.target,
+            last.rate,
+            start / float(start.sum()),
+            speed=traffic.idle_request_rate + traffic.idle_close_rate,
+        )
+        at_kill = float(later @ waits_here)
+    moved = dropped * (at_drop - p_wait) + reconnecting * (at_kill - p_wait)
+    return min(1.0, max(0.0, p_wait + moved / demand))
 
 
 def _wait_quantile(st: _Structure, last: _Evaluation, p_wait: float, level: float) -> float:
@@ -631,6 +699,7 @@ def _overloaded(plain: ChainResult, capacity: int) -> BacklogResult:
         evaluations=plain.steps,
         # Every connection waits; for a worker when the child that is not ready is full.
         p_wait_worker=min(1.0, plain.saturation / max(1.0 - plain.ready, 1e-300)),
+        p_wait_visits=1.0,
     )
 
 

@@ -290,6 +290,32 @@ def _balanced_at(
     return abs(inflow - outflow) <= 1e-6 * max(inflow, outflow, 1e-300)
 
 
+def law_after_exponential_time(
+    size: int,
+    source: npt.NDArray[np.int64],
+    target: npt.NDArray[np.int64],
+    rate: npt.NDArray[np.float64],
+    start: npt.NDArray[np.float64],
+    *,
+    speed: float,
+) -> FloatArray:
+    """The chain's law an exponential time of rate `speed` after it was in the law `start`:
+    x = γ start (γI − Q)^{-1}, one sparse solve. (γI − Q)^T is column diagonally dominant (each
+    column sums to γ), so `dominant_lu` needs no pivoting."""
+    import numpy as np
+    from scipy import sparse
+
+    keep = (rate > 0.0) & (source != target)
+    src, dst, val = source[keep], target[keep], rate[keep]
+    out = np.bincount(src, weights=val, minlength=size)
+    rows = np.concatenate([dst, np.arange(size)])
+    cols = np.concatenate([src, np.arange(size)])
+    vals = np.concatenate([-val, speed + out])
+    a = sparse.csc_matrix((vals, (rows, cols)), shape=(size, size))
+    lu = dominant_lu(a, "the chain's law after an exponential time was not found")
+    return _normalised(lu.solve(speed * np.asarray(start, dtype=float)))
+
+
 def passage_quantile(
     size: int,
     source: npt.NDArray[np.int64],

@@ -56,16 +56,16 @@ def backlog_value(key: str, result: BacklogResult, processes: int) -> float:
 
 
 # Point -> quantities the backlog chain misses (P_limit is not one of its outputs). P(wait)
-# agrees at 32 of the 36 points (at 20 of the 24 with 4 and 8 threads, against 17 for the chain
-# without the queue), and every quantity at 30 points. The simulator saw no saturation at all
-# at P2xT16-F2-rho0.7-ka2, where the chain misses B_p and kills. Two points nearest overload,
+# agrees at 35 of the 36 points (at 23 of the 24 with 4 and 8 threads, against 17 for the chain
+# without the queue; three more since the reconnections after drops and kills are counted when
+# they come), and every quantity at 33 points. The idle connections at P3xT4-F4-rho0.7-ka2 are
+# the idle law's (one exponential class; the simulator with it agrees). The simulator saw no
+# saturation at all at P2xT16-F2-rho0.7-ka2 with seed 1 (with seed 2 it did, 0.025 ± 0.036),
+# where the chain misses B_p and kills. Two points nearest overload,
 # P2xT8-F2-rho0.7-ka2 and P3xT16-F4-rho0.7-ka2, agree since the queue keeps only the states that
 # can last while connections wait: cut by the state budget at 154 and 24 places before, the
 # queue now reaches the accept queue's 512 places and 88.
 BACKLOG_KNOWN_MISSES = """
-P2xT4-F2-rho0.4-ka0.5   wait
-P1xT4-F4-rho0.4-ka2     wait
-P2xT4-F4-rho0.7-ka0.5   wait
 P3xT4-F4-rho0.7-ka2     idle
 P3xT8-F4-rho0.7-ka2     wait
 P2xT16-F2-rho0.7-ka2    Bp kills
@@ -228,22 +228,26 @@ def test_three_children_of_25_fill_up_together_as_simulated() -> None:
     assert chain.p_wait < sim.p_wait.mean - sim.p_wait.half_width
 
 
-def test_reconnections_wait_more_than_the_visits_the_chain_sees() -> None:
+def test_reconnections_wait_more_than_the_visits() -> None:
     # One child of 4 threads, F = 4, utilisation 0.4, KeepAliveTimeout 2 s: a grid point where
-    # the chain's P(wait) is low (0.167 against 0.23-0.25). Simulated with the chain's own idle
+    # the chain's P(wait) was low (0.167 against 0.23-0.25). Simulated with the chain's own idle
     # law (one exponential class), the connections that visits open, a Poisson stream, wait as
-    # often as the chain says: its law of the child is right. The reconnections are not Poisson:
-    # a dropped request's client reconnects at once, while the child is full (all of them wait),
-    # and a killed connection's visit reconnects soon after the kill (37 % wait). The chain
-    # takes them into its arrival rate as if they came at random times (derivations §4.7).
+    # often as the chain's random arrival does: its law of the child is right. The
+    # reconnections are not Poisson: a dropped request's client reconnects at once, while the
+    # child is full (all of them wait), and a killed connection's visit reconnects soon after
+    # the kill (37 % wait). Counted at those times (derivations §4.7), P(wait) is 0.209.
     point = next(c for c in GRID if point_id(c) == "P1xT4-F4-rho0.4-ka2")
     own_law = dataclasses.replace(point, one_idle_class=True)
     chain = backlog_of(point)
+    assert chain.p_wait > chain.p_wait_visits + 0.03
     for seed in (1, 2):
         # 2,000 s each (the grid's 50,000 events are too few for the visits' share alone).
         sim = simulate(own_law, seed=seed, warmup_s=50.0, batch_s=100.0, max_events=1_000_000)
-        assert sim.p_wait_visits.holds(chain.p_wait), (sim.p_wait_visits, chain.p_wait)
-        assert sim.p_wait.mean - sim.p_wait.half_width > chain.p_wait, (sim.p_wait, chain.p_wait)
+        assert sim.p_wait_visits.holds(chain.p_wait_visits), (sim.p_wait_visits, chain)
+        assert sim.p_wait.mean - sim.p_wait.half_width > chain.p_wait_visits, sim.p_wait
+        # Still a little low: every killed connection is taken to reconnect after its idle
+        # period's exponential time, those that would have timed out too.
+        assert sim.p_wait.holds(chain.p_wait, 0.15 * sim.p_wait.mean), (sim.p_wait, chain)
     # Thinking and held sockets told apart (the grid's simulator) change nothing here.
     apart = simulate(point, seed=1, warmup_s=50.0, batch_s=100.0, max_events=1_000_000)
     assert apart.p_wait.holds(sim.p_wait.mean, sim.p_wait.half_width)

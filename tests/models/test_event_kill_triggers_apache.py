@@ -35,6 +35,8 @@ SLOW_S = 3.0
 # C closes this long after the slow requests took both workers (httpd lingers up to 2 s).
 CLOSE_AFTER_S = 0.5
 TIMEOUT_S = 10.0
+# A pause that lets a worker that has just answered go back to idle.
+SETTLE_S = 0.2
 
 
 def _get(port: int, *, close: bool) -> socket.socket:
@@ -92,7 +94,10 @@ def _episode(root: Path, *, close_while_busy: bool) -> tuple[list[float], float,
             idle = _get(port, close=False)
             slow = [threading.Thread(target=_slow, args=(port,)) for _ in range(2)]
             try:
+                # Each slow request must find a worker idle, or its accept kills A already (on
+                # a loaded machine a worker can be slow to go back to idle): a pause before each.
                 for thread in slow:
+                    time.sleep(SETTLE_S)
                     thread.start()
                 time.sleep(CLOSE_AFTER_S)
                 closed_at = time.time()

@@ -10,6 +10,7 @@ import pytest
 from capplan.queueing import erlang_b
 from capplan.queueing.ctmc import (
     Factors,
+    law_after_exponential_time,
     passage_quantile,
     stationary_distribution,
     stationary_near,
@@ -166,3 +167,33 @@ def test_passage_through_a_death_chain_is_erlang_distributed() -> None:
     mean, quantile = passage_quantile(4, source, target, rate, start, absorbed=absorbed, tail=0.01)
     assert math.isclose(mean, 1.5, rel_tol=1e-12)
     assert math.isclose(quantile, float(gamma.ppf(0.99, 3, scale=0.5)), rel_tol=2e-4)
+
+
+@pytest.mark.parametrize("speed", [0.01, 1.0, 100.0])
+def test_law_after_an_exponential_time_of_two_states(speed: float) -> None:
+    # 0 -> 1 at a, 1 -> 0 at b, from state 0: P(in 1 at an Exp(γ) time) = a / (γ + a + b)
+    # (the Laplace transform of a/(a + b) (1 - e^{-(a + b) t}) at γ, times γ).
+    a, b = 2.0, 3.0
+    source, target = np.array([0, 1]), np.array([1, 0])
+    law = law_after_exponential_time(
+        2, source, target, np.array([a, b]), np.array([1.0, 0.0]), speed=speed
+    )
+    assert math.isclose(law[1], a / (speed + a + b), rel_tol=1e-12)
+    assert math.isclose(float(law.sum()), 1.0, rel_tol=1e-12)
+
+
+def test_law_after_an_exponential_time_spans_start_to_stationary() -> None:
+    # A birth-death chain: soon after the start the law is still the start's; long after, the
+    # stationary one.
+    n = np.arange(11)
+    up, down = n[:-1], n[1:]
+    source = np.concatenate([up, down])
+    target = np.concatenate([up + 1, down - 1])
+    rate = np.concatenate([np.full(10, 4.0), down.astype(float)])
+    start = np.zeros(11)
+    start[10] = 1.0
+    soon = law_after_exponential_time(11, source, target, rate, start, speed=1e9)
+    late = law_after_exponential_time(11, source, target, rate, start, speed=1e-9)
+    assert soon[10] > 1.0 - 1e-6
+    stationary = stationary_distribution(11, source, target, rate, 4)
+    assert np.allclose(late, stationary, atol=1e-7)
