@@ -521,15 +521,10 @@ def solve_backlog(
     queue_mean = float(pi @ st.queue)
     p_wait = float(flow[waits].sum()) / demand
     p_wait_worker = float(flow[waits & st.full[st.source]].sum()) / demand
-    none_used = together if together is not None else (1.0 - float(solution[2])) ** (p - 1)
     p_wait_visits = p_wait
+    # `used`: P(no other ready | one is not) that the last solve was made with.
     p_wait = _with_reconnections(
-        st,
-        last,
-        traffic,
-        processes=p,
-        p_wait=p_wait,
-        none_ready=min(max(none_used, 0.0), 1.0),
+        st, last, traffic, processes=p, p_wait=p_wait, none_ready=min(used, 1.0)
     )
     return BacklogResult(
         busy_mean=float(pi @ st.busy),

@@ -290,6 +290,26 @@ def _balanced_at(
     return abs(inflow - outflow) <= 1e-6 * max(inflow, outflow, 1e-300)
 
 
+def _transposed_generator(
+    size: int,
+    source: npt.NDArray[np.int64],
+    target: npt.NDArray[np.int64],
+    rate: npt.NDArray[np.float64],
+) -> sparse.csc_matrix:
+    """Q^T: row j holds the rates into j and minus j's total rate out (transitions with a rate
+    of 0, and self-loops, left out)."""
+    import numpy as np
+    from scipy import sparse
+
+    keep = (rate > 0.0) & (source != target)
+    src, dst, val = source[keep], target[keep], rate[keep]
+    out = np.bincount(src, weights=val, minlength=size)
+    rows = np.concatenate([dst, np.arange(size)])
+    cols = np.concatenate([src, np.arange(size)])
+    vals = np.concatenate([val, -out])
+    return sparse.csc_matrix((vals, (rows, cols)), shape=(size, size))
+
+
 def law_after_exponential_time(
     size: int,
     source: npt.NDArray[np.int64],
@@ -305,14 +325,10 @@ def law_after_exponential_time(
     import numpy as np
     from scipy import sparse
 
-    keep = (rate > 0.0) & (source != target)
-    src, dst, val = source[keep], target[keep], rate[keep]
-    out = np.bincount(src, weights=val, minlength=size)
-    rows = np.concatenate([dst, np.arange(size)])
-    cols = np.concatenate([src, np.arange(size)])
-    vals = np.concatenate([-val, speed + out])
-    a = sparse.csc_matrix((vals, (rows, cols)), shape=(size, size))
-    lu = dominant_lu(a, "the chain's law after an exponential time was not found")
+    a = speed * sparse.identity(size, format="csc") - _transposed_generator(
+        size, source, target, rate
+    )
+    lu = dominant_lu(a.tocsc(), "the chain's law after an exponential time was not found")
     return _normalised(lu.solve(speed * np.asarray(start, dtype=float)))
 
 
@@ -340,18 +356,10 @@ def passage_quantile(
     from scipy.sparse import linalg as sparse_linalg
 
     transient = ~absorbed
-    index = np.full(size, -1)
-    index[transient] = np.arange(int(transient.sum()))
-    n = int(transient.sum())
-    keep = (rate > 0.0) & (source != target) & transient[source]
-    src, dst, val = source[keep], target[keep], rate[keep]
-    out = np.bincount(index[src], weights=val, minlength=n)
-    inner = transient[dst]
-    # S^T: row j holds the rates into j from transient states, and minus j's total rate out.
-    rows = np.concatenate([index[dst[inner]], np.arange(n)])
-    cols = np.concatenate([index[src[inner]], np.arange(n)])
-    vals = np.concatenate([val[inner], -out])
-    s_t = sparse.csc_matrix((vals, (rows, cols)), shape=(n, n))
+    # S^T: Q^T restricted to the transient states (their total rate out still counts the rates
+    # into absorbed states).
+    kept = np.flatnonzero(transient)
+    s_t = sparse.csc_matrix(_transposed_generator(size, source, target, rate)[kept][:, kept])
     alpha = start[transient] / float(start[transient].sum())
     # Mean: alpha (-S)^{-1} 1 = 1 · (-S^T)^{-1} alpha^T. Each column of -S^T holds a state's
     # rate out on the diagonal and minus its rates to the other transient states.
