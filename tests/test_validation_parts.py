@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,12 @@ from bench.validate.compare import (
 )
 from bench.validate.harness import (
     LogEntry,
+    RawRun,
     httpd_config,
     parse_access_log,
     parse_kill_episodes,
 )
+from bench.validate.loadgen import Record, Summary
 from bench.validate.measure import (
     Estimate,
     Measured,
@@ -34,8 +37,9 @@ from bench.validate.measure import (
     clustered_fraction,
     occupancy,
     percentile,
+    realized_visits,
 )
-from bench.validate.predict import connect_attempts
+from bench.validate.predict import connect_attempts, profile_for
 from tests.httpd import configtest, prepare_root
 
 GOOD = """\
@@ -234,3 +238,97 @@ def test_a_handful_of_kill_episodes_is_not_judged() -> None:
     assert many is not None
     assert many > MIN_EVENTS
     assert event_count("busy_workers_mean", {}, seen, 140.0) is None
+
+
+def _visit(visit: int, start_s: float, length: int, *, last_error: str = "") -> list[Record]:
+    """`length` requests of one visit, each answered in 50 ms and followed by a 250 ms think."""
+    records = []
+    t = start_s
+    for index in range(length):
+        error = last_error if index == length - 1 else ""
+        done = t + 0.05
+        records.append(
+            Record(
+                visit * 100 + index,
+                visit,
+                visit,
+                index,
+                t,
+                t,
+                -1.0,
+                done,
+                done,
+                0.05,
+                index > 0,
+                0 if error else 200,
+                error,
+            )
+        )
+        t = done + 0.25
+    return records
+
+
+def test_the_visits_realized_are_the_ones_drawn_in_the_window() -> None:
+    case = next(c for c in all_cases() if c.name == "event-limit-f2-2x8-ka5")
+    assert (case.warmup_s, case.duration_s) == (20.0, 300.0)
+    records: list[Record] = []
+    for v in range(1, 201):  # 200 visits in the window of 1, 2, 3 and 6 requests: mean 3
+        records += _visit(v, 20.0 + v, (1, 2, 3, 6)[v % 4])
+    # A stale write is sent again on a new connection: one request, not two.
+    stale = records[3]
+    assert (stale.visit, stale.index_on_conn) == (2, 1)
+    records.insert(
+        3,
+        Record(
+            -5,
+            2,
+            2,
+            1,
+            stale.t_sched_s,
+            stale.t_send_s,
+            -1.0,
+            -1.0,
+            stale.t_send_s,
+            0.05,
+            True,
+            0,
+            "stale",
+        ),
+    )
+    # A visit whose third request failed drew "one more" twice and never "stop".
+    records += _visit(201, 230.0, 3, last_error="TimeoutError")
+    records += _visit(202, 10.0, 50)  # started in the warm-up
+    records += _visit(203, 280.0, 1)  # within the margin before the generator stopped
+    held = (*range(1, 151), 202)
+    released = (*range(151, 201), 203)
+    summary = Summary(
+        0.0, 0.0, 300.0, len(records), 203, 0.0, 0.0, 0.0, 0, 0.0, 0.0, "duration", held, released
+    )
+    raw = RawRun(case, 4096, summary, tuple(records), (), (), (), (), 0.0, "Apache/2.4")
+    per_visit, think_s, share = realized_visits(raw)
+    # 602 requests, 402 of them after another; 200 visits drew "stop".
+    assert per_visit == pytest.approx(602 / 200)
+    assert think_s == pytest.approx(0.25)
+    assert share == pytest.approx(0.75)
+    # A run that recorded no holds keeps the case's q; the rest is realized.
+    bare = RawRun(
+        case,
+        4096,
+        replace(summary, held_visits=(), released_visits=()),
+        tuple(records),
+        (),
+        (),
+        (),
+        (),
+        0.0,
+        "Apache/2.4",
+    )
+    assert realized_visits(bare) == (per_visit, think_s, None)
+    realized = Realized(18.0, 0.05, 1.0, 280.0, 5000, per_visit, think_s, None)
+    visits = profile_for(case, realized).visits
+    assert visits.requests_per_visit == pytest.approx(3.01)
+    assert visits.think_time_s == pytest.approx(0.25)
+    assert visits.idle_hold_probability == case.traffic.idle_hold_probability
+    # Fewer than 100 visits tell nothing: the case's own shape.
+    few = RawRun(case, 4096, summary, tuple(_visit(1, 30.0, 4)), (), (), (), (), 0.0, "x")
+    assert realized_visits(few) == (None, None, None)

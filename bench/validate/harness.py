@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.validate.casefile import Case
 from bench.validate.loadgen import LoadSpec, Record, Summary, read_records
@@ -434,7 +435,10 @@ def _drive(
             sampler.join(STATUS_TIMEOUT_S + 1.0)
     if code != 0:
         raise RuntimeError(f"load generator failed (exit {code})")
-    summary = Summary(**json.loads(summary_path.read_text()))
+    fields: dict[str, Any] = json.loads(summary_path.read_text())
+    for name in ("held_visits", "released_visits"):
+        fields[name] = tuple(fields.get(name, ()))
+    summary = Summary(**fields)
     t0 = summary.t0_mono_s
     kernel = tuple(KernelSample(t - t0, q, n, o) for t, q, n, o in kernel_raw)
     status = tuple(

@@ -106,6 +106,11 @@ class Summary:
     overhead_new_s: float  # median zero-load response time minus requested service, new conn
     overhead_reused_s: float  # the same on a reused connection
     stopped_by: str  # "duration" or "max_requests"
+    # The visits whose client kept (held) or closed its socket after the last request: the
+    # draws with probability q, so the model can be fed the share realized (visits that lost
+    # their connection to the server drew nothing).
+    held_visits: tuple[int, ...] = ()
+    released_visits: tuple[int, ...] = ()
 
 
 class _Response(asyncio.Protocol):
@@ -195,6 +200,8 @@ class Generator:
         self.sent = 0
         self.calibration_attempts = 0
         self.visits = 0
+        self.held: list[int] = []
+        self.released: list[int] = []
         self.next_conn = 0
         self.t0 = 0.0
         self.stop_at = 0.0
@@ -314,7 +321,12 @@ class Generator:
                 break
             t_sched = self._now() + self.rng.expovariate(1.0 / spec.think_time_s)
             await self._sleep_until(t_sched)
-        if conn is not None and (self.rng.random() >= spec.idle_hold_probability):
+        if conn is None:
+            return
+        release = self.rng.random() >= spec.idle_hold_probability
+        if not conn.closed:
+            (self.released if release else self.held).append(visit)
+        if release:
             conn.close()
             self.open.discard(conn)
 
@@ -356,6 +368,8 @@ class Generator:
             overhead_new_s=overhead_new,
             overhead_reused_s=overhead_reused,
             stopped_by=self.stopped_by,
+            held_visits=tuple(self.held),
+            released_visits=tuple(self.released),
         )
 
     async def _calibrate(self) -> tuple[float, float]:

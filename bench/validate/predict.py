@@ -90,8 +90,15 @@ def read_syn_retries() -> int:
 
 
 def profile_text(case: Case, realized: Realized) -> str:
-    """A capplan profile (format 1) for what was run: realized rate and service time."""
+    """A capplan profile (format 1) for what was run: realized rate, service time and visits."""
     traffic = case.traffic
+
+    def drawn(value: float | None, nominal: float) -> float:
+        return nominal if value is None else value
+
+    per_visit = drawn(realized.requests_per_visit, traffic.requests_per_visit)
+    think_s = drawn(realized.think_time_s, traffic.think_time_s)
+    held = drawn(realized.idle_hold_probability, traffic.idle_hold_probability)
     return (
         "version: 1\n"
         f"name: {case.name}\n"
@@ -101,10 +108,10 @@ def profile_text(case: Case, realized: Realized) -> str:
         f"  service_time_scv: {realized.service_time_scv!r}\n"
         "  worker_share: 1.0\n"
         "visits:\n"
-        f"  requests_per_visit: {traffic.requests_per_visit!r}\n"
+        f"  requests_per_visit: {per_visit!r}\n"
         "  distribution: geometric\n"
-        f"  think_time: {traffic.think_time_s!r}s\n"
-        f"  idle_hold_probability: {traffic.idle_hold_probability!r}\n"
+        f"  think_time: {think_s!r}s\n"
+        f"  idle_hold_probability: {held!r}\n"
         "  linger: 0s\n"
         f"  connect_attempts: {connect_attempts(REQUEST_TIMEOUT_S, read_syn_retries())}\n"
     )

@@ -18,6 +18,7 @@ from bench.validate.measure import (
     MAX_LAG_P99_S,
     STATUS_LATE_S,
     WAIT_THRESHOLD_S,
+    Realized,
 )
 
 
@@ -88,6 +89,18 @@ def _tally(result: CaseResult) -> str:
     return f"{counts['pass']} / {counts['FAIL']} / {counts['n/m']}"
 
 
+def _visit_words(realized: Realized) -> str:
+    """The visits' realized shape, as far as the run recorded it."""
+    words = []
+    if realized.requests_per_visit is not None:
+        words.append(f"{realized.requests_per_visit:.3f} requests per visit")
+    if realized.think_time_s is not None:
+        words.append(f"think {realized.think_time_s * 1e3:.1f} ms")
+    if realized.idle_hold_probability is not None:
+        words.append(f"q = {realized.idle_hold_probability:.3f}")
+    return "; " + ", ".join(words) if words else ""
+
+
 def _server_words(result: CaseResult) -> str:
     srv = result.case.server
     if srv.mpm == "prefork":
@@ -127,7 +140,8 @@ def case_section(result: CaseResult) -> str:
         f"{traffic.service_time_s * 1e3:g} ms.",
         f"- Realized (model inputs): {realized.requests_per_second:.2f} requests/s, "
         f"S = {realized.service_time_s * 1e3:.2f} ms (server `%D`), SCV "
-        f"{realized.service_time_scv:.2f}; offered load {metrics.offered_load_erlangs:.2f} "
+        f"{realized.service_time_scv:.2f}{_visit_words(realized)}; offered load "
+        f"{metrics.offered_load_erlangs:.2f} "
         f"Erlangs on {metrics.workers} workers (utilisation {metrics.utilization:.2f}"
         f"{'' if metrics.stable else ', unstable'}).",
         f"- Window {realized.window_s:g} s after {case.warmup_s:g} s warm-up, {BATCHES} batches "
@@ -173,8 +187,9 @@ mod_proxy to a small asyncio backend that sleeps the requested time, with a prox
 the worker count. An open-loop asyncio generator sends Poisson visits with a geometric number of
 requests over HTTP/1.1 keep-alive, exponential think gaps and exponential service times, and keeps
 the socket open after a visit with probability q. capplan's models (`capplan.models.*.evaluate`,
-settings equal to what the config pins, a format-1 profile at the **realized** request rate and the
-server's own mean and SCV of `%D`, and the connect attempts the generator's 30 s timeout allows
+settings equal to what the config pins, a format-1 profile at the **realized** request rate, the
+server's own mean and SCV of `%D` and the visits the generator drew (mean requests per visit, mean
+think gap, share of held sockets), and the connect attempts the generator's 30 s timeout allows
 with the host's `tcp_syn_retries`) give the predictions.
 
 Measurements (batch means over {BATCHES} equal batches of the window; ± is one standard error):
@@ -206,7 +221,11 @@ Measurements (batch means over {BATCHES} equal batches of the window; ± is one 
 
 A case is invalid (not a model miss) when the generator's scheduling lag p99 exceeds
 {MAX_LAG_P99_S * 1e3:g} ms or the access log misses answered requests. The model is evaluated at the
-offered request rate the generator realized (every request sent in the window, once).
+offered request rate the generator realized (every request sent in the window, once), and at the
+visits it drew: those starting in the window and ending before the load stopped, their mean
+length the geometric's maximum-likelihood one (a visit whose last request failed drew no "stop"),
+because near a slot limit a visit 4 % longer than nominal means 3 % fewer open connections and a
+third fewer new connections that wait.
 """
 
 _LIMITS = """\
