@@ -25,6 +25,7 @@ from tests.models.test_event_sim import (
     GRID,
     HTTPD_BANDS,
     HTTPD_RUNS,
+    Quantity,
     Row,
     assert_misses_pinned,
     parse_misses,
@@ -58,8 +59,9 @@ def backlog_value(key: str, result: BacklogResult, processes: int) -> float:
 # Point -> quantities the backlog chain misses (P_limit is not one of its outputs). P(wait)
 # agrees at 35 of the 36 points (at 23 of the 24 with 4 and 8 threads, against 17 for the chain
 # without the queue; three more since the reconnections after drops and kills are counted when
-# they come), and every quantity at 33 points. The idle connections at P3xT4-F4-rho0.7-ka2 are
-# the idle law's (one exponential class; the simulator with it agrees). The simulator saw no
+# they come), and every quantity at 33 points. The idle connections at P3xT4-F4-rho0.7-ka2 and
+# P(wait) at P3xT8-F4-rho0.7-ka2 are the idle law's (one exponential class; the simulator with
+# it agrees in every quantity, test below). The simulator saw no
 # saturation at all at P2xT16-F2-rho0.7-ka2 with seed 1 (with seed 2 it did, 0.025 ± 0.036),
 # where the chain misses B_p and kills. Two points nearest overload,
 # P2xT8-F2-rho0.7-ka2 and P3xT16-F4-rho0.7-ka2, agree since the queue keeps only the states that
@@ -226,6 +228,29 @@ def test_three_children_of_25_fill_up_together_as_simulated() -> None:
     assert together is not None
     assert abs(together - share) <= 0.04, (together, share)
     assert chain.p_wait < sim.p_wait.mean - sim.p_wait.half_width
+
+
+@pytest.mark.parametrize("name", ["P3xT4-F4-rho0.7-ka2", "P3xT8-F4-rho0.7-ka2"])
+def test_the_misses_with_four_slots_per_idle_worker_are_the_idle_law(name: str) -> None:
+    # Two of the grid's three misses: the idle connections at 3 x 4 threads (10.3 against
+    # 7.1-8.2 simulated) and P(wait) at 3 x 8 threads (0.74 against 0.48-0.51). Simulated with
+    # the chain's own idle law (one exponential class ending in a request or a close in the
+    # visits' shares, instead of thinking clients and held sockets apart), every quantity
+    # agrees with the chain at both points and three seeds: 0.68-0.74 and 8.9-11.0 there. The
+    # chain solves its own law right; what it misses is the law.
+    config = next(c for c in GRID if point_id(c) == name)
+    own_law = dataclasses.replace(config, one_idle_class=True)
+    missed = parse_misses(BACKLOG_KNOWN_MISSES)[name]
+    chain = backlog_of(config)
+
+    def figure(q: Quantity) -> float:
+        return backlog_value(q.key, chain, config.processes)
+
+    for seed in (1, 2, 3):
+        rows = rows_of(own_law, figure, skip=frozenset({"limit"}), seed=seed)
+        assert all(row.agrees for row in rows), [r.describe() for r in rows if not r.agrees]
+    apart = rows_of(config, figure, skip=frozenset({"limit"}))
+    assert {row.key for row in apart if not row.agrees} == missed
 
 
 def test_reconnections_wait_more_than_the_visits() -> None:

@@ -258,11 +258,14 @@ class Row:
 
 
 def rows_of(
-    config: SimConfig, figure: Callable[[Quantity], float], skip: frozenset[str] = frozenset()
+    config: SimConfig,
+    figure: Callable[[Quantity], float],
+    skip: frozenset[str] = frozenset(),
+    seed: int = 1,
 ) -> list[Row]:
-    """Every quantity of one point but the `skip` keys: a model's figure, the simulator's, and
-    whether they agree."""
-    s = simulated(config)
+    """Every quantity of one point but the `skip` keys: a model's figure, the simulator's (run
+    with `seed`), and whether they agree."""
+    s = simulated(config, seed)
     name = point_id(config)
     rows = []
     for q in QUANTITIES:
