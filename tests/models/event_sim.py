@@ -15,7 +15,8 @@ equations:
   (`connections_above_limit()`), and then hands the connection's first request to a worker;
   otherwise it disables its listening socket, and re-enables it once `connections < TPC +
   F × (idle − 1)` (the `listeners_disabled()` hysteresis). Every enabled listener wakes for a
-  new connection (the children poll one socket); one child that can accept takes it;
+  new connection (the children poll one socket); one child that can accept takes it, any of
+  them alike or (`accept_order` "recent") the one whose listener was enabled last;
 * a keep-alive request that finds its child with no idle worker is closed (its client
   reconnects at once), and a listener iteration that found no idle worker (for such a request,
   or for a connection waiting on an enabled listening socket) closes all of its child's idle
@@ -75,6 +76,11 @@ class SimConfig:
     # visits give, stays an exponential time of the mean idle time, and then sends a request or
     # is closed in the share the visits give (thinking and held sockets no longer apart).
     one_idle_class: bool = False
+    # Which ready child takes a waiting connection: "random" (any of them alike), or "recent"
+    # (the one whose listener was enabled last). Linux wakes a listening socket's epoll waiters
+    # from the most recently registered, and a child registers its listener again when it
+    # enables it; which woken listener then accepts first is up to the scheduler.
+    accept_order: str = "random"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +112,9 @@ class SimResult:
     busy_workers: Estimate
     idle_keepalive: Estimate
     open_connections: Estimate
+    # Root mean square of the gap between the first two children's open connections (0 for one
+    # child): how evenly the listeners share the new connections.
+    open_gap_rms: Estimate
     p_block: Estimate  # share of SYNs that found the accept queue full
     mean_wait_s: Estimate  # mean time from the SYN's entry into the queue to the accept
     # Requests clients see dropped: those refused for want of a worker, and those sent on a
@@ -139,6 +148,7 @@ class _Batch:
         "closed",
         "drops",
         "full",
+        "gap2",
         "idle",
         "kills",
         "limit",
@@ -151,6 +161,7 @@ class _Batch:
 
     def __init__(self) -> None:
         self.busy = self.closed = self.full = self.idle = self.limit = self.open = 0.0
+        self.gap2 = 0.0  # the squared gap between the first two children's open connections
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
         self.stale = self.accepted_fresh = self.waited_fresh = 0
         self.wait = 0.0
@@ -167,6 +178,8 @@ class _Server:
         # Connections in service, by child, and when their request ends.
         self.serving: list[dict[_Conn, float]] = [{} for _ in range(p)]
         self.disabled = [False] * p
+        # When each child's listener was last enabled (`accept_order` "recent").
+        self.enabled_at = [float(i) * 1e-9 for i in range(p)]
         self.queue: list[_Conn] = []
         self.queue_head = 0
         self.events: list[tuple[float, int, int, _Conn | None, int]] = []
@@ -205,6 +218,9 @@ class _Server:
             b.closed += dt * self.closed_children
             if self.closed_children == self.c.processes:
                 b.limit += dt
+            if self.c.processes > 1:
+                gap = self.conns[0] - self.conns[1]
+                b.gap2 += dt * gap * gap
         self.last = to
         self.now = to
 
@@ -302,7 +318,10 @@ class _Server:
             ready = [i for i in range(self.c.processes) if self._check_listener(i)]
             if not ready:
                 return
-            self.accept(ready[self.rng.randrange(len(ready))])
+            if self.c.accept_order == "recent":
+                self.accept(max(ready, key=lambda i: self.enabled_at[i]))
+            else:
+                self.accept(ready[self.rng.randrange(len(ready))])
 
     def accept(self, i: int) -> None:
         conn = self.queue[self.queue_head]
@@ -342,6 +361,7 @@ class _Server:
         self._touch(i)
         if self.disabled[i] and not self._above_limit(i):
             self.disabled[i] = False
+            self.enabled_at[i] = self.now
             if self.queue_head < len(self.queue):
                 self.wake_listeners()
 
@@ -502,6 +522,7 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         busy_workers=per(lambda b, s: b.busy / s),
         idle_keepalive=per(lambda b, s: b.idle / s),
         open_connections=per(lambda b, s: b.open / s),
+        open_gap_rms=per(lambda b, s: math.sqrt(b.gap2 / s)),
         p_block=per(lambda b, s: b.blocked / b.attempts if b.attempts else 0.0),
         mean_wait_s=per(lambda b, s: b.wait / b.accepted if b.accepted else 0.0),
         client_drops_per_s=per(lambda b, s: (b.drops + b.stale) / s),
