@@ -237,7 +237,7 @@ def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
             taken += accept
             check = (dd == 0) & above(bb, yy, dd) & (qq > 0)
             full_now = check & (bb == tpc)
-            kill += full_now
+            kill += full_now & (yy > 0)
             killed += np.where(full_now, yy, 0)
             yy, dd = np.where(full_now, 0, yy), np.where(check, 1, dd)
             if not (enable.any() or accept.any() or check.any()):
@@ -252,7 +252,8 @@ def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
         check = (dd == 0) & above(bb, yy, dd)
         full_now = check & (bb == tpc)
         target = index(bb, np.where(full_now, 0, yy), np.where(check, 1, dd), qq)
-        return target, full_now.astype(float), np.where(full_now, yy, 0).astype(float)
+        episode = (full_now & (yy > 0)).astype(float)
+        return target, episode, np.where(full_now, yy, 0).astype(float)
 
     sources: list[IntArray] = []
     targets: list[IntArray] = []
@@ -308,7 +309,7 @@ def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
     t, k, kd, tk = resolve(np.minimum(b + 1, tpc), np.maximum(y - 1, 0), d, q)
     add(has_idle & ~full, t, _REQUEST, yf, k, kd, taken=tk)
     t, k, kd, tk = resolve(b, np.zeros_like(y), d, q)
-    add(has_idle & full, t, _REQUEST, yf, ones + k, yf - 1.0 + kd, ones, tk)
+    add(has_idle & full, t, _REQUEST, yf, (y > 1) + k, yf - 1.0 + kd, ones, tk)
     t, k, kd, tk = resolve(b, np.maximum(y - 1, 0), d, q)
     add(has_idle, t, _TIMEOUT, yf, k, kd, taken=tk)
     # The other children take waiting connections.

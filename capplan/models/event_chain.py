@@ -179,7 +179,8 @@ def _structure(tpc: int, factor: int, cap: int) -> _Structure:
         full = bb == tpc
         yy2 = np.where(full, 0, yy)
         target = index(bb, np.where(over, yy2, yy), np.where(over, 1, 0))
-        kill = (over & full).astype(float)
+        # httpd logs (and an operator sees) an episode only when it closes something.
+        kill = (over & full & (yy > 0)).astype(float)
         return target, kill, kill * yy
 
     parts: list[tuple[IntArray, IntArray, int, FloatArray, FloatArray, FloatArray, FloatArray]] = []
@@ -221,7 +222,8 @@ def _structure(tpc: int, factor: int, cap: int) -> _Structure:
     has_idle = y > 0
     yf = y.astype(float)
     add(has_idle & ~full, index(np.minimum(b + 1, tpc), np.maximum(y - 1, 0), d), _REQUEST, yf)
-    add(has_idle & full, settle(b, np.zeros_like(y), d), _REQUEST, yf, ones, yf - 1.0, ones)
+    others = (y > 1).astype(float)  # idle connections left to kill besides the dropped one
+    add(has_idle & full, settle(b, np.zeros_like(y), d), _REQUEST, yf, others, yf - 1.0, ones)
     add(has_idle, settle(b, np.maximum(y - 1, 0), d), _TIMEOUT, yf)
     # A disabled listener below the hysteresis is never reached (it is enabled on the way in);
     # those states lead out so that the chain keeps a single closed class.

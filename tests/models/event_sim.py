@@ -286,9 +286,11 @@ class _Server:
     # -- listeners --------------------------------------------------------------------------
 
     def kill_all(self, i: int) -> None:
-        """process_keepalive_queue(0): close every idle keep-alive connection of child i."""
-        self.batch.kills += 1
+        """process_keepalive_queue(0): close every idle keep-alive connection of child i (an
+        episode, which httpd logs, when there is one to close)."""
         idle = self.idle[i]
+        if idle:
+            self.batch.kills += 1
         # shutdown_connection() defers the close to the child's next free worker; a client that
         # sends its next request before then has it discarded.
         release = min(self.serving[i].values(), default=self.now)

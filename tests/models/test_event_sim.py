@@ -202,7 +202,7 @@ P1xT4-F1-rho0.7-ka2      busy conn idle Bp kills drops
 P2xT4-F2-rho0.4-ka0.5    limit
 P3xT4-F2-rho0.4-ka2      idle
 P1xT4-F2-rho0.7-ka0.5    idle drops
-P2xT4-F2-rho0.7-ka2      limit kills drops
+P2xT4-F2-rho0.7-ka2      limit drops
 P3xT4-F4-rho0.4-ka0.5    wait limit
 P1xT4-F4-rho0.4-ka2      idle
 P2xT4-F4-rho0.7-ka0.5    limit idle
