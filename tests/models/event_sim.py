@@ -43,6 +43,10 @@ import random
 import statistics
 from dataclasses import dataclass
 
+from capplan.models.event_chain import ChainTraffic, chain_traffic
+from capplan.mpm_settings import CommonSettings
+from capplan.profile import Traffic, TrafficProfile, Visits
+
 # Two-sided 95 % Student t quantiles by degrees of freedom (batch counts of 10 to 40).
 _T975 = {9: 2.262, 14: 2.145, 19: 2.093, 24: 2.064, 29: 2.045, 39: 2.023}
 _SYN_RETRY_S = 1.0
@@ -167,10 +171,27 @@ class _Batch:
         self.wait = 0.0
 
 
+def _chains_idle_law(config: SimConfig) -> ChainTraffic:
+    """The chains' one-class idle law for the simulated traffic and KeepAliveTimeout."""
+    profile = TrafficProfile(
+        "simulated",
+        Traffic(config.requests_per_s, config.service_s, config.service_scv, 1.0),
+        Visits(
+            config.requests_per_visit,
+            "geometric",
+            config.think_s,
+            config.idle_hold_probability,
+            0.0,
+        ),
+    )
+    return chain_traffic(profile, CommonSettings(keep_alive_timeout_s=config.keepalive_timeout_s))
+
+
 class _Server:
     def __init__(self, config: SimConfig, rng: random.Random) -> None:
         self.c = config
         self.rng = rng
+        self.idle_law = _chains_idle_law(config) if config.one_idle_class else None
         p = config.processes
         self.busy = [0] * p
         self.conns = [0] * p
@@ -371,27 +392,24 @@ class _Server:
 
     def _one_class_end(self, conn: _Conn) -> None:
         """`one_idle_class`: after a request, idle for an exponential time with the chains'
-        rates, then a request, or a close after which the visit may reconnect."""
-        c = self.c
-        cont = 1.0 - 1.0 / c.requests_per_visit
-        timeout, think = c.keepalive_timeout_s, c.think_s
-        within = 1.0 - math.exp(-timeout / think) if think > 0.0 else 1.0
-        held = (1.0 - cont) * c.idle_hold_probability if timeout > 0.0 else 0.0
-        go_idle = cont + held
-        if self.rng.random() >= go_idle:
+        rates (`chain_traffic`), then a request, or a close after which the visit may
+        reconnect."""
+        law = self.idle_law
+        assert law is not None
+        if self.rng.random() >= law.go_idle:
             conn.left = 0
             self.close(conn)
             return
-        idle_s = (cont * think * within + held * timeout) / go_idle
-        end = self.now + self.rng.expovariate(1.0 / idle_s)
+        speed = law.idle_request_rate + law.idle_close_rate
+        end = self.now + self.rng.expovariate(speed)
         self._go_idle(conn)
-        if self.rng.random() < cont * within / go_idle:
+        if self.rng.random() < law.idle_request_rate / speed:
             conn.left, conn.next_request = 1, end
             self.schedule(end, _KA_REQUEST, conn, conn.version)
             return
         # Closed at the end: the visit goes on (a think longer than the timeout) in this share.
-        goes_on = cont * (1.0 - within) / (cont * (1.0 - within) + held)
-        conn.left = 1 if self.rng.random() < goes_on else 0
+        think = self.c.think_s
+        conn.left = 1 if self.rng.random() < law.close_reconnects else 0
         conn.next_request = end + (self.rng.expovariate(1.0 / think) if think > 0.0 else 0.0)
         self.schedule(end, _KA_TIMEOUT, conn, conn.version)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import http.server
 import os
 import signal
 import threading
