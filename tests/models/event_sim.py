@@ -171,9 +171,9 @@ class _Batch:
         self.wait = 0.0
 
 
-def _chains_idle_law(config: SimConfig) -> ChainTraffic:
-    """The chains' one-class idle law for the simulated traffic and KeepAliveTimeout."""
-    profile = TrafficProfile(
+def profile_of(config: SimConfig) -> TrafficProfile:
+    """The simulated traffic as a capplan profile."""
+    return TrafficProfile(
         "simulated",
         Traffic(config.requests_per_s, config.service_s, config.service_scv, 1.0),
         Visits(
@@ -184,7 +184,12 @@ def _chains_idle_law(config: SimConfig) -> ChainTraffic:
             0.0,
         ),
     )
-    return chain_traffic(profile, CommonSettings(keep_alive_timeout_s=config.keepalive_timeout_s))
+
+
+def _chains_idle_law(config: SimConfig) -> ChainTraffic:
+    """The chains' one-class idle law for the simulated traffic and KeepAliveTimeout."""
+    common = CommonSettings(keep_alive_timeout_s=config.keepalive_timeout_s)
+    return chain_traffic(profile_of(config), common)
 
 
 class _Server:

@@ -20,7 +20,7 @@ from capplan.models.event_backlog import BacklogResult, evaluate_backlog
 from capplan.mpm_settings import EventSettings
 from capplan.profile import load_profile
 from capplan.queueing import erlang_c
-from tests.models.event_sim import SimConfig, SimResult, simulate
+from tests.models.event_sim import SimConfig, SimResult, profile_of, simulate
 from tests.models.test_event_sim import (
     GRID,
     HTTPD_BANDS,
@@ -30,7 +30,6 @@ from tests.models.test_event_sim import (
     assert_misses_pinned,
     parse_misses,
     point_id,
-    profile_of,
     rows_of,
     settings_of,
 )

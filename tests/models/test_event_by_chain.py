@@ -17,7 +17,8 @@ from capplan.models.event_backlog import BacklogResult, evaluate_backlog
 from capplan.mpm_names import EventModel, Mpm
 from capplan.pipeline import load_config
 from tests.httpd import base_config
-from tests.models.test_event_sim import HTTPD_RUNS, profile_of, settings_of
+from tests.models.event_sim import profile_of
+from tests.models.test_event_sim import HTTPD_RUNS, settings_of
 
 # One child of 8 threads at its connection limit, as httpd's run event-connection-limit.
 LIMIT = HTTPD_RUNS["event-connection-limit"]

@@ -24,7 +24,7 @@ from capplan.models.event_chain import (
     stale_requests_per_s,
 )
 from capplan.mpm_settings import CommonSettings
-from tests.models.event_sim import Estimate, SimConfig, simulate
+from tests.models.event_sim import Estimate, SimConfig, profile_of, simulate
 from tests.models.test_event_sim import (
     GRID,
     HTTPD_BANDS,
@@ -36,7 +36,6 @@ from tests.models.test_event_sim import (
     known_misses,
     parse_misses,
     point_id,
-    profile_of,
     rows_of,
     settings_of,
     simulated,

@@ -22,9 +22,8 @@ import pytest
 
 from capplan.models import MpmMetrics, evaluate
 from capplan.mpm_settings import CommonSettings, EventSettings
-from capplan.profile import Traffic, TrafficProfile, Visits
 from capplan.queueing import erlang_c
-from tests.models.event_sim import Estimate, SimConfig, SimResult, simulate
+from tests.models.event_sim import Estimate, SimConfig, SimResult, profile_of, simulate
 
 SERVICE_S = 0.1
 THINK_S = 0.2
@@ -67,21 +66,6 @@ def point_id(config: SimConfig) -> str:
     return (
         f"P{config.processes}xT{config.threads_per_child}-F{config.factor}-rho{rho:.1f}"
         f"-ka{config.keepalive_timeout_s:g}"
-    )
-
-
-def profile_of(config: SimConfig) -> TrafficProfile:
-    """The simulated traffic as a capplan profile."""
-    return TrafficProfile(
-        "simulated",
-        Traffic(config.requests_per_s, config.service_s, config.service_scv, 1.0),
-        Visits(
-            config.requests_per_visit,
-            "geometric",
-            config.think_s,
-            config.idle_hold_probability,
-            0.0,
-        ),
     )
 
 
