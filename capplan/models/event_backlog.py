@@ -84,11 +84,8 @@ _TOGETHER_ROUNDS = 6
 # as much (it scales the share of new connections that meet no ready child): far below any
 # target.
 _TOGETHER_NEGLIGIBLE = 1e-9
-# A queue occupied less than this share of the time leaves ν undetermined.
-_UNUSED_QUEUE = 1e-12
-# ν acts only while connections wait: below this share of the time with a queue, its equation
-# is weighted by that share, so that ν is found to _SETTLED / weight (relative), and the waits,
-# which scale with 1/ν, to as much of their own tiny size.
+# ν is read off the time with connections waiting where that time is well above this share,
+# and off how fast a child that cannot accept becomes ready where it is well below.
 _QUEUE_USED = 1e-6
 # Reconnections after drops and kills below this share of the new connections change P(wait) by
 # less than that: their timing is not worked out.
@@ -163,6 +160,7 @@ class _Structure:
     drop: FloatArray
     taken: FloatArray  # connections the tagged child takes from the queue
     blocked: BoolArray  # an arrival that finds the queue full
+    frees: BoolArray  # a child that cannot accept, with no connection waiting, becomes ready
 
 
 def _above(tpc: int, factor: int, bb: IntArray, yy: IntArray, dd: IntArray) -> BoolArray:
@@ -322,22 +320,27 @@ def _structure(tpc: int, factor: int, cap: int, places: int) -> _Structure:
     target = np.concatenate(targets)
     if target.size and int(target.min()) < 0:
         raise AssertionError("an event backlog transition leads to a state that cannot last")
+    source = np.concatenate(sources)
+    kind = np.concatenate(kinds)
+    ready_live = ready & live
+    frees = (kind != _UNREACHED) & (q[source] == 0) & ~ready_live[source] & ready_live[target]
     return _Structure(
         size=size,
         busy=b,
         idle=y,
         queue=q,
-        ready=ready & live,
+        ready=ready_live,
         full=full,
-        source=np.concatenate(sources),
+        source=source,
         target=target,
-        kind=np.concatenate(kinds),
+        kind=kind,
         weight=weight,
         kill=kill,
         killed=killed,
         drop=drop,
         taken=taken,
         blocked=blocked > 0.0,
+        frees=frees,
     )
 
 
@@ -401,13 +404,21 @@ def _evaluate(
     # The arrival transitions are the whole server's: the blocked ones are never accepted.
     carried = max(new_demand * (1.0 - blocked / demand), 1e-300)
     new_rho = ready / empty if empty > 0.0 else 0.0
-    # With the queue (almost) never used ν has no effect: any value is a solution.
-    new_nu = taken / (1.0 - empty) if 1.0 - empty > _UNUSED_QUEUE else nu
+    # ν is what the tagged child takes per second while connections wait. Where they (almost)
+    # never wait that says little, and ν must not run away: drained at once, connections would
+    # never wait, whatever share of them found no child ready (a false root, where P(wait) is
+    # large with an empty queue). There ν is the rate at which a child that cannot accept, with
+    # none waiting, becomes ready: what it does when one waits is take it. The two are blended
+    # by the time with a queue against `_QUEUE_USED`.
+    not_ready = float(pi[(st.queue == 0) & ~st.ready].sum())
+    freed = float(flow[st.frees].sum()) / not_ready if not_ready > 0.0 else nu
+    used = 1.0 - empty
+    new_nu = (taken + _QUEUE_USED * freed) / (used + _QUEUE_USED)
     residual = (
         math.log(max(p * accepted, 1e-300)) - math.log(carried),
         math.log(new_demand) - log_demand,
         new_rho - rho,
-        (new_nu - nu) / max(nu, new_nu, 1.0) * min(1.0, (1.0 - empty) / _QUEUE_USED),
+        (new_nu - nu) / max(nu, new_nu, 1.0),
     )
     return _Evaluation(residual, pi, rate, flow, demand)
 
