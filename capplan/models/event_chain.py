@@ -49,6 +49,11 @@ _ACCEPT, _ACCEPT_CHECK, _CHECK, _DONE_IDLE, _DONE_CLOSE, _REQUEST, _TIMEOUT, _UN
 _KINDS = 8
 _MAX_STEPS = 200
 _TOLERANCE = 1e-8
+# The accept-rate search can stall a little short of _TOLERANCE (the secants on a and on P(wait)
+# undo each other's last digits): once every residual is below this and the worst has not
+# halved in _STALLED solves, the point is taken.
+_STALL_TOLERANCE = 1e-6
+_STALLED = 10
 # An accept rate this many times the request rate leaves a ready state at once (overload test).
 _INSTANT = 1e3
 # Largest chain solved (TPC 128 with F 2 has 66,822 states, about 0.4 s a factorization);
@@ -328,7 +333,8 @@ def solve_chain(
     queue check a child too: checks at Λ (1 + P(wait) (P - 1)/P). If even an instant accept rate
     carries fewer than Λ, the server is overloaded and the result is that of the full queue.
     Otherwise a is the root of h(a) = log(P a ready) - log Λ, found by a secant kept inside a
-    bracket, with P(wait) and the check rate carried along from each solve. ArithmeticError
+    bracket, with P(wait) and the check rate carried along from each solve, until every residual
+    is below 1e-8, or below 1e-6 when it has stopped halving for ten solves. ArithmeticError
     when either search has not settled after `_MAX_STEPS` solves.
     """
     p = processes
@@ -373,6 +379,7 @@ def solve_chain(
     waiting = 0.0
     last_wait: tuple[float, float] | None = None
     sol = top
+    best, since_best = math.inf, 0
     for _ in range(_MAX_STEPS):
         checks = demand * (1.0 + waiting * (p - 1) / p)
         sol = _solve(st, traffic, (math.exp(x), checks, waiting * waiting), sol.mode, factors)
@@ -380,12 +387,15 @@ def solve_chain(
         new_demand = visits + p * sol.reconnects
         h = math.log(max(p * math.exp(x) * sol.ready, 1e-300)) - math.log(new_demand)
         new_waiting = (1.0 - sol.ready) ** p
-        if (
-            abs(h) <= _TOLERANCE
-            and abs(new_demand - demand) <= _TOLERANCE * new_demand
-            and abs(new_waiting - waiting) <= _TOLERANCE
-        ):
+        worst = max(abs(h), abs(new_demand - demand) / new_demand, abs(new_waiting - waiting))
+        if worst <= _TOLERANCE:
             break
+        if worst <= 0.5 * best:
+            best, since_best = worst, 0
+        else:
+            since_best += 1
+            if worst <= _STALL_TOLERANCE and since_best >= _STALLED:
+                break
         demand = new_demand
         # P(wait) is a fixed point of its own: a secant on its residual, kept within [0, 1]
         # (a plain or damped substitution creeps or cycles near overload).

@@ -178,6 +178,25 @@ def test_the_fixed_point_settles_in_few_solves(monkeypatch: pytest.MonkeyPatch) 
         )
 
 
+def test_a_search_that_hovers_just_short_of_the_tolerance_settles() -> None:
+    # Five children of 10 threads (F = 2) near their connection limit, at 37.5 requests/s and one
+    # ulp below: the secants on the accept rate and on P(wait) hovered a little above 1e-8, and
+    # the search took 99 solves at one rate and failed after 203 at the other (the residuals
+    # at 4e-8 and 1.4e-7). Below 1e-6 and no longer halving, the point is taken.
+    base = SimConfig(5, 10, 2, 37.5, 0.12, 2.0, 12.0, 6.0, 5.0, 1.0)
+    results = [
+        chain_of(replace(base, requests_per_s=rate)) for rate in (37.5, math.nextafter(37.5, 0.0))
+    ]
+    for result in results:
+        assert not result.overloaded
+        assert result.steps <= 60
+        # The point found carries the demand, and the two rates give the same point.
+        assert math.isclose(
+            result.connections_per_s, result.offered_connections_per_s, rel_tol=1e-6
+        )
+        assert math.isclose(result.ready, results[0].ready, rel_tol=1e-5)
+
+
 # The bands of `HTTPD_BANDS` the chain misses: P(wait) everywhere (a child's readiness is not
 # independent of the others', and within a child the backlog is drained at once, not at the
 # mean accept rate), and the idle connections of two children of 8 at utilisation 0.5.
