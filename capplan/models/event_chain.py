@@ -390,6 +390,18 @@ def solve_chain(
         worst = max(abs(h), abs(new_demand - demand) / new_demand, abs(new_waiting - waiting))
         if worst <= _TOLERANCE:
             break
+        if x >= high and h < 0.0:
+            # Even the instant accept rate carries less than the demand at the waiting share
+            # found since the overload test (which took every accept as checked): overloaded.
+            return _result(
+                sol,
+                processes=p,
+                connections=p * instant * sol.ready,
+                offered=new_demand,
+                overloaded=True,
+                states=st.size,
+                steps=steps,
+            )
         if worst <= 0.5 * best:
             best, since_best = worst, 0
         else:

@@ -197,6 +197,22 @@ def test_a_search_that_hovers_just_short_of_the_tolerance_settles() -> None:
         assert math.isclose(result.ready, results[0].ready, rel_tol=1e-5)
 
 
+def test_an_overload_the_first_test_missed_is_found_by_the_search() -> None:
+    # Five children of 4 threads (F = 2), 2.8 busy workers each, visits of 12 requests with 1 s
+    # of thinking: some 165 connections would be open for 32 places. The overload test (every
+    # accept checked) found the instant accept rate just able to carry the demand (h = +7e-4);
+    # with the waiting share the search then found, it could not (h = -0.01), the search sat at
+    # the top of its bracket for 200 solves and failed. It is now reported as an overload.
+    config = SimConfig(5, 4, 2, 5 * 0.7 * 4 / 0.12, 0.12, 2.0, 12.0, 1.0, 5.0, 1.0)
+    result = chain_of(config)
+    assert result.overloaded
+    assert result.steps <= 30
+    assert result.connections_per_s < result.offered_connections_per_s
+    # The simulated server is far beyond its slots too: nearly every new connection waits.
+    sim = simulate(config, seed=1, warmup_s=30.0, batch_s=30.0, max_events=400_000)
+    assert sim.p_wait.mean > 0.95
+
+
 # The bands of `HTTPD_BANDS` the chain misses: P(wait) everywhere (a child's readiness is not
 # independent of the others', and within a child the backlog is drained at once, not at the
 # mean accept rate), and the idle connections of two children of 8 at utilisation 0.5.
