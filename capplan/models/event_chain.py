@@ -358,16 +358,22 @@ def solve_chain(
         steps += 1
     else:
         raise ArithmeticError(f"the event chain's overload test did not settle in {steps} solves")
-    if p * instant * top.ready <= demand:
+
+    def overloaded(at: _Solve, offered: float) -> ChainResult:
+        """The full queue's state: the children take what an instant accept rate lets them."""
+        carried = p * instant * at.ready
         return _result(
-            top,
+            at,
             processes=p,
-            connections=p * instant * top.ready,
-            offered=demand,
+            connections=carried,
+            offered=offered,
             overloaded=True,
             states=st.size,
             steps=steps,
         )
+
+    if p * instant * top.ready <= demand:
+        return overloaded(top, demand)
 
     # The bracket: at a = visits/P the children carry at most the visits (h <= 0); at the
     # instant rate they carry more than the demand (h > 0, as just found).
@@ -393,15 +399,7 @@ def solve_chain(
         if x >= high and h < 0.0:
             # Even the instant accept rate carries less than the demand at the waiting share
             # found since the overload test (which took every accept as checked): overloaded.
-            return _result(
-                sol,
-                processes=p,
-                connections=p * instant * sol.ready,
-                offered=new_demand,
-                overloaded=True,
-                states=st.size,
-                steps=steps,
-            )
+            return overloaded(sol, new_demand)
         if worst <= 0.5 * best:
             best, since_best = worst, 0
         else:
