@@ -59,18 +59,22 @@ class Factors:
         if self.lu is not None and self.size == size:
             lu = self.lu
             preconditioner = sparse_linalg.LinearOperator((size, size), lu.solve)
-            x, _ = sparse_linalg.gmres(
-                a,
-                rhs,
-                x0=lu.solve(rhs),
-                M=preconditioner,
-                rtol=_BACKWARD_ERROR,
-                atol=0.0,
-                restart=_MAX_ITERATIONS,
-                maxiter=1,
-            )
-            scale = float(abs(a).sum(axis=1).max()) * float(np.abs(x).max()) + 1.0
-            if np.all(np.isfinite(x)) and np.abs(a @ x - rhs).max() <= _BACKWARD_ERROR * scale:
+            # An LU kept from a chain far from this one can send GMRES's iterates out of range;
+            # the answer is checked below and solved directly when it is not one.
+            with np.errstate(over="ignore", invalid="ignore"):
+                x, _ = sparse_linalg.gmres(
+                    a,
+                    rhs,
+                    x0=lu.solve(rhs),
+                    M=preconditioner,
+                    rtol=_BACKWARD_ERROR,
+                    atol=0.0,
+                    restart=_MAX_ITERATIONS,
+                    maxiter=1,
+                )
+                scale = float(abs(a).sum(axis=1).max()) * float(np.abs(x).max()) + 1.0
+                residual = np.abs(a @ x - rhs).max()
+            if np.all(np.isfinite(x)) and residual <= _BACKWARD_ERROR * scale:
                 self.iterative += 1
                 solution: FloatArray = x
                 return solution

@@ -263,6 +263,20 @@ def test_one_root_as_the_clients_think_longer() -> None:
     assert sim.p_wait.holds(waits[1]), (sim.p_wait, waits[1])
 
 
+def test_the_drain_rate_stays_a_rate_far_past_the_slots() -> None:
+    # Three children of 4 threads (F = 3), 2.8 busy workers each, visits of 3 requests with 1 s
+    # of thinking: more connections than places, though not overloaded by the first test. The
+    # search took the others' drain rate ν below 0, where it was cut to 0 and its residual
+    # stopped moving, and failed there; with ν the unknown's size it settles, the queue filling
+    # up (470 of 512 places taken on average).
+    config = SimConfig(3, 4, 3, 3 * 0.7 * 4 / 0.12, 0.12, 2.0, 3.0, 1.0, 5.0, 1.0)
+    result = backlog_of(config)
+    assert result.saturated
+    assert result.p_wait > 0.99
+    sim = simulate(config, seed=1, warmup_s=30.0, batch_s=15.0, max_events=1_000_000)
+    assert sim.p_wait.mean > 0.95
+
+
 @pytest.mark.parametrize("name", ["P3xT4-F4-rho0.7-ka2", "P3xT8-F4-rho0.7-ka2"])
 def test_the_misses_with_four_slots_per_idle_worker_are_the_idle_law(name: str) -> None:
     # Two of the grid's three misses: the idle connections at 3 x 4 threads (10.3 against
