@@ -263,13 +263,20 @@ def test_one_root_as_the_clients_think_longer() -> None:
     assert sim.p_wait.holds(waits[1]), (sim.p_wait, waits[1])
 
 
-def test_the_drain_rate_stays_a_rate_far_past_the_slots() -> None:
-    # Three children of 4 threads (F = 3), 2.8 busy workers each, visits of 3 requests with 1 s
-    # of thinking: more connections than places, though not overloaded by the first test. The
-    # search took the others' drain rate ν below 0, where it was cut to 0 and its residual
-    # stopped moving, and failed there; with ν the unknown's size it settles, the queue filling
-    # up (470 of 512 places taken on average).
-    config = SimConfig(3, 4, 3, 3 * 0.7 * 4 / 0.12, 0.12, 2.0, 3.0, 1.0, 5.0, 1.0)
+@pytest.mark.parametrize(
+    ("processes", "busy", "think_s"), [(3, 0.7, 1.0), (5, 0.4, 4.0), (5, 0.7, 1.0)]
+)
+def test_the_searched_unknowns_stay_in_range_far_past_the_slots(
+    processes: int, busy: float, think_s: float
+) -> None:
+    # Children of 4 threads (F = 3), 1.6 or 2.8 busy workers each, visits of 3 requests: more
+    # connections than places, though not overloaded by the first test. The root search took
+    # the others' drain rate ν below 0 (three children) or ρ below 0 (five), where they were cut
+    # to 0 and their residuals stopped moving, and failed there. With ν and ρ the unknowns'
+    # sizes it settles with the queue filling up (P(wait) 0.998, 0.9995 and 0.9992).
+    config = SimConfig(
+        processes, 4, 3, processes * busy * 4 / 0.12, 0.12, 2.0, 3.0, think_s, 5.0, 1.0
+    )
     result = backlog_of(config)
     assert result.saturated
     assert result.p_wait > 0.99
