@@ -374,10 +374,9 @@ def _evaluate(
     log_accept, log_demand, rho, signed_nu = unknowns
     # (The root search may try far points; the rates stay finite.)
     log_accept, log_demand = min(log_accept, _LOG_RATE_CAP), min(log_demand, _LOG_RATE_CAP)
-    # (ν is the unknown's size: cut to 0 below 0, its residual stopped moving there, and a root
-    # search that stepped below 0 wandered off and failed.)
-    # ρ likewise is reflected at 0 rather than cut there (it is still cut at 1: reflected there
-    # too, the search far from every limit, where ρ is all but 1, took 9 more solves in 23).
+    # ρ and ν are their unknowns' sizes, so that a search stepping below 0 still sees their
+    # residuals move (cut to 0, they stood still there and the search wandered off). ρ is cut at
+    # 1: reflected there too, the search far from every limit (ρ all but 1) takes more solves.
     rho, nu = min(abs(rho), 1.0), abs(signed_nu)
     demand = math.exp(log_demand)
     none_ready = (1.0 - rho) ** (p - 1) if together is None else together
