@@ -24,7 +24,7 @@ from typing import Literal
 
 from bench.validate.casefile import Case
 from bench.validate.measure import BATCHES, Estimate, Measured
-from capplan.models.types import MpmMetrics
+from capplan.models.types import EventDetail, MpmMetrics
 
 Status = Literal["pass", "FAIL", "n/m", "info", "invalid"]
 PROBABILITY_FLOOR = 0.01  # P(wait)-like values below this cannot be pinned in minutes (§10.3)
@@ -121,6 +121,13 @@ def _tail(metrics: MpmMetrics, probability: float, threshold_s: float) -> float:
     return probability * math.exp(-threshold_s / w1)
 
 
+def _killed_per_episode(metrics: MpmMetrics, detail: EventDetail) -> float:
+    """The idle connections one kill episode closes: h x idle keep-alive / episodes."""
+    if detail.kill_episodes_per_s <= 0.0:
+        return math.nan
+    return detail.kill_hazard_per_s * metrics.idle_keepalive_mean / detail.kill_episodes_per_s
+
+
 def _expected(
     case: Case, metrics: MpmMetrics, threshold_s: float
 ) -> list[tuple[str, float, Band, str]]:
@@ -147,9 +154,9 @@ def _expected(
             ),
             (
                 "ka_killed_per_episode",
-                metrics.idle_keepalive_mean / metrics.processes,
+                _killed_per_episode(metrics, detail),
                 INFO,
-                "model: a child's mean idle keep-alive connections",
+                "model: E[Y | Y <= 1 + F] of a child's idle keep-alive connections Y",
             ),
             (
                 "kill_episodes_clustered",

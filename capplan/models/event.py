@@ -32,6 +32,8 @@ from capplan.queueing import (
     blocking_estimate,
     erlang_b,
     erlang_c,
+    poisson_cdf,
+    poisson_logpmf,
     poisson_quantile,
 )
 
@@ -89,6 +91,35 @@ def idle_connections(profile: TrafficProfile, connections_per_s: float, ht: Hold
     return idle_ka + traffic.requests_per_second * (traffic.service_time_s - traffic.worker_time_s)
 
 
+def killed_share(idle_per_child: float, factor: int) -> float:
+    """E[Y | Y <= 1 + F] / E[Y] for Y ~ Poisson(`idle_per_child`): the share of a child's mean
+    idle keep-alive connections that one kill episode closes (§4.4).
+
+    An episode comes when the child's last worker is taken; while it had one idle worker the
+    slot rule (F5) let it hold TPC + F connections, TPC - 1 of them busy, so at most 1 + F idle.
+    The idle connections of a child are Poisson (the colouring theorem, §4.3), truncated there:
+    E[Y | Y <= m] = mu P(Y <= m - 1) / P(Y <= m), so the share is 1 - P(Y = m) / P(Y <= m).
+    Up to mu = m that is the pmf over the cdf (the cdf is at least about a half there); above,
+    sum_{k<m} w_k / sum_{k<=m} w_k with w_m = 1, w_k = w_{k+1} (k + 1) / mu, which only
+    shrink, summed until the rest, below a geometric tail, cannot change the sum. 1 without
+    idle connections.
+    """
+    mu = idle_per_child
+    if mu <= 0.0:
+        return 1.0
+    top = 1 + factor
+    if mu <= top:
+        return 1.0 - math.exp(poisson_logpmf(top, mu)) / poisson_cdf(top, mu)
+    weight, below = 1.0, 0.0
+    for k in range(top - 1, -1, -1):
+        weight *= (k + 1) / mu
+        below += weight
+        ratio = k / mu  # the next factor; they fall, so the rest is below a geometric tail
+        if weight * ratio <= 1e-17 * (1.0 - ratio) * below:
+            break
+    return below / (below + 1.0)
+
+
 def kill_fixed_point(
     profile: TrafficProfile,
     common: CommonSettings,
@@ -97,7 +128,9 @@ def kill_fixed_point(
     *,
     factor: int | None = None,
 ) -> KillFixedPoint:
-    """Iterate h -> kill_episodes(λ_conn(h))/P from h = 0 to the least fixed point (§4.2, §4.4).
+    """Iterate h -> kill_episodes(λ_conn(h)) s(h)/P from h = 0 to the least fixed point (§4.2,
+    §4.4), s the `killed_share` of the idle connections a child holds that an episode closes
+    (1 when `factor` is None): of λ_conn(h) E[idle](h)/P, at most (K' - min(a_b, P TPC))/P.
 
     gamma(h) = min(1, K'/x(h)), the share of the open connections x = a_b + a_y the slots
     hold, K' = `serving_places` with the effective AsyncRequestWorkerFactor `factor` (1 when
@@ -106,9 +139,9 @@ def kill_fixed_point(
     B_p = `process_saturation` (Erlang B(TPC, a_p); Erlang C for one process),
     nu = P TPC B_p / S_w, d = TPC / S_w,
     lk_p = (λ - λ_conn)/P, kills = nu (lk_p + λ_conn)/(lk_p + λ_conn + d),
-    drops = nu lk_p/(lk_p + λ_conn + d). Kills shorten H, so x falls, gamma and B_p rise: the map
-    is increasing and bounded by nu/P, so the iteration converges monotonically
-    (Knaster-Tarski); relative tolerance 1e-12.
+    drops = nu lk_p/(lk_p + λ_conn + d). Kills shorten H, so x falls, gamma and B_p rise, and
+    the idle connections per child fall, so s rises: the map is increasing and bounded by nu/P,
+    so the iteration converges monotonically (Knaster-Tarski); relative tolerance 1e-12.
     """
     rate = profile.traffic.requests_per_second
     worker_s = profile.traffic.worker_time_s
@@ -142,6 +175,18 @@ def kill_fixed_point(
         drops = entries * keepalive_rate / denominator
         return kills, drops
 
+    # The idle connections a child can hold: its places less its busy workers (none when the
+    # children are saturated whatever they hold).
+    holdable = max(0.0, (places - min(a_b, p * tpc)) / p)
+
+    def hazard(kills: float, ht: HoldingTime, conn_rate: float) -> float:
+        # Each episode closes the idle connections of one child: a share of what it holds when
+        # the slot rule caps them at the episode.
+        if factor is None:
+            return kills / p
+        held = min(conn_rate * ht.mean_idle_s / p, holdable)
+        return kills / p * killed_share(held, factor)
+
     h = 0.0
     ht, conn_rate = holding(h)
     without_kills = conn_rate
@@ -155,7 +200,7 @@ def kill_fixed_point(
     steps = 0
     while steps < _FIXED_POINT_MAX_STEPS:
         steps += 1
-        h_new = kills / p
+        h_new = hazard(kills, ht, conn_rate)
         if h_new - h <= _FIXED_POINT_RTOL * h_new:
             break
         h = h_new

@@ -112,6 +112,7 @@ class SimResult:
     process_saturation: Estimate  # time share a child has no idle worker
     kill_episodes_per_s: Estimate
     keepalive_drops_per_s: Estimate
+    killed_per_s: Estimate  # idle keep-alive connections the episodes close
     connections_per_s: Estimate  # connections accepted
     busy_workers: Estimate
     idle_keepalive: Estimate
@@ -154,6 +155,7 @@ class _Batch:
         "full",
         "gap2",
         "idle",
+        "killed",
         "kills",
         "limit",
         "open",
@@ -167,7 +169,7 @@ class _Batch:
         self.busy = self.closed = self.full = self.idle = self.limit = self.open = 0.0
         self.gap2 = 0.0  # the squared gap between the first two children's open connections
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
-        self.stale = self.accepted_fresh = self.waited_fresh = 0
+        self.stale = self.accepted_fresh = self.waited_fresh = self.killed = 0
         self.wait = 0.0
 
 
@@ -317,6 +319,7 @@ class _Server:
         idle = self.idle[i]
         if idle:
             self.batch.kills += 1
+            self.batch.killed += len(idle)
         # shutdown_connection() defers the close to the child's next free worker; a client that
         # sends its next request before then has it discarded.
         release = min(self.serving[i].values(), default=self.now)
@@ -543,6 +546,7 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         process_saturation=per(lambda b, s: b.full / s / processes),
         kill_episodes_per_s=per(lambda b, s: b.kills / s),
         keepalive_drops_per_s=per(lambda b, s: b.drops / s),
+        killed_per_s=per(lambda b, s: b.killed / s),
         connections_per_s=per(lambda b, s: b.accepted / s),
         busy_workers=per(lambda b, s: b.busy / s),
         idle_keepalive=per(lambda b, s: b.idle / s),

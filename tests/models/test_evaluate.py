@@ -17,7 +17,7 @@ from capplan.models import (
     offered_load_erlangs,
     wait_probability_value,
 )
-from capplan.models.event import process_saturation
+from capplan.models.event import killed_share, process_saturation
 from capplan.models.metrics import METRICS
 from capplan.models.targets import target_max_rate_per_s
 from capplan.mpm_names import Mpm
@@ -314,6 +314,27 @@ def test_one_event_child_saturates_as_a_delay_system() -> None:
     a_b = 50.0 * profile.traffic.worker_time_s
     assert metrics.event.process_saturation == pytest.approx(erlang_c(4, a_b), rel=1e-12)
     assert metrics.event.process_saturation > erlang_b(4, a_b)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 4, 16])
+@pytest.mark.parametrize("mean", [1e-200, 1e-9, 0.3, 2.0, 3.0, 5.0, 7.5, 40.0, 1e4, 1e300])
+def test_an_episode_closes_the_idle_connections_the_slot_rule_let_in(
+    factor: int, mean: float
+) -> None:
+    # E[Y | Y <= 1 + F] / E[Y], Y ~ Poisson(mean), summed directly from scipy's pmf.
+    from scipy.stats import poisson
+
+    ks = range(factor + 2)
+    pmf = [float(poisson.pmf(k, mean)) for k in ks]
+    share = killed_share(mean, factor)
+    if sum(pmf) > 0.0 and mean < 1e4:
+        expected = sum(k * w for k, w in zip(ks, pmf, strict=True)) / sum(pmf) / mean
+        assert share == pytest.approx(expected, rel=1e-12)
+    else:
+        # Far beyond the cap every episode closes the 1 + F connections the rule admits.
+        assert share == pytest.approx((factor + 1) / mean, rel=1e-3)
+    assert 0.0 < share <= 1.0
+    assert killed_share(0.0, factor) == 1.0
 
 
 def test_the_metric_table_is_the_schema_and_the_model() -> None:
