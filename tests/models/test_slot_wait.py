@@ -79,6 +79,28 @@ def test_idle_server_waits_as_erlang_c_over_the_hysteresis_range() -> None:
     assert w.mean_wait_s == pytest.approx(w.p_wait * w.mean_wait_given_wait_s, rel=1e-12)
 
 
+@pytest.mark.parametrize("processes", [1, 2, 3, 4, 9, 16])
+def test_several_children_wait_over_the_spread_of_their_bands(processes: int) -> None:
+    # F = 2 and no busy worker: K = 3 x 10 places per child. Erlang C is averaged over
+    # K - W ... K, W = 2 sqrt(P) (between whole widths, the two averages mixed by W's fraction),
+    # not over all P F places the children could hold back at once.
+    places = processes * 30
+    load = places - processes - 3.0  # below K' = K - P F / 2: stable
+    spread = 2 * math.sqrt(processes)
+    width = math.floor(spread)
+
+    def mean_over(w: int) -> float:
+        return sum(erlang_c(k, load) for k in range(places - w, places + 1)) / (w + 1)
+
+    expected = (1 - (spread - width)) * mean_over(width) + (spread - width) * mean_over(width + 1)
+    w = _wait(processes, 10, 2, 1e-12, load)
+    assert w.stable
+    assert w.p_slot == pytest.approx(expected, rel=1e-9)
+    every_band = sum(erlang_c(k, load) for k in range(places - 2 * processes, places + 1))
+    if processes > 1:
+        assert w.p_slot < every_band / (2 * processes + 1)
+
+
 @pytest.mark.parametrize(
     ("low", "high"),
     [
