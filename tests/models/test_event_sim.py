@@ -34,6 +34,24 @@ EVENTS_PER_POINT = 50_000
 BATCHES = 20
 
 
+def grid_traffic(
+    processes: int, tpc: int, factor: int, utilisation: float, timeout_s: float
+) -> SimConfig:
+    """A server under the grid's traffic at worker utilisation `utilisation`."""
+    return SimConfig(
+        processes=processes,
+        threads_per_child=tpc,
+        factor=factor,
+        requests_per_s=utilisation * processes * tpc / SERVICE_S,
+        service_s=SERVICE_S,
+        service_scv=1.0,
+        requests_per_visit=REQUESTS_PER_VISIT,
+        think_s=THINK_S,
+        keepalive_timeout_s=timeout_s,
+        idle_hold_probability=IDLE_HOLD,
+    )
+
+
 def _grid() -> tuple[SimConfig, ...]:
     points: list[SimConfig] = []
     for tpc in (4, 8, 16):
@@ -41,21 +59,7 @@ def _grid() -> tuple[SimConfig, ...]:
             for utilisation in (0.4, 0.7):
                 for timeout_s in (0.5, 2.0):
                     processes = 1 + len(points) % 3
-                    rate = utilisation * processes * tpc / SERVICE_S
-                    points.append(
-                        SimConfig(
-                            processes=processes,
-                            threads_per_child=tpc,
-                            factor=factor,
-                            requests_per_s=rate,
-                            service_s=SERVICE_S,
-                            service_scv=1.0,
-                            requests_per_visit=REQUESTS_PER_VISIT,
-                            think_s=THINK_S,
-                            keepalive_timeout_s=timeout_s,
-                            idle_hold_probability=IDLE_HOLD,
-                        )
-                    )
+                    points.append(grid_traffic(processes, tpc, factor, utilisation, timeout_s))
     return tuple(points)
 
 
@@ -423,18 +427,7 @@ def test_many_children_near_their_limit_wait_as_the_spread_of_their_bands(
     # P(wait) averages Erlang C over F sqrt(P) places below K; over all P F, what the model
     # took before, it said 0.152 where 4 children waited 0.082 +- 0.018 (F = 2) and 0.043
     # where 8 waited 0.023 +- 0.011.
-    config = SimConfig(
-        processes=processes,
-        threads_per_child=8,
-        factor=factor,
-        requests_per_s=0.4 * processes * 8 / SERVICE_S,
-        service_s=SERVICE_S,
-        service_scv=1.0,
-        requests_per_visit=REQUESTS_PER_VISIT,
-        think_s=THINK_S,
-        keepalive_timeout_s=timeout_s,
-        idle_hold_probability=IDLE_HOLD,
-    )
+    config = grid_traffic(processes, 8, factor, 0.4, timeout_s)
     batch_s = 400_000 / (BATCHES * 3.0 * config.requests_per_s)
     result = simulate(config, seed=1, warmup_s=2 * batch_s, batch_s=batch_s, max_events=1_600_000)
     assert 0.01 < result.p_wait.mean < 0.3
