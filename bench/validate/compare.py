@@ -24,7 +24,7 @@ from typing import Literal
 
 from bench.validate.casefile import Case
 from bench.validate.measure import BATCHES, Estimate, Measured
-from capplan.models.types import EventDetail, MpmMetrics
+from capplan.models.types import MpmMetrics
 
 Status = Literal["pass", "FAIL", "n/m", "info", "invalid"]
 PROBABILITY_FLOOR = 0.01  # P(wait)-like values below this cannot be pinned in minutes (§10.3)
@@ -121,13 +121,6 @@ def _tail(metrics: MpmMetrics, probability: float, threshold_s: float) -> float:
     return probability * math.exp(-threshold_s / w1)
 
 
-def _killed_per_episode(metrics: MpmMetrics, detail: EventDetail) -> float:
-    """The idle connections one kill episode closes: h x idle keep-alive / episodes."""
-    if detail.kill_episodes_per_s <= 0.0:
-        return math.nan
-    return detail.kill_hazard_per_s * metrics.idle_keepalive_mean / detail.kill_episodes_per_s
-
-
 def _expected(
     case: Case, metrics: MpmMetrics, threshold_s: float
 ) -> list[tuple[str, float, Band, str]]:
@@ -140,6 +133,8 @@ def _expected(
     if case.server.mpm == "event":
         detail = metrics.event
         assert detail is not None
+        killed = detail.kill_hazard_per_s * metrics.idle_keepalive_mean
+        episodes = detail.kill_episodes_per_s
         rows += [
             ("connections_per_s", metrics.connections_per_s, REL20, "under kill churn (4.4)"),
             ("open_connections_mean", metrics.open_connections_mean, REL5, "a_b + a_y"),
@@ -148,13 +143,13 @@ def _expected(
             ("ka_drops_per_s", detail.keepalive_drops_per_s, FACTOR2_RATE, "factor of §4.2"),
             (
                 "ka_killed_per_s",
-                detail.kill_hazard_per_s * metrics.idle_keepalive_mean,
+                killed,
                 FACTOR2_RATE,
                 "h x idle keep-alive",
             ),
             (
                 "ka_killed_per_episode",
-                _killed_per_episode(metrics, detail),
+                killed / episodes if episodes > 0.0 else math.nan,
                 INFO,
                 "model: E[Y | Y <= 1 + F] of a child's idle keep-alive connections Y",
             ),

@@ -238,10 +238,11 @@ _LIMITS = """\
   connections as the servers of a delay system and an exponential tail; their error bars are
   judged only with batches of ten relaxation times (and a p99 with ten tail samples per batch).
 - **event saturation.** B_p = B(TPC, a_b/P) treats a full child as a loss system with balanced
-  children (a single child as a delay system, Erlang C), and the kill hazard treats every episode
-  as closing a child's mean number of idle connections; the findings below show where each
-  assumption breaks. The per-child chain (`--event-model chain`) makes neither assumption;
-  docs/validation-event-chains.md judges it on the same runs.
+  children (a single child as a delay system, Erlang C), and the kill hazard takes every episode
+  to close E[Y | Y ≤ 1 + F] of a child's Poisson idle connections Y (those the slot rule let in
+  with one worker idle); the findings below show where each assumption breaks. The per-child
+  chain (`--event-model chain`) makes neither assumption; docs/validation-event-chains.md judges
+  it on the same runs.
 - **Retried SYNs.** The finite accept queue is M/M/c/K at the attempt load of independent
   retries; a retry that comes back while the queue is still congested is more likely dropped
   than that, which the model leaves out (see the findings).

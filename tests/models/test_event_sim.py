@@ -98,16 +98,19 @@ def model_of(config: SimConfig) -> MpmMetrics:
 
 
 @functools.cache
-def simulated(config: SimConfig, seed: int = 1) -> SimResult:
-    # About three events per request: batches long enough for the event budget.
-    batch_s = EVENTS_PER_POINT / (BATCHES * 3.0 * config.requests_per_s)
+def simulated(
+    config: SimConfig, seed: int = 1, events: int = EVENTS_PER_POINT, budget: int = 3
+) -> SimResult:
+    """The simulator at `config`: batches of about `events` events in all (three per request),
+    stopped at `budget` times that (where connections pile up, events outrun requests)."""
+    batch_s = events / (BATCHES * 3.0 * config.requests_per_s)
     return simulate(
         config,
         seed=seed,
         warmup_s=2 * batch_s,
         batch_s=batch_s,
         batches=BATCHES,
-        max_events=3 * EVENTS_PER_POINT,
+        max_events=budget * events,
     )
 
 
@@ -400,10 +403,10 @@ def test_a_kill_episode_closes_the_idle_connections_the_slot_rule_let_in(
     # far fewer than the child's mean: the model's E[Y | Y <= 1 + F] (derivations §4.4) is
     # within a factor 1.6 of what the simulator closes per episode, where the mean idle
     # connections of a child, what the model took before, are 1.8 to 3 times too many.
-    batch_s = 300_000 / (BATCHES * 3.0 * config.requests_per_s)
-    result = simulate(config, seed=1, warmup_s=2 * batch_s, batch_s=batch_s, max_events=2_400_000)
+    events = 300_000
+    result = simulated(config, events=events, budget=8)
     episodes = result.kill_episodes_per_s.mean
-    assert episodes * BATCHES * batch_s >= 100
+    assert episodes * events / (3.0 * config.requests_per_s) >= 100
     simulated_per_episode = result.killed_per_s.mean / episodes
     metrics = model_of(config)
     detail = metrics.event
@@ -428,8 +431,7 @@ def test_many_children_near_their_limit_wait_as_the_spread_of_their_bands(
     # took before, it said 0.152 where 4 children waited 0.082 +- 0.018 (F = 2) and 0.043
     # where 8 waited 0.023 +- 0.011.
     config = grid_traffic(processes, 8, factor, 0.4, timeout_s)
-    batch_s = 400_000 / (BATCHES * 3.0 * config.requests_per_s)
-    result = simulate(config, seed=1, warmup_s=2 * batch_s, batch_s=batch_s, max_events=1_600_000)
+    result = simulated(config, events=400_000, budget=4)
     assert 0.01 < result.p_wait.mean < 0.3
     wait = next(q for q in QUANTITIES if q.key == "wait")
     assert wait.agrees(model_of(config).p_wait, result.p_wait), (result.p_wait, config)
