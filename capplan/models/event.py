@@ -3,11 +3,11 @@
 Stage: model. Input: `EventSettings` (effective) and a `TrafficProfile`. Output: `MpmMetrics` with
 an `EventDetail`. Two coupled resources:
 
-* workers (c = P * TPC): each process is an M/G/TPC/TPC loss system for the requests of its pinned
-  connections; its saturation B_p = B(TPC, a_b/P) drops keep-alive requests (F7) and closes all
-  its idle keep-alive connections (F8), which shortens keep-alive and adds connections (churn):
-  the least fixed point of §4.4, at the load the children carry (the requests of the connections
-  their slots hold);
+* workers (c = P * TPC): each process serves the requests of its pinned connections, admitting
+  fewer as its workers fill while idle connections take its slots (`admitted_law`, §4.2); its
+  saturation B_p drops keep-alive requests (F7) and closes all its idle keep-alive connections
+  (F8), which shortens keep-alive and adds connections (churn): the least fixed point of §4.4,
+  at the load the children carry (the requests of the connections their slots hold);
 * connection slots: a process accepts while `conns - lingering < TPC + F * idle` (F5, F6); the
   probability that no process can accept is P_limit (§4.3, `capplan.models.slot_limit`), and the
   wait of a new connection for a slot or a worker is that of a delay system per child
@@ -17,6 +17,7 @@ an `EventDetail`. Two coupled resources:
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, replace
 
 from capplan.models.memory import threaded_memory
@@ -39,6 +40,9 @@ from capplan.queueing import (
 
 _FIXED_POINT_RTOL = 1e-12
 _FIXED_POINT_MAX_STEPS = 10_000
+_THETA_RTOL = 1e-12
+_NO_IDLE = 1e-15  # idle connections per child below which none are held
+_THETA_MAX_STEPS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,107 @@ def process_saturation(processes: int, threads_per_child: int, busy_erlangs: flo
     if processes == 1:
         return erlang_c(threads_per_child, busy_erlangs)
     return erlang_b(threads_per_child, busy_erlangs / processes)
+
+
+def admitted_law(
+    processes: int,
+    threads_per_child: int,
+    factor: int,
+    *,
+    busy_per_child: float,
+    idle_per_child: float,
+    new_share: float,
+    log_theta: float = 0.0,
+) -> tuple[float, float]:
+    """(B_p, log theta) of a child whose slot rule holds admission back (§4.2); the search for
+    theta starts at `log_theta` (the previous one, in the kill fixed point's iteration).
+
+    N, the child's busy workers, is a birth-death chain with deaths N/S_w. Its births are the
+    requests of its idle keep-alive connections and of the new connections it accepts, both
+    fewer as N rises: it accepts only while its idle connections Y are below
+    cap(N) = (1 + F)(TPC - N) (F5), and it holds about cap(N) + 2F of them (each keep-alive
+    request taken since the rule last let a connection in lowered the cap by 1 + F and the idle
+    connections by one; two such requests is what fits the simulator, docs/derivations.md
+    §4.2). With Y ~ Poisson(`idle_per_child`) the connections it would hold without a limit,
+    and q = `new_share` the requests that open a connection, the birth rate at N is
+    theta a (q P(Y < cap(N)) + (1 - q) E[min(Y, cap(N) + 2F)]/E[Y]),
+    a = `busy_per_child`. A request held back is not lost: it waits, or another child takes
+    it, so theta is the one that makes the child carry a busy workers on average (for one
+    child at theta = 1 without a limit, Erlang C(TPC, a) with its queue of ratio a/TPC; for
+    several, Erlang B at the offered load that carries a). B_p is the chain's share at TPC
+    (with the queue for one child): 1 once a >= TPC.
+    """
+    p, tpc, f, a = processes, threads_per_child, factor, busy_per_child
+    if a <= 0.0:
+        return 0.0, log_theta
+    if a >= tpc:
+        return 1.0, log_theta
+    y, q = idle_per_child, min(1.0, max(0.0, new_share))
+    # P(Y <= k) and E[min(Y, m)] = sum_{k<m} P(Y > k) up to the most idle connections a child
+    # holds (at N = 0), or up to where P(Y > k) < 1e-30 (beyond, both stay as they are there).
+    top = min((1 + f) * tpc + 2 * f, math.floor(y + 12.0 * math.sqrt(y) + 30.0))
+    below = [1.0] * (top + 1)
+    if y > _NO_IDLE:
+        pmf = [0.0] * (top + 1)
+        start = min(top, math.floor(y))
+        pmf[start] = math.exp(poisson_logpmf(start, y))
+        for k in range(start, top):
+            pmf[k + 1] = pmf[k] * y / (k + 1)
+        for k in range(start, 0, -1):
+            pmf[k - 1] = pmf[k] * k / y
+        running = 0.0
+        for k in range(top + 1):
+            running += pmf[k]
+            below[k] = min(1.0, running)
+    held = [0.0] * (top + 1)  # held[m] = E[min(Y, m)]
+    for k in range(top):
+        held[k + 1] = held[k] + (1.0 - below[k])
+    log_weight = [0.0] * (tpc + 1)
+    log_a = math.log(a)
+    for n in range(tpc):
+        cap = (1 + f) * (tpc - n)
+        if y <= _NO_IDLE or cap - 1 >= top:
+            # Y is then 0 but for a share ~y that changes no birth rate in binary64.
+            births = 1.0
+        else:
+            births = q * below[cap - 1] + (1.0 - q) * held[min(top, cap + 2 * f)] / y
+        # A child whose slots are all but certainly full still admits as its idle connections
+        # time out: births too rare for binary64 stay the smallest normal rate, not 0.
+        births = max(births, sys.float_info.min)
+        log_weight[n + 1] = log_weight[n] + log_a + math.log(births) - math.log(n + 1)
+    if p == 1:
+        log_weight[tpc] -= math.log1p(-a / tpc)  # the accept queue behind a full child
+
+    def moments(t: float) -> tuple[float, float, float]:
+        logs = [t * n + w for n, w in enumerate(log_weight)]
+        peak = max(logs)
+        total = first = second = 0.0
+        for n, v in enumerate(logs):
+            w = math.exp(v - peak)
+            total += w
+            first += n * w
+            second += n * n * w
+        mean = first / total
+        return mean, max(second / total - mean * mean, 0.0), math.exp(logs[tpc] - peak) / total
+
+    # The mean rises with t = log theta (its derivative is the variance): Newton's method,
+    # kept inside the bracket of t already known to be low or high.
+    low, high, t = -math.inf, math.inf, log_theta
+    mean, variance, top_share = moments(t)
+    for _ in range(_THETA_MAX_STEPS):
+        if abs(mean - a) <= _THETA_RTOL * a:
+            break
+        if mean < a:
+            low = t
+        else:
+            high = t
+        step = (a - mean) / variance if variance > 0.0 else math.copysign(1.0, a - mean)
+        t_new = t + max(-4.0, min(4.0, step))
+        if not low < t_new < high:
+            t_new = 0.5 * (low + high) if math.isfinite(low + high) else t_new
+        t = t_new
+        mean, variance, top_share = moments(t)
+    return top_share, t
 
 
 def idle_connections(profile: TrafficProfile, connections_per_s: float, ht: HoldingTime) -> float:
@@ -136,12 +241,15 @@ def kill_fixed_point(
     hold, K' = `serving_places` with the effective AsyncRequestWorkerFactor `factor` (1 when
     `factor` is None, the fixed point without a slot limit, or when a_b >= P TPC: every child
     is then saturated whatever it holds), a_p = gamma λ S_w / P,
-    B_p = `process_saturation` (Erlang B(TPC, a_p); Erlang C for one process),
+    B_p = `admitted_law` at a_p and the idle connections λ_conn E[idle](h)/P
+    (`process_saturation`, Erlang B(TPC, a_p) or C for one process, when `factor` is None),
     nu = P TPC B_p / S_w, d = TPC / S_w,
     lk_p = (λ - λ_conn)/P, kills = nu (lk_p + λ_conn)/(lk_p + λ_conn + d),
     drops = nu lk_p/(lk_p + λ_conn + d). Kills shorten H, so x falls, gamma and B_p rise, and
     the idle connections per child fall, so s rises: the map is increasing and bounded by nu/P,
-    so the iteration converges monotonically (Knaster-Tarski); relative tolerance 1e-12.
+    so the iteration converges monotonically (Knaster-Tarski); relative tolerance 1e-12. Where
+    idle connections fill a child's slots at every busy count, B_p can fall slightly as they
+    thin; the iteration then stops at the first step that would lower h (§4.4).
     """
     rate = profile.traffic.requests_per_second
     worker_s = profile.traffic.worker_time_s
@@ -187,6 +295,31 @@ def kill_fixed_point(
         held = min(conn_rate * ht.mean_idle_s / p, holdable)
         return kills / p * killed_share(held, factor)
 
+    # The admission law's scale at the last step, where the next one starts, and its inputs and
+    # result (a hazard too small to change the holding time leaves them as they were).
+    log_theta = 0.0
+    last: tuple[float, float, float, float] | None = None
+
+    def saturated(ht: HoldingTime, conn_rate: float, share: float) -> float:
+        nonlocal log_theta, last
+        if factor is None:
+            return process_saturation(p, tpc, share * a_b)
+        idle = conn_rate * ht.mean_idle_s / p
+        if last is not None and last[:3] == (share, idle, conn_rate):
+            return last[3]
+        law = admitted_law(
+            p,
+            tpc,
+            factor,
+            busy_per_child=share * a_b / p,
+            idle_per_child=idle,
+            new_share=conn_rate / rate,
+            log_theta=log_theta,
+        )
+        saturation, log_theta = law
+        last = (share, idle, conn_rate, saturation)
+        return saturation
+
     h = 0.0
     ht, conn_rate = holding(h)
     without_kills = conn_rate
@@ -194,7 +327,7 @@ def kill_fixed_point(
     # there (the usual case, far from the limit), they do at every h.
     share = carried(ht, conn_rate)
     limited = share < 1.0
-    saturation = process_saturation(p, tpc, share * a_b)
+    saturation = saturated(ht, conn_rate, share)
     entries = p * tpc * saturation / worker_s
     kills, drops = at(conn_rate, entries)
     steps = 0
@@ -207,7 +340,8 @@ def kill_fixed_point(
         ht, conn_rate = holding(h)
         if limited:
             share = carried(ht, conn_rate)
-            saturation = process_saturation(p, tpc, share * a_b)
+        if limited or factor is not None:
+            saturation = saturated(ht, conn_rate, share)
             entries = p * tpc * saturation / worker_s
         kills, drops = at(conn_rate, entries)
     return KillFixedPoint(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from capplan.models import MpmMetrics, evaluate
-from capplan.models.event import killed_share
+from capplan.models.event import killed_share, process_saturation
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.queueing import erlang_c
 from tests.models.event_sim import Estimate, SimConfig, SimResult, profile_of, simulate
@@ -188,36 +188,32 @@ QUANTITIES = (
 # "Checked against a simulator", sums it up by region). Keys are `Quantity.key`.
 KNOWN_MISSES = """
 P1xT4-F1-rho0.4-ka0.5    kills drops
-P2xT4-F1-rho0.4-ka2      Bp kills drops
+P2xT4-F1-rho0.4-ka2      kills drops
 P3xT4-F1-rho0.7-ka0.5    busy limit conn kills
-P1xT4-F1-rho0.7-ka2      busy limit conn idle Bp kills drops
+P1xT4-F1-rho0.7-ka2      busy limit conn idle kills
 P2xT4-F2-rho0.4-ka0.5    limit
-P3xT4-F2-rho0.4-ka2      limit idle
+P3xT4-F2-rho0.4-ka2      limit
 P1xT4-F2-rho0.7-ka0.5    drops
 P2xT4-F2-rho0.7-ka2      limit conn idle Bp kills
 P3xT4-F4-rho0.4-ka0.5    limit
 P1xT4-F4-rho0.4-ka2      idle
-P2xT4-F4-rho0.7-ka0.5    limit idle
-P3xT4-F4-rho0.7-ka2      limit
-P1xT8-F1-rho0.4-ka0.5    Bp kills drops
-P2xT8-F1-rho0.4-ka2      Bp kills drops
-P3xT8-F1-rho0.7-ka0.5    busy limit conn idle kills drops
-P1xT8-F1-rho0.7-ka2      busy limit conn idle kills drops
+P2xT4-F4-rho0.7-ka0.5    limit
+P3xT4-F4-rho0.7-ka2      wait limit idle
+P1xT8-F1-rho0.4-ka0.5    kills drops
+P3xT8-F1-rho0.7-ka0.5    busy limit conn idle
+P1xT8-F1-rho0.7-ka2      busy limit conn idle
 P2xT8-F2-rho0.4-ka0.5    limit
-P3xT8-F2-rho0.4-ka2      limit Bp kills drops
-P1xT8-F2-rho0.7-ka0.5    wait limit idle drops
-P2xT8-F2-rho0.7-ka2      limit conn idle Bp kills
-P3xT8-F4-rho0.4-ka0.5    drops
+P3xT8-F2-rho0.4-ka2      limit
+P1xT8-F2-rho0.7-ka0.5    idle drops
+P2xT8-F2-rho0.7-ka2      limit conn idle Bp kills drops
 P2xT8-F4-rho0.7-ka0.5    limit
 P3xT8-F4-rho0.7-ka2      wait limit idle
-P3xT16-F1-rho0.7-ka0.5   busy limit conn idle Bp kills drops
+P3xT16-F1-rho0.7-ka0.5   busy limit conn idle
 P1xT16-F1-rho0.7-ka2     busy limit conn idle
-P2xT16-F2-rho0.4-ka0.5   kills
-P3xT16-F2-rho0.4-ka2     limit kills
-P1xT16-F2-rho0.7-ka0.5   drops
+P3xT16-F2-rho0.4-ka2     limit
 P2xT16-F2-rho0.7-ka2     busy limit conn idle
-P2xT16-F4-rho0.7-ka0.5   drops
-P3xT16-F4-rho0.7-ka2     limit idle Bp kills
+P2xT16-F4-rho0.7-ka0.5   limit
+P3xT16-F4-rho0.7-ka2     limit idle Bp kills drops
 """
 
 
@@ -380,14 +376,22 @@ def test_simulator_reproduces_the_httpd_runs(case: str) -> None:
 
 
 # Points with a hundred or more kill episodes in the simulator's run below and the slots holding
-# every connection (`stable`), from one to three children, F = 1 and 2, utilisation 0.4 and 0.7;
-# and event-ka-rho05's realized inputs.
+# every connection (`stable`), from one to three children, F = 1 and 2; and event-ka-rho05's
+# realized inputs. P1xT8-F2-rho0.7-ka0.5 was one until the admission law (derivations §4.2):
+# the model now has that child saturate 0.071 of the time where the simulator has
+# 0.144 +- 0.014, so it kills a third as often (2.3 against 7.2 episodes/s) and its idle
+# connections (8.2 against 6.6) overflow the slots.
+# Grid points whose children are near their slot limit at utilisation 0.4, with F = 1 and 2.
+ADMISSION_POINTS = (
+    "P1xT8-F1-rho0.4-ka0.5",
+    "P2xT4-F1-rho0.4-ka2",
+    "P3xT8-F2-rho0.4-ka2",
+)
 EPISODE_POINTS = (
     "P1xT4-F1-rho0.4-ka0.5",
     "P1xT8-F1-rho0.4-ka0.5",
     "P2xT8-F2-rho0.4-ka0.5",
     "P3xT8-F2-rho0.4-ka2",
-    "P1xT8-F2-rho0.7-ka0.5",
 )
 
 
@@ -421,20 +425,49 @@ def test_a_kill_episode_closes_the_idle_connections_the_slot_rule_let_in(
 
 
 @pytest.mark.parametrize(
-    ("processes", "factor", "timeout_s"), [(4, 2, 2.0), (4, 1, 1.0), (8, 2, 2.0), (8, 1, 1.0)]
+    "config",
+    [c for c in GRID if point_id(c) in ADMISSION_POINTS] + [HTTPD_RUNS["event-connection-limit"]],
+    ids=point_id,
+)
+def test_a_child_near_its_slot_limit_saturates_as_its_admissions_allow(config: SimConfig) -> None:
+    # derivations §4.2: a child whose idle connections fill its slots stops admitting new ones
+    # and holds fewer idle ones as its workers fill, so it reaches its last worker far less
+    # often than an Erlang system with its load. The admission law is within the grid's band
+    # (a factor 2) of the simulator (1.1 to 2.1 times high here); Erlang B or C, what the model
+    # took before, is 2.9 to 9 times what the simulator saw.
+    result = simulated(config, events=300_000, budget=8)
+    metrics = model_of(config)
+    detail = metrics.event
+    assert detail is not None
+    saturation = next(q for q in QUANTITIES if q.key == "Bp")
+    assert saturation.agrees(detail.process_saturation, result.process_saturation)
+    a_b = config.requests_per_s * config.service_s
+    erlang = process_saturation(config.processes, config.threads_per_child, a_b)
+    simulated_bp = result.process_saturation
+    assert erlang > 2.5 * (simulated_bp.mean + simulated_bp.half_width), (erlang, simulated_bp)
+
+
+@pytest.mark.parametrize(
+    ("processes", "factor", "timeout_s", "agrees"),
+    [(4, 2, 2.0, False), (4, 1, 1.0, True), (8, 2, 2.0, True), (8, 1, 1.0, True)],
 )
 def test_many_children_near_their_limit_wait_as_the_spread_of_their_bands(
-    processes: int, factor: int, timeout_s: float
+    processes: int, factor: int, timeout_s: float, agrees: bool
 ) -> None:
     # Children of 8 threads at utilisation 0.4 (the grid's traffic) near their slot limit.
-    # P(wait) averages Erlang C over F sqrt(P) places below K; over all P F, what the model
-    # took before, it said 0.152 where 4 children waited 0.082 +- 0.018 (F = 2) and 0.043
-    # where 8 waited 0.023 +- 0.011.
+    # P(wait) averages Erlang C over F sqrt(P) places below K; over all P F it said 0.043 where
+    # 8 children waited 0.023 +- 0.011. Four children with F = 2 are a miss: their idle pool is
+    # the simulator's (41.8 against 41.9 +- 0.6, since the admission law of §4.2 cut the
+    # kills) and P(wait) 0.150 against 0.082 +- 0.018; the slot wait over-states waits there,
+    # as on httpd's event-ka-rho05.
     config = grid_traffic(processes, 8, factor, 0.4, timeout_s)
     result = simulated(config, events=400_000, budget=4)
     assert 0.01 < result.p_wait.mean < 0.3
+    metrics = model_of(config)
+    idle = next(q for q in QUANTITIES if q.key == "idle")
+    assert idle.agrees(metrics.idle_keepalive_mean, result.idle_keepalive)
     wait = next(q for q in QUANTITIES if q.key == "wait")
-    assert wait.agrees(model_of(config).p_wait, result.p_wait), (result.p_wait, config)
+    assert wait.agrees(metrics.p_wait, result.p_wait) == agrees, (result.p_wait, config)
 
 
 def test_an_uneven_split_between_the_listeners_leaves_the_waits_alone() -> None:

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from capplan.models import evaluate
 from capplan.models.slot_limit import connection_limit
-from capplan.models.slot_wait import serving_places
 from capplan.mpm_settings import (
     CommonSettings,
     EventSettings,
@@ -178,9 +177,10 @@ def test_event_worker_occupancy_ignores_keepalive(
 ) -> None:
     """Workers are held only while requests run: busy = λ S_w whatever KeepAlive* say.
 
-    Saturation does depend on keep-alive where idle connections crowd the slots (§4.4): the
-    children then carry only the requests of the connections they hold, never more than without
-    keep-alive, and exactly as much when the slots hold every connection.
+    Saturation does depend on keep-alive: a child stops admitting new connections while its idle
+    ones fill its slots (§4.2), and where they crowd the slots of every child the children carry
+    only the requests of the connections they hold (§4.4). Either way it is never more than
+    without keep-alive, and the same once every child is saturated.
     """
     settings_ = EventSettings(
         server_limit=processes,
@@ -198,10 +198,10 @@ def test_event_worker_occupancy_ignores_keepalive(
     off = evaluate(replace(settings_, common=replace(common, keep_alive=False)), profile)
     assert off.offered_load_erlangs == m.offered_load_erlangs
     assert off.event is not None
-    assert m.event.process_saturation <= off.event.process_saturation
-    places = serving_places(processes, tpc, m.event.worker_factor, a_b)
-    if a_b >= m.workers or m.open_connections_mean <= places:
-        assert off.event.process_saturation == m.event.process_saturation
+    # Both solve for the same carried load to a relative 1e-12, so equal laws may differ by ulps.
+    assert m.event.process_saturation <= off.event.process_saturation * (1.0 + 1e-9)
+    if a_b >= m.workers:
+        assert off.event.process_saturation == m.event.process_saturation == 1.0
 
 
 @FUZZ
