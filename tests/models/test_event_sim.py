@@ -375,18 +375,18 @@ def test_simulator_reproduces_the_httpd_runs(case: str) -> None:
     assert checked >= 3
 
 
-# Points with a hundred or more kill episodes in the simulator's run below and the slots holding
-# every connection (`stable`), from one to three children, F = 1 and 2; and event-ka-rho05's
-# realized inputs. P1xT8-F2-rho0.7-ka0.5 was one until the admission law (derivations §4.2):
-# the model now has that child saturate 0.071 of the time where the simulator has
-# 0.144 +- 0.014, so it kills a third as often (2.3 against 7.2 episodes/s) and its idle
-# connections (8.2 against 6.6) overflow the slots.
 # Grid points whose children are near their slot limit at utilisation 0.4, with F = 1 and 2.
 ADMISSION_POINTS = (
     "P1xT8-F1-rho0.4-ka0.5",
     "P2xT4-F1-rho0.4-ka2",
     "P3xT8-F2-rho0.4-ka2",
 )
+# Points with a hundred or more kill episodes in the simulator's run below and the slots holding
+# every connection (`stable`), from one to three children, F = 1 and 2; and event-ka-rho05's
+# realized inputs. P1xT8-F2-rho0.7-ka0.5 was one until the admission law (derivations §4.2):
+# the model now has that child saturate 0.071 of the time where the simulator has
+# 0.144 +- 0.014, so it kills a third as often (2.3 against 7.2 episodes/s) and its idle
+# connections (8.2 against 6.6) overflow the slots.
 EPISODE_POINTS = (
     "P1xT4-F1-rho0.4-ka0.5",
     "P1xT8-F1-rho0.4-ka0.5",
