@@ -69,7 +69,9 @@ class KillFixedPoint:
 
 
 def process_saturation(processes: int, threads_per_child: int, busy_erlangs: float) -> float:
-    """B_p, the time fraction a process has every thread on a request (§4.2).
+    """B_p, the time fraction a process has every thread on a request, without a slot limit:
+    the kill fixed point's form when it is given no AsyncRequestWorkerFactor (the event goldens);
+    `evaluate` takes `admitted_law` (§4.2).
 
     With several processes a connection that finds its process full goes to another one (new
     connections) or is closed (keep-alive requests): a loss system, Erlang B(TPC, a_b/P). With
@@ -340,7 +342,7 @@ def kill_fixed_point(
         ht, conn_rate = holding(h)
         if limited:
             share = carried(ht, conn_rate)
-        if limited or factor is not None:
+        if factor is not None:  # (without a factor nothing is limited and B_p stays)
             saturation = saturated(ht, conn_rate, share)
             entries = p * tpc * saturation / worker_s
         kills, drops = at(conn_rate, entries)

@@ -57,7 +57,8 @@ class MemoryFootprint:
 class EventDetail:
     """The event MPM's two coupled resources (derivations §4), at the §4.4 least fixed point.
 
-    `process_saturation` B_p = B(TPC, a_b/P), the time fraction one process has no idle worker;
+    `process_saturation` B_p, the time fraction one process has no idle worker (the admission law
+    of §4.2);
     `kill_episodes_per_s` ("kill'em all", F8) and `keepalive_drops_per_s` (F7) over all processes;
     `kill_hazard_per_s` h, the rate at which one idle connection is killed; `churn_per_s` the
     extra connections per second caused by kills and drops; `p_connection_limit` P_limit (the

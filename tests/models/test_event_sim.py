@@ -184,6 +184,8 @@ QUANTITIES = (
     ),
 )
 
+QUANTITY = {q.key: q for q in QUANTITIES}
+
 # What the model misses, point by point (from the table `python -m` prints; docs/models.md,
 # "Checked against a simulator", sums it up by region). Keys are `Quantity.key`.
 KNOWN_MISSES = """
@@ -439,8 +441,7 @@ def test_a_child_near_its_slot_limit_saturates_as_its_admissions_allow(config: S
     metrics = model_of(config)
     detail = metrics.event
     assert detail is not None
-    saturation = next(q for q in QUANTITIES if q.key == "Bp")
-    assert saturation.agrees(detail.process_saturation, result.process_saturation)
+    assert QUANTITY["Bp"].agrees(detail.process_saturation, result.process_saturation)
     a_b = config.requests_per_s * config.service_s
     erlang = process_saturation(config.processes, config.threads_per_child, a_b)
     simulated_bp = result.process_saturation
@@ -464,10 +465,8 @@ def test_many_children_near_their_limit_wait_as_the_spread_of_their_bands(
     result = simulated(config, events=400_000, budget=4)
     assert 0.01 < result.p_wait.mean < 0.3
     metrics = model_of(config)
-    idle = next(q for q in QUANTITIES if q.key == "idle")
-    assert idle.agrees(metrics.idle_keepalive_mean, result.idle_keepalive)
-    wait = next(q for q in QUANTITIES if q.key == "wait")
-    assert wait.agrees(metrics.p_wait, result.p_wait) == agrees, (result.p_wait, config)
+    assert QUANTITY["idle"].agrees(metrics.idle_keepalive_mean, result.idle_keepalive)
+    assert QUANTITY["wait"].agrees(metrics.p_wait, result.p_wait) == agrees, (result.p_wait, config)
 
 
 def test_an_uneven_split_between_the_listeners_leaves_the_waits_alone() -> None:
