@@ -47,10 +47,11 @@ def test_chain_predictions_are_the_backlog_chains_figures() -> None:
     assert metrics.event.kill_episodes_per_s == pytest.approx(chain.kill_episodes_per_s)
     killed = metrics.event.kill_hazard_per_s * metrics.idle_keepalive_mean
     assert killed == pytest.approx(chain.killed_per_s)
-    # The closed form differs where the chain mends it: fewer kill episodes at the limit.
+    # The closed form differs where the chain mends it: fewer kill episodes at the limit (the
+    # chain 0.026 a second, the closed form 0.079).
     closed = predict(case, realized, SOMAXCONN)
     assert closed.event is not None
-    assert closed.event.kill_episodes_per_s > 3.0 * metrics.event.kill_episodes_per_s
+    assert closed.event.kill_episodes_per_s > 2.5 * metrics.event.kill_episodes_per_s
 
 
 def test_other_mpms_keep_the_closed_form() -> None:

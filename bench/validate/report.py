@@ -238,11 +238,12 @@ _LIMITS = """\
   connections as the servers of a delay system and an exponential tail; their error bars are
   judged only with batches of ten relaxation times (and a p99 with ten tail samples per batch).
 - **event saturation.** B_p follows a child's busy workers alone, as a birth-death chain whose
-  births the slot rule holds back (its idle connections a Poisson pool the rule truncates,
-  §4.2), and the kill hazard takes every episode to close E[Y | Y ≤ 1 + F] of a child's Poisson
-  idle connections Y (those the slot rule let in with one worker idle); the findings below show
-  where each assumption breaks. The per-child chain (`--event-model chain`) makes neither
-  assumption; docs/validation-event-chains.md judges it on the same runs.
+  births the slot rule holds back (its idle connections a pool the rule truncates and kill
+  episodes empty, §4.2), and the kill hazard takes every episode to close E[Y | Y ≤ 1 + F] of
+  a child's Poisson idle connections Y (those the slot rule let in with one worker idle); the
+  findings below show where each assumption breaks. The per-child chain
+  (`--event-model chain`) makes neither assumption; docs/validation-event-chains.md judges it on
+  the same runs.
 - **Retried SYNs.** The finite accept queue is M/M/c/K at the attempt load of independent
   retries; a retry that comes back while the queue is still congested is more likely dropped
   than that, which the model leaves out (see the findings).

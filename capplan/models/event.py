@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from capplan.models.memory import threaded_memory
 from capplan.models.pooled import clamp_probability, clamped_holding_time, holding_inputs
@@ -38,11 +39,25 @@ from capplan.queueing import (
     poisson_quantile,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _FIXED_POINT_RTOL = 1e-12
 _FIXED_POINT_MAX_STEPS = 10_000
+_BRACKET_MAX_STEPS = 200
 _THETA_RTOL = 1e-12
 _NO_IDLE = 1e-15  # idle connections per child below which none are held
 _THETA_MAX_STEPS = 200
+_RESCALE = 1e200  # the reset pool's downward recursion is scaled down past this
+# The largest refilled pool (idle connections per child) whose law with resets is computed,
+# about 500 times the slots of a child at httpd's default ThreadLimit (64) and
+# AsyncRequestWorkerFactor (2); beyond it the pool is taken as Poisson (a downward run of this
+# length takes some 20 ms).
+_RESET_POOL_MOST = 100_000.0
+# Kill episodes per idle lifetime below which the pool is taken as Poisson: they move its law by
+# about this much times log(pool), far below any digit shown, and the kill fixed point's
+# second step then finds its inputs unchanged where kills are this rare.
+_NO_RESETS = 1e-13
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +111,7 @@ def admitted_law(
     idle_per_child: float,
     new_share: float,
     log_theta: float = 0.0,
+    resets: float = 0.0,
 ) -> tuple[float, float]:
     """(B_p, log theta) of a child whose slot rule holds admission back (§4.2); the search for
     theta starts at `log_theta` (the previous one, in the kill fixed point's iteration).
@@ -109,11 +125,13 @@ def admitted_law(
     §4.2). With Y ~ Poisson(`idle_per_child`) the connections it would hold without a limit,
     and q = `new_share` the requests that open a connection, the birth rate at N is
     theta a (q P(Y < cap(N)) + (1 - q) E[min(Y, cap(N) + 2F)]/E[Y]),
-    a = `busy_per_child`. A request held back is not lost: it waits, or another child takes
-    it, so theta is the one that makes the child carry a busy workers on average (for one
-    child at theta = 1 without a limit, Erlang C(TPC, a) with its queue of ratio a/TPC; for
-    several, Erlang B at the offered load that carries a). B_p is the chain's share at TPC
-    (with the queue for one child): 1 once a >= TPC.
+    a = `busy_per_child`. With kill episodes, `resets` = beta > 0, the kills per child in a
+    connection's idle lifetime: every episode empties the pool, and Y has `reset_pool_above`'s
+    law of the same mean instead of Poisson's. A request held back is not lost: it waits, or
+    another child takes it, so theta is the one that makes the child carry a busy workers on
+    average (for one child at theta = 1 without a limit, Erlang C(TPC, a) with its queue of
+    ratio a/TPC; for several, Erlang B at the offered load that carries a). B_p is the chain's
+    share at TPC (with the queue for one child): 1 once a >= TPC.
     """
     p, tpc, f, a = processes, threads_per_child, factor, busy_per_child
     if a <= 0.0:
@@ -123,9 +141,16 @@ def admitted_law(
     y, q = idle_per_child, min(1.0, max(0.0, new_share))
     # P(Y <= k) and E[min(Y, m)] = sum_{k<m} P(Y > k) up to the most idle connections a child
     # holds (at N = 0), or up to where P(Y > k) < 1e-30 (beyond, both stay as they are there).
-    top = min((1 + f) * tpc + 2 * f, math.floor(y + 12.0 * math.sqrt(y) + 30.0))
+    # With resets the pool spreads up to its refilled mean y (1 + beta); a pool too large for
+    # `reset_pool_above` to run down from is taken as Poisson.
+    refilled = y * (1.0 + max(0.0, resets))
+    beta = resets if y > _NO_IDLE and refilled <= _RESET_POOL_MOST else 0.0
+    spread = refilled if beta > 0.0 else y
+    top = min((1 + f) * tpc + 2 * f, math.floor(spread + 12.0 * math.sqrt(spread) + 30.0))
     below = [1.0] * (top + 1)
-    if y > _NO_IDLE:
+    if beta > 0.0:
+        below = [1.0 - t for t in reset_pool_above(y, beta, top)]
+    elif y > _NO_IDLE:
         pmf = [0.0] * (top + 1)
         start = min(top, math.floor(y))
         pmf[start] = math.exp(poisson_logpmf(start, y))
@@ -188,6 +213,36 @@ def admitted_law(
     return top_share, t
 
 
+def reset_pool_above(mean: float, resets: float, top: int) -> list[float]:
+    """P(Y > k) for k = 0 ... `top`: a child's idle pool Y of this mean when every kill episode
+    empties it, `resets` = beta episodes per idle lifetime of a connection (§4.2).
+
+    Connections join the pool at rate lam and each stays an exponential lifetime (the time
+    unit) unless an episode (rate beta) closes them all: M/M/inf with catastrophes. Its law is
+    Poisson(lam (1 - U)) mixed over U ~ Beta(beta, 1) (the time since the last episode), of mean
+    lam/(1 + beta); lam = `mean` (1 + beta) keeps the mean. Across the cut between k and k + 1,
+    lam P(Y = k) = (k + 1) P(Y = k + 1) + beta P(Y > k), so with T_k = P(Y > k),
+    T_{k-1} = T_k + ((k + 1)(T_k - T_{k+1}) + beta T_k)/lam. The tail is the recursion's
+    minimal solution, which a downward run keeps: it starts at T = (1, 0) beyond
+    lam + 12 sqrt(lam) + 40 (where the mixture, below Poisson(lam), has less than 1e-30 left),
+    is rescaled before it overflows, and is divided by T_{-1} = 1 at the end; it matches the
+    mixture's integral to about 1e-13 relative. 1 - T is P(Y <= k); beta = 0 is Poisson.
+    """
+    lam = mean * (1.0 + resets)
+    start = max(top, math.ceil(lam + 12.0 * math.sqrt(lam) + 40.0))
+    # tail[k + 1] holds T_k, tail[0] T_{-1}.
+    tail = [0.0] * (start + 2)
+    tail[start] = 1.0
+    for k in range(start - 1, -1, -1):
+        here, next_ = tail[k + 1], tail[k + 2]
+        tail[k] = here + ((k + 1) * (here - next_) + resets * here) / lam
+        if tail[k] > _RESCALE:
+            for j in range(k, start + 1):
+                tail[j] /= _RESCALE
+    norm = tail[0]
+    return [min(1.0, tail[k + 1] / norm) for k in range(top + 1)]
+
+
 def idle_connections(profile: TrafficProfile, connections_per_s: float, ht: HoldingTime) -> float:
     """a_y = λ_conn E[idle] + λ (S - S_w): open connections without a worker, in Erlangs.
 
@@ -243,15 +298,18 @@ def kill_fixed_point(
     hold, K' = `serving_places` with the effective AsyncRequestWorkerFactor `factor` (1 when
     `factor` is None, the fixed point without a slot limit, or when a_b >= P TPC: every child
     is then saturated whatever it holds), a_p = gamma λ S_w / P,
-    B_p = `admitted_law` at a_p and the idle connections λ_conn E[idle](h)/P
+    B_p = `admitted_law` at a_p, the idle connections λ_conn E[idle](h)/P and the resets
+    beta = h E[idle](0)/s, the episodes per child in a connection's idle lifetime
     (`process_saturation`, Erlang B(TPC, a_p) or C for one process, when `factor` is None),
     nu = P TPC B_p / S_w, d = TPC / S_w,
     lk_p = (λ - λ_conn)/P, kills = nu (lk_p + λ_conn)/(lk_p + λ_conn + d),
     drops = nu lk_p/(lk_p + λ_conn + d). Kills shorten H, so x falls, gamma and B_p rise, and
-    the idle connections per child fall, so s rises: the map is increasing and bounded by nu/P,
-    so the iteration converges monotonically (Knaster-Tarski); relative tolerance 1e-12. Where
-    idle connections fill a child's slots at every busy count, B_p can fall slightly as they
-    thin; the iteration then stops at the first step that would lower h (§4.4).
+    the idle connections per child fall, so s rises: where the map rises, iterating from 0
+    climbs to its least fixed point (relative tolerance 1e-12). The map can fall (with beta,
+    the emptied pool lets more in right after an episode and the refilled one less later; and
+    where idle connections fill a child's slots at every busy count, B_p falls as they thin): at
+    the first step where it falls below h, the fixed point between the last rising step and this
+    one is found by `_fixed_point_between` (§4.4).
     """
     rate = profile.traffic.requests_per_second
     worker_s = profile.traffic.worker_time_s
@@ -289,26 +347,20 @@ def kill_fixed_point(
     # children are saturated whatever they hold).
     holdable = max(0.0, (places - min(a_b, p * tpc)) / p)
 
-    def hazard(kills: float, ht: HoldingTime, conn_rate: float) -> float:
-        # Each episode closes the idle connections of one child: a share of what it holds when
-        # the slot rule caps them at the episode.
-        if factor is None:
-            return kills / p
-        held = min(conn_rate * ht.mean_idle_s / p, holdable)
-        return kills / p * killed_share(held, factor)
-
     # The admission law's scale at the last step, where the next one starts, and its inputs and
     # result (a hazard too small to change the holding time leaves them as they were).
     log_theta = 0.0
-    last: tuple[float, float, float, float] | None = None
+    last: tuple[float, float, float, float, float] | None = None
 
-    def saturated(ht: HoldingTime, conn_rate: float, share: float) -> float:
+    def saturated(ht: HoldingTime, conn_rate: float, share: float, resets: float) -> float:
         nonlocal log_theta, last
         if factor is None:
             return process_saturation(p, tpc, share * a_b)
         idle = conn_rate * ht.mean_idle_s / p
-        if last is not None and last[:3] == (share, idle, conn_rate):
-            return last[3]
+        if resets < _NO_RESETS:
+            resets = 0.0
+        if last is not None and last[:4] == (share, idle, conn_rate, resets):
+            return last[4]
         law = admitted_law(
             p,
             tpc,
@@ -317,47 +369,112 @@ def kill_fixed_point(
             idle_per_child=idle,
             new_share=conn_rate / rate,
             log_theta=log_theta,
+            resets=resets,
         )
         saturation, log_theta = law
-        last = (share, idle, conn_rate, saturation)
+        last = (share, idle, conn_rate, resets, saturation)
         return saturation
 
-    h = 0.0
-    ht, conn_rate = holding(h)
-    without_kills = conn_rate
+    base_ht, without_kills = holding(0.0)
     # Kills only shorten H, so x is largest at h = 0: when the slots hold every connection
     # there (the usual case, far from the limit), they do at every h.
-    share = carried(ht, conn_rate)
-    limited = share < 1.0
-    saturation = saturated(ht, conn_rate, share)
-    entries = p * tpc * saturation / worker_s
-    kills, drops = at(conn_rate, entries)
+    limited = carried(base_ht, without_kills) < 1.0
+
+    def at_hazard(h: float) -> _KillStep:
+        """Everything at hazard h, and the hazard its kills make (the map's value)."""
+        ht, conn_rate = holding(h)
+        share = carried(ht, conn_rate) if limited else 1.0
+        # Each episode closes the idle connections of one child: the share s of what it holds
+        # when the slot rule caps them at the episode (all of them without a factor).
+        closed = 1.0
+        if factor is not None:
+            closed = killed_share(min(conn_rate * ht.mean_idle_s / p, holdable), factor)
+        # Episodes per child in a connection's idle lifetime without kills, how often the pool
+        # is emptied before it refills: h is the episodes per child times s.
+        resets = h / closed * base_ht.mean_idle_s
+        saturation = saturated(ht, conn_rate, share, resets)
+        entries = p * tpc * saturation / worker_s
+        kills, drops = at(conn_rate, entries)
+        return _KillStep(
+            h, ht, conn_rate, share, saturation, entries, kills, drops, kills / p * closed
+        )
+
+    step = at_hazard(0.0)
+    rising = step  # the last step whose map rose above it
     steps = 0
     while steps < _FIXED_POINT_MAX_STEPS:
         steps += 1
-        h_new = hazard(kills, ht, conn_rate)
-        if h_new - h <= _FIXED_POINT_RTOL * h_new:
+        h, h_new = step.hazard, step.next_hazard
+        if abs(h_new - h) <= _FIXED_POINT_RTOL * max(h_new, h):
             break
-        h = h_new
-        ht, conn_rate = holding(h)
-        if limited:
-            share = carried(ht, conn_rate)
-        if factor is not None:  # (without a factor nothing is limited and B_p stays)
-            saturation = saturated(ht, conn_rate, share)
-            entries = p * tpc * saturation / worker_s
-        kills, drops = at(conn_rate, entries)
+        if h_new < h:
+            # The map fell: a fixed point lies between the last step where it rose and this.
+            step, more = _fixed_point_between(at_hazard, rising, step)
+            steps += more
+            break
+        rising = step
+        step = at_hazard(h_new)
     return KillFixedPoint(
-        kill_hazard_per_s=h,
-        holding=ht,
-        connections_per_s=conn_rate,
+        kill_hazard_per_s=step.hazard,
+        holding=step.holding,
+        connections_per_s=step.connections_per_s,
         connections_per_s_without_kills=without_kills,
-        process_saturation=saturation,
-        episode_entries_per_s=entries,
-        kill_episodes_per_s=kills,
-        keepalive_drops_per_s=drops,
-        carried_share=share,
+        process_saturation=step.saturation,
+        episode_entries_per_s=step.entries,
+        kill_episodes_per_s=step.kills,
+        keepalive_drops_per_s=step.drops,
+        carried_share=step.share,
         steps=steps,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _KillStep:
+    """One evaluation of the kill map at `hazard`: the rates there and `next_hazard`, the map's
+    value (the hazard its kill episodes make)."""
+
+    hazard: float
+    holding: HoldingTime
+    connections_per_s: float
+    share: float
+    saturation: float
+    entries: float
+    kills: float
+    drops: float
+    next_hazard: float
+
+
+def _fixed_point_between(
+    at_hazard: Callable[[float], _KillStep], rising: _KillStep, falling: _KillStep
+) -> tuple[_KillStep, int]:
+    """The fixed point of the kill map between a step where it rose and one where it fell
+    (§4.4), by the Illinois method on g(h) = map(h) - h (regula falsi, the stale end's value
+    halved), to `_FIXED_POINT_RTOL`; with the evaluations spent. If it has not settled in
+    `_BRACKET_MAX_STEPS` evaluations the last stands (at most 7 were needed in 3,000 random
+    settings)."""
+    lo, g_lo = rising.hazard, rising.next_hazard - rising.hazard
+    hi, g_hi = falling.hazard, falling.next_hazard - falling.hazard
+    step = falling
+    side = 0
+    for spent in range(1, _BRACKET_MAX_STEPS + 1):
+        x = hi - g_hi * (hi - lo) / (g_hi - g_lo)
+        if not lo < x < hi:
+            x = 0.5 * (lo + hi)
+        step = at_hazard(x)
+        g = step.next_hazard - x
+        if abs(g) <= _FIXED_POINT_RTOL * x or hi - lo <= _FIXED_POINT_RTOL * hi:
+            return step, spent
+        if g > 0.0:
+            lo, g_lo = x, g
+            if side > 0:
+                g_hi *= 0.5
+            side = 1
+        else:
+            hi, g_hi = x, g
+            if side < 0:
+                g_lo *= 0.5
+            side = -1
+    return step, _BRACKET_MAX_STEPS
 
 
 def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:

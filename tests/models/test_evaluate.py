@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import math
 from dataclasses import replace
@@ -17,8 +19,15 @@ from capplan.models import (
     offered_load_erlangs,
     wait_probability_value,
 )
-from capplan.models.event import admitted_law, killed_share, process_saturation
+from capplan.models.event import (
+    admitted_law,
+    kill_fixed_point,
+    killed_share,
+    process_saturation,
+    reset_pool_above,
+)
 from capplan.models.metrics import METRICS
+from capplan.models.slot_wait import serving_places
 from capplan.models.targets import target_max_rate_per_s
 from capplan.mpm_names import Mpm
 from capplan.mpm_settings import (
@@ -28,7 +37,16 @@ from capplan.mpm_settings import (
     PreforkSettings,
     WorkerSettings,
 )
-from capplan.profile import MaxWait, Memory, Targets, load_profile, profile_from_text
+from capplan.profile import (
+    MaxWait,
+    Memory,
+    Targets,
+    Traffic,
+    TrafficProfile,
+    Visits,
+    load_profile,
+    profile_from_text,
+)
 from capplan.queueing import erlang_b, erlang_c
 from capplan.render.metrics import metrics_to_dict
 
@@ -356,17 +374,34 @@ def _admitted(case: Admission, idle: float | None = None) -> float:
     return saturation
 
 
-def _admitted_law_directly(case: Admission) -> float:
-    """admitted_law's B_p from its definition, with scipy's Poisson law and root finder."""
+def _admitted_law_directly(case: Admission, resets: float = 0.0) -> float:
+    """admitted_law's B_p from its definition, with scipy's Poisson law (mixed over the time
+    since the last episode, by quadrature, with `resets`) and root finder."""
+    from scipy.integrate import quad
     from scipy.optimize import brentq
     from scipy.stats import poisson
 
     processes, tpc, factor, busy, idle, new_share = case
+    lam = idle * (1.0 + resets)
+
+    @functools.cache
+    def above(k: int) -> float:
+        if resets == 0.0:
+            return float(poisson.sf(k, idle))
+        value, _ = quad(
+            lambda u: resets * u ** (resets - 1.0) * float(poisson.sf(k, lam * (1.0 - u))),
+            0.0,
+            1.0,
+            limit=200,
+            epsabs=0.0,
+            epsrel=1e-12,
+        )
+        return float(value)
 
     def births(n: int) -> float:
         cap = (1 + factor) * (tpc - n)
-        held = sum(float(poisson.sf(k, idle)) for k in range(cap + 2 * factor))
-        return new_share * float(poisson.cdf(cap - 1, idle)) + (1 - new_share) * held / idle
+        held = sum(above(k) for k in range(cap + 2 * factor))
+        return new_share * (1.0 - above(cap - 1)) + (1 - new_share) * held / idle
 
     weights = [1.0]
     for n in range(tpc):
@@ -431,6 +466,117 @@ def test_the_admission_law_stays_a_probability_at_extreme_inputs(case: Admission
         assert got == 0.0
     if busy > tpc - 1e-3:
         assert got > 0.99
+
+
+@pytest.mark.parametrize(
+    ("mean", "resets"),
+    [(3.0, 0.01), (3.0, 0.5), (8.0, 2.0), (0.5, 5.0), (40.0, 0.3), (2.0, 20.0), (300.0, 1.0)],
+)
+def test_a_pool_that_kill_episodes_empty_is_poisson_mixed_over_the_time_since_the_last(
+    mean: float, resets: float
+) -> None:
+    # derivations §4.2: between episodes the pool refills as M/M/inf from empty, so Y is
+    # Poisson(lam (1 - U)) with U = exp(-age) ~ Beta(beta, 1), lam = mean (1 + beta); the
+    # integral over U, by scipy, against the downward recursion.
+    from scipy.integrate import quad
+    from scipy.stats import poisson
+
+    lam = mean * (1.0 + resets)
+    top = math.ceil(lam + 15.0 * math.sqrt(lam) + 40.0)
+    tail = reset_pool_above(mean, resets, top)
+    assert sum(tail) == pytest.approx(mean, rel=1e-12)  # E[Y] = sum of P(Y > k)
+    assert all(a >= b for a, b in itertools.pairwise(tail))
+    for k in {0, 1, 2, int(mean), int(2 * mean) + 1, int(lam + 3 * math.sqrt(lam)) + 1}:
+        expected, _ = quad(
+            lambda u, k=k: resets * u ** (resets - 1.0) * float(poisson.sf(k, lam * (1.0 - u))),
+            0.0,
+            1.0,
+            limit=200,
+            epsabs=0.0,
+            epsrel=1e-12,
+        )
+        assert tail[k] == pytest.approx(expected, rel=1e-10)
+    # Right after an episode the pool is empty: P(Y = 0) is above Poisson's of the same mean.
+    assert 1.0 - tail[0] > float(poisson.pmf(0, mean))
+
+
+def test_a_pool_reset_less_and_less_often_tends_to_poisson() -> None:
+    from scipy.stats import poisson
+
+    tail = reset_pool_above(6.0, 1e-9, 40)
+    assert tail == pytest.approx([float(poisson.sf(k, 6.0)) for k in range(41)], rel=1e-7)
+
+
+@pytest.mark.parametrize(
+    "case", [(1, 8, 2, 5.6, 8.0, 0.2), (2, 4, 2, 1.4, 6.0, 0.3), (3, 16, 4, 11.2, 40.0, 0.5)]
+)
+def test_a_child_whose_pool_kill_episodes_empty_admits_as_that_pool_allows(
+    case: Admission,
+) -> None:
+    # derivations §4.2: the same birth-death law with the pool's law under resets; an emptied
+    # pool lets new connections in, a refilled one holds more back (so B_p at the same carried
+    # load can go either way); without episodes the law is the Poisson one.
+    processes, tpc, factor, busy, idle, new_share = case
+
+    def saturation(resets: float) -> float:
+        got, _ = admitted_law(
+            processes,
+            tpc,
+            factor,
+            busy_per_child=busy,
+            idle_per_child=idle,
+            new_share=new_share,
+            resets=resets,
+        )
+        return got
+
+    for resets in (0.1, 1.0, 10.0):
+        assert saturation(resets) == pytest.approx(_admitted_law_directly(case, resets), rel=1e-8)
+    assert saturation(0.0) == _admitted(case)
+    assert saturation(1e-9) == pytest.approx(saturation(0.0), rel=1e-7)
+
+
+@pytest.mark.parametrize("resets", [1e-300, 1e-9, 3.0, 1e6, 1e300])
+@pytest.mark.parametrize("idle", [1e-320, 0.5, 1e4, 1e6, 1e300])
+def test_the_admission_law_with_resets_stays_a_probability(resets: float, idle: float) -> None:
+    got, theta = admitted_law(
+        2, 8, 2, busy_per_child=5.0, idle_per_child=idle, new_share=0.3, resets=resets
+    )
+    assert 0.0 <= got <= 1.0
+    assert math.isfinite(theta)
+
+
+def _random_event_settings(seed: int) -> tuple[TrafficProfile, CommonSettings, int, int, int]:
+    import random
+
+    draw = random.Random(seed)
+    p = draw.choice([1, 2, 3, 4, 8, 16])
+    tpc = draw.choice([4, 8, 16, 25, 64])
+    factor = draw.choice([1, 2, 4])
+    worker_s = draw.choice([0.02, 0.05, 0.1, 0.3])
+    rate = draw.uniform(0.05, 0.98) * p * tpc / worker_s
+    visits = Visits(
+        draw.uniform(1.0, 20.0), "geometric", draw.uniform(0.05, 3.0), draw.uniform(0.0, 1.0)
+    )
+    common = CommonSettings(
+        keep_alive_timeout_s=draw.choice([0.5, 2.0, 5.0, 15.0]), max_keep_alive_requests=0
+    )
+    return TrafficProfile("random", Traffic(rate, worker_s), visits), common, p, tpc, factor
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_kill_hazard_is_the_one_its_own_episodes_make(seed: int) -> None:
+    # derivations §4.4: h = (episodes per child) x the share of its idle connections an
+    # episode closes, at h itself, whether the map climbed to it or fell past it (about one
+    # setting in eight here) and was bracketed.
+    profile, common, p, tpc, factor = _random_event_settings(seed)
+    fixed = kill_fixed_point(profile, common, p, tpc, factor=factor)
+    a_b = profile.traffic.requests_per_second * profile.traffic.worker_time_s
+    holdable = max(0.0, (serving_places(p, tpc, factor, a_b) - min(a_b, p * tpc)) / p)
+    held = min(fixed.connections_per_s * fixed.holding.mean_idle_s / p, holdable)
+    implied = fixed.kill_episodes_per_s / p * killed_share(held, factor)
+    assert fixed.kill_hazard_per_s == pytest.approx(implied, rel=1e-9, abs=1e-300)
+    assert 0.0 <= fixed.process_saturation <= 1.0
 
 
 def test_the_metric_table_is_the_schema_and_the_model() -> None:
