@@ -195,7 +195,11 @@ def admitted_law(
 
     # The mean rises with t = log theta (its derivative is the variance): Newton's method,
     # kept inside the bracket of t already known to be low or high.
+    # Until both sides are known a step is at most `reach`, which doubles each time: a start far
+    # from the root (a warm start from very different inputs, where N's law is all at one end
+    # and its variance 0) is left in O(log distance) steps.
     low, high, t = -math.inf, math.inf, log_theta
+    reach = 4.0
     mean, variance, top_share = moments(t)
     for _ in range(_THETA_MAX_STEPS):
         if abs(mean - a) <= _THETA_RTOL * a:
@@ -204,10 +208,14 @@ def admitted_law(
             low = t
         else:
             high = t
-        step = (a - mean) / variance if variance > 0.0 else math.copysign(1.0, a - mean)
-        t_new = t + max(-4.0, min(4.0, step))
-        if not low < t_new < high:
-            t_new = 0.5 * (low + high) if math.isfinite(low + high) else t_new
+        step = (a - mean) / variance if variance > 0.0 else math.copysign(math.inf, a - mean)
+        if math.isfinite(low + high):
+            t_new = t + step
+            if not low < t_new < high:
+                t_new = 0.5 * (low + high)
+        else:
+            t_new = t + max(-reach, min(reach, step))
+            reach *= 2.0
         t = t_new
         mean, variance, top_share = moments(t)
     return top_share, t

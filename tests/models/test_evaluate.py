@@ -536,6 +536,33 @@ def test_a_child_whose_pool_kill_episodes_empty_admits_as_that_pool_allows(
     assert saturation(1e-9) == pytest.approx(saturation(0.0), rel=1e-7)
 
 
+@pytest.mark.parametrize("start", [-500.0, -40.0, 0.0, 40.0, 443.9])
+def test_the_admission_law_finds_theta_from_any_start(start: float) -> None:
+    # The kill fixed point starts each solve at the last theta; with a pool of 450 idle
+    # connections and no episodes theta is e^444, with episodes emptying it about e^7.
+    cold = admitted_law(1, 1, 1, busy_per_child=0.0013, idle_per_child=395.0, new_share=1.0)
+    warm = admitted_law(
+        1, 1, 1, busy_per_child=0.0013, idle_per_child=395.0, new_share=1.0, log_theta=start
+    )
+    assert warm[0] == pytest.approx(cold[0], rel=1e-10)
+    with_resets = [
+        admitted_law(
+            1,
+            1,
+            1,
+            busy_per_child=0.0013,
+            idle_per_child=395.0,
+            new_share=1.0,
+            log_theta=t,
+            resets=0.27,
+        )[0]
+        for t in (0.0, start)
+    ]
+    assert with_resets[1] == pytest.approx(with_resets[0], rel=1e-10)
+    # One thread: the child is full exactly while its one worker is busy, B_p = a.
+    assert with_resets[0] == pytest.approx(0.0013, rel=1e-9)
+
+
 @pytest.mark.parametrize("resets", [1e-300, 1e-9, 3.0, 1e6, 1e300])
 @pytest.mark.parametrize("idle", [1e-320, 0.5, 1e4, 1e6, 1e300])
 def test_the_admission_law_with_resets_stays_a_probability(resets: float, idle: float) -> None:

@@ -171,6 +171,19 @@ def test_prefork_waits_fall_with_workers(
 
 
 @FUZZ
+@example(
+    # Every connection held 15 s in a child of one thread: the admission law's warm start from
+    # the starved pool (log theta 444) was too far for its search once episodes emptied the pool.
+    profile=TrafficProfile(
+        "held-sockets-one-thread",
+        Traffic(requests_per_second=30.0, service_time_s=0.25, worker_share=0.125),
+        Visits(requests_per_visit=1.0, think_time_s=1.0, idle_hold_probability=1.0),
+    ),
+    common=CommonSettings(keep_alive_timeout_s=15.0, max_keep_alive_requests=0, listen_backlog=1),
+    tpc=1,
+    processes=1,
+    factor=1.0,
+)
 @given(profiles(), commons(), st.integers(1, 64), st.integers(1, 24), st.floats(1.0, 4.0))
 def test_event_worker_occupancy_ignores_keepalive(
     profile: TrafficProfile, common: CommonSettings, tpc: int, processes: int, factor: float
