@@ -16,9 +16,10 @@ import argparse
 import pickle
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from bench.validate.casefile import Case, CaseError, all_cases
 from bench.validate.compare import CaseResult, Check, compare
@@ -27,6 +28,8 @@ from bench.validate.measure import measure
 from bench.validate.predict import predict, predict_chain
 from bench.validate.report import _UNITS, _num
 from bench.validate.run import as_run, select
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,22 +207,13 @@ def event_cases(load: Path, names: Sequence[str]) -> list[Case]:
     return saved
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.validate.chains",
-        description="Judge event's closed form and chain side by side on saved httpd runs.",
-    )
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """--load, --cases, --write and --label, shared with `bench.validate.simulated`."""
     parser.add_argument(
         "--load", type=Path, nargs="+", required=True, metavar="DIR", help="saved runs, one per DIR"
     )
     parser.add_argument("--cases", nargs="+", default=[], metavar="NAME", help="event cases")
     parser.add_argument("--write", type=Path, metavar="FILE", help="write the markdown tables")
-    parser.add_argument(
-        "--earlier",
-        type=Path,
-        metavar="FILE",
-        help="a page this wrote before: keep its runs, as judged then, ahead of the new ones",
-    )
     parser.add_argument(
         "--label",
         nargs="+",
@@ -227,20 +221,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="TEXT",
         help="which run each DIR holds, for the markdown (default: the directory's name)",
     )
-    args = parser.parse_args(argv)
+
+
+def judge_runs(
+    args: argparse.Namespace, judge_case: Callable[[Case, Path], T], show: Callable[[T], str]
+) -> list[tuple[str, list[T]]]:
+    """Every event case of every --load directory judged by `judge_case`, shown as it comes,
+    with its run's --label; CaseError for a --label count that is not the --load count, or a
+    missing run."""
     if args.label and len(args.label) != len(args.load):
-        print("chains: error: give one --label per --load directory", file=sys.stderr)
-        return 2
+        raise CaseError("give one --label per --load directory")
     labels = args.label or [f"the saved runs in {d.name}/" for d in args.load]
     runs = []
+    for load, label in zip(args.load, labels, strict=True):
+        results = []
+        for case in event_cases(load, args.cases):
+            results.append(judge_case(case, load))
+            print(show(results[-1]), flush=True)
+        runs.append((label, results))
+    return runs
+
+
+def write_page(path: Path, text: str) -> None:
+    """Write `text` to `path` whole or not at all (through a temporary file beside it)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    print(f"wrote {path}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.validate.chains",
+        description="Judge event's closed form and chain side by side on saved httpd runs.",
+    )
+    add_run_arguments(parser)
+    parser.add_argument(
+        "--earlier",
+        type=Path,
+        metavar="FILE",
+        help="a page this wrote before: keep its runs, as judged then, ahead of the new ones",
+    )
+    args = parser.parse_args(argv)
     try:
         earlier = earlier_page(args.earlier) if args.earlier is not None else None
-        for load, label in zip(args.load, labels, strict=True):
-            results = []
-            for case in event_cases(load, args.cases):
-                results.append(judge_both(case, load))
-                print(terminal(results[-1]), flush=True)
-            runs.append((label, results))
+        runs = judge_runs(args, judge_both, terminal)
     except CaseError as exc:
         print(f"chains: error: {exc}", file=sys.stderr)
         return 2
@@ -251,10 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"chain {chain_fail} of {chain_n}"
         )
     if args.write is not None:
-        tmp = args.write.with_suffix(args.write.suffix + ".tmp")
-        tmp.write_text(markdown(runs, earlier))
-        tmp.replace(args.write)
-        print(f"wrote {args.write}")
+        write_page(args.write, markdown(runs, earlier))
     return 0
 
 

@@ -85,6 +85,10 @@ class SimConfig:
     # from the most recently registered, and a child registers its listener again when it
     # enables it; which woken listener then accepts first is up to the scheduler.
     accept_order: str = "random"
+    # A new connection whose wait in the accept queue is longer than this counts in
+    # `SimResult.p_wait_above` (the validation runs count waits above 5 ms, or above twice the
+    # load generator's lag).
+    wait_threshold_s: float = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +111,16 @@ class SimResult:
     # The same for the connections visits open, a Poisson stream; reconnections (after a drop, a
     # kill or a timeout) come when their child is more often full.
     p_wait_visits: Estimate
+    p_wait_above: Estimate  # P(a new connection waits longer than `wait_threshold_s`)
     p_limit: Estimate  # time share no child can accept (F5 without hysteresis)
     child_closed: Estimate  # time share a child cannot accept (F5 without hysteresis)
     process_saturation: Estimate  # time share a child has no idle worker
     kill_episodes_per_s: Estimate
     keepalive_drops_per_s: Estimate
     killed_per_s: Estimate  # idle keep-alive connections the episodes close
+    # How long the connections an episode closes had been idle, on average per batch (0 for a
+    # batch without one): short when episodes close mostly connections that just went idle.
+    killed_idle_age_s: Estimate
     connections_per_s: Estimate  # connections accepted
     busy_workers: Estimate
     idle_keepalive: Estimate
@@ -130,7 +138,7 @@ class SimResult:
 
 
 class _Conn:
-    __slots__ = ("child", "fresh", "left", "next_request", "queued_at", "version")
+    __slots__ = ("child", "fresh", "idle_since", "left", "next_request", "queued_at", "version")
 
     def __init__(self, left: int, queued_at: float, *, fresh: bool = True) -> None:
         self.child = -1
@@ -138,6 +146,7 @@ class _Conn:
         self.left = left  # requests the visit still sends, this one included
         self.next_request = 0.0
         self.queued_at = queued_at
+        self.idle_since = 0.0
         self.version = 0
 
 
@@ -156,6 +165,7 @@ class _Batch:
         "gap2",
         "idle",
         "killed",
+        "killed_age",
         "kills",
         "limit",
         "open",
@@ -163,6 +173,7 @@ class _Batch:
         "wait",
         "waited",
         "waited_fresh",
+        "waited_long",
     )
 
     def __init__(self) -> None:
@@ -170,7 +181,8 @@ class _Batch:
         self.gap2 = 0.0  # the squared gap between the first two children's open connections
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
         self.stale = self.accepted_fresh = self.waited_fresh = self.killed = 0
-        self.wait = 0.0
+        self.waited_long = 0
+        self.wait = self.killed_age = 0.0
 
 
 def profile_of(config: SimConfig) -> TrafficProfile:
@@ -320,6 +332,7 @@ class _Server:
         if idle:
             self.batch.kills += 1
             self.batch.killed += len(idle)
+            self.batch.killed_age += sum(self.now - conn.idle_since for conn in idle)
         # shutdown_connection() defers the close to the child's next free worker; a client that
         # sends its next request before then has it discarded.
         release = min(self.serving[i].values(), default=self.now)
@@ -364,6 +377,8 @@ class _Server:
         if waited:
             self.batch.waited += 1
             self.batch.wait += self.now - conn.queued_at
+            if self.now - conn.queued_at > self.c.wait_threshold_s:
+                self.batch.waited_long += 1
         if conn.fresh:
             self.batch.accepted_fresh += 1
             self.batch.waited_fresh += waited
@@ -451,6 +466,7 @@ class _Server:
         self.maybe_enable(i)
 
     def _go_idle(self, conn: _Conn) -> None:
+        conn.idle_since = self.now
         self.idle[conn.child][conn] = None
         self.idle_total += 1
 
@@ -522,6 +538,23 @@ def simulate(
     return _summarise(done, config.processes, events)
 
 
+def simulate_events(
+    config: SimConfig, events: int, *, seed: int = 1, batches: int = 20, budget: int = 3
+) -> SimResult:
+    """`simulate` for about `events` events in all (three per request) over `batches` batches,
+    after a warm-up of two batches; stopped at `budget` times that many (where connections pile
+    up, events outrun requests)."""
+    batch_s = events / (batches * 3.0 * config.requests_per_s)
+    return simulate(
+        config,
+        seed=seed,
+        warmup_s=2.0 * batch_s,
+        batch_s=batch_s,
+        batches=batches,
+        max_events=budget * events,
+    )
+
+
 def _estimate(values: list[float]) -> Estimate:
     k = len(values)
     t = _T975[max(d for d in _T975 if d <= k - 1)]  # conservative for counts between the rows
@@ -541,12 +574,14 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         p_wait_visits=per(
             lambda b, s: b.waited_fresh / b.accepted_fresh if b.accepted_fresh else 0.0
         ),
+        p_wait_above=per(lambda b, s: b.waited_long / b.accepted if b.accepted else 0.0),
         p_limit=per(lambda b, s: b.limit / s),
         child_closed=per(lambda b, s: b.closed / s / processes),
         process_saturation=per(lambda b, s: b.full / s / processes),
         kill_episodes_per_s=per(lambda b, s: b.kills / s),
         keepalive_drops_per_s=per(lambda b, s: b.drops / s),
         killed_per_s=per(lambda b, s: b.killed / s),
+        killed_idle_age_s=per(lambda b, s: b.killed_age / b.killed if b.killed else 0.0),
         connections_per_s=per(lambda b, s: b.accepted / s),
         busy_workers=per(lambda b, s: b.busy / s),
         idle_keepalive=per(lambda b, s: b.idle / s),

@@ -24,7 +24,14 @@ from capplan.models import MpmMetrics, evaluate
 from capplan.models.event import killed_share, process_saturation
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.queueing import erlang_c
-from tests.models.event_sim import Estimate, SimConfig, SimResult, profile_of, simulate
+from tests.models.event_sim import (
+    Estimate,
+    SimConfig,
+    SimResult,
+    profile_of,
+    simulate,
+    simulate_events,
+)
 
 SERVICE_S = 0.1
 THINK_S = 0.2
@@ -101,17 +108,8 @@ def model_of(config: SimConfig) -> MpmMetrics:
 def simulated(
     config: SimConfig, seed: int = 1, events: int = EVENTS_PER_POINT, budget: int = 3
 ) -> SimResult:
-    """The simulator at `config`: batches of about `events` events in all (three per request),
-    stopped at `budget` times that (where connections pile up, events outrun requests)."""
-    batch_s = events / (BATCHES * 3.0 * config.requests_per_s)
-    return simulate(
-        config,
-        seed=seed,
-        warmup_s=2 * batch_s,
-        batch_s=batch_s,
-        batches=BATCHES,
-        max_events=budget * events,
-    )
+    """The simulator at `config` (`simulate_events`), kept for the other tests."""
+    return simulate_events(config, events, seed=seed, batches=BATCHES, budget=budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,3 +501,43 @@ def test_an_uneven_split_between_the_listeners_leaves_the_waits_alone() -> None:
         assert even.open_gap_rms.mean < 7.8 < last.open_gap_rms.mean
         width = even.p_wait.half_width + last.p_wait.half_width
         assert abs(last.p_wait.mean - even.p_wait.mean) <= width, (last.p_wait, even.p_wait)
+
+
+def test_waits_above_a_threshold_are_counted_among_the_waits() -> None:
+    # event-connection-limit's realized inputs: most waits are for a slot, hundreds of ms long.
+    base = HTTPD_RUNS["event-connection-limit"]
+    runs = {
+        threshold: simulate(
+            replace(base, wait_threshold_s=threshold),
+            seed=2,
+            warmup_s=20.0,
+            batch_s=10.0,
+            max_events=200_000,
+        )
+        for threshold in (0.0, 0.005, 0.5, 1e6)
+    }
+    # The same seed replays the same run: only the count above the threshold moves.
+    assert runs[0.0].p_wait_above == runs[0.0].p_wait
+    assert runs[0.005].p_wait == runs[0.0].p_wait
+    assert runs[0.0].p_wait.mean > runs[0.005].p_wait_above.mean > runs[0.5].p_wait_above.mean
+    assert runs[0.5].p_wait_above.mean > 0.0
+    assert runs[1e6].p_wait_above.mean == 0.0
+
+
+@pytest.mark.parametrize(
+    "point", ["P1xT4-F2-rho0.7-ka0.5", "P2xT4-F2-rho0.7-ka2", "P1xT8-F2-rho0.7-ka0.5"]
+)
+def test_episodes_close_connections_that_have_just_gone_idle(point: str) -> None:
+    # With F = 2 at utilisation 0.7 an episode comes within a few requests' time of the last
+    # (the child refills from the accept queue as its workers free), so the connections it
+    # closes had been idle well under half as long as the closed form's uniform kill hazard h
+    # implies: an idle connection that thinks Exp(Z) and is killed at rate h is killed at an
+    # age of 1/(1/Z + h) on average (docs/models.md, "Checked against a simulator").
+    config = next(c for c in GRID if point_id(c) == point)
+    result = simulated(config)
+    detail = model_of(config).event
+    assert detail is not None
+    uniform_age = 1.0 / (1.0 / THINK_S + detail.kill_hazard_per_s)
+    age = result.killed_idle_age_s
+    assert result.kill_episodes_per_s.mean > 5.0
+    assert 0.0 < age.mean + age.half_width < 0.6 * uniform_age
