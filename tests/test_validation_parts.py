@@ -17,6 +17,7 @@ from bench.validate.compare import (
     REL15_P,
     REL15_WAIT,
     Band,
+    compare,
     event_count,
     judge,
 )
@@ -39,7 +40,7 @@ from bench.validate.measure import (
     percentile,
     realized_visits,
 )
-from bench.validate.predict import connect_attempts, profile_for
+from bench.validate.predict import connect_attempts, predict, profile_for
 from tests.httpd import configtest, prepare_root
 
 GOOD = """\
@@ -332,3 +333,26 @@ def test_the_visits_realized_are_the_ones_drawn_in_the_window() -> None:
     # Fewer than 100 visits tell nothing: the case's own shape.
     few = RawRun(case, 4096, summary, tuple(_visit(1, 30.0, 4)), (), (), (), (), 0.0, "x")
     assert realized_visits(few) == (None, None, None)
+
+
+def test_event_open_and_idle_counts_include_the_closes_a_worker_has_not_made() -> None:
+    # One child of 4 at utilisation 0.82 (event-saturation-rho08's realized inputs): it kills
+    # dozens of connections a second, each left open until one of its workers finishes.
+    case = next(c for c in all_cases() if c.name == "event-saturation-rho08")
+    realized = Realized(64.79, 0.05089, 0.95, 100.0, 6479, 3.072, 0.1028, 0.307)
+    validity = Validity(0.001, 0.002, 0.0, 0.0, 0.0, 0.0, ())
+    quantities = (
+        ("idle_keepalive_mean", Estimate(1.56, 0.125, 20)),
+        ("open_connections_mean", Estimate(4.86, 0.0775, 20)),
+    )
+    measured = Measured(realized, validity, 5.0, 0.005, quantities, 0)
+    metrics = predict(case, realized, 4096)
+    detail = metrics.event
+    assert detail is not None
+    killed = detail.kill_hazard_per_s * metrics.idle_keepalive_mean
+    assert detail.deferred_closes_mean == pytest.approx(killed * 0.05089 / 4)
+    assert detail.deferred_closes_mean > 0.3
+    checks = {c.quantity: c for c in compare(case, measured, metrics).checks}
+    deferred = detail.deferred_closes_mean
+    assert checks["idle_keepalive_mean"].predicted == metrics.idle_keepalive_mean + deferred
+    assert checks["open_connections_mean"].predicted == metrics.open_connections_mean + deferred

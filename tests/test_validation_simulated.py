@@ -73,7 +73,11 @@ def test_each_band_is_judged_three_ways() -> None:
     assert set(rows) == {"idle_keepalive_mean", "p_wait"}
     values = simulated_values(sim, REALIZED.requests_per_second)
     assert rows["p_wait"].simulated == sim.p_wait_above.mean == values["p_wait"][0]
-    assert rows["idle_keepalive_mean"].simulated == sim.idle_keepalive.mean
+    # httpd's idle count is the kernel's open count less the busy workers: the killed
+    # connections no worker has closed yet are in it, and so in the simulator's figure.
+    idle = sim.idle_keepalive.mean + sim.deferred_closes.mean
+    assert rows["idle_keepalive_mean"].simulated == idle
+    assert sim.deferred_closes.mean > 0.0
     # The rules hold httpd's idle connections, and so does the closed form; httpd's P(wait) is
     # off the rules, and so is the closed form's, 1.2 times the simulator's there.
     assert rows["idle_keepalive_mean"].sim_status == "pass"

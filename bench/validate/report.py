@@ -201,7 +201,9 @@ Measurements (batch means over {BATCHES} equal batches of the window; ± is one 
   `%P` rebuild every child's busy-worker count over time);
 - idle keep-alive connections: open accepted connections' workers (kernel) minus workers on
   requests (access log) for prefork/worker, with the scoreboard's `K` count (server-status every
-  250 ms) shown for reference; event open accepted connections (kernel) minus busy workers;
+  250 ms) shown for reference; event open accepted connections (kernel) minus busy workers,
+  which counts the connections a kill episode closed until a worker has closed them (the
+  model's `deferred_closes_mean` is added to its idle and open connections there);
 - P(wait), new connection: prefork/worker the time fraction with at least c connections open
   (PASTA), against M/M/c/K's P_allbusy = P(block) + (1 - P(block)) P(wait | admitted); event the
   fraction of new connections whose first request waited;

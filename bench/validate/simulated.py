@@ -44,8 +44,6 @@ DEFAULT_EVENTS = 400_000
 _LEAST_EVENTS = 50_000
 # A run stops at this many times its event budget (connections piling up add events).
 _BUDGET = 3
-# Two-sided 95 % Student t quantile for 19 degrees of freedom (the simulator's intervals).
-_T975_19 = 2.093
 
 
 def sim_config(case: Case, realized: Realized, wait_threshold_s: float) -> SimConfig:
@@ -82,8 +80,9 @@ def _requests_waiting(sim: SimResult, requests_per_s: float) -> float:
 
 
 def simulated_values(sim: SimResult, requests_per_s: float) -> dict[str, tuple[float, float]]:
-    """(mean, 95 % half-width) of the simulator for each validation quantity it has; ratios of
-    means carry the half-width of their numerator, scaled."""
+    """(mean, 95 % half-width) of the simulator for each validation quantity it has. E[R] is the
+    request rate over the simulated connection rate, with that rate's relative half-width; the
+    other ratios of means have none (NaN)."""
     conn = sim.connections_per_s
     episodes = sim.kill_episodes_per_s
 
@@ -97,9 +96,17 @@ def simulated_values(sim: SimResult, requests_per_s: float) -> dict[str, tuple[f
         if conn.mean > 0.0
         else (math.nan, math.nan),
         "busy_workers_mean": pair(sim.busy_workers),
-        "idle_keepalive_mean": pair(sim.idle_keepalive),
+        # httpd's counts are the kernel's: killed connections stay open until a worker closes
+        # them (its idle count is the kernel's open count less the busy workers).
+        "idle_keepalive_mean": (
+            sim.idle_keepalive.mean + sim.deferred_closes.mean,
+            sim.idle_keepalive.half_width + sim.deferred_closes.half_width,
+        ),
         "connections_per_s": pair(conn),
-        "open_connections_mean": pair(sim.open_connections),
+        "open_connections_mean": (
+            sim.open_connections.mean + sim.deferred_closes.mean,
+            sim.open_connections.half_width + sim.deferred_closes.half_width,
+        ),
         "process_saturated": pair(sim.process_saturation),
         "kill_episodes_per_s": pair(episodes),
         "ka_drops_per_s": pair(sim.client_drops_per_s),

@@ -290,6 +290,18 @@ def killed_share(idle_per_child: float, factor: int) -> float:
     return below / (below + 1.0)
 
 
+def deferred_closes(killed_per_s: float, worker_s: float, threads_per_child: int) -> float:
+    """Killed keep-alive connections waiting for a worker to close them, on average.
+
+    NOTE: event.c shutdown_connection() does not close a killed connection: it defers the
+    lingering close to the child's next free worker (defer_lingering_close()), so the client sees
+    the close, and the kernel counts the socket as open, until then. A child kills with every
+    worker busy; with exponential service the first of its TPC workers frees after S_w/TPC, so by
+    Little's law `killed_per_s` S_w / TPC connections wait (§4.4).
+    """
+    return killed_per_s * worker_s / threads_per_child
+
+
 def kill_fixed_point(
     profile: TrafficProfile,
     common: CommonSettings,
@@ -508,7 +520,8 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
     a_y = idle_connections(profile, fixed.connections_per_s, ht)
     limit = connection_limit(c, f, a_b, a_y)
     open_mean = a_b + a_y
-    open_p99 = poisson_quantile(0.99, open_mean)
+    deferred = deferred_closes(fixed.kill_hazard_per_s * idle_ka, worker_s, tpc)
+    open_p99 = poisson_quantile(0.99, open_mean + deferred)
     slot_capacity = c + f * max(0.0, c - a_b)
     holding_s = open_mean / conn_rate if conn_rate > 0.0 else ht.mean_s
     wait = slot_wait(
@@ -555,6 +568,7 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         lingering_mean=lingering,
         wait_for_worker_probability=wait.p_worker,
         wait_for_slot_probability=(1.0 - wait.p_worker) * wait.p_slot,
+        deferred_closes_mean=deferred,
     )
     return MpmMetrics(
         mpm=Mpm.event,
@@ -630,7 +644,8 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
     conn = chain.connections_per_s
     stable = not chain.saturated and closed.offered_load_erlangs < settings.workers
     open_mean = busy + idle
-    open_p99 = poisson_quantile(0.99, open_mean)
+    deferred = deferred_closes(chain.killed_per_s, traffic.worker_s, settings.threads_per_child)
+    open_p99 = poisson_quantile(0.99, open_mean + deferred)
     p_wait = clamp_probability(chain.p_wait)
     worker_wait = clamp_probability(chain.p_wait_worker)
     # A queue cut short of the accept queue's places (less than 1e-4 of the time at the cut)
@@ -667,6 +682,7 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
             p_connection_limit=p_wait,
             wait_for_worker_probability=worker_wait,
             wait_for_slot_probability=max(0.0, p_wait - worker_wait),
+            deferred_closes_mean=deferred,
             model="chain",
         ),
     )

@@ -67,6 +67,10 @@ class EventDetail:
     accepts at the mean load; `lingering_mean` connections in lingering close (not counted by F5);
     `wait_for_worker_probability` and `wait_for_slot_probability` split P(a new connection waits)
     by what it waits for: no idle worker, or every child's connection slots full with a worker idle.
+    `deferred_closes_mean`: killed keep-alive connections not closed yet. A kill defers each close
+    to the child's next free worker (F8), so they stay open to the kernel (and hold their memory)
+    but no longer count against the slot limit (lingering, F5); `open_connections_mean` leaves
+    them out.
     `model` names what computed these figures: "closed form" (the default), or "chain" when the
     per-child chain with the shared accept queue did (`capplan.models.event.evaluate_by_chain`);
     `model_note` says why the closed form was kept where the chain was asked for.
@@ -88,6 +92,7 @@ class EventDetail:
     lingering_mean: float
     wait_for_worker_probability: float = 0.0
     wait_for_slot_probability: float = 0.0
+    deferred_closes_mean: float = 0.0
     model: str = "closed form"
     model_note: str = ""
 

@@ -84,6 +84,7 @@ def metrics_to_dict(metrics: MpmMetrics) -> dict[str, Any]:
             "lingering_mean": e.lingering_mean,
             "wait_for_worker_probability": e.wait_for_worker_probability,
             "wait_for_slot_probability": e.wait_for_slot_probability,
+            "deferred_closes_mean": e.deferred_closes_mean,
             "model": e.model,
             "model_note": e.model_note or None,
         }

@@ -24,7 +24,8 @@ equations:
 * optionally (`count_lag`), a connection taken from the queue is not yet counted when the same
   listener checks its limit for the next one, as when httpd's worker has not started on it;
 * a killed connection is closed by the child's next free worker (`defer_linger_chain`): a
-  request its client sends before then counts as dropped in `client_drops_per_s`;
+  request its client sends before then counts as dropped in `client_drops_per_s`, and until then
+  it is open to the kernel (`deferred_closes`) but no longer counted against the limit;
 * service holds a worker for the whole request (worker_share 1), lingering close is not held;
 * optionally (`one_idle_class`), idle connections follow the chains' law instead: one
   exponential class that ends in a request or a close in the visits' shares.
@@ -51,7 +52,7 @@ from capplan.profile import Traffic, TrafficProfile, Visits
 _T975 = {9: 2.262, 14: 2.145, 19: 2.093, 24: 2.064, 29: 2.045, 39: 2.023}
 _SYN_RETRY_S = 1.0
 
-_ARRIVAL, _CONNECT, _SERVICE_END, _KA_REQUEST, _KA_TIMEOUT, _BATCH_END = range(6)
+_ARRIVAL, _CONNECT, _SERVICE_END, _KA_REQUEST, _KA_TIMEOUT, _BATCH_END, _DEFERRED_CLOSE = range(7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,10 @@ class SimResult:
     busy_workers: Estimate
     idle_keepalive: Estimate
     open_connections: Estimate
+    # Killed connections not closed yet: shutdown_connection() defers their close to the child's
+    # next free worker, so they stay ESTABLISHED (what a kernel count of open connections sees)
+    # while they no longer count against the slot limit (lingering, F5).
+    deferred_closes: Estimate
     # Root mean square of the gap between the first two children's open connections (0 for one
     # child): how evenly the listeners share the new connections.
     open_gap_rms: Estimate
@@ -160,6 +165,7 @@ class _Batch:
         "blocked",
         "busy",
         "closed",
+        "deferred",
         "drops",
         "full",
         "gap2",
@@ -178,6 +184,7 @@ class _Batch:
 
     def __init__(self) -> None:
         self.busy = self.closed = self.full = self.idle = self.limit = self.open = 0.0
+        self.deferred = 0.0
         self.gap2 = 0.0  # the squared gap between the first two children's open connections
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
         self.stale = self.accepted_fresh = self.waited_fresh = self.killed = 0
@@ -231,6 +238,7 @@ class _Server:
         self.busy_total = 0
         self.idle_total = 0
         self.open_total = 0
+        self.deferred_total = 0  # killed connections waiting for a worker to close them
         self.full_children = 0
         self.closed_children = 0  # children that cannot accept (F5, without hysteresis)
         self._closed = [False] * p
@@ -254,6 +262,7 @@ class _Server:
             b.busy += dt * self.busy_total
             b.idle += dt * self.idle_total
             b.open += dt * self.open_total
+            b.deferred += dt * self.deferred_total
             b.full += dt * self.full_children
             b.closed += dt * self.closed_children
             if self.closed_children == self.c.processes:
@@ -337,6 +346,9 @@ class _Server:
         # sends its next request before then has it discarded.
         release = min(self.serving[i].values(), default=self.now)
         self.batch.stale += sum(1 for conn in idle if conn.left > 0 and conn.next_request < release)
+        if idle and release > self.now:
+            self.deferred_total += len(idle)
+            self.schedule(release, _DEFERRED_CLOSE, None, len(idle))
         self.idle_total -= len(idle)
         for conn in list(idle):
             self.close(conn)
@@ -525,6 +537,8 @@ def simulate(
                 done.append((server.batch, batch_s))
             server.batch = _Batch()
             server.schedule(at + batch_s, _BATCH_END)
+        elif kind == _DEFERRED_CLOSE:
+            server.deferred_total -= version  # (the count closed rides in `version`)
         elif conn is None or conn.version != version:
             continue  # a timer of a connection that was closed since
         elif kind == _CONNECT:
@@ -586,6 +600,7 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         busy_workers=per(lambda b, s: b.busy / s),
         idle_keepalive=per(lambda b, s: b.idle / s),
         open_connections=per(lambda b, s: b.open / s),
+        deferred_closes=per(lambda b, s: b.deferred / s),
         open_gap_rms=per(lambda b, s: math.sqrt(b.gap2 / s)),
         p_block=per(lambda b, s: b.blocked / b.attempts if b.attempts else 0.0),
         mean_wait_s=per(lambda b, s: b.wait / b.accepted if b.accepted else 0.0),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from capplan.models import MpmMetrics, evaluate
-from capplan.models.event import killed_share, process_saturation
+from capplan.models.event import deferred_closes, killed_share, process_saturation
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.queueing import erlang_c
 from tests.models.event_sim import (
@@ -541,3 +541,24 @@ def test_episodes_close_connections_that_have_just_gone_idle(point: str) -> None
     age = result.killed_idle_age_s
     assert result.kill_episodes_per_s.mean > 5.0
     assert 0.0 < age.mean + age.half_width < 0.6 * uniform_age
+
+
+@pytest.mark.parametrize("point", ["P2xT4-F2-rho0.7-ka2", "P2xT4-F4-rho0.7-ka0.5"])
+def test_killed_connections_wait_for_a_worker_to_close_them(point: str) -> None:
+    # A kill defers each close to the child's next worker to finish (derivations F7a); the
+    # child is full when it kills, so with exponential service that is S/TPC later, and by
+    # Little's law the model's killed/s x S/TPC connections are open to the kernel meanwhile.
+    config = next(c for c in GRID if point_id(c) == point)
+    result = simulated(config)
+    killed = result.killed_per_s.mean
+    assert killed > 10.0
+    expected = deferred_closes(killed, config.service_s, config.threads_per_child)
+    deferred = result.deferred_closes
+    assert deferred.holds(expected, 0.1 * expected), (deferred, expected)
+    # The model's figure is its own kills' (both within the kill band of the grid).
+    detail = model_of(config).event
+    assert detail is not None
+    own = detail.kill_hazard_per_s * model_of(config).idle_keepalive_mean
+    assert detail.deferred_closes_mean == pytest.approx(
+        deferred_closes(own, config.service_s, config.threads_per_child)
+    )
