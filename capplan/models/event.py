@@ -297,7 +297,7 @@ def deferred_closes(killed_per_s: float, worker_s: float, threads_per_child: int
     lingering close to the child's next free worker (defer_lingering_close()), so the client sees
     the close, and the kernel counts the socket as open, until then. A child kills with every
     worker busy; with exponential service the first of its TPC workers frees after S_w/TPC, so by
-    Little's law `killed_per_s` S_w / TPC connections wait (§4.4).
+    Little's law `killed_per_s` S_w / TPC connections wait (F7a, §4.5).
     """
     return killed_per_s * worker_s / threads_per_child
 

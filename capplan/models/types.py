@@ -68,7 +68,7 @@ class EventDetail:
     `wait_for_worker_probability` and `wait_for_slot_probability` split P(a new connection waits)
     by what it waits for: no idle worker, or every child's connection slots full with a worker idle.
     `deferred_closes_mean`: killed keep-alive connections not closed yet. A kill defers each close
-    to the child's next free worker (F8), so they stay open to the kernel (and hold their memory)
+    to the child's next free worker (F7a), so they stay open to the kernel (and hold their memory)
     but no longer count against the slot limit (lingering, F5); `open_connections_mean` leaves
     them out.
     `model` names what computed these figures: "closed form" (the default), or "chain" when the
