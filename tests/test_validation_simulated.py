@@ -68,7 +68,7 @@ def test_each_band_is_judged_three_ways() -> None:
     closed = compare(case, measured, predict(case, REALIZED, SOMAXCONN))
     config = sim_config(case, REALIZED, measured.wait_threshold_s)
     sim = run_simulator(config, 100_000)
-    result = three_way(closed, config, sim)
+    result = three_way(closed, sim)
     rows = {row.check.quantity: row for row in result.rows}
     assert set(rows) == {"idle_keepalive_mean", "p_wait"}
     values = simulated_values(sim, REALIZED.requests_per_second)

@@ -41,8 +41,9 @@ class SideBySide:
     chain_s: float
 
 
-def judge_both(case: Case, load: Path) -> SideBySide:
-    """Measure a saved run once and judge it with both models."""
+def judge_saved(case: Case, load: Path) -> tuple[CaseResult, int]:
+    """The saved run of `case` in `load`, measured and judged with the closed form, and the
+    somaxconn of the host it ran on; CaseError when the file is not a saved run."""
     path = load / f"{case.name}.pickle"
     with path.open("rb") as handle:
         raw = pickle.load(handle)
@@ -50,11 +51,17 @@ def judge_both(case: Case, load: Path) -> SideBySide:
         raise CaseError(f"{path}: not a saved validation run")
     case = as_run(case, raw)
     measured = measure(replace(raw, case=case))
-    closed = compare(case, measured, predict(case, measured.realized, raw.somaxconn))
+    return compare(case, measured, predict(case, measured.realized, raw.somaxconn)), raw.somaxconn
+
+
+def judge_both(case: Case, load: Path) -> SideBySide:
+    """Measure a saved run once and judge it with both models."""
+    closed, somaxconn = judge_saved(case, load)
+    measured = closed.measured
     start = time.perf_counter()
-    metrics = predict_chain(case, measured.realized, raw.somaxconn)
+    metrics = predict_chain(closed.case, measured.realized, somaxconn)
     chain_s = time.perf_counter() - start
-    return SideBySide(closed, compare(case, measured, metrics), chain_s)
+    return SideBySide(closed, compare(closed.case, measured, metrics), chain_s)
 
 
 def _judged(check: Check) -> bool:

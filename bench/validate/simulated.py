@@ -21,20 +21,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import pickle
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.validate.casefile import Case, CaseError
-from bench.validate.chains import add_run_arguments, judge_runs, write_page
-from bench.validate.compare import Band, CaseResult, Check, compare, judge
-from bench.validate.harness import RawRun
-from bench.validate.measure import Estimate, Measured, Realized, measure
-from bench.validate.predict import predict
+from bench.validate.chains import add_run_arguments, judge_runs, judge_saved, write_page
+from bench.validate.compare import Band, CaseResult, Check, judge
+from bench.validate.measure import Estimate, Realized
 from bench.validate.report import _UNITS, _num
-from bench.validate.run import as_run
 from tests.models.event_sim import Estimate as SimEstimate
 from tests.models.event_sim import SimConfig, SimResult, simulate_events
 
@@ -134,7 +130,6 @@ class ThreeWay:
     """One case: httpd's measurements, the closed form and the simulator."""
 
     closed: CaseResult
-    config: SimConfig
     sim: SimResult
     rows: tuple[Row, ...]
 
@@ -147,7 +142,7 @@ def _against_simulator(predicted: float, mean: float, half_width: float, band: B
     return judge(predicted, Estimate(mean, se, _BATCHES), band)
 
 
-def three_way(closed: CaseResult, config: SimConfig, sim: SimResult) -> ThreeWay:
+def three_way(closed: CaseResult, sim: SimResult) -> ThreeWay:
     """Every band of a case judged against httpd, with the simulator's figures beside the
     closed form's."""
     values = simulated_values(sim, closed.measured.realized.requests_per_second)
@@ -162,21 +157,15 @@ def three_way(closed: CaseResult, config: SimConfig, sim: SimResult) -> ThreeWay
             sim_status = judge(mean, check.measured, check.band)
         versus = _against_simulator(check.predicted, mean, half, check.band) if judged else "-"
         rows.append(Row(check, mean, half, sim_status, versus))
-    return ThreeWay(closed, config, sim, tuple(rows))
+    return ThreeWay(closed, sim, tuple(rows))
 
 
 def judge_three(case: Case, load: Path, events: int) -> ThreeWay:
     """Measure a saved run, predict it with the closed form and simulate it."""
-    path = load / f"{case.name}.pickle"
-    with path.open("rb") as handle:
-        raw = pickle.load(handle)
-    if not isinstance(raw, RawRun):
-        raise CaseError(f"{path}: not a saved validation run")
-    case = as_run(case, raw)
-    measured: Measured = measure(replace(raw, case=case))
-    closed = compare(case, measured, predict(case, measured.realized, raw.somaxconn))
-    config = sim_config(case, measured.realized, measured.wait_threshold_s)
-    return three_way(closed, config, run_simulator(config, events))
+    closed, _ = judge_saved(case, load)
+    measured = closed.measured
+    config = sim_config(closed.case, measured.realized, measured.wait_threshold_s)
+    return three_way(closed, run_simulator(config, events))
 
 
 def _cell(value: float, half: float, scale: float, unit: str) -> str:
