@@ -21,10 +21,11 @@ import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from capplan.models.event_listener import listener_wait
 from capplan.models.memory import threaded_memory
 from capplan.models.pooled import clamp_probability, clamped_holding_time, holding_inputs
 from capplan.models.slot_limit import connection_limit
-from capplan.models.slot_wait import serving_places, slot_wait, with_reconnections
+from capplan.models.slot_wait import serving_places, slot_wait, with_worker_wait
 from capplan.models.types import EventDetail, MpmMetrics, Scoreboard
 from capplan.mpm_names import Mpm
 from capplan.mpm_settings import CommonSettings, EventSettings
@@ -290,6 +291,16 @@ def killed_share(idle_per_child: float, factor: int) -> float:
     return below / (below + 1.0)
 
 
+def idle_after_request(profile: TrafficProfile, common: CommonSettings) -> float:
+    """g, the share of requests after which the client keeps the connection open and idle: the
+    visit goes on (1 - 1/m, m requests per visit) or the client holds the socket after its
+    last request (q/m); 0 with KeepAlive Off."""
+    if not common.keep_alive or common.keep_alive_timeout_s <= 0.0:
+        return 0.0
+    m = max(1.0, profile.visits.requests_per_visit)
+    return 1.0 - (1.0 - profile.visits.idle_hold_probability) / m
+
+
 def deferred_closes(killed_per_s: float, worker_s: float, threads_per_child: int) -> float:
     """Killed keep-alive connections waiting for a worker to close them, on average.
 
@@ -534,6 +545,19 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         worker_s=worker_s,
         accept_queue=q,
     )
+    if p == 1 and a_b < c and wait.stable and fixed.connections_per_s > 0.0:
+        # A single child's wait for a worker: its listener's hysteresis holds new connections
+        # back while a worker is idle, and the keep-alive requests it drops while full
+        # reconnect into its queue (one child of 4 at utilisation 0.8, simulated: full 0.42
+        # of the time, P(wait) 0.87, 140 ms; Erlang C: 0.60, 47 ms). §4.9, `event_listener`.
+        listener = listener_wait(
+            tpc,
+            fixed.connections_per_s,
+            max(0.0, rate - fixed.connections_per_s),
+            worker_s,
+            idle_after_request(profile, common),
+        )
+        wait = with_worker_wait(wait, listener.p_wait, listener.mean_wait_s)
     stable = a_b < c and open_mean < slot_capacity and wait.stable
     # Accept-queue blocking with the slots as servers: an order of magnitude only (§4.5).
     slots = max(1, math.floor(slot_capacity))
@@ -541,14 +565,6 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
     blocking = blocking_estimate(slots, min(open_mean, 1e300), q, slot_scv)
     lingering = fixed.connections_per_s * profile.visits.linger_s
     busy = min(float(c), a_b)
-    if p == 1 and a_b < c:
-        # NOTE: event.c listener_thread() drops a keep-alive request that finds the only child
-        # full; its client reconnects at once, into the same full child, so that connection
-        # always waits (measured: 0.80 of new connections waited at utilisation 0.8, where
-        # the child is full 0.60 of the time).
-        wait = with_reconnections(
-            wait, fixed.connections_per_s, fixed.keepalive_drops_per_s, worker_s / (c - a_b)
-        )
     p_wait = wait.p_wait
     inf = math.inf
     detail = EventDetail(

@@ -45,7 +45,8 @@ class SlotWait:
     probability that it finds every child's slots full while a worker is idle.
     `mean_wait_given_wait_s` w1 of the exponential tail `P(W > t) = p_wait exp(-t / w1)`,
     `mean_wait_s = p_wait w1`; `slots_mean` K at the mean busy workers; `p_block` the probability
-    that the accept queue is full (M/M/K/K+Q); `stable` is `open < K - P F / 2` and `a_b < c`.
+    that the accept queue is full (M/M/K/K+Q); `stable` is `open < K - P F / 2` and `a_b < c`;
+    `slot_wait_given_wait_s` the mean of a wait for a slot, E[H] / (K' - x).
     """
 
     p_wait: float
@@ -56,6 +57,7 @@ class SlotWait:
     p_block: float
     slots_mean: float
     stable: bool
+    slot_wait_given_wait_s: float = 0.0
 
     def wait_quantile_s(self, level: float) -> float:
         """Level-quantile of the wait: 0 if P(wait) <= 1 - level, else w1 ln(P(wait)/(1-level))."""
@@ -169,7 +171,7 @@ def slot_wait(
     slots_mean = p * (1 + f) * tpc - f * a_b
     serving = serving_places(p, tpc, f, a_b)
     if a_b >= c:
-        return SlotWait(1.0, 1.0, 1.0, math.inf, math.inf, 1.0, slots_mean, False)
+        return SlotWait(1.0, 1.0, 1.0, math.inf, math.inf, 1.0, slots_mean, False, math.inf)
     p_worker = erlang_c(c, a_b)
     stable = x < serving
     # M/M/K/K+Q with floor(K') servers and the whole accept queue: both sides of x = K'.
@@ -177,7 +179,9 @@ def slot_wait(
     p_block = p_block_from_b(places, x, accept_queue, erlang_b(places, x))
     if not stable:
         # More connections than places: the queue grows without bound and every one waits.
-        return SlotWait(1.0, p_worker, 1.0, math.inf, math.inf, p_block, slots_mean, False)
+        return SlotWait(
+            1.0, p_worker, 1.0, math.inf, math.inf, p_block, slots_mean, False, math.inf
+        )
     lo, law = busy_worker_law(c, a_b)
     # The spread W = F sqrt(P) of the children's bands, between two whole widths: the average
     # over `width` + 1 counts and the one over `width` + 2 (one count lower) mixed by `frac`.
@@ -216,11 +220,12 @@ def slot_wait(
         p_slot = 1.0
     p_wait = min(1.0, p_worker + (1.0 - p_worker) * p_slot)
     slot_part = (1.0 - p_worker) * p_slot
-    mean_wait = _weighted(p_worker, worker_s / (c - a_b)) + _weighted(
-        slot_part, holding_s / (serving - x)
-    )
+    slot_given_wait = holding_s / (serving - x)
+    mean_wait = _weighted(p_worker, worker_s / (c - a_b)) + _weighted(slot_part, slot_given_wait)
     w1 = mean_wait / p_wait if p_wait > 0.0 else 0.0
-    return SlotWait(p_wait, p_worker, p_slot, mean_wait, w1, p_block, slots_mean, True)
+    return SlotWait(
+        p_wait, p_worker, p_slot, mean_wait, w1, p_block, slots_mean, True, slot_given_wait
+    )
 
 
 def _weighted(probability: float, wait_s: float) -> float:
@@ -228,29 +233,32 @@ def _weighted(probability: float, wait_s: float) -> float:
     return probability * wait_s if probability > 0.0 else 0.0
 
 
-def with_reconnections(
-    wait: SlotWait, fresh_per_s: float, reconnections_per_s: float, wait_given_wait_s: float
-) -> SlotWait:
-    """`wait` with a stream of new connections that always wait (mean `wait_given_wait_s`) added.
-
-    P(wait) and the mean wait become the averages over both streams, weighted by their rates:
-    `p = (fresh p_fresh + reconnections) / (fresh + reconnections)`; w1 = mean / p. Used for the
-    reconnections of keep-alive requests a lone child dropped while full (they wait for a worker).
+def with_worker_wait(wait: SlotWait, p_worker: float, worker_mean_s: float) -> SlotWait:
+    """`wait` with its wait for a worker taken from a model of its own: `p_worker`, P(a new
+    connection waits for a worker), and `worker_mean_s`, that wait's mean over every new
+    connection (one child's listener, `capplan.models.event_listener`). The wait for a slot
+    while a worker is idle stays: `p = p_worker + (1 - p_worker) p_slot`, its mean added to
+    `worker_mean_s`, w1 = mean / p. An unstable `wait` is returned as it is; an infinite
+    `worker_mean_s` (a queue that does not settle) makes it unstable, every connection waiting.
     """
-    total = fresh_per_s + reconnections_per_s
-    if reconnections_per_s <= 0.0 or not wait.stable:
+    if not wait.stable:
         return wait
-    p_wait = min(1.0, (fresh_per_s * wait.p_wait + reconnections_per_s) / total)
-    mean = _weighted(fresh_per_s / total, wait.mean_wait_s) + _weighted(
-        reconnections_per_s / total, wait_given_wait_s
-    )
-    p_worker = min(1.0, (fresh_per_s * wait.p_worker + reconnections_per_s) / total)
-    p_slot = min(1.0, max(0.0, (p_wait - p_worker) / (1.0 - p_worker))) if p_worker < 1.0 else 0.0
+    if not math.isfinite(worker_mean_s):
+        return replace(
+            wait,
+            p_wait=1.0,
+            p_worker=1.0,
+            mean_wait_s=math.inf,
+            mean_wait_given_wait_s=math.inf,
+            stable=False,
+        )
+    slot_part = (1.0 - p_worker) * wait.p_slot
+    p_wait = min(1.0, p_worker + slot_part)
+    mean = worker_mean_s + _weighted(slot_part, wait.slot_wait_given_wait_s)
     return replace(
         wait,
         p_wait=p_wait,
         p_worker=p_worker,
-        p_slot=p_slot,
         mean_wait_s=mean,
-        mean_wait_given_wait_s=mean / p_wait,
+        mean_wait_given_wait_s=mean / p_wait if p_wait > 0.0 else 0.0,
     )

@@ -14,7 +14,8 @@ equations:
 * a child's listener accepts while it has an idle worker and `connections < TPC + F × idle`
   (`connections_above_limit()`), and then hands the connection's first request to a worker;
   otherwise it disables its listening socket, and re-enables it once `connections < TPC +
-  F × (idle − 1)` (the `listeners_disabled()` hysteresis). Every enabled listener wakes for a
+  F × (idle − 1)` (the `listeners_disabled()` hysteresis; `hysteresis` False re-enables it
+  at `TPC + F × idle`, to see what the hysteresis does). Every enabled listener wakes for a
   new connection (the children poll one socket); one child that can accept takes it, any of
   them alike or (`accept_order` "recent") the one whose listener was enabled last;
 * a keep-alive request that finds its child with no idle worker is closed (its client
@@ -90,6 +91,9 @@ class SimConfig:
     # `SimResult.p_wait_above` (the validation runs count waits above 5 ms, or above twice the
     # load generator's lag).
     wait_threshold_s: float = 0.005
+    # False: a disabled listener is enabled again as soon as the child is below its limit, not
+    # one idle worker's F below it (httpd always has the hysteresis; this shows what it does).
+    hysteresis: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +295,8 @@ class _Server:
         idle_workers = tpc - self.busy[i]
         if idle_workers <= 0:
             return True
-        allowed = tpc + (idle_workers - (1 if self.disabled[i] else 0)) * self.c.factor
+        held_back = 1 if self.disabled[i] and self.c.hysteresis else 0
+        allowed = tpc + (idle_workers - held_back) * self.c.factor
         uncounted = self.uncounted[i] if self.uncounted_at == self.now else 0
         return self.conns[i] - uncounted >= allowed
 

@@ -332,6 +332,32 @@ def test_without_keepalive_one_child_is_erlang_c() -> None:
     assert result.idle_keepalive.mean == 0.0
 
 
+def test_the_listener_hysteresis_keeps_one_child_below_erlang_c() -> None:
+    # One child of 4 at utilisation 0.8 (event-saturation-rho08's traffic). A listener disabled
+    # while its child was full is enabled again only below TPC + F x (idle - 1) connections:
+    # with one worker idle, only when the child holds no idle keep-alive connection, so it
+    # mostly waits for a second worker to free while connections queue. Without that
+    # hysteresis the child and its queue are Erlang C's; with it the child is full less often
+    # and new connections wait longer. The closed form's B_p, which sets its kill episodes, is
+    # the hysteresis-free one (the connections killed per second hardly depend on it); its
+    # wait for a worker has the hysteresis (`event_listener`, docs/models.md).
+    config = SimConfig(1, 4, 4, 64.0, 0.05, 1.0, 3.0, 0.1, 0.5, 0.3)
+    httpd = simulate_events(config, 300_000, seed=3)
+    free = simulate_events(replace(config, hysteresis=False), 300_000, seed=3)
+    expected = erlang_c(4, 3.2)
+    saturation = free.process_saturation
+    assert saturation.holds(expected, max(0.5 * saturation.half_width, 0.03 * expected))
+    assert httpd.process_saturation.mean < 0.8 * expected
+    assert httpd.mean_wait_s.mean > 2.0 * free.mean_wait_s.mean
+    assert httpd.p_wait.mean > free.p_wait.mean + 0.05
+    model = model_of(config)
+    assert model.event is not None
+    assert saturation.holds(model.event.process_saturation, 0.05 * expected)
+    assert httpd.killed_per_s.holds(free.killed_per_s.mean, 0.1 * free.killed_per_s.mean)
+    wait = httpd.mean_wait_s
+    assert wait.holds(model.mean_wait_s, max(0.15 * wait.mean, 0.5 * wait.half_width))
+
+
 # event cases of docs/validation.md at their realized inputs, and the bands httpd 2.4.71 showed
 # there: SimResult field, measured mean, its standard error. (P(wait) there counts waits above
 # 5 ms, which every wait for a slot exceeds.)

@@ -12,7 +12,7 @@ from capplan.models.slot_wait import (
     SlotWait,
     busy_worker_law,
     slot_wait,
-    with_reconnections,
+    with_worker_wait,
 )
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import Traffic, TrafficProfile, Visits
@@ -137,14 +137,26 @@ def test_all_workers_busy_is_a_certain_wait() -> None:
     assert (w.p_wait, w.p_worker, w.stable) == (1.0, 1.0, False)
 
 
-def test_reconnections_that_always_wait_raise_the_averages() -> None:
+def test_a_wait_for_a_worker_of_its_own_keeps_the_wait_for_a_slot() -> None:
     w = _wait(1, 4, 4, 3.2, 5.0)
-    both = with_reconnections(w, 10.0, 2.0, 0.25)
-    assert both.p_wait == pytest.approx((10 * w.p_wait + 2) / 12, rel=1e-12)
-    assert both.mean_wait_s == pytest.approx((10 * w.mean_wait_s + 2 * 0.25) / 12, rel=1e-12)
-    assert both.p_worker > w.p_worker
-    assert both.p_wait == pytest.approx(both.p_worker + (1 - both.p_worker) * both.p_slot)
-    assert with_reconnections(w, 10.0, 0.0, 0.25) is w
+    assert w.stable
+    slot_given_wait = w.slot_wait_given_wait_s
+    # The split slot_wait makes: Erlang C's worker wait plus the slot part.
+    assert w.mean_wait_s == pytest.approx(
+        w.p_worker * 0.05 / 0.8 + (1 - w.p_worker) * w.p_slot * slot_given_wait, rel=1e-12
+    )
+    both = with_worker_wait(w, 0.9, 0.15)
+    slot_part = 0.1 * w.p_slot
+    assert both.p_worker == 0.9
+    assert both.p_wait == pytest.approx(0.9 + slot_part, rel=1e-12)
+    assert both.mean_wait_s == pytest.approx(0.15 + slot_part * slot_given_wait, rel=1e-12)
+    assert both.mean_wait_given_wait_s == pytest.approx(both.mean_wait_s / both.p_wait)
+    assert both.p_slot == w.p_slot
+    unstable = _wait(1, 8, 1, 2.0, 15.0)
+    assert with_worker_wait(unstable, 0.5, 0.1) is unstable
+    behind = with_worker_wait(w, 1.0, math.inf)  # a worker queue that does not settle
+    assert not behind.stable
+    assert (behind.p_wait, behind.mean_wait_s) == (1.0, math.inf)
 
 
 @pytest.mark.parametrize(
