@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -79,3 +80,28 @@ def test_a_lone_child_can_fall_behind_below_full_load() -> None:
     near = listener_wait(4, 0.8 * 56.0, 0.2 * 56.0, 0.05, 0.77)
     assert near.stable
     assert near.tail <= 1e-16
+
+
+def test_every_answer_is_a_law_or_says_it_is_unstable() -> None:
+    # Seeded random children, from 1 to 256 threads, loads 1 % to 99.9 % of the workers, any
+    # share of keep-alive and idling: a probability law cut below 1e-16, or `stable` False.
+    rng = random.Random(20261205)
+    unstable = 0
+    for _ in range(300):
+        threads = rng.choice([1, 2, 3, 4, 8, 25, 64, 256])
+        worker_s = 10 ** rng.uniform(-3.0, 0.0)
+        rate = rng.uniform(0.01, 0.999) * threads / worker_s
+        new_share = rng.uniform(0.01, 1.0)
+        go_idle = rng.choice([0.0, rng.random(), 1.0])
+        w = listener_wait(threads, new_share * rate, (1 - new_share) * rate, worker_s, go_idle)
+        if not w.stable:
+            unstable += 1
+            assert (w.p_wait, w.mean_wait_s) == (1.0, math.inf)
+            continue
+        # A connection that finds the child full waits, and so does every dropped request's.
+        assert 0.0 <= w.p_full <= w.p_wait + 1e-12
+        assert w.p_wait <= 1.0
+        assert 0.0 <= w.mean_wait_s < math.inf
+        assert w.tail <= 1e-15
+        assert 64 <= w.levels <= 16_384
+    assert 0 < unstable < 60
