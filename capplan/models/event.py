@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from capplan.models.event_listener import listener_wait
+from capplan.models.event_listener import idle_after_request, listener_wait
 from capplan.models.memory import threaded_memory
 from capplan.models.pooled import clamp_probability, clamped_holding_time, holding_inputs
 from capplan.models.slot_limit import connection_limit
@@ -289,16 +289,6 @@ def killed_share(idle_per_child: float, factor: int) -> float:
         if weight * ratio <= 1e-17 * (1.0 - ratio) * below:
             break
     return below / (below + 1.0)
-
-
-def idle_after_request(profile: TrafficProfile, common: CommonSettings) -> float:
-    """g, the share of requests after which the client keeps the connection open and idle: the
-    visit goes on (1 - 1/m, m requests per visit) or the client holds the socket after its
-    last request (q/m); 0 with KeepAlive Off."""
-    if not common.keep_alive or common.keep_alive_timeout_s <= 0.0:
-        return 0.0
-    m = max(1.0, profile.visits.requests_per_visit)
-    return 1.0 - (1.0 - profile.visits.idle_hold_probability) / m
 
 
 def deferred_closes(killed_per_s: float, worker_s: float, threads_per_child: int) -> float:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from capplan.models.event_listener import idle_after_request
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import TrafficProfile
 from capplan.queueing.ctmc import Factors, stationary_near
@@ -551,7 +552,7 @@ def chain_traffic(profile: TrafficProfile, common: CommonSettings) -> ChainTraff
     if think <= 0.0:
         raise ValueError("the event chain needs a think time above 0 between requests")
     reuse = -math.expm1(-timeout / think)
-    go_idle = more + hold
+    go_idle = idle_after_request(profile, common)
     continuing = more * think * reuse
     held = hold * timeout
     mean_idle = (continuing + held) / go_idle

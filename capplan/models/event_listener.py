@@ -39,8 +39,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from capplan.queueing.gth import stationary_gth
+
+if TYPE_CHECKING:
+    from capplan.mpm_settings import CommonSettings
+    from capplan.profile import TrafficProfile
 
 # The fewest queue levels solved, and the most (about 0.25 s): a queue whose law falls more
 # slowly than that allows holds hundreds of connections on average and is reported unstable.
@@ -68,6 +73,18 @@ class ListenerWait:
     levels: int
     tail: float
     stable: bool = True
+
+
+def idle_after_request(profile: TrafficProfile, common: CommonSettings) -> float:
+    """g, the share of requests after which the client keeps the connection open and idle: the
+    visit goes on (1 - 1/m, m requests per visit, the average for fixed visits too) or the
+    client holds the socket after its last request (q/m); 0 with KeepAlive Off or a
+    KeepAliveTimeout of 0. The per-child chains take the same g (`event_chain.chain_traffic`).
+    """
+    if not common.keep_alive or common.keep_alive_timeout_s <= 0.0:
+        return 0.0
+    m = max(1.0, profile.visits.requests_per_visit)
+    return (1.0 - 1.0 / m) + profile.visits.idle_hold_probability / m
 
 
 def _chain(
