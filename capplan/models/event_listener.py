@@ -4,7 +4,8 @@ for a worker when there is a single child.
 Stage: event model, one process (docs/derivations.md §4.9). Input: ThreadsPerChild T, the new
 connections per second, the keep-alive requests per second, the worker time S_w and the share g
 of requests that leave their connection idle. Output: `ListenerWait`, P(a new connection waits
-for a worker), the mean wait, how often the child is full and the keep-alive requests it drops.
+for a worker), the mean wait, how often the child is full, the keep-alive requests it drops and
+the share of its kill episodes that come in bursts (§4.10).
 
 NOTE: event.c's listener disables itself when it finds no idle worker for a waiting connection,
 closes the child's idle keep-alive connections, and enables itself again only while
@@ -63,7 +64,10 @@ class ListenerWait:
     the keep-alive requests it dropped (`drops_per_s`, each of which waits) included; `p_full`
     the time share with every worker busy; `levels` the queue levels solved and `tail` the law
     left at the last one; `stable` False when the queue does not settle (P(wait) 1, the mean
-    wait infinite).
+    wait infinite). `burst_share` is the share of the child's kill episodes that come in a
+    burst (the listener enabled with two workers free and a third connection waiting: B_q,
+    q >= 3, at (T - 1) mu), against those where a connection meets the enabled, full child
+    (E_T at lambda); 0 when the queue does not settle.
     """
 
     p_wait: float
@@ -73,6 +77,7 @@ class ListenerWait:
     levels: int
     tail: float
     stable: bool = True
+    burst_share: float = 0.0
 
 
 def idle_after_request(profile: TrafficProfile, common: CommonSettings) -> float:
@@ -232,6 +237,12 @@ def listener_wait(
     # every dropped request's reconnection waits. Little's law over both gives the mean wait.
     waits_fresh = pi[t] + full_disabled + one_idle
     accepted = new_per_s + drops
+    # Kill episodes: a connection meets the enabled, full child (E_T at lambda), or the listener,
+    # enabled with two workers free, takes two and finds none for a third (B_q, q >= 3).
+    regular = pi[t] * arrivals
+    burst = 0.0
+    if stride == 2:
+        burst = math.fsum(pi[t + 2 + 2 * q] for q in range(3, levels)) * (t - 1) * mu
     return ListenerWait(
         p_wait=min(1.0, (new_per_s * waits_fresh + drops) / accepted),
         mean_wait_s=queued / accepted,
@@ -239,4 +250,5 @@ def listener_wait(
         drops_per_s=drops,
         levels=levels,
         tail=tail,
+        burst_share=burst / (regular + burst) if regular + burst > 0.0 else 0.0,
     )

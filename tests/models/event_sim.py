@@ -121,6 +121,11 @@ class SimResult:
     child_closed: Estimate  # time share a child cannot accept (F5 without hysteresis)
     process_saturation: Estimate  # time share a child has no idle worker
     kill_episodes_per_s: Estimate
+    # Episodes in a burst: the listener, disabled for want of a worker and enabled again,
+    # accepted at that instant and then found no worker for the next waiting connection
+    # (derivations §4.10).
+    kill_bursts_per_s: Estimate
+    killed_in_bursts_per_s: Estimate  # idle keep-alive connections those episodes close
     keepalive_drops_per_s: Estimate
     killed_per_s: Estimate  # idle keep-alive connections the episodes close
     # How long the connections an episode closes had been idle, on average per batch (0 for a
@@ -167,6 +172,8 @@ class _Batch:
         "accepted_fresh",
         "attempts",
         "blocked",
+        "burst_killed",
+        "bursts",
         "busy",
         "closed",
         "deferred",
@@ -191,6 +198,7 @@ class _Batch:
         self.deferred = 0.0
         self.gap2 = 0.0  # the squared gap between the first two children's open connections
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
+        self.bursts = self.burst_killed = 0
         self.stale = self.accepted_fresh = self.waited_fresh = self.killed = 0
         self.waited_long = 0
         self.wait = self.killed_age = 0.0
@@ -231,6 +239,10 @@ class _Server:
         self.disabled = [False] * p
         # When each child's listener was last enabled (`accept_order` "recent").
         self.enabled_at = [float(i) * 1e-9 for i in range(p)]
+        self.accepted_at = [-1.0] * p  # when each child last accepted a connection
+        # Whether each child's listener was last disabled for want of a worker (not its slots).
+        self.disabled_full = [False] * p
+        self.enabled_from_full = [False] * p
         self.queue: list[_Conn] = []
         self.queue_head = 0
         self.events: list[tuple[float, int, int, _Conn | None, int]] = []
@@ -345,6 +357,9 @@ class _Server:
         idle = self.idle[i]
         if idle:
             self.batch.kills += 1
+            if self.accepted_at[i] == self.now and self.enabled_from_full[i]:
+                self.batch.bursts += 1
+                self.batch.burst_killed += len(idle)
             self.batch.killed += len(idle)
             self.batch.killed_age += sum(self.now - conn.idle_since for conn in idle)
         # shutdown_connection() defers the close to the child's next free worker; a client that
@@ -366,10 +381,12 @@ class _Server:
             return False
         if self.busy[i] >= self.c.threads_per_child:
             self.disabled[i] = True  # workers_were_busy: disable, then kill'em all
+            self.disabled_full[i] = True
             self.kill_all(i)
             return False
         if self._above_limit(i):
             self.disabled[i] = True
+            self.disabled_full[i] = False
             return False
         return True
 
@@ -405,6 +422,7 @@ class _Server:
             if self.rng.random() < self.c.count_lag:
                 self.uncounted[i] += 1
         self.batch.accepted += 1
+        self.accepted_at[i] = self.now
         conn.child = i
         self.conns[i] += 1
         self.open_total += 1
@@ -425,6 +443,7 @@ class _Server:
         if self.disabled[i] and not self._above_limit(i):
             self.disabled[i] = False
             self.enabled_at[i] = self.now
+            self.enabled_from_full[i] = self.disabled_full[i]
             if self.queue_head < len(self.queue):
                 self.wake_listeners()
 
@@ -598,6 +617,8 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         child_closed=per(lambda b, s: b.closed / s / processes),
         process_saturation=per(lambda b, s: b.full / s / processes),
         kill_episodes_per_s=per(lambda b, s: b.kills / s),
+        kill_bursts_per_s=per(lambda b, s: b.bursts / s),
+        killed_in_bursts_per_s=per(lambda b, s: b.burst_killed / s),
         keepalive_drops_per_s=per(lambda b, s: b.drops / s),
         killed_per_s=per(lambda b, s: b.killed / s),
         killed_idle_age_s=per(lambda b, s: b.killed_age / b.killed if b.killed else 0.0),

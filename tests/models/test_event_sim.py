@@ -22,6 +22,7 @@ import pytest
 
 from capplan.models import MpmMetrics, evaluate
 from capplan.models.event import deferred_closes, killed_share, process_saturation
+from capplan.models.event_listener import idle_after_request, listener_wait
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.queueing import erlang_c
 from tests.models.event_sim import (
@@ -356,6 +357,36 @@ def test_the_listener_hysteresis_keeps_one_child_below_erlang_c() -> None:
     assert httpd.killed_per_s.holds(free.killed_per_s.mean, 0.1 * free.killed_per_s.mean)
     wait = httpd.mean_wait_s
     assert wait.holds(model.mean_wait_s, max(0.15 * wait.mean, 0.5 * wait.half_width))
+
+
+@pytest.mark.parametrize("rate", [48.0, 64.0])
+def test_a_single_childs_episodes_come_mostly_in_bursts(rate: float) -> None:
+    # One child of 4 with F = 4 at utilisation 0.6 and 0.8 (event-saturation-rho06's and
+    # -rho08's traffic). An episode comes when a connection meets the enabled, full child, or
+    # when the listener, enabled again with two workers free after a kill, takes two waiting
+    # connections and finds no worker for a third: a burst, which closes only what went idle
+    # since the kill, the connection whose idling kept the listener off and, with probability g,
+    # the one whose request freed the second worker (derivations §4.10). Most episodes are
+    # bursts, each closing 1 + g, and the others close more; the closed form has every episode
+    # close E[Y | Y <= 1 + F] of the child's mean pool (§4.4). The listener chain (§4.9) puts the
+    # bursts' share low (by a fifth at utilisation 0.6): its one-idle state leaves at the whole
+    # keep-alive rate, where the simulator has a single idle connection's requests.
+    config = SimConfig(1, 4, 4, rate, 0.05, 1.0, 3.0, 0.1, 0.5, 0.3)
+    result = simulated(config, events=300_000, budget=8)
+    episodes = result.kill_episodes_per_s.mean
+    bursts = result.kill_bursts_per_s.mean
+    in_bursts = result.killed_in_bursts_per_s.mean
+    assert episodes * 300_000 / (3.0 * rate) >= 1_000
+    assert bursts > 0.5 * episodes
+    profile, common = profile_of(config), settings_of(config).common
+    g = idle_after_request(profile, common)
+    assert in_bursts / bursts == pytest.approx(1.0 + g, rel=0.03)
+    assert (result.killed_per_s.mean - in_bursts) / (episodes - bursts) > 1.2 * (1.0 + g)
+    model = model_of(config)
+    assert model.event is not None
+    new = model.connections_per_s - model.event.keepalive_drops_per_s  # as `evaluate` has it
+    chain = listener_wait(4, new, rate - new, 0.05, g)
+    assert 0.6 * bursts / episodes < chain.burst_share < bursts / episodes
 
 
 # event cases of docs/validation.md at their realized inputs, and the bands httpd 2.4.71 showed
