@@ -240,9 +240,7 @@ def listener_wait(
     # Kill episodes: a connection meets the enabled, full child (E_T at lambda), or the listener,
     # enabled with two workers free, takes two and finds none for a third (B_q, q >= 3).
     regular = pi[t] * arrivals
-    burst = 0.0
-    if stride == 2:
-        burst = math.fsum(pi[t + 2 + 2 * q] for q in range(3, levels)) * (t - 1) * mu
+    burst = math.fsum(pi[t + 8 :: 2]) * (t - 1) * mu if stride == 2 else 0.0  # B_3, B_4, ...
     return ListenerWait(
         p_wait=min(1.0, (new_per_s * waits_fresh + drops) / accepted),
         mean_wait_s=queued / accepted,

@@ -240,9 +240,9 @@ class _Server:
         # When each child's listener was last enabled (`accept_order` "recent").
         self.enabled_at = [float(i) * 1e-9 for i in range(p)]
         self.accepted_at = [-1.0] * p  # when each child last accepted a connection
-        # Whether each child's listener was last disabled for want of a worker (not its slots).
+        # Whether each child's listener was last disabled for want of a worker (not its slots);
+        # set after the kill that such a disable makes, so that kill sees the disable before.
         self.disabled_full = [False] * p
-        self.enabled_from_full = [False] * p
         self.queue: list[_Conn] = []
         self.queue_head = 0
         self.events: list[tuple[float, int, int, _Conn | None, int]] = []
@@ -357,7 +357,7 @@ class _Server:
         idle = self.idle[i]
         if idle:
             self.batch.kills += 1
-            if self.accepted_at[i] == self.now and self.enabled_from_full[i]:
+            if self.accepted_at[i] == self.now and self.disabled_full[i]:
                 self.batch.bursts += 1
                 self.batch.burst_killed += len(idle)
             self.batch.killed += len(idle)
@@ -381,8 +381,8 @@ class _Server:
             return False
         if self.busy[i] >= self.c.threads_per_child:
             self.disabled[i] = True  # workers_were_busy: disable, then kill'em all
-            self.disabled_full[i] = True
             self.kill_all(i)
+            self.disabled_full[i] = True
             return False
         if self._above_limit(i):
             self.disabled[i] = True
@@ -443,7 +443,6 @@ class _Server:
         if self.disabled[i] and not self._above_limit(i):
             self.disabled[i] = False
             self.enabled_at[i] = self.now
-            self.enabled_from_full[i] = self.disabled_full[i]
             if self.queue_head < len(self.queue):
                 self.wake_listeners()
 
