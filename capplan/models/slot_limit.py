@@ -245,3 +245,109 @@ def connection_limit(
     # sums can round the other way by an ulp.
     bound = min(1.0, max(best, p_limit))
     return ConnectionLimit(p_limit, bound, best_n if best < 1.0 else None, pooled)
+
+
+def _binomial_tail(at_least: int, trials: int, p: float) -> float:
+    """P(B >= at_least) for B ~ Binomial(trials, p), summed from the side where it is small.
+
+    Above the mean the terms from `at_least` up are summed, below it the complement's terms
+    from `at_least - 1` down: both fall geometrically away from the mean, so the sum stops
+    after O(sqrt(trials p (1 - p))) terms at full relative accuracy of the smaller side.
+    """
+    if at_least <= 0:
+        return 1.0
+    if at_least > trials:
+        return 0.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    upper = at_least > trials * p
+    j = at_least if upper else at_least - 1
+    term = math.exp(
+        math.lgamma(trials + 1)
+        - math.lgamma(j + 1)
+        - math.lgamma(trials - j + 1)
+        + j * log_p
+        + (trials - j) * log_q
+    )
+    odds = p / (1.0 - p)
+    total = 0.0
+    while term > 0.0:
+        total += term
+        if term <= _NEGLIGIBLE * total:
+            break
+        if upper:
+            if j == trials:
+                break
+            term *= (trials - j) / (j + 1) * odds
+            j += 1
+        else:
+            if j == 0:
+                break
+            term *= j / ((trials - j + 1) * odds)
+            j -= 1
+    return min(1.0, total) if upper else max(0.0, 1.0 - total)
+
+
+def children_at_limit(
+    processes: int,
+    threads_per_child: int,
+    factor: int,
+    busy_erlangs: float,
+    idle_connections_mean: float,
+) -> float:
+    """P(no child can accept) child by child (derivations §4.3): every one of P children at
+    its own limit at once, which the pooled `connection_limit` overstates.
+
+    A child with b busy workers and k open connections is at its limit when
+    `F b + k >= (1 + F) TPC` (b >= TPC included). The open connections X ~ Poisson(a_b + a_y)
+    change only when one is accepted or closes, slowly; near the limits the listeners split
+    them evenly, since a child at its limit takes no new one while the others fill up to theirs,
+    so the children hold floor(X / P) or one more. Which of a child's k connections hold a
+    worker changes on the time scale of a request: each does with probability a_b / (a_b + a_y),
+    independently (colouring theorem) and independently of the other children, so
+    `P = sum_x P(X = x) q(floor(x/P) + 1)^(x mod P) q(floor(x/P))^(P - x mod P)` with
+    `q(k) = P(Binomial(k, a_b / (a_b + a_y)) >= min(TPC, ceil(((1 + F) TPC - k) / F)))`.
+    For one child it is the independence estimate with Poisson busy workers. It rises with the
+    load and the busy workers and falls with TPC and F; with more idle connections alone it can
+    fall a little where they are few (the even split of mostly busy connections makes each
+    child's busy workers less variable than they are), which no sizing search meets: a higher
+    request rate raises both loads.
+    Domain: P, TPC, F >= 1, loads >= 0.
+    """
+    p, tpc, f = processes, threads_per_child, factor
+    x = busy_erlangs + idle_connections_mean
+    if x <= 0.0:
+        return 0.0
+    busy_share = busy_erlangs / x
+    capacity = (1 + f) * tpc
+    closed: dict[int, float] = {}
+
+    def q(k: int) -> float:
+        if k not in closed:
+            needed = min(tpc, -((k - capacity) // f)) if k < capacity else 0
+            closed[k] = _binomial_tail(needed, k, busy_share)
+        return closed[k]
+
+    # A child with fewer than TPC connections is never at its limit: x >= P TPC is needed. Below
+    # the mean by 12 standard deviations the Poisson mass is under 1e-31 of the whole.
+    spread = math.sqrt(x)
+    first = max(p * tpc, math.floor(x - 12.0 * spread))
+    log_weight = poisson_logpmf(first, x)
+    if log_weight < _LOG_FULL_PRECISION:
+        return 0.0
+    weight = math.exp(log_weight)
+    total = 0.0
+    count = first
+    while weight > 0.0:
+        base, extra = divmod(count, p)
+        low = q(base)
+        term = weight * low ** (p - extra) * (q(base + 1) ** extra if extra else 1.0)
+        total += term
+        if count > x and weight <= _NEGLIGIBLE * total:
+            break
+        count += 1
+        weight *= x / count
+    return min(1.0, total)

@@ -62,9 +62,10 @@ class EventDetail:
     `kill_episodes_per_s` ("kill'em all", F8) and `keepalive_drops_per_s` (F7) over all processes;
     `kill_hazard_per_s` h, the rate at which one idle connection is killed; `churn_per_s` the
     extra connections per second caused by kills and drops; `p_connection_limit` P_limit (the
-    independence estimate), `p_connection_limit_bound` (dependence-free), `pooled_wait_probability`
-    C(c, a_b) (a lower reference only); `slot_capacity` c + F(c - a_b), the connections the server
-    accepts at the mean load; `lingering_mean` connections in lingering close (not counted by F5);
+    independence estimate; with several children, every child at its own limit),
+    `p_connection_limit_bound` (dependence-free), `pooled_wait_probability` C(c, a_b) (a lower
+    reference only); `slot_capacity` c + F(c - a_b), the connections the server accepts at the
+    mean load; `lingering_mean` connections in lingering close (not counted by F5);
     `wait_for_worker_probability` and `wait_for_slot_probability` split P(a new connection waits)
     by what it waits for: no idle worker, or every child's connection slots full with a worker idle.
     `deferred_closes_mean`: killed keep-alive connections not closed yet. A kill defers each close

@@ -192,28 +192,19 @@ P1xT4-F1-rho0.4-ka0.5    kills drops
 P2xT4-F1-rho0.4-ka2      kills drops
 P3xT4-F1-rho0.7-ka0.5    busy limit conn kills
 P1xT4-F1-rho0.7-ka2      busy limit conn idle kills
-P2xT4-F2-rho0.4-ka0.5    limit
-P3xT4-F2-rho0.4-ka2      limit
 P1xT4-F2-rho0.7-ka0.5    drops
-P2xT4-F2-rho0.7-ka2      wait limit drops
-P3xT4-F4-rho0.4-ka0.5    limit
+P2xT4-F2-rho0.7-ka2      wait drops
 P1xT4-F4-rho0.4-ka2      idle
-P2xT4-F4-rho0.7-ka0.5    limit
-P3xT4-F4-rho0.7-ka2      wait limit idle
+P3xT4-F4-rho0.7-ka2      wait idle
 P1xT8-F1-rho0.4-ka0.5    kills drops
 P3xT8-F1-rho0.7-ka0.5    busy limit conn idle
 P1xT8-F1-rho0.7-ka2      busy limit conn idle
-P2xT8-F2-rho0.4-ka0.5    limit
-P3xT8-F2-rho0.4-ka2      limit
 P1xT8-F2-rho0.7-ka0.5    drops
 P2xT8-F2-rho0.7-ka2      limit conn idle Bp kills drops
-P2xT8-F4-rho0.7-ka0.5    limit
-P3xT8-F4-rho0.7-ka2      wait idle
+P3xT8-F4-rho0.7-ka2      wait limit idle
 P3xT16-F1-rho0.7-ka0.5   busy limit conn idle
 P1xT16-F1-rho0.7-ka2     busy limit conn idle
-P3xT16-F2-rho0.4-ka2     limit
 P2xT16-F2-rho0.7-ka2     busy limit conn idle
-P2xT16-F4-rho0.7-ka0.5   limit
 P3xT16-F4-rho0.7-ka2     limit idle Bp kills drops
 """
 
