@@ -68,6 +68,10 @@ def _tail_at_least(k: int, mu: float) -> float:
     return poisson_sf(k - 1, mu)
 
 
+# `_ClosedShares` computes a share afresh below this (a sum started there lacks bits).
+_FRESH_BELOW = 1e-250
+# `children_at_limit` sums only the counts whose terms are within this (log) of its largest.
+_LOG_TERM_REACH = math.log(1e-20)
 # Smallest probability a falling tail is summed on from (below it binary64 loses bits), and the
 # tail above which it is computed afresh (as a complement, accurate near 1).
 _FULL_PRECISION = 1e-290
@@ -291,6 +295,69 @@ def _binomial_tail(at_least: int, trials: int, p: float) -> float:
     return min(1.0, total) if upper else max(0.0, 1.0 - total)
 
 
+class _ClosedShares:
+    """q(k) = P(Binomial(k, p) >= m(k)), m(k) = min(TPC, ceil(((1 + F) TPC - k) / F)), for
+    k = start, start + 1, ...: the share of a child's k connections that finds it at its limit.
+
+    m(k) falls by at most one per step, so each step is O(1): with f = P(B_k = m - 1),
+    `P(B_{k+1} >= m) = P(B_k >= m) + p f` and `P(B_{k+1} = m - 1) = f (k + 1)(1 - p)/(k + 2 - m)`,
+    and when m falls, its new term is added. The sum only grows, so it keeps its relative
+    accuracy; where it would start below 1e-250 (a subnormal start lacks bits) each k is
+    computed afresh (`_binomial_tail`) until it is above.
+    """
+
+    __slots__ = ("factor", "first", "mass", "needed", "p", "pmf", "tpc", "values")
+
+    def __init__(self, tpc: int, factor: int, p: float) -> None:
+        self.tpc, self.factor, self.p = tpc, factor, p
+        self.first = 0
+        self.values: list[float] = []
+        self.mass = 0.0  # P(B_k >= needed) at the last k computed
+        self.pmf = 0.0  # P(B_k = needed - 1) there; 0 when the next k is computed afresh
+        self.needed = 0
+
+    def _needed(self, k: int) -> int:
+        capacity = (1 + self.factor) * self.tpc
+        return min(self.tpc, -((k - capacity) // self.factor)) if k < capacity else 0
+
+    def start(self, first: int) -> None:
+        self.first, self.values, self.pmf = first, [], 0.0
+
+    def at(self, k: int) -> float:
+        while self.first + len(self.values) <= k:
+            self.values.append(self._next(self.first + len(self.values)))
+        return self.values[k - self.first]
+
+    def _next(self, k: int) -> float:
+        needed, p = self._needed(k), self.p
+        if needed <= 0 or p >= 1.0:
+            return 1.0 if needed <= k else 0.0
+        if needed > k or p <= 0.0:
+            self.pmf = 0.0
+            return 0.0
+        if self.pmf > 0.0 and self.needed - needed in (0, 1):
+            # From k - 1 to k at the old threshold, then the new threshold's term.
+            mass = self.mass + p * self.pmf
+            pmf = self.pmf * k * (1.0 - p) / (k + 1 - self.needed)
+            if needed < self.needed:
+                mass += pmf
+                pmf *= needed / (k - needed + 1) * (1.0 - p) / p
+            self.mass, self.pmf, self.needed = min(1.0, mass), pmf, needed
+            return self.mass
+        mass = _binomial_tail(needed, k, p)
+        self.mass, self.needed, self.pmf = mass, needed, 0.0
+        if mass > _FRESH_BELOW and needed >= 1:
+            j = needed - 1
+            self.pmf = math.exp(
+                math.lgamma(k + 1)
+                - math.lgamma(j + 1)
+                - math.lgamma(k - j + 1)
+                + j * math.log(p)
+                + (k - j) * math.log1p(-p)
+            )
+        return mass
+
+
 def children_at_limit(
     processes: int,
     threads_per_child: int,
@@ -321,33 +388,81 @@ def children_at_limit(
     x = busy_erlangs + idle_connections_mean
     if x <= 0.0:
         return 0.0
-    busy_share = busy_erlangs / x
+    shares = _ClosedShares(tpc, f, busy_erlangs / x)
+    q = shares.at
+
+    # A child with fewer than TPC connections is never at its limit: x >= P TPC is needed; one
+    # with (1 + F) TPC or more always is, so from x = P (1 + F) TPC on every term is the
+    # Poisson weight and their sum is the tail P(X >= P (1 + F) TPC). Below the mean by 12
+    # standard deviations the weights are under 1e-31 of the mode's, and so are those terms
+    # of the terms there (q only grows with k).
     capacity = (1 + f) * tpc
-    closed: dict[int, float] = {}
-
-    def q(k: int) -> float:
-        if k not in closed:
-            needed = min(tpc, -((k - capacity) // f)) if k < capacity else 0
-            closed[k] = _binomial_tail(needed, k, busy_share)
-        return closed[k]
-
-    # A child with fewer than TPC connections is never at its limit: x >= P TPC is needed. Below
-    # the mean by 12 standard deviations the Poisson mass is under 1e-31 of the whole.
     spread = math.sqrt(x)
     first = max(p * tpc, math.floor(x - 12.0 * spread))
-    log_weight = poisson_logpmf(first, x)
-    if log_weight < _LOG_FULL_PRECISION:
+    if poisson_logpmf(first, x) < _LOG_FULL_PRECISION:
         return 0.0
-    weight = math.exp(log_weight)
-    total = 0.0
-    count = first
-    while weight > 0.0:
-        base, extra = divmod(count, p)
-        low = q(base)
-        term = weight * low ** (p - extra) * (q(base + 1) ** extra if extra else 1.0)
-        total += term
-        if count > x and weight <= _NEGLIGIBLE * total:
+    certain = poisson_sf(p * capacity - 1, x)
+    if first >= p * capacity:
+        return min(1.0, certain)
+    # Which counts below that matter: the term at x = k P, t(k) = log P(X = kP) + P log q(k).
+    # Below the mean both parts fall as k falls, so the largest term is at k >= x / P: from
+    # there the scan goes down while t(k) is within 1e-20 of the largest (or of the tail), and
+    # up until the weight alone (q <= 1) is 1e-20 below it. Between kP and (k + 1) P the log of
+    # the terms is a line (log q, child by child) plus the concave log P(X = x), at most
+    # P^2 / (8 x) above the chord: only the groups next to a k whose term is within 1e-20 of the
+    # largest are summed, count by count (O(P) counts each, where every count would be
+    # O(sqrt(x)) of them).
+    reach = _LOG_TERM_REACH
+    log_x = math.log(x)
+
+    def log_terms(k: int) -> tuple[float, float]:
+        # lgamma's form: its error, ~1e-16 k P log(k P), only moves the range by a hair.
+        log_weight = k * p * log_x - x - math.lgamma(k * p + 1)
+        closed_k = q(k)
+        return log_weight, log_weight + p * math.log(closed_k) if closed_k > 0.0 else -math.inf
+
+    lowest = first // p
+    shares.start(lowest)
+    middle = min(max(lowest, math.floor(x / p)), capacity - 1)
+    best = math.log(certain) if certain > 0.0 else -math.inf
+    logs: list[tuple[int, float]] = []
+    k = middle
+    while k < capacity:
+        log_weight, log_term = log_terms(k)
+        if k * p > x and log_weight < max(best + reach, _LOG_FULL_PRECISION):
+            break  # terms below 1e-290 change no probability
+        best = max(best, log_term)
+        logs.append((k, log_term))
+        k += 1
+    k = middle - 1
+    while k >= lowest:
+        _, log_term = log_terms(k)
+        if log_term < max(best + reach, _LOG_FULL_PRECISION):
             break
-        count += 1
-        weight *= x / count
+        logs.append((k, log_term))
+        k -= 1
+    logs.sort()
+    kept = [j for j, log_term in logs if log_term >= max(best + reach, _LOG_FULL_PRECISION)]
+    if not kept:
+        return min(1.0, certain)
+    count = max(first, (kept[0] - 1) * p)
+    weight = math.exp(poisson_logpmf(count, x))
+    total = certain
+    for k in range(count // p, min(kept[-1] + 2, capacity)):
+        # Group k: x = kP + e, e children with k + 1 connections and P - e with k, so the
+        # product of the children's shares grows by q(k + 1) / q(k) from one x to the next.
+        low, high = q(k), q(k + 1)
+        extra = count - k * p
+        ratio = high / low if low > 0.0 else 0.0
+        product = low ** (p - extra) * high**extra
+        direct = product < _FRESH_BELOW  # could underflow on the way: each term afresh
+        group = 0.0
+        for e in range(extra, p):
+            if direct:
+                product = low ** (p - e) * high**e
+            group += weight * product
+            product *= ratio
+            count += 1
+            weight *= x / count
+        total += group
     return min(1.0, total)

@@ -13,7 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from capplan.models.slot_limit import _binomial_tail, children_at_limit, connection_limit
+from capplan.models.slot_limit import (
+    _binomial_tail,
+    _ClosedShares,
+    children_at_limit,
+    connection_limit,
+)
 from capplan.queueing.poisson import poisson_logpmf
 
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -50,6 +55,20 @@ def written_out(processes: int, tpc: int, factor: int, busy: float, idle: float)
 def test_binomial_tail_matches_the_exact_sum(at_least: int, trials: int, p: float) -> None:
     expected = exact_tail(at_least, trials, p)
     assert _binomial_tail(at_least, trials, p) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize(("tpc", "factor", "p"), [(8, 2, 0.3), (25, 3, 0.02), (64, 4, 0.0001)])
+def test_child_shares_step_by_step_match_each_computed_afresh(
+    tpc: int, factor: int, p: float
+) -> None:
+    # k from TPC to past (1 + F) TPC: the threshold falls from TPC to 0, and with a small p
+    # the first shares are below 1e-250, where each is computed afresh until one is not.
+    shares = _ClosedShares(tpc, factor, p)
+    shares.start(tpc)
+    for k in range(tpc, (1 + factor) * tpc + 3):
+        needed = min(tpc, math.ceil(((1 + factor) * tpc - k) / factor))
+        expected = exact_tail(needed, k, p) if needed > 0 else 1.0
+        assert shares.at(k) == pytest.approx(expected, rel=1e-11, abs=1e-300), k
 
 
 @pytest.mark.parametrize(
