@@ -16,8 +16,9 @@ the price of the whole model over a bare Erlang C. Medians over --runs calls are
 
 Then event alone, the MPM `recommend` evaluates most often: its cost per `evaluate` at
 ThreadsPerChild 25, 64 and 128 (seasonal-peak profile, 4096 workers, AsyncRequestWorkerFactor 2),
-with the two parts of the connection level timed apart: the slot-pool limit P_limit
-(`connection_limit`) and the accept-queue wait for a slot or a worker (`slot_wait`); then the
+with the parts of the connection level timed apart: the slot-pool limit P_limit, pooled
+(`connection_limit`) and child by child (`children_at_limit`), and the accept-queue wait for a
+slot or a worker (`slot_wait`); then the
 per-child event chains (`capplan.models.event_chain` and, with the shared accept queue,
 `capplan.models.event_backlog`, behind `--event-model chain`) at the same settings.
 """
@@ -34,7 +35,7 @@ from pathlib import Path
 from capplan.models import MpmMetrics, evaluate, evaluate_all, evaluate_targets
 from capplan.models.event_backlog import BacklogResult, evaluate_backlog
 from capplan.models.event_chain import evaluate_chain
-from capplan.models.slot_limit import connection_limit
+from capplan.models.slot_limit import children_at_limit, connection_limit
 from capplan.models.slot_wait import slot_wait
 from capplan.models.targets import target_max_rate_per_s
 from capplan.mpm_settings import EventSettings
@@ -93,7 +94,8 @@ def _event_at(threads_per_child: int, workers: int = 4096) -> EventSettings:
 def event_costs(profile: TrafficProfile, runs: int) -> None:
     """Print event's cost per evaluation at TPC 25, 64, 128 and its connection-level parts."""
     header = (
-        f"{'event, TPC':<12} {'processes':>9} {'evaluate':>11} {'P_limit':>11} {'slot wait':>11}"
+        f"{'event, TPC':<12} {'processes':>9} {'evaluate':>11} {'P_limit':>11} {'by child':>11}"
+        f" {'slot wait':>11}"
     )
     print(f"\n{header}\n{'-' * len(header)}")
     for tpc in (25, 64, 128):
@@ -103,6 +105,9 @@ def event_costs(profile: TrafficProfile, runs: int) -> None:
         e = metrics.event
         a_y = e.idle_connections_mean
         limit = partial(connection_limit, settings.workers, e.worker_factor, e.busy_erlangs, a_y)
+        by_child = partial(
+            children_at_limit, settings.processes, tpc, e.worker_factor, e.busy_erlangs, a_y
+        )
         wait = partial(
             slot_wait,
             settings.processes,
@@ -116,10 +121,11 @@ def event_costs(profile: TrafficProfile, runs: int) -> None:
         )
         evaluate_s = _median_s(partial(evaluate, settings, profile), runs)
         limit_s = _median_s(limit, runs)
+        by_child_s = _median_s(by_child, runs)
         wait_s = _median_s(wait, runs)
         print(
             f"{tpc:<12} {settings.processes:>9} {evaluate_s * 1e3:>8.3f} ms "
-            f"{limit_s * 1e3:>8.3f} ms {wait_s * 1e3:>8.3f} ms"
+            f"{limit_s * 1e3:>8.3f} ms {by_child_s * 1e3:>8.3f} ms {wait_s * 1e3:>8.3f} ms"
         )
 
 
