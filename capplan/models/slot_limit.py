@@ -13,6 +13,7 @@ requests in service or waiting (M/M/c) and Y ~ Poisson(a_y) the idle connections
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from capplan.queueing.erlang import erlang_c
@@ -68,7 +69,7 @@ def _tail_at_least(k: int, mu: float) -> float:
     return poisson_sf(k - 1, mu)
 
 
-# `_ClosedShares` computes a share afresh below this (a sum started there lacks bits).
+# `ThresholdTails` computes a tail afresh below this (a sum started there lacks bits).
 _FRESH_BELOW = 1e-250
 # `children_at_limit` sums only the counts whose terms are within this (log) of its largest.
 _LOG_TERM_REACH = math.log(1e-20)
@@ -295,45 +296,83 @@ def _binomial_tail(at_least: int, trials: int, p: float) -> float:
     return min(1.0, total) if upper else max(0.0, 1.0 - total)
 
 
-class _ClosedShares:
-    """q(k) = P(Binomial(k, p) >= m(k)), m(k) = min(TPC, ceil(((1 + F) TPC - k) / F)), for
-    k = start, start + 1, ...: the share of a child's k connections that finds it at its limit.
+class ThresholdTails:
+    """P(Binomial(k, p) >= m(k)) for k = first, first + 1, ..., with the threshold
+    m(k) = min(top, ceil((capacity - k) / F)) (0 from k >= capacity on): how often k connections,
+    each busy with probability p, hold at least m(k) busy workers.
 
-    m(k) falls by at most one per step, so each step is O(1): with f = P(B_k = m - 1),
-    `P(B_{k+1} >= m) = P(B_k >= m) + p f` and `P(B_{k+1} = m - 1) = f (k + 1)(1 - p)/(k + 2 - m)`,
-    and when m falls, its new term is added. The sum only grows, so it keeps its relative
-    accuracy; where it would start below 1e-250 (a subnormal start lacks bits) each k is
-    computed afresh (`_binomial_tail`) until it is above.
+    `children_at_limit` uses it for one child (capacity (1 + F) TPC, top TPC), `slot_wait` for
+    the server (capacity its slots, top its workers). m(k) falls by at most one per step, so each
+    step is O(1): with f = P(B_k = m - 1), `P(B_{k+1} >= m) = P(B_k >= m) + p f` and
+    `P(B_{k+1} = m - 1) = f (k + 1)(1 - p)/(k + 2 - m)`, and when m falls, its new term is
+    added. The sum only grows, so it keeps its relative accuracy; where it would start below
+    1e-250 (a subnormal start lacks bits) each k is computed afresh (`_binomial_tail`) until it
+    is above.
     """
 
-    __slots__ = ("factor", "first", "mass", "needed", "p", "pmf", "tpc", "values")
+    __slots__ = ("capacity", "factor", "first", "mass", "needed", "p", "pmf", "top", "values")
 
-    def __init__(self, tpc: int, factor: int, p: float) -> None:
-        self.tpc, self.factor, self.p = tpc, factor, p
+    def __init__(self, capacity: float, top: int, factor: int, p: float) -> None:
+        self.capacity, self.top, self.factor, self.p = capacity, top, factor, p
         self.first = 0
         self.values: list[float] = []
         self.mass = 0.0  # P(B_k >= needed) at the last k computed
         self.pmf = 0.0  # P(B_k = needed - 1) there; 0 when the next k is computed afresh
         self.needed = 0
 
-    def _needed(self, k: int) -> int:
-        capacity = (1 + self.factor) * self.tpc
-        return min(self.tpc, -((k - capacity) // self.factor)) if k < capacity else 0
+    def threshold(self, k: int) -> int:
+        """m(k)."""
+        if k >= self.capacity:
+            return 0
+        return min(self.top, math.ceil((self.capacity - k) / self.factor))
 
     def start(self, first: int) -> None:
+        """Begin (again) at k = first."""
         self.first, self.values, self.pmf = first, [], 0.0
 
     def at(self, k: int) -> float:
+        """P(B_k >= m(k)), k >= first."""
         while self.first + len(self.values) <= k:
             self.values.append(self._next(self.first + len(self.values)))
         return self.values[k - self.first]
 
+    def point(self, k: int) -> float:
+        """P(B_k = m(k)) for the last k that `at` reached (0 where m(k) is 0 or above k)."""
+        needed, p = self.needed, self.p
+        if k != self.first + len(self.values) - 1 or needed < 1 or needed > k or self.mass <= 0.0:
+            return 0.0
+        if p >= 1.0:
+            return 1.0 if needed == k else 0.0
+        if self.pmf > 0.0:
+            return self.pmf * (k - needed + 1) / needed * p / (1.0 - p)
+        return _binomial_point(needed, k, p)
+
+    def walk(self, first: int, last: int) -> Iterator[tuple[int, float, float, int]]:
+        """(k, P(B_k >= m(k)), P(B_k = m(k)), m(k)) for k = first ... last - 1, in order (the
+        sequential use of `at` and `point`, without keeping the values)."""
+        self.start(first)
+        p = self.p
+        odds = p / (1.0 - p) if p < 1.0 else math.inf
+        for k in range(first, last):
+            mass = self._next(k)
+            needed = self.needed
+            if mass <= 0.0 or needed < 1 or needed > k:
+                point = 0.0
+            elif self.pmf > 0.0:
+                point = self.pmf * (k - needed + 1) / needed * odds
+            elif p >= 1.0:
+                point = 1.0 if needed == k else 0.0
+            else:
+                point = _binomial_point(needed, k, p)
+            yield k, mass, point, needed
+
     def _next(self, k: int) -> float:
-        needed, p = self._needed(k), self.p
+        needed, p = self.threshold(k), self.p
         if needed <= 0 or p >= 1.0:
-            return 1.0 if needed <= k else 0.0
+            self.needed, self.pmf, self.mass = needed, 0.0, 1.0 if needed <= k else 0.0
+            return self.mass
         if needed > k or p <= 0.0:
-            self.pmf = 0.0
+            self.needed, self.pmf, self.mass = needed, 0.0, 0.0
             return 0.0
         if self.pmf > 0.0 and self.needed - needed in (0, 1):
             # From k - 1 to k at the old threshold, then the new threshold's term.
@@ -346,16 +385,20 @@ class _ClosedShares:
             return self.mass
         mass = _binomial_tail(needed, k, p)
         self.mass, self.needed, self.pmf = mass, needed, 0.0
-        if mass > _FRESH_BELOW and needed >= 1:
-            j = needed - 1
-            self.pmf = math.exp(
-                math.lgamma(k + 1)
-                - math.lgamma(j + 1)
-                - math.lgamma(k - j + 1)
-                + j * math.log(p)
-                + (k - j) * math.log1p(-p)
-            )
+        if mass > _FRESH_BELOW:
+            self.pmf = _binomial_point(needed - 1, k, p)
         return mass
+
+
+def _binomial_point(j: int, trials: int, p: float) -> float:
+    """P(B = j) for B ~ Binomial(trials, p), 0 <= j <= trials, 0 < p < 1."""
+    return math.exp(
+        math.lgamma(trials + 1)
+        - math.lgamma(j + 1)
+        - math.lgamma(trials - j + 1)
+        + j * math.log(p)
+        + (trials - j) * math.log1p(-p)
+    )
 
 
 def children_at_limit(
@@ -388,7 +431,7 @@ def children_at_limit(
     x = busy_erlangs + idle_connections_mean
     if x <= 0.0:
         return 0.0
-    shares = _ClosedShares(tpc, f, busy_erlangs / x)
+    shares = ThresholdTails((1 + f) * tpc, tpc, f, busy_erlangs / x)
     q = shares.at
 
     # A child with fewer than TPC connections is never at its limit: x >= P TPC is needed; one

@@ -23,6 +23,10 @@ K(N) - W ... K(N), W = F sqrt(P), the spread of P independent bands of width F (
 whole numbers, the averages over floor(W) + 1 and floor(W) + 2 counts mixed by W's fraction).
 Checked against the test simulator (docs/models.md, "Many children near the slot limit"):
 W = P F was 1.3 to 1.9 times high with 4 to 16 children, W = F up to 2 times low with 8.
+
+How long a wait for a slot lasts takes the same two time scales apart
+(`slot_wait_given_wait`): where the busy workers' churn fills the server, a request that
+finishes ends the wait, long before a connection closes.
 """
 
 from __future__ import annotations
@@ -30,10 +34,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from capplan.models.slot_limit import ThresholdTails
 from capplan.queueing import erlang_b, erlang_c, p_block_from_b
+from capplan.queueing.poisson import poisson_logpmf, poisson_sf
 
 # Busy-worker states whose probability is below this are skipped (they change no digit printed).
 _NEGLIGIBLE = 1e-16
+# A wait for a slot rarer than this keeps Erlang C's length (`slot_wait`).
+_RARE_SLOT_WAIT = 1e-9
+# Counts of open connections whose Poisson weight is below this (log) add nothing in binary64.
+_LOG_SMALLEST = math.log(1e-300)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +56,7 @@ class SlotWait:
     `mean_wait_given_wait_s` w1 of the exponential tail `P(W > t) = p_wait exp(-t / w1)`,
     `mean_wait_s = p_wait w1`; `slots_mean` K at the mean busy workers; `p_block` the probability
     that the accept queue is full (M/M/K/K+Q); `stable` is `open < K - P F / 2` and `a_b < c`;
-    `slot_wait_given_wait_s` the mean of a wait for a slot, E[H] / (K' - x).
+    `slot_wait_given_wait_s` the mean of a wait for a slot (`slot_wait_given_wait`).
     """
 
     p_wait: float
@@ -157,11 +167,11 @@ def slot_wait(
     x = open connections on K(n) = P (1 + F) TPC - F n places, of which the last W = F sqrt(P)
     are out of reach while connections wait (hysteresis, module docstring):
     `p_slot = sum_{n<c} pi_n mean_{k=K(n)-W..K(n)} C(k, x) / sum_{n<c} pi_n`.
-    A wait for a slot is exponential with mean `E[H] / (K' - x)`, K' = K(a_b) - P F / 2 with
-    every child in the middle of its band (Erlang C's conditional wait); a wait for a worker has
-    the conditional mean `S_w / (c - a_b)` (M/M/c). The wait given a wait mixes the two with one
-    exponential tail:
-    `w1 = (p_worker S_w / (c - a_b) + (1 - p_worker) p_slot E[H] / (K' - x)) / p_wait`.
+    A wait for a slot is exponential with mean w_s (`slot_wait_given_wait`: the full spells of
+    the busy workers' churn, at most `E[H] / (K' - x)`, K' = K(a_b) - P F / 2 with every child in
+    the middle of its band, Erlang C's conditional wait); a wait for a worker has the conditional
+    mean `S_w / (c - a_b)` (M/M/c). The wait given a wait mixes the two with one exponential
+    tail: `w1 = (p_worker S_w / (c - a_b) + (1 - p_worker) p_slot w_s) / p_wait`.
     P(block) is M/M/K/K+Q's with floor(K') servers.
     Domain: P, TPC, F >= 1, loads >= 0, holding_s, worker_s > 0, accept_queue >= 1.
     """
@@ -220,12 +230,95 @@ def slot_wait(
         p_slot = 1.0
     p_wait = min(1.0, p_worker + (1.0 - p_worker) * p_slot)
     slot_part = (1.0 - p_worker) * p_slot
-    slot_given_wait = holding_s / (serving - x)
+    if slot_part >= _RARE_SLOT_WAIT:
+        slot_given_wait = slot_wait_given_wait(
+            p,
+            tpc,
+            f,
+            busy_erlangs=a_b,
+            open_connections_mean=x,
+            holding_s=holding_s,
+            worker_s=worker_s,
+        )
+    else:
+        # So rare that its length moves no figure by 1e-9 of Erlang C's: that one, at no cost.
+        slot_given_wait = holding_s / (serving - x)
     mean_wait = _weighted(p_worker, worker_s / (c - a_b)) + _weighted(slot_part, slot_given_wait)
     w1 = mean_wait / p_wait if p_wait > 0.0 else 0.0
     return SlotWait(
         p_wait, p_worker, p_slot, mean_wait, w1, p_block, slots_mean, True, slot_given_wait
     )
+
+
+def slot_wait_given_wait(
+    processes: int,
+    threads_per_child: int,
+    factor: int,
+    *,
+    busy_erlangs: float,
+    open_connections_mean: float,
+    holding_s: float,
+    worker_s: float,
+) -> float:
+    """The mean wait of a connection that waits for a slot (docs/models.md, derivations §4.3a).
+
+    Two time scales: the open connections X change only when one is accepted or closes (over a
+    connection's lifetime), the busy workers among them on a request's. At X = s the server is
+    full while `F N >= K - s` (K = P (1 + F) TPC less the middle W / 2 of the listeners'
+    hysteresis band, W = F sqrt(P)), N ~ Binomial(s, a_b / x) the busy workers (colouring
+    theorem), a birth-death process whose workers finish at N / S_w each. With
+    `m = ceil((K - s) / F)` busy workers needed, a full spell lasts
+    `P(N >= m) / (P(N = m) m / S_w)` (the time above m over the rate it is crossed downward) when
+    the requests' churn can end it; where it cannot (m <= 0: the connections alone fill the
+    slots), and at most, the wait is the slow one, `E[H] / (K' - x)` (Erlang C's with the slots
+    as servers, K' = `serving_places`). The wait given a wait averages the spell over
+    X ~ Poisson(x), each s weighted by how often it is full, `P(X = s) P(N >= m)`.
+    Domain: as `slot_wait`, with `open_connections_mean < K'`.
+    """
+    p, tpc, f = processes, threads_per_child, factor
+    c = p * tpc
+    x = open_connections_mean
+    slow = holding_s / (serving_places(p, tpc, f, busy_erlangs) - x)
+    if x <= 0.0 or busy_erlangs <= 0.0:
+        return slow
+    slots = p * (1 + f) * tpc - f * math.sqrt(p) / 2.0
+    spread = math.sqrt(x)
+    # Below s = slots - F c no count of busy workers fills the server; below the mean by 6
+    # standard deviations the weights are under 1e-8 of the mode's, and the server is full
+    # there less often than at the mean, so those terms move the average by less than that.
+    lowest = max(0, math.ceil(slots - f * c), math.floor(x - 6.0 * spread))
+    # Nor is it full, but once in 1e-9, while the busy workers needed are more than 7 standard
+    # deviations and 12 above their mean p s (Bernstein's bound): s must reach
+    # (slots - F (7 sqrt(p slots) + 13)) / (1 + F p) at least (sqrt(p s) <= sqrt(p slots)).
+    share = min(1.0, busy_erlangs / x)
+    churn_from = (slots - f * (7.0 * math.sqrt(share * slots) + 13.0)) / (1.0 + f * share)
+    lowest = max(lowest, math.floor(churn_from))
+    full_from = math.ceil(slots)  # from here the connections alone fill it
+    always = poisson_sf(full_from - 1, x)
+    weighted, weight_sum = always * slow, always
+    if lowest < full_from and poisson_logpmf(lowest, x) > _LOG_SMALLEST:
+        tails = ThresholdTails(slots, c, f, share)
+        weight = math.exp(poisson_logpmf(lowest, x))
+        for s, full, point, needed in tails.walk(lowest, full_from):
+            if full > 0.0:
+                crossing = point * needed / worker_s
+                spell = slow if crossing <= 0.0 else min(slow, full / crossing)
+                weighted += weight * full * spell
+                weight_sum += weight * full
+                if full >= 1.0 - 1e-9 and spell >= slow and needed < share * s - 1.0:
+                    # Full for good from here on, and for the slow wait: the fewer workers
+                    # needed below the busy mean, the rarer the crossing. The rest, up to
+                    # the counts already added, is the Poisson tail above s at the slow wait.
+                    rest = max(0.0, poisson_sf(s, x) - always)
+                    weighted += rest * slow
+                    weight_sum += rest
+                    break
+            weight *= x / (s + 1)
+            # Above the mean the weights left sum to less than weight / (1 - x / (s + 2)); once
+            # that is 1e-17 of the sum so far they move neither sum.
+            if s + 2 > x and weight * (s + 2) <= _NEGLIGIBLE * 0.1 * weight_sum * (s + 2 - x):
+                break
+    return weighted / weight_sum if weight_sum > 0.0 else slow
 
 
 def _weighted(probability: float, wait_s: float) -> float:
