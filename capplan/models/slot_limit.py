@@ -349,11 +349,25 @@ class ThresholdTails:
 
     def walk(self, first: int, last: int) -> Iterator[tuple[int, float, float, int]]:
         """(k, P(B_k >= m(k)), P(B_k = m(k)), m(k)) for k = first ... last - 1, in order (the
-        sequential use of `at` and `point`, without keeping the values)."""
+        sequential use of `at` and `point`, without keeping the values; `_next`'s step inlined,
+        the inner loop of `slot_wait_given_wait`)."""
         self.start(first)
         p = self.p
         odds = p / (1.0 - p) if p < 1.0 else math.inf
+        capacity, top, factor = self.capacity, self.top, self.factor
         for k in range(first, last):
+            needed = 0 if k >= capacity else math.ceil((capacity - k) / factor)
+            needed = min(needed, top)
+            pmf, old = self.pmf, self.needed
+            if pmf > 0.0 and 1 <= needed <= k and 0 <= old - needed <= 1 and p < 1.0:
+                mass = self.mass + p * pmf
+                pmf = pmf * k * (1.0 - p) / (k + 1 - old)
+                if needed < old:
+                    mass += pmf
+                    pmf *= needed / (k - needed + 1) * (1.0 - p) / p
+                self.mass, self.pmf, self.needed = min(1.0, mass), pmf, needed
+                yield k, self.mass, pmf * (k - needed + 1) / needed * odds, needed
+                continue
             mass = self._next(k)
             needed = self.needed
             if mass <= 0.0 or needed < 1 or needed > k:
