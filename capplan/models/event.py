@@ -9,9 +9,10 @@ an `EventDetail`. Two coupled resources:
   (F8), which shortens keep-alive and adds connections (churn): the least fixed point of §4.4,
   at the load the children carry (the requests of the connections their slots hold);
 * connection slots: a process accepts while `conns - lingering < TPC + F * idle` (F5, F6); the
-  probability that no process can accept is P_limit (§4.3, `capplan.models.slot_limit`), and the
-  wait of a new connection for a slot or a worker is that of a delay system per child
-  (`capplan.models.slot_wait`).
+  probability that no process can accept is P_limit (§4.3, `capplan.models.slot_limit`; with
+  several processes, every one at its own limit), and the wait of a new connection for a slot or
+  a worker is that of a delay system whose slots a finishing request or a closing connection
+  frees (`capplan.models.slot_wait`, §4.3a).
 """
 
 from __future__ import annotations

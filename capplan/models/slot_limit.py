@@ -7,7 +7,11 @@ dependence-free bound, and the pooled Erlang C as the lower reference.
 
 A process accepts while `conns - lingering < TPC + F * idle` (F5); summed over processes, "no
 process can accept" needs `(1+F) min(N, c) + (N - c)^+ + Y >= (1+F) c`, where N is the number of
-requests in service or waiting (M/M/c) and Y ~ Poisson(a_y) the idle connections.
+requests in service or waiting (M/M/c) and Y ~ Poisson(a_y) the idle connections
+(`connection_limit`). That pooled sum is necessary, not sufficient: with several processes each
+must be at its own limit, which `children_at_limit` takes child by child (the open connections
+split evenly among them, each busy independently); `ThresholdTails` steps the binomial tails
+both it and `slot_wait` need.
 """
 
 from __future__ import annotations

@@ -284,11 +284,11 @@ def slot_wait_given_wait(
     slots = p * (1 + f) * tpc - f * math.sqrt(p) / 2.0
     spread = math.sqrt(x)
     # Below s = slots - F c no count of busy workers fills the server; below the mean by 6
-    # standard deviations the weights are under 1e-8 of the mode's, and the server is full
-    # there less often than at the mean, so those terms move the average by less than that.
+    # standard deviations the weights are about 1e-8 of the mode's or less, and the server is
+    # full there less often than at the mean, so those terms move the average by less.
     lowest = max(0, math.ceil(slots - f * c), math.floor(x - 6.0 * spread))
-    # Nor is it full, but once in 1e-9, while the busy workers needed are more than 7 standard
-    # deviations and 12 above their mean p s (Bernstein's bound): s must reach
+    # Nor is it full, but once in 1e-8, while the busy workers needed are more than 7 standard
+    # deviations and 13 above their mean p s (Bernstein's bound): s must reach
     # (slots - F (7 sqrt(p slots) + 13)) / (1 + F p) at least (sqrt(p s) <= sqrt(p slots)).
     share = min(1.0, busy_erlangs / x)
     churn_from = (slots - f * (7.0 * math.sqrt(share * slots) + 13.0)) / (1.0 + f * share)
