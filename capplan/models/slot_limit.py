@@ -455,8 +455,8 @@ def children_at_limit(
     # A child with fewer than TPC connections is never at its limit: x >= P TPC is needed; one
     # with (1 + F) TPC or more always is, so from x = P (1 + F) TPC on every term is the
     # Poisson weight and their sum is the tail P(X >= P (1 + F) TPC). Below the mean by 12
-    # standard deviations the weights are under 1e-31 of the mode's, and so are those terms
-    # of the terms there (q only grows with k).
+    # standard deviations the weights are under 1e-31 of the mode's, and so are the terms
+    # there against the mode's term (q only grows with k).
     capacity = (1 + f) * tpc
     spread = math.sqrt(x)
     first = max(p * tpc, math.floor(x - 12.0 * spread))
