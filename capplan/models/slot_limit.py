@@ -271,16 +271,9 @@ def _binomial_tail(at_least: int, trials: int, p: float) -> float:
         return 0.0
     if p >= 1.0:
         return 1.0
-    log_p, log_q = math.log(p), math.log1p(-p)
     upper = at_least > trials * p
     j = at_least if upper else at_least - 1
-    term = math.exp(
-        math.lgamma(trials + 1)
-        - math.lgamma(j + 1)
-        - math.lgamma(trials - j + 1)
-        + j * log_p
-        + (trials - j) * log_q
-    )
+    term = _binomial_point(j, trials, p)
     odds = p / (1.0 - p)
     total = 0.0
     while term > 0.0:
@@ -340,21 +333,10 @@ class ThresholdTails:
             self.values.append(self._next(self.first + len(self.values)))
         return self.values[k - self.first]
 
-    def point(self, k: int) -> float:
-        """P(B_k = m(k)) for the last k that `at` reached (0 where m(k) is 0 or above k)."""
-        needed, p = self.needed, self.p
-        if k != self.first + len(self.values) - 1 or needed < 1 or needed > k or self.mass <= 0.0:
-            return 0.0
-        if p >= 1.0:
-            return 1.0 if needed == k else 0.0
-        if self.pmf > 0.0:
-            return self.pmf * (k - needed + 1) / needed * p / (1.0 - p)
-        return _binomial_point(needed, k, p)
-
     def walk(self, first: int, last: int) -> Iterator[tuple[int, float, float, int]]:
-        """(k, P(B_k >= m(k)), P(B_k = m(k)), m(k)) for k = first ... last - 1, in order (the
-        sequential use of `at` and `point`, without keeping the values; `_next`'s step inlined,
-        the inner loop of `slot_wait_given_wait`)."""
+        """(k, P(B_k >= m(k)), P(B_k = m(k)), m(k)) for k = first ... last - 1, in order (`at`
+        and the point probability at the threshold, without keeping the values; `_next`'s step
+        inlined, the inner loop of `slot_wait_given_wait`)."""
         self.start(first)
         p = self.p
         odds = p / (1.0 - p) if p < 1.0 else math.inf

@@ -64,13 +64,16 @@ def test_child_shares_step_by_step_match_each_computed_afresh(
     # k from TPC to past (1 + F) TPC: the threshold falls from TPC to 0, and with a small p
     # the first shares are below 1e-250, where each is computed afresh until one is not.
     shares = ThresholdTails((1 + factor) * tpc, tpc, factor, p)
+    stepped = ThresholdTails((1 + factor) * tpc, tpc, factor, p)
     shares.start(tpc)
-    for k in range(tpc, (1 + factor) * tpc + 3):
+    for k, tail, point_at, threshold in stepped.walk(tpc, (1 + factor) * tpc + 3):
         needed = min(tpc, math.ceil(((1 + factor) * tpc - k) / factor))
+        assert threshold == max(needed, 0), k
         expected = exact_tail(needed, k, p) if needed > 0 else 1.0
         assert shares.at(k) == pytest.approx(expected, rel=1e-11, abs=1e-300), k
+        assert tail == pytest.approx(expected, rel=1e-11, abs=1e-300), k
         point = exact_tail(needed, k, p) - exact_tail(needed + 1, k, p) if 0 < needed <= k else 0.0
-        assert shares.point(k) == pytest.approx(point, rel=1e-9, abs=1e-300), k
+        assert point_at == pytest.approx(point, rel=1e-9, abs=1e-300), k
 
 
 @pytest.mark.parametrize(
