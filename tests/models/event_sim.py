@@ -27,6 +27,9 @@ equations:
 * a killed connection is closed by the child's next free worker (`defer_linger_chain`): a
   request its client sends before then counts as dropped in `client_drops_per_s`, and until then
   it is open to the kernel (`deferred_closes`) but no longer counted against the limit;
+* optionally (`linger_race`), the clients of the connections that worker closes answer before
+  it is done: one that does finds no idle worker (the worker drains the whole chain before it
+  counts itself idle, `worker_thread()`), and the child kills its idle connections again;
 * service holds a worker for the whole request (worker_share 1), lingering close is not held;
 * optionally (`one_idle_class`), idle connections follow the chains' law instead: one
   exponential class that ends in a request or a close in the visits' shares.
@@ -94,6 +97,16 @@ class SimConfig:
     # False: a disabled listener is enabled again as soon as the child is below its limit, not
     # one idle worker's F below it (httpd always has the hysteresis; this shows what it does).
     hysteresis: bool = True
+    # The chance that a closed connection's client answers the server's close (its FIN makes
+    # the lingering socket readable) while the worker that frees first is still closing the
+    # next of the connections a kill or a timeout left to it. event.c worker_thread() drains
+    # defer_linger_chain before it counts itself idle, so that readable socket finds no idle
+    # worker when the child's other workers are busy: listener_thread() closes it and kills the
+    # child's idle connections again, among them the one the worker's own request just left
+    # idle, and the listener is enabled again at once. A worker closing n of them gives
+    # n - 1 chances. Over loopback with a busy host it is about 0.4 (docs/derivations.md
+    # §4.11); with clients a network round trip away, 0.
+    linger_race: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +139,14 @@ class SimResult:
     # (derivations §4.10).
     kill_bursts_per_s: Estimate
     killed_in_bursts_per_s: Estimate  # idle keep-alive connections those episodes close
+    # Kills by a lingering close that found no idle worker (`SimConfig.linger_race`), episodes
+    # or not.
+    linger_races_per_s: Estimate
+    listener_disabled: Estimate  # time share a child's listener is disabled
+    listener_enables_per_s: Estimate  # per child
+    # The share of the re-enables at which the child had one idle worker (no idle keep-alive
+    # connection then, with the hysteresis), against two or more.
+    enables_one_idle: Estimate
     keepalive_drops_per_s: Estimate
     killed_per_s: Estimate  # idle keep-alive connections the episodes close
     # How long the connections an episode closes had been idle, on average per batch (0 for a
@@ -177,7 +198,10 @@ class _Batch:
         "busy",
         "closed",
         "deferred",
+        "disabled",
         "drops",
+        "enables",
+        "enables_one_idle",
         "full",
         "gap2",
         "idle",
@@ -186,6 +210,7 @@ class _Batch:
         "kills",
         "limit",
         "open",
+        "races",
         "stale",
         "wait",
         "waited",
@@ -196,9 +221,11 @@ class _Batch:
     def __init__(self) -> None:
         self.busy = self.closed = self.full = self.idle = self.limit = self.open = 0.0
         self.deferred = 0.0
+        self.disabled = 0.0  # children with their listener disabled, over time
+        self.enables = self.enables_one_idle = 0
         self.gap2 = 0.0  # the squared gap between the first two children's open connections
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
-        self.bursts = self.burst_killed = 0
+        self.bursts = self.burst_killed = self.races = 0
         self.stale = self.accepted_fresh = self.waited_fresh = self.killed = 0
         self.waited_long = 0
         self.wait = self.killed_age = 0.0
@@ -243,6 +270,9 @@ class _Server:
         # Whether each child's listener was last disabled for want of a worker (not its slots);
         # set after the kill that such a disable makes, so that kill sees the disable before.
         self.disabled_full = [False] * p
+        # Connections the server closed that wait for the child's next free worker (kills, and
+        # timeouts while every worker is busy): `linger_race`.
+        self.linger_chain = [0] * p
         self.queue: list[_Conn] = []
         self.queue_head = 0
         self.events: list[tuple[float, int, int, _Conn | None, int]] = []
@@ -255,6 +285,7 @@ class _Server:
         self.idle_total = 0
         self.open_total = 0
         self.deferred_total = 0  # killed connections waiting for a worker to close them
+        self.disabled_total = 0  # children whose listener is disabled
         self.full_children = 0
         self.closed_children = 0  # children that cannot accept (F5, without hysteresis)
         self._closed = [False] * p
@@ -278,6 +309,7 @@ class _Server:
             b.busy += dt * self.busy_total
             b.idle += dt * self.idle_total
             b.open += dt * self.open_total
+            b.disabled += dt * self.disabled_total
             b.deferred += dt * self.deferred_total
             b.full += dt * self.full_children
             b.closed += dt * self.closed_children
@@ -351,7 +383,7 @@ class _Server:
 
     # -- listeners --------------------------------------------------------------------------
 
-    def kill_all(self, i: int) -> None:
+    def kill_all(self, i: int, *, closed_now: bool = False) -> None:
         """process_keepalive_queue(0): close every idle keep-alive connection of child i (an
         episode, which httpd logs, when there is one to close)."""
         idle = self.idle[i]
@@ -364,11 +396,12 @@ class _Server:
             self.batch.killed_age += sum(self.now - conn.idle_since for conn in idle)
         # shutdown_connection() defers the close to the child's next free worker; a client that
         # sends its next request before then has it discarded.
-        release = min(self.serving[i].values(), default=self.now)
+        release = self.now if closed_now else min(self.serving[i].values(), default=self.now)
         self.batch.stale += sum(1 for conn in idle if conn.left > 0 and conn.next_request < release)
         if idle and release > self.now:
             self.deferred_total += len(idle)
             self.schedule(release, _DEFERRED_CLOSE, None, len(idle))
+            self.linger_chain[i] += len(idle)
         self.idle_total -= len(idle)
         for conn in list(idle):
             self.close(conn)
@@ -381,11 +414,13 @@ class _Server:
             return False
         if self.busy[i] >= self.c.threads_per_child:
             self.disabled[i] = True  # workers_were_busy: disable, then kill'em all
+            self.disabled_total += 1
             self.kill_all(i)
             self.disabled_full[i] = True
             return False
         if self._above_limit(i):
             self.disabled[i] = True
+            self.disabled_total += 1
             self.disabled_full[i] = False
             return False
         return True
@@ -442,6 +477,9 @@ class _Server:
         self._touch(i)
         if self.disabled[i] and not self._above_limit(i):
             self.disabled[i] = False
+            self.disabled_total -= 1
+            self.batch.enables += 1
+            self.batch.enables_one_idle += self.busy[i] == self.c.threads_per_child - 1
             self.enabled_at[i] = self.now
             if self.queue_head < len(self.queue):
                 self.wake_listeners()
@@ -498,7 +536,23 @@ class _Server:
             self.schedule(self.now + timeout, _KA_TIMEOUT, conn, conn.version)
         else:
             self.close(conn)
+        self.drain_linger_chain(i)
         self.maybe_enable(i)
+
+    def drain_linger_chain(self, i: int) -> None:
+        """The worker that just freed closes the connections left to it (`linger_race`)."""
+        left = self.linger_chain[i]
+        if not left:
+            return
+        self.linger_chain[i] = 0
+        race = self.c.linger_race
+        if race <= 0.0 or self.busy[i] < self.c.threads_per_child - 1:
+            return  # no race, or another worker is idle to take a readable one
+        # Each but the last one closed can turn readable while the worker closes the rest.
+        if self.rng.random() < 1.0 - (1.0 - race) ** (left - 1):
+            self.batch.races += 1
+            # The worker closes what this kill adds too before it counts itself idle.
+            self.kill_all(i, closed_now=True)
 
     def _go_idle(self, conn: _Conn) -> None:
         conn.idle_since = self.now
@@ -516,6 +570,7 @@ class _Server:
         # closes it (the client resends on a new one), and the iteration then kills the rest.
         self.batch.drops += 1
         conn.next_request = self.now
+        self.linger_chain[i] += 1  # shutdown_connection(), as a kill's
         self.close(conn)
         self.kill_all(i)
         self.maybe_enable(i)
@@ -523,6 +578,8 @@ class _Server:
     def on_keepalive_timeout(self, conn: _Conn) -> None:
         i = conn.child
         self.idle_total -= 1
+        if self.busy[i] >= self.c.threads_per_child:
+            self.linger_chain[i] += 1  # shutdown_connection() waits for a worker too
         self.close(conn)
         self.maybe_enable(i)
 
@@ -618,6 +675,10 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         kill_episodes_per_s=per(lambda b, s: b.kills / s),
         kill_bursts_per_s=per(lambda b, s: b.bursts / s),
         killed_in_bursts_per_s=per(lambda b, s: b.burst_killed / s),
+        linger_races_per_s=per(lambda b, s: b.races / s),
+        listener_disabled=per(lambda b, s: b.disabled / s / processes),
+        listener_enables_per_s=per(lambda b, s: b.enables / s / processes),
+        enables_one_idle=per(lambda b, s: b.enables_one_idle / b.enables if b.enables else 0.0),
         keepalive_drops_per_s=per(lambda b, s: b.drops / s),
         killed_per_s=per(lambda b, s: b.killed / s),
         killed_idle_age_s=per(lambda b, s: b.killed_age / b.killed if b.killed else 0.0),

@@ -610,3 +610,30 @@ def test_killed_connections_wait_for_a_worker_to_close_them(point: str) -> None:
     assert detail.deferred_closes_mean == pytest.approx(
         deferred_closes(own, config.service_s, config.threads_per_child)
     )
+
+
+def test_the_deferred_close_race_lets_a_lone_child_accept_sooner() -> None:
+    # One child of 4 with F = 4 at utilisation 0.6 (event-saturation-rho06's traffic). The
+    # worker that frees first after a kill closes the killed connections before it counts
+    # itself idle (event.c worker_thread()); a client that answers one of those closes while
+    # it is still at the rest finds no idle worker, and the child kills again, the connection
+    # the worker's own request had just left idle among them. With that connection gone the
+    # listener comes back with one worker idle instead of waiting for a second: re-enables
+    # with one idle worker, more episodes, and new connections that wait less (httpd over
+    # loopback, docs/derivations.md §4.11). Without the race the simulator is unchanged.
+    config = SimConfig(1, 4, 4, 48.0, 0.05, 1.0, 3.0, 0.1, 0.5, 0.3)
+    plain = simulate_events(config, 200_000, seed=5)
+    same = simulate_events(replace(config, linger_race=0.0), 200_000, seed=5)
+    assert same == plain
+    assert plain.linger_races_per_s.mean == 0.0
+    raced = simulate_events(replace(config, linger_race=0.35), 200_000, seed=5)
+    assert raced.linger_races_per_s.mean > 1.0
+    one_idle, before = raced.enables_one_idle, plain.enables_one_idle
+    assert one_idle.mean - one_idle.half_width > before.mean + before.half_width
+    assert raced.kill_episodes_per_s.mean > plain.kill_episodes_per_s.mean
+    assert raced.listener_disabled.mean < plain.listener_disabled.mean
+    assert raced.mean_wait_s.mean < 0.95 * plain.mean_wait_s.mean
+    # The hysteresis is what the race undoes: without it a child re-enables with one worker
+    # idle almost always.
+    free = simulate_events(replace(config, hysteresis=False), 200_000, seed=5)
+    assert free.enables_one_idle.mean > one_idle.mean
