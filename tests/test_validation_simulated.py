@@ -91,6 +91,10 @@ def test_each_band_is_judged_three_ways() -> None:
     assert "| a test run | 2 | 1 | 1 | 1 |" in page
     assert "### event-connection-limit (run 1)" in page
     assert f"Simulator: {sim.events:,} events" in page
+    assert "linger" not in page
+    raced = markdown([("a test run", [result])], 100_000, 0.35)
+    assert "--linger-race 0.35 --write FILE" in raced
+    assert "with a chance of 0.35 per connection" in raced
 
 
 def test_ratios_of_the_simulators_means() -> None:
@@ -125,4 +129,21 @@ def test_bad_input_is_a_one_line_error(
     assert err.startswith("simulated: error: ")
     assert message in err
     assert "\n" not in err
+    assert not out.exists()
+
+
+def test_the_deferred_close_race_is_passed_on() -> None:
+    case = _case("event-saturation-rho06")
+    assert sim_config(case, REALIZED, 0.005).linger_race == 0.0
+    assert sim_config(case, REALIZED, 0.005, 0.35).linger_race == 0.35
+
+
+@pytest.mark.parametrize("race", ["-0.1", "1.5"])
+def test_a_race_chance_outside_0_to_1_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], race: str
+) -> None:
+    out = tmp_path / "page.md"
+    assert main(["--load", str(tmp_path), "--write", str(out), "--linger-race", race]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "simulated: error: --linger-race must be between 0 and 1"
     assert not out.exists()
