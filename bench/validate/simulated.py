@@ -314,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.0,
         metavar="P",
         help="simulate the deferred-close race with this chance per connection (default 0; "
-        "about 0.4 on the validation host, docs/derivations.md §4.11)",
+        "about 0.35 on the validation host, docs/derivations.md §4.11)",
     )
     args = parser.parse_args(argv)
     if args.events < _LEAST_EVENTS:

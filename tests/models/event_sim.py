@@ -104,7 +104,7 @@ class SimConfig:
     # worker when the child's other workers are busy: listener_thread() closes it and kills the
     # child's idle connections again, among them the one the worker's own request just left
     # idle, and the listener is enabled again at once. A worker closing n of them gives
-    # n - 1 chances. Over loopback with a busy host it is about 0.4 (docs/derivations.md
+    # n - 1 chances. Over loopback with a busy host it is about 0.35 (docs/derivations.md
     # §4.11); with clients a network round trip away, 0.
     linger_race: float = 0.0
 
