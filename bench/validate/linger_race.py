@@ -28,6 +28,7 @@ import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,17 +148,18 @@ def followed(kills: Sequence[Kill], window_s: float) -> list[tuple[int, bool]]:
 
 def race_estimate(observed: Sequence[tuple[int, bool]]) -> tuple[float, float]:
     """(b, p) maximising the likelihood of P(follow | n) = 1 - (1 - b)(1 - p)^(n - 1), on a
-    grid of 0.01 (b in [0, 0.5], p in [0, 0.99])."""
+    grid of 0.01 (b in [0, 0.5], p in [0, 0.99]); the kills are counted by (n, follow) first."""
+    counts = Counter((max(1, n), follow) for n, follow in observed)
     best = (-math.inf, 0.0, 0.0)
     for bi in range(51):
         b = bi / 100.0
         for pi in range(100):
             p = pi / 100.0
             total = 0.0
-            for n, follow in observed:
-                q = 1.0 - (1.0 - b) * (1.0 - p) ** max(0, n - 1)
+            for (n, follow), count in counts.items():
+                q = 1.0 - (1.0 - b) * (1.0 - p) ** (n - 1)
                 q = min(max(q, 1e-12), 1.0 - 1e-12)
-                total += math.log(q if follow else 1.0 - q)
+                total += count * math.log(q if follow else 1.0 - q)
             if total > best[0]:
                 best = (total, b, p)
     return best[1], best[2]
