@@ -620,11 +620,9 @@ def test_the_deferred_close_race_lets_a_lone_child_accept_sooner() -> None:
     # the worker's own request had just left idle among them. With that connection gone the
     # listener comes back with one worker idle instead of waiting for a second: re-enables
     # with one idle worker, more episodes, and new connections that wait less (httpd over
-    # loopback, docs/derivations.md §4.11). Without the race the simulator is unchanged.
+    # loopback, docs/derivations.md §4.11). Without the race (the default) there is none.
     config = SimConfig(1, 4, 4, 48.0, 0.05, 1.0, 3.0, 0.1, 0.5, 0.3)
     plain = simulate_events(config, 200_000, seed=5)
-    same = simulate_events(replace(config, linger_race=0.0), 200_000, seed=5)
-    assert same == plain
     assert plain.linger_races_per_s.mean == 0.0
     raced = simulate_events(replace(config, linger_race=0.35), 200_000, seed=5)
     assert raced.linger_races_per_s.mean > 1.0
