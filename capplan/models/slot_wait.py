@@ -11,18 +11,26 @@ its connections, busy or idle, have `(1 + F) TPC - F n` places. Connections are 
 child that accepted them and leave only when they close (or time out), so the open connections
 are the servers of a delay system whose service is a connection's whole slot lifetime. The
 children share the listening socket, and a waiting connection goes to the first child that
-accepts: with N busy workers in all the server has `K(N) = P (1 + F) TPC - F N` places. The number
-of busy workers changes on the time scale of a request, faster than a slot frees, so P(wait for a
-slot) averages Erlang C over the law of N.
+accepts: with N busy workers in all the server has `K(N) = P (1 + F) TPC - F N` places.
+
+Two time scales (`slot_full_share`): the open connections X change when one is accepted or
+closes, the busy workers N among them on a request's time scale. At X = s below the count at
+which the connections alone fill the server, it is full for the share of time the busy workers
+fill the rest, and a connection that waits then is let in at the next finishing request, so X
+keeps its Poisson law there; from that count on, new connections wait for a connection to close,
+as in Erlang C with that many servers.
 
 NOTE: event.c connections_above_limit() subtracts one idle worker while the child's listeners are
 disabled, so a child that reached its limit accepts again only F below it: while connections
 wait each child holds between its limit - F and its limit, and the server between K(N) - P F and
-K(N). The children are not all at the bottom of that band at once; Erlang C is averaged over
-K(N) - W ... K(N), W = F sqrt(P), the spread of P independent bands of width F (for a W between
-whole numbers, the averages over floor(W) + 1 and floor(W) + 2 counts mixed by W's fraction).
-Checked against the test simulator (docs/models.md, "Many children near the slot limit"):
-W = P F was 1.3 to 1.9 times high with 4 to 16 children, W = F up to 2 times low with 8.
+K(N). The children are not all at the bottom of that band at once; the count at which the
+connections alone fill the server is averaged over K0 - W ... K0, K0 = P (1 + F) TPC,
+W = F sqrt(P), the spread of P independent bands of width F (for a W between whole numbers, the
+averages over floor(W) + 1 and floor(W) + 2 counts mixed by W's fraction). Checked against the
+test simulator (docs/models.md, "Many children near the slot limit"): W = P F was 1.3 to 1.9
+times high with 4 to 16 children, W = F up to 2 times low with 8. Below that count the same rule
+holds the listener off at one busy worker fewer than it took to disable it, while it came from
+above (`slot_full_share`).
 
 How long a wait for a slot lasts takes the same two time scales apart
 (`slot_wait_given_wait`): where the busy workers' churn fills the server, a request that
@@ -32,11 +40,12 @@ finishes ends the wait, long before a connection closes.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from capplan.models.slot_limit import ThresholdTails
+from capplan.models.slot_limit import ThresholdTails, _binomial_point, _binomial_tail
 from capplan.queueing import erlang_b, erlang_c, p_block_from_b
-from capplan.queueing.poisson import poisson_logpmf, poisson_sf
+from capplan.queueing.poisson import poisson_cdf, poisson_logpmf, poisson_sf
 
 # Busy-worker states whose probability is below this are skipped (they change no digit printed).
 _NEGLIGIBLE = 1e-16
@@ -117,31 +126,6 @@ class ErlangCRange:
         return ones + (self.suffix[start] - self.suffix[end] if end > start else 0.0)
 
 
-def busy_worker_law(workers: int, busy_erlangs: float) -> tuple[int, list[float]]:
-    """(lo, weights of N = lo, lo + 1, ...): the server's busy workers N while one is idle.
-
-    One child: the M/M/TPC number in system below TPC. Several: the sum of the children's
-    Erlang loss laws, close to Poisson(a_b) truncated below c. The weights are Poisson's up to a
-    constant (the caller normalises them), 1 at the mode; only the window of terms above 1e-16 of
-    the mode is kept, so its length grows with sqrt(a_b), not with c.
-    """
-    c, a = workers, busy_erlangs
-    mode = min(math.floor(a), c - 1)
-    values = [1.0]
-    n = mode + 1
-    while n < c and values[-1] > _NEGLIGIBLE:
-        values.append(values[-1] * a / n)
-        n += 1
-    below: list[float] = []
-    value, n = 1.0, mode
-    while n > 0 and value > _NEGLIGIBLE:
-        value *= n / a
-        below.append(value)
-        n -= 1
-    below.reverse()
-    return mode - len(below), below + values
-
-
 def serving_places(processes: int, threads_per_child: int, factor: int, busy: float) -> float:
     """K' = P (1 + F) TPC - F a_b - P F / 2: the places that serve waiting connections.
 
@@ -149,6 +133,142 @@ def serving_places(processes: int, threads_per_child: int, factor: int, busy: fl
     carries min(x, K') of x offered Erlangs.
     """
     return processes * (1 + factor) * threads_per_child - factor * busy - processes * factor / 2.0
+
+
+def slot_full_share(
+    processes: int,
+    threads_per_child: int,
+    factor: int,
+    *,
+    busy_erlangs: float,
+    open_connections_mean: float,
+) -> float:
+    """P(every child is at its slot limit while a worker is idle), a time share (derivations
+    §4.3a): a new connection's chance to wait for a slot, less its chance to wait for a worker.
+
+    The open connections X change when one is accepted or closes, the busy workers N among them
+    on a request's time scale, so at X = s the server is full for the share of time
+    phi(s) = P(F N >= K0 - s), K0 = P (1 + F) TPC, N ~ Binomial(s, a_b / x) (colouring
+    theorem): a wait there ends at the next finishing request and the connections that waited
+    are let in soon after, so X keeps its Poisson law below the count h at which the
+    connections alone fill the server. From h on every new connection waits for one to close,
+    as in Erlang C with h servers, and X's law is M/M/h's:
+    `g(h) = C(h, x) + (1 - C(h, x)) E[phi(X) | X < h]`, X ~ Poisson(x), with h averaged over the
+    hysteresis band K0 - W ... K0, W = F sqrt(P) (module docstring).
+    phi pools the children's busy workers: a connection's first request comes with it, so a
+    child that has just accepted is the one nearest its limit, and the listeners steer new
+    connections to the others until all are full together. The listener's hysteresis holds it
+    off until N falls to m - 2, m = ceil((K0 - s) / F) the busy workers that disable it, so at
+    N = m - 1 it is still off when N came down from m: the share up / (up + down) of the
+    birth-death rates of N there. phi leaves out the states with every worker busy (those wait
+    for a worker). Against the test simulator at its own X and N it is inside the interval or
+    within a quarter of the simulated value at 44 of 51 points where 1 % to 99.9 % wait (one
+    to three children at utilisation 0.4, the validation runs' inputs); it is about twice the
+    simulator with four or eight children of 8 (F = 2), and a third low where connections that
+    live a minute fill the children nearly to their limits (docs/models.md).
+    Domain: P, TPC, F >= 1, loads >= 0.
+    """
+    p, tpc, f = processes, threads_per_child, factor
+    c = p * tpc
+    x = open_connections_mean
+    if x <= 0.0:
+        return 0.0
+    top = p * (1 + f) * tpc
+    spread = f * math.sqrt(p)
+    width = math.floor(spread)
+    frac = spread - width
+    lowest_cap = top - width - 1
+    share = min(1.0, busy_erlangs / x)
+    capacity = float(top)
+    hysteresis = 0.0 < share < 1.0
+    # Below capacity - F c no count of busy workers fills the server. phi rises with s, so the
+    # counts below the mean by 8 standard deviations, under 1e-14 of the Poisson mass, add under
+    # 1e-14 of the sum. Nor is it full but once in about 1e-10 while the busy workers needed are
+    # more than 7 standard deviations and 14 above their mean (Bernstein's bound, one more for
+    # the hysteresis state m - 1).
+    churn_from = (capacity - f * (7.0 * math.sqrt(share * capacity) + 14.0)) / (1.0 + f * share)
+    lowest = max(
+        0, math.ceil(capacity - f * c), math.floor(x - 8.0 * math.sqrt(x)), math.floor(churn_from)
+    )
+    # S(j) = sum_{s <= j} P(X = s) phi(s) and P(X <= j), kept from j = first on (the band's
+    # h - 1; below `lowest` S is 0), up to `last`; beyond it S is `total` within 1e-17 and
+    # P(X <= j) is 1 (j > x; or S is 0 where nothing was summed).
+    first = max(lowest, lowest_cap - 1)
+    kept: list[tuple[float, float]] = []
+    total = 0.0
+    if lowest < top and poisson_logpmf(lowest, x) > _LOG_SMALLEST:
+        tails = ThresholdTails(capacity, c, f, share)
+        weight = math.exp(poisson_logpmf(lowest, x))
+        mass_below = poisson_cdf(lowest - 1, x) if lowest > 0 else 0.0
+        walks = zip(tails.walk(lowest, top), _every_worker_busy(c, share, lowest, top), strict=True)
+        for (s, mass, point, needed), busy_all in walks:
+            phi = mass - busy_all if needed < c else 0.0
+            if hysteresis and needed >= 2:
+                # P(N = m - 1) up / (up + down): up = (s - m + 1) share / (1 - share), down =
+                # m - 1 (per mean request time); P(N = m - 1) up = P(N = m) m.
+                phi += point * needed / ((s - needed + 1) * share / (1.0 - share) + needed - 1)
+            total += weight * max(0.0, phi)
+            mass_below += weight
+            if s >= first:
+                kept.append((total, mass_below))
+            weight *= x / (s + 1)
+            if s + 2 > x and weight * (s + 2) <= 1e-17 * max(total, 1e-290) * (s + 2 - x):
+                # The Poisson weights left sum to less than 1e-17 of the sum so far (phi <= 1),
+                # or to nothing binary64 holds while that sum is still 0.
+                break
+    last = first + len(kept) - 1
+    erlang = ErlangCRange(lowest_cap, top, x)
+
+    def band(lo: int, hi: int) -> float:
+        """sum_{h=lo..hi} g(h): one by one up to last + 1, where S still moves, then at once."""
+        out = 0.0
+        for h in range(lo, min(hi, last + 1) + 1):
+            hard = erlang.total(h, h)
+            if h - 1 < lowest:
+                soft = 0.0
+            else:
+                summed, below = kept[h - 1 - first]
+                soft = min(1.0, summed / below) if below > 0.0 else 0.0
+            out += hard + (1.0 - hard) * soft
+        rest = max(lo, last + 2)
+        if rest <= hi:
+            hard = erlang.total(rest, hi)
+            out += hard + (hi - rest + 1 - hard) * min(1.0, total)
+        return out
+
+    narrow = band(top - width, top)
+    wide = narrow + band(lowest_cap, lowest_cap)
+    return min(1.0, (1.0 - frac) * narrow / (width + 1) + frac * wide / (width + 2))
+
+
+def _every_worker_busy(workers: int, share: float, first: int, last: int) -> Iterator[float]:
+    """P(Binomial(s, share) >= workers) for s = first ... last - 1: every worker busy.
+
+    Stepped in O(1) (`P(B_{s+1} >= c) = P(B_s >= c) + share P(B_s = c - 1)`) once it is above
+    1e-250; below, 0 where Bernstein's bound puts it under 1e-300 (far below the mean, where the
+    sizing searches spend their time), else computed afresh.
+    """
+    c, p = workers, share
+    tail = point = 0.0  # P(B_s >= c) and P(B_s = c - 1) while stepping; point 0: not stepping
+    variance = p * (1.0 - p)
+    for s in range(first, last):
+        if point > 0.0:
+            tail += p * point
+            point *= s * (1.0 - p) / (s + 1 - c)
+            yield min(1.0, tail)
+            continue
+        gap = c - s * p
+        if s < c or p <= 0.0:
+            yield 0.0
+        elif p >= 1.0:
+            yield 1.0
+        elif gap > 0.0 and gap * gap > 1382.0 * (s * variance + gap / 3.0):
+            yield 0.0  # exp(-gap^2 / (2 (s p (1 - p) + gap / 3))) < 1e-300
+        else:
+            tail = _binomial_tail(c, s, p)
+            if tail > 1e-250:
+                point = _binomial_point(c - 1, s, p)
+            yield tail
 
 
 def slot_wait(
@@ -164,9 +284,8 @@ def slot_wait(
 ) -> SlotWait:
     """The wait of a new connection for a worker or a slot (module docstring; docs/models.md).
 
-    x = open connections on K(n) = P (1 + F) TPC - F n places, of which the last W = F sqrt(P)
-    are out of reach while connections wait (hysteresis, module docstring):
-    `p_slot = sum_{n<c} pi_n mean_{k=K(n)-W..K(n)} C(k, x) / sum_{n<c} pi_n`.
+    x = open connections on K(n) = P (1 + F) TPC - F n places; `p_slot` is `slot_full_share`
+    over the share of time a worker is idle, 1 - p_worker.
     A wait for a slot is exponential with mean w_s (`slot_wait_given_wait`: the full spells of
     the busy workers' churn, at most `E[H] / (K' - x)`, K' = K(a_b) - P F / 2 with every child in
     the middle of its band, Erlang C's conditional wait); a wait for a worker has the conditional
@@ -192,42 +311,8 @@ def slot_wait(
         return SlotWait(
             1.0, p_worker, 1.0, math.inf, math.inf, p_block, slots_mean, False, math.inf
         )
-    lo, law = busy_worker_law(c, a_b)
-    # The spread W = F sqrt(P) of the children's bands, between two whole widths: the average
-    # over `width` + 1 counts and the one over `width` + 2 (one count lower) mixed by `frac`.
-    spread = f * math.sqrt(p)
-    width = math.floor(spread)
-    frac = spread - width
-    highest = p * (1 + f) * tpc - f * lo
-    erlang = ErlangCRange(highest - f * (len(law) - 1) - width - 1, highest, x)
-    # ErlangCRange.total inlined (this loop is the model's inner loop): C = 1 below `first`.
-    first, suffix = erlang.first, erlang.suffix
-    size = len(suffix) - 1
-    weight = 0.0
-    narrow = 0.0  # sum of pi_n C(k, x) over k = K(n) - width ... K(n)
-    below = 0.0  # sum of pi_n C(K(n) - width - 1, x)
-    for i, pi in enumerate(law):
-        top = highest - f * i
-        bottom = top - width
-        ones = 0
-        if bottom < first:
-            ones = first - bottom if first <= top else width + 1
-        start = bottom - first
-        start = 0 if start < 0 else (size if start > size else start)
-        end = top - first + 1
-        end = 0 if end < 0 else (size if end > size else end)
-        full = ones + (suffix[start] - suffix[end] if end > start else 0.0)
-        extra = bottom - 1 - first
-        extra_c = 1.0 if extra < 0 else (suffix[extra] - suffix[extra + 1] if extra < size else 0.0)
-        weight += pi
-        narrow += pi * full
-        below += pi * extra_c
-    if weight > 0.0:
-        mean_narrow = narrow / ((width + 1) * weight)
-        mean_wide = (narrow + below) / ((width + 2) * weight)
-        p_slot = min(1.0, (1.0 - frac) * mean_narrow + frac * mean_wide)
-    else:
-        p_slot = 1.0
+    full = slot_full_share(p, tpc, f, busy_erlangs=a_b, open_connections_mean=x)
+    p_slot = min(1.0, full / (1.0 - p_worker)) if p_worker < 1.0 else 1.0
     p_wait = min(1.0, p_worker + (1.0 - p_worker) * p_slot)
     slot_part = (1.0 - p_worker) * p_slot
     if slot_part >= _RARE_SLOT_WAIT:

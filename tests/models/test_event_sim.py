@@ -195,11 +195,13 @@ P1xT4-F1-rho0.7-ka2      busy limit conn idle kills
 P1xT4-F2-rho0.7-ka0.5    drops
 P2xT4-F2-rho0.7-ka2      wait drops
 P1xT4-F4-rho0.4-ka2      idle
+P2xT4-F4-rho0.7-ka0.5    wait
 P3xT4-F4-rho0.7-ka2      wait idle
 P1xT8-F1-rho0.4-ka0.5    kills drops
 P3xT8-F1-rho0.7-ka0.5    busy limit conn idle
 P1xT8-F1-rho0.7-ka2      busy limit conn idle
 P1xT8-F2-rho0.7-ka0.5    drops
+P2xT8-F2-rho0.4-ka0.5    wait
 P2xT8-F2-rho0.7-ka2      limit conn idle Bp kills drops
 P3xT8-F4-rho0.7-ka2      wait limit idle
 P3xT16-F1-rho0.7-ka0.5   busy limit conn idle
@@ -496,17 +498,18 @@ def test_a_child_near_its_slot_limit_saturates_as_its_admissions_allow(config: S
 
 @pytest.mark.parametrize(
     ("processes", "factor", "timeout_s", "agrees"),
-    [(4, 2, 2.0, False), (4, 1, 1.0, True), (8, 2, 2.0, True), (8, 1, 1.0, True)],
+    [(4, 2, 2.0, False), (4, 1, 1.0, True), (8, 2, 2.0, False), (8, 1, 1.0, True)],
 )
 def test_many_children_near_their_limit_wait_as_the_spread_of_their_bands(
     processes: int, factor: int, timeout_s: float, agrees: bool
 ) -> None:
     # Children of 8 threads at utilisation 0.4 (the grid's traffic) near their slot limit.
-    # P(wait) averages Erlang C over F sqrt(P) places below K; over all P F it said 0.043 where
-    # 8 children waited 0.023 +- 0.011. Four children with F = 2 are a miss: their idle pool is
-    # the simulator's (41.8 against 41.9 +- 0.6, since the admission law of §4.2 cut the
-    # kills) and P(wait) 0.150 against 0.082 +- 0.018; the slot wait over-states waits there,
-    # as on httpd's event-ka-rho05.
+    # The count of connections that alone fills the server is averaged over F sqrt(P) places
+    # below K0 (derivations §4.3a). With F = 1 the model agrees; with F = 2 it is twice the
+    # simulator's at 4 and 8 children (0.128 against 0.082 +- 0.018, 0.046 against
+    # 0.023 +- 0.011) though their idle pools agree (41.8 against 41.9 +- 0.6 with 4): the
+    # busy workers pooled across many children fill the server more often than the children's
+    # own do, where with two or three children the pooled ones meet the simulator.
     config = grid_traffic(processes, 8, factor, 0.4, timeout_s)
     result = simulated(config, events=400_000, budget=4)
     assert 0.01 < result.p_wait.mean < 0.3

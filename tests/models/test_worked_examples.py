@@ -124,22 +124,42 @@ def test_event_connection_limit_at_400_workers() -> None:
     assert m.event.idle_connections_mean == pytest.approx(668.9, abs=0.05)
     assert m.event.p_connection_limit == pytest.approx(1.7e-59, rel=0.03)
     assert m.event.p_connection_limit_bound == pytest.approx(2.0e-39, rel=0.03)
-    # A new connection waits for a slot: 16 children of 25 threads pool their places, 1200 - 2 N
-    # with N ~ Poisson(10) busy workers, and while connections wait each child accepts again only
-    # 2 below its limit; the 16 children's bands spread over 2 sqrt(16) = 8 places, so Erlang C
-    # at 678.9 open connections averaged over 1200 - 2 N - 8 .. 1200 - 2 N: about 5e-63, far
-    # below P_limit.
+    # A new connection waits for a slot (derivations §4.3a): 16 children of 25 threads pool
+    # 1200 places less 2 per busy worker. At s open connections the busy workers, N ~
+    # Binomial(s, 10 / x), fill the rest while 2 N >= 1200 - s, and at N = m - 1 the listener
+    # is still held off if N came down from m (the share up / (up + down) of N's rates there);
+    # from h connections on, Erlang C with h servers; h averaged over the children's bands,
+    # 1200 - 2 sqrt(16) .. 1200. Both lie far in Poisson(678.9)'s tail: about 2.5e-59, the
+    # order of P_limit (the same counts, here nearly always full once reached).
     x = 10.0 + m.event.idle_connections_mean
-    law = [math.exp(n * math.log(10.0) - 10.0 - math.lgamma(n + 1)) for n in range(80)]
+    share = 10.0 / x
 
-    def slots_full(n: int) -> float:
-        return math.fsum(erlang_c(1200 - 2 * n - j, x) for j in range(9)) / 9
+    def binomial(k: int, s: int) -> float:
+        log = math.lgamma(s + 1) - math.lgamma(k + 1) - math.lgamma(s - k + 1)
+        return math.exp(log + k * math.log(share) + (s - k) * math.log1p(-share))
 
-    expected = math.fsum(law[n] * slots_full(n) for n in range(80)) / math.fsum(law)
-    # (The model drops the busy-worker states below 1e-16 of the mode's weight; here, where
-    # fewer places make Erlang C 2.7 times larger per busy worker, that is 1e-4 of the sum.)
+    def poisson(s: int) -> float:
+        return math.exp(s * math.log(x) - x - math.lgamma(s + 1))
+
+    def full(s: int) -> float:
+        needed = math.ceil((1200 - s) / 2)
+        busy = math.fsum(binomial(k, s) for k in range(needed, min(s, 399) + 1))
+        up, down = (s - needed + 1) * share / (1.0 - share), needed - 1
+        return busy + binomial(needed - 1, s) * up / (up + down)
+
+    # Below 1000 connections the rest needs 100 busy workers or more, Binomial's tail < 1e-100.
+    soft = {s: poisson(s) * full(s) for s in range(1000, 1200)}
+
+    def at(h: int) -> float:
+        c = erlang_c(h, x)
+        below = math.fsum(poisson(s) for s in range(h))
+        return c + (1.0 - c) * math.fsum(soft[s] for s in range(1000, h)) / below
+
+    expected = math.fsum(at(h) for h in range(1192, 1201)) / 9
+    # (The model starts where the busy workers needed are 7 standard deviations and 14 above
+    # their mean; here, deep in both tails, that leaves out 7e-4 of the sum.)
     assert m.p_wait == pytest.approx(expected, rel=1e-3, abs=0.0)
-    assert 1e-63 < m.p_wait < 1e-62
+    assert 1e-59 < m.p_wait < 1e-58
     assert m.event.wait_for_slot_probability == pytest.approx(m.p_wait, rel=1e-9)
     assert m.open_connections_p99 == 740
     assert m.stable
