@@ -27,10 +27,10 @@ K(N). The children are not all at the bottom of that band at once; the count at 
 connections alone fill the server is averaged over K0 - W ... K0, K0 = P (1 + F) TPC,
 W = F sqrt(P), the spread of P independent bands of width F (for a W between whole numbers, the
 averages over floor(W) + 1 and floor(W) + 2 counts mixed by W's fraction). Checked against the
-test simulator (docs/models.md, "Many children near the slot limit"): W = P F was 1.3 to 1.9
-times high with 4 to 16 children, W = F up to 2 times low with 8. Below that count the same rule
-holds the listener off at one busy worker fewer than it took to disable it, while it came from
-above (`slot_full_share`).
+test simulator with the busy workers held still (docs/models.md, "Many children near the slot
+limit"): W = P F was 1.3 to 1.9 times high with 4 to 16 children, W = F up to 2 times low with
+8. Below that count the same rule holds the listener off at one busy worker fewer than it took
+to disable it, while it came from above (`slot_full_share`).
 
 How long a wait for a slot lasts takes the same two time scales apart
 (`slot_wait_given_wait`): where the busy workers' churn fills the server, a request that
