@@ -13,12 +13,15 @@ are the servers of a delay system whose service is a connection's whole slot lif
 children share the listening socket, and a waiting connection goes to the first child that
 accepts: with N busy workers in all the server has `K(N) = P (1 + F) TPC - F N` places.
 
-Two time scales (`slot_full_share`): the open connections X change when one is accepted or
-closes, the busy workers N among them on a request's time scale. At X = s below the count at
-which the connections alone fill the server, it is full for the share of time the busy workers
-fill the rest, and a connection that waits then is let in at the next finishing request, so X
-keeps its Poisson law there; from that count on, new connections wait for a connection to close,
-as in Erlang C with that many servers.
+Two time scales (`slot_full_share`, several children): the open connections X change when one
+is accepted or closes, the busy workers N among them on a request's time scale. At X = s below
+the count at which the connections alone fill the server, it is full for the share of time the
+busy workers fill the rest, and a connection that waits then is let in at the next finishing
+request, so X keeps its Poisson law there; from that count on, new connections wait for a
+connection to close, as in Erlang C with that many servers. One child keeps Erlang C averaged
+over K(N) with N held still (`one_child_slot_share`): the two-scale form meets the test
+simulator better there, but a real single child waits less than the rules give at low load
+(derivations §4.3a), and the held form is what httpd shows.
 
 NOTE: event.c connections_above_limit() subtracts one idle worker while the child's listeners are
 disabled, so a child that reached its limit accepts again only F below it: while connections
@@ -126,6 +129,31 @@ class ErlangCRange:
         return ones + (self.suffix[start] - self.suffix[end] if end > start else 0.0)
 
 
+def busy_worker_law(workers: int, busy_erlangs: float) -> tuple[int, list[float]]:
+    """(lo, weights of N = lo, lo + 1, ...): the server's busy workers N while one is idle.
+
+    One child: the M/M/TPC number in system below TPC. Several: the sum of the children's
+    Erlang loss laws, close to Poisson(a_b) truncated below c. The weights are Poisson's up to a
+    constant (the caller normalises them), 1 at the mode; only the window of terms above 1e-16 of
+    the mode is kept, so its length grows with sqrt(a_b), not with c.
+    """
+    c, a = workers, busy_erlangs
+    mode = min(math.floor(a), c - 1)
+    values = [1.0]
+    n = mode + 1
+    while n < c and values[-1] > _NEGLIGIBLE:
+        values.append(values[-1] * a / n)
+        n += 1
+    below: list[float] = []
+    value, n = 1.0, mode
+    while n > 0 and value > _NEGLIGIBLE:
+        value *= n / a
+        below.append(value)
+        n -= 1
+    below.reverse()
+    return mode - len(below), below + values
+
+
 def serving_places(processes: int, threads_per_child: int, factor: int, busy: float) -> float:
     """K' = P (1 + F) TPC - F a_b - P F / 2: the places that serve waiting connections.
 
@@ -162,10 +190,11 @@ def slot_full_share(
     N = m - 1 it is still off when N came down from m: the share up / (up + down) of the
     birth-death rates of N there. phi leaves out the states with every worker busy (those wait
     for a worker). Against the test simulator at its own X and N it is inside the interval or
-    within a quarter of the simulated value at 44 of 51 points where 1 % to 99.9 % wait (one
-    to three children at utilisation 0.4, the validation runs' inputs); it is about twice the
-    simulator with four or eight children of 8 (F = 2), and a third low where connections that
-    live a minute fill the children nearly to their limits (docs/models.md).
+    within a quarter of the simulated value at 26 of 31 points of two and three children where
+    1 % to 99.9 % wait (the grid's traffic at utilisation 0.4, the validation runs' inputs); it
+    is about twice the simulator with four or eight children of 8 (F = 2), and a third low
+    where connections that live a minute fill the children nearly to their limits
+    (docs/models.md). `slot_wait` uses it for two children or more.
     Domain: P, TPC, F >= 1, loads >= 0.
     """
     p, tpc, f = processes, threads_per_child, factor
@@ -271,6 +300,28 @@ def _every_worker_busy(workers: int, share: float, first: int, last: int) -> Ite
             yield tail
 
 
+def one_child_slot_share(
+    threads_per_child: int, factor: int, *, busy_erlangs: float, open_connections_mean: float
+) -> float:
+    """P(wait for a slot | a worker idle) of a single child: Erlang C(k, x) averaged over
+    k = K(n) - F ... K(n), K(n) = (1 + F) TPC - F n, and over the busy workers n ~ Poisson(a_b)
+    below TPC, held still for a slot's lifetime (derivations §4.3a, which says why one child
+    keeps this form). Domain: TPC, F >= 1, 0 <= a_b < TPC, x >= 0.
+    """
+    f, c = factor, threads_per_child
+    a_b, x = busy_erlangs, open_connections_mean
+    lo, law = busy_worker_law(c, a_b)
+    highest = (1 + f) * c - f * lo  # K(n) at the lowest n of the window
+    erlang = ErlangCRange(highest - f * (len(law) - 1) - f, highest, x)
+    weight = 0.0
+    total = 0.0  # sum of pi_n times the sum of C(k, x) over k = K(n) - F ... K(n)
+    for i, pi in enumerate(law):
+        top = highest - f * i
+        weight += pi
+        total += pi * erlang.total(top - f, top)
+    return min(1.0, total / ((f + 1) * weight)) if weight > 0.0 else 1.0
+
+
 def slot_wait(
     processes: int,
     threads_per_child: int,
@@ -285,7 +336,8 @@ def slot_wait(
     """The wait of a new connection for a worker or a slot (module docstring; docs/models.md).
 
     x = open connections on K(n) = P (1 + F) TPC - F n places; `p_slot` is `slot_full_share`
-    over the share of time a worker is idle, 1 - p_worker.
+    over the share of time a worker is idle, 1 - p_worker, for several children, and
+    `one_child_slot_share` for one.
     A wait for a slot is exponential with mean w_s (`slot_wait_given_wait`: the full spells of
     the busy workers' churn, at most `E[H] / (K' - x)`, K' = K(a_b) - P F / 2 with every child in
     the middle of its band, Erlang C's conditional wait); a wait for a worker has the conditional
@@ -311,8 +363,11 @@ def slot_wait(
         return SlotWait(
             1.0, p_worker, 1.0, math.inf, math.inf, p_block, slots_mean, False, math.inf
         )
-    full = slot_full_share(p, tpc, f, busy_erlangs=a_b, open_connections_mean=x)
-    p_slot = min(1.0, full / (1.0 - p_worker)) if p_worker < 1.0 else 1.0
+    if p == 1:
+        p_slot = one_child_slot_share(tpc, f, busy_erlangs=a_b, open_connections_mean=x)
+    else:
+        full = slot_full_share(p, tpc, f, busy_erlangs=a_b, open_connections_mean=x)
+        p_slot = min(1.0, full / (1.0 - p_worker)) if p_worker < 1.0 else 1.0
     p_wait = min(1.0, p_worker + (1.0 - p_worker) * p_slot)
     slot_part = (1.0 - p_worker) * p_slot
     if slot_part >= _RARE_SLOT_WAIT:

@@ -10,6 +10,7 @@ from capplan.models import evaluate
 from capplan.models.slot_wait import (
     ErlangCRange,
     SlotWait,
+    busy_worker_law,
     serving_places,
     slot_wait,
     slot_wait_given_wait,
@@ -43,6 +44,20 @@ def test_huge_factor_is_cheap_and_finite() -> None:
     assert w.stable
     assert 0.0 <= w.p_wait < 1e-5
     assert math.isfinite(w.mean_wait_s)
+
+
+@pytest.mark.parametrize(
+    ("workers", "load"), [(4, 3.2), (8, 2.9), (16, 8.0), (400, 10.0), (10**8, 5e5)]
+)
+def test_busy_worker_law_is_a_poisson_window(workers: int, load: float) -> None:
+    lo, weights = busy_worker_law(workers, load)
+    assert lo + len(weights) <= workers  # N < c: a worker is idle
+    assert max(weights) == 1.0
+    for i in range(1, len(weights)):
+        assert weights[i] / weights[i - 1] == pytest.approx(load / (lo + i), rel=1e-12)
+    assert len(weights) < 30 * math.sqrt(load) + 60  # sqrt(load) terms, not workers
+    assert weights[0] <= 1e-16 or lo == 0
+    assert weights[-1] <= 1e-16 or lo + len(weights) == workers
 
 
 def _wait(processes: int, tpc: int, factor: int, busy: float, open_: float) -> SlotWait:
@@ -238,7 +253,7 @@ def test_without_request_churn_a_slot_wait_is_the_slow_one() -> None:
 
 @pytest.mark.parametrize(
     ("processes", "tpc", "factor", "timeout_s"),
-    [(2, 4, 2, 0.5), (2, 8, 2, 2.0), (3, 4, 2, 2.0), (1, 16, 2, 0.5)],
+    [(2, 4, 2, 0.5), (2, 8, 2, 2.0), (3, 4, 2, 2.0), (2, 4, 2, 2.0)],
 )
 def test_the_slot_wait_meets_the_simulator_at_its_own_connections_and_busy_workers(
     processes: int, tpc: int, factor: int, timeout_s: float
@@ -247,8 +262,8 @@ def test_the_slot_wait_meets_the_simulator_at_its_own_connections_and_busy_worke
     # simulator's own open connections and busy workers, so that only the slot wait is tested
     # (derivations §4.3a), P(wait) is inside the simulator's interval or a quarter of its value.
     # Holding the busy workers still for a slot's lifetime, as if a request outlived a
-    # connection, misses three of these: 0.310 against 0.222 +- 0.022 at 2 x 8, 0.273 against
-    # 0.191 +- 0.017 at 3 x 4, and 0.013 against 0.026 +- 0.006 at one child of 16.
+    # connection (what one child keeps), misses three of these: 0.310 against 0.222 +- 0.022 at
+    # 2 x 8, 0.273 against 0.191 +- 0.017 at 3 x 4 and 0.348 against 0.267 +- 0.021 at 2 x 4.
     config = grid_traffic(processes, tpc, factor, 0.4, timeout_s)
     sim = simulate_events(config, 400_000, seed=3)
     assert 0.01 < sim.p_wait.mean < 0.5
