@@ -208,17 +208,14 @@ def slot_full_share(
     frac = spread - width
     lowest_cap = top - width - 1
     share = min(1.0, busy_erlangs / x)
-    capacity = float(top)
     hysteresis = 0.0 < share < 1.0
-    # Below capacity - F c no count of busy workers fills the server. phi rises with s, so the
+    # Below K0 - F c no count of busy workers fills the server. phi rises with s, so the
     # counts below the mean by 8 standard deviations, under 1e-14 of the Poisson mass, add under
     # 1e-14 of the sum. Nor is it full but once in about 1e-10 while the busy workers needed are
     # more than 7 standard deviations and 14 above their mean (Bernstein's bound, one more for
     # the hysteresis state m - 1).
-    churn_from = (capacity - f * (7.0 * math.sqrt(share * capacity) + 14.0)) / (1.0 + f * share)
-    lowest = max(
-        0, math.ceil(capacity - f * c), math.floor(x - 8.0 * math.sqrt(x)), math.floor(churn_from)
-    )
+    churn_from = (top - f * (7.0 * math.sqrt(share * top) + 14.0)) / (1.0 + f * share)
+    lowest = max(0, top - f * c, math.floor(x - 8.0 * math.sqrt(x)), math.floor(churn_from))
     # S(j) = sum_{s <= j} P(X = s) phi(s) and P(X <= j), kept from j = first on (the band's
     # h - 1; below `lowest` S is 0), up to `last`; beyond it S is `total` within 1e-17 and
     # P(X <= j) is 1 (j > x; or S is 0 where nothing was summed).
@@ -226,7 +223,7 @@ def slot_full_share(
     kept: list[tuple[float, float]] = []
     total = 0.0
     if lowest < top and poisson_logpmf(lowest, x) > _LOG_SMALLEST:
-        tails = ThresholdTails(capacity, c, f, share)
+        tails = ThresholdTails(top, c, f, share)
         weight = math.exp(poisson_logpmf(lowest, x))
         mass_below = poisson_cdf(lowest - 1, x) if lowest > 0 else 0.0
         walks = zip(tails.walk(lowest, top), _every_worker_busy(c, share, lowest, top), strict=True)
