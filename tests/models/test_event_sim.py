@@ -518,6 +518,35 @@ def test_many_children_near_their_limit_wait_as_the_spread_of_their_bands(
     assert QUANTITY["wait"].agrees(metrics.p_wait, result.p_wait) == agrees, (result.p_wait, config)
 
 
+@pytest.mark.parametrize(("processes", "tpc", "held_back_shows"), [(3, 4, True), (2, 8, False)])
+def test_several_children_wait_for_a_worker_more_than_a_pooled_server(
+    processes: int, tpc: int, held_back_shows: bool
+) -> None:
+    # The grid's traffic at utilisation 0.7 with F = 100, so that the connection limit never
+    # binds and a new connection waits only for a worker. The closed form takes that wait as
+    # Erlang C over all the server's workers; the children do not pool them: keep-alive
+    # requests stay with their child, a full child kills its idle connections (their clients
+    # come back as new connections), and a listener disabled for want of a worker keeps one
+    # idle worker back while its child holds an idle connection (derivations §4.12). The
+    # simulator waits 1.5 to 1.9 times the closed form here, and less than each child alone
+    # would (C(TPC, a/P)); without the hysteresis it still waits more than the pooled Erlang C,
+    # and with 4 threads the hysteresis is most of the gap (with 8 it is within the noise of
+    # 300,000 events). A known shortfall of the closed form (docs/models.md): this fails once a
+    # model closes it.
+    config = grid_traffic(processes, tpc, 100, 0.7, 0.5)
+    held = simulate_events(config, 300_000, seed=5)
+    free = simulate_events(replace(config, hysteresis=False), 300_000, seed=5)
+    a_b = 0.7 * processes * tpc
+    pooled = erlang_c(processes * tpc, a_b)
+    model = model_of(config).p_wait
+    assert pooled <= model < pooled * 1.25
+    assert held.p_wait.mean - held.p_wait.half_width > 1.3 * model, (held.p_wait, model)
+    if held_back_shows:
+        assert free.p_wait.mean + free.p_wait.half_width < held.p_wait.mean
+    assert free.p_wait.mean - free.p_wait.half_width > 1.1 * pooled, (free.p_wait, pooled)
+    assert held.p_wait.mean < erlang_c(tpc, a_b / processes) + held.p_wait.half_width
+
+
 def test_an_uneven_split_between_the_listeners_leaves_the_waits_alone() -> None:
     # Two children of 8, F = 2, every socket held 5 s: the validation case at the slot limit,
     # at what one of its httpd runs realized (18.3 requests/s, 3.121 requests per visit). On

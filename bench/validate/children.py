@@ -1,0 +1,58 @@
+"""Several event children's wait for a worker: the test simulator against the closed form.
+
+Run from the project root: `python -m bench.validate.children [--events 1000000]`.
+
+With two children or more the closed form takes a new connection's wait for a worker as Erlang
+C over every worker of the server, C(P·TPC, a_b), as if the children pooled their workers. They
+do not quite: keep-alive requests stay with their child, a full child's listener kills its idle
+connections (whose clients come back later as new connections) and, enabled again with one
+worker idle, keeps it back while it holds an idle connection (docs/derivations.md §4.9, §4.12).
+This prints, for two to four children of 4, 8 and 16 threads at worker utilisation 0.5, 0.7 and
+0.85 (the grid's traffic of `tests.models.test_event_sim`: visits of 3 requests, 100 ms
+requests, 200 ms think time, KeepAliveTimeout 0.5 s, AsyncRequestWorkerFactor 100 so that the
+connection limit never binds), the simulator's P(wait) of a new connection with its 95 %
+half-width, the same without the listener's hysteresis, the closed form's P(wait), the pooled
+Erlang C and each child's own Erlang C, C(TPC, a_b/P). docs/models.md quotes the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from dataclasses import replace
+
+from capplan.queueing import erlang_c
+from tests.models.event_sim import simulate_events
+from tests.models.test_event_sim import grid_traffic, model_of
+
+FACTOR = 100  # far above any connection limit the grid's traffic reaches
+TIMEOUT_S = 0.5
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events a point")
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(
+        "| children × threads | utilisation | simulator | without hysteresis | model "
+        "| pooled C(P·TPC, a) | one child's C(TPC, a/P) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for processes, tpc, rho in itertools.product((2, 3, 4), (4, 8, 16), (0.5, 0.7, 0.85)):
+        config = grid_traffic(processes, tpc, FACTOR, rho, TIMEOUT_S)
+        sim = simulate_events(config, args.events, seed=args.seed)
+        flat = simulate_events(replace(config, hysteresis=False), args.events, seed=args.seed)
+        a_b = rho * processes * tpc
+        print(
+            f"| {processes} × {tpc} | {rho:g} "
+            f"| {sim.p_wait.mean:.3g} ± {sim.p_wait.half_width:.2g} "
+            f"| {flat.p_wait.mean:.3g} ± {flat.p_wait.half_width:.2g} "
+            f"| {model_of(config).p_wait:.3g} | {erlang_c(processes * tpc, a_b):.3g} "
+            f"| {erlang_c(tpc, a_b / processes):.3g} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
