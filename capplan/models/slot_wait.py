@@ -130,12 +130,12 @@ class ErlangCRange:
 
 
 def busy_worker_law(workers: int, busy_erlangs: float) -> tuple[int, list[float]]:
-    """(lo, weights of N = lo, lo + 1, ...): the server's busy workers N while one is idle.
+    """(lo, weights of N = lo, lo + 1, ...): a single child's busy workers N while one is idle,
+    the M/M/TPC number in system below TPC (`one_child_slot_share`).
 
-    One child: the M/M/TPC number in system below TPC. Several: the sum of the children's
-    Erlang loss laws, close to Poisson(a_b) truncated below c. The weights are Poisson's up to a
-    constant (the caller normalises them), 1 at the mode; only the window of terms above 1e-16 of
-    the mode is kept, so its length grows with sqrt(a_b), not with c.
+    The weights are Poisson's up to a constant (the caller normalises them), 1 at the mode; only
+    the window of terms above 1e-16 of the mode is kept, so its length grows with sqrt(a_b), not
+    with the worker count.
     """
     c, a = workers, busy_erlangs
     mode = min(math.floor(a), c - 1)
