@@ -1,6 +1,6 @@
 """Several event children's wait for a worker: the test simulator against the closed form.
 
-Run from the project root: `python -m bench.validate.children [--events 1000000]`.
+Run from the project root: `python -m bench.validate.children [--events 1000000] [--large]`.
 
 With two children or more the closed form takes a new connection's wait for a worker as Erlang
 C over every worker of the server, C(P·TPC, a_b), as if the children pooled their workers. They
@@ -12,7 +12,10 @@ This prints, for two to four children of 4, 8 and 16 threads at worker utilisati
 requests, 200 ms think time, KeepAliveTimeout 0.5 s, AsyncRequestWorkerFactor 100 so that the
 connection limit never binds), the simulator's P(wait) of a new connection with its 95 %
 half-width, the same without the listener's hysteresis, the closed form's P(wait), the pooled
-Erlang C and each child's own Erlang C, C(TPC, a_b/P). docs/models.md quotes the table.
+Erlang C, each child's own Erlang C, C(TPC, a_b/P), and (simulated) the time share every
+listener is disabled and how many workers are idle then, held back by the hysteresis. `--large`
+prints the same for children of 25 threads (Debian's ThreadsPerChild) and of 64, at the higher
+utilisation where their wait becomes likely. docs/models.md quotes both tables.
 """
 
 from __future__ import annotations
@@ -27,19 +30,35 @@ from tests.models.test_event_sim import grid_traffic, model_of
 
 FACTOR = 100  # far above any connection limit the grid's traffic reaches
 TIMEOUT_S = 0.5
+# (children, threads, utilisation): the small children's grid and the large children's points.
+SMALL = tuple(itertools.product((2, 3, 4), (4, 8, 16), (0.5, 0.7, 0.85)))
+LARGE = (
+    (2, 25, 0.8),
+    (2, 25, 0.9),
+    (4, 25, 0.85),
+    (4, 25, 0.92),
+    (8, 25, 0.9),
+    (8, 25, 0.95),
+    (2, 64, 0.95),
+    (3, 64, 0.93),
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events a point")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--large", action="store_true", help="children of 25 and 64 threads instead of 4 to 16"
+    )
     args = parser.parse_args(argv)
     print(
         "| children × threads | utilisation | simulator | without hysteresis | model "
-        "| pooled C(P·TPC, a) | one child's C(TPC, a/P) |"
+        "| pooled C(P·TPC, a) | one child's C(TPC, a/P) | every listener disabled "
+        "| idle workers then |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for processes, tpc, rho in itertools.product((2, 3, 4), (4, 8, 16), (0.5, 0.7, 0.85)):
+    print("|---|---|---|---|---|---|---|---|---|")
+    for processes, tpc, rho in LARGE if args.large else SMALL:
         config = grid_traffic(processes, tpc, FACTOR, rho, TIMEOUT_S)
         sim = simulate_events(config, args.events, seed=args.seed)
         flat = simulate_events(replace(config, hysteresis=False), args.events, seed=args.seed)
@@ -49,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
             f"| {sim.p_wait.mean:.3g} ± {sim.p_wait.half_width:.2g} "
             f"| {flat.p_wait.mean:.3g} ± {flat.p_wait.half_width:.2g} "
             f"| {model_of(config).p_wait:.3g} | {erlang_c(processes * tpc, a_b):.3g} "
-            f"| {erlang_c(tpc, a_b / processes):.3g} |",
+            f"| {erlang_c(tpc, a_b / processes):.3g} "
+            f"| {sim.all_disabled.mean:.3g} | {sim.held_idle_workers.mean:.3g} |",
             flush=True,
         )
 

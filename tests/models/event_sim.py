@@ -143,6 +143,10 @@ class SimResult:
     # or not.
     linger_races_per_s: Estimate
     listener_disabled: Estimate  # time share a child's listener is disabled
+    all_disabled: Estimate  # time share every child's listener is disabled
+    # Idle workers while every listener is disabled, on average per batch (0 for a batch without
+    # such a time): the workers held back by the hysteresis, or by a slot limit.
+    held_idle_workers: Estimate
     listener_enables_per_s: Estimate  # per child
     # The share of the re-enables at which the child had one idle worker (no idle keep-alive
     # connection then, with the hysteresis), against two or more.
@@ -191,6 +195,8 @@ class _Batch:
     __slots__ = (
         "accepted",
         "accepted_fresh",
+        "all_disabled",
+        "all_disabled_idle",
         "attempts",
         "blocked",
         "burst_killed",
@@ -222,6 +228,7 @@ class _Batch:
         self.busy = self.closed = self.full = self.idle = self.limit = self.open = 0.0
         self.deferred = 0.0
         self.disabled = 0.0  # children with their listener disabled, over time
+        self.all_disabled = self.all_disabled_idle = 0.0  # every listener disabled: time, idle
         self.enables = self.enables_one_idle = 0
         self.gap2 = 0.0  # the squared gap between the first two children's open connections
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
@@ -282,6 +289,7 @@ class _Server:
         self.batch = _Batch()
         # Running totals for the time integrals.
         self.busy_total = 0
+        self.workers = p * config.threads_per_child
         self.idle_total = 0
         self.open_total = 0
         self.deferred_total = 0  # killed connections waiting for a worker to close them
@@ -310,6 +318,9 @@ class _Server:
             b.idle += dt * self.idle_total
             b.open += dt * self.open_total
             b.disabled += dt * self.disabled_total
+            if self.disabled_total == self.c.processes:
+                b.all_disabled += dt
+                b.all_disabled_idle += dt * (self.workers - self.busy_total)
             b.deferred += dt * self.deferred_total
             b.full += dt * self.full_children
             b.closed += dt * self.closed_children
@@ -677,6 +688,10 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         killed_in_bursts_per_s=per(lambda b, s: b.burst_killed / s),
         linger_races_per_s=per(lambda b, s: b.races / s),
         listener_disabled=per(lambda b, s: b.disabled / s / processes),
+        all_disabled=per(lambda b, s: b.all_disabled / s),
+        held_idle_workers=per(
+            lambda b, s: b.all_disabled_idle / b.all_disabled if b.all_disabled else 0.0
+        ),
         listener_enables_per_s=per(lambda b, s: b.enables / s / processes),
         enables_one_idle=per(lambda b, s: b.enables_one_idle / b.enables if b.enables else 0.0),
         keepalive_drops_per_s=per(lambda b, s: b.drops / s),
