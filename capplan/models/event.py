@@ -22,7 +22,13 @@ import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from capplan.models.event_listener import idle_after_request, listener_wait
+from capplan.models.event_listener import (
+    ChildrenWait,
+    children_wait,
+    held_back_share,
+    idle_after_request,
+    listener_wait,
+)
 from capplan.models.memory import threaded_memory
 from capplan.models.pooled import clamp_probability, clamped_holding_time, holding_inputs
 from capplan.models.slot_limit import children_at_limit, connection_limit
@@ -499,6 +505,38 @@ def _fixed_point_between(
     return step, _BRACKET_MAX_STEPS
 
 
+def children_worker_wait(
+    profile: TrafficProfile,
+    common: CommonSettings,
+    holding: HoldingTime,
+    processes: int,
+    threads_per_child: int,
+) -> ChildrenWait:
+    """Several children's wait for a worker with the held-back workers of §4.12.
+
+    A held-back child's one idle connection sends its next request at r = (E[R] - 1)/E[I] and
+    closes at d = (g E[R] - (E[R] - 1))/E[I] (E[R] requests and g E[R] idle spells a
+    connection, E[I] its idle time, `holding` at the kill fixed point): the spells end in a
+    request E[R] - 1 times and in a close the rest.
+    """
+    traffic = profile.traffic
+    requests = holding.requests_per_conn
+    go_idle = idle_after_request(profile, common)
+    idle_s = holding.mean_idle_s
+    closes = max(0.0, go_idle * requests - (requests - 1.0))
+    held = 0.0
+    if idle_s > 0.0:
+        held = held_back_share(
+            threads_per_child,
+            traffic.worker_time_s,
+            go_idle,
+            (requests - 1.0) / idle_s,
+            closes / idle_s,
+        )
+    a_b = traffic.requests_per_second * traffic.worker_time_s
+    return children_wait(processes, threads_per_child, a_b, traffic.worker_time_s, held)
+
+
 def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
     """The event steady state: per-process saturation, kill churn, the connection limit, memory.
 
@@ -555,6 +593,18 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
             idle_after_request(profile, common),
         )
         wait = with_worker_wait(wait, listener.p_wait, listener.mean_wait_s)
+    elif p > 1 and a_b < c and wait.stable and ht.mean_idle_s > 0.0:
+        # Several children: a child whose listener is disabled for want of a worker keeps one
+        # worker back while it holds an idle connection, so the waiting connections have fewer
+        # workers than P TPC (three children of 4 at utilisation 0.7, simulated: P(wait) 0.38;
+        # Erlang C over all 12 workers 0.18, over the 10.7 left 0.35). §4.12.
+        children = children_worker_wait(profile, common, ht, p, tpc)
+        # The slot rule's hysteresis term already holds a held-back child (at its limit with
+        # one worker idle): of the pooled wait's slot part only what it adds is kept.
+        worker = children.p_wait
+        slot_part = max(0.0, wait.p_wait - worker)
+        p_slot = slot_part / (1.0 - worker) if worker < 1.0 else 0.0
+        wait = with_worker_wait(replace(wait, p_slot=p_slot), worker, children.mean_wait_s)
     stable = a_b < c and open_mean < slot_capacity and wait.stable
     # Accept-queue blocking with the slots as servers: an order of magnitude only (§4.5).
     slots = max(1, math.floor(slot_capacity))

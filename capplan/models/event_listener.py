@@ -1,11 +1,12 @@
-"""One event child's listener and its hysteresis: how often and how long a new connection waits
-for a worker when there is a single child.
+"""An event child's listener and its hysteresis: how often and how long a new connection waits
+for a worker, with a single child (the chain below) and with several (`children_wait`).
 
-Stage: event model, one process (docs/derivations.md §4.9). Input: ThreadsPerChild T, the new
-connections per second, the keep-alive requests per second, the worker time S_w and the share g
-of requests that leave their connection idle. Output: `ListenerWait`, P(a new connection waits
-for a worker), the mean wait, how often the child is full, the keep-alive requests it drops and
-the share of its kill episodes that come in bursts (§4.10).
+Stage: event model, one process (docs/derivations.md §4.9; several children §4.12). Input:
+ThreadsPerChild T, the new connections per second, the keep-alive requests per second, the
+worker time S_w and the share g of requests that leave their connection idle. Output:
+`ListenerWait`, P(a new connection waits for a worker), the mean wait, how often the child is
+full, the keep-alive requests it drops and the share of its kill episodes that come in bursts
+(§4.10); `ChildrenWait` for several children.
 
 NOTE: event.c's listener disables itself when it finds no idle worker for a waiting connection,
 closes the child's idle keep-alive connections, and enables itself again only while
@@ -42,6 +43,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from capplan.queueing.erlang import erlang_c_real
 from capplan.queueing.gth import stationary_gth
 
 if TYPE_CHECKING:
@@ -249,4 +251,61 @@ def listener_wait(
         levels=levels,
         tail=tail,
         burst_share=burst / (regular + burst) if regular + burst > 0.0 else 0.0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChildrenWait:
+    """Several children's wait for a worker (derivations §4.12): `held_back` the share of time
+    a child keeps one idle worker back while connections wait, `servers` the workers left for
+    them, P TPC - P `held_back`, and Erlang C over those, `p_wait` with the mean wait over
+    every new connection `mean_wait_s` (infinite, `stable` False, when the load reaches them)."""
+
+    held_back: float
+    servers: float
+    p_wait: float
+    mean_wait_s: float
+    stable: bool
+
+
+def held_back_share(
+    threads_per_child: int,
+    worker_s: float,
+    go_idle: float,
+    idle_request_per_s: float,
+    idle_close_per_s: float,
+) -> float:
+    """x, the share of time a child whose listener is disabled for want of a worker holds one
+    worker idle and back (derivations §4.12).
+
+    While connections wait, a child is full (A) or has one worker idle and one idle keep-alive
+    connection, which keeps its listener off (B, the hysteresis of the module docstring). A
+    worker that frees leaves its connection idle with probability g: A -> B at T mu g (else the
+    listener is enabled and takes a waiting connection: A again). B ends when the idle
+    connection's request takes the idle worker (its rate r), when it closes (rate d: the
+    listener is enabled and takes one) or when a second worker frees ((T - 1) mu: enabled, it
+    takes two): x = T mu g / (T mu g + (T - 1) mu + r + d). 0 without keep-alive (g = 0).
+    """
+    t, mu = threads_per_child, 1.0 / worker_s
+    into = t * mu * min(1.0, max(0.0, go_idle))
+    if into <= 0.0:
+        return 0.0
+    return into / (into + (t - 1) * mu + idle_request_per_s + idle_close_per_s)
+
+
+def children_wait(
+    processes: int,
+    threads_per_child: int,
+    busy_erlangs: float,
+    worker_s: float,
+    held_back: float,
+) -> ChildrenWait:
+    """Erlang C over the workers the held-back children leave, `erlang_c_real(P (TPC - x),
+    a_b)`, and M/M/c's mean wait over them, `C S_w / (P (TPC - x) - a_b)` (§4.12)."""
+    servers = processes * (threads_per_child - held_back)
+    if busy_erlangs >= servers:
+        return ChildrenWait(held_back, servers, 1.0, math.inf, False)
+    p_wait = erlang_c_real(servers, busy_erlangs)
+    return ChildrenWait(
+        held_back, servers, p_wait, p_wait * worker_s / (servers - busy_erlangs), True
     )

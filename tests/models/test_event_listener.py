@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from capplan.models.event_listener import listener_wait
+from capplan.models.event_listener import children_wait, held_back_share, listener_wait
 from capplan.queueing import erlang_c
 from tests.models.event_sim import SimConfig, simulate_events
 from tests.models.test_event_sim import model_of
@@ -105,3 +105,35 @@ def test_every_answer_is_a_law_or_says_it_is_unstable() -> None:
         assert w.tail <= 1e-15
         assert 64 <= w.levels <= 16_384
     assert 0 < unstable < 60
+
+
+def test_without_keepalive_no_child_holds_a_worker_back() -> None:
+    # No idle connection to keep the listener off: x = 0, Erlang C over every worker.
+    assert held_back_share(8, 0.1, 0.0, 5.0, 2.0) == 0.0
+    wait = children_wait(3, 8, 16.8, 0.1, 0.0)
+    assert wait.servers == 24
+    assert wait.p_wait == pytest.approx(erlang_c(24, 16.8), rel=1e-12)
+    assert wait.mean_wait_s == pytest.approx(wait.p_wait * 0.1 / (24 - 16.8), rel=1e-12)
+
+
+def test_a_held_back_child_alternates_with_a_full_one() -> None:
+    # T mu g into the held-back state; out by the idle connection's request r, its close d or a
+    # second worker freeing, (T - 1) mu: 4 threads of 100 ms, g = 0.7, r = 5/s, d = 2/s.
+    x = held_back_share(4, 0.1, 0.7, 5.0, 2.0)
+    assert x == pytest.approx(28.0 / (28.0 + 30.0 + 7.0), rel=1e-12)
+    # Fewer workers for the waiting connections: more wait, and longer.
+    wait = children_wait(3, 4, 8.4, 0.1, x)
+    assert wait.servers == pytest.approx(12 - 3 * x)
+    assert erlang_c(12, 8.4) < wait.p_wait < erlang_c(10, 8.4)
+    assert wait.stable
+
+
+def test_the_held_back_workers_can_leave_too_few_for_the_load() -> None:
+    # Two children of 4 at 7.5 Erlangs hold 0.86 workers back: 7.14 left for 7.5 Erlangs, no
+    # steady state (the queue grows), which Erlang C over all 8 would not say.
+    x = held_back_share(4, 0.1, 0.7, 5.0, 2.0)
+    wait = children_wait(2, 4, 7.5, 0.1, x)
+    assert not wait.stable
+    assert wait.p_wait == 1.0
+    assert math.isinf(wait.mean_wait_s)
+    assert erlang_c(8, 7.5) < 1.0
