@@ -107,6 +107,9 @@ class SimConfig:
     # n - 1 chances. Over loopback with a busy host it is about 0.35 (docs/derivations.md
     # §4.11); with clients a network round trip away, 0.
     linger_race: float = 0.0
+    # Also keep, child by child, the time at each count of busy workers and the idle keep-alive
+    # connections then (`SimResult.idle_by_busy`): one pass over the children per event.
+    track_pool: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,10 @@ class SimResult:
     client_drops_per_s: Estimate
     batches: int
     events: int
+    # With `track_pool`, for n = 0 ... TPC busy workers: the share of a child's time at n, and
+    # its mean idle keep-alive connections while at n (0 for a batch that never was).
+    busy_share: tuple[Estimate, ...] = ()
+    idle_by_busy: tuple[Estimate, ...] = ()
 
 
 class _Conn:
@@ -216,6 +223,8 @@ class _Batch:
         "kills",
         "limit",
         "open",
+        "pool_idle",
+        "pool_time",
         "races",
         "stale",
         "wait",
@@ -236,6 +245,8 @@ class _Batch:
         self.stale = self.accepted_fresh = self.waited_fresh = self.killed = 0
         self.waited_long = 0
         self.wait = self.killed_age = 0.0
+        self.pool_time: list[float] = []  # by busy workers, child-seconds (`track_pool`)
+        self.pool_idle: list[float] = []  # idle keep-alive connection-seconds, likewise
 
 
 def profile_of(config: SimConfig) -> TrafficProfile:
@@ -322,6 +333,13 @@ class _Server:
                 b.all_disabled += dt
                 b.all_disabled_idle += dt * (self.workers - self.busy_total)
             b.deferred += dt * self.deferred_total
+            if self.c.track_pool:
+                if not b.pool_time:
+                    b.pool_time = [0.0] * (self.c.threads_per_child + 1)
+                    b.pool_idle = [0.0] * (self.c.threads_per_child + 1)
+                for i, n in enumerate(self.busy):
+                    b.pool_time[n] += dt
+                    b.pool_idle[n] += dt * len(self.idle[i])
             b.full += dt * self.full_children
             b.closed += dt * self.closed_children
             if self.closed_children == self.c.processes:
@@ -674,6 +692,8 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         assert callable(get)
         return _estimate([float(get(b, span)) for b, span in done])
 
+    levels = min(len(b.pool_time) for b, _ in done)  # 0 without `track_pool`
+
     return SimResult(
         p_wait=per(lambda b, s: b.waited / b.accepted if b.accepted else 0.0),
         p_wait_visits=per(
@@ -708,4 +728,11 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         client_drops_per_s=per(lambda b, s: (b.drops + b.stale) / s),
         batches=len(done),
         events=events,
+        busy_share=tuple(
+            per(lambda b, s, n=n: b.pool_time[n] / (s * processes)) for n in range(levels)
+        ),
+        idle_by_busy=tuple(
+            per(lambda b, s, n=n: b.pool_idle[n] / b.pool_time[n] if b.pool_time[n] else 0.0)
+            for n in range(levels)
+        ),
     )

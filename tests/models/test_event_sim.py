@@ -679,3 +679,23 @@ def test_the_deferred_close_race_lets_a_lone_child_accept_sooner() -> None:
     # idle almost always.
     free = simulate_events(replace(config, hysteresis=False), 200_000, seed=5)
     assert free.enables_one_idle.mean > one_idle.mean
+
+
+def test_the_pool_by_busy_workers_adds_up_to_the_pool() -> None:
+    # `track_pool` splits a child's time and its idle connections by its busy workers: the
+    # shares add up to 1 and the split pool to the mean pool, and a full child, having just
+    # killed its pool, holds far fewer idle connections than one with workers to spare
+    # (derivations §4.13). Tracking draws nothing, so the run is the same run.
+    config = SimConfig(1, 4, 4, 48.0, 0.05, 1.0, 3.0, 0.1, 0.5, 0.3)
+    plain = simulate_events(config, 200_000, seed=5)
+    tracked = simulate_events(replace(config, track_pool=True), 200_000, seed=5)
+    assert tracked.p_wait == plain.p_wait
+    assert plain.busy_share == ()
+    assert len(tracked.busy_share) == len(tracked.idle_by_busy) == 5
+    assert sum(share.mean for share in tracked.busy_share) == pytest.approx(1.0, abs=1e-9)
+    split = sum(
+        share.mean * idle.mean
+        for share, idle in zip(tracked.busy_share, tracked.idle_by_busy, strict=True)
+    )
+    assert split == pytest.approx(tracked.idle_keepalive.mean, rel=0.05)
+    assert tracked.idle_by_busy[4].mean < 0.4 * tracked.idle_by_busy[1].mean

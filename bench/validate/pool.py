@@ -1,0 +1,125 @@
+"""The idle pool a full event child holds, and what the keep-alive drops band counts.
+
+Run from the project root: `python -m bench.validate.pool [--events 400000]`.
+
+Two things the closed form gets wrong for event children under kill churn (docs/derivations.md
+§4.13), shown with the test simulator (with the bench's deferred-close race, p = 0.35) at the
+case files' inputs of event-saturation-rho06, event-saturation-rho08 and
+event-children-3x4-rho07:
+
+1. A child's idle keep-alive connections by its busy workers: the closed form takes the pool as
+   independent of them, while the child's own connections are what keep its workers busy and a
+   full child has just killed its pool. The first table gives the share of a child's time at
+   each count of busy workers and its mean idle connections then, the mean pool, and what a kill
+   episode closes: regular ones (a connection meets the enabled, full child) and bursts (§4.10),
+   against the closed form's mean pool and E[Y | Y <= 1 + F].
+2. The validation's "keep-alive requests dropped" counts what clients see: requests refused for
+   want of a worker, and requests sent on a connection a kill closed before the child's next
+   free worker shut it (derivations F7a). The closed form's `keepalive_drops_per_s` is the first
+   alone. The second table splits the simulator's count and sets the closed form's refused
+   requests and an estimate of the late ones beside them: each killed connection that goes on
+   with its visit sends its next request (rate 1/Z) before the first of TPC workers frees
+   (rate TPC/S_w) with probability (1/Z) / (1/Z + TPC/S_w).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.validate.casefile import Case, load_case
+from tests.models.event_sim import SimConfig, SimResult, simulate_events
+from tests.models.test_event_sim import model_of
+
+CASES = ("event-saturation-rho06", "event-saturation-rho08", "event-children-3x4-rho07")
+CASE_DIR = Path(__file__).parent / "cases"
+
+
+def config_of(case: Case) -> SimConfig:
+    server, traffic = case.server, case.traffic
+    return SimConfig(
+        processes=server.processes,
+        threads_per_child=server.threads_per_child,
+        factor=max(1, int(server.async_request_worker_factor)),
+        requests_per_s=traffic.requests_per_second,
+        service_s=traffic.service_time_s,
+        service_scv=1.0,
+        requests_per_visit=traffic.requests_per_visit,
+        think_s=traffic.think_time_s,
+        keepalive_timeout_s=server.keep_alive_timeout_s,
+        idle_hold_probability=traffic.idle_hold_probability,
+        linger_race=0.35,
+        track_pool=True,
+    )
+
+
+def _per_episode(killed: float, episodes: float) -> float:
+    return killed / episodes if episodes > 0.0 else 0.0
+
+
+def pool_row(name: str, sim: SimResult, config: SimConfig) -> str:
+    model = model_of(config)
+    assert model.event is not None
+    by_busy = ", ".join(
+        f"{n}: {share.mean:.2f} / {idle.mean:.2f}"
+        for n, (share, idle) in enumerate(zip(sim.busy_share, sim.idle_by_busy, strict=True))
+    )
+    regular = _per_episode(
+        sim.killed_per_s.mean - sim.killed_in_bursts_per_s.mean,
+        sim.kill_episodes_per_s.mean - sim.kill_bursts_per_s.mean,
+    )
+    bursts = _per_episode(sim.killed_in_bursts_per_s.mean, sim.kill_bursts_per_s.mean)
+    model_pool = model.idle_keepalive_mean / config.processes
+    closed_per_episode = _per_episode(
+        model.event.kill_hazard_per_s * model.idle_keepalive_mean, model.event.kill_episodes_per_s
+    )
+    return (
+        f"| {name} | {by_busy} | {sim.idle_keepalive.mean / config.processes:.2f} "
+        f"| {regular:.2f} | {bursts:.2f} | {model_pool:.2f} | {closed_per_episode:.2f} |"
+    )
+
+
+def drops_row(name: str, sim: SimResult, config: SimConfig) -> str:
+    model = model_of(config)
+    assert model.event is not None
+    killed = model.event.kill_hazard_per_s * model.idle_keepalive_mean
+    m, q = config.requests_per_visit, config.idle_hold_probability
+    going_on = (1.0 - 1.0 / m) / ((1.0 - 1.0 / m) + q / m)  # idle spells a request ends
+    request, free = 1.0 / config.think_s, config.threads_per_child / config.service_s
+    late = killed * going_on * request / (request + free)
+    refused = sim.keepalive_drops_per_s.mean
+    return (
+        f"| {name} | {refused:.2f} | {sim.client_drops_per_s.mean - refused:.2f} "
+        f"| {sim.killed_per_s.mean:.1f} | {model.event.keepalive_drops_per_s:.2f} "
+        f"| {late:.2f} | {killed:.1f} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=400_000, help="events a case")
+    args = parser.parse_args(argv)
+    runs = []
+    for name in CASES:
+        config = config_of(load_case(CASE_DIR / f"{name}.yaml"))
+        runs.append((name, simulate_events(config, args.events, seed=1), config))
+    print(
+        "| case | busy workers n: time share / idle connections of a child | mean pool "
+        "| a regular episode closes | a burst closes | closed form: mean pool "
+        "| closes per episode |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, sim, config in runs:
+        print(pool_row(name, sim, config))
+    print()
+    print(
+        "| case | simulated: refused for want of a worker | sent on a killed connection "
+        "| killed | closed form: refused | late, estimated | killed |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, sim, config in runs:
+        print(drops_row(name, sim, config))
+
+
+if __name__ == "__main__":
+    main()
