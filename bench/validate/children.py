@@ -1,12 +1,13 @@
 """Several event children's wait for a worker: the test simulator against the closed form.
 
-Run from the project root: `python -m bench.validate.children [--events 1000000] [--large]`.
+Run from the project root: `python -m bench.validate.children [--events 1000000] [--large]
+[--factor F]`.
 
-With two children or more the closed form takes a new connection's wait for a worker as Erlang
-C over every worker of the server, C(P·TPC, a_b), as if the children pooled their workers. They
-do not quite: keep-alive requests stay with their child, a full child's listener kills its idle
-connections (whose clients come back later as new connections) and, enabled again with one
-worker idle, keeps it back while it holds an idle connection (docs/derivations.md §4.9, §4.12).
+The children do not pool their workers: keep-alive requests stay with their child, a full
+child's listener kills its idle connections (whose clients come back later as new connections)
+and, enabled again with one worker idle, keeps it back while it holds an idle connection. With
+two children or more the closed form takes a new connection's wait for a worker as Erlang C over
+the workers the held-back children leave, C(P·(TPC − x), a_b) (docs/derivations.md §4.9, §4.12).
 This prints, for two to four children of 4, 8 and 16 threads at worker utilisation 0.5, 0.7 and
 0.85 (the grid's traffic of `tests.models.test_event_sim`: visits of 3 requests, 100 ms
 requests, 200 ms think time, KeepAliveTimeout 0.5 s, AsyncRequestWorkerFactor 100 so that the
@@ -15,7 +16,9 @@ half-width, the same without the listener's hysteresis, the closed form's P(wait
 Erlang C, each child's own Erlang C, C(TPC, a_b/P), and (simulated) the time share every
 listener is disabled and how many workers are idle then, held back by the hysteresis. `--large`
 prints the same for children of 25 threads (Debian's ThreadsPerChild) and of 64, at the higher
-utilisation where their wait becomes likely. docs/models.md quotes both tables.
+utilisation where their wait becomes likely. `--factor` sets AsyncRequestWorkerFactor (100 by
+default, so that only workers are waited for): with 4 the slot rule's hysteresis holds back
+children with more than one idle worker too. docs/models.md quotes the tables.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--large", action="store_true", help="children of 25 and 64 threads instead of 4 to 16"
     )
+    parser.add_argument("--factor", type=int, default=FACTOR, help="AsyncRequestWorkerFactor")
     args = parser.parse_args(argv)
     print(
         "| children × threads | utilisation | simulator | without hysteresis | model "
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for processes, tpc, rho in LARGE if args.large else SMALL:
-        config = grid_traffic(processes, tpc, FACTOR, rho, TIMEOUT_S)
+        config = grid_traffic(processes, tpc, args.factor, rho, TIMEOUT_S)
         sim = simulate_events(config, args.events, seed=args.seed)
         flat = simulate_events(replace(config, hysteresis=False), args.events, seed=args.seed)
         a_b = rho * processes * tpc
