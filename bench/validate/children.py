@@ -14,7 +14,8 @@ requests, 200 ms think time, KeepAliveTimeout 0.5 s, AsyncRequestWorkerFactor 10
 connection limit never binds), the simulator's P(wait) of a new connection with its 95 %
 half-width, the same without the listener's hysteresis, the closed form's P(wait), the pooled
 Erlang C, each child's own Erlang C, C(TPC, a_b/P), and (simulated) the time share every
-listener is disabled and how many workers are idle then, held back by the hysteresis. `--large`
+listener is disabled, how many workers are idle then, held back by the hysteresis, and Erlang C
+over the workers left when those are taken away. `--large`
 prints the same for children of 25 threads (Debian's ThreadsPerChild) and of 64, at the higher
 utilisation where their wait becomes likely. `--factor` sets AsyncRequestWorkerFactor (100 by
 default, so that only workers are waited for): with 4 the slot rule's hysteresis holds back
@@ -27,7 +28,7 @@ import argparse
 import itertools
 from dataclasses import replace
 
-from capplan.queueing import erlang_c
+from capplan.queueing import erlang_c, erlang_c_real
 from tests.models.event_sim import simulate_events
 from tests.models.test_event_sim import grid_traffic, model_of
 
@@ -59,9 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "| children × threads | utilisation | simulator | without hysteresis | model "
         "| pooled C(P·TPC, a) | one child's C(TPC, a/P) | every listener disabled "
-        "| idle workers then |"
+        "| idle workers then | C(P·TPC − those, a) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for processes, tpc, rho in LARGE if args.large else SMALL:
         config = grid_traffic(processes, tpc, args.factor, rho, TIMEOUT_S)
         sim = simulate_events(config, args.events, seed=args.seed)
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
             f"| {flat.p_wait.mean:.3g} ± {flat.p_wait.half_width:.2g} "
             f"| {model_of(config).p_wait:.3g} | {erlang_c(processes * tpc, a_b):.3g} "
             f"| {erlang_c(tpc, a_b / processes):.3g} "
-            f"| {sim.all_disabled.mean:.3g} | {sim.held_idle_workers.mean:.3g} |",
+            f"| {sim.all_disabled.mean:.3g} | {sim.held_idle_workers.mean:.3g} "
+            f"| {erlang_c_real(processes * tpc - sim.held_idle_workers.mean, a_b):.3g} |",
             flush=True,
         )
 
