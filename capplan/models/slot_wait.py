@@ -63,8 +63,9 @@ class SlotWait:
     """P(wait) of a new connection and the wait's law (probabilities in [0, 1], times in s).
 
     `p_wait = p_worker + (1 - p_worker) p_slot`: `p_worker` the probability that no idle worker
-    takes it (pooled C(c, a_b) across children; Erlang C(TPC, a_b) for one child), `p_slot` the
-    probability that it finds every child's slots full while a worker is idle.
+    takes it (pooled C(c, a_b) across children; Erlang C(TPC, a_b) for one child; the event model
+    puts its listeners' own in place of it, `with_worker_wait`), `p_slot` the probability that it
+    finds every child's slots full while a worker is idle.
     `mean_wait_given_wait_s` w1 of the exponential tail `P(W > t) = p_wait exp(-t / w1)`,
     `mean_wait_s = p_wait w1`; `slots_mean` K at the mean busy workers; `p_block` the probability
     that the accept queue is full (M/M/K/K+Q); `stable` is `open < K - P F / 2` and `a_b < c`;
