@@ -28,8 +28,10 @@ import argparse
 from pathlib import Path
 
 from bench.validate.casefile import Case, load_case
-from tests.models.event_sim import SimConfig, SimResult, simulate_events
-from tests.models.test_event_sim import model_of
+from capplan.models import MpmMetrics
+from capplan.models.event_listener import idle_after_request
+from tests.models.event_sim import SimConfig, SimResult, profile_of, simulate_events
+from tests.models.test_event_sim import model_of, settings_of
 
 CASES = ("event-saturation-rho06", "event-saturation-rho08", "event-children-3x4-rho07")
 CASE_DIR = Path(__file__).parent / "cases"
@@ -57,8 +59,7 @@ def _per_episode(killed: float, episodes: float) -> float:
     return killed / episodes if episodes > 0.0 else 0.0
 
 
-def pool_row(name: str, sim: SimResult, config: SimConfig) -> str:
-    model = model_of(config)
+def pool_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) -> str:
     assert model.event is not None
     by_busy = ", ".join(
         f"{n}: {share.mean:.2f} / {idle.mean:.2f}"
@@ -79,12 +80,13 @@ def pool_row(name: str, sim: SimResult, config: SimConfig) -> str:
     )
 
 
-def drops_row(name: str, sim: SimResult, config: SimConfig) -> str:
-    model = model_of(config)
+def drops_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) -> str:
     assert model.event is not None
     killed = model.event.kill_hazard_per_s * model.idle_keepalive_mean
-    m, q = config.requests_per_visit, config.idle_hold_probability
-    going_on = (1.0 - 1.0 / m) / ((1.0 - 1.0 / m) + q / m)  # idle spells a request ends
+    # The idle spells a request ends: 1 - 1/m of the requests leave a visit going on, out of
+    # the g that leave the connection idle.
+    go_idle = idle_after_request(profile_of(config), settings_of(config).common)
+    going_on = (1.0 - 1.0 / config.requests_per_visit) / go_idle
     request, free = 1.0 / config.think_s, config.threads_per_child / config.service_s
     late = killed * going_on * request / (request + free)
     refused = sim.keepalive_drops_per_s.mean
@@ -102,23 +104,23 @@ def main(argv: list[str] | None = None) -> None:
     runs = []
     for name in CASES:
         config = config_of(load_case(CASE_DIR / f"{name}.yaml"))
-        runs.append((name, simulate_events(config, args.events, seed=1), config))
+        runs.append((name, simulate_events(config, args.events, seed=1), config, model_of(config)))
     print(
         "| case | busy workers n: time share / idle connections of a child | mean pool "
         "| a regular episode closes | a burst closes | closed form: mean pool "
         "| closes per episode |"
     )
     print("|---|---|---|---|---|---|---|")
-    for name, sim, config in runs:
-        print(pool_row(name, sim, config))
+    for name, sim, config, model in runs:
+        print(pool_row(name, sim, config, model))
     print()
     print(
         "| case | simulated: refused for want of a worker | sent on a killed connection "
         "| killed | closed form: refused | late, estimated | killed |"
     )
     print("|---|---|---|---|---|---|---|")
-    for name, sim, config in runs:
-        print(drops_row(name, sim, config))
+    for name, sim, config, model in runs:
+        print(drops_row(name, sim, config, model))
 
 
 if __name__ == "__main__":

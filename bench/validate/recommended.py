@@ -110,8 +110,7 @@ def _meets(profile: TrafficProfile, sim: SimResult) -> bool:
 
 def row(name: str, profile: TrafficProfile, config: SimConfig, events: int) -> str:
     model = model_of(config)
-    t = profile.targets
-    wait_t = t.max_wait.time_s if t.max_wait is not None else 0.005
+    wait_t = config.wait_threshold_s  # the profile's max_wait time (`sim_config`)
     assert model.event is not None
     size = f"| {name} | {config.processes} × {config.threads_per_child}, F = {config.factor} "
     size += f"| {model.utilization:.2g} "
