@@ -201,50 +201,51 @@ _CF_EPS = 1e-16
 _CF_MAX_STEPS = 500
 
 
-def _inverse_b_fraction(eps: float, a: float) -> float:
-    """1/B(eps, a) = e^a a^-eps Gamma(1 + eps, a) for 0 < eps < 1 and a > 0.
+def _b_fraction(eps: float, a: float) -> float:
+    """B(eps, a) = a^eps e^-a / Gamma(1 + eps, a) for 0 < eps < 1 and a > 0.
 
     For a >= 2: Gamma(s, a) = e^-a a^s h, h the continued fraction 1/(a + 1 - s -
-    1 (1 - s)/(a + 3 - s - 2 (2 - s)/(a + 5 - s - ...))) (modified Lentz), so 1/B = a h with
+    1 (1 - s)/(a + 3 - s - 2 (2 - s)/(a + 5 - s - ...))) (modified Lentz), so B = 1/(a h) with
     nothing to overflow. Below: Gamma(s, a) = Gamma(s) - gamma(s, a), the lower one by its
     series e^-a a^s sum_n a^n / (s (s + 1) ... (s + n)), so
-    1/B = e^a a^-eps Gamma(s) - a sum_n a^n / (s ... (s + n)); both terms are below 8 there and
-    1/B >= 1, so the difference keeps about 15 digits.
+    B = a^eps / (e^a Gamma(s) - a^s sum_n a^n / (s ... (s + n))): both terms of the difference
+    are below 8 there and it is at least a^eps, so it keeps about 15 digits, and nothing
+    overflows even for a subnormal load (a^-eps alone would).
     """
     s = 1.0 + eps
-    if a >= 2.0:
-        tiny = 1e-300
-        b = a + 1.0 - s
-        c = 1.0 / tiny
-        d = 1.0 / b
-        h = d
-        for i in range(1, _CF_MAX_STEPS):
-            an = -i * (i - s)
-            b += 2.0
-            d = an * d + b
-            d = tiny if abs(d) < tiny else d
-            c = b + an / c
-            c = tiny if abs(c) < tiny else c
-            d = 1.0 / d
-            step = d * c
-            h *= step
-            if abs(step - 1.0) < _CF_EPS:
-                break
-        return a * h
-    term = 1.0 / s
-    total = term
-    n = 0
-    while term > 1e-17 * total:
-        n += 1
-        term *= a / (s + n)
-        total += term
-    return math.exp(a) * math.pow(a, -eps) * math.gamma(s) - a * total
+    if a < 2.0:
+        term = 1.0 / s
+        total = term
+        n = 0
+        while term > 1e-17 * total:
+            n += 1
+            term *= a / (s + n)
+            total += term
+        return math.pow(a, eps) / (math.exp(a) * math.gamma(s) - math.pow(a, s) * total)
+    tiny = 1e-300
+    b = a + 1.0 - s
+    c = 1.0 / tiny
+    d = 1.0 / b
+    h = d
+    for i in range(1, _CF_MAX_STEPS):
+        an = -i * (i - s)
+        b += 2.0
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1.0 / d
+        step = d * c
+        h *= step
+        if abs(step - 1.0) < _CF_EPS:
+            break
+    return 1.0 / (a * h)
 
 
 def erlang_b_real(servers: float, load: float) -> float:
     """Erlang B at a real number of servers x > 0 (Jagerman's continuous extension).
 
-    B(eps, a) for the fraction eps of x (`_inverse_b_fraction`), then the forward recursion
+    B(eps, a) for the fraction eps of x (`_b_fraction`), then the forward recursion
     `B(eps + j) = a B / (eps + j + a B)` up to x, stable as for whole x; at whole x it is
     `erlang_b`. From 1000 servers on, where the recursion would cost a millisecond, ln B is
     taken linear between the whole counts around x: ln B is convex in x with a curvature below
@@ -265,7 +266,7 @@ def erlang_b_real(servers: float, load: float) -> float:
         if low <= 0.0 or high <= 0.0:
             return (1.0 - eps) * low + eps * high
         return math.exp((1.0 - eps) * math.log(low) + eps * math.log(high))
-    b = 1.0 / _inverse_b_fraction(eps, a)
+    b = _b_fraction(eps, a)
     for j in range(1, n + 1):
         ab = a * b
         b = ab / (eps + j + ab)

@@ -142,6 +142,20 @@ def _write_configs(root: Path) -> dict[str, Path]:
     },
     config="event",
 )
+@example(
+    # A subnormal rate with long idle keep-alive: event's held-back workers once overflowed
+    # Erlang B at a real number of servers (a^-eps for a load near 5e-324).
+    profile={
+        "version": 1,
+        "traffic": {
+            "requests_per_second": 5e-324,
+            "service_time_p50": "1s",
+            "service_time_p95": "2s",
+        },
+        "visits": {"requests_per_visit": 1.0, "think_time": "86400s", "idle_hold_probability": 1.0},
+    },
+    config="prefork",
+)
 def test_every_command_exits_0_1_or_2(
     profile: dict[str, object],
     config: str,

@@ -77,3 +77,17 @@ def test_bad_arguments_raise(servers: object, load: object, error: type[Exceptio
     for function in (erlang_b_real, erlang_c_real):
         with pytest.raises(error, match=r"servers|load"):
             function(servers, load)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("a", [5e-324, 1e-310, 1e-300, 1e-100, 1e-10])
+@pytest.mark.parametrize("x", [0.3, 0.999, 2.5, 64.5])
+def test_a_vanishing_load_neither_overflows_nor_loses_digits(x: float, a: float) -> None:
+    # B(x, a) ~ a^x / Gamma(x + 1) as a -> 0; a subnormal load (a traffic profile of 5e-324
+    # requests a second) once overflowed a^-x on the way there.
+    want = _mp_b(x, a)
+    got = erlang_b_real(x, a)
+    if want < mpmath.mpf("1e-290"):
+        assert got < 1e-280
+    else:
+        assert abs(got - float(want)) <= 1e-11 * float(want)
+    assert erlang_c_real(x, a) <= got * (1.0 + 1e-9) / (1.0 - a / x)
