@@ -72,12 +72,28 @@ def winners_of(values: Sequence[float | bool | None], better: Better) -> tuple[i
     return tuple(i for i, v in numbers if v == best)
 
 
+# Rows whose value for an overloaded server is that of the load it carries (event) or of a full
+# server, so that less is not better there: fewer connections a second, or less memory, only
+# because less is served.
+CARRIED_ROWS = frozenset({"connections_per_s", "memory_bytes"})
+
+
+def stable_winners(
+    name: str, values: Sequence[float | bool | None], better: Better, stable: Sequence[bool]
+) -> tuple[int, ...]:
+    """`winners_of`, among the stable columns for the `CARRIED_ROWS` when some columns are
+    stable and some are not."""
+    if name in CARRIED_ROWS and any(stable) and not all(stable):
+        values = tuple(v if ok else None for v, ok in zip(values, stable, strict=True))
+    return winners_of(values, better)
+
+
 def build_comparison(columns: Sequence[Column]) -> Comparison:
     rows = []
+    stable = tuple(bool(c.assessment.metrics.stable) for c in columns)
     for name, better in COMPARE_METRICS:
         values = tuple(_metric(c.assessment.metrics, name) for c in columns)
-        rows.append(Row(name, values, better, winners_of(values, better)))
-    stable = tuple(bool(c.assessment.metrics.stable) for c in columns)
+        rows.append(Row(name, values, better, stable_winners(name, values, better, stable)))
     rows.append(Row("stable", stable, "higher", winners_of(stable, "higher")))
     target_names: list[str] = []
     for column in columns:

@@ -98,10 +98,14 @@ def assess(
     profile: TrafficProfile,
     *,
     event_model: EventModel = EventModel.closed_form,
+    carried: bool = True,
 ) -> Assessment:
+    """The settings' metrics under the profile and its targets; `carried` as in
+    `capplan.models.evaluate` (the size searches leave it out: every new connection to an
+    overloaded size waits, and its memory is judged at the offered load)."""
     from capplan.models import evaluate, evaluate_targets
 
-    metrics = evaluate(settings, profile, event_model=event_model)
+    metrics = evaluate(settings, profile, event_model=event_model, carried=carried)
     return Assessment(settings, metrics, evaluate_targets(metrics, profile))
 
 
@@ -367,7 +371,7 @@ def _assessor(
         found = cache.get(processes)
         if found is None:
             settings = _settings(shape, processes, busy_workers_mean)
-            found = assess(settings, profile, event_model=event_model)
+            found = assess(settings, profile, event_model=event_model, carried=False)
             cache[processes] = found
         return found
 

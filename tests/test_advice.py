@@ -16,7 +16,7 @@ from capplan.advice import (
     verdict_of,
     with_overrides,
 )
-from capplan.compare import winners_of
+from capplan.compare import stable_winners, winners_of
 from capplan.errors import CapplanError
 from capplan.location import Location
 from capplan.models import Target, TargetResult
@@ -93,6 +93,24 @@ def test_winners_of_a_row(
     values: tuple[float | bool | None, ...], better: str | None, winners: tuple[int, ...]
 ) -> None:
     assert winners_of(values, better) == winners  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "stable", "winners"),
+    [
+        pytest.param("connections_per_s", (True, False, True), (2,), id="carried-row-masked"),
+        pytest.param("memory_bytes", (True, False, True), (2,), id="memory-masked"),
+        pytest.param("p_wait", (True, False, True), (1,), id="waits-compared-as-they-are"),
+        pytest.param("connections_per_s", (False, False, False), (1,), id="none-stable"),
+        pytest.param("connections_per_s", (True, True, True), (1,), id="all-stable"),
+    ],
+)
+def test_an_overloaded_column_wins_no_carried_row(
+    name: str, stable: tuple[bool, ...], winners: tuple[int, ...]
+) -> None:
+    # An overloaded event server reports the connections and memory of the load it carries:
+    # fewer there is not better, so among stable and unstable columns only the stable ones win.
+    assert stable_winners(name, (30.0, 10.0, 20.0), "lower", stable) == winners
 
 
 @pytest.mark.parametrize(

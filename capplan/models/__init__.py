@@ -65,20 +65,38 @@ def evaluate(
     http2: Http2Setup | None = None,
     *,
     event_model: EventModel = EventModel.closed_form,
+    carried: bool = True,
 ) -> MpmMetrics:
     """The steady state of these settings under this profile (dispatch on the MPM).
 
     A profile with `visits.http2_share` above 0 goes through `capplan.models.http2` with the
     mod_http2 setup `http2` (None: loaded, offered, its defaults); at 0 `http2` is not used.
-    `event_model` chooses event's model (`EventModel`); the other MPMs have one.
+    `event_model` chooses event's model (`EventModel`); the other MPMs have one. `carried`
+    False skips what an overloaded event server carries (`capplan.models.event.evaluate`):
+    its busy workers, connections and memory are then the offered load's, which searches that
+    only ask whether targets are met use to save the search for the carried rate.
     """
-    evaluator = _evaluate_mpm if event_model is EventModel.closed_form else _evaluate_by_chain
+    if event_model is EventModel.chain:
+        evaluator = _evaluate_by_chain
+    elif carried:
+        evaluator = _evaluate_mpm
+    else:
+        evaluator = _evaluate_offered
     if profile.visits.http2_share > 0.0:
         from capplan.models.http2 import Http2Setup, with_http2
         from capplan.snippet import mpm_of
 
         return with_http2(mpm_of(settings), settings, profile, http2 or Http2Setup(), evaluator)
     return evaluator(settings, profile)
+
+
+def _evaluate_offered(settings: MpmSettings, profile: TrafficProfile) -> MpmMetrics:
+    """`_evaluate_mpm`, an overloaded event server's figures at the offered load."""
+    if isinstance(settings, EventSettings):
+        from capplan.models import event
+
+        return event.evaluate(settings, profile, carried=False)
+    return _evaluate_mpm(settings, profile)
 
 
 def _evaluate_by_chain(settings: MpmSettings, profile: TrafficProfile) -> MpmMetrics:

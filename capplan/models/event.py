@@ -17,6 +17,7 @@ an `EventDetail`. Two coupled resources:
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass, replace
@@ -56,6 +57,11 @@ _BRACKET_MAX_STEPS = 200
 _THETA_RTOL = 1e-12
 _NO_IDLE = 1e-15  # idle connections per child below which none are held
 _THETA_MAX_STEPS = 200
+# An overloaded server's carried rate is found to this relative width, and kept for this many
+# (settings, traffic) pairs: a bisection on the load asks for the same one at every step.
+_CARRIED_RTOL = 1e-3
+_CARRIED_HALVINGS = 200  # a model that settles at no rate above 2^-200 of its workers' carries 0
+_CARRIED_CACHE = 512
 _RESCALE = 1e200  # the reset pool's downward recursion is scaled down past this
 # The largest refilled pool (idle connections per child) whose law with resets is computed,
 # about 500 times the slots of a child at httpd's default ThreadLimit (64) and
@@ -537,13 +543,112 @@ def children_worker_wait(
     return children_wait(processes, threads_per_child, a_b, traffic.worker_time_s, held)
 
 
-def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
+def evaluate(
+    settings: EventSettings, profile: TrafficProfile, *, carried: bool = True
+) -> MpmMetrics:
     """The event steady state: per-process saturation, kill churn, the connection limit, memory.
 
     `p_wait`, `mean_wait_s`, `wait_p99_s` and `p_block` are a new connection's wait in the
     accept queue for a worker or a connection slot, whichever it meets (`slot_wait`);
     `p_wait_request` adds the keep-alive requests dropped by saturated processes.
+
+    An overloaded server (`stable` False) serves only what it can carry: the busy workers, the
+    idle and open connections, the connection rate, the kills and memory are those at
+    `carried_rate_per_s`, the largest rate at which the model is stable, while the offered load,
+    the waits (every new connection waits, without end), P(block), P_limit and the places at the
+    offered load stay the offered rate's (docs/derivations.md §4.14). `carried` False leaves
+    them all at the offered rate.
     """
+    offered = _evaluate(settings, profile)
+    if offered.stable or not carried:
+        return offered
+    rate = profile.traffic.requests_per_second
+    carried_rate = min(rate, carried_rate_per_s(settings, _at_rate(profile, 1.0)))
+    assert offered.event is not None
+    if carried_rate <= 0.0:
+        return replace(offered, event=replace(offered.event, carried_requests_per_s=0.0))
+    state = _evaluate(settings, _at_rate(profile, carried_rate))
+    assert state.event is not None
+    detail = replace(
+        state.event,
+        busy_erlangs=offered.event.busy_erlangs,
+        p_connection_limit=offered.event.p_connection_limit,
+        p_connection_limit_bound=offered.event.p_connection_limit_bound,
+        pooled_wait_probability=offered.event.pooled_wait_probability,
+        slot_capacity=offered.event.slot_capacity,
+        wait_for_worker_probability=offered.event.wait_for_worker_probability,
+        wait_for_slot_probability=offered.event.wait_for_slot_probability,
+        carried_requests_per_s=carried_rate,
+    )
+    return replace(
+        offered,
+        busy_workers_mean=state.busy_workers_mean,
+        idle_keepalive_mean=state.idle_keepalive_mean,
+        connections_per_s=state.connections_per_s,
+        scoreboard=state.scoreboard,
+        requests_per_connection=state.requests_per_connection,
+        holding_time_s=state.holding_time_s,
+        holding_time_scv=state.holding_time_scv,
+        open_connections_mean=state.open_connections_mean,
+        open_connections_p99=state.open_connections_p99,
+        memory=state.memory,
+        event=detail,
+    )
+
+
+def _at_rate(profile: TrafficProfile, rate_per_s: float) -> TrafficProfile:
+    return replace(profile, traffic=replace(profile.traffic, requests_per_second=rate_per_s))
+
+
+@functools.lru_cache(maxsize=_CARRIED_CACHE)
+def carried_rate_per_s(settings: EventSettings, shape: TrafficProfile) -> float:
+    """The largest request rate at which event's model of `settings` is stable under the traffic
+    of `shape` (whose own rate is not used): what an overloaded server carries (§4.14).
+
+    Stability only gets harder as the rate grows (more busy workers, more open connections for
+    the same places), so doubling or halving to a bracket, then a bisection, finds it to a
+    relative width of `_CARRIED_RTOL` (the stable end is returned; 0 if it settles at no rate
+    tried). It does not depend on the offered rate, so the rates a bisection on the load tries
+    share one search.
+    """
+    worker_s = shape.traffic.worker_time_s
+    if worker_s <= 0.0:
+        return math.inf
+
+    def stable(rate: float) -> bool:
+        return _evaluate(settings, _at_rate(shape, rate)).stable
+
+    # Start where the open connections of one request a second, scaled, fill every place
+    # (1 + F) c (kills only thin them), below the rate that keeps every worker busy; double or
+    # halve from there to a bracket. Rates far beyond the boundary are never tried (their idle
+    # connections run to millions, slow to sum).
+    most = settings.workers / worker_s
+    unit = _evaluate(settings, _at_rate(shape, 1.0)).open_connections_mean
+    places = (1 + settings.worker_factor) * settings.workers
+    start = min(most, places / unit) if unit > 0.0 else most
+    if stable(start):
+        lo, hi = start, min(most, 2.0 * start)
+        while hi < most and stable(hi):  # at `most` every worker is busy: never stable
+            lo, hi = hi, min(most, 2.0 * hi)
+    else:
+        hi, lo = start, start / 2.0
+        for _ in range(_CARRIED_HALVINGS):
+            if stable(lo):
+                break
+            hi, lo = lo, lo / 2.0
+        else:
+            return 0.0
+    while hi - lo > _CARRIED_RTOL * hi:
+        mid = 0.5 * (lo + hi)
+        if stable(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
+    """`evaluate` at the offered rate, overloaded or not."""
     common = settings.common
     traffic = profile.traffic
     rate = traffic.requests_per_second
@@ -632,6 +737,7 @@ def evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         wait_for_worker_probability=wait.p_worker,
         wait_for_slot_probability=(1.0 - wait.p_worker) * wait.p_slot,
         deferred_closes_mean=deferred,
+        carried_requests_per_s=rate,
     )
     return MpmMetrics(
         mpm=Mpm.event,
@@ -686,14 +792,18 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
     from capplan.models.event_backlog import evaluate_backlog
     from capplan.models.event_chain import chain_traffic, stale_requests_per_s
 
-    closed = evaluate(settings, profile)
+    # The chain finds its own state, overloaded or not: the closed form's offered figures are
+    # the base, and its carried ones stand where the chain cannot be used.
+    closed = evaluate(settings, profile, carried=False)
     detail = closed.event
     assert detail is not None
     try:
         chain = evaluate_backlog(settings, profile)
     except (ValueError, ArithmeticError) as exc:
         note = f"the chain could not be used: {exc}"
-        return replace(closed, event=replace(detail, model_note=note))
+        kept = evaluate(settings, profile)
+        assert kept.event is not None
+        return replace(kept, event=replace(kept.event, model_note=note))
     p = settings.processes
     rate = profile.traffic.requests_per_second
     traffic = chain_traffic(profile, settings.common)
@@ -746,6 +856,10 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
             wait_for_worker_probability=worker_wait,
             wait_for_slot_probability=max(0.0, p_wait - worker_wait),
             deferred_closes_mean=deferred,
+            # An overloaded chain's busy workers are the work it carries.
+            carried_requests_per_s=rate
+            if stable
+            else min(rate, busy / traffic.worker_s if traffic.worker_s > 0.0 else rate),
             model="chain",
         ),
     )

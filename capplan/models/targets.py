@@ -89,7 +89,9 @@ def _metrics_at_rate(metrics: MpmMetrics, rate_per_s: float) -> MpmMetrics:
     profile = metrics.profile
     traffic = replace(profile.traffic, requests_per_second=rate_per_s)
     setup = metrics.http2.setup if metrics.http2 is not None else None
-    return evaluate(metrics.settings, replace(profile, traffic=traffic), setup)
+    # Only the targets' values are asked for, which do not need an overloaded server's carried
+    # figures.
+    return evaluate(metrics.settings, replace(profile, traffic=traffic), setup, carried=False)
 
 
 def max_rate_per_s(

@@ -72,6 +72,9 @@ class EventDetail:
     to the child's next free worker (F7a), so they stay open to the kernel (and hold their memory)
     but no longer count against the slot limit (lingering, F5); `open_connections_mean` leaves
     them out.
+    `carried_requests_per_s`: the request rate the server carries, the offered one where the
+    model is stable, else the largest rate at which it is (derivations §4.14); the connection
+    level and memory of an overloaded server are that rate's.
     `model` names what computed these figures: "closed form" (the default), or "chain" when the
     per-child chain with the shared accept queue did (`capplan.models.event.evaluate_by_chain`);
     `model_note` says why the closed form was kept where the chain was asked for.
@@ -94,6 +97,7 @@ class EventDetail:
     wait_for_worker_probability: float = 0.0
     wait_for_slot_probability: float = 0.0
     deferred_closes_mean: float = 0.0
+    carried_requests_per_s: float = 0.0
     model: str = "closed form"
     model_note: str = ""
 

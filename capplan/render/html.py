@@ -258,7 +258,7 @@ def render_report_html(report: Report, curves: Sequence[Curves]) -> str:
     per-MPM metrics."""
     from capplan.compare import COMPARE_METRICS
     from capplan.render.report_table import METRIC_LABELS, _title, metric_cell
-    from capplan.render.words import report_reasons
+    from capplan.render.words import report_reasons, stability_words
 
     rec = report.recommendation
     sections = []
@@ -294,9 +294,11 @@ def render_report_html(report: Report, curves: Sequence[Curves]) -> str:
     headers = ["metric"] + [f"{n}*" if n == current else n for n, _ in report.mpms]
     names = [name for name, _ in COMPARE_METRICS] + ["stable"]
     rows = [[METRIC_LABELS.get(n, n)] + [metric_cell(m, n) for _, m in report.mpms] for n in names]
-    sections.append(
-        _section("Every MPM at the profile's rate (* = the config's own)", _table(headers, rows))
-    )
+    table = _table(headers, rows)
+    unstable = [f"{name}: {stability_words(m)}" for name, m in report.mpms if not m.stable]
+    if unstable:
+        table += "<p>Not stable, the limit that binds:</p>" + _list(unstable)
+    sections.append(_section("Every MPM at the profile's rate (* = the config's own)", table))
     if report.error_log is not None:
         from capplan.render.errorlog import evidence_text
 

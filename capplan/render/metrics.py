@@ -85,6 +85,7 @@ def metrics_to_dict(metrics: MpmMetrics) -> dict[str, Any]:
             "wait_for_worker_probability": e.wait_for_worker_probability,
             "wait_for_slot_probability": e.wait_for_slot_probability,
             "deferred_closes_mean": e.deferred_closes_mean,
+            "carried_requests_per_s": e.carried_requests_per_s,
             "model": e.model,
             "model_note": e.model_note or None,
         }

@@ -375,6 +375,9 @@ def render_comparison_table(comparison: Comparison, *, markdown: bool = False) -
     head = [f"## {title}" if markdown else title, ""]
     legend = ["◆ best in the row; MISSED: a target is not met."]
     for column in comparison.columns:
-        notes = event_model_note(column.assessment.metrics, rates_and_fixes=False)
+        metrics = column.assessment.metrics
+        notes = event_model_note(metrics, rates_and_fixes=False)
+        if not metrics.stable:
+            notes = [f"not stable: {stability_words(metrics)}", *notes]
         legend += [f"{column.profile.name} / {column.config.path}: {n}" for n in notes]
     return "\n".join([*head, render_table(headers, rows, markdown=markdown), "", *legend]) + "\n"

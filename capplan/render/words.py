@@ -101,19 +101,27 @@ def headroom_words(profile_rate_per_s: float, headroom: float) -> str:
 
 def stability_words(metrics: MpmMetrics) -> str:
     """`yes`, or the limit that binds: `connection slots are full (150 of 150) …`, `workers are
-    the limit: 168 asked for on average, 120 exist`."""
+    the limit: 168 asked for on average, 120 exist`; for event, what the server carries."""
     if metrics.stable:
         return "yes"
     event = metrics.event
     if event is not None and metrics.utilization < 1.0:
-        return (
+        limit = (
             f"connection slots are full ({format_number(metrics.max_connections)} of "
-            f"{format_number(metrics.max_connections)}) while the workers are "
-            f"{human_percent(metrics.utilization)} busy"
+            f"{format_number(metrics.max_connections)}) before the workers are (the load asked "
+            f"for would keep {human_percent(metrics.utilization)} of them busy)"
         )
+    else:
+        limit = (
+            f"workers are the limit: {format_number(metrics.offered_load_erlangs)} asked for "
+            f"on average, {metrics.workers} exist"
+        )
+    if event is None:
+        return limit
     return (
-        f"workers are the limit: {format_number(metrics.offered_load_erlangs)} asked for on "
-        f"average, {metrics.workers} exist"
+        f"{limit}; it carries about {rate_words(event.carried_requests_per_s)} of the "
+        f"{rate_words(metrics.profile.traffic.requests_per_second)} asked for, and its busy "
+        "workers, connections and memory are those of that load"
     )
 
 

@@ -29,6 +29,7 @@ from capplan.models.event import (
 from capplan.models.metrics import METRICS
 from capplan.models.slot_wait import serving_places
 from capplan.models.targets import target_max_rate_per_s
+from capplan.models.types import MpmMetrics
 from capplan.mpm_names import Mpm
 from capplan.mpm_settings import (
     CommonSettings,
@@ -280,15 +281,58 @@ def test_event_children_starved_of_slots_carry_few_requests_and_kill_nothing() -
     # (at 128 it has 129 places per idle worker, so it stops admitting from 18 busy workers on
     # and rarely saturates either).
     metrics = evaluate(EventSettings(), BUSY)
+    offered = evaluate(EventSettings(), BUSY, carried=False)
     relieved = evaluate(EventSettings(async_request_worker_factor=1024), BUSY)
     assert metrics.event is not None
+    assert offered.event is not None
     assert relieved.event is not None
     assert not metrics.stable
-    assert metrics.event.churn_per_s == 0.0
-    assert metrics.event.kill_episodes_per_s < 1e-20 < relieved.event.kill_episodes_per_s
-    carried = metrics.open_connections_mean * (1.0 - metrics.p_block)
-    assert carried < metrics.event.slot_capacity
-    assert metrics.open_connections_mean > 9 * relieved.open_connections_mean
+    assert relieved.stable
+    assert offered.event.churn_per_s == 0.0
+    assert offered.event.kill_episodes_per_s < 1e-20 < relieved.event.kill_episodes_per_s
+    assert offered.open_connections_mean > 9 * relieved.open_connections_mean
+    # What such a server carries (derivations §4.14): the largest rate at which its slots still
+    # settle, 362 of the 5,000 requests a second; its figures are that rate's, and its idle
+    # connections fit the places its busy workers leave there (the places reported stay the
+    # offered load's, 700, which show why it is overloaded).
+    rate = metrics.event.carried_requests_per_s
+    assert 0.05 * 5000.0 < rate < 0.1 * 5000.0
+    assert relieved.event.carried_requests_per_s == 5000.0
+    busy = rate * BUSY.traffic.worker_time_s
+    assert metrics.busy_workers_mean == pytest.approx(busy)
+    assert metrics.offered_load_erlangs == offered.offered_load_erlangs == 250.0
+    assert metrics.event.slot_capacity == offered.event.slot_capacity == 700.0
+    assert metrics.open_connections_mean < metrics.workers * 3.0 - 2.0 * busy
+    assert metrics.open_connections_mean < 0.1 * offered.open_connections_mean
+    assert metrics.p_wait == offered.p_wait == 1.0
+    assert metrics.event.p_connection_limit == offered.event.p_connection_limit
+
+
+def _busy_at(rate: float, *, carried: bool = True) -> MpmMetrics:
+    traffic = replace(BUSY.traffic, requests_per_second=rate)
+    return evaluate(EventSettings(), replace(BUSY, traffic=traffic), carried=carried)
+
+
+def test_an_overloaded_event_server_carries_the_largest_rate_at_which_it_settles() -> None:
+    metrics = _busy_at(5000.0)
+    assert metrics.event is not None
+    rate = metrics.event.carried_requests_per_s
+    carried = _busy_at(rate, carried=False)
+    assert carried.event is not None
+    assert carried.stable
+    assert not _busy_at(rate * 1.002, carried=False).stable
+    # Every figure of the server's state is the carried rate's; the offered ones stay.
+    for name in ("busy_workers_mean", "idle_keepalive_mean", "connections_per_s"):
+        assert getattr(metrics, name) == getattr(carried, name), name
+    assert metrics.open_connections_p99 == carried.open_connections_p99
+    assert metrics.memory == carried.memory
+    assert metrics.event.kill_episodes_per_s == carried.event.kill_episodes_per_s
+    assert metrics.offered_load_erlangs == _busy_at(5000.0, carried=False).offered_load_erlangs
+    assert math.isinf(metrics.mean_wait_s)
+    # The rate it carries does not depend on how far beyond it the offered rate is.
+    further = _busy_at(9000.0).event
+    assert further is not None
+    assert further.carried_requests_per_s == rate
 
 
 def test_overloaded_prefork_reports_the_full_queue_not_infinity() -> None:

@@ -188,7 +188,8 @@ def test_prefork_waits_fall_with_workers(
 def test_event_worker_occupancy_ignores_keepalive(
     profile: TrafficProfile, common: CommonSettings, tpc: int, processes: int, factor: float
 ) -> None:
-    """Workers are held only while requests run: busy = λ S_w whatever KeepAlive* say.
+    """Workers are held only while requests run: busy = λ S_w whatever KeepAlive* say (at the
+    rate the server carries, when it is overloaded).
 
     Saturation does depend on keep-alive: a child stops admitting new connections while its idle
     ones fill its slots (§4.2), and where they crowd the slots of every child the children carry
@@ -203,12 +204,25 @@ def test_event_worker_occupancy_ignores_keepalive(
         async_request_worker_factor=factor,
         common=common,
     )
-    m = evaluate(settings_, profile)
+    m = evaluate(settings_, profile, carried=False)
     a_b = profile.traffic.requests_per_second * profile.traffic.worker_time_s
     assert m.offered_load_erlangs == pytest.approx(a_b, rel=1e-12)
     assert m.busy_workers_mean == pytest.approx(min(a_b, m.workers), rel=1e-12)
     assert m.event is not None
-    off = evaluate(replace(settings_, common=replace(common, keep_alive=False)), profile)
+    # An overloaded server's busy workers are those of the rate it carries (§4.14).
+    shown = evaluate(settings_, profile)
+    assert shown.event is not None
+    carried = shown.event.carried_requests_per_s
+    if shown.stable:
+        assert carried == profile.traffic.requests_per_second
+    else:
+        assert carried <= profile.traffic.requests_per_second
+    assert shown.busy_workers_mean == pytest.approx(
+        min(carried * profile.traffic.worker_time_s, m.workers), rel=1e-12
+    )
+    off = evaluate(
+        replace(settings_, common=replace(common, keep_alive=False)), profile, carried=False
+    )
     assert off.offered_load_erlangs == m.offered_load_erlangs
     assert off.event is not None
     # Both solve for the same carried load to a relative 1e-12, so equal laws may differ by ulps.

@@ -173,6 +173,14 @@ def test_event_connection_limit_binds_at_150_workers() -> None:
     assert m.event.p_connection_limit == pytest.approx(1.0, abs=1e-12)
     assert not m.stable
     assert m.mean_wait_s == float("inf")
+    # It carries what its slots hold (derivations §4.14): at that rate its open connections fit
+    # the places its busy workers leave, c + F (c - a_b) with a_b = carried rate x S_w.
+    carried = m.event.carried_requests_per_s
+    assert carried < EXAMPLE.traffic.requests_per_second
+    busy = carried * EXAMPLE.traffic.worker_time_s
+    assert m.busy_workers_mean == pytest.approx(busy)
+    assert 150.0 + 2.0 * (150.0 - busy) > 430.0
+    assert m.open_connections_mean < 150.0 + 2.0 * (150.0 - busy) < 679.0
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,19 @@ def test_recommend_page_shows_settings_side_by_side_and_the_snippet(
     assert "<h3>Snippet</h3><pre>&lt;IfModule mpm_" in page
 
 
+def test_recommend_page_says_why_a_column_is_not_stable(pages: dict[str, str]) -> None:
+    # Debian's stock config under seasonal-peak: every MPM overloaded; event's figures are those
+    # of the load its connection slots carry (derivations §4.14).
+    page = html.unescape(pages["recommend__debian__seasonal-peak"])
+    assert "<p>Not stable, the limit that binds:</p>" in page
+    assert "<li>prefork: workers are the limit: " in page
+    carried = re.search(
+        r"<li>event: connection slots are full .*?it carries about (\S+) req/s", page
+    )
+    assert carried is not None
+    assert 100.0 < float(carried.group(1)) < 1500.0
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_chart_data_matches_golden(case: HtmlCase) -> None:
     want = json.loads(golden_path(case).read_text())
