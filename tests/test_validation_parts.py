@@ -356,3 +356,15 @@ def test_event_open_and_idle_counts_include_the_closes_a_worker_has_not_made() -
     deferred = detail.deferred_closes_mean
     assert checks["idle_keepalive_mean"].predicted == metrics.idle_keepalive_mean + deferred
     assert checks["open_connections_mean"].predicted == metrics.open_connections_mean + deferred
+
+
+def test_a_saved_run_is_re_evaluated_for_the_cases_it_holds(tmp_path: Path) -> None:
+    from bench.validate.run import saved_cases
+
+    cases = all_cases()
+    (tmp_path / f"{cases[0].name}.pickle").write_bytes(b"")
+    (tmp_path / f"{cases[2].name}.pickle").write_bytes(b"")
+    held, left = saved_cases(cases, tmp_path)
+    assert held == (cases[0], cases[2])
+    assert left == [c.name for c in cases if c not in held]
+    assert len(left) == len(cases) - 2

@@ -5,7 +5,8 @@ runs the cases (all, the quick subset, or those named) one after another against
 apache2, prints predicted versus measured per case, and optionally writes the markdown report
 (with `bench/validate/findings.md`, the hand-written analysis, appended). `--save DIR` keeps
 the raw runs and `--load DIR` re-evaluates them against the current models without running
-apache2 again (each with the duration it ran for); `--duration` runs longer (or shorter) than
+apache2 again (each with the duration it ran for; without `--cases`, every case it holds a run
+of); `--duration` runs longer (or shorter) than
 the case files say. Exit codes: 0 every
 band holds, 1 a band failed or a run was invalid, 2 bad input (unknown case, bad case file).
 """
@@ -55,6 +56,13 @@ def as_run(case: Case, raw: RawRun) -> Case:
     return replace(case, duration_s=raw.case.duration_s, warmup_s=raw.case.warmup_s)
 
 
+def saved_cases(cases: Sequence[Case], load: Path) -> tuple[tuple[Case, ...], list[str]]:
+    """The cases `load` holds a saved run of, and the names of those it does not (a run saved
+    before a case was added has none of it: `--load` without `--cases` re-evaluates the rest)."""
+    held = tuple(c for c in cases if (load / f"{c.name}.pickle").is_file())
+    return held, [c.name for c in cases if c not in held]
+
+
 def run_one(
     case: Case, save: Path | None = None, load: Path | None = None
 ) -> tuple[CaseResult, str]:
@@ -100,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CaseError as exc:
         print(f"validate: error: {exc}", file=sys.stderr)
         return 2
+    if args.load is not None and not args.cases:
+        cases, left = saved_cases(cases, args.load)
+        if left:
+            print(f"not in {args.load}, left out: {', '.join(left)}", flush=True)
     if args.duration is not None:
         if not (math.isfinite(args.duration) and args.duration > max(c.warmup_s for c in cases)):
             print(
