@@ -792,18 +792,18 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
     from capplan.models.event_backlog import evaluate_backlog
     from capplan.models.event_chain import chain_traffic, stale_requests_per_s
 
-    # The chain finds its own state, overloaded or not: the closed form's offered figures are
-    # the base, and its carried ones stand where the chain cannot be used.
-    closed = evaluate(settings, profile, carried=False)
-    detail = closed.event
-    assert detail is not None
     try:
         chain = evaluate_backlog(settings, profile)
     except (ValueError, ArithmeticError) as exc:
-        note = f"the chain could not be used: {exc}"
         kept = evaluate(settings, profile)
         assert kept.event is not None
+        note = f"the chain could not be used: {exc}"
         return replace(kept, event=replace(kept.event, model_note=note))
+    # The chain finds its own state, overloaded or not: the closed form's offered figures are
+    # the base (its carried ones stand above, where the chain cannot be used).
+    closed = evaluate(settings, profile, carried=False)
+    detail = closed.event
+    assert detail is not None
     p = settings.processes
     rate = profile.traffic.requests_per_second
     traffic = chain_traffic(profile, settings.common)
