@@ -312,7 +312,7 @@ VISITS_FIELDS = (
         "integer",
         7,
         "how many times a client sends its SYN before giving up when the accept queue is full "
-        "(1 + the kernel's tcp_syn_retries: 7 on Linux, 3 on Windows)",
+        "(1 + the kernel's SYN retransmissions: 7 on Linux before 6.5, 11 from 6.5, 3 on Windows)",
         minimum=1,
         maximum=_MAX_CONNECT_ATTEMPTS,
     ),

@@ -1,4 +1,5 @@
-"""Shared fixtures: real apache2 and chromium (required in CI, skipped elsewhere when absent)."""
+"""Shared fixtures: real apache2, chromium, php-fpm and tcpdump (required in CI, skipped elsewhere
+when absent)."""
 
 from __future__ import annotations
 
@@ -71,4 +72,17 @@ def php_fpm() -> str:
         if os.environ.get("CI"):
             pytest.fail("php-fpm is required in CI (.ci/run installs Debian's php-fpm)")
         pytest.skip("php-fpm is not installed")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def tcpdump() -> str:
+    """Debian's tcpdump, for the validation cases that capture their handshakes on lo."""
+    binary = shutil.which("tcpdump")
+    if binary is None and Path("/usr/bin/tcpdump").exists():  # /usr/sbin may be off the PATH
+        binary = "/usr/bin/tcpdump"
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("tcpdump is required in CI (.ci/run installs Debian's tcpdump)")
+        pytest.skip("tcpdump is not installed")
     return binary

@@ -212,14 +212,25 @@ def test_kill_episodes_in_bursts_are_counted_per_window() -> None:
 
 
 @pytest.mark.parametrize(
-    ("timeout_s", "syn_retries", "attempts"),
-    [(30.0, 6, 5), (130.0, 6, 7), (0.5, 6, 1), (30.0, 2, 3), (3.5, 6, 3)],
+    ("timeout_s", "syn_retries", "linear", "attempts"),
+    [
+        (30.0, 6, 0, 5),
+        (130.0, 6, 0, 7),
+        (0.5, 6, 0, 1),
+        (30.0, 2, 0, 3),
+        (3.5, 6, 0, 3),
+        (30.0, 6, 4, 9),
+        (130.0, 6, 4, 11),
+        (3.5, 6, 4, 4),
+        (30.0, 2, 4, 7),
+    ],
 )
 def test_connect_attempts_follow_the_kernel_backoff(
-    timeout_s: float, syn_retries: int, attempts: int
+    timeout_s: float, syn_retries: int, linear: int, attempts: int
 ) -> None:
-    # SYNs leave at 0, 1, 3, 7, 15, 31, 63 s: those before the timeout, at most 1 + retries.
-    assert connect_attempts(timeout_s, syn_retries) == attempts
+    # SYNs leave at 0, 1, 3, 7, 15, 31, 63 s, or with Linux 6.5's four linear timeouts at 0, 1,
+    # 2, 3, 4, 5, 7, 11, 19, 35, 67 s: those before the timeout, at most 1 + retries + linear.
+    assert connect_attempts(timeout_s, syn_retries, linear) == attempts
 
 
 def _measured_kills(per_s: float, window_s: float) -> Measured:

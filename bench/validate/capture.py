@@ -14,6 +14,10 @@ sequence number) is classified by what was retransmitted before the server answe
 was full). The last line counts the connections a bare ACK completed before their request
 arrived: with a plain accept queue (`AcceptFilter http none`) a worker accepts each and waits in
 the scoreboard's R state until the client resends the request.
+
+A case with `capture: true` has the harness capture its handshakes this way while it runs
+(`handshakes`): P(block) is then the share of connections the full queue turned away at least
+once, which the client's timings alone cannot tell from a long wait in the queue.
 """
 
 from __future__ import annotations
@@ -170,6 +174,37 @@ def timeline(conn: Connection) -> Timeline | None:
         answered_after_s=answers[0].time_s - taken.time_s,
         completed_without_request_s=completed,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """One connection's handshake: when its client first sent the SYN (wall clock, s), how many
+    SYNs it sent and how many SYN-ACKs the server sent back."""
+
+    first_syn_s: float
+    syns: int
+    syn_acks: int
+
+    @property
+    def blocked(self) -> bool:
+        """The accept queue turned it away at least once: its SYN was dropped (sent again), or
+        the handshake's last ACK was (the server sent its SYN-ACK again), or it never got in."""
+        return self.syns > 1 or self.syn_acks != 1
+
+
+def handshakes(packets: Sequence[Packet]) -> list[Handshake]:
+    """The handshakes of the capture's connections to its httpd port (`connections`); a
+    capture of SYN segments alone (`tcp[tcpflags] & tcp-syn != 0`) is enough."""
+    _, conns = connections(packets)
+    out: list[Handshake] = []
+    for conn in conns:
+        client, server = conn.client(), conn.server()
+        syns = [p for p in client if p.flags & _SYN and not p.flags & _ACK]
+        if not syns:
+            continue
+        syn_acks = sum(1 for p in server if p.flags & _SYN_ACK == _SYN_ACK)
+        out.append(Handshake(syns[0].time_s, len(syns), syn_acks))
+    return out
 
 
 def summary(path: Path) -> str:

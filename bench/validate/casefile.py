@@ -64,6 +64,8 @@ class Case:
     server: ServerCase
     traffic: TrafficCase
     measure_block: bool  # the accept queue is small enough for P(block) to be measured
+    # Capture the handshakes on lo (tcpdump): P(block) from the SYNs and SYN-ACKs sent again.
+    capture: bool = False
 
 
 _SERVER_KEYS: dict[str, type] = {
@@ -94,6 +96,7 @@ _TOP_KEYS: dict[str, type] = {
     "server": dict,
     "traffic": dict,
     "measure_block": bool,
+    "capture": bool,
 }
 
 
@@ -225,6 +228,7 @@ def parse_case(text: str, path: Path) -> Case:
         server=server,
         traffic=traffic,
         measure_block=bool(top.get("measure_block", False)),
+        capture=bool(top.get("capture", False)),
     )
 
 

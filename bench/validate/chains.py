@@ -13,7 +13,6 @@ markdown. No httpd is started. Exit codes: 0 done, 2 bad input (unknown case, mi
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ from typing import TypeVar
 
 from bench.validate.casefile import Case, CaseError, all_cases
 from bench.validate.compare import CaseResult, Check, compare
-from bench.validate.harness import RawRun
+from bench.validate.harness import load_raw
 from bench.validate.measure import measure
 from bench.validate.predict import predict, predict_chain
 from bench.validate.report import _UNITS, _num
@@ -45,9 +44,8 @@ def judge_saved(case: Case, load: Path) -> tuple[CaseResult, int]:
     """The saved run of `case` in `load`, measured and judged with the closed form, and the
     somaxconn of the host it ran on; CaseError when the file is not a saved run."""
     path = load / f"{case.name}.pickle"
-    with path.open("rb") as handle:
-        raw = pickle.load(handle)
-    if not isinstance(raw, RawRun):
+    raw = load_raw(path)
+    if raw is None:
         raise CaseError(f"{path}: not a saved validation run")
     case = as_run(case, raw)
     measured = measure(replace(raw, case=case))

@@ -122,7 +122,7 @@ def _tail(metrics: MpmMetrics, probability: float, threshold_s: float) -> float:
 
 
 def _expected(
-    case: Case, metrics: MpmMetrics, threshold_s: float
+    case: Case, metrics: MpmMetrics, threshold_s: float, *, captured: bool = False
 ) -> list[tuple[str, float, Band, str]]:
     thr_ms = f"{threshold_s * 1e3:.1f} ms"
     # event's killed connections stay open to the kernel until a worker closes them; the
@@ -232,7 +232,12 @@ def _expected(
             ("wait_p99_s", metrics.wait_p99_s, REL15_WAIT, "per new connection"),
         ]
     if case.measure_block:
-        rows.append(("p_block", metrics.p_block, BLOCK, "connect or first byte >= 0.9 s"))
+        how = (
+            "handshakes turned away at least once (capture)"
+            if captured
+            else "connect or first byte >= 0.9 s"
+        )
+        rows.append(("p_block", metrics.p_block, BLOCK, how))
     return rows
 
 
@@ -283,7 +288,9 @@ def compare(case: Case, measured: Measured, metrics: MpmMetrics) -> CaseResult:
     conn_rate = measured.get("connections_per_s")
     tail_samples = 0.01 * measured.batch_s * (conn_rate.value if conn_rate is not None else 0.0)
     window_s = measured.batch_s * BATCHES
-    expected = _expected(case, metrics, measured.wait_threshold_s)
+    expected = _expected(
+        case, metrics, measured.wait_threshold_s, captured=measured.block_from_capture
+    )
     predicted_rates = {name: predicted for name, predicted, _, _ in expected}
     for name, predicted, band, what in expected:
         estimate = measured.get(name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import re
 import signal
 import socket
@@ -22,11 +23,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.validate.capture import handshakes, read_pcap
 from bench.validate.casefile import Case
 from bench.validate.loadgen import LoadSpec, Record, Summary, read_records
 from tests.httpd import base_config, configtest, free_port, prepare_root, running_server
@@ -83,6 +85,22 @@ class RawRun:
     kill_episodes: tuple[tuple[float, int], ...]
     status_zero_load_latency_s: float
     httpd_version: str
+    # A case with `capture`: (first SYN, seconds since the open-loop start; turned away at least
+    # once) for each connection the capture saw (`capture.Handshake`). Empty otherwise, and in
+    # runs saved before captures were taken.
+    handshakes: tuple[tuple[float, bool], ...] = ()
+
+
+def load_raw(path: Path) -> RawRun | None:
+    """A run saved with `pickle` (`bench.validate.run --save`), or None when the file holds
+    something else. Runs saved before the harness captured handshakes get none."""
+    with path.open("rb") as handle:
+        raw = pickle.load(handle)
+    if not isinstance(raw, RawRun):
+        return None
+    if not hasattr(raw, "handshakes"):
+        object.__setattr__(raw, "handshakes", ())
+    return raw
 
 
 def read_somaxconn() -> int:
@@ -186,11 +204,18 @@ def read_listen_overflows() -> int:
     return 0
 
 
+# The address the status polls connect from, so that a capture can leave them out (the load
+# generator's connections come from 127.0.0.1).
+POLL_SOURCE = "127.0.0.2"
+
+
 def poll_status(port: int, timeout_s: float) -> tuple[float, dict[str, str]]:
     """One `server-status?auto` request on a new connection: (latency, key: value map)."""
     start = time.perf_counter()
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+        with socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout_s, source_address=(POLL_SOURCE, 0)
+        ) as sock:
             sock.sendall(
                 b"GET /server-status?auto HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
             )
@@ -265,6 +290,54 @@ def _stop_pid(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)
             proc.wait(grace_s)
+
+
+@contextlib.contextmanager
+def capturing(port: int, pcap: Path, *, enabled: bool) -> Iterator[None]:
+    """tcpdump on lo, the SYN segments between the load generator and `port` only (not the
+    status polls'), written to `pcap` while the block runs (nothing when not `enabled`). It is
+    started before the load and stopped with SIGINT after, which flushes the file."""
+    if not enabled:
+        yield
+        return
+    command = [
+        "tcpdump", "-i", "lo", "-n", "-s", "96", "-U", "-w", str(pcap),
+        f"tcp port {port} and tcp[tcpflags] & tcp-syn != 0 and not host {POLL_SOURCE}",
+    ]  # fmt: skip
+    try:
+        dump = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise RuntimeError("the case asks for a capture and tcpdump is not installed") from None
+    deadline = time.monotonic() + 10.0
+    while not pcap.exists() and dump.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if dump.poll() is not None or not pcap.exists():
+        _stop_pid(dump)
+        error = dump.communicate()[1].decode(errors="replace").strip()
+        raise RuntimeError(f"tcpdump did not start: {error.splitlines()[-1] if error else '?'}")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(dump.pid, signal.SIGINT)
+        try:
+            dump.communicate(timeout=10.0)  # its closing counts, on stderr
+        except subprocess.TimeoutExpired:
+            _stop_pid(dump)
+            dump.communicate()
+
+
+def read_handshakes(pcap: Path, t0_wall_s: float) -> tuple[tuple[float, bool], ...]:
+    """`RawRun.handshakes` from a capture `capturing` wrote (times from the open-loop start)."""
+    if not pcap.is_file() or pcap.stat().st_size <= 24:  # no file, or a header alone
+        return ()
+    packets = read_pcap(pcap)
+    if not any(p.flags & 0x02 and not p.flags & 0x10 for p in packets):  # no client SYN
+        return ()
+    return tuple(
+        (h.first_syn_s - t0_wall_s, h.blocked)
+        for h in sorted(handshakes(packets), key=lambda h: h.first_syn_s)
+    )
 
 
 def _wait_port(port: int, timeout_s: float) -> None:
@@ -413,26 +486,28 @@ def _drive(
     samplers = (_Sampler(KERNEL_PERIOD_S, sample_kernel), _Sampler(STATUS_PERIOD_S, sample_status))
     for sampler in samplers:
         sampler.start()
-    generator = subprocess.Popen(
-        _python_module(
-            "bench.validate.loadgen", str(spec_path), str(records_path), str(summary_path)
-        ),
-        cwd=PROJECT_ROOT,
-        env=env,
-    )
-    prioritize(generator.pid)
-    realtime(generator.pid)
-    try:
-        limit_s = case.duration_s + spec.drain_s + spec.request_timeout_s + 30.0
-        code = generator.wait(limit_s)
-    except subprocess.TimeoutExpired:
-        code = -1
-    finally:
-        _stop_pid(generator)
-        for sampler in samplers:
-            sampler.stop.set()
-        for sampler in samplers:
-            sampler.join(STATUS_TIMEOUT_S + 1.0)
+    pcap = workdir / "handshakes.pcap"
+    with capturing(port, pcap, enabled=case.capture):
+        generator = subprocess.Popen(
+            _python_module(
+                "bench.validate.loadgen", str(spec_path), str(records_path), str(summary_path)
+            ),
+            cwd=PROJECT_ROOT,
+            env=env,
+        )
+        prioritize(generator.pid)
+        realtime(generator.pid)
+        try:
+            limit_s = case.duration_s + spec.drain_s + spec.request_timeout_s + 30.0
+            code = generator.wait(limit_s)
+        except subprocess.TimeoutExpired:
+            code = -1
+        finally:
+            _stop_pid(generator)
+            for sampler in samplers:
+                sampler.stop.set()
+            for sampler in samplers:
+                sampler.join(STATUS_TIMEOUT_S + 1.0)
     if code != 0:
         raise RuntimeError(f"load generator failed (exit {code})")
     fields: dict[str, Any] = json.loads(summary_path.read_text())
@@ -466,4 +541,5 @@ def _drive(
         ),
         status_zero_load_latency_s=zero_latency_s,
         httpd_version=version,
+        handshakes=read_handshakes(pcap, summary.t0_wall_s) if case.capture else (),
     )

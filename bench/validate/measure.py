@@ -88,6 +88,7 @@ class Measured:
     wait_threshold_s: float  # a wait above this counts as "waited"
     quantities: tuple[tuple[str, Estimate], ...]
     listen_overflows: int  # whole-host TcpExtListenOverflows delta over the window
+    block_from_capture: bool = False  # P(block) from the run's handshakes (`RawRun.handshakes`)
 
     def get(self, name: str) -> Estimate | None:
         for key, value in self.quantities:
@@ -268,6 +269,8 @@ def measure(raw: RawRun) -> Measured:
     batch_s = window / BATCHES
 
     requests, overhead_new, overhead_old, unmatched = _join(raw)
+    # Connections whose SYN the full accept queue dropped (connect took BLOCK_DELAY_S or more).
+    turned_away = {r.conn for r in raw.records if not r.reused and r.connect_s >= BLOCK_DELAY_S}
     in_window = [e for e in raw.log if e.attempt > 0 and start <= e.t_s < end]
     durations = [e.duration_s for e in in_window]
     mean_s = _mean_or_nan(durations)
@@ -369,8 +372,9 @@ def measure(raw: RawRun) -> Measured:
             # PASTA: the time fraction with every worker holding a connection.
             put("p_wait", _mean_or_nan([float(k.connections >= c) for k in kern]))
         # Waits are those of admitted connections (the model's Wq | admitted): a connection whose
-        # SYN was dropped (connect >= BLOCK_DELAY_S) counts toward P(block) instead.
-        reqs = [r for r in reqs if r.record.connect_s < BLOCK_DELAY_S]
+        # SYN was dropped (connect >= BLOCK_DELAY_S) counts toward P(block) instead, and so do
+        # its keep-alive requests, which would otherwise dilute the share that waited.
+        reqs = [r for r in reqs if r.record.conn not in turned_away]
         firsts = [r for r in reqs if r.new_connection]
         waited_first = [float(r.wait_s > threshold_s) for r in firsts]
         if mpm == "event":
@@ -383,7 +387,13 @@ def measure(raw: RawRun) -> Measured:
         put("mean_wait_s", _mean_or_nan(waits))
         put("wait_p99_s", percentile(waits, 0.99))
         news = [g for g in gens if not g.reused]
-        if case.measure_block:
+        if case.measure_block and raw.handshakes:
+            # The capture's handshakes that began in the batch, turned away at least once.
+            put(
+                "p_block",
+                _mean_or_nan([float(b) for t, b in raw.handshakes if edges[i] <= t < edges[i + 1]]),
+            )
+        elif case.measure_block:
             put(
                 "p_block",
                 _mean_or_nan(
@@ -409,7 +419,7 @@ def measure(raw: RawRun) -> Measured:
         max(0.0, r.wait_s)
         for r in requests
         if r.new_connection
-        and r.record.connect_s < BLOCK_DELAY_S
+        and r.record.conn not in turned_away
         and start <= r.record.t_send_s < end
     ]
     quantities = [
@@ -426,6 +436,7 @@ def measure(raw: RawRun) -> Measured:
         wait_threshold_s=threshold_s,
         quantities=tuple(quantities),
         listen_overflows=overflow[-1] - overflow[0] if overflow else 0,
+        block_from_capture=case.measure_block and bool(raw.handshakes),
     )
 
 

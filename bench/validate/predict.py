@@ -73,20 +73,35 @@ def settings_for(case: Case, somaxconn: int) -> MpmSettings:
             assert_never(other)
 
 
-def connect_attempts(timeout_s: float, syn_retries: int) -> int:
-    """How many SYNs the generator's client sends before its connect timeout gives up.
+def syn_times(syn_retries: int, linear_timeouts: int = 0) -> list[float]:
+    """When a Linux client sends its SYNs to a queue that drops them all (s after the first).
 
-    Linux retransmits a dropped SYN after 1 s, doubling each time (1, 3, 7, 15, 31 s cumulative),
-    at most `net.ipv4.tcp_syn_retries` times.
+    The first retransmission waits the initial RTO, 1 s; the next `linear_timeouts` wait 1 s
+    each too (`net.ipv4.tcp_syn_linear_timeouts`, Linux 6.5 and later, 4 by default), and
+    the RTO doubles from there: 0, 1, 3, 7, 15, 31, 63 s without linear timeouts, 0, 1, 2, 3, 4,
+    5, 7, 11, 19, 35, 67 s with 4. The client gives up after `syn_retries` retransmissions plus
+    the linear ones (`tcp_write_timeout()`): 7 SYNs or 11 with the defaults.
     """
-    attempts = 1
-    while attempts <= syn_retries and 2.0**attempts - 1.0 < timeout_s:
-        attempts += 1
-    return attempts
+    times = [0.0]
+    for k in range(syn_retries + linear_timeouts):
+        times.append(times[-1] + (1.0 if k <= linear_timeouts else 2.0 ** (k - linear_timeouts)))
+    return times
+
+
+def connect_attempts(timeout_s: float, syn_retries: int, linear_timeouts: int = 0) -> int:
+    """How many SYNs the generator's client sends before its connect timeout gives up
+    (`syn_times` before `timeout_s`)."""
+    return sum(1 for t in syn_times(syn_retries, linear_timeouts) if t < timeout_s)
 
 
 def read_syn_retries() -> int:
     return int(Path("/proc/sys/net/ipv4/tcp_syn_retries").read_text().strip())
+
+
+def read_syn_linear_timeouts() -> int:
+    """`net.ipv4.tcp_syn_linear_timeouts`, 0 on kernels before 6.5, which do not have it."""
+    path = Path("/proc/sys/net/ipv4/tcp_syn_linear_timeouts")
+    return int(path.read_text().strip()) if path.is_file() else 0
 
 
 def profile_text(case: Case, realized: Realized) -> str:
@@ -99,6 +114,7 @@ def profile_text(case: Case, realized: Realized) -> str:
     per_visit = drawn(realized.requests_per_visit, traffic.requests_per_visit)
     think_s = drawn(realized.think_time_s, traffic.think_time_s)
     held = drawn(realized.idle_hold_probability, traffic.idle_hold_probability)
+    attempts = connect_attempts(REQUEST_TIMEOUT_S, read_syn_retries(), read_syn_linear_timeouts())
     return (
         "version: 1\n"
         f"name: {case.name}\n"
@@ -113,7 +129,7 @@ def profile_text(case: Case, realized: Realized) -> str:
         f"  think_time: {think_s!r}s\n"
         f"  idle_hold_probability: {held!r}\n"
         "  linger: 0s\n"
-        f"  connect_attempts: {connect_attempts(REQUEST_TIMEOUT_S, read_syn_retries())}\n"
+        f"  connect_attempts: {attempts}\n"
     )
 
 

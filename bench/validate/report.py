@@ -190,7 +190,7 @@ the socket open after a visit with probability q. capplan's models (`capplan.mod
 settings equal to what the config pins, a format-1 profile at the **realized** request rate, the
 server's own mean and SCV of `%D` and the visits the generator drew (mean requests per visit, mean
 think gap, share of held sockets), and the connect attempts the generator's 30 s timeout allows
-with the host's `tcp_syn_retries`) give the predictions.
+with the host's `tcp_syn_retries` and `tcp_syn_linear_timeouts`) give the predictions.
 
 Measurements (batch means over {BATCHES} equal batches of the window; ± is one standard error):
 
@@ -210,10 +210,13 @@ Measurements (batch means over {BATCHES} equal batches of the window; ± is one 
 - waits: client first-byte time minus the server's `%D` minus the zero-load overhead measured
   before the run; "waited" means more than {WAIT_THRESHOLD_S * 1e3:g} ms or the generator's lag p99
   if larger (thr, in the notes), and the prediction is then the model's own P(wait > thr)
-  (Allen-Cunneen tail); waits are those of admitted connections (connect under the P(block)
-  threshold), the model's Wq | admitted;
+  (Allen-Cunneen tail); waits are those of admitted connections, the model's Wq | admitted
+  (every request of a connection whose connect took the P(block) threshold or more is left out);
 - P(block): the fraction of new connections whose connect or first byte took {BLOCK_DELAY_S:g} s
-  or more (a SYN dropped by the full accept queue is retransmitted after about 1 s);
+  or more (a SYN dropped by the full accept queue is retransmitted after about 1 s); in a case
+  that captures its handshakes on lo (`capture: true`, tcpdump), the fraction of connections the
+  full queue turned away at least once (their SYN or the server's SYN-ACK sent again, or no
+  SYN-ACK at all), which a long wait in the queue, counted by the first byte, is not;
 - event: B_p is the time fraction a child has every thread on a request (access-log rebuild);
   kill episodes are the `mpm_event:trace1` lines "will shutdown N keep-alive connections" (N
   summed for the connections killed; an episode less than 50 ms after the previous one is "in a

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.validate.casefile import CASE_DIR, Case, CaseError, all_cases
 from bench.validate.compare import CaseResult, compare
-from bench.validate.harness import RawRun, read_somaxconn, run_case
+from bench.validate.harness import RawRun, load_raw, read_somaxconn, run_case
 from bench.validate.measure import measure
 from bench.validate.predict import predict
 from bench.validate.report import Host, markdown, terminal
@@ -68,9 +68,10 @@ def run_one(
 ) -> tuple[CaseResult, str]:
     """Run (or load a saved run), measure and compare one case; also return httpd's version."""
     if load is not None:
-        with (load / f"{case.name}.pickle").open("rb") as handle:
-            raw = pickle.load(handle)
-        assert isinstance(raw, RawRun)
+        loaded = load_raw(load / f"{case.name}.pickle")
+        if loaded is None:
+            raise CaseError(f"{load / f'{case.name}.pickle'}: not a saved validation run")
+        raw = loaded
         case = as_run(case, raw)
         raw = replace(raw, case=case)
     else:
