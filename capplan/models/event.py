@@ -555,9 +555,12 @@ def evaluate(
     An overloaded server (`stable` False) serves only what it can carry: the busy workers, the
     idle and open connections, the connection rate, the kills and memory are those at
     `carried_rate_per_s`, the largest rate at which the model is stable, while the offered load,
-    the waits (every new connection waits, without end), P(block), P_limit and the places at the
-    offered load stay the offered rate's (docs/derivations.md §4.14). `carried` False leaves
-    them all at the offered rate.
+    the waits (every new connection waits, without end), P_limit and the places at the offered
+    load stay the offered rate's; the share of requests that wait is that of the requests it
+    serves. P(block) is the share of connection attempts the full accept queue drops such that
+    the connections lost after every attempt are what it does not carry,
+    `dropped_attempt_share` (docs/derivations.md §4.14). `carried` False leaves them all at the
+    offered rate.
     """
     offered = _evaluate(settings, profile)
     if offered.stable or not carried:
@@ -580,8 +583,14 @@ def evaluate(
         wait_for_slot_probability=offered.event.wait_for_slot_probability,
         carried_requests_per_s=carried_rate,
     )
+    p_block = dropped_attempt_share(carried_rate / rate, profile.visits.connect_attempts)
+    # Of the requests it serves, every new connection's first waits, and every dropped one.
+    waiting = state.connections_per_s + state.event.keepalive_drops_per_s
     return replace(
         offered,
+        p_wait_request=clamp_probability(waiting / carried_rate),
+        p_block=p_block,
+        p_block_conservative=max(offered.p_block_conservative, p_block),
         busy_workers_mean=state.busy_workers_mean,
         idle_keepalive_mean=state.idle_keepalive_mean,
         connections_per_s=state.connections_per_s,
@@ -594,6 +603,18 @@ def evaluate(
         memory=state.memory,
         event=detail,
     )
+
+
+def dropped_attempt_share(carried_share: float, attempts: int) -> float:
+    """P(block) of an overloaded server: the probability p that a connection attempt finds the
+    accept queue full, when only connections whose `attempts` SYNs were all dropped are lost.
+
+    The server admits what it carries, so p^attempts = 1 - `carried_share` (the share of the
+    offered requests it serves), p = (1 - carried_share)^(1 / attempts) (§4.14). 0 when it
+    carries everything; domain: 0 <= carried_share, attempts >= 1.
+    """
+    lost = 1.0 - min(1.0, carried_share)
+    return clamp_probability(lost ** (1.0 / attempts)) if lost > 0.0 else 0.0
 
 
 def _at_rate(profile: TrafficProfile, rate_per_s: float) -> TrafficProfile:
@@ -784,7 +805,8 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
     idle connections killed (as the hazard h), and a new connection's wait: P(wait) split into a
     wait for a worker (the child full) and for a connection slot, its mean and p99, P_limit
     (= P(wait): no child can accept) and P(block) (the closed form's where the chain's queue is
-    cut short of the accept queue). Memory is the closed form's at the chain's busy workers and
+    cut short of the accept queue; where the chain does not settle, `dropped_attempt_share` at
+    the rate its busy workers carry). Memory is the closed form's at the chain's busy workers and
     the Poisson p99 of its open connections. It takes about a second where `evaluate` takes a
     millisecond. Where the chain cannot be built (beyond its state budget, a think time of 0) or
     does not settle, the closed form stands and `EventDetail.model_note` says why.
@@ -825,6 +847,11 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
     # bounds P(block) from above only: the closed form's figure stands there.
     cut = chain.queue_places < settings.common.accept_queue_capacity
     p_block = closed.p_block if cut else clamp_probability(chain.p_block)
+    # An overloaded chain carries its busy workers' requests; the retried SYNs (§4.14) drop the
+    # rest of the offered ones.
+    carried_rate = min(rate, busy / traffic.worker_s) if traffic.worker_s > 0.0 else rate
+    if not stable:
+        p_block = dropped_attempt_share(carried_rate / rate, profile.visits.connect_attempts)
     inf = math.inf
     return replace(
         closed,
@@ -856,10 +883,7 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
             wait_for_worker_probability=worker_wait,
             wait_for_slot_probability=max(0.0, p_wait - worker_wait),
             deferred_closes_mean=deferred,
-            # An overloaded chain's busy workers are the work it carries.
-            carried_requests_per_s=rate
-            if stable
-            else min(rate, busy / traffic.worker_s if traffic.worker_s > 0.0 else rate),
+            carried_requests_per_s=rate if stable else carried_rate,
             model="chain",
         ),
     )

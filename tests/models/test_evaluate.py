@@ -21,6 +21,7 @@ from capplan.models import (
 )
 from capplan.models.event import (
     admitted_law,
+    dropped_attempt_share,
     kill_fixed_point,
     killed_share,
     process_saturation,
@@ -333,6 +334,43 @@ def test_an_overloaded_event_server_carries_the_largest_rate_at_which_it_settles
     further = _busy_at(9000.0).event
     assert further is not None
     assert further.carried_requests_per_s == rate
+
+
+def test_an_overloaded_event_server_drops_the_attempts_it_cannot_carry() -> None:
+    # Only connections whose every SYN was dropped are lost, so at the carried share s of the
+    # offered requests an attempt is dropped with p = (1 - s)^(1/attempts) (derivations §4.14):
+    # with the retries, far more than M/M/K/K+Q's at the offered load.
+    metrics = _busy_at(5000.0)
+    offered = _busy_at(5000.0, carried=False)
+    assert metrics.event is not None
+    share = metrics.event.carried_requests_per_s / 5000.0
+    attempts = BUSY.visits.connect_attempts
+    assert metrics.p_block == pytest.approx((1.0 - share) ** (1.0 / attempts), rel=1e-12)
+    assert metrics.p_block > offered.p_block
+    assert metrics.p_block_conservative >= metrics.p_block
+    # Fewer attempts before a client gives up: more of the lost load is dropped at once.
+    one_try = replace(BUSY, visits=replace(BUSY.visits, connect_attempts=1))
+    assert evaluate(EventSettings(), one_try).p_block == pytest.approx(1.0 - share, rel=1e-9)
+    # A server that carries everything drops nothing by this count.
+    assert dropped_attempt_share(1.0, attempts) == 0.0
+    # Of the requests it serves, each new connection's first waits, as do the dropped ones.
+    served = metrics.event.carried_requests_per_s
+    waiting = metrics.connections_per_s + metrics.event.keepalive_drops_per_s
+    assert metrics.p_wait_request == pytest.approx(waiting / served, rel=1e-12)
+    assert metrics.p_wait_request != offered.p_wait_request
+
+
+def test_the_dropped_attempts_balance_is_the_retrial_queue_s_own_beyond_saturation() -> None:
+    # prefork's finite accept queue with retried attempts (derivations §3.4), solved as a fixed
+    # point at the attempt load, loses p^k of its connections beyond saturation: the same
+    # balance, from an independent computation.
+    for rate in (400.0, 1000.0, 4000.0):
+        traffic = replace(PROFILE.traffic, requests_per_second=rate)
+        m = evaluate(PreforkSettings(), replace(PROFILE, traffic=traffic))
+        assert not m.stable
+        share = m.busy_workers_mean / m.offered_load_erlangs
+        attempts = PROFILE.visits.connect_attempts
+        assert dropped_attempt_share(share, attempts) == pytest.approx(m.p_block, rel=1e-6)
 
 
 def test_overloaded_prefork_reports_the_full_queue_not_infinity() -> None:

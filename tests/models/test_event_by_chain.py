@@ -12,13 +12,13 @@ import pytest
 
 from capplan.cli import main
 from capplan.models import evaluate
-from capplan.models.event import evaluate_by_chain
+from capplan.models.event import dropped_attempt_share, evaluate_by_chain
 from capplan.models.event_backlog import BacklogResult, evaluate_backlog
 from capplan.mpm_names import EventModel, Mpm
 from capplan.pipeline import load_config
 from capplan.queueing import erlang_c
 from tests.httpd import base_config
-from tests.models.event_sim import profile_of
+from tests.models.event_sim import SimConfig, profile_of
 from tests.models.test_event_sim import HTTPD_RUNS, settings_of
 
 # One child of 8 threads at its connection limit, as httpd's run event-connection-limit.
@@ -201,3 +201,21 @@ def test_an_unknown_event_model_is_a_usage_error(
     conf, profile = _files(tmp_path)
     assert main(["check", str(conf), "-p", str(profile), "--event-model", "exact"]) == 2
     assert "--event-model" in capsys.readouterr().err
+
+
+def test_an_overloaded_chain_drops_the_attempts_it_does_not_carry() -> None:
+    # One child of 4 threads with F = 1 beyond its connection slots (the validation case
+    # event-slot-overload-1x4): the chain does not settle, carries its busy workers' requests,
+    # and its P(block) is the retried SYNs' balance for what it does not carry (§4.14).
+    config = SimConfig(1, 4, 1, 28.0, 0.1, 1.0, 3.0, 0.2, 2.0, 0.3, accept_queue=16)
+    settings, profile = settings_of(config), profile_of(config)
+    metrics = evaluate(settings, profile, event_model=EventModel.chain)
+    assert metrics.event is not None
+    assert metrics.event.model == "chain"
+    assert not metrics.stable
+    carried = metrics.event.carried_requests_per_s
+    assert carried == pytest.approx(metrics.busy_workers_mean / profile.traffic.worker_time_s)
+    assert 0.0 < carried < 28.0
+    attempts = profile.visits.connect_attempts
+    assert metrics.p_block == pytest.approx(dropped_attempt_share(carried / 28.0, attempts))
+    assert metrics.p_block == pytest.approx((1.0 - carried / 28.0) ** (1.0 / attempts))
