@@ -3,6 +3,7 @@ and the report lists each one with the PID and the value it replaced."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,8 @@ def test_measured_memory_replaces_the_profile_figures(apache2: str, tmp_path: Pa
     )
     guessed = load_profile(PROFILE).memory
     with running_server(root, conf, port) as server:
+        # The port answers as soon as the parent listens, before it has forked every child.
+        _wait_for_children(server.pid, 3)
         report = recommend_report(str(conf), str(PROFILE), somaxconn=4096, measure=True)
         again = measurement_to_profile_memory(measure_memory(config=str(conf)))
     used = report.profile.memory
@@ -60,3 +63,16 @@ def test_measured_memory_replaces_the_profile_figures(apache2: str, tmp_path: Pa
     assert f"memory.prefork_process {format_bytes(used.prefork_process_bytes)}: measured " in text
     assert report.recommendation is not None
     assert report.recommendation.options
+
+
+def _wait_for_children(pid: int, count: int, timeout_s: float = 10.0) -> None:
+    """Until the process `pid` has `count` children (`/proc/PID/task/*/children`)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        kids: set[str] = set()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            kids.update((task / "children").read_text().split())
+        if len(kids) >= count:
+            return
+        assert time.monotonic() < deadline, f"PID {pid} has {len(kids)} children, not {count}"
+        time.sleep(0.05)
