@@ -194,7 +194,10 @@ class Handshake:
 
 def handshakes(packets: Sequence[Packet]) -> list[Handshake]:
     """The handshakes of the capture's connections to its httpd port (`connections`); a
-    capture of SYN segments alone (`tcp[tcpflags] & tcp-syn != 0`) is enough."""
+    capture of SYN segments alone (`tcp[tcpflags] & tcp-syn != 0`) is enough. None without
+    a client's SYN."""
+    if not any(p.flags & _SYN and not p.flags & _ACK for p in packets):
+        return []
     _, conns = connections(packets)
     out: list[Handshake] = []
     for conn in conns:

@@ -331,12 +331,9 @@ def read_handshakes(pcap: Path, t0_wall_s: float) -> tuple[tuple[float, bool], .
     """`RawRun.handshakes` from a capture `capturing` wrote (times from the open-loop start)."""
     if not pcap.is_file() or pcap.stat().st_size <= 24:  # no file, or a header alone
         return ()
-    packets = read_pcap(pcap)
-    if not any(p.flags & 0x02 and not p.flags & 0x10 for p in packets):  # no client SYN
-        return ()
     return tuple(
         (h.first_syn_s - t0_wall_s, h.blocked)
-        for h in sorted(handshakes(packets), key=lambda h: h.first_syn_s)
+        for h in sorted(handshakes(read_pcap(pcap)), key=lambda h: h.first_syn_s)
     )
 
 

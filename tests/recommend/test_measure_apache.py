@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from capplan.measure import measure_memory, measurement_to_profile_memory
+from capplan.measure.procfs import ProcFS, read_children
 from capplan.pipeline import recommend_report
 from capplan.profile import load_profile
 from capplan.render.dispatch import render_report
@@ -66,13 +67,8 @@ def test_measured_memory_replaces_the_profile_figures(apache2: str, tmp_path: Pa
 
 
 def _wait_for_children(pid: int, count: int, timeout_s: float = 10.0) -> None:
-    """Until the process `pid` has `count` children (`/proc/PID/task/*/children`)."""
+    """Until the process `pid` has `count` children (`read_children`, as `measure` finds them)."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        kids: set[str] = set()
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            kids.update((task / "children").read_text().split())
-        if len(kids) >= count:
-            return
-        assert time.monotonic() < deadline, f"PID {pid} has {len(kids)} children, not {count}"
+    while len(read_children(ProcFS(), pid) or ()) < count:
+        assert time.monotonic() < deadline, f"PID {pid} has fewer than {count} children"
         time.sleep(0.05)
