@@ -46,6 +46,28 @@ def test_the_listener_is_read_from_the_log() -> None:
     assert log.enables_per_s == pytest.approx(2 / 3.0, rel=1e-6)
     assert log.enables_one_idle == 0.5
     assert [(k.closed, k.for_accept) for k in log.kills] == [(2, True), (1, False), (3, False)]
+    # Two disables: the first found no idle worker (and killed), the second stopped at the slot
+    # limit with a worker idle.
+    assert log.disables_per_s == pytest.approx(2 / 3.0, rel=1e-6)
+    assert log.disables_no_worker == 0.5
+
+
+def test_a_listener_that_found_the_workers_busy_first_counts_as_wanting_one() -> None:
+    # A keep-alive request found no worker earlier in the listener's pass ("All workers busy",
+    # no "Idle workers" line follows); a later "Too many open connections" whose next line is
+    # not "Idle workers" is a slot stop.
+    lines = [
+        ("00.000000", "debug", "All workers busy, " + _OFF),
+        ("00.000010", "trace1", _KILL.format(1)),
+        ("01.000000", "debug", _ON.format(3, 0, 2)),
+        ("02.000000", "debug", "Too many open connections (9), " + _OFF),
+        ("02.000010", "trace1", _KILL.format(2)),
+        ("02.000020", "trace1", "Idle workers: 0"),
+    ]
+    text = "".join(f"[2026-12-06 07:11:{at}] [mpm_event:{lvl}] {msg}\n" for at, lvl, msg in lines)
+    log = read_listener_log(text)
+    assert log.disables_per_s == pytest.approx(1.0, rel=1e-4)
+    assert log.disables_no_worker == 0.5
 
 
 def test_a_window_leaves_the_rest_of_the_log_out() -> None:
@@ -90,6 +112,8 @@ def test_the_races_chance_is_found_from_the_kills_that_follow() -> None:
         (["--case", "event-ka-rho05"], "event-ka-rho05 is not a single-child event case"),
         (["--case", "worker-ka-rho07"], "worker-ka-rho07 is not a single-child event case"),
         (["--events", "1000"], "--events must be at least 50,000"),
+        (["--count-lag", "1.5"], "--count-lag must be in [0, 1]"),
+        (["--count-lag", "nan"], "--count-lag must be in [0, 1]"),
     ],
 )
 def test_bad_input_is_a_one_line_error(

@@ -3,6 +3,7 @@ judgements of a band, and the tool's input checks."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,15 @@ def test_a_race_chance_outside_0_to_1_is_refused(
     err = capsys.readouterr().err.strip()
     assert err == "simulated: error: --linger-race must be between 0 and 1"
     assert not out.exists()
+
+
+def test_the_cases_accept_queue_and_the_count_lag_are_passed_on() -> None:
+    # The kernel holds min(ListenBacklog, somaxconn) + 1 connections (F11); the simulator's
+    # queue holds accept_queue + 1.
+    base = _case("event-ka-rho05")
+    overload = replace(base, server=replace(base.server, listen_backlog=15))
+    assert sim_config(overload, REALIZED, 0.005).accept_queue == 15
+    assert sim_config(overload, REALIZED, 0.005, somaxconn=8).accept_queue == 8
+    assert sim_config(_case("event-ka-rho05"), REALIZED, 0.005).accept_queue == 511
+    assert sim_config(overload, REALIZED, 0.005).count_lag == 0.0
+    assert sim_config(overload, REALIZED, 0.005, count_lag=0.6).count_lag == 0.6

@@ -1,11 +1,13 @@
 """How often httpd's deferred-close race happens, read from a real httpd's own log.
 
-`python -m bench.validate.linger_race [--case NAME] [--events N] [--keep DIR]` runs one
-single-child event case of the validation suite (needs apache2, about two minutes), reads the
-child's listener from its error log (the harness logs `mpm_event` at trace1: every disable,
-re-enable and kill'em-all, docs/derivations.md §4.11), estimates the race's chance per
-connection, and runs the test simulator at the run's realized inputs without and with that
-chance, side by side with httpd.
+`python -m bench.validate.linger_race [--case NAME] [--events N] [--keep DIR] [--count-lag P]`
+runs one single-child event case of the validation suite (needs apache2, about two minutes),
+reads the child's listener from its error log (the harness logs `mpm_event` at trace1: every
+disable, re-enable and kill'em-all, docs/derivations.md §4.11), estimates the race's chance per
+connection, and runs the test simulator at the run's realized inputs (the case's accept queue
+included) without and with that chance, side by side with httpd; `--count-lag P` adds the
+simulator with the race and with the chance P that the listener checks its limit before its
+last connection is counted (F6a, which decides how often an overloaded child kills, §4.14).
 
 What it reads. A kill'em-all that follows "Too many open connections" with "Idle workers: 0" is
 the listener finding no worker for a waiting connection; any other is a keep-alive request, or a
@@ -16,8 +18,12 @@ P(another kill within a few service times | n) = 1 - (1 - b)(1 - p)^(n - 1), b t
 triggers; (b, p) by maximum likelihood over the run's kills. Only a single child's log can be
 read this way (the log lines carry no process id).
 
+The log also says how often the listener was disabled, and how many of those disables found no
+idle worker (and so killed) rather than stopping at the slot limit with workers idle.
+
 Exit codes: 0 done, 2 bad input (unknown case, not a single-child event case, an event budget
-below 50,000), 1 httpd did not run or its log has no kill'em-all to read.
+below 50,000, a count lag outside [0, 1]), 1 httpd did not run or its log has no kill'em-all to
+read.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from bench.validate.casefile import Case, all_cases
 from bench.validate.harness import RawRun, run_case
 from bench.validate.measure import Estimate, measure
 from bench.validate.simulated import DEFAULT_EVENTS, run_simulator, sim_config
+from tests.models.event_sim import SimConfig, SimResult, simulate
 
 _STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d+)\] \[mpm_event:\w+\] (.*)$")
 _ENABLE = re.compile(r"Accepting new connections again: .* (\d+) idle workers\s*$")
@@ -64,6 +71,11 @@ class ListenerLog:
     enables_per_s: float
     enables_one_idle: float  # share of re-enables with exactly one idle worker
     kills: tuple[Kill, ...]
+    # Disables per second, and the share of them for want of a worker: "All workers busy", or
+    # "Too many open connections" with "Idle workers: 0" (connections_above_limit() found no
+    # idle worker, so the child kills); the others stopped at the slot limit with workers idle.
+    disables_per_s: float = 0.0
+    disables_no_worker: float = 0.0
 
 
 def _seconds(stamp: str, fraction: str) -> float:
@@ -77,6 +89,9 @@ def read_listener_log(
     the window from `start_s` to `end_s` (wall-clock seconds)."""
     disabled_at: float | None = None
     disabled = 0.0
+    disables = no_worker = 0
+    # A "Too many open connections" disable waits for its "Idle workers" line.
+    pending_disable = False
     enables = one_idle = 0
     kills: list[Kill] = []
     last_idle_workers: int | None = None
@@ -92,12 +107,21 @@ def read_listener_log(
         first = at if first is None else first
         last = at
         if "not accepting new conns" in message:
+            disables += 1
+            if message.startswith("All workers busy"):
+                no_worker += 1
+            else:
+                pending_disable = True
             if disabled_at is None:
                 disabled_at = at
             continue
         if (idle := _IDLE_WORKERS.match(message)) is not None:
             last_idle_workers = int(idle.group(1))
+            if pending_disable and last_idle_workers == 0:
+                no_worker += 1
+            pending_disable = False
             continue
+        pending_disable = False
         if (enabled := _ENABLE.search(message)) is not None:
             if disabled_at is not None:
                 disabled += at - disabled_at
@@ -116,6 +140,8 @@ def read_listener_log(
         enables / span,
         one_idle / enables if enables else 0.0,
         tuple(kills),
+        disables / span,
+        no_worker / disables if disables else 0.0,
     )
 
 
@@ -176,7 +202,31 @@ def _value(estimate: Estimate | None) -> float:
     return estimate.value if estimate is not None else math.nan
 
 
-def _report(raw: RawRun, log: ListenerLog, events: int) -> str:
+def _simulate(
+    config: SimConfig, events: int, warmup_s: float, duration_s: float
+) -> SimResult | None:
+    """The simulator at `config` for about `events` events; where that does not settle (an
+    overloaded server's full queue and retried SYNs outrun the event budget), for the httpd
+    run's own warm-up and window with up to 20 times the events, or None."""
+    try:
+        return run_simulator(config, events)
+    except ValueError:
+        pass
+    batches = 20
+    try:
+        return simulate(
+            config,
+            seed=1,
+            warmup_s=warmup_s,
+            batch_s=(duration_s - warmup_s) / batches,
+            batches=batches,
+            max_events=20 * events,
+        )
+    except ValueError:
+        return None
+
+
+def _report(raw: RawRun, log: ListenerLog, events: int, count_lag: float = 0.0) -> str:
     measured = measure(raw)
     realized = measured.realized
     server = raw.case.server
@@ -187,6 +237,8 @@ def _report(raw: RawRun, log: ListenerLog, events: int) -> str:
         f"{raw.case.name}: {realized.requests_per_second:.2f} requests/s, "
         f"S = {1000 * realized.service_time_s:.1f} ms, {len(log.kills)} kill'em-alls in "
         f"{log.span_s:.0f} s, {sum(1 for k in log.kills if not k.for_accept)} not for an accept",
+        f"listener disabled {log.disables_per_s:.2f} times a second, "
+        f"{log.disables_no_worker:.2f} of them for want of a worker",
         "",
         f"P(another kill within {1000 * window:.0f} ms | the listener's kill closed n):",
     ]
@@ -195,16 +247,29 @@ def _report(raw: RawRun, log: ListenerLog, events: int) -> str:
         label = f"{n}+" if n == 4 else f"{n} "
         lines.append(f"  n = {label}: {sum(group) / len(group):.2f} of {len(group)}")
     lines += [f"race chance per connection p = {p:.2f} (other triggers b = {b:.2f})", ""]
-    header = f"{'':34}{'httpd':>10}{'race 0':>10}{f'race {p:.2f}':>12}"
-    rows = [header]
-    sims = [
-        run_simulator(sim_config(raw.case, realized, measured.wait_threshold_s, race), events)
-        for race in (0.0, p)
+    # (race, count lag) of each simulated column: the rules, the race, and the race with the
+    # listener checking its limit before its last connection is counted (F6a).
+    columns = [(0.0, 0.0), (p, 0.0)] + ([(p, count_lag)] if count_lag > 0.0 else [])
+    titles = ["race 0", f"race {p:.2f}", f"+ lag {count_lag:.2f}"][: len(columns)]
+    rows = [
+        "simulated at the run's inputs ('-': no steady state in the event budget)",
+        f"{'':34}{'httpd':>10}" + "".join(f"{t:>12}" for t in titles),
     ]
+    sims: list[SimResult | None] = []
+    for race, lag in columns:
+        config = sim_config(
+            raw.case,
+            realized,
+            measured.wait_threshold_s,
+            race,
+            count_lag=lag,
+            somaxconn=raw.somaxconn,
+        )
+        sims.append(_simulate(config, events, raw.case.warmup_s, raw.case.duration_s))
 
     def row(label: str, httpd: float, get: str, scale: float = 1.0) -> str:
-        cells = [f"{scale * getattr(sim, get).mean:10.3f}" for sim in sims]
-        return f"{label:34}{scale * httpd:10.3f}{cells[0]}{cells[1]:>12}"
+        cells = ["-" if sim is None else f"{scale * getattr(sim, get).mean:.3f}" for sim in sims]
+        return f"{label:34}{scale * httpd:10.3f}" + "".join(f"{c:>12}" for c in cells)
 
     rows += [
         row("listener disabled, time share", log.disabled_share, "listener_disabled"),
@@ -225,6 +290,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--case", default="event-saturation-rho06", metavar="NAME")
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS, metavar="N")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep httpd's files here")
+    parser.add_argument(
+        "--count-lag",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="add the simulator with the race and this chance that the listener checks its "
+        "limit before its last connection is counted (F6a)",
+    )
     args = parser.parse_args(argv)
     try:
         case = _case(args.case)
@@ -233,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if case.server.mpm != "event" or case.server.processes != 1:
         print(f"linger_race: error: {case.name} is not a single-child event case", file=sys.stderr)
+        return 2
+    if not 0.0 <= args.count_lag <= 1.0:
+        print("linger_race: error: --count-lag must be in [0, 1]", file=sys.stderr)
         return 2
     if args.events < _LEAST_EVENTS:
         print(f"linger_race: error: --events must be at least {_LEAST_EVENTS:,}", file=sys.stderr)
@@ -250,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not log.kills or log.span_s <= 0.0:
         print("linger_race: the log has no kill'em-all to read", file=sys.stderr)
         return 1
-    print(_report(raw, log, args.events))
+    print(_report(raw, log, args.events, args.count_lag))
     return 0
 
 

@@ -43,11 +43,22 @@ _BUDGET = 3
 
 
 def sim_config(
-    case: Case, realized: Realized, wait_threshold_s: float, linger_race: float = 0.0
+    case: Case,
+    realized: Realized,
+    wait_threshold_s: float,
+    linger_race: float = 0.0,
+    *,
+    count_lag: float = 0.0,
+    somaxconn: int | None = None,
 ) -> SimConfig:
     """The simulated server and traffic at a run's realized inputs (the model's inputs), with
-    the chance `linger_race` of the deferred-close race (`SimConfig.linger_race`)."""
+    the chance `linger_race` of the deferred-close race (`SimConfig.linger_race`) and the chance
+    `count_lag` that the listener checks its limit before its last connection is counted
+    (`SimConfig.count_lag`). The accept queue holds min(ListenBacklog, `somaxconn`) + 1
+    connections, as the kernel's (F11; the backlog when `somaxconn` is not given): the
+    simulator's holds `accept_queue` + 1."""
     server, traffic = case.server, case.traffic
+    backlog = server.listen_backlog if somaxconn is None else min(server.listen_backlog, somaxconn)
     think = realized.think_time_s if realized.think_time_s is not None else traffic.think_time_s
     hold = realized.idle_hold_probability
     return SimConfig(
@@ -62,7 +73,9 @@ def sim_config(
         think_s=think,
         keepalive_timeout_s=server.keep_alive_timeout_s,
         idle_hold_probability=hold if hold is not None else traffic.idle_hold_probability,
+        accept_queue=backlog,
         wait_threshold_s=wait_threshold_s,
+        count_lag=count_lag,
         linger_race=linger_race,
     )
 
