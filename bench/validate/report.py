@@ -182,11 +182,13 @@ def _summary_table(results: Sequence[CaseResult]) -> str:
 _METHOD = f"""\
 Each case starts Debian's apache2 under its own ServerRoot on 127.0.0.1 with every worker
 pre-spawned (StartServers = MinSpare = MaxSpare), MaxConnectionsPerChild 0, KeepAliveTimeout,
-MaxKeepAliveRequests and ListenBacklog pinned, `AcceptFilter http none` (a plain accept queue), and
-mod_proxy to a small asyncio backend that sleeps the requested time, with a proxy pool larger than
-the worker count. An open-loop asyncio generator sends Poisson visits with a geometric number of
-requests over HTTP/1.1 keep-alive, exponential think gaps and exponential service times, and keeps
-the socket open after a visit with probability q. capplan's models (`capplan.models.*.evaluate`,
+MaxKeepAliveRequests and ListenBacklog pinned, `AcceptFilter http none` (a plain accept queue)
+unless the case keeps httpd's default on Linux (`data`, TCP_DEFER_ACCEPT: a connection is queued
+only once its request has arrived), and mod_proxy to a small asyncio backend that sleeps the
+requested time, with a proxy pool larger than the worker count. An open-loop asyncio generator
+sends Poisson visits with a geometric number of requests over HTTP/1.1 keep-alive, exponential
+think gaps and exponential service times, and keeps the socket open after a visit with
+probability q. capplan's models (`capplan.models.*.evaluate`,
 settings equal to what the config pins, a format-1 profile at the **realized** request rate, the
 server's own mean and SCV of `%D` and the visits the generator drew (mean requests per visit, mean
 think gap, share of held sockets), and the connect attempts the generator's 30 s timeout allows

@@ -205,7 +205,7 @@ def test_an_unknown_event_model_is_a_usage_error(
 
 def test_an_overloaded_chain_drops_the_attempts_it_does_not_carry() -> None:
     # One child of 4 threads with F = 1 beyond its connection slots (the validation case
-    # event-slot-overload-1x4): the chain does not settle, carries its busy workers' requests,
+    # event-slot-overload-1x4-defer): the chain does not settle, carries its busy workers' requests,
     # and its P(block) is the retried SYNs' balance for what it does not carry (§4.14).
     config = SimConfig(1, 4, 1, 28.0, 0.1, 1.0, 3.0, 0.2, 2.0, 0.3, accept_queue=16)
     settings, profile = settings_of(config), profile_of(config)
