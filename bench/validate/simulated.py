@@ -23,7 +23,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.validate.casefile import Case, CaseError
@@ -31,6 +31,7 @@ from bench.validate.chains import add_run_arguments, judge_runs, judge_saved, wr
 from bench.validate.compare import Band, CaseResult, Check, judge
 from bench.validate.measure import Estimate, Realized
 from bench.validate.report import _UNITS, _num
+from capplan.mpm_settings import CommonSettings
 from tests.models.event_sim import Estimate as SimEstimate
 from tests.models.event_sim import SimConfig, SimResult, simulate_events
 
@@ -55,10 +56,12 @@ def sim_config(
     the chance `linger_race` of the deferred-close race (`SimConfig.linger_race`) and the chance
     `count_lag` that the listener checks its limit before its last connection is counted
     (`SimConfig.count_lag`). The accept queue holds min(ListenBacklog, `somaxconn`) + 1
-    connections, as the kernel's (F11; the backlog when `somaxconn` is not given): the
-    simulator's holds `accept_queue` + 1."""
+    connections, as the kernel's (`CommonSettings.accept_queue_capacity`, F11; capplan's default
+    somaxconn when none is given): the simulator's holds `accept_queue` + 1."""
     server, traffic = case.server, case.traffic
-    backlog = server.listen_backlog if somaxconn is None else min(server.listen_backlog, somaxconn)
+    listen = CommonSettings(listen_backlog=server.listen_backlog)
+    if somaxconn is not None:
+        listen = replace(listen, somaxconn=somaxconn)
     think = realized.think_time_s if realized.think_time_s is not None else traffic.think_time_s
     hold = realized.idle_hold_probability
     return SimConfig(
@@ -73,7 +76,7 @@ def sim_config(
         think_s=think,
         keepalive_timeout_s=server.keep_alive_timeout_s,
         idle_hold_probability=hold if hold is not None else traffic.idle_hold_probability,
-        accept_queue=backlog,
+        accept_queue=listen.accept_queue_capacity - 1,
         wait_threshold_s=wait_threshold_s,
         count_lag=count_lag,
         linger_race=linger_race,
