@@ -10,14 +10,12 @@ drives the validator, the JSON Schema and the report's profile object
 
 from __future__ import annotations
 
-import difflib
 import errno
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any, Literal, Protocol
 
 import yaml
@@ -38,8 +36,9 @@ MAX_FIXED_REQUESTS = 100
 
 Distribution = Literal["geometric", "fixed"]
 
-# z such that Phi(z) = 0.95: the lognormal fit of service_time_p50/p95.
-_Z95 = NormalDist().inv_cdf(0.95)
+# z such that Phi(z) = 0.95: the lognormal fit of service_time_p50/p95
+# (statistics.NormalDist().inv_cdf(0.95), written out: statistics costs the CLI's start-up).
+_Z95 = 1.6448536269514715
 
 
 # --------------------------------------------------------------------------------------------
@@ -795,6 +794,8 @@ def _describe(value: object) -> str:
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -131,6 +130,8 @@ def _replace(output: Path, target: Path, data: bytes, info: os.stat_result | Non
         _write_in_place_regular(output, target, data)
         return
     try:
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     except OSError as exc:
         raise CapplanError(f"{output}: cannot write: {exc.strerror}") from exc

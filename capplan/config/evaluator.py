@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 
 from capplan.config import envvars as envvars_mod
-from capplan.config import pcre
 from capplan.config.directives import (
     DEBIAN_STATIC_MODULES,
     GLOBAL_ONLY,
@@ -1059,6 +1058,8 @@ def _if_version(state: _State, args: str, where: Location) -> bool:
 
 def _pcre_search(pattern: str, subject: str, where: Location) -> bool:
     """ap_regexec() of `pattern` on `subject` with PCRE2, as mod_version.c does (see pcre.py)."""
+    from capplan.config import pcre  # ctypes, loaded only for a regex <IfVersion>
+
     try:
         return pcre.search(pattern.encode("utf-8", "surrogateescape"), subject.encode("ascii"))
     except pcre.PatternError:

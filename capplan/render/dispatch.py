@@ -7,12 +7,14 @@ Each renderer module is imported on use, so a JSON run never loads tabulate.
 
 from __future__ import annotations
 
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
-from capplan.advice import Report
-from capplan.compare import Comparison
 from capplan.render.formats import OutputFormat, not_offered
-from capplan.sweep import Sweep
+
+if TYPE_CHECKING:
+    from capplan.advice import Report
+    from capplan.compare import Comparison
+    from capplan.sweep import Sweep
 
 
 def render_report(report: Report, format_name: OutputFormat) -> str:
