@@ -7,7 +7,7 @@ For each shipped profile (profiles/*.yaml) it times, in one process and after a 
      holding time, Erlang C with Allen-Cunneen waits, M/M/c/K blocking, Poisson quantiles, event's
      kill fixed point and connection limit, and memory (target: under 20 ms);
   2. `evaluate_targets` on those metrics (values and verdicts, without the rate search);
-  3. the largest sustainable rate of one target (`target_max_rate_per_s`, a bisection over the
+  3. the largest sustainable rate of one target (`target_max_rate_per_s`, a search over the
      rate);
 and, side by side, the peer: pyworkforce's ErlangC (the queueing package users reach for), asked
 for the same P(wait) of the prefork connection queue at the same c and load. The

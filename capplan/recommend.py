@@ -63,7 +63,7 @@ DEFAULT_LISTEN_BACKLOG = 511
 MIN_SAVING = 0.10
 # event's AsyncRequestWorkerFactor values tried above the current one, up to this.
 MAX_WORKER_FACTOR = 4
-# The largest sustainable rate is reported to three digits: bisect to 0.1 %.
+# The largest sustainable rate is reported to three digits: search it to 0.1 %.
 SUSTAINABLE_RATE_RTOL = 1e-3
 # Between MPMs within MEMORY_TIE of the least memory: prefer event (idle keep-alive costs no
 # worker), then worker.
@@ -403,21 +403,26 @@ class _Sized:
 
 
 def _size_shape(
-    shape: _Shape, profile: TrafficProfile, offered_load: float, workers_hint: int | None = None
+    shape: _Shape,
+    profile: TrafficProfile,
+    offered_load: float,
+    similar: Assessment | None = None,
 ) -> _Sized:
     """Smallest process count meeting every target for a fixed shape, or the memory limit.
 
-    `offered_load` (Erlangs, worker-holding) gives the stability bound, where the search starts
-    (a + 2·sqrt(a) workers, square-root staffing), unless `workers_hint` (the answer for a
-    similar shape) says better. The settings found carry minimal spare thresholds; `_finalize`
-    sizes those for the one that is chosen.
+    The search starts at `_starting_workers` (square-root staffing, or what `similar`, the
+    answer for a similar shape, needed); for event it moves up to the count whose connection
+    slots hold the open connections when the first count tried misses for want of them. The
+    settings found carry minimal spare thresholds; `_finalize` sizes those for the one that is
+    chosen.
     """
     at = _assessor(shape, profile)
     tpc = 1 if shape.mpm is Mpm.prefork else shape.threads_per_child
     low, high = _process_bounds(shape.mpm, tpc, offered_load)
-    workers = workers_hint or offered_load + 2.0 * math.sqrt(offered_load)
+    workers = _starting_workers(shape, offered_load, similar)
     guess = min(high, max(low, math.ceil(workers / tpc)))
-    fits = _memory_bound(at, at(guess), tpc, high)
+    first = at(guess)
+    fits = _memory_bound(at, first, tpc, high)
     if fits is not None:
         if fits < 1:
             return _Sized(best=None, limit=None)
@@ -425,6 +430,10 @@ def _size_shape(
             # Even the most processes that fit miss a target: that is the limit.
             return _Sized(best=None, limit=at(fits))
         high = fits
+    if not first.queue_ok and first.metrics.event is not None:
+        factor = first.metrics.event.worker_factor
+        slots = _slot_staffing(first.metrics.open_connections_mean) / (1 + factor)
+        guess = min(high, max(guess, math.ceil(slots / tpc)))
     processes = smallest_passing(lambda n: at(n).queue_ok, min(low, high), high, guess)
     if processes is None and fits is None:
         # Nothing meets the targets and memory is unbounded: no count is too many to fit.
@@ -433,6 +442,31 @@ def _size_shape(
         # Nothing meets the targets within memory: report the largest count that fits.
         return _Sized(best=None, limit=_largest_that_fits(at, processes or high))
     return _Sized(best=at(processes), limit=None)
+
+
+def _slot_staffing(open_connections: float) -> float:
+    """Connection slots for this many open connections on average: the mean and two of its
+    Poisson standard deviations, as square-root staffing gives workers (a search's start)."""
+    return open_connections + 2.0 * math.sqrt(max(0.0, open_connections))
+
+
+def _starting_workers(shape: _Shape, offered_load: float, similar: Assessment | None) -> float:
+    """Where the search for `shape`'s process count starts, in workers: a + 2 sqrt(a)
+    (square-root staffing) for the offered load a, or the workers `similar` needed. When
+    `similar` is an event answer bound by its connection slots (its slots fuller than its
+    workers) and `shape` is event, the slots it needed at this shape's AsyncRequestWorkerFactor
+    F: an event server holds (1 + F) connections per worker. Only the search's cost depends on
+    it, not its answer."""
+    staffed = offered_load + 2.0 * math.sqrt(offered_load)
+    if similar is None:
+        return staffed
+    metrics = similar.metrics
+    if shape.mpm is not Mpm.event or metrics.event is None:
+        return float(metrics.workers)
+    slot_use = metrics.open_connections_mean / metrics.max_connections
+    if slot_use <= metrics.utilization:
+        return float(metrics.workers)
+    return max(staffed, metrics.max_connections / (1 + max(1, shape.async_request_worker_factor)))
 
 
 def _memory_bound(
@@ -458,15 +492,16 @@ def _memory_bound(
 
 
 def _size_shapes(shapes: Sequence[_Shape], profile: TrafficProfile, offered_load: float) -> _Sized:
-    """Each shape sized in turn, the workers found for one the starting guess for the next (they
-    differ by a rounding to ThreadsPerChild or a little pooling); the feasible one with the
+    """Each shape sized in turn, the answer for one the starting guess for the next (their
+    workers differ by a rounding to ThreadsPerChild or a little pooling; event's connection
+    slots, when they bound it, by AsyncRequestWorkerFactor); the feasible one with the
     least worst-case memory (then the fewest workers), else the limit with the most workers."""
     results: list[_Sized] = []
-    hint: int | None = None
+    similar: Assessment | None = None
     for shape in shapes:
-        sized = _size_shape(shape, profile, offered_load, hint)
+        sized = _size_shape(shape, profile, offered_load, similar)
         if sized.best is not None:
-            hint = sized.best.metrics.workers
+            similar = sized.best
         results.append(sized)
     feasible = [c.best for c in results if c.best is not None]
     if feasible:
@@ -510,17 +545,23 @@ def sustainable_rate_per_s(assessment: Assessment, profile: TrafficProfile) -> f
     """The largest request rate at which these settings meet every target except memory.
 
     All queueing targets at once (each `TargetResult.max_rate_per_s` is one target alone): the
-    models' rate bisection with a pass/fail value; 0 when even a tiny rate fails, inf when every
-    rate tried passes.
+    models' rate search on the worst of the targets' excesses over their limits; 0 when even a
+    tiny rate fails, inf when every rate tried passes.
     """
     from capplan.models import evaluate_targets
-    from capplan.models.targets import max_rate_per_s
+    from capplan.models.targets import rate_boundary, target_excess
 
-    def failing(metrics: MpmMetrics) -> float:
-        results = evaluate_targets(metrics, profile)
-        return 0.0 if all(t.met for t in results if not t.target.is_memory) else 1.0
+    def worst(metrics: MpmMetrics) -> float:
+        return max(
+            (
+                target_excess(result.target, result.value, result.limit)
+                for result in evaluate_targets(metrics, profile)
+                if not result.target.is_memory
+            ),
+            default=-math.inf,
+        )
 
-    return max_rate_per_s(assessment.metrics, failing, 0.5, rtol=SUSTAINABLE_RATE_RTOL)
+    return rate_boundary(assessment.metrics, worst, rtol=SUSTAINABLE_RATE_RTOL)
 
 
 def _offered_load(mpm: Mpm, common: CommonSettings, profile: TrafficProfile) -> float:

@@ -16,10 +16,13 @@ from enum import StrEnum
 from capplan.models.types import MpmMetrics
 from capplan.profile import Memory, Targets, TrafficProfile
 
-# Relative width at which the rate bisection stops; far below any planning accuracy.
+# Relative width at which the rate search stops; far below any planning accuracy.
 _RATE_RTOL = 1e-6
-# The bisection gives up growing the rate beyond this factor (a target that holds at any rate).
+# The search gives up growing the rate beyond this factor (a target that holds at any rate).
 _RATE_GROWTH_LIMIT = 2.0**40
+# Smallest log excess of a missed target: a value above its limit by less than an ulp still
+# counts as a miss, and the regula falsi must not divide by its 0.
+_SMALLEST_EXCESS = 1e-12
 
 Metric = Callable[[MpmMetrics], float]
 
@@ -41,11 +44,20 @@ class Target(StrEnum):
         return self is Target.max_memory_fraction
 
 
+_PROBABILITY_TARGETS = frozenset(
+    (
+        Target.max_wait_probability,
+        Target.max_block_probability,
+        Target.max_connection_limit_probability,
+    )
+)
+
+
 @dataclass(frozen=True, slots=True)
 class TargetResult:
     """One target's outcome. `value` and `limit` share the target's unit (a probability, or a
     fraction of memory.ram); `met` is `value <= limit`. `value_of` is the metric the target
-    checks (None for memory), which `target_max_rate_per_s` bisects on."""
+    checks (None for memory), which `target_max_rate_per_s` searches the rate on."""
 
     target: Target
     limit: float
@@ -58,11 +70,12 @@ def target_max_rate_per_s(result: TargetResult, metrics: MpmMetrics) -> float | 
     """The largest request rate at which the settings of `metrics` meet this target alone.
 
     inf when every rate tried does, None for the memory target (it does not depend on the
-    rate). A bisection on the rate: each call evaluates the model some 25 times.
+    rate). `rate_boundary` on the target's excess.
     """
     if result.value_of is None:
         return None
-    return max_rate_per_s(metrics, result.value_of, result.limit)
+    value_of, limit, target = result.value_of, result.limit, result.target
+    return rate_boundary(metrics, lambda m: target_excess(target, value_of(m), limit))
 
 
 def wait_probability_value(metrics: MpmMetrics) -> float:
@@ -97,35 +110,122 @@ def _metrics_at_rate(metrics: MpmMetrics, rate_per_s: float) -> MpmMetrics:
 def max_rate_per_s(
     metrics: MpmMetrics, value_of: Metric, limit: float, rtol: float = _RATE_RTOL
 ) -> float:
-    """The largest request rate with value_of(metrics at that rate) <= limit (monotone in rate).
+    """The largest request rate with value_of(metrics at that rate) <= limit (monotone in rate):
+    `rate_boundary` on the log of the value over its limit."""
+    return rate_boundary(metrics, lambda m: _log_excess(value_of(m), limit), rtol)
 
-    Bisection on the rate, relative width `rtol`; inf when the target holds at every rate tried
-    (up to 2^40 times the profile's), 0 when it fails at every rate.
+
+def rate_boundary(
+    metrics: MpmMetrics, excess_of: Callable[[MpmMetrics], float], rtol: float = _RATE_RTOL
+) -> float:
+    """The largest request rate at which excess_of(metrics at that rate) <= 0, for an excess
+    that grows with the rate (a target's `target_excess`, or the worst of several).
+
+    A bracket by doubling or halving the profile's rate (inf when it holds at every rate tried,
+    up to 2^40 times the profile's; 0 when it fails at every rate down to 2^-40 times), then
+    `_boundary` narrows it to a relative width `rtol` and returns its passing end.
     """
 
-    def ok(rate: float) -> bool:
-        return value_of(_metrics_at_rate(metrics, rate)) <= limit
+    def excess(rate: float) -> float:
+        return excess_of(_metrics_at_rate(metrics, rate))
 
     start = metrics.profile.traffic.requests_per_second
     lo, hi = 0.0, start
-    if ok(hi):
-        while ok(hi * 2.0):
+    at_hi = excess(hi)
+    if at_hi <= 0.0:
+        at_lo = at_hi
+        at_hi = excess(hi * 2.0)
+        while at_hi <= 0.0:
             hi *= 2.0
             if hi > start * _RATE_GROWTH_LIMIT:
                 return math.inf
+            at_lo = at_hi
+            at_hi = excess(hi * 2.0)
         lo, hi = hi, hi * 2.0
     else:
-        while not ok(hi / 2.0):
+        at_lo = excess(hi / 2.0)
+        while at_lo > 0.0:
             hi /= 2.0
+            at_hi = at_lo
             if hi < start / _RATE_GROWTH_LIMIT:
                 return 0.0
+            at_lo = excess(hi / 2.0)
         lo = hi / 2.0
+    return _boundary(excess, (lo, at_lo), (hi, at_hi), rtol)
+
+
+def target_excess(target: Target, value: float, limit: float) -> float:
+    """How far `value` is beyond the target's `limit`: <= 0 exactly when it is met, and nearly
+    straight against the log of the rate, for the rate search. Probabilities by their log odds
+    (a probability saturates at 1 where the server cannot keep up; its log odds runs on to inf
+    there, which the search bisects through), times by their log."""
+    if target in _PROBABILITY_TARGETS and 0.0 < limit < 1.0:
+        if value <= limit:
+            return -math.inf if value <= 0.0 else min(0.0, _log_odds(value) - _log_odds(limit))
+        if value >= 1.0 or not math.isfinite(value):
+            return math.inf
+        return max(_SMALLEST_EXCESS, _log_odds(value) - _log_odds(limit))
+    return _log_excess(value, limit)
+
+
+def _log_odds(p: float) -> float:
+    return math.log(p) - math.log1p(-p)
+
+
+def _log_excess(value: float, limit: float) -> float:
+    """log(value / limit): <= 0 exactly when the target is met (value <= limit); -inf for a
+    value of 0, inf where the limit is 0 and the value is not (or the value is inf or NaN)."""
+    if value <= limit:
+        return -math.inf if value <= 0.0 else min(0.0, math.log(value / limit))
+    if limit <= 0.0 or not math.isfinite(value):
+        return math.inf
+    return max(math.log(value / limit), _SMALLEST_EXCESS)
+
+
+def _boundary(
+    excess: Callable[[float], float],
+    passing: tuple[float, float],
+    failing: tuple[float, float],
+    rtol: float,
+) -> float:
+    """The passing end of a bracket (rate, excess) around the rate where `excess` (a target's
+    `target_excess`, or the worst of several) crosses 0, narrowed to a relative width `rtol`.
+
+    Illinois regula falsi on the excess against the log of the rate, where it is nearly
+    straight (`target_excess`): a step that moves the same end twice halves the other end's
+    excess, so both ends close in (Dowell and Jarratt, BIT 11, 1971). A step that keeps more than
+    half the bracket is followed by a bisection, and an end whose excess is infinite bisects
+    too. The sign of the excess alone decides which end moves, so the answer always passes and
+    a rate within `rtol` above it fails, as a bisection's.
+    """
+    lo, at_lo = passing
+    hi, at_hi = failing
+    moved = 0  # -1: the passing end moved last, +1: the failing end
+    bisect = False
     while hi - lo > rtol * hi:
-        mid = 0.5 * (lo + hi)
-        if ok(mid):
-            lo = mid
+        rate = 0.5 * (lo + hi)
+        finite = math.isfinite(at_lo) and math.isfinite(at_hi)
+        if not bisect and lo > 0.0 and finite and at_hi > at_lo:
+            share = at_lo / (at_lo - at_hi)  # where the line crosses 0, in log rate
+            guess = lo * (hi / lo) ** share
+            # Not closer to an end than a quarter of the tolerance: a step there would cut off
+            # next to nothing, while one just past a crossing next to an end ends the search.
+            margin = 0.25 * rtol * hi
+            rate = min(max(guess, lo + margin), hi - margin)
+        width = hi - lo
+        value = excess(rate)
+        if value <= 0.0:
+            lo, at_lo = rate, value
+            if moved == -1:
+                at_hi *= 0.5
+            moved = -1
         else:
-            hi = mid
+            hi, at_hi = rate, value
+            if moved == 1:
+                at_lo *= 0.5
+            moved = 1
+        # A regula falsi step that kept more than half the bracket is followed by a bisection.
+        bisect = not bisect and hi - lo > 0.5 * width
     return lo
 
 

@@ -125,3 +125,53 @@ def test_sustainable_rate_separates_passing_and_failing_rates(
     moved = dataclasses.replace(profile, traffic=traffic)
     queue = {k: v for k, v in _targets(assessment.settings, moved).items() if not k.is_memory}
     assert all(queue.values()) is passes
+
+
+def test_event_search_starts_where_the_connection_slots_hold_the_open_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """seasonal-peak's event answer is bound by its connection slots (3,800 open connections,
+    126 busy workers): square-root staffing starts the search at 6 processes of 25, and a gallop
+    from there tried 14 counts; the start moved up to the slots the first count's open
+    connections need tries 9. The answer is the same: the smallest count that passes."""
+    from capplan import recommend
+
+    profile = dict(shipped_profiles())["seasonal-peak"]
+    sized = at_headroom(profile, 0.25)
+    common = coherent_common(CommonSettings())
+    shape = recommend._Shape(Mpm.event, 25, common, 2)
+    load = recommend._offered_load(Mpm.event, common, sized)
+    tried: list[int] = []
+    real_assess = recommend.assess
+
+    def counting(settings: MpmSettings, *args: object, **kwargs: object) -> object:
+        tried.append(settings.processes)
+        return real_assess(settings, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(recommend, "assess", counting)
+    best = recommend._size_shape(shape, sized, load).best
+    assert best is not None
+    processes = best.settings.processes
+    assert not recommend._assessor(shape, sized)(processes - 1).queue_ok
+    assert len(set(tried)) <= 10, tried
+    assert min(tried) < processes / 4  # the square-root start, far below the answer
+
+
+def test_event_start_carries_connection_slots_across_worker_factors() -> None:
+    """A slot-bound event answer at F = 2 (3 connections per worker) starts the search at F = 3
+    with the same slots over 4 connections per worker; a worker-bound one (keep-alive off: every
+    open connection holds a worker) with its own workers."""
+    from capplan import recommend
+
+    profile = at_headroom(dict(shipped_profiles())["seasonal-peak"], 0.25)
+    for keep_alive, slot_bound in ((True, True), (False, False)):
+        common = dataclasses.replace(coherent_common(CommonSettings()), keep_alive=keep_alive)
+        load = recommend._offered_load(Mpm.event, common, profile)
+        answer = recommend._assessor(recommend._Shape(Mpm.event, 25, common, 2), profile)(60)
+        metrics = answer.metrics
+        slot_use = metrics.open_connections_mean / metrics.max_connections
+        assert (slot_use > metrics.utilization) is slot_bound
+        wider = recommend._Shape(Mpm.event, 25, common, 3)
+        start = recommend._starting_workers(wider, load, answer)
+        expected = 3 * metrics.workers / 4 if slot_bound else metrics.workers
+        assert start == pytest.approx(expected)
