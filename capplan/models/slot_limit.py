@@ -122,17 +122,21 @@ class _FallingTail:
         ):
             return self._fresh(k)
         sign = -1.0 if self.complement else 1.0
-        while self.k > k:
-            self.pmf *= self.k / self.mu
-            self.k -= 1
-            self.value += sign * self.pmf
-        while self.k < k:
-            self.value -= sign * self.pmf
-            self.k += 1
-            self.pmf *= self.mu / self.k
-        if self.value <= 0.0 or self.pmf < _FULL_PRECISION:
+        at, mu, pmf, value = self.k, self.mu, self.pmf, self.value
+        while at > k:
+            pmf *= at / mu
+            at -= 1
+            value += sign * pmf
+        while at < k:
+            value -= sign * pmf
+            at += 1
+            pmf *= mu / at
+        self.k, self.pmf, self.value = at, pmf, value
+        if value <= 0.0 or pmf < _FULL_PRECISION:
             return self._fresh(k)
-        return 1.0 - self.value if self.complement else min(1.0, self.value)
+        if self.complement:
+            return 1.0 - value
+        return value if value < 1.0 else 1.0
 
     def _fresh(self, k: int) -> float:
         if k < self.mu and poisson_logpmf(k, self.mu) < _LOG_FULL_PRECISION:
@@ -173,7 +177,7 @@ def connection_limit(
         return window[n - lo] if lo <= n < hi else 0.0
 
     def mass_above(n: int) -> float:
-        return above[min(max(n, lo), hi) - lo]
+        return above[(lo if n < lo else hi if n > hi else n) - lo]
 
     # Independence estimate: from the mode upward until the remaining mass is negligible, then
     # downward, where both factors shrink with every step.
@@ -341,18 +345,21 @@ class ThresholdTails:
         p = self.p
         odds = p / (1.0 - p) if p < 1.0 else math.inf
         capacity, top, factor = self.capacity, self.top, self.factor
+        ceil = math.ceil
         for k in range(first, last):
-            needed = 0 if k >= capacity else math.ceil((capacity - k) / factor)
-            needed = min(needed, top)
+            needed = 0 if k >= capacity else ceil((capacity - k) / factor)
+            needed = top if top < needed else needed  # min(), without the call
             pmf, old = self.pmf, self.needed
             if pmf > 0.0 and 1 <= needed <= k and 0 <= old - needed <= 1 and p < 1.0:
+                # `_next`'s step, inlined: this loop is the models' hottest.
                 mass = self.mass + p * pmf
                 pmf = pmf * k * (1.0 - p) / (k + 1 - old)
                 if needed < old:
                     mass += pmf
                     pmf *= needed / (k - needed + 1) * (1.0 - p) / p
-                self.mass, self.pmf, self.needed = min(1.0, mass), pmf, needed
-                yield k, self.mass, pmf * (k - needed + 1) / needed * odds, needed
+                mass = mass if mass < 1.0 else 1.0  # min(1.0, mass)
+                self.mass, self.pmf, self.needed = mass, pmf, needed
+                yield k, mass, pmf * (k - needed + 1) / needed * odds, needed
                 continue
             mass = self._next(k)
             needed = self.needed

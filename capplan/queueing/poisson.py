@@ -129,19 +129,23 @@ def _tail_away_from_mode(k: int, mu: float, *, upward: bool) -> float:
     term = math.exp(poisson_logpmf(k, mu))
     total = 0.0
     j = k
-    while term > 0.0:
-        new_total = total + term
-        if new_total == total:
-            break
-        total = new_total
-        if upward:
+    # One loop per direction: the models sum thousands of these tails per `recommend`.
+    if upward:
+        while term > 0.0:
+            new_total = total + term
+            if new_total == total:
+                break
+            total = new_total
             j += 1
             term *= mu / j
-        else:
-            if j == 0:
-                break
-            term *= j / mu
-            j -= 1
+        return total
+    while term > 0.0:
+        new_total = total + term
+        if new_total == total or j == 0:
+            return new_total
+        total = new_total
+        term *= j / mu
+        j -= 1
     return total
 
 
