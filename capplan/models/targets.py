@@ -47,6 +47,7 @@ class Target(StrEnum):
 _PROBABILITY_TARGETS = frozenset(
     (
         Target.max_wait_probability,
+        Target.max_wait,
         Target.max_block_probability,
         Target.max_connection_limit_probability,
     )
@@ -156,9 +157,10 @@ def rate_boundary(
 
 def target_excess(target: Target, value: float, limit: float) -> float:
     """How far `value` is beyond the target's `limit`: <= 0 exactly when it is met, and nearly
-    straight against the log of the rate, for the rate search. Probabilities by their log odds
-    (a probability saturates at 1 where the server cannot keep up; its log odds runs on to inf
-    there, which the search bisects through), times by their log."""
+    straight against the log of the rate, for the rate search. Every queueing target is a
+    probability (`max_wait`'s is P(wait > time)), taken by its log odds: a probability
+    saturates at 1 where the server cannot keep up, and its log odds runs on to inf there, which
+    the search bisects through. Anything else by the log of value over limit."""
     if target in _PROBABILITY_TARGETS and 0.0 < limit < 1.0:
         if value <= limit:
             return -math.inf if value <= 0.0 else min(0.0, _log_odds(value) - _log_odds(limit))
