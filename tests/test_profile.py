@@ -465,3 +465,11 @@ def test_schema_has_the_php_section() -> None:
     jsonschema.validate(
         {"traffic": {"requests_per_second": 1, "service_time": 1}, "php": {}}, profile_json_schema()
     )
+
+
+def test_written_out_z95_is_the_normal_quantile() -> None:
+    from statistics import NormalDist
+
+    from capplan.profile import _Z95
+
+    assert NormalDist().inv_cdf(0.95) == _Z95

@@ -108,14 +108,6 @@ def _metrics_at_rate(metrics: MpmMetrics, rate_per_s: float) -> MpmMetrics:
     return evaluate(metrics.settings, replace(profile, traffic=traffic), setup, carried=False)
 
 
-def max_rate_per_s(
-    metrics: MpmMetrics, value_of: Metric, limit: float, rtol: float = _RATE_RTOL
-) -> float:
-    """The largest request rate with value_of(metrics at that rate) <= limit (monotone in rate):
-    `rate_boundary` on the log of the value over its limit."""
-    return rate_boundary(metrics, lambda m: _log_excess(value_of(m), limit), rtol)
-
-
 def rate_boundary(
     metrics: MpmMetrics, excess_of: Callable[[MpmMetrics], float], rtol: float = _RATE_RTOL
 ) -> float:
