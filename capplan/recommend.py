@@ -544,9 +544,9 @@ def _threads_candidates(current: MpmSettings | None) -> tuple[int, ...]:
 def sustainable_rate_per_s(assessment: Assessment, profile: TrafficProfile) -> float:
     """The largest request rate at which these settings meet every target except memory.
 
-    All queueing targets at once (each `TargetResult.max_rate_per_s` is one target alone): the
-    models' rate search on the worst of the targets' excesses over their limits; 0 when even a
-    tiny rate fails, inf when every rate tried passes.
+    All queueing targets at once (`target_max_rate_per_s` is one target alone): the models'
+    rate search on the worst of the targets' excesses over their limits; 0 when even a tiny
+    rate fails, inf when every rate tried passes.
     """
     from capplan.models import evaluate_targets
     from capplan.models.targets import rate_boundary, target_excess

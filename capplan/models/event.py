@@ -62,6 +62,9 @@ _THETA_MAX_STEPS = 200
 _CARRIED_RTOL = 1e-3
 _CARRIED_HALVINGS = 200  # a model that settles at no rate above 2^-200 of its workers' carries 0
 _CARRIED_CACHE = 512
+# Evaluations kept (`_evaluate`): a sizing search evaluates the size it picks again when it
+# writes the settings and when it starts the sustainable-rate search from the profile's rate.
+_EVALUATE_CACHE = 64
 _RESCALE = 1e200  # the reset pool's downward recursion is scaled down past this
 # The largest refilled pool (idle connections per child) whose law with resets is computed,
 # about 500 times the slots of a child at httpd's default ThreadLimit (64) and
@@ -668,8 +671,10 @@ def carried_rate_per_s(settings: EventSettings, shape: TrafficProfile) -> float:
     return lo
 
 
+@functools.lru_cache(maxsize=_EVALUATE_CACHE)
 def _evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
-    """`evaluate` at the offered rate, overloaded or not."""
+    """`evaluate` at the offered rate, overloaded or not (a pure function of its frozen
+    arguments, the last few kept)."""
     common = settings.common
     traffic = profile.traffic
     rate = traffic.requests_per_second

@@ -696,3 +696,17 @@ def test_the_metric_table_is_the_schema_and_the_model() -> None:
     assert set(schema["properties"]) == {m.key for m in METRICS}
     metrics = evaluate(PreforkSettings(), PROFILE)
     assert all(hasattr(metrics, m.key) for m in METRICS)
+
+
+def test_event_evaluation_is_computed_once_for_the_same_inputs() -> None:
+    """A sizing search evaluates the size it picks again (its settings, then the sustainable
+    rate's first probe): the second is the first's result, not a second computation."""
+    from capplan.models import event
+
+    settings = EventSettings()
+    first = evaluate(settings, PROFILE, carried=False)
+    before = event._evaluate.cache_info()
+    again = evaluate(settings, PROFILE, carried=False)
+    after = event._evaluate.cache_info()
+    assert again == first
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
