@@ -12,7 +12,8 @@ For each shipped profile (profiles/*.yaml) it times, in one process and after a 
 and, side by side, the peer: pyworkforce's ErlangC (the queueing package users reach for), asked
 for the same P(wait) of the prefork connection queue at the same c and load. The
 peer computes only Erlang C, without the holding time, blocking, event or memory, so the ratio is
-the price of the whole model over a bare Erlang C. Medians over --runs calls are printed.
+the price of the whole model over a bare Erlang C. Medians over --runs calls are printed; event's
+kept evaluations and carried rates are cleared before every timed call, so each computes afresh.
 
 Then event alone, the MPM `recommend` evaluates most often: its cost per `evaluate` at
 ThreadsPerChild 25, 64 and 128 (seasonal-peak profile, 4096 workers, AsyncRequestWorkerFactor 2),
@@ -32,12 +33,13 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from capplan.models import MpmMetrics, evaluate, evaluate_all, evaluate_targets
+from capplan.models import MpmMetrics, evaluate, evaluate_all, evaluate_targets, event
 from capplan.models.event_backlog import BacklogResult, evaluate_backlog
 from capplan.models.event_chain import evaluate_chain
 from capplan.models.slot_limit import children_at_limit, connection_limit
 from capplan.models.slot_wait import slot_wait
 from capplan.models.targets import target_max_rate_per_s
+from capplan.mpm_names import Mpm
 from capplan.mpm_settings import EventSettings
 from capplan.profile import TrafficProfile, load_profile
 
@@ -45,13 +47,20 @@ BUDGET_S = 0.020
 
 
 def _median_s(call: Callable[[], object], runs: int) -> float:
-    call()  # warm-up: lazy imports (scipy.special) and caches
+    call()  # warm-up: lazy imports (scipy.special) and the constants' caches
     times = []
     for _ in range(runs):
+        _forget_evaluations()
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def _forget_evaluations() -> None:
+    """event keeps its last evaluations and carried rates: every timed call computes afresh."""
+    event._evaluate.cache_clear()
+    event.carried_rate_per_s.cache_clear()
 
 
 def _peer(c: int, load: float, holding_s: float) -> Callable[[], object] | None:
@@ -173,11 +182,11 @@ def main() -> int:
         results = evaluate_all(None, profile)
         metrics = tuple(results.values())
         targets_s = _median_s(partial(_all_targets, metrics), args.runs)
-        first = evaluate_targets(results["worker"])[0]
+        first = evaluate_targets(results[Mpm.worker])[0]
         rate_s = _median_s(
-            partial(target_max_rate_per_s, first, results["worker"]), max(5, args.runs // 20)
+            partial(target_max_rate_per_s, first, results[Mpm.worker]), max(5, args.runs // 20)
         )
-        prefork = results["prefork"]
+        prefork = results[Mpm.prefork]
         peer = _peer(prefork.workers, prefork.offered_load_erlangs, prefork.holding_time_s)
         worst = max(worst, all_s)
         if peer is None:
