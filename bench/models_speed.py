@@ -27,6 +27,7 @@ per-child event chains (`capplan.models.event_chain` and, with the shared accept
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import time
 from collections.abc import Callable
@@ -65,12 +66,14 @@ def _forget_evaluations() -> None:
 
 def _peer(c: int, load: float, holding_s: float) -> Callable[[], object] | None:
     try:
-        from pyworkforce.queuing import ErlangC  # type: ignore[import-untyped]
+        # Loaded by name: the peer is optional and untyped, and mypy checks this module with or
+        # without it installed.
+        queuing = importlib.import_module("pyworkforce.queuing")
     except ImportError:
         return None
     # pyworkforce speaks per interval: `transactions` arrivals of `aht` each in `interval`.
     interval = 3600.0
-    erlang = ErlangC(
+    erlang = queuing.ErlangC(
         transactions=load / holding_s * interval,
         aht=holding_s,
         asa=holding_s,
