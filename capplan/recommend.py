@@ -432,7 +432,7 @@ def _size_shape(
         high = fits
     if not first.queue_ok and first.metrics.event is not None:
         factor = first.metrics.event.worker_factor
-        slots = _slot_staffing(first.metrics.open_connections_mean) / (1 + factor)
+        slots = _square_root_staffing(first.metrics.open_connections_mean) / (1 + factor)
         guess = min(high, max(guess, math.ceil(slots / tpc)))
     processes = smallest_passing(lambda n: at(n).queue_ok, min(low, high), high, guess)
     if processes is None and fits is None:
@@ -444,10 +444,10 @@ def _size_shape(
     return _Sized(best=at(processes), limit=None)
 
 
-def _slot_staffing(open_connections: float) -> float:
-    """Connection slots for this many open connections on average: the mean and two of its
-    Poisson standard deviations, as square-root staffing gives workers (a search's start)."""
-    return open_connections + 2.0 * math.sqrt(max(0.0, open_connections))
+def _square_root_staffing(mean: float) -> float:
+    """The mean and two of its Poisson standard deviations: the servers (workers, or an event
+    server's connection slots) a search starts from for this many busy on average."""
+    return mean + 2.0 * math.sqrt(max(0.0, mean))
 
 
 def _starting_workers(shape: _Shape, offered_load: float, similar: Assessment | None) -> float:
@@ -457,7 +457,7 @@ def _starting_workers(shape: _Shape, offered_load: float, similar: Assessment | 
     workers) and `shape` is event, the slots it needed at this shape's AsyncRequestWorkerFactor
     F: an event server holds (1 + F) connections per worker. Only the search's cost depends on
     it, not its answer."""
-    staffed = offered_load + 2.0 * math.sqrt(offered_load)
+    staffed = _square_root_staffing(offered_load)
     if similar is None:
         return staffed
     metrics = similar.metrics

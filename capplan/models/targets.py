@@ -44,16 +44,6 @@ class Target(StrEnum):
         return self is Target.max_memory_fraction
 
 
-_PROBABILITY_TARGETS = frozenset(
-    (
-        Target.max_wait_probability,
-        Target.max_wait,
-        Target.max_block_probability,
-        Target.max_connection_limit_probability,
-    )
-)
-
-
 @dataclass(frozen=True, slots=True)
 class TargetResult:
     """One target's outcome. `value` and `limit` share the target's unit (a probability, or a
@@ -153,7 +143,7 @@ def target_excess(target: Target, value: float, limit: float) -> float:
     probability (`max_wait`'s is P(wait > time)), taken by its log odds: a probability
     saturates at 1 where the server cannot keep up, and its log odds runs on to inf there, which
     the search bisects through. Anything else by the log of value over limit."""
-    if target in _PROBABILITY_TARGETS and 0.0 < limit < 1.0:
+    if not target.is_memory and 0.0 < limit < 1.0:
         if value <= limit:
             return -math.inf if value <= 0.0 else min(0.0, _log_odds(value) - _log_odds(limit))
         if value >= 1.0 or not math.isfinite(value):
