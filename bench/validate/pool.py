@@ -1,6 +1,7 @@
 """The idle pool a full event child holds, and what the keep-alive drops band counts.
 
-Run from the project root: `python -m bench.validate.pool [--events 400000]`.
+Run from the project root: `python -m bench.validate.pool [--events 400000] [--linger-race P]
+[--one-idle-class]`.
 
 Two things the closed form gets wrong for event children under kill churn (docs/derivations.md
 §4.13), shown with the test simulator (with the bench's deferred-close race, p = 0.35) at the
@@ -37,7 +38,9 @@ CASES = ("event-saturation-rho06", "event-saturation-rho08", "event-children-3x4
 CASE_DIR = Path(__file__).parent / "cases"
 
 
-def config_of(case: Case) -> SimConfig:
+def config_of(case: Case, *, linger_race: float = 0.35, one_idle_class: bool = False) -> SimConfig:
+    """The simulator at the case file's inputs, with the bench's deferred-close race unless told
+    otherwise, and the chains' one exponential class of idle connections if asked."""
     server, traffic = case.server, case.traffic
     return SimConfig(
         processes=server.processes,
@@ -50,7 +53,8 @@ def config_of(case: Case) -> SimConfig:
         think_s=traffic.think_time_s,
         keepalive_timeout_s=server.keep_alive_timeout_s,
         idle_hold_probability=traffic.idle_hold_probability,
-        linger_race=0.35,
+        linger_race=linger_race,
+        one_idle_class=one_idle_class,
         track_pool=True,
     )
 
@@ -70,14 +74,21 @@ def pool_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) ->
         sim.kill_episodes_per_s.mean - sim.kill_bursts_per_s.mean,
     )
     bursts = _per_episode(sim.killed_in_bursts_per_s.mean, sim.kill_bursts_per_s.mean)
+    every = _per_episode(sim.killed_per_s.mean, sim.kill_episodes_per_s.mean)
+    sim_pool = sim.idle_keepalive.mean / config.processes
     model_pool = model.idle_keepalive_mean / config.processes
     closed_per_episode = _per_episode(
         model.event.kill_hazard_per_s * model.idle_keepalive_mean, model.event.kill_episodes_per_s
     )
     return (
-        f"| {name} | {by_busy} | {sim.idle_keepalive.mean / config.processes:.2f} "
-        f"| {regular:.2f} | {bursts:.2f} | {model_pool:.2f} | {closed_per_episode:.2f} |"
+        f"| {name} | {by_busy} | {sim_pool:.2f} | {regular:.2f} | {bursts:.2f} "
+        f"| {every:.2f} ({_share(every, sim_pool)}) | {model_pool:.2f} "
+        f"| {closed_per_episode:.2f} ({_share(closed_per_episode, model_pool)}) |"
     )
+
+
+def _share(closed: float, pool: float) -> str:
+    return f"{closed / pool:.2f}" if pool > 0.0 else "-"
 
 
 def drops_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) -> str:
@@ -100,17 +111,32 @@ def drops_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) -
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=400_000, help="events a case")
+    parser.add_argument(
+        "--linger-race",
+        type=float,
+        default=0.35,
+        help="the deferred-close race's chance (docs/derivations.md §4.11; 0 leaves it out)",
+    )
+    parser.add_argument(
+        "--one-idle-class",
+        action="store_true",
+        help="idle connections in one exponential class, as the chains have them",
+    )
     args = parser.parse_args(argv)
     runs = []
     for name in CASES:
-        config = config_of(load_case(CASE_DIR / f"{name}.yaml"))
+        config = config_of(
+            load_case(CASE_DIR / f"{name}.yaml"),
+            linger_race=args.linger_race,
+            one_idle_class=args.one_idle_class,
+        )
         runs.append((name, simulate_events(config, args.events, seed=1), config, model_of(config)))
     print(
         "| case | busy workers n: time share / idle connections of a child | mean pool "
-        "| a regular episode closes | a burst closes | closed form: mean pool "
-        "| closes per episode |"
+        "| a regular episode closes | a burst closes | every episode (share of the pool) "
+        "| closed form: mean pool | closes per episode (share) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for name, sim, config, model in runs:
         print(pool_row(name, sim, config, model))
     print()

@@ -545,6 +545,7 @@ class _Server:
         self.busy_total -= 1
         if self.c.one_idle_class:
             self._one_class_end(conn)
+            self.drain_linger_chain(i)
             self.maybe_enable(i)
             return
         conn.left -= 1
