@@ -7,6 +7,10 @@ Input: SI values (bytes, seconds, probabilities, plain counts). Output: short st
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -37,9 +41,10 @@ def format_number(value: float, digits: int = 3) -> str:
 PROBABILITY_FLOOR = 1e-9
 
 
-def format_probability(value: float) -> str:
+def format_probability(value: float, digits: int | None = None) -> str:
     """A probability in [0, 1] with two significant digits: `0`, `0.25`, `0.012`, `1.2e-5`, and
-    `< 1e-9` below PROBABILITY_FLOOR (JSON keeps the number)."""
+    `< 1e-9` below PROBABILITY_FLOOR (JSON keeps the number); `digits` significant digits when
+    given."""
     special = _non_finite(value)
     if special is not None:
         return special
@@ -47,13 +52,16 @@ def format_probability(value: float) -> str:
         return "0"
     if value < PROBABILITY_FLOOR:
         return f"< {format_number(PROBABILITY_FLOOR)}"
+    if digits is not None:
+        return format_number(value, digits)
     if value >= 1e-3:
         return format_number(round(value, 4 if value < 0.01 else 3), 2)
     return format_number(value, 2)
 
 
-def format_bytes(value: float) -> str:
-    """Bytes in binary units with two or three significant digits: `512 B`, `3.4 GiB`, `25 MiB`."""
+def format_bytes(value: float, digits: int | None = None) -> str:
+    """Bytes in binary units with two or three significant digits: `512 B`, `3.4 GiB`, `25 MiB`;
+    `digits` significant digits when given (`1.802 GiB`)."""
     special = _non_finite(value)
     if special is not None:
         return special
@@ -63,10 +71,30 @@ def format_bytes(value: float) -> str:
         magnitude /= 1024
         unit += 1
     sign = "-" if value < 0 else ""
+    if digits is not None:
+        return f"{sign}{format_number(magnitude, digits)} {_BINARY_UNITS[unit]}"
     if unit == 0:
         return f"{sign}{magnitude:.0f} B"
     shown = f"{magnitude:.1f}" if magnitude < 10 else f"{magnitude:.0f}"
     return f"{sign}{shown.removesuffix('.0')} {_BINARY_UNITS[unit]}"
+
+
+# The most significant digits a value is shown with to tell it from the limit it is judged by.
+_MOST_DIGITS = 6
+
+
+def distinct_from(value: float, limit: float, shown: Callable[[float, int | None], str]) -> str:
+    """`shown(value, None)`, or with more significant digits (up to six) where it would read as
+    the limit does though it differs: a probability of 0.01007 against a limit of 0.01 is
+    `0.0101`, not `0.01`, so a table never says `0.01 > 0.01`."""
+    text = shown(value, None)
+    if value == limit or not math.isfinite(value) or text != shown(limit, None):
+        return text
+    for digits in range(3, _MOST_DIGITS + 1):
+        finer = shown(value, digits)
+        if finer != shown(limit, digits):
+            return finer
+    return text
 
 
 def format_seconds(value: float) -> str:

@@ -212,7 +212,7 @@ def fpm_report_lines(
 ) -> list[str]:
     """The table view's PHP-FPM part: the pool, its figures, targets and (recommend) snippet;
     `defaults` names the php: figures that come from capplan's defaults, said out loud."""
-    from capplan.render.format import format_probability, format_seconds
+    from capplan.render.format import distinct_from, format_probability, format_seconds
 
     lines = ["", "PHP-FPM:"]
     side = fpm.side
@@ -245,7 +245,7 @@ def fpm_report_lines(
         for t in fpm.targets:
             mark = "ok" if t.met else "MISSED"
             lines.append(
-                f"  {t.target}: {format_probability(t.value)} (limit "
+                f"  {t.target}: {distinct_from(t.value, t.limit, format_probability)} (limit "
                 f"{format_probability(t.limit)}) {mark}"
             )
     if recommend and fpm.proposed is not None:

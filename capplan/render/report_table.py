@@ -38,6 +38,7 @@ from capplan.render.words import (
     report_reasons,
     stability_words,
     target_label,
+    target_value_against,
     target_value_words,
 )
 from capplan.snippet import mpm_of
@@ -105,7 +106,7 @@ def _targets_table(report: Report, markdown: bool) -> str:
             [
                 target_label(t.target, report.profile, event=event),
                 target_value_words(t.target, t.limit, report.profile),
-                target_value_words(t.target, t.value, report.profile),
+                target_value_against(t.target, t.value, t.limit, report.profile),
                 "met" if t.met else "MISSED",
             ]
         )

@@ -19,7 +19,12 @@ from capplan.render.format import format_bytes, format_number, format_probabilit
 from capplan.render.json_out import SCHEMA_VERSION
 from capplan.render.metrics import metrics_to_dict
 from capplan.render.report_json import finite, target_to_dict
-from capplan.render.words import EVENT_WAIT_LABEL, target_label, target_value_words
+from capplan.render.words import (
+    EVENT_WAIT_LABEL,
+    target_label,
+    target_value_against,
+    target_value_words,
+)
 from capplan.sweep import Axis, FirstFailure, Sweep, SweepRow
 
 # Short names of the targets in the `missed` cells, said in full under the table.
@@ -60,7 +65,7 @@ def failure_words(sweep: Sweep, failure: FirstFailure) -> str:
     profile = sweep.profile
     label = target_label(failure.target, profile, event=failure.mpm is Mpm.event)
     limit = target_value_words(failure.target, failure.limit, profile)
-    value = target_value_words(failure.target, failure.value, profile)
+    value = target_value_against(failure.target, failure.value, failure.limit, profile)
     at = point_words(sweep, sweep.rows[failure.row])
     verb = "already misses" if failure.row == 0 else "passes"
     words = f"{failure.mpm}: {label} {verb} {limit} at {at} ({value})"

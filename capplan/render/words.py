@@ -16,7 +16,13 @@ from capplan.models.targets import Target
 from capplan.mpm_names import Mpm
 from capplan.mpm_settings import EventSettings, MpmSettings, PreforkSettings, WorkerSettings
 from capplan.recommend import Assessment, Change, MpmOption, client_changes
-from capplan.render.format import format_bytes, format_number, format_probability, format_seconds
+from capplan.render.format import (
+    distinct_from,
+    format_bytes,
+    format_number,
+    format_probability,
+    format_seconds,
+)
 
 if TYPE_CHECKING:
     from capplan.advice import Fix, Report
@@ -53,12 +59,31 @@ def target_label(target: Target, profile: TrafficProfile | None, *, event: bool 
     return TARGET_LABELS[target].format(wait=wait)
 
 
-def target_value_words(target: Target, value: float, profile: TrafficProfile | None) -> str:
-    """A target's value or limit in its unit: bytes for memory (when memory.ram is known)."""
+def target_value_words(
+    target: Target, value: float, profile: TrafficProfile | None, digits: int | None = None
+) -> str:
+    """A target's value or limit in its unit: bytes for memory (when memory.ram is known);
+    `digits` significant digits when given."""
     ram = profile.memory.ram_bytes if profile is not None else None
     if target.is_memory:
-        return format_bytes(value * ram) if ram else f"{human_percent(value)} of RAM"
-    return format_probability(value)
+        if ram:
+            return format_bytes(value * ram, digits)
+        if digits is not None:
+            return f"{format_number(value * 100, digits)} % of RAM"
+        return f"{human_percent(value)} of RAM"
+    return format_probability(value, digits)
+
+
+def target_value_against(
+    target: Target, value: float, limit: float, profile: TrafficProfile | None
+) -> str:
+    """A target's value in its unit, with the digits that tell it from its limit where the two
+    would read the same (`distinct_from`): `0.0101` against `0.01`."""
+
+    def shown(v: float, digits: int | None) -> str:
+        return target_value_words(target, v, profile, digits)
+
+    return distinct_from(value, limit, shown)
 
 
 def describe_target(
@@ -66,7 +91,7 @@ def describe_target(
 ) -> str:
     """`P(a new connection waits) 0.31 > 0.01` or `worst-case memory 44 GiB > 7.2 GiB`."""
     words = target_label(target.target, profile, event=event)
-    value = target_value_words(target.target, target.value, profile)
+    value = target_value_against(target.target, target.value, target.limit, profile)
     limit = target_value_words(target.target, target.limit, profile)
     relation = "≤" if target.value <= target.limit else ">"
     return f"{words} {value} {relation} {limit}"
