@@ -3,9 +3,11 @@ when absent)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +39,19 @@ def chromium() -> str:
     return binary
 
 
+def _named(proc: subprocess.Popen[bytes], name: str) -> int:
+    """`proc`'s PID once /proc says it runs under `name`: Popen can return before the kernel
+    shows the exec (about one start in 300 still reads as python on a loaded host)."""
+    deadline = time.monotonic() + 10.0
+    status = Path(f"/proc/{proc.pid}/status")
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if f"Name:\t{name}\n" in status.read_text():
+                return proc.pid
+        time.sleep(0.001)
+    pytest.fail(f"PID {proc.pid} did not start as {name} within 10 s")
+
+
 @pytest.fixture
 def fake_httpd(tmp_path: Path) -> Iterator[int]:
     """A live process standing in for an httpd parent: `sleep` run under the name httpd."""
@@ -45,7 +60,7 @@ def fake_httpd(tmp_path: Path) -> Iterator[int]:
     shutil.copy(shutil.which("sleep") or "/bin/sleep", binary)
     proc = subprocess.Popen([str(binary), "60"])
     try:
-        yield proc.pid
+        yield _named(proc, "httpd")
     finally:
         proc.kill()
         proc.wait()
@@ -56,7 +71,7 @@ def not_httpd() -> Iterator[int]:
     """A live process that is not httpd: `sleep`, which is not named so and links no APR."""
     proc = subprocess.Popen(["sleep", "60"])
     try:
-        yield proc.pid
+        yield _named(proc, "sleep")
     finally:
         proc.kill()
         proc.wait()

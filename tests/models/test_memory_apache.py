@@ -39,6 +39,7 @@ SLOW_S = 12.0
 # waits until their PSS has stopped growing (checked every SETTLE_STEP_S, at most SETTLE_MAX_S; a
 # loaded machine reads slowly). After the second wave its connections wait in the backlog.
 SETTLE_STEP_S = 0.25
+SETTLE_STEPS = 2
 SETTLE_MAX_S = 5.0
 QUEUE_S = 0.3
 # Each request carries this many 60 KB headers; with MaxMemFree 0 a child keeps the memory its
@@ -96,13 +97,17 @@ def _pss_bytes(pid: int) -> int:
 
 
 def _settle(parent: int) -> None:
-    """Wait until the children's PSS has stopped growing (within 0.2 % over one step)."""
+    """Wait until the children's PSS has stopped growing (within 0.2 % over SETTLE_STEPS steps
+    in a row: on a loaded host one quiet step can be a pause in the middle of the growth, and a
+    measurement taken there sizes the worst case low)."""
     deadline = time.monotonic() + SETTLE_MAX_S
     before = -1
+    quiet = 0
     while time.monotonic() < deadline:
         time.sleep(SETTLE_STEP_S)
         now = sum(_pss_bytes(child) for child in _children(parent))
-        if before > 0 and now <= before * 1.002:
+        quiet = quiet + 1 if before > 0 and now <= before * 1.002 else 0
+        if quiet >= SETTLE_STEPS:
             return
         before = now
 
