@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from capplan.measure.procfs import ProcFS, ProcReadError, read_status
 from tests.httpd import apache2_binary
 
 
@@ -40,13 +41,13 @@ def chromium() -> str:
 
 
 def _named(proc: subprocess.Popen[bytes], name: str) -> int:
-    """`proc`'s PID once /proc says it runs under `name`: Popen can return before the kernel
-    shows the exec (about one start in 300 still reads as python on a loaded host)."""
+    """`proc`'s PID once `capplan measure` reads it under `name` (`read_status`): Popen can
+    return before the kernel shows the exec (about one start in 300 still reads as python on a
+    loaded host)."""
     deadline = time.monotonic() + 10.0
-    status = Path(f"/proc/{proc.pid}/status")
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            if f"Name:\t{name}\n" in status.read_text():
+        with contextlib.suppress(ProcReadError):
+            if read_status(ProcFS(), proc.pid).name == name:
                 return proc.pid
         time.sleep(0.001)
     pytest.fail(f"PID {proc.pid} did not start as {name} within 10 s")
