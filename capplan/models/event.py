@@ -711,7 +711,7 @@ def _evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         worker_s=worker_s,
         accept_queue=q,
     )
-    if p == 1 and a_b < c and wait.stable and fixed.connections_per_s > 0.0:
+    if p == 1 and tpc > 1 and a_b < c and wait.stable and fixed.connections_per_s > 0.0:
         # A single child's wait for a worker: its listener's hysteresis holds new connections
         # back while a worker is idle, and the keep-alive requests it drops while full
         # reconnect into its queue (one child of 4 at utilisation 0.8, simulated: full 0.42
@@ -724,11 +724,12 @@ def _evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
             idle_after_request(profile, common),
         )
         wait = with_worker_wait(wait, listener.p_wait, listener.mean_wait_s)
-    elif p > 1 and a_b < c and wait.stable and ht.mean_idle_s > 0.0:
+    elif (p > 1 or tpc == 1) and a_b < c and wait.stable and ht.mean_idle_s > 0.0:
         # Several children: a child whose listener is disabled for want of a worker keeps one
         # worker back while it holds an idle connection, so the waiting connections have fewer
         # workers than P TPC (three children of 4 at utilisation 0.7, simulated: P(wait) 0.38;
-        # Erlang C over all 12 workers 0.18, over the 10.7 left 0.35). §4.12.
+        # Erlang C over all 12 workers 0.18, over the 10.7 left 0.35). §4.12. So does a single
+        # child of one thread, whose only worker the listener chain cannot hold back (§4.9).
         children = children_worker_wait(profile, common, ht, p, tpc)
         # The slot rule's hysteresis term already holds a held-back child (at its limit with
         # one worker idle): of the pooled wait's slot part only what it adds is kept.

@@ -152,3 +152,42 @@ def test_event_waits_fall_with_processes(
     more = evaluate(_threaded(Mpm.event, processes + extra, common, threads, factor), profile)
     assert _never_rises(fewer.p_wait, more.p_wait)
     assert _never_rises(fewer.p_block, more.p_block)
+
+
+# (requests/s, service s, requests per visit, think s, idle hold, KeepAliveTimeout s)
+ONE_THREAD_CASES = [(0.5, 0.25, 1.0, 1.0, 1.0, 1.0), (2.0, 0.0625, 2.0, 3.0, 0.0, 5.0)]
+
+
+@pytest.mark.parametrize("factor", [1.0, 2.0, 3.0])
+@pytest.mark.parametrize("case", ONE_THREAD_CASES)
+def test_a_second_child_of_one_thread_never_makes_them_wait_more(
+    factor: float, case: tuple[float, float, float, float, float, float]
+) -> None:
+    rate, service_s, visit, think_s, hold, timeout_s = case
+    # Found by the fuzzing above. A child of one thread whose listener is disabled keeps its only
+    # worker back while its connection idles (connections_above_limit() counts one idle worker
+    # less), which the single child's listener chain cannot hold: it took one child as stable
+    # (carrying all 2 requests a second) where two are overloaded. It takes the held-back
+    # workers of several children instead (derivations §4.9, §4.12).
+    base = load_profile(PROFILES[0])
+    profile = replace(
+        base,
+        traffic=replace(
+            base.traffic, requests_per_second=rate, service_time_s=service_s, worker_share=1.0
+        ),
+        visits=replace(
+            base.visits,
+            requests_per_visit=visit,
+            think_time_s=think_s,
+            idle_hold_probability=hold,
+            distribution="geometric",
+        ),
+    )
+    common = CommonSettings(keep_alive_timeout_s=timeout_s, listen_backlog=1)
+    one = evaluate(_threaded(Mpm.event, 1, common, 1, factor), profile)
+    two = evaluate(_threaded(Mpm.event, 2, common, 1, factor), profile)
+    assert _never_rises(one.p_wait, two.p_wait)
+    assert _never_rises(one.p_block, two.p_block)
+    assert one.event is not None
+    assert two.event is not None
+    assert one.event.carried_requests_per_s <= two.event.carried_requests_per_s
