@@ -29,6 +29,7 @@ from capplan.models.event_listener import (
     held_back_share,
     idle_after_request,
     listener_wait,
+    stale_requests,
 )
 from capplan.models.memory import threaded_memory
 from capplan.models.pooled import clamp_probability, clamped_holding_time, holding_inputs
@@ -83,9 +84,11 @@ class KillFixedPoint:
 
     `kill_hazard_per_s` h; `holding` the slot holding time at h (L = 0, full service time);
     `connections_per_s` λ_req/E[R](h) and `connections_per_s_without_kills` λ_req/E[R](0);
-    `kill_episodes_per_s` and `keepalive_drops_per_s` over all processes; `episode_entries_per_s`
-    nu = P TPC B_p / S_w; `carried_share` gamma, the share of the wanted open connections the
-    slots hold (1 without a slot limit); `steps` the iterations used.
+    `kill_episodes_per_s` and `keepalive_drops_per_s` (requests refused for want of a worker)
+    over all processes; `episode_entries_per_s` nu = P TPC B_p / S_w; `carried_share` gamma, the
+    share of the wanted open connections the slots hold (1 without a slot limit);
+    `idle_request_rate_per_s` the rate at which an idle keep-alive connection sends its next
+    request without kills, (E[R] - 1)/E[I] at h = 0; `steps` the iterations used.
     """
 
     kill_hazard_per_s: float
@@ -98,6 +101,7 @@ class KillFixedPoint:
     keepalive_drops_per_s: float
     carried_share: float
     steps: int
+    idle_request_rate_per_s: float = 0.0
 
 
 def process_saturation(processes: int, threads_per_child: int, busy_erlangs: float) -> float:
@@ -462,6 +466,11 @@ def kill_fixed_point(
         keepalive_drops_per_s=step.drops,
         carried_share=step.share,
         steps=steps,
+        idle_request_rate_per_s=(
+            (base_ht.requests_per_conn - 1.0) / base_ht.mean_idle_s
+            if base_ht.mean_idle_s > 0.0
+            else 0.0
+        ),
     )
 
 
@@ -587,8 +596,10 @@ def evaluate(
         carried_requests_per_s=carried_rate,
     )
     p_block = dropped_attempt_share(carried_rate / rate, profile.visits.connect_attempts)
-    # Of the requests it serves, every new connection's first waits, and every dropped one.
-    waiting = state.connections_per_s + state.event.keepalive_drops_per_s
+    # Of the requests it serves, every new connection's first waits, and every one refused for
+    # want of a worker (a stale one goes on as the first of the killed visit's new connection).
+    refused = state.event.keepalive_drops_per_s - state.event.stale_requests_per_s
+    waiting = state.connections_per_s + refused
     return replace(
         offered,
         p_wait_request=clamp_probability(waiting / carried_rate),
@@ -697,7 +708,11 @@ def _evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         # by child 0.118). It is the same event, so the dependence-free bound holds for it too.
         p_limit = min(children_at_limit(p, tpc, f, a_b, a_y), limit.p_limit_bound)
     open_mean = a_b + a_y
-    deferred = deferred_closes(fixed.kill_hazard_per_s * idle_ka, worker_s, tpc)
+    killed = fixed.kill_hazard_per_s * idle_ka
+    deferred = deferred_closes(killed, worker_s, tpc)
+    # What clients see dropped: the keep-alive requests a full child refuses, and those sent on
+    # killed connections before a worker closed them (§4.5).
+    stale = stale_requests(killed, fixed.idle_request_rate_per_s, worker_s, tpc)
     open_p99 = poisson_quantile(0.99, open_mean + deferred)
     slot_capacity = c + f * max(0.0, c - a_b)
     holding_s = open_mean / conn_rate if conn_rate > 0.0 else ht.mean_s
@@ -752,7 +767,7 @@ def _evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         idle_connections_mean=a_y,
         process_saturation=fixed.process_saturation,
         kill_episodes_per_s=fixed.kill_episodes_per_s,
-        keepalive_drops_per_s=fixed.keepalive_drops_per_s,
+        keepalive_drops_per_s=fixed.keepalive_drops_per_s + stale,
         kill_hazard_per_s=fixed.kill_hazard_per_s,
         connections_per_s_without_kills=fixed.connections_per_s_without_kills,
         churn_per_s=max(0.0, conn_rate - fixed.connections_per_s_without_kills),
@@ -765,6 +780,7 @@ def _evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         wait_for_slot_probability=(1.0 - wait.p_worker) * wait.p_slot,
         deferred_closes_mean=deferred,
         carried_requests_per_s=rate,
+        stale_requests_per_s=stale,
     )
     return MpmMetrics(
         mpm=Mpm.event,
@@ -837,9 +853,8 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
     traffic = chain_traffic(profile, settings.common)
     # What clients see dropped: requests refused for want of a worker, and requests sent on
     # killed connections before a worker closed them.
-    drops = chain.keepalive_drops_per_s + stale_requests_per_s(
-        chain.killed_per_s, traffic, settings.threads_per_child
-    )
+    stale = stale_requests_per_s(chain.killed_per_s, traffic, settings.threads_per_child)
+    drops = chain.keepalive_drops_per_s + stale
     busy = min(float(settings.workers), p * chain.busy_mean)
     idle = p * chain.idle_mean
     conn = chain.connections_per_s
@@ -890,6 +905,7 @@ def evaluate_by_chain(settings: EventSettings, profile: TrafficProfile) -> MpmMe
             wait_for_slot_probability=max(0.0, p_wait - worker_wait),
             deferred_closes_mean=deferred,
             carried_requests_per_s=rate if stable else carried_rate,
+            stale_requests_per_s=stale,
             model="chain",
         ),
     )

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from capplan.models.event_listener import idle_after_request
+from capplan.models.event_listener import idle_after_request, stale_requests
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import TrafficProfile
 from capplan.queueing.ctmc import Factors, stationary_near
@@ -482,11 +482,9 @@ def stale_requests_per_s(
     that request and the client sees it dropped, as it does a request dropped for want of a
     worker (`keepalive_drops_per_s`).
     """
-    release = threads_per_child / traffic.worker_s
-    theta = traffic.idle_request_rate
-    if killed_per_s <= 0.0 or theta <= 0.0:
-        return 0.0
-    return killed_per_s * theta / (theta + release)
+    return stale_requests(
+        killed_per_s, traffic.idle_request_rate, traffic.worker_s, threads_per_child
+    )
 
 
 def no_limit_idle(traffic: ChainTraffic, processes: int) -> float:

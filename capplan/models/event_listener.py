@@ -6,7 +6,8 @@ ThreadsPerChild T, the new connections per second, the keep-alive requests per s
 worker time S_w and the share g of requests that leave their connection idle. Output:
 `ListenerWait`, P(a new connection waits for a worker), the mean wait, how often the child is
 full, the keep-alive requests it drops and the share of its kill episodes that come in bursts
-(§4.10); `ChildrenWait` for several children.
+(§4.10); `ChildrenWait` for several children. `stale_requests`: the requests sent on the
+connections a listener's kill closed before a worker shuts them (§4.5), for both event models.
 
 NOTE: event.c's listener disables itself when it finds no idle worker for a waiting connection,
 closes the child's idle keep-alive connections, and enables itself again only while
@@ -92,6 +93,25 @@ def idle_after_request(profile: TrafficProfile, common: CommonSettings) -> float
         return 0.0
     m = max(1.0, profile.visits.requests_per_visit)
     return (1.0 - 1.0 / m) + profile.visits.idle_hold_probability / m
+
+
+def stale_requests(
+    killed_per_s: float, request_rate_per_s: float, worker_s: float, threads_per_child: int
+) -> float:
+    """Keep-alive requests sent on killed connections before httpd closes them, per second.
+
+    NOTE: a killed connection stays open to its client until the child's first busy worker
+    finishes (`deferred_closes`, F7a), after Exp(TPC/S_w). One that sends its next request in
+    that time, at its rate `request_rate_per_s` (the hazard with which an idle connection's
+    spell ends in a request), does so first with probability r/(r + TPC/S_w); the lingering
+    close discards the request and the client sees it dropped, as it sees a request refused for
+    want of a worker (derivations §4.5). Its visit goes on over a new connection, which the
+    kill hazard already counts.
+    """
+    release = threads_per_child / worker_s
+    if killed_per_s <= 0.0 or request_rate_per_s <= 0.0:
+        return 0.0
+    return killed_per_s * request_rate_per_s / (request_rate_per_s + release)
 
 
 def _chain(

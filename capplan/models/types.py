@@ -59,7 +59,9 @@ class EventDetail:
 
     `process_saturation` B_p, the time fraction one process has no idle worker (the admission law
     of §4.2);
-    `kill_episodes_per_s` ("kill'em all", F8) and `keepalive_drops_per_s` (F7) over all processes;
+    `kill_episodes_per_s` ("kill'em all", F8) and `keepalive_drops_per_s` over all processes, the
+    keep-alive requests clients see dropped: refused for want of a worker (F7), or sent on a killed
+    connection before a worker closed it (F7a), the latter also as `stale_requests_per_s`;
     `kill_hazard_per_s` h, the rate at which one idle connection is killed; `churn_per_s` the
     extra connections per second caused by kills and drops; `p_connection_limit` P_limit (the
     independence estimate; with several children, every child at its own limit),
@@ -98,6 +100,7 @@ class EventDetail:
     wait_for_slot_probability: float = 0.0
     deferred_closes_mean: float = 0.0
     carried_requests_per_s: float = 0.0
+    stale_requests_per_s: float = 0.0
     model: str = "closed form"
     model_note: str = ""
 

@@ -74,6 +74,7 @@ def metrics_to_dict(metrics: MpmMetrics) -> dict[str, Any]:
             "process_saturation": e.process_saturation,
             "kill_episodes_per_s": e.kill_episodes_per_s,
             "keepalive_drops_per_s": e.keepalive_drops_per_s,
+            "stale_requests_per_s": e.stale_requests_per_s,
             "kill_hazard_per_s": e.kill_hazard_per_s,
             "connections_per_s_without_kills": e.connections_per_s_without_kills,
             "churn_per_s": e.churn_per_s,
