@@ -1,7 +1,7 @@
 """The idle pool a full event child holds, and what the keep-alive drops band counts.
 
 Run from the project root: `python -m bench.validate.pool [--events 400000] [--linger-race P]
-[--one-idle-class]`.
+[--one-idle-class] [--sweep]`.
 
 Two things the closed form gets wrong for event children under kill churn (docs/derivations.md
 §4.13), shown with the test simulator (with the bench's deferred-close race, p = 0.35) at the
@@ -16,16 +16,22 @@ event-children-3x4-rho07:
    against the closed form's mean pool and E[Y | Y <= 1 + F].
 2. The validation's "keep-alive requests dropped" counts what clients see: requests refused for
    want of a worker, and requests sent on a connection a kill closed before the child's next
-   free worker shut it (derivations F7a). The closed form's `keepalive_drops_per_s` is the first
-   alone. The second table splits the simulator's count and sets the closed form's refused
-   requests and an estimate of the late ones beside them: each killed connection that goes on
-   with its visit sends its next request (rate 1/Z) before the first of TPC workers frees
-   (rate TPC/S_w) with probability (1/Z) / (1/Z + TPC/S_w).
+   free worker shut it (derivations F7a). The second table splits the simulator's count and
+   sets the closed form's refused requests and an estimate of the late ones beside them: each
+   killed connection that goes on with its visit sends its next request (rate 1/Z) before the
+   first of TPC workers frees (rate TPC/S_w) with probability (1/Z) / (1/Z + TPC/S_w).
+
+With `--sweep`, one child of event-saturation-rho06's server and traffic at worker utilisations
+0.5 to 0.85 instead (derivations §4.10): the simulator's kill episodes, regular and in bursts,
+the idle connections they close, B_p, the mean pool, and the queue behind the full child (the
+share of its full time with a connection waiting, and with two given one), against the closed
+form's episodes, closes, B_p and pool.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from bench.validate.casefile import Case, load_case
@@ -108,6 +114,43 @@ def drops_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) -
     )
 
 
+SWEEP_CASE = "event-saturation-rho06"
+SWEEP_UTILISATIONS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85)
+
+
+def sweep_row(utilisation: float, sim: SimResult, model: MpmMetrics) -> str:
+    assert model.event is not None
+    regular = sim.kill_episodes_per_s.mean - sim.kill_bursts_per_s.mean
+    full = [q.mean for q in sim.full_queue_at_least]
+    waiting = full[1] / full[0] if full[0] > 0.0 else 0.0
+    more = full[2] / full[1] if full[1] > 0.0 else 0.0
+    killed = model.event.kill_hazard_per_s * model.idle_keepalive_mean
+    stable = "" if model.stable else " (overloaded: the carried state)"
+    return (
+        f"| {utilisation:g} | {sim.kill_episodes_per_s.mean:.2f} ({regular:.2f} / "
+        f"{sim.kill_bursts_per_s.mean:.2f}) | {sim.killed_per_s.mean:.2f} "
+        f"| {sim.process_saturation.mean:.3f} | {sim.idle_keepalive.mean:.2f} "
+        f"| {waiting:.2f} / {more:.2f} | {model.event.kill_episodes_per_s:.2f} | {killed:.2f} "
+        f"| {model.event.process_saturation:.3f} | {model.idle_keepalive_mean:.2f}{stable} |"
+    )
+
+
+def sweep(events: int, linger_race: float) -> None:
+    """The table of `--sweep` (module docstring)."""
+    base = config_of(load_case(CASE_DIR / f"{SWEEP_CASE}.yaml"), linger_race=linger_race)
+    print(
+        "| utilisation | simulated: episodes/s (regular / bursts) | killed/s | B_p | mean pool "
+        "| full: a connection waits / two, given one | closed form: episodes/s | killed/s "
+        "| B_p | mean pool |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    per_worker = base.processes * base.threads_per_child / base.service_s
+    for utilisation in SWEEP_UTILISATIONS:
+        config = replace(base, requests_per_s=utilisation * per_worker)
+        sim = simulate_events(config, events, seed=3)
+        print(sweep_row(utilisation, sim, model_of(config)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=400_000, help="events a case")
@@ -122,7 +165,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="idle connections in one exponential class, as the chains have them",
     )
+    parser.add_argument(
+        "--sweep", action="store_true", help="one child across utilisations (module docstring)"
+    )
     args = parser.parse_args(argv)
+    if args.sweep:
+        sweep(args.events, args.linger_race)
+        return
     runs = []
     for name in CASES:
         config = config_of(

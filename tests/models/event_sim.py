@@ -181,6 +181,13 @@ class SimResult:
     # its mean idle keep-alive connections while at n (0 for a batch that never was).
     busy_share: tuple[Estimate, ...] = ()
     idle_by_busy: tuple[Estimate, ...] = ()
+    # With `track_pool`, for k = 0 ... `QUEUE_LEVELS`: the share of a child's time that it is
+    # full with at least k connections waiting in the accept queue the children share.
+    full_queue_at_least: tuple[Estimate, ...] = ()
+
+
+# Queue lengths behind a full child kept apart by `track_pool` (longer ones count as this).
+QUEUE_LEVELS = 4
 
 
 class _Conn:
@@ -225,6 +232,7 @@ class _Batch:
         "open",
         "pool_idle",
         "pool_time",
+        "queue_full",
         "races",
         "stale",
         "wait",
@@ -247,6 +255,8 @@ class _Batch:
         self.wait = self.killed_age = 0.0
         self.pool_time: list[float] = []  # by busy workers, child-seconds (`track_pool`)
         self.pool_idle: list[float] = []  # idle keep-alive connection-seconds, likewise
+        # child-seconds full with k waiting connections, k = 0 ... QUEUE_LEVELS (`track_pool`)
+        self.queue_full: list[float] = []
 
 
 def profile_of(config: SimConfig) -> TrafficProfile:
@@ -337,9 +347,13 @@ class _Server:
                 if not b.pool_time:
                     b.pool_time = [0.0] * (self.c.threads_per_child + 1)
                     b.pool_idle = [0.0] * (self.c.threads_per_child + 1)
+                    b.queue_full = [0.0] * (QUEUE_LEVELS + 1)
+                waiting = min(len(self.queue) - self.queue_head, QUEUE_LEVELS)
                 for i, n in enumerate(self.busy):
                     b.pool_time[n] += dt
                     b.pool_idle[n] += dt * len(self.idle[i])
+                    if n >= self.c.threads_per_child:
+                        b.queue_full[waiting] += dt
             b.full += dt * self.full_children
             b.closed += dt * self.closed_children
             if self.closed_children == self.c.processes:
@@ -736,4 +750,10 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
             per(lambda b, s, n=n: b.pool_idle[n] / b.pool_time[n] if b.pool_time[n] else 0.0)
             for n in range(levels)
         ),
+        full_queue_at_least=tuple(
+            per(lambda b, s, k=k: sum(b.queue_full[k:]) / (s * processes))
+            for k in range(QUEUE_LEVELS + 1)
+        )
+        if levels
+        else (),
     )

@@ -33,6 +33,7 @@ from capplan.models.pooled import clamped_holding_time, holding_inputs
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.queueing import erlang_c
 from tests.models.event_sim import (
+    QUEUE_LEVELS,
     Estimate,
     SimConfig,
     SimResult,
@@ -780,3 +781,28 @@ def test_the_pool_by_busy_workers_adds_up_to_the_pool() -> None:
     )
     assert split == pytest.approx(tracked.idle_keepalive.mean, rel=0.05)
     assert tracked.idle_by_busy[4].mean < 0.4 * tracked.idle_by_busy[1].mean
+
+
+def test_the_queue_behind_a_full_child_is_longer_than_erlang_cs() -> None:
+    # `track_pool` also splits a full child's time by the connections waiting in the accept
+    # queue. Without keep-alive one child and its queue are M/M/TPC: given k waiting, another
+    # waits with probability a/TPC. With keep-alive (event-saturation-rho08's traffic, the same
+    # utilisation 0.8) the listener holds back the worker a request frees when its connection
+    # went idle (§4.9), and the queue is longer than Erlang C's, let alone than that of a child
+    # whose only waiting arrivals are its new connections (ratio lambda_conn S_w / TPC), which
+    # is what gives its B_p (derivations §4.10, "Across loads").
+    plain = SimConfig(1, 4, 4, 32.0, 0.1, 1.0, 1.0, 0.0, 0.0, 0.0, track_pool=True)
+    erlang = simulate_events(plain, 200_000, seed=3)
+    full = [level.mean for level in erlang.full_queue_at_least]
+    assert len(full) == QUEUE_LEVELS + 1
+    assert full[0] == pytest.approx(erlang.process_saturation.mean, rel=1e-9)
+    assert full == sorted(full, reverse=True)
+    for k in (1, 2):
+        assert full[k] / full[k - 1] == pytest.approx(0.8, abs=0.04)
+    kept = SimConfig(1, 4, 4, 64.0, 0.05, 1.0, 3.0, 0.1, 0.5, 0.3, track_pool=True)
+    held = simulate_events(kept, 200_000, seed=3)
+    longer = [level.mean for level in held.full_queue_at_least]
+    ratios = [longer[k] / longer[k - 1] for k in (1, 2)]
+    assert min(ratios) > 0.8 + 0.04
+    new_only = held.connections_per_s.mean * 0.05 / 4
+    assert new_only < min(ratios) - 0.15
