@@ -788,9 +788,9 @@ def test_the_queue_behind_a_full_child_is_longer_than_erlang_cs() -> None:
     # queue. Without keep-alive one child and its queue are M/M/TPC: given k waiting, another
     # waits with probability a/TPC. With keep-alive (event-saturation-rho08's traffic, the same
     # utilisation 0.8) the listener holds back the worker a request frees when its connection
-    # went idle (§4.9), and the queue is longer than Erlang C's, let alone than that of a child
-    # whose only waiting arrivals are its new connections (ratio lambda_conn S_w / TPC), which
-    # is what gives its B_p (derivations §4.10, "Across loads").
+    # went idle (§4.9), and the queue is longer than Erlang C's, let alone than the queue of the
+    # loss-and-delay law tried for one child's B_p, whose only waiting arrivals are its new
+    # connections (ratio lambda_conn S_w / TPC; derivations §4.10, "Across loads").
     plain = SimConfig(1, 4, 4, 32.0, 0.1, 1.0, 1.0, 0.0, 0.0, 0.0, track_pool=True)
     erlang = simulate_events(plain, 200_000, seed=3)
     full = [level.mean for level in erlang.full_queue_at_least]
