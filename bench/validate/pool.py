@@ -65,8 +65,19 @@ def config_of(case: Case, *, linger_race: float = 0.35, one_idle_class: bool = F
     )
 
 
-def _per_episode(killed: float, episodes: float) -> float:
-    return killed / episodes if episodes > 0.0 else 0.0
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole > 0.0 else 0.0
+
+
+def _regular_episodes(sim: SimResult) -> float:
+    """The simulator's kill episodes per second that are not bursts (§4.10)."""
+    return sim.kill_episodes_per_s.mean - sim.kill_bursts_per_s.mean
+
+
+def _model_killed(model: MpmMetrics) -> float:
+    """The closed form's idle connections killed per second: h times the idle connections."""
+    assert model.event is not None
+    return model.event.kill_hazard_per_s * model.idle_keepalive_mean
 
 
 def pool_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) -> str:
@@ -75,17 +86,14 @@ def pool_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) ->
         f"{n}: {share.mean:.2f} / {idle.mean:.2f}"
         for n, (share, idle) in enumerate(zip(sim.busy_share, sim.idle_by_busy, strict=True))
     )
-    regular = _per_episode(
-        sim.killed_per_s.mean - sim.killed_in_bursts_per_s.mean,
-        sim.kill_episodes_per_s.mean - sim.kill_bursts_per_s.mean,
+    regular = _ratio(
+        sim.killed_per_s.mean - sim.killed_in_bursts_per_s.mean, _regular_episodes(sim)
     )
-    bursts = _per_episode(sim.killed_in_bursts_per_s.mean, sim.kill_bursts_per_s.mean)
-    every = _per_episode(sim.killed_per_s.mean, sim.kill_episodes_per_s.mean)
+    bursts = _ratio(sim.killed_in_bursts_per_s.mean, sim.kill_bursts_per_s.mean)
+    every = _ratio(sim.killed_per_s.mean, sim.kill_episodes_per_s.mean)
     sim_pool = sim.idle_keepalive.mean / config.processes
     model_pool = model.idle_keepalive_mean / config.processes
-    closed_per_episode = _per_episode(
-        model.event.kill_hazard_per_s * model.idle_keepalive_mean, model.event.kill_episodes_per_s
-    )
+    closed_per_episode = _ratio(_model_killed(model), model.event.kill_episodes_per_s)
     return (
         f"| {name} | {by_busy} | {sim_pool:.2f} | {regular:.2f} | {bursts:.2f} "
         f"| {every:.2f} ({_share(every, sim_pool)}) | {model_pool:.2f} "
@@ -99,7 +107,7 @@ def _share(closed: float, pool: float) -> str:
 
 def drops_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) -> str:
     assert model.event is not None
-    killed = model.event.kill_hazard_per_s * model.idle_keepalive_mean
+    killed = _model_killed(model)
     # The idle spells a request ends: 1 - 1/m of the requests leave a visit going on, out of
     # the g that leave the connection idle.
     go_idle = idle_after_request(profile_of(config), settings_of(config).common)
@@ -120,17 +128,15 @@ SWEEP_UTILISATIONS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85)
 
 def sweep_row(utilisation: float, sim: SimResult, model: MpmMetrics) -> str:
     assert model.event is not None
-    regular = sim.kill_episodes_per_s.mean - sim.kill_bursts_per_s.mean
     full = [q.mean for q in sim.full_queue_at_least]
-    waiting = full[1] / full[0] if full[0] > 0.0 else 0.0
-    more = full[2] / full[1] if full[1] > 0.0 else 0.0
-    killed = model.event.kill_hazard_per_s * model.idle_keepalive_mean
+    waiting, more = _ratio(full[1], full[0]), _ratio(full[2], full[1])
     stable = "" if model.stable else " (overloaded: the carried state)"
     return (
-        f"| {utilisation:g} | {sim.kill_episodes_per_s.mean:.2f} ({regular:.2f} / "
+        f"| {utilisation:g} | {sim.kill_episodes_per_s.mean:.2f} ({_regular_episodes(sim):.2f} / "
         f"{sim.kill_bursts_per_s.mean:.2f}) | {sim.killed_per_s.mean:.2f} "
         f"| {sim.process_saturation.mean:.3f} | {sim.idle_keepalive.mean:.2f} "
-        f"| {waiting:.2f} / {more:.2f} | {model.event.kill_episodes_per_s:.2f} | {killed:.2f} "
+        f"| {waiting:.2f} / {more:.2f} | {model.event.kill_episodes_per_s:.2f} "
+        f"| {_model_killed(model):.2f} "
         f"| {model.event.process_saturation:.3f} | {model.idle_keepalive_mean:.2f}{stable} |"
     )
 
