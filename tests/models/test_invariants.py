@@ -105,6 +105,20 @@ def assert_sane(data: dict[str, Any]) -> None:
 
 
 @FUZZ
+@example(
+    # One worker offered 2,299 requests a second of 1 s: the requests in service, the offered
+    # ones times 1 - p_lost, came out 2e-12 above the worker that carries them.
+    mpm=PreforkSettings(
+        server_limit=1,
+        max_request_workers=1,
+        common=CommonSettings(keep_alive=False, listen_backlog=1),
+    ),
+    profile=TrafficProfile(
+        "far-beyond-one-worker",
+        Traffic(requests_per_second=2299.0, service_time_s=1.0, service_time_scv=0.0),
+        Visits(requests_per_visit=1.0, think_time_s=1.0, idle_hold_probability=0.0),
+    ),
+)
 @given(mpm_settings(), profiles())
 def test_bounds_and_no_nan(mpm: MpmSettings, profile: TrafficProfile) -> None:
     m = evaluate(mpm, profile)
