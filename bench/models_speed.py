@@ -19,7 +19,8 @@ Then event alone, the MPM `recommend` evaluates most often: its cost per `evalua
 ThreadsPerChild 25, 64 and 128 (seasonal-peak profile, 4096 workers, AsyncRequestWorkerFactor 2),
 with the parts of the connection level timed apart: the slot-pool limit P_limit, pooled
 (`connection_limit`) and child by child (`children_at_limit`), and the accept-queue wait for a
-slot or a worker (`slot_wait`); then the
+slot or a worker (`slot_wait`); a single child at ThreadsPerChild 4, 25 and 64 offered 0.6 of its
+workers (its kill episodes meet a refilled pool, with its listener's bursts); then the
 per-child event chains (`capplan.models.event_chain` and, with the shared accept queue,
 `capplan.models.event_backlog`, behind `--event-model chain`) at the same settings.
 """
@@ -31,6 +32,7 @@ import importlib
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -141,6 +143,23 @@ def event_costs(profile: TrafficProfile, runs: int) -> None:
         )
 
 
+def one_child_costs(profile: TrafficProfile, runs: int) -> None:
+    """Print event's cost per evaluation of a single child (ServerLimit 1) at TPC 4, 25 and 64,
+    offered 0.6 of its workers: its episodes meet a refilled pool and its listener's bursts
+    are taken from its chain, which several children skip (docs/derivations.md §4.4)."""
+    header = f"{'one child, TPC':<16} {'rate':>9} {'evaluate':>11} {'bursts':>7}"
+    print(f"\n{header}\n{'-' * len(header)}")
+    for tpc in (4, 25, 64):
+        settings = _event_at(tpc, workers=tpc)
+        rate = 0.6 * tpc / profile.traffic.worker_time_s
+        shape = replace(profile, traffic=replace(profile.traffic, requests_per_second=rate))
+        evaluate_s = _median_s(partial(evaluate, settings, shape), runs)
+        fixed = event.kill_fixed_point(
+            shape, settings.common, 1, tpc, factor=settings.worker_factor
+        )
+        print(f"{tpc:<16} {rate:>7.1f}/s {evaluate_s * 1e3:>8.3f} ms {fixed.burst_share:>7.3f}")
+
+
 def chain_costs(profile: TrafficProfile, runs: int) -> None:
     """Print the per-child event chains' cost per evaluation at TPC 25, 64, 128.
 
@@ -203,6 +222,7 @@ def main() -> int:
         )
     seasonal = load_profile(root / "profiles" / "seasonal-peak.yaml")
     event_costs(seasonal, args.runs)
+    one_child_costs(seasonal, args.runs)
     chain_costs(seasonal, max(3, args.runs // 40))
     verdict = "within" if worst < BUDGET_S else "OVER"
     print(

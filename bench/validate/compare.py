@@ -164,7 +164,8 @@ def _expected(
                 "ka_killed_per_episode",
                 killed / episodes if episodes > 0.0 else math.nan,
                 INFO,
-                "model: E[Y | Y <= 1 + F] of a child's idle keep-alive connections Y",
+                "model: E[Y | Y <= 1 + F] of a child's idle keep-alive connections Y "
+                "(one child: refilled since its last episode, and its bursts' 1 + g)",
             ),
             (
                 "kill_episodes_clustered",

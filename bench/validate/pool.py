@@ -13,7 +13,9 @@ event-children-3x4-rho07:
    full child has just killed its pool. The first table gives the share of a child's time at
    each count of busy workers and its mean idle connections then, the mean pool, and what a kill
    episode closes: regular ones (a connection meets the enabled, full child) and bursts (§4.10),
-   against the closed form's mean pool and E[Y | Y <= 1 + F].
+   against the closed form's mean pool and what its episodes close (E[Y | Y <= 1 + F] of the
+   mean pool for several children; for one, of the pool refilled since its last episode, mixed
+   with its bursts' 1 + g, derivations §4.4).
 2. The validation's "keep-alive requests dropped" counts what clients see: requests refused for
    want of a worker, and requests sent on a connection a kill closed before the child's next
    free worker shut it (derivations F7a). The second table splits the simulator's count and
@@ -115,9 +117,12 @@ def drops_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) -
     request, free = 1.0 / config.think_s, config.threads_per_child / config.service_s
     late = killed * going_on * request / (request + free)
     refused = sim.keepalive_drops_per_s.mean
+    # The model's drops are what clients see (derivations §4.5): the refused ones are those
+    # less the requests sent on killed connections.
+    model_refused = model.event.keepalive_drops_per_s - model.event.stale_requests_per_s
     return (
         f"| {name} | {refused:.2f} | {sim.client_drops_per_s.mean - refused:.2f} "
-        f"| {sim.killed_per_s.mean:.1f} | {model.event.keepalive_drops_per_s:.2f} "
+        f"| {sim.killed_per_s.mean:.1f} | {model_refused:.2f} "
         f"| {late:.2f} | {killed:.1f} |"
     )
 

@@ -76,6 +76,16 @@ _RESET_POOL_MOST = 100_000.0
 # about this much times log(pool), far below any digit shown, and the kill fixed point's
 # second step then finds its inputs unchanged where kills are this rare.
 _NO_RESETS = 1e-13
+# Gauss-Legendre points for the age since a child's last kill episode (`refilled_share`): 16
+# agree with an adaptive integral to 1e-3 relative up to e T = 5,000 (the tests).
+_QUADRATURE_NODES = 16
+# Secant steps for one child's share closed per episode at a hazard (3 to 6 are the rule).
+_SHARE_MAX_STEPS = 200
+# Episodes per idle lifetime below which one child's bursts are not looked for: they would move
+# the kill hazard by a factor of at most about 2, and every figure by about this much.
+_BURSTS_NEGLIGIBLE = 1e-9
+# The refilled pool's pmf is summed directly up to this mean (e^-lambda stays normal).
+_PMF_LINEAR_MOST = 700.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +98,10 @@ class KillFixedPoint:
     over all processes; `episode_entries_per_s` nu = P TPC B_p / S_w; `carried_share` gamma, the
     share of the wanted open connections the slots hold (1 without a slot limit);
     `idle_request_rate_per_s` the rate at which an idle keep-alive connection sends its next
-    request without kills, (E[R] - 1)/E[I] at h = 0; `steps` the iterations used.
+    request without kills, (E[R] - 1)/E[I] at h = 0; `steps` the iterations used;
+    `closed_share` s, the share of a child's mean idle connections one episode closes, and
+    `burst_share` b, the share of one child's episodes that come in its listener's bursts (0
+    with several children).
     """
 
     kill_hazard_per_s: float
@@ -102,6 +115,8 @@ class KillFixedPoint:
     carried_share: float
     steps: int
     idle_request_rate_per_s: float = 0.0
+    closed_share: float = 1.0
+    burst_share: float = 0.0
 
 
 def process_saturation(processes: int, threads_per_child: int, busy_erlangs: float) -> float:
@@ -311,6 +326,112 @@ def killed_share(idle_per_child: float, factor: int) -> float:
     return below / (below + 1.0)
 
 
+def refilled_share(
+    idle_per_child: float,
+    factor: int,
+    episodes_per_s: float,
+    *,
+    visit_share: float,
+    think_s: float,
+    held_share: float,
+    timeout_s: float,
+    nodes: int = _QUADRATURE_NODES,
+) -> float:
+    """The share of a child's mean idle connections `idle_per_child` that a regular kill episode
+    closes when every episode empties the pool and it refills until the next (§4.4).
+
+    Since the child's last episode, at age t, its pool is M/G/inf from empty: idle spells start
+    mid-visit (the share `visit_share` of requests, a think time Exp(`think_s`) cut at the
+    KeepAliveTimeout T) and as held sockets (`held_share`, open for T), so it is Poisson of
+    mean m(t) = v z (1 - e^(-min(t, T)/z)) + q min(t, T) (v, q the two shares, z the think time).
+    Episodes come at `episodes_per_s` per child, taken as Poisson, so an episode meets the age
+    t ~ Exp(e); m is scaled to the fixed point's mean pool. As in `killed_share` the episode
+    closes E[Y | Y <= 1 + F], now under that mixture of Poisson laws:
+    E_t[m_t P(Y_t <= F)] / E_t[P(Y_t <= 1 + F)] over the mean (m_t the scaled m(t), Y_t its
+    Poisson pool). The age is integrated by
+    `nodes`-point Gauss-Legendre in u = 1 - e^(-e t) on [0, 1 - e^(-e T)] (uniform under the
+    law), with the rest, t >= T, where the pool is full, as one point. Without episodes (or with
+    e T below 1e-15) this is `killed_share`.
+    """
+    mu = idle_per_child
+    if mu <= 0.0:
+        return 1.0
+    e, big_t, z = episodes_per_s, timeout_s, think_s
+    young = -math.expm1(-e * big_t) if e > 0.0 and big_t > 0.0 else 0.0
+    if young < 1e-15:
+        return killed_share(mu, factor)
+
+    def mean_at(t: float) -> float:
+        visit = visit_share * z * -math.expm1(-t / z) if z > 0.0 else 0.0
+        return visit + held_share * t
+
+    points = [(1.0 - young, mean_at(big_t))]
+    points.extend(
+        (0.5 * young * w, mean_at(-math.log1p(-0.5 * young * (x + 1.0)) / e))
+        for x, w in _gauss_legendre(nodes)
+    )
+    full = math.fsum(w * m for w, m in points)
+    if full <= 0.0:
+        return killed_share(mu, factor)
+    scale = mu / full
+    top = 1 + factor
+    below = closed = 0.0
+    if max(m for _, m in points) * scale <= _PMF_LINEAR_MOST:
+        # weight x P(Y_t = k) by the pmf's recursion from e^(-lambda), which stays normal here.
+        for w, m in points:
+            lam = m * scale
+            term = w * math.exp(-lam)
+            for k in range(top + 1):
+                if k:
+                    term *= lam / k
+                below += term
+                closed += k * term
+    else:
+        # A pool far above 1 + F underflows P(Y <= 1 + F) at every age: the same sums in logs,
+        # relative to their largest term.
+        terms = []
+        for w, m in points:
+            lam = m * scale
+            if w <= 0.0:
+                continue  # the full pool's point, when e T leaves it no weight
+            if lam <= 0.0:
+                terms.append((0, math.log(w)))  # the empty pool: all its mass at k = 0
+                continue
+            log_lam = math.log(lam)
+            terms.extend(
+                (k, math.log(w) - lam + k * log_lam - math.lgamma(k + 1.0)) for k in range(top + 1)
+            )
+        peak = max(v for _, v in terms)
+        for k, v in terms:
+            term = math.exp(v - peak)
+            below += term
+            closed += k * term
+    return closed / below / mu if below > 0.0 else 1.0
+
+
+@functools.cache
+def _gauss_legendre(n: int) -> tuple[tuple[float, float], ...]:
+    """Gauss-Legendre nodes and weights on [-1, 1], by Newton's method on P_n (to 1e-15)."""
+    pairs = []
+    for i in range(1, n + 1):
+        x = math.cos(math.pi * (i - 0.25) / (n + 0.5))
+        for _ in range(100):
+            p_prev, p_here = 1.0, x
+            for k in range(2, n + 1):
+                p_prev, p_here = p_here, ((2 * k - 1) * x * p_here - (k - 1) * p_prev) / k
+            slope = n * (x * p_here - p_prev) / (x * x - 1.0)
+            step = p_here / slope
+            x -= step
+            if abs(step) <= 1e-15:
+                break
+        p_prev, p_here = 1.0, x
+        for k in range(2, n + 1):
+            p_prev, p_here = p_here, ((2 * k - 1) * x * p_here - (k - 1) * p_prev) / k
+        slope = n * (x * p_here - p_prev) / (x * x - 1.0)
+        pairs.append((x, 2.0 / ((1.0 - x * x) * slope * slope)))
+    return tuple(pairs)
+
+
 def deferred_closes(killed_per_s: float, worker_s: float, threads_per_child: int) -> float:
     """Killed keep-alive connections waiting for a worker to close them, on average.
 
@@ -334,6 +455,11 @@ def kill_fixed_point(
     """Iterate h -> kill_episodes(λ_conn(h)) s(h)/P from h = 0 to the least fixed point (§4.2,
     §4.4), s the `killed_share` of the idle connections a child holds that an episode closes
     (1 when `factor` is None): of λ_conn(h) E[idle](h)/P, at most (K' - min(a_b, P TPC))/P.
+    A single child's regular episodes close the `refilled_share` of its pool instead, at the
+    episodes h/s a second, and its listener's bursts 1 + g each: the map is iterated to its
+    fixed point without bursts, their share b is taken from the listener's chain there
+    (`listener_wait`), and the map with s = (1 - b) s_regular + b min(1, (1 + g)/mu) is iterated
+    again from 0.
 
     gamma(h) = min(1, K'/x(h)), the share of the open connections x = a_b + a_y the slots
     hold, K' = `serving_places` with the effective AsyncRequestWorkerFactor `factor` (1 when
@@ -417,6 +543,58 @@ def kill_fixed_point(
         return saturation
 
     base_ht, without_kills = holding(0.0)
+    go_idle = idle_after_request(profile, common)
+    # One child's pool refills between its frequent episodes (§4.4); several children's are
+    # taken at their mean.
+    refill = None
+    if factor is not None and p == 1:
+        visits = max(1.0, profile.visits.requests_per_visit)
+        refill = (
+            1.0 - 1.0 / visits,
+            profile.visits.think_time_s,
+            profile.visits.idle_hold_probability / visits,
+            common.keep_alive_timeout_s if common.keep_alive else 0.0,
+        )
+    bursts = 0.0  # b, the share of episodes in bursts, each closing 1 + g (§4.10)
+    last_closed = 1.0
+
+    def episode_share(idle: float, h: float) -> float:
+        """s at hazard h for a child holding `idle` idle connections on average."""
+        nonlocal last_closed
+        assert factor is not None
+        if refill is None or idle <= _NO_IDLE or h <= 0.0:
+            return killed_share(idle, factor)
+        visit_share, think_s, held_share, timeout_s = refill
+        burst = min(1.0, (1.0 + go_idle) / idle)
+
+        # s = (1 - b) s_regular(e) + b (1 + g)/mu, e = h/s the episodes a second: the secant
+        # method on mixed(s) - s, from the last step's s and its image.
+        def mixed(closed: float) -> float:
+            regular = refilled_share(
+                idle,
+                factor,
+                h / closed,
+                visit_share=visit_share,
+                think_s=think_s,
+                held_share=held_share,
+                timeout_s=timeout_s,
+            )
+            return (1.0 - bursts) * regular + bursts * burst
+
+        x0 = last_closed
+        g0 = mixed(x0) - x0
+        if abs(g0) <= _FIXED_POINT_RTOL * x0:
+            return x0
+        x1 = x0 + g0
+        for _ in range(_SHARE_MAX_STEPS):
+            g1 = mixed(x1) - x1
+            if abs(g1) <= _FIXED_POINT_RTOL * x1 or g1 == g0:
+                break
+            x0, x1, g0 = x1, x1 - g1 * (x1 - x0) / (g1 - g0), g1
+            x1 = min(max(x1, 1e-300), 1.0)
+        last_closed = x1
+        return x1
+
     # Kills only shorten H, so x is largest at h = 0: when the slots hold every connection
     # there (the usual case, far from the limit), they do at every h.
     limited = carried(base_ht, without_kills) < 1.0
@@ -429,7 +607,7 @@ def kill_fixed_point(
         # when the slot rule caps them at the episode (all of them without a factor).
         closed = 1.0
         if factor is not None:
-            closed = killed_share(min(conn_rate * ht.mean_idle_s / p, holdable), factor)
+            closed = episode_share(min(conn_rate * ht.mean_idle_s / p, holdable), h)
         # Episodes per child in a connection's idle lifetime without kills, how often the pool
         # is emptied before it refills: h is the episodes per child times s.
         resets = h / closed * base_ht.mean_idle_s
@@ -437,24 +615,40 @@ def kill_fixed_point(
         entries = p * tpc * saturation / worker_s
         kills, drops = at(conn_rate, entries)
         return _KillStep(
-            h, ht, conn_rate, share, saturation, entries, kills, drops, kills / p * closed
+            h, ht, conn_rate, share, saturation, entries, kills, drops, kills / p * closed, closed
         )
 
-    step = at_hazard(0.0)
-    rising = step  # the last step whose map rose above it
-    steps = 0
-    while steps < _FIXED_POINT_MAX_STEPS:
-        steps += 1
-        h, h_new = step.hazard, step.next_hazard
-        if abs(h_new - h) <= _FIXED_POINT_RTOL * max(h_new, h):
-            break
-        if h_new < h:
-            # The map fell: a fixed point lies between the last step where it rose and this.
-            step, more = _fixed_point_between(at_hazard, rising, step)
-            steps += more
-            break
-        rising = step
-        step = at_hazard(h_new)
+    def solve() -> tuple[_KillStep, int]:
+        step = at_hazard(0.0)
+        rising = step  # the last step whose map rose above it
+        steps = 0
+        while steps < _FIXED_POINT_MAX_STEPS:
+            steps += 1
+            h, h_new = step.hazard, step.next_hazard
+            if abs(h_new - h) <= _FIXED_POINT_RTOL * max(h_new, h):
+                break
+            if h_new < h:
+                # The map fell: a fixed point lies between the last step where it rose and this.
+                step, more = _fixed_point_between(at_hazard, rising, step)
+                steps += more
+                break
+            rising = step
+            step = at_hazard(h_new)
+        return step, steps
+
+    step, steps = solve()
+    episodes = step.hazard / step.closed * base_ht.mean_idle_s  # per child and idle lifetime
+    listened = step.connections_per_s > 0.0 and tpc > 1 and a_b < tpc
+    if refill is not None and listened and episodes >= _BURSTS_NEGLIGIBLE:
+        # One child's listener bursts (§4.9, §4.10), from its chain at this fixed point; the
+        # fixed point is then found again with them.
+        listener = listener_wait(
+            tpc, step.connections_per_s, max(0.0, rate - step.connections_per_s), worker_s, go_idle
+        )
+        bursts = listener.burst_share if listener.stable else 0.0
+        if bursts > 0.0:
+            more_step, more = solve()
+            step, steps = more_step, steps + more
     return KillFixedPoint(
         kill_hazard_per_s=step.hazard,
         holding=step.holding,
@@ -471,6 +665,8 @@ def kill_fixed_point(
             if base_ht.mean_idle_s > 0.0
             else 0.0
         ),
+        closed_share=step.closed,
+        burst_share=bursts,
     )
 
 
@@ -488,6 +684,7 @@ class _KillStep:
     kills: float
     drops: float
     next_hazard: float
+    closed: float
 
 
 def _fixed_point_between(
@@ -808,7 +1005,9 @@ def _evaluate(settings: EventSettings, profile: TrafficProfile) -> MpmMetrics:
         p_block_conservative=clamp_probability(max(blocking.p_block_cons, wait.p_block)),
         stable=stable,
         scoreboard=Scoreboard(busy, idle_ka, lingering),
-        requests_per_connection=ht.requests_per_conn,
+        # What httpd counts, requests over connections accepted: a refused keep-alive request
+        # is served on the connection its client opens next (§4.5).
+        requests_per_connection=rate / conn_rate if conn_rate > 0.0 else ht.requests_per_conn,
         holding_time_s=ht.mean_s,
         holding_time_scv=ht.scv,
         open_connections_mean=open_mean,

@@ -6,6 +6,7 @@ import functools
 import itertools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,8 +26,10 @@ from capplan.models.event import (
     kill_fixed_point,
     killed_share,
     process_saturation,
+    refilled_share,
     reset_pool_above,
 )
+from capplan.models.event_listener import idle_after_request
 from capplan.models.metrics import METRICS
 from capplan.models.slot_wait import serving_places
 from capplan.models.targets import target_max_rate_per_s
@@ -440,6 +443,70 @@ def test_an_episode_closes_the_idle_connections_the_slot_rule_let_in(
     assert killed_share(0.0, factor) == 1.0
 
 
+REFILLS = (
+    # mean pool, F, episodes/s, mid-visit share, think s, held share, KeepAliveTimeout s
+    (2.85, 4, 5.6, 2 / 3, 0.1, 0.1, 0.5),  # one child of 4 at utilisation 0.6 (rho06)
+    (1.7, 4, 20.0, 2 / 3, 0.1, 0.1, 0.5),  # the same child at 0.8
+    (8.0, 2, 1.9, 0.75, 0.1, 0.125, 0.25),
+    (1.5, 1, 50.0, 0.75, 0.1, 0.125, 5.0),
+    (3.0, 4, 5.0, 0.0, 0.1, 1.0, 5.0),  # held sockets only
+    (3.0, 4, 1000.0, 2 / 3, 0.1, 0.1, 5.0),
+)
+
+
+@pytest.mark.parametrize("refill", REFILLS)
+def test_a_refilled_pool_is_closed_as_its_age_law_says(
+    refill: tuple[float, int, float, float, float, float, float],
+) -> None:
+    # derivations §4.4: at age t since the last episode, t ~ Exp(e), the pool is Poisson of
+    # m(t) = v z (1 - e^(-min(t, T)/z)) + q min(t, T), scaled to the mean; an episode closes
+    # E[Y | Y <= 1 + F] of that mixture. Integrated here by scipy's adaptive quadrature.
+    from scipy import integrate
+    from scipy.stats import poisson
+
+    mean, factor, episodes, visit, think, held, timeout = refill
+
+    def pool(t: float) -> float:
+        t = min(t, timeout)
+        return visit * think * -math.expm1(-t / think) + held * t
+
+    def law(f: Callable[[float], float]) -> float:
+        part, _ = integrate.quad(
+            lambda t: episodes * math.exp(-episodes * t) * f(t), 0.0, timeout, limit=400
+        )
+        return float(part) + math.exp(-episodes * timeout) * f(timeout)
+
+    scale = mean / law(pool)
+    top = factor + 1
+
+    def moment(power: int) -> Callable[[float], float]:
+        return lambda t: sum(k**power * poisson.pmf(k, pool(t) * scale) for k in range(top + 1))
+
+    expected = law(moment(1)) / law(moment(0)) / mean
+
+    def closes(rate: float, **quadrature: int) -> float:
+        return refilled_share(
+            mean,
+            factor,
+            rate,
+            visit_share=visit,
+            think_s=think,
+            held_share=held,
+            timeout_s=timeout,
+            **quadrature,
+        )
+
+    share = closes(episodes)  # its own 16 points
+    assert share == pytest.approx(expected, rel=1e-3)
+    assert closes(episodes, nodes=64) == pytest.approx(expected, rel=1e-4)
+    # Younger pools as episodes come more often (held sockets alone, a pool that grows in
+    # proportion to its age, look the same at every rate once e T is large); without episodes
+    # the pool is Poisson.
+    assert closes(2.0 * episodes) <= share * (1 + 1e-9)
+    assert closes(1e-18) == killed_share(mean, factor)
+    assert share < killed_share(mean, factor)
+
+
 Admission = tuple[int, int, int, float, float, float]  # P, TPC, F, busy, idle, new share
 
 
@@ -683,9 +750,28 @@ def test_the_kill_hazard_is_the_one_its_own_episodes_make(seed: int) -> None:
     a_b = profile.traffic.requests_per_second * profile.traffic.worker_time_s
     holdable = max(0.0, (serving_places(p, tpc, factor, a_b) - min(a_b, p * tpc)) / p)
     held = min(fixed.connections_per_s * fixed.holding.mean_idle_s / p, holdable)
-    implied = fixed.kill_episodes_per_s / p * killed_share(held, factor)
+    implied = fixed.kill_episodes_per_s / p * fixed.closed_share
     assert fixed.kill_hazard_per_s == pytest.approx(implied, rel=1e-9, abs=1e-300)
     assert 0.0 <= fixed.process_saturation <= 1.0
+    if p > 1:
+        # Several children's pools are taken at their mean (§4.4), without bursts.
+        assert fixed.closed_share == pytest.approx(killed_share(held, factor), rel=1e-12)
+        assert fixed.burst_share == 0.0
+    elif fixed.kill_hazard_per_s > 0.0 and held > 0.0:
+        # One child's regular episodes meet a refilled pool; its bursts close 1 + g (§4.10).
+        visits = max(1.0, profile.visits.requests_per_visit)
+        regular = refilled_share(
+            held,
+            factor,
+            fixed.kill_hazard_per_s / fixed.closed_share,
+            visit_share=1.0 - 1.0 / visits,
+            think_s=profile.visits.think_time_s,
+            held_share=profile.visits.idle_hold_probability / visits,
+            timeout_s=common.keep_alive_timeout_s,
+        )
+        burst = min(1.0, (1.0 + idle_after_request(profile, common)) / held)
+        b = fixed.burst_share
+        assert fixed.closed_share == pytest.approx((1 - b) * regular + b * burst, rel=1e-9)
 
 
 def test_the_metric_table_is_the_schema_and_the_model() -> None:

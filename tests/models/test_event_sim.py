@@ -207,14 +207,13 @@ P1xT4-F1-rho0.4-ka0.5    kills drops
 P2xT4-F1-rho0.4-ka2      kills drops
 P3xT4-F1-rho0.7-ka0.5    limit conn idle kills drops
 P1xT4-F1-rho0.7-ka2      limit kills drops
+P1xT4-F2-rho0.7-ka0.5    wait
 P2xT4-F2-rho0.7-ka2      wait
-P1xT4-F4-rho0.4-ka2      idle
 P3xT4-F4-rho0.7-ka2      idle
 P1xT8-F1-rho0.4-ka0.5    kills drops
 P3xT8-F1-rho0.7-ka0.5    limit kills
 P1xT8-F1-rho0.7-ka2      limit
 P2xT8-F2-rho0.4-ka0.5    wait
-P1xT8-F2-rho0.7-ka0.5    drops
 P2xT8-F2-rho0.7-ka2      busy limit conn idle Bp kills drops
 P3xT8-F4-rho0.7-ka2      wait limit idle
 P3xT16-F1-rho0.7-ka0.5   limit
@@ -490,7 +489,8 @@ def test_a_kill_episode_closes_the_idle_connections_the_slot_rule_let_in(
     config: SimConfig,
 ) -> None:
     # An episode closes the idle connections of a child that has just taken its last worker,
-    # far fewer than the child's mean: the model's E[Y | Y <= 1 + F] (derivations §4.4) is
+    # far fewer than the child's mean: the model's E[Y | Y <= 1 + F] (derivations §4.4; for one
+    # child, of the pool refilled since its last episode, with its bursts) is
     # within a factor 1.6 of what the simulator closes per episode, where the mean idle
     # connections of a child, what the model took before, are 1.8 to 3 times too many.
     events = 300_000
@@ -506,7 +506,11 @@ def test_a_kill_episode_closes_the_idle_connections_the_slot_rule_let_in(
     per_episode = killed / detail.kill_episodes_per_s
     assert simulated_per_episode / 1.6 < per_episode < 1.6 * simulated_per_episode
     per_child = metrics.idle_keepalive_mean / config.processes
-    assert per_episode == pytest.approx(per_child * killed_share(per_child, config.factor))
+    if config.processes > 1:
+        assert per_episode == pytest.approx(per_child * killed_share(per_child, config.factor))
+    else:
+        # One child's regular episodes meet its pool refilled since the last (§4.4).
+        assert per_episode < per_child * killed_share(per_child, config.factor)
     assert per_child > 1.8 * simulated_per_episode
 
 
@@ -781,6 +785,24 @@ def test_the_pool_by_busy_workers_adds_up_to_the_pool() -> None:
     )
     assert split == pytest.approx(tracked.idle_keepalive.mean, rel=0.05)
     assert tracked.idle_by_busy[4].mean < 0.4 * tracked.idle_by_busy[1].mean
+
+
+@pytest.mark.parametrize("utilisation", [0.5, 0.6, 0.7, 0.75])
+def test_one_child_under_kill_churn_keeps_the_simulators_pool(utilisation: float) -> None:
+    # One child of 4 threads with F = 4 under event-saturation-rho06's traffic, with the bench's
+    # deferred-close race (`python -m bench.validate.pool --sweep`, derivations §4.10). Closing
+    # E[Y | Y <= 1 + F] of the child's mean pool at every episode killed 35, 19, 5 and 1 % more
+    # than the simulator at these loads and left its pool 16, 24, 20 and 13 % short; its
+    # regular episodes meet a pool refilled since the last one, its bursts close 1 + g (§4.4).
+    config = SimConfig(1, 4, 4, utilisation * 80.0, 0.05, 1.0, 3.0, 0.1, 0.5, 0.3, linger_race=0.35)
+    sim = simulate_events(config, 300_000, seed=3)
+    metrics = model_of(config)
+    assert metrics.event is not None
+    assert metrics.stable
+    killed = metrics.event.kill_hazard_per_s * metrics.idle_keepalive_mean
+    assert killed == pytest.approx(sim.killed_per_s.mean, rel=0.15)
+    assert metrics.idle_keepalive_mean == pytest.approx(sim.idle_keepalive.mean, rel=0.10)
+    assert metrics.event.kill_episodes_per_s > 0.0
 
 
 def test_the_queue_behind_a_full_child_is_longer_than_erlang_cs() -> None:
