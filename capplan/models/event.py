@@ -28,6 +28,7 @@ from capplan.models.event_listener import (
     children_wait,
     held_back_share,
     idle_after_request,
+    idle_spell_shares,
     listener_wait,
     stale_requests,
 )
@@ -79,7 +80,8 @@ _NO_RESETS = 1e-13
 # Gauss-Legendre points for the age since a child's last kill episode (`refilled_share`): 16
 # agree with an adaptive integral to 1e-3 relative up to e T = 5,000 (the tests).
 _QUADRATURE_NODES = 16
-# Secant steps for one child's share closed per episode at a hazard (3 to 6 are the rule).
+# Secant steps for one child's share closed per episode at a hazard (about three quadratures a
+# step of the kill map on the validation's single-child cases).
 _SHARE_MAX_STEPS = 200
 # Episodes per idle lifetime below which one child's bursts are not looked for: they would move
 # the kill hazard by a factor of at most about 2, and every figure by about this much.
@@ -326,48 +328,66 @@ def killed_share(idle_per_child: float, factor: int) -> float:
     return below / (below + 1.0)
 
 
+@dataclass(frozen=True, slots=True)
+class PoolRefill:
+    """How a child's idle pool refills from empty after a kill episode (§4.4): idle spells
+    start after `visit_share` of the requests (a think time Exp(`think_s`), cut at the
+    KeepAliveTimeout `timeout_s`) and after `held_share` of them (a held socket, open for the
+    timeout), the two parts of `idle_after_request`'s g."""
+
+    visit_share: float
+    think_s: float
+    held_share: float
+    timeout_s: float
+
+    @classmethod
+    def of(cls, profile: TrafficProfile, common: CommonSettings) -> PoolRefill:
+        visit, held = idle_spell_shares(profile, common)
+        return cls(visit, profile.visits.think_time_s, held, common.keep_alive_timeout_s)
+
+    @property
+    def go_idle(self) -> float:
+        """g, the share of requests that leave their connection idle."""
+        return self.visit_share + self.held_share
+
+    def mean_at(self, age_s: float) -> float:
+        """m(t) per request a second: v z (1 - e^(-min(t, T)/z)) + q min(t, T), the pool M/G/inf
+        holds at an age t since it was emptied (`age_s` at most the timeout T)."""
+        z = self.think_s
+        visit = self.visit_share * z * -math.expm1(-age_s / z) if z > 0.0 else 0.0
+        return visit + self.held_share * age_s
+
+
 def refilled_share(
     idle_per_child: float,
     factor: int,
     episodes_per_s: float,
+    refill: PoolRefill,
     *,
-    visit_share: float,
-    think_s: float,
-    held_share: float,
-    timeout_s: float,
     nodes: int = _QUADRATURE_NODES,
 ) -> float:
     """The share of a child's mean idle connections `idle_per_child` that a regular kill episode
     closes when every episode empties the pool and it refills until the next (§4.4).
 
-    Since the child's last episode, at age t, its pool is M/G/inf from empty: idle spells start
-    mid-visit (the share `visit_share` of requests, a think time Exp(`think_s`) cut at the
-    KeepAliveTimeout T) and as held sockets (`held_share`, open for T), so it is Poisson of
-    mean m(t) = v z (1 - e^(-min(t, T)/z)) + q min(t, T) (v, q the two shares, z the think time).
-    Episodes come at `episodes_per_s` per child, taken as Poisson, so an episode meets the age
-    t ~ Exp(e); m is scaled to the fixed point's mean pool. As in `killed_share` the episode
-    closes E[Y | Y <= 1 + F], now under that mixture of Poisson laws:
+    At an age t since the child's last episode its pool is Poisson of mean m(t)
+    (`PoolRefill.mean_at`). Episodes come at `episodes_per_s` per child, taken as Poisson, so
+    an episode meets the age t ~ Exp(e); m is scaled to the fixed point's mean pool. As in
+    `killed_share` the episode closes E[Y | Y <= 1 + F], now under that mixture of Poisson laws:
     E_t[m_t P(Y_t <= F)] / E_t[P(Y_t <= 1 + F)] over the mean (m_t the scaled m(t), Y_t its
-    Poisson pool). The age is integrated by
-    `nodes`-point Gauss-Legendre in u = 1 - e^(-e t) on [0, 1 - e^(-e T)] (uniform under the
-    law), with the rest, t >= T, where the pool is full, as one point. Without episodes (or with
-    e T below 1e-15) this is `killed_share`.
+    Poisson pool). The age is integrated by `nodes`-point Gauss-Legendre in u = 1 - e^(-e t) on
+    [0, 1 - e^(-e T)] (uniform under the law), with the rest, t >= T, where the pool is full, as
+    one point. Without episodes (or with e T below 1e-15) this is `killed_share`.
     """
     mu = idle_per_child
     if mu <= 0.0:
         return 1.0
-    e, big_t, z = episodes_per_s, timeout_s, think_s
+    e, big_t = episodes_per_s, refill.timeout_s
     young = -math.expm1(-e * big_t) if e > 0.0 and big_t > 0.0 else 0.0
     if young < 1e-15:
         return killed_share(mu, factor)
-
-    def mean_at(t: float) -> float:
-        visit = visit_share * z * -math.expm1(-t / z) if z > 0.0 else 0.0
-        return visit + held_share * t
-
-    points = [(1.0 - young, mean_at(big_t))]
+    points = [(1.0 - young, refill.mean_at(big_t))]
     points.extend(
-        (0.5 * young * w, mean_at(-math.log1p(-0.5 * young * (x + 1.0)) / e))
+        (0.5 * young * w, refill.mean_at(-math.log1p(-0.5 * young * (x + 1.0)) / e))
         for x, w in _gauss_legendre(nodes)
     )
     full = math.fsum(w * m for w, m in points)
@@ -389,24 +409,52 @@ def refilled_share(
     else:
         # A pool far above 1 + F underflows P(Y <= 1 + F) at every age: the same sums in logs,
         # relative to their largest term.
-        terms = []
-        for w, m in points:
-            lam = m * scale
-            if w <= 0.0:
-                continue  # the full pool's point, when e T leaves it no weight
-            if lam <= 0.0:
-                terms.append((0, math.log(w)))  # the empty pool: all its mass at k = 0
-                continue
-            log_lam = math.log(lam)
-            terms.extend(
-                (k, math.log(w) - lam + k * log_lam - math.lgamma(k + 1.0)) for k in range(top + 1)
-            )
+        terms = [
+            (k, math.log(w) + poisson_logpmf(k, m * scale))
+            for w, m in points
+            if w > 0.0  # the full pool's point has none when e T is large
+            for k in range(top + 1)
+        ]
         peak = max(v for _, v in terms)
         for k, v in terms:
             term = math.exp(v - peak)
             below += term
             closed += k * term
     return closed / below / mu if below > 0.0 else 1.0
+
+
+def one_child_share(
+    idle_per_child: float,
+    factor: int,
+    hazard_per_s: float,
+    refill: PoolRefill,
+    *,
+    bursts: float,
+    start: float,
+) -> float:
+    """s, the share of one child's mean idle connections an episode closes at the kill hazard
+    h = `hazard_per_s` (§4.4): s = (1 - b) `refilled_share`(e) + b min(1, (1 + g)/mu), the
+    regular episodes' refilled pool and the bursts' 1 + g, b = `bursts`, at e = h/s episodes a
+    second. Found by the secant method on s -> that - s, from `start` and its image."""
+    mu = idle_per_child
+    burst = min(1.0, (1.0 + refill.go_idle) / mu)
+
+    def gap(closed: float) -> float:
+        regular = refilled_share(mu, factor, hazard_per_s / closed, refill)
+        return (1.0 - bursts) * regular + bursts * burst - closed
+
+    x0 = start
+    g0 = gap(x0)
+    if abs(g0) <= _FIXED_POINT_RTOL * x0:
+        return x0
+    x1 = x0 + g0
+    for _ in range(_SHARE_MAX_STEPS):
+        g1 = gap(x1)
+        if abs(g1) <= _FIXED_POINT_RTOL * x1 or g1 == g0:
+            break
+        x0, x1, g0 = x1, x1 - g1 * (x1 - x0) / (g1 - g0), g1
+        x1 = min(max(x1, 1e-300), 1.0)
+    return x1
 
 
 @functools.cache
@@ -543,20 +591,11 @@ def kill_fixed_point(
         return saturation
 
     base_ht, without_kills = holding(0.0)
-    go_idle = idle_after_request(profile, common)
     # One child's pool refills between its frequent episodes (§4.4); several children's are
     # taken at their mean.
-    refill = None
-    if factor is not None and p == 1:
-        visits = max(1.0, profile.visits.requests_per_visit)
-        refill = (
-            1.0 - 1.0 / visits,
-            profile.visits.think_time_s,
-            profile.visits.idle_hold_probability / visits,
-            common.keep_alive_timeout_s if common.keep_alive else 0.0,
-        )
+    refill = PoolRefill.of(profile, common) if factor is not None and p == 1 else None
     bursts = 0.0  # b, the share of episodes in bursts, each closing 1 + g (§4.10)
-    last_closed = 1.0
+    last_closed = 1.0  # s at the last step, where the next one's search starts
 
     def episode_share(idle: float, h: float) -> float:
         """s at hazard h for a child holding `idle` idle connections on average."""
@@ -564,36 +603,8 @@ def kill_fixed_point(
         assert factor is not None
         if refill is None or idle <= _NO_IDLE or h <= 0.0:
             return killed_share(idle, factor)
-        visit_share, think_s, held_share, timeout_s = refill
-        burst = min(1.0, (1.0 + go_idle) / idle)
-
-        # s = (1 - b) s_regular(e) + b (1 + g)/mu, e = h/s the episodes a second: the secant
-        # method on mixed(s) - s, from the last step's s and its image.
-        def mixed(closed: float) -> float:
-            regular = refilled_share(
-                idle,
-                factor,
-                h / closed,
-                visit_share=visit_share,
-                think_s=think_s,
-                held_share=held_share,
-                timeout_s=timeout_s,
-            )
-            return (1.0 - bursts) * regular + bursts * burst
-
-        x0 = last_closed
-        g0 = mixed(x0) - x0
-        if abs(g0) <= _FIXED_POINT_RTOL * x0:
-            return x0
-        x1 = x0 + g0
-        for _ in range(_SHARE_MAX_STEPS):
-            g1 = mixed(x1) - x1
-            if abs(g1) <= _FIXED_POINT_RTOL * x1 or g1 == g0:
-                break
-            x0, x1, g0 = x1, x1 - g1 * (x1 - x0) / (g1 - g0), g1
-            x1 = min(max(x1, 1e-300), 1.0)
-        last_closed = x1
-        return x1
+        last_closed = one_child_share(idle, factor, h, refill, bursts=bursts, start=last_closed)
+        return last_closed
 
     # Kills only shorten H, so x is largest at h = 0: when the slots hold every connection
     # there (the usual case, far from the limit), they do at every h.
@@ -642,8 +653,9 @@ def kill_fixed_point(
     if refill is not None and listened and episodes >= _BURSTS_NEGLIGIBLE:
         # One child's listener bursts (§4.9, §4.10), from its chain at this fixed point; the
         # fixed point is then found again with them.
+        keepalive_rate = max(0.0, rate - step.connections_per_s)
         listener = listener_wait(
-            tpc, step.connections_per_s, max(0.0, rate - step.connections_per_s), worker_s, go_idle
+            tpc, step.connections_per_s, keepalive_rate, worker_s, refill.go_idle
         )
         bursts = listener.burst_share if listener.stable else 0.0
         if bursts > 0.0:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from capplan.models.event_listener import idle_after_request, stale_requests
+from capplan.models.event_listener import idle_spell_shares, stale_requests
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import TrafficProfile
 from capplan.queueing.ctmc import Factors, stationary_near
@@ -540,17 +540,16 @@ def chain_traffic(profile: TrafficProfile, common: CommonSettings) -> ChainTraff
     visits = profile.visits
     rate = traffic.requests_per_second
     m = max(1.0, visits.requests_per_visit)
-    more = 1.0 - 1.0 / m
+    more, hold = idle_spell_shares(profile, common)
     timeout = common.keep_alive_timeout_s if common.keep_alive else 0.0
     think = visits.think_time_s
-    hold = visits.idle_hold_probability / m
     if timeout <= 0.0 or (more == 0.0 and hold == 0.0):
         # Every connection closes after its request: one request per connection.
         return ChainTraffic(rate, traffic.worker_time_s, 0.0, 0.0, 0.0, 0.0, 0.0, rate)
     if think <= 0.0:
         raise ValueError("the event chain needs a think time above 0 between requests")
     reuse = -math.expm1(-timeout / think)
-    go_idle = idle_after_request(profile, common)
+    go_idle = more + hold
     continuing = more * think * reuse
     held = hold * timeout
     mean_idle = (continuing + held) / go_idle

@@ -83,16 +83,22 @@ class ListenerWait:
     burst_share: float = 0.0
 
 
+def idle_spell_shares(profile: TrafficProfile, common: CommonSettings) -> tuple[float, float]:
+    """(1 - 1/m, q/m): the shares of requests after which the visit goes on (m requests per
+    visit, the average for fixed visits too) and after which the client holds the socket (q the
+    held share); (0, 0) with KeepAlive Off or a KeepAliveTimeout of 0."""
+    if not common.keep_alive or common.keep_alive_timeout_s <= 0.0:
+        return 0.0, 0.0
+    m = max(1.0, profile.visits.requests_per_visit)
+    return 1.0 - 1.0 / m, profile.visits.idle_hold_probability / m
+
+
 def idle_after_request(profile: TrafficProfile, common: CommonSettings) -> float:
     """g, the share of requests after which the client keeps the connection open and idle: the
-    visit goes on (1 - 1/m, m requests per visit, the average for fixed visits too) or the
-    client holds the socket after its last request (q/m); 0 with KeepAlive Off or a
-    KeepAliveTimeout of 0. The per-child chains take the same g (`event_chain.chain_traffic`).
+    sum of `idle_spell_shares`. The per-child chains take the same g (`event_chain.chain_traffic`).
     """
-    if not common.keep_alive or common.keep_alive_timeout_s <= 0.0:
-        return 0.0
-    m = max(1.0, profile.visits.requests_per_visit)
-    return (1.0 - 1.0 / m) + profile.visits.idle_hold_probability / m
+    visit, held = idle_spell_shares(profile, common)
+    return visit + held
 
 
 def stale_requests(

@@ -21,6 +21,7 @@ from capplan.models import (
     wait_probability_value,
 )
 from capplan.models.event import (
+    PoolRefill,
     admitted_law,
     dropped_attempt_share,
     kill_fixed_point,
@@ -485,16 +486,8 @@ def test_a_refilled_pool_is_closed_as_its_age_law_says(
     expected = law(moment(1)) / law(moment(0)) / mean
 
     def closes(rate: float, **quadrature: int) -> float:
-        return refilled_share(
-            mean,
-            factor,
-            rate,
-            visit_share=visit,
-            think_s=think,
-            held_share=held,
-            timeout_s=timeout,
-            **quadrature,
-        )
+        refill = PoolRefill(visit_share=visit, think_s=think, held_share=held, timeout_s=timeout)
+        return refilled_share(mean, factor, rate, refill, **quadrature)
 
     share = closes(episodes)  # its own 16 points
     assert share == pytest.approx(expected, rel=1e-3)
@@ -760,15 +753,13 @@ def test_the_kill_hazard_is_the_one_its_own_episodes_make(seed: int) -> None:
     elif fixed.kill_hazard_per_s > 0.0 and held > 0.0:
         # One child's regular episodes meet a refilled pool; its bursts close 1 + g (§4.10).
         visits = max(1.0, profile.visits.requests_per_visit)
-        regular = refilled_share(
-            held,
-            factor,
-            fixed.kill_hazard_per_s / fixed.closed_share,
+        refill = PoolRefill(
             visit_share=1.0 - 1.0 / visits,
             think_s=profile.visits.think_time_s,
             held_share=profile.visits.idle_hold_probability / visits,
             timeout_s=common.keep_alive_timeout_s,
         )
+        regular = refilled_share(held, factor, fixed.kill_hazard_per_s / fixed.closed_share, refill)
         burst = min(1.0, (1.0 + idle_after_request(profile, common)) / held)
         b = fixed.burst_share
         assert fixed.closed_share == pytest.approx((1 - b) * regular + b * burst, rel=1e-9)
