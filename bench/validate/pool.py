@@ -22,6 +22,15 @@ event-children-3x4-rho07:
    sets the closed form's refused requests and an estimate of the late ones beside them: each
    killed connection that goes on with its visit sends its next request (rate 1/Z) before the
    first of TPC workers frees (rate TPC/S_w) with probability (1/Z) / (1/Z + TPC/S_w).
+3. Where the pool goes missing: the third table splits the idle connections into held sockets
+   (idle after the visit's last request, open until the KeepAliveTimeout T unless killed) and
+   the rest, and gives a held socket's life, the held sockets killed a second, and the gaps
+   between one child's episodes (mean and squared coefficient of variation, SCV); a connection
+   that goes idle at a random time waits (1 + SCV)/2 mean gaps for its child's next episode.
+   The closed form kills every idle connection at one hazard h, so its held socket lives
+   (1 - e^(-h T))/h. The two grid points of docs/models.md with three children of 4 and 8
+   threads, F = 4, utilisation 0.7 and T = 2 s are added, simulated as the grid simulates them
+   (no race).
 
 With `--sweep`, one child of event-saturation-rho06's server and traffic at worker utilisations
 0.5 to 0.85 instead (derivations §4.10): the simulator's kill episodes, regular and in bursts,
@@ -33,6 +42,7 @@ form's episodes, closes, B_p and pool.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,10 +50,11 @@ from bench.validate.casefile import Case, load_case
 from capplan.models import MpmMetrics
 from capplan.models.event_listener import idle_after_request
 from tests.models.event_sim import SimConfig, SimResult, profile_of, simulate_events
-from tests.models.test_event_sim import model_of, settings_of
+from tests.models.test_event_sim import GRID, model_of, point_id, settings_of
 
 CASES = ("event-saturation-rho06", "event-saturation-rho08", "event-children-3x4-rho07")
 CASE_DIR = Path(__file__).parent / "cases"
+HELD_GRID_POINTS = ("P3xT4-F4-rho0.7-ka2", "P3xT8-F4-rho0.7-ka2")
 
 
 def config_of(case: Case, *, linger_race: float = 0.35, one_idle_class: bool = False) -> SimConfig:
@@ -127,6 +138,24 @@ def drops_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) -
     )
 
 
+def held_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) -> str:
+    assert model.event is not None
+    h, timeout = model.event.kill_hazard_per_s, config.keepalive_timeout_s
+    life = -math.expm1(-h * timeout) / h if h > 0.0 else timeout
+    held_share = config.idle_hold_probability / config.requests_per_visit
+    model_held = config.requests_per_s * held_share * life
+    gap, scv = sim.episode_gap_s.mean, sim.episode_gap_scv.mean
+    return (
+        f"| {name} | {sim.idle_held.mean:.2f} / {sim.idle_keepalive.mean - sim.idle_held.mean:.2f} "
+        f"| {1e3 * sim.held_life_s.mean:.0f} ± {1e3 * sim.held_life_s.half_width:.0f} ms "
+        f"| {sim.killed_held_per_s.mean:.1f} "
+        f"| {1e3 * gap:.0f} ms, {scv:.1f} ± {sim.episode_gap_scv.half_width:.1f} "
+        f"| {1e3 * gap * (1.0 + scv) / 2.0:.0f} ms "
+        f"| {model_held:.2f} / {model.idle_keepalive_mean - model_held:.2f} "
+        f"| {1e3 * life:.0f} ms | {1e3 / h:.0f} ms |"
+    )
+
+
 SWEEP_CASE = "event-saturation-rho06"
 SWEEP_UTILISATIONS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85)
 
@@ -191,22 +220,35 @@ def main(argv: list[str] | None = None) -> None:
             one_idle_class=args.one_idle_class,
         )
         runs.append((name, simulate_events(config, args.events, seed=1), config, model_of(config)))
-    print(
+    _table(
         "| case | busy workers n: time share / idle connections of a child | mean pool "
         "| a regular episode closes | a burst closes | every episode (share of the pool) "
-        "| closed form: mean pool | closes per episode (share) |"
+        "| closed form: mean pool | closes per episode (share) |",
+        [pool_row(*run) for run in runs],
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for name, sim, config, model in runs:
-        print(pool_row(name, sim, config, model))
-    print()
-    print(
+    _table(
         "| case | simulated: refused for want of a worker | sent on a killed connection "
-        "| killed | closed form: refused | late, estimated | killed |"
+        "| killed | closed form: refused | late, estimated | killed |",
+        [drops_row(*run) for run in runs],
     )
-    print("|---|---|---|---|---|---|---|")
-    for name, sim, config, model in runs:
-        print(drops_row(name, sim, config, model))
+    for point in HELD_GRID_POINTS:
+        config = replace(next(c for c in GRID if point_id(c) == point), track_pool=True)
+        runs.append((point, simulate_events(config, args.events, seed=1), config, model_of(config)))
+    _table(
+        "| case | simulated: idle held / other | a held socket's life | held killed/s "
+        "| gaps between a child's episodes: mean, SCV | wait for the next, (1 + SCV)/2 gaps "
+        "| closed form: idle held / other | a held socket's life | 1/h |",
+        [held_row(*run) for run in runs],
+    )
+
+
+def _table(header: str, rows: list[str]) -> None:
+    """A markdown table with a blank line after it."""
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for row in rows:
+        print(row)
+    print()
 
 
 if __name__ == "__main__":

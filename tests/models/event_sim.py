@@ -175,6 +175,17 @@ class SimResult:
     # Requests clients see dropped: those refused for want of a worker, and those sent on a
     # killed connection before the child's first free worker closed it (defer_linger_chain)
     client_drops_per_s: Estimate
+    # Held sockets (idle after the visit's last request; none with `one_idle_class`): the mean
+    # held, how long one stays idle (Little's law: the held connection-seconds over the spells),
+    # and those the episodes close, a second.
+    idle_held: Estimate
+    held_life_s: Estimate
+    killed_held_per_s: Estimate
+    # The gaps between one child's kill episodes (those that close something): their mean, and
+    # their squared coefficient of variation (1 for Poisson episodes). An idle connection that
+    # starts at a random time waits (1 + SCV)/2 mean gaps for its child's next episode.
+    episode_gap_s: Estimate
+    episode_gap_scv: Estimate
     batches: int
     events: int
     # With `track_pool`, for n = 0 ... TPC busy workers: the share of a child's time at n, and
@@ -191,7 +202,16 @@ QUEUE_LEVELS = 4
 
 
 class _Conn:
-    __slots__ = ("child", "fresh", "idle_since", "left", "next_request", "queued_at", "version")
+    __slots__ = (
+        "child",
+        "fresh",
+        "held",
+        "idle_since",
+        "left",
+        "next_request",
+        "queued_at",
+        "version",
+    )
 
     def __init__(self, left: int, queued_at: float, *, fresh: bool = True) -> None:
         self.child = -1
@@ -200,6 +220,7 @@ class _Conn:
         self.next_request = 0.0
         self.queued_at = queued_at
         self.idle_since = 0.0
+        self.held = False  # idle after the visit's last request (the client holds the socket)
         self.version = 0
 
 
@@ -222,11 +243,17 @@ class _Batch:
         "drops",
         "enables",
         "enables_one_idle",
+        "episode_gap",
+        "episode_gap2",
+        "episode_gaps",
         "full",
         "gap2",
+        "held_starts",
         "idle",
+        "idle_held",
         "killed",
         "killed_age",
+        "killed_held",
         "kills",
         "limit",
         "open",
@@ -253,6 +280,12 @@ class _Batch:
         self.stale = self.accepted_fresh = self.waited_fresh = self.killed = 0
         self.waited_long = 0
         self.wait = self.killed_age = 0.0
+        # Held sockets (idle after the visit's last request): idle connection-seconds, spells
+        # started, and those an episode closed; and the gaps between one child's episodes
+        # (count, sum, sum of squares), for the pool's split by class (derivations §4.13).
+        self.idle_held = 0.0
+        self.held_starts = self.killed_held = self.episode_gaps = 0
+        self.episode_gap = self.episode_gap2 = 0.0
         self.pool_time: list[float] = []  # by busy workers, child-seconds (`track_pool`)
         self.pool_idle: list[float] = []  # idle keep-alive connection-seconds, likewise
         # child-seconds full with k waiting connections, k = 0 ... QUEUE_LEVELS (`track_pool`)
@@ -295,6 +328,7 @@ class _Server:
         # When each child's listener was last enabled (`accept_order` "recent").
         self.enabled_at = [float(i) * 1e-9 for i in range(p)]
         self.accepted_at = [-1.0] * p  # when each child last accepted a connection
+        self.last_episode = [-1.0] * p  # when each child last killed (-1: not yet)
         # Whether each child's listener was last disabled for want of a worker (not its slots);
         # set after the kill that such a disable makes, so that kill sees the disable before.
         self.disabled_full = [False] * p
@@ -312,6 +346,7 @@ class _Server:
         self.busy_total = 0
         self.workers = p * config.threads_per_child
         self.idle_total = 0
+        self.held_total = 0  # idle connections held after their visit's last request
         self.open_total = 0
         self.deferred_total = 0  # killed connections waiting for a worker to close them
         self.disabled_total = 0  # children whose listener is disabled
@@ -337,6 +372,7 @@ class _Server:
             b = self.batch
             b.busy += dt * self.busy_total
             b.idle += dt * self.idle_total
+            b.idle_held += dt * self.held_total
             b.open += dt * self.open_total
             b.disabled += dt * self.disabled_total
             if self.disabled_total == self.c.processes:
@@ -437,6 +473,15 @@ class _Server:
                 self.batch.burst_killed += len(idle)
             self.batch.killed += len(idle)
             self.batch.killed_age += sum(self.now - conn.idle_since for conn in idle)
+            held = sum(1 for conn in idle if conn.held)
+            self.batch.killed_held += held
+            self.held_total -= held
+            if self.last_episode[i] >= 0.0:
+                gap = self.now - self.last_episode[i]
+                self.batch.episode_gaps += 1
+                self.batch.episode_gap += gap
+                self.batch.episode_gap2 += gap * gap
+            self.last_episode[i] = self.now
         # shutdown_connection() defers the close to the child's next free worker; a client that
         # sends its next request before then has it discarded.
         release = self.now if closed_now else min(self.serving[i].values(), default=self.now)
@@ -600,6 +645,11 @@ class _Server:
 
     def _go_idle(self, conn: _Conn) -> None:
         conn.idle_since = self.now
+        # With the chains' one class the visit's remaining requests are drawn after this.
+        conn.held = conn.left == 0 and not self.c.one_idle_class
+        if conn.held:
+            self.held_total += 1
+            self.batch.held_starts += 1
         self.idle[conn.child][conn] = None
         self.idle_total += 1
 
@@ -622,6 +672,8 @@ class _Server:
     def on_keepalive_timeout(self, conn: _Conn) -> None:
         i = conn.child
         self.idle_total -= 1
+        if conn.held:
+            self.held_total -= 1
         if self.busy[i] >= self.c.threads_per_child:
             self.linger_chain[i] += 1  # shutdown_connection() waits for a worker too
         self.close(conn)
@@ -699,6 +751,14 @@ def _estimate(values: list[float]) -> Estimate:
     return Estimate(statistics.fmean(values), t * statistics.stdev(values) / math.sqrt(k))
 
 
+def _gap_scv(b: _Batch, span: float) -> float:
+    """The squared coefficient of variation of one batch's gaps between a child's episodes."""
+    if b.episode_gaps < 2:
+        return 0.0
+    mean = b.episode_gap / b.episode_gaps
+    return max(0.0, b.episode_gap2 / b.episode_gaps / (mean * mean) - 1.0)
+
+
 def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) -> SimResult:
     if len(done) < 10:
         raise ValueError(f"only {len(done)} batches in the event budget (need 10)")
@@ -741,6 +801,11 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         p_block=per(lambda b, s: b.blocked / b.attempts if b.attempts else 0.0),
         mean_wait_s=per(lambda b, s: b.wait / b.accepted if b.accepted else 0.0),
         client_drops_per_s=per(lambda b, s: (b.drops + b.stale) / s),
+        idle_held=per(lambda b, s: b.idle_held / s),
+        held_life_s=per(lambda b, s: b.idle_held / b.held_starts if b.held_starts else 0.0),
+        killed_held_per_s=per(lambda b, s: b.killed_held / s),
+        episode_gap_s=per(lambda b, s: b.episode_gap / b.episode_gaps if b.episode_gaps else 0.0),
+        episode_gap_scv=per(_gap_scv),
         batches=len(done),
         events=events,
         busy_share=tuple(
