@@ -48,7 +48,7 @@ from pathlib import Path
 
 from bench.validate.casefile import Case, load_case
 from capplan.models import MpmMetrics
-from capplan.models.event_listener import idle_after_request
+from capplan.models.event_listener import idle_after_request, idle_spell_shares
 from tests.models.event_sim import SimConfig, SimResult, profile_of, simulate_events
 from tests.models.test_event_sim import GRID, model_of, point_id, settings_of
 
@@ -142,8 +142,9 @@ def held_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) ->
     assert model.event is not None
     h, timeout = model.event.kill_hazard_per_s, config.keepalive_timeout_s
     life = -math.expm1(-h * timeout) / h if h > 0.0 else timeout
-    held_share = config.idle_hold_probability / config.requests_per_visit
+    _, held_share = idle_spell_shares(profile_of(config), settings_of(config).common)
     model_held = config.requests_per_s * held_share * life
+    mean_kill = f"{1e3 / h:.0f} ms" if h > 0.0 else "-"
     gap, scv = sim.episode_gap_s.mean, sim.episode_gap_scv.mean
     return (
         f"| {name} | {sim.idle_held.mean:.2f} / {sim.idle_keepalive.mean - sim.idle_held.mean:.2f} "
@@ -152,7 +153,7 @@ def held_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) ->
         f"| {1e3 * gap:.0f} ms, {scv:.1f} ± {sim.episode_gap_scv.half_width:.1f} "
         f"| {1e3 * gap * (1.0 + scv) / 2.0:.0f} ms "
         f"| {model_held:.2f} / {model.idle_keepalive_mean - model_held:.2f} "
-        f"| {1e3 * life:.0f} ms | {1e3 / h:.0f} ms |"
+        f"| {1e3 * life:.0f} ms | {mean_kill} |"
     )
 
 
