@@ -28,9 +28,11 @@ event-children-3x4-rho07:
    between one child's episodes (mean and squared coefficient of variation, SCV); a connection
    that goes idle at a random time waits (1 + SCV)/2 mean gaps for its child's next episode.
    The closed form kills every idle connection at one hazard h, so its held socket lives
-   (1 - e^(-h T))/h. The two grid points of docs/models.md with three children of 4 and 8
-   threads, F = 4, utilisation 0.7 and T = 2 s are added, simulated as the grid simulates them
-   (no race).
+   (1 - e^(-h T))/h. The last two columns are the per-child chain's (derivations §4.6, no
+   race): its held socket's life from the joint law of a child's busy workers and idle
+   connections (`held_socket_life`), and what it would be at the chain's own mean hazard.
+   The two grid points of docs/models.md with three children of 4 and 8 threads, F = 4,
+   utilisation 0.7 and T = 2 s are added, simulated as the grid simulates them (no race).
 
 With `--sweep`, one child of event-saturation-rho06's server and traffic at worker utilisations
 0.5 to 0.85 instead (derivations §4.10): the simulator's kill episodes, regular and in bursts,
@@ -48,6 +50,7 @@ from pathlib import Path
 
 from bench.validate.casefile import Case, load_case
 from capplan.models import MpmMetrics
+from capplan.models.event_chain import held_socket_life
 from capplan.models.event_listener import idle_after_request, idle_spell_shares
 from tests.models.event_sim import SimConfig, SimResult, profile_of, simulate_events
 from tests.models.test_event_sim import GRID, model_of, point_id, settings_of
@@ -145,6 +148,7 @@ def held_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) ->
     _, held_share = idle_spell_shares(profile_of(config), settings_of(config).common)
     model_held = config.requests_per_s * held_share * life
     mean_kill = f"{1e3 / h:.0f} ms" if h > 0.0 else "-"
+    chain = held_socket_life(settings_of(config), profile_of(config))
     gap, scv = sim.episode_gap_s.mean, sim.episode_gap_scv.mean
     return (
         f"| {name} | {sim.idle_held.mean:.2f} / {sim.idle_keepalive.mean - sim.idle_held.mean:.2f} "
@@ -153,7 +157,8 @@ def held_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) ->
         f"| {1e3 * gap:.0f} ms, {scv:.1f} ± {sim.episode_gap_scv.half_width:.1f} "
         f"| {1e3 * gap * (1.0 + scv) / 2.0:.0f} ms "
         f"| {model_held:.2f} / {model.idle_keepalive_mean - model_held:.2f} "
-        f"| {1e3 * life:.0f} ms | {mean_kill} |"
+        f"| {1e3 * life:.0f} ms | {mean_kill} "
+        f"| {1e3 * chain.life_s:.0f} ms | {1e3 * chain.one_hazard_s:.0f} ms |"
     )
 
 
@@ -238,7 +243,8 @@ def main(argv: list[str] | None = None) -> None:
     _table(
         "| case | simulated: idle held / other | a held socket's life | held killed/s "
         "| gaps between a child's episodes: mean, SCV | wait for the next, (1 + SCV)/2 gaps "
-        "| closed form: idle held / other | a held socket's life | 1/h |",
+        "| closed form: idle held / other | a held socket's life | 1/h "
+        "| chain: a held socket's life | at its mean hazard |",
         [held_row(*run) for run in runs],
     )
 

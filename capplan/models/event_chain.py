@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from capplan.models.event_listener import idle_spell_shares, stale_requests
 from capplan.mpm_settings import CommonSettings, EventSettings
 from capplan.profile import TrafficProfile
-from capplan.queueing.ctmc import Factors, stationary_near
+from capplan.queueing.ctmc import Factors, stationary_near, survival_integral
 
 if TYPE_CHECKING:
     import numpy as np
@@ -94,7 +94,9 @@ class ChainResult:
     offered (visits and reconnections; above the accepted ones when overloaded);
     `kill_episodes_per_s`, `keepalive_drops_per_s` and
     `killed_per_s` (idle connections closed by kills) over all children; `overloaded` when the
-    accept queue never empties; `states` the chain's size; `steps` the solves used.
+    accept queue never empties; `states` the chain's size; `steps` the solves used;
+    `child_rates` (a ready child's accept rate, the check rate, the share of accepts checked
+    again at once) at the fixed point, which with the traffic give a child's generator.
     """
 
     busy_mean: float
@@ -110,6 +112,7 @@ class ChainResult:
     overloaded: bool
     states: int
     steps: int
+    child_rates: tuple[float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +271,7 @@ class _Solve:
     drops: float
     reconnects: float
     mode: int  # the most likely state, pinned by the next solve
+    rates: tuple[float, float, float]  # what it was solved at (`_solve`'s `rates`)
 
 
 def _solve(
@@ -279,16 +283,7 @@ def _solve(
 ) -> _Solve:
     """One stationary solve at (accept rate of a ready child, check rate, share of rechecks),
     from the LU kept in `factors`."""
-    import numpy as np
-
-    accept_rate, check_rate, recheck = rates
-    kind_rates = np.zeros(_KINDS)
-    kind_rates[_ACCEPT] = accept_rate * (1.0 - recheck)
-    kind_rates[_ACCEPT_CHECK] = accept_rate * recheck
-    kind_rates[_CHECK] = check_rate
-    kind_rates[[_DONE_IDLE, _DONE_CLOSE, _REQUEST, _TIMEOUT]] = connection_rates(traffic)
-    kind_rates[_UNREACHED] = 1.0
-    rate = st.weight * kind_rates[st.kind]
+    rate = _transition_rates(st, traffic, rates)
     pi, mode = stationary_near(st.size, st.source, st.target, rate, pin, factors=factors)
     flow = pi[st.source] * rate
     kills = float(flow @ st.kill)
@@ -307,7 +302,26 @@ def _solve(
         drops=drops,
         reconnects=timeouts_reconnecting + drops + killed * traffic.killed_reconnects,
         mode=mode,
+        rates=rates,
     )
+
+
+def _transition_rates(
+    st: _Structure, traffic: ChainTraffic, rates: tuple[float, float, float]
+) -> FloatArray:
+    """Each transition's rate at (accept rate of a ready child, check rate, share of
+    rechecks)."""
+    import numpy as np
+
+    accept_rate, check_rate, recheck = rates
+    kind_rates = np.zeros(_KINDS)
+    kind_rates[_ACCEPT] = accept_rate * (1.0 - recheck)
+    kind_rates[_ACCEPT_CHECK] = accept_rate * recheck
+    kind_rates[_CHECK] = check_rate
+    kind_rates[[_DONE_IDLE, _DONE_CLOSE, _REQUEST, _TIMEOUT]] = connection_rates(traffic)
+    kind_rates[_UNREACHED] = 1.0
+    rate: FloatArray = st.weight * kind_rates[st.kind]
+    return rate
 
 
 def first_pin(
@@ -520,6 +534,7 @@ def _result(
         overloaded=overloaded,
         states=states,
         steps=steps,
+        child_rates=sol.rates,
     )
 
 
@@ -566,12 +581,88 @@ def chain_traffic(profile: TrafficProfile, common: CommonSettings) -> ChainTraff
     )
 
 
-def evaluate_chain(settings: EventSettings, profile: TrafficProfile) -> ChainResult:
-    """The chain for these event settings and this profile; ValueError beyond `MAX_STATES`."""
+def _sized(settings: EventSettings, profile: TrafficProfile) -> tuple[ChainTraffic, int]:
+    """The chain's traffic and idle cap for these settings; ValueError beyond `MAX_STATES`."""
     traffic = chain_traffic(profile, settings.common)
     p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
     cap = chain_cap(traffic, p, tpc, f)
     states = chain_states(tpc, f, cap)
     if states > MAX_STATES:
         raise ValueError(f"the event chain would have {states} states (at most {MAX_STATES})")
+    return traffic, cap
+
+
+def evaluate_chain(settings: EventSettings, profile: TrafficProfile) -> ChainResult:
+    """The chain for these event settings and this profile; ValueError beyond `MAX_STATES`."""
+    traffic, cap = _sized(settings, profile)
+    p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
     return solve_chain(p, tpc, f, traffic, cap)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLife:
+    """How long a held socket lives in a child of the chain (`held_socket_life`).
+
+    `life_s` E[min(its child's next kill episode, T)] from the chain's joint law of busy workers
+    and idle connections; `one_hazard_s` (1 - e^(-h T))/h, what it would live if every idle
+    connection were killed at the chain's mean hazard h (its idle connections killed a second
+    over those it holds); `chain` the chain's steady state.
+    """
+
+    life_s: float
+    one_hazard_s: float
+    chain: ChainResult
+
+
+def held_socket_life(settings: EventSettings, profile: TrafficProfile) -> HeldLife:
+    """A held socket's life in the per-child chain (docs/derivations.md §4.13).
+
+    A held socket (idle after its visit's last request) is closed by the KeepAliveTimeout T or,
+    first, by its child's next kill episode. It goes idle at a request's end, so it starts in
+    the law of the states a finished request leaves idle connections in (the stationary flow of
+    those transitions), and from there the child moves as the chain does, except that the
+    socket itself neither sends a request nor times out early: the idle connections' requests
+    and timeouts come from the y - 1 others. It dies at the first transition that empties the
+    pool (a check of a full child, or another connection's request meeting one), and lives
+    E[min(τ, T)] (`survival_integral`). With no idle connections held (no keep-alive, or no
+    held sockets) it is T. ValueError beyond `MAX_STATES`.
+    """
+    import numpy as np
+
+    traffic, cap = _sized(settings, profile)
+    p, tpc, f = settings.processes, settings.threads_per_child, settings.worker_factor
+    result = solve_chain(p, tpc, f, traffic, cap)
+    timeout = settings.common.keep_alive_timeout_s if settings.common.keep_alive else 0.0
+    killed = result.killed_per_s / p
+    one_hazard = timeout
+    if killed > 0.0 and result.idle_mean > 0.0:
+        hazard = killed / result.idle_mean
+        one_hazard = -math.expm1(-hazard * timeout) / hazard
+    if traffic.go_idle <= 0.0 or timeout <= 0.0:
+        return HeldLife(timeout, one_hazard, result)
+    st = _structure(tpc, f, cap)
+    rate = _transition_rates(st, traffic, result.child_rates)
+    pin = first_pin(st.busy, st.idle, st.ready, traffic, p)
+    pi, _ = stationary_near(st.size, st.source, st.target, rate, pin)
+    y = st.idle[st.source].astype(float)
+    others = (st.kind == _REQUEST) | (st.kind == _TIMEOUT)
+    tagged = np.where(
+        others & (y > 0.0), rate * np.maximum(y - 1.0, 0.0) / np.maximum(y, 1.0), rate
+    )
+    ending = (y >= 1.0) & (st.idle[st.target] == 0) & (tagged > 0.0)
+    born = st.kind == _DONE_IDLE
+    start = np.bincount(
+        st.target[born], weights=pi[st.source[born]] * rate[born], minlength=st.size
+    )
+    if start.sum() <= 0.0:
+        return HeldLife(timeout, one_hazard, result)
+    life = survival_integral(
+        st.size,
+        st.source,
+        st.target,
+        tagged,
+        start / start.sum(),
+        ending=ending,
+        horizon=timeout,
+    )
+    return HeldLife(life, one_hazard, result)

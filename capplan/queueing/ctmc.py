@@ -392,3 +392,41 @@ def passage_quantile(
         else:
             hi = mid
     return mean, hi
+
+
+def survival_integral(
+    size: int,
+    source: npt.NDArray[np.int64],
+    target: npt.NDArray[np.int64],
+    rate: npt.NDArray[np.float64],
+    start: npt.NDArray[np.float64],
+    *,
+    ending: npt.NDArray[np.bool_],
+    horizon: float,
+) -> float:
+    """E[min(τ, t)] for the time τ to the first of the `ending` transitions, the chain started
+    in the law `start`, and a fixed horizon t.
+
+    The transitions flagged `ending` lead out of the chain (to a state outside it), so the mass
+    still in it at time u is start · exp(S u) · 1, S the generator without them, and
+    E[min(τ, t)] = ∫_0^t start · exp(S u) · 1 du. One `expm_multiply` of the generator bordered
+    by a row of ones, which gathers that integral as the chain runs: d/du (v, w) = (S^T v, 1 · v)
+    from (start, 0), so w(t) is the answer. `start` must sum to 1.
+    """
+    import numpy as np
+    from scipy import sparse
+    from scipy.sparse import linalg as sparse_linalg
+
+    staying = ~ending
+    # The rates of the ending transitions still count in a state's rate out (the diagonal).
+    out = np.bincount(
+        source[ending & (rate > 0.0)], weights=rate[ending & (rate > 0.0)], minlength=size
+    )
+    s_t = _transposed_generator(size, source[staying], target[staying], rate[staying])
+    s_t = s_t - sparse.diags(out, format="csc")
+    bordered = sparse.bmat([[s_t, None], [sparse.csr_matrix(np.ones((1, size))), None]]).tocsc()
+    # bmat leaves the last column empty: give the bordered matrix its square shape.
+    bordered.resize((size + 1, size + 1))
+    v0 = np.concatenate([np.asarray(start, dtype=float), [0.0]])
+    moved: FloatArray = sparse_linalg.expm_multiply(bordered * horizon, v0)
+    return float(moved[-1])

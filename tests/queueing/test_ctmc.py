@@ -14,6 +14,7 @@ from capplan.queueing.ctmc import (
     passage_quantile,
     stationary_distribution,
     stationary_near,
+    survival_integral,
 )
 
 
@@ -167,6 +168,25 @@ def test_passage_through_a_death_chain_is_erlang_distributed() -> None:
     mean, quantile = passage_quantile(4, source, target, rate, start, absorbed=absorbed, tail=0.01)
     assert math.isclose(mean, 1.5, rel_tol=1e-12)
     assert math.isclose(quantile, float(gamma.ppf(0.99, 3, scale=0.5)), rel_tol=2e-4)
+
+
+@pytest.mark.parametrize("horizon", [0.2, 1.5, 40.0])
+def test_survival_integral_of_an_erlang_time(horizon: float) -> None:
+    # From 3 down to 1 at rate 2 each step, then out at rate 2: an Erlang(3, 2) time τ, and
+    # E[min(τ, t)] is the integral of its survival from 0 to t (mean 1.5 for a long horizon).
+    from scipy.integrate import quad
+    from scipy.stats import gamma
+
+    source = np.array([3, 2, 1])
+    target = np.array([2, 1, 1])
+    rate = np.full(3, 2.0)
+    ending = np.array([False, False, True])
+    start = np.array([0.0, 0.0, 0.0, 1.0])
+    got = survival_integral(4, source, target, rate, start, ending=ending, horizon=horizon)
+    want, _ = quad(lambda u: float(gamma.sf(u, 3, scale=0.5)), 0.0, horizon)
+    assert math.isclose(got, want, rel_tol=1e-9)
+    if horizon > 30.0:
+        assert math.isclose(got, 1.5, rel_tol=1e-9)
 
 
 @pytest.mark.parametrize("speed", [0.01, 1.0, 100.0])
