@@ -109,10 +109,14 @@ def stationary_distribution(
     pin: int = 0,
     *,
     factors: Factors | None = None,
+    scaled: bool = False,
 ) -> npt.NDArray[np.float64]:
     """pi with pi Q = 0 and sum pi = 1: the balance equations with pi[pin] = 1 in place of the
     pinned state's own (it is implied by the others), then scaled to sum 1; with `factors`, by
-    GMRES from the LU kept there when it converges fast (`Factors`).
+    GMRES from the LU kept there when it converges fast (`Factors`). `scaled` solves for the
+    embedded jump chain's law instead, each column divided by its state's rate out, then
+    divides by the rates out: the same law, from a system whose columns all have the same
+    scale (`stationary_near` turns to it when the plain one fails).
 
     Transitions with a rate of 0, and self-loops, are ignored; states the pinned one does not
     lead to are left out of the solve. The chain must have a single closed class, and `pin`
@@ -141,21 +145,32 @@ def stationary_distribution(
         src, dst, val = position[src[inner]], position[dst[inner]], val[inner]
         size, pin = states.size, int(position[pin])
     out = np.bincount(src, weights=val, minlength=size)
-    # Q^T: row i holds the rates into i and minus the total rate out of i; the pinned row
-    # becomes out[pin] pi[pin] = out[pin], which keeps every column diagonally dominant (its
-    # diagonal is the sum of the others), so the LU needs no pivoting.
     balance = dst != pin
     every = np.arange(size)
     others = every != pin
-    scale = float(out[pin]) if out[pin] > 0.0 else 1.0
     rows = np.concatenate([dst[balance], every[others], [pin]])
     cols = np.concatenate([src[balance], every[others], [pin]])
-    vals = np.concatenate([val[balance], -out[others], [scale]])
+    if scaled:
+        # Each column divided by its state's rate out: the unknowns are y = pi out, the
+        # embedded jump chain's law up to a constant; row i holds the probabilities of a jump
+        # into i and -1, the pinned row y[pin] = 1. A state with no way out (a pinned absorbing
+        # one) keeps y = pi.
+        rate_out = np.where(out > 0.0, out, 1.0)
+        vals = np.concatenate([val[balance] / rate_out[src[balance]], -np.ones(size - 1), [1.0]])
+        rhs_pin = 1.0
+    else:
+        # Q^T: row i holds the rates into i and minus the total rate out of i; the pinned row
+        # becomes out[pin] pi[pin] = out[pin].
+        rate_out = np.ones(size)
+        rhs_pin = float(out[pin]) if out[pin] > 0.0 else 1.0
+        vals = np.concatenate([val[balance], -out[others], [rhs_pin]])
+    # Either way every column is diagonally dominant (its diagonal is the sum of the others),
+    # so the LU needs no pivoting.
     a = sparse.csc_matrix((vals, (rows, cols)), shape=(size, size))
     rhs = np.zeros(size)
-    rhs[pin] = scale
+    rhs[pin] = rhs_pin
     solver = factors if factors is not None else Factors()
-    law = _normalised(solver.solve(a, rhs))
+    law = _normalised(solver.solve(a, rhs) / rate_out)
     if size == full_size:
         return law
     pi = np.zeros(full_size)
@@ -194,8 +209,33 @@ def stationary_near(
     rare at these rates (an overloaded event chain leaves its ready states for good): the
     mode of that solve is pinned, if it is in the closed class, then the state of the closed
     class with the smallest rate out, then the mode of that solve. When the pinned state comes
-    out below `floor`, the mode is pinned. ArithmeticError
+    out below `floor`, the mode is pinned. When no pin gives a law, the same is done with the
+    embedded jump chain's system (`stationary_distribution`'s `scaled`). ArithmeticError
     when the chain has no single closed class, or the last solve fails its pinned equation."""
+    try:
+        return _near(size, source, target, rate, pin, floor, factors, scaled=False)
+    except ArithmeticError:
+        # A chain whose rates span many orders of magnitude (an instant accept rate beside a
+        # think time) can defeat the plain system at every pin (solves with entries of -1e21
+        # on 2,377 states, pivoted or not): the embedded jump chain's, whose columns all have
+        # the same scale, is tried before giving up.
+        if factors is not None:
+            factors.forget()
+        return _near(size, source, target, rate, pin, floor, factors, scaled=True)
+
+
+def _near(  # noqa: PLR0917 (stationary_near's arguments, and which system to solve)
+    size: int,
+    source: npt.NDArray[np.int64],
+    target: npt.NDArray[np.int64],
+    rate: npt.NDArray[np.float64],
+    pin: int,
+    floor: float,
+    factors: Factors | None,
+    *,
+    scaled: bool,
+) -> tuple[npt.NDArray[np.float64], int]:
+    """`stationary_near` with the plain or the `scaled` system (`stationary_distribution`)."""
     import numpy as np
 
     def solve(state: int) -> tuple[npt.NDArray[np.float64], bool]:
@@ -203,11 +243,15 @@ def stationary_near(
         from the kept LU meets a normwise test only; when the pinned equation fails it is
         solved again directly before the pin is blamed."""
         before = factors.iterative if factors is not None else 0
-        pi = stationary_distribution(size, source, target, rate, state, factors=factors)
+        pi = stationary_distribution(
+            size, source, target, rate, state, factors=factors, scaled=scaled
+        )
         settled = _balanced_at(state, pi, source, target, rate)
         if not settled and factors is not None and factors.iterative > before:
             factors.forget()
-            pi = stationary_distribution(size, source, target, rate, state, factors=factors)
+            pi = stationary_distribution(
+                size, source, target, rate, state, factors=factors, scaled=scaled
+            )
             settled = _balanced_at(state, pi, source, target, rate)
         return pi, settled
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,8 @@ from capplan.models.event_chain import (
     idle_cap,
     stale_requests_per_s,
 )
-from capplan.mpm_settings import CommonSettings
+from capplan.mpm_settings import CommonSettings, EventSettings
+from capplan.profile import load_profile
 from tests.models.event_sim import Estimate, SimConfig, profile_of, simulate
 from tests.models.test_event_sim import (
     GRID,
@@ -379,3 +381,23 @@ if __name__ == "__main__":
         print(row.describe())
     counts = {q.name: sum(1 for r in rows if r.quantity == q.name and r.agrees) for q in QUANTITIES}
     print({name: f"{count}/{len(GRID)}" for name, count in counts.items()})
+
+
+def test_many_children_under_a_heavy_profile_solve() -> None:
+    # 164 children of 25 threads under seasonal-peak: the overload test's chain (an instant
+    # accept rate of 1.9e6 a second beside think times) defeats the plain balance equations at
+    # every pin, and the embedded jump chain's system solves it (derivations §4.6). Little's law
+    # holds for the result, and the children are far from every limit.
+    profile = load_profile(Path(__file__).parents[2] / "profiles" / "seasonal-peak.yaml")
+    settings = EventSettings(
+        server_limit=164,
+        thread_limit=64,
+        threads_per_child=25,
+        max_request_workers=4100,
+        async_request_worker_factor=2.0,
+    )
+    result = evaluate_chain(settings, profile)
+    assert not result.overloaded
+    carried = profile.traffic.requests_per_second * profile.traffic.worker_time_s
+    assert 164 * result.busy_mean == pytest.approx(carried, rel=1e-6)
+    assert result.ready > 0.999

@@ -116,6 +116,23 @@ def _two_queues(servers: int, load: float, share: float) -> tuple[np.ndarray, ..
     return source, target, rate
 
 
+@pytest.mark.parametrize("speed", [1.0, 1e6])
+def test_the_jump_chains_system_gives_the_same_law(speed: float) -> None:
+    # The scaled system (each column over its state's rate out) solves for the embedded jump
+    # chain's law and divides by the rates out: the same product of Erlang B marginals, here
+    # with one pool's rates `speed` times the other's, as an instant accept rate makes them.
+    servers = 12
+    source, target, rate = _two_queues(servers, 8.0, 0.5)
+    fast = (source // (servers + 1)) != (target // (servers + 1))
+    rate = np.where(fast, rate * speed, rate)
+    pin = 4 * (servers + 1) + 4
+    plain = stationary_distribution((servers + 1) ** 2, source, target, rate, pin)
+    scaled = stationary_distribution((servers + 1) ** 2, source, target, rate, pin, scaled=True)
+    assert np.allclose(plain, scaled, rtol=1e-9, atol=1e-15)
+    full_first = scaled.reshape(servers + 1, servers + 1)[-1].sum()
+    assert math.isclose(full_first, erlang_b(servers, 4.0), rel_tol=1e-9)
+
+
 def test_a_kept_lu_solves_nearby_chains_as_a_fresh_solve_does() -> None:
     # A root search's sequence: the same chain at loads a little apart, and a far jump. The
     # kept LU serves the nearby ones through GMRES (fewer factorizations than solves), the
