@@ -468,9 +468,8 @@ def survival_integral(
     )
     s_t = _transposed_generator(size, source[staying], target[staying], rate[staying])
     s_t = s_t - sparse.diags(out, format="csc")
-    bordered = sparse.bmat([[s_t, None], [sparse.csr_matrix(np.ones((1, size))), None]]).tocsc()
-    # bmat leaves the last column empty: give the bordered matrix its square shape.
-    bordered.resize((size + 1, size + 1))
+    gathered = sparse.vstack([s_t, sparse.csr_matrix(np.ones((1, size)))])
+    bordered = sparse.hstack([gathered, sparse.csc_matrix((size + 1, 1))]).tocsc()
     v0 = np.concatenate([np.asarray(start, dtype=float), [0.0]])
     moved: FloatArray = sparse_linalg.expm_multiply(bordered * horizon, v0)
     return float(moved[-1])
