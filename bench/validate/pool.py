@@ -145,10 +145,11 @@ def held_row(name: str, sim: SimResult, config: SimConfig, model: MpmMetrics) ->
     assert model.event is not None
     h, timeout = model.event.kill_hazard_per_s, config.keepalive_timeout_s
     life = -math.expm1(-h * timeout) / h if h > 0.0 else timeout
-    _, held_share = idle_spell_shares(profile_of(config), settings_of(config).common)
+    settings, profile = settings_of(config), profile_of(config)
+    _, held_share = idle_spell_shares(profile, settings.common)
     model_held = config.requests_per_s * held_share * life
     mean_kill = f"{1e3 / h:.0f} ms" if h > 0.0 else "-"
-    chain = held_socket_life(settings_of(config), profile_of(config))
+    chain = held_socket_life(settings, profile)
     gap, scv = sim.episode_gap_s.mean, sim.episode_gap_scv.mean
     return (
         f"| {name} | {sim.idle_held.mean:.2f} / {sim.idle_keepalive.mean - sim.idle_held.mean:.2f} "

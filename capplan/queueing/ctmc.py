@@ -161,7 +161,6 @@ def stationary_distribution(
     else:
         # Q^T: row i holds the rates into i and minus the total rate out of i; the pinned row
         # becomes out[pin] pi[pin] = out[pin].
-        rate_out = np.ones(size)
         rhs_pin = float(out[pin]) if out[pin] > 0.0 else 1.0
         vals = np.concatenate([val[balance], -out[others], [rhs_pin]])
     # Either way every column is diagonally dominant (its diagonal is the sum of the others),
@@ -170,7 +169,8 @@ def stationary_distribution(
     rhs = np.zeros(size)
     rhs[pin] = rhs_pin
     solver = factors if factors is not None else Factors()
-    law = _normalised(solver.solve(a, rhs) / rate_out)
+    solution = solver.solve(a, rhs)
+    law = _normalised(solution / rate_out if scaled else solution)
     if size == full_size:
         return law
     pi = np.zeros(full_size)
@@ -463,9 +463,8 @@ def survival_integral(
 
     staying = ~ending
     # The rates of the ending transitions still count in a state's rate out (the diagonal).
-    out = np.bincount(
-        source[ending & (rate > 0.0)], weights=rate[ending & (rate > 0.0)], minlength=size
-    )
+    leaving = ending & (rate > 0.0)
+    out = np.bincount(source[leaving], weights=rate[leaving], minlength=size)
     s_t = _transposed_generator(size, source[staying], target[staying], rate[staying])
     s_t = s_t - sparse.diags(out, format="csc")
     gathered = sparse.vstack([s_t, sparse.csr_matrix(np.ones((1, size)))])

@@ -375,14 +375,6 @@ def test_think_time_zero_is_refused() -> None:
         chain_traffic(profile_of(config), CommonSettings(keep_alive_timeout_s=5.0))
 
 
-if __name__ == "__main__":
-    rows = [row for config in GRID for row in compare(config)]
-    for row in rows:
-        print(row.describe())
-    counts = {q.name: sum(1 for r in rows if r.quantity == q.name and r.agrees) for q in QUANTITIES}
-    print({name: f"{count}/{len(GRID)}" for name, count in counts.items()})
-
-
 def test_many_children_under_a_heavy_profile_solve() -> None:
     # 164 children of 25 threads under seasonal-peak: the overload test's chain (an instant
     # accept rate of 1.9e6 a second beside think times) defeats the plain balance equations at
@@ -401,3 +393,11 @@ def test_many_children_under_a_heavy_profile_solve() -> None:
     carried = profile.traffic.requests_per_second * profile.traffic.worker_time_s
     assert 164 * result.busy_mean == pytest.approx(carried, rel=1e-6)
     assert result.ready > 0.999
+
+
+if __name__ == "__main__":
+    rows = [row for config in GRID for row in compare(config)]
+    for row in rows:
+        print(row.describe())
+    counts = {q.name: sum(1 for r in rows if r.quantity == q.name and r.agrees) for q in QUANTITIES}
+    print({name: f"{count}/{len(GRID)}" for name, count in counts.items()})
