@@ -10,6 +10,7 @@ import pytest
 from capplan.queueing import erlang_b
 from capplan.queueing.ctmc import (
     Factors,
+    _likely_state,
     law_after_exponential_time,
     passage_quantile,
     stationary_distribution,
@@ -71,6 +72,21 @@ def test_a_far_pin_is_replaced_by_the_mode() -> None:
     pi, mode = stationary_near(servers + 1, source, target, rate, 0)
     assert mode in {149, 150}  # pi(149) = pi(150) when the load is a whole number
     assert math.isclose(pi[-1], erlang_b(servers, load), rel_tol=1e-9)
+
+
+def test_the_sum_row_finds_the_mode_whatever_equation_it_replaces() -> None:
+    # M/M/c/c at 200 servers and load 150 with a transient tail of states 201-204 that only
+    # lead into state 0: the solve with the sum in place of the last closed state's equation
+    # finds the mode (149 or 150) without a pin, and leaves the tail out.
+    servers, load = 200, 150.0
+    n = np.arange(servers + 1)
+    up, down = n[:-1], n[1:]
+    tail = np.arange(servers + 1, servers + 5)
+    source = np.concatenate([up, down, tail])
+    target = np.concatenate([up + 1, down - 1, [*tail[1:], 0]])
+    rate = np.concatenate([np.full(servers, load), down.astype(float), np.ones(4)])
+    member = np.arange(servers + 5) <= servers
+    assert _likely_state(servers + 5, source, target, rate, member) in {149, 150}
 
 
 def _with_a_transient_tail(pin_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
