@@ -79,7 +79,8 @@ class EventDetail:
     level and memory of an overloaded server are that rate's.
     `model` names what computed these figures: "closed form" (the default), or "chain" when the
     per-child chain with the shared accept queue did (`capplan.models.event.evaluate_by_chain`);
-    `model_note` says why the closed form was kept where the chain was asked for.
+    `model_note` says why the closed form was kept where the chain was asked for, or, with the
+    chain, where its P(wait) is known to be too low (many children near their limits).
     """
 
     worker_factor: int

@@ -573,10 +573,13 @@ def event_model_note(metrics: MpmMetrics, *, rates_and_fixes: bool = True) -> li
             if rates_and_fixes
             else ""
         )
-        return [
+        notes = [
             "event's figures come from the per-child chain with the accept queue the children "
             f"share (--event-model chain){rest}."
         ]
+        if e.model_note:
+            notes.append(f"event's chain: {e.model_note}.")
+        return notes
     if e.model_note:
         return [
             f"event: --event-model chain was asked for, but {e.model_note}; the figures are the "
@@ -600,12 +603,17 @@ def recommend_event_model_note(report: Report) -> list[str]:
     ]
     options = report.recommendation.options if report.recommendation is not None else ()
     sized = next((o.shown for o in options if o.mpm is Mpm.event), None)
+    if event.event.model_note:
+        notes.append(f"event's chain, current settings: {event.event.model_note}.")
     detail = sized.metrics.event if sized is not None else None
-    if detail is not None and detail.model != "chain" and detail.model_note:
-        notes.append(
-            f"event's sized settings: {detail.model_note}; their process count and figures "
-            "are the closed form's."
-        )
+    if detail is not None and detail.model_note:
+        if detail.model != "chain":
+            notes.append(
+                f"event's sized settings: {detail.model_note}; their process count and figures "
+                "are the closed form's."
+            )
+        else:
+            notes.append(f"event's chain, sized settings: {detail.model_note}.")
     return notes
 
 

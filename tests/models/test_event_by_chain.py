@@ -17,6 +17,7 @@ from capplan.models.event_backlog import BacklogResult, evaluate_backlog
 from capplan.mpm_names import EventModel, Mpm
 from capplan.pipeline import load_config
 from capplan.queueing import erlang_c
+from capplan.render.words import event_model_note
 from tests.httpd import base_config
 from tests.models.event_sim import SimConfig, profile_of
 from tests.models.test_event_sim import HTTPD_RUNS, settings_of
@@ -83,6 +84,19 @@ def test_where_the_chain_cannot_be_built_the_closed_form_stands() -> None:
     assert metrics.event.model == "closed form"
     assert "think time above 0" in metrics.event.model_note
     assert replace(metrics, event=closed.event) == closed
+
+
+def test_a_chain_figure_known_to_be_low_is_noted_in_the_report() -> None:
+    # check and compare print the chain's own note (many children near their limits, whose
+    # P(wait) the chain puts too low) after the line that says the chain gave the figures.
+    metrics = evaluate_by_chain(settings_of(LIMIT), profile_of(LIMIT))
+    assert metrics.event is not None
+    assert metrics.event.model_note == ""  # one child: nothing to say
+    assert len(event_model_note(metrics)) == 1
+    flagged = replace(metrics, event=replace(metrics.event, model_note="its P(wait) is too low"))
+    notes = event_model_note(flagged)
+    assert notes[0].startswith("event's figures come from the per-child chain")
+    assert notes[1] == "event's chain: its P(wait) is too low."
 
 
 def _files(tmp_path: Path) -> tuple[Path, Path]:
