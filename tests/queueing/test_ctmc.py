@@ -74,7 +74,7 @@ def test_a_far_pin_is_replaced_by_the_mode() -> None:
     assert math.isclose(pi[-1], erlang_b(servers, load), rel_tol=1e-9)
 
 
-def test_the_sum_row_finds_the_mode_whatever_equation_it_replaces() -> None:
+def test_the_sum_row_finds_the_mode_without_a_pin() -> None:
     # M/M/c/c at 200 servers and load 150 with a transient tail of states 201-204 that only
     # lead into state 0: the solve with the sum in place of the last closed state's equation
     # finds the mode (149 or 150) without a pin, and leaves the tail out.
