@@ -331,16 +331,13 @@ def _likely_state(
     count = members.size
     position = np.full(size, -1)
     position[members] = np.arange(count)
-    inner = (rate > 0.0) & (source != target) & member[source] & member[target]
-    src, dst, val = position[source[inner]], position[target[inner]], rate[inner]
-    out = np.bincount(src, weights=val, minlength=count)
+    inner = member[source] & member[target]
+    balance = _transposed_generator(
+        count, position[source[inner]], position[target[inner]], rate[inner]
+    ).tocsr()
     # The last state's balance equation gives way to the sum (any one is implied by the rest).
     last = count - 1
-    balance = dst != last
-    rows = np.concatenate([dst[balance], np.arange(last), np.full(count, last)])
-    cols = np.concatenate([src[balance], np.arange(last), np.arange(count)])
-    vals = np.concatenate([val[balance], -out[:last], np.ones(count)])
-    a = sparse.csc_matrix((vals, (rows, cols)), shape=(count, count))
+    a = sparse.vstack([balance[:last], sparse.csr_matrix(np.ones((1, count)))]).tocsc()
     rhs = np.zeros(count)
     rhs[last] = 1.0
     try:

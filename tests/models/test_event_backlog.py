@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import itertools
 import math
-from pathlib import Path
 
 import pytest
 
@@ -35,6 +34,7 @@ from tests.models.test_event_sim import (
     rows_of,
     settings_of,
 )
+from tests.recommend.profiles import PROFILES_DIR
 
 
 @functools.cache
@@ -351,7 +351,7 @@ def test_far_from_every_limit_the_search_is_short() -> None:
     # 164 children of 25 under seasonal-peak: no child is ever unable to accept, the correction
     # for filling up together agrees with independent children, and the chain is not solved
     # again (20 solves, 37 when it was).
-    profile = load_profile(Path(__file__).parents[2] / "profiles" / "seasonal-peak.yaml")
+    profile = load_profile(PROFILES_DIR / "seasonal-peak.yaml")
     many = evaluate_backlog(
         EventSettings(
             server_limit=164,
@@ -379,7 +379,7 @@ def test_fourteen_children_of_64_under_seasonal_peak_are_solved_and_flagged() ->
     # new connection waits about once in 1e8: far below the test simulator's 0.0013 +- 0.0005
     # (12 runs of 400 s, each child unable to accept 0.07 to 0.13 of the time without the
     # hysteresis; the closed form 0.0028), and the figures carry a note that says so.
-    profile = load_profile(Path(__file__).parents[2] / "profiles" / "seasonal-peak.yaml")
+    profile = load_profile(PROFILES_DIR / "seasonal-peak.yaml")
     profile = dataclasses.replace(
         profile, traffic=dataclasses.replace(profile.traffic, requests_per_second=1875.0)
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -42,6 +41,7 @@ from tests.models.test_event_sim import (
     settings_of,
     simulated,
 )
+from tests.recommend.profiles import PROFILES_DIR
 
 
 @functools.cache
@@ -380,7 +380,7 @@ def test_many_children_under_a_heavy_profile_solve() -> None:
     # accept rate of 1.9e6 a second beside think times) defeats the plain balance equations at
     # every pin, and the embedded jump chain's system solves it (derivations §4.6). Little's law
     # holds for the result, and the children are far from every limit.
-    profile = load_profile(Path(__file__).parents[2] / "profiles" / "seasonal-peak.yaml")
+    profile = load_profile(PROFILES_DIR / "seasonal-peak.yaml")
     settings = EventSettings(
         server_limit=164,
         thread_limit=64,
