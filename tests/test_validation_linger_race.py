@@ -114,6 +114,8 @@ def test_the_races_chance_is_found_from_the_kills_that_follow() -> None:
         (["--events", "1000"], "--events must be at least 50,000"),
         (["--count-lag", "1.5"], "--count-lag must be in [0, 1]"),
         (["--count-lag", "nan"], "--count-lag must be in [0, 1]"),
+        (["--round-trip", "-0.01"], "--round-trip must be in [0, 1] s"),
+        (["--round-trip", "nan"], "--round-trip must be in [0, 1] s"),
     ],
 )
 def test_bad_input_is_a_one_line_error(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+import socket
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,7 +32,7 @@ from bench.validate.harness import (
     parse_access_log,
     parse_kill_episodes,
 )
-from bench.validate.loadgen import Record, Summary
+from bench.validate.loadgen import Record, Summary, _Response
 from bench.validate.measure import (
     Estimate,
     Measured,
@@ -67,6 +71,9 @@ def test_a_good_case_parses_with_defaults() -> None:
     assert case.server.keep_alive is True
     assert case.warmup_s == 5.0
     assert not case.quick
+    assert case.traffic.round_trip_s == 0.0
+    remote = parse_case(GOOD + "  round_trip_s: 0.03\n", Path("cases/good.yaml"))
+    assert remote.traffic.round_trip_s == 0.03
 
 
 @pytest.mark.parametrize(
@@ -83,6 +90,11 @@ def test_a_good_case_parses_with_defaults() -> None:
             GOOD.replace("idle_hold_probability: 0.5", "idle_hold_probability: 2"),
             "c.yaml:8: idle_hold_probability must be in [0, 1]",
             id="range",
+        ),
+        pytest.param(
+            GOOD + "  round_trip_s: 2\n",
+            "c.yaml:8: round_trip_s must be 0..1 s",
+            id="round-trip",
         ),
         pytest.param(GOOD.replace("traffic:", "traffic: [\n"), "c.yaml:", id="yaml"),
         pytest.param("", "c.yaml:1: empty case file", id="empty"),
@@ -341,6 +353,10 @@ def test_the_visits_realized_are_the_ones_drawn_in_the_window() -> None:
     assert visits.requests_per_visit == pytest.approx(3.01)
     assert visits.think_time_s == pytest.approx(0.25)
     assert visits.idle_hold_probability == case.traffic.idle_hold_probability
+    assert visits.linger_s == 0.0
+    # Clients a round trip away hold a prefork/worker child that long in lingering close.
+    remote = replace(case, traffic=replace(case.traffic, round_trip_s=0.03))
+    assert profile_for(remote, realized).visits.linger_s == pytest.approx(0.03)
     # Fewer than 100 visits tell nothing: the case's own shape.
     few = RawRun(case, 4096, summary, tuple(_visit(1, 30.0, 4)), (), (), (), (), 0.0, "x")
     assert realized_visits(few) == (None, None, None)
@@ -379,3 +395,44 @@ def test_a_saved_run_is_re_evaluated_for_the_cases_it_holds(tmp_path: Path) -> N
     assert held == (cases[0], cases[2])
     assert left == [c.name for c in cases if c not in held]
     assert len(left) == len(cases) - 2
+
+
+@pytest.mark.parametrize("round_trip_s", [0.0, 0.08])
+def test_the_generator_answers_a_close_a_round_trip_later(round_trip_s: float) -> None:
+    # A server that shuts its side of a connection down waits for the client's FIN, as httpd's
+    # lingering close does: over loopback it comes at once, from a remote client a round trip
+    # later, which is what the generator's round trip emulates.
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    waited: list[float] = []
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(5.0)
+            time.sleep(0.05)
+            start = time.perf_counter()
+            conn.shutdown(socket.SHUT_WR)
+            while conn.recv(64):
+                pass
+            waited.append(time.perf_counter() - start)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+
+    async def client() -> None:
+        loop = asyncio.get_running_loop()
+        _, proto = await loop.create_connection(lambda: _Response(round_trip_s), "127.0.0.1", port)
+        await asyncio.sleep(0.5)
+        assert proto.closed
+
+    try:
+        asyncio.run(client())
+        thread.join(5.0)
+    finally:
+        server.close()
+    assert len(waited) == 1
+    if round_trip_s > 0.0:
+        assert round_trip_s <= waited[0] < round_trip_s + 0.3
+    else:
+        assert waited[0] < 0.04

@@ -51,6 +51,10 @@ class TrafficCase:
     requests_per_visit: float
     think_time_s: float
     idle_hold_probability: float
+    # The clients' network round trip: a client answers the server's close (its FIN), and its
+    # own close of an idle connection reaches the server, this long after (0: at once, as over
+    # loopback). The generator emulates it; the validation profile's linger is the same.
+    round_trip_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,7 @@ _TRAFFIC_KEYS: dict[str, type] = {
     "requests_per_visit": float,
     "think_time_s": float,
     "idle_hold_probability": float,
+    "round_trip_s": float,
 }
 _TOP_KEYS: dict[str, type] = {
     "description": str,
@@ -203,6 +208,7 @@ def parse_case(text: str, path: Path) -> Case:
         requests_per_visit=number("requests_per_visit"),
         think_time_s=number("think_time_s"),
         idle_hold_probability=number("idle_hold_probability"),
+        round_trip_s=float(str(trf.get("round_trip_s", 0.0))),
     )
     _check(0 < traffic.requests_per_second <= 1000, path, traffic_line, "rate must be 0..1000/s")
     _check(0.001 <= traffic.service_time_s <= 1, path, traffic_line, "service time 1 ms..1 s")
@@ -214,6 +220,7 @@ def parse_case(text: str, path: Path) -> Case:
         traffic_line,
         "idle_hold_probability must be in [0, 1]",
     )
+    _check(0 <= traffic.round_trip_s <= 1, path, traffic_line, "round_trip_s must be 0..1 s")
     duration_s = float(str(top.get("duration_s", 60.0)))
     warmup_s = float(str(top.get("warmup_s", 5.0)))
     _check(10 <= duration_s <= 600, path, line, "duration_s must be 10..600")

@@ -475,6 +475,7 @@ def _drive(
         duration_s=case.duration_s,
         max_requests=int(traffic.requests_per_second * case.duration_s * 1.5) + 1000,
         seed=case.seed,
+        round_trip_s=traffic.round_trip_s,
     )
     spec_path = workdir / "spec.json"
     spec_path.write_text(json.dumps(asdict(spec)))

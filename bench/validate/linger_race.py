@@ -1,13 +1,17 @@
 """How often httpd's deferred-close race happens, read from a real httpd's own log.
 
-`python -m bench.validate.linger_race [--case NAME] [--events N] [--keep DIR] [--count-lag P]`
+`python -m bench.validate.linger_race [--case NAME] [--events N] [--keep DIR] [--count-lag P]
+[--round-trip SECONDS]`
 runs one single-child event case of the validation suite (needs apache2, about two minutes),
 reads the child's listener from its error log (the harness logs `mpm_event` at trace1: every
 disable, re-enable and kill'em-all, docs/derivations.md §4.11), estimates the race's chance per
 connection, and runs the test simulator at the run's realized inputs (the case's accept queue
 included) without and with that chance, side by side with httpd; `--count-lag P` adds the
 simulator with the race and with the chance P that the listener checks its limit before its
-last connection is counted (F6a, which decides how often an overloaded child kills, §4.14).
+last connection is counted (F6a, which decides how often an overloaded child kills, §4.14);
+`--round-trip SECONDS` has the generator's clients answer httpd's closes that much later, as
+remote ones would, and adds the simulator with every connection's last word (its client's EOF
+or its answer to the close) reaching the listener a round trip after the close (§4.11).
 
 What it reads. A kill'em-all that follows "Too many open connections" with "Idle workers: 0" is
 the listener finding no worker for a waiting connection; any other is a keep-alive request, or a
@@ -22,8 +26,8 @@ The log also says how often the listener was disabled, and how many of those dis
 idle worker (and so killed) rather than stopping at the slot limit with workers idle.
 
 Exit codes: 0 done, 2 bad input (unknown case, not a single-child event case, an event budget
-below 50,000, a count lag outside [0, 1]), 1 httpd did not run or its log has no kill'em-all to
-read.
+below 50,000, a count lag outside [0, 1], a round trip outside [0, 1] s), 1 httpd did not run
+or its log has no kill'em-all to read.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.validate.casefile import Case, all_cases
@@ -251,13 +255,13 @@ def _report(raw: RawRun, log: ListenerLog, events: int, count_lag: float = 0.0) 
     # listener checking its limit before its last connection is counted (F6a).
     columns = [(0.0, 0.0), (p, 0.0)] + ([(p, count_lag)] if count_lag > 0.0 else [])
     titles = ["race 0", f"race {p:.2f}", f"+ lag {count_lag:.2f}"][: len(columns)]
+    round_trip = raw.case.traffic.round_trip_s
     rows = [
         "simulated at the run's inputs ('-': no steady state in the event budget)",
-        f"{'':34}{'httpd':>10}" + "".join(f"{t:>12}" for t in titles),
     ]
     sims: list[SimResult | None] = []
-    for race, lag in columns:
-        config = sim_config(
+    configs = [
+        sim_config(
             raw.case,
             realized,
             measured.wait_threshold_s,
@@ -265,12 +269,20 @@ def _report(raw: RawRun, log: ListenerLog, events: int, count_lag: float = 0.0) 
             count_lag=lag,
             somaxconn=raw.somaxconn,
         )
+        for race, lag in columns
+    ]
+    if round_trip > 0.0:
+        # The rules with every connection's last word a round trip after its close.
+        configs.append(replace(configs[0], answer_delay_s=round_trip))
+        titles.append(f"answers {1000 * round_trip:g} ms")
+    for config in configs:
         sims.append(_simulate(config, events, raw.case.warmup_s, raw.case.duration_s))
 
     def row(label: str, httpd: float, get: str, scale: float = 1.0) -> str:
         cells = ["-" if sim is None else f"{scale * getattr(sim, get).mean:.3f}" for sim in sims]
-        return f"{label:34}{scale * httpd:10.3f}" + "".join(f"{c:>12}" for c in cells)
+        return f"{label:34}{scale * httpd:10.3f}" + "".join(f"{c:>16}" for c in cells)
 
+    rows.append(f"{'':34}{'httpd':>10}" + "".join(f"{t:>16}" for t in titles))
     rows += [
         row("listener disabled, time share", log.disabled_share, "listener_disabled"),
         row("re-enables per second", log.enables_per_s, "listener_enables_per_s"),
@@ -298,6 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="add the simulator with the race and this chance that the listener checks its "
         "limit before its last connection is counted (F6a)",
     )
+    parser.add_argument(
+        "--round-trip",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="clients a network round trip away: the generator answers httpd's closes (and "
+        "closes its idle connections) this long after, and the simulator gets the same rule",
+    )
     args = parser.parse_args(argv)
     try:
         case = _case(args.case)
@@ -310,6 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0.0 <= args.count_lag <= 1.0:
         print("linger_race: error: --count-lag must be in [0, 1]", file=sys.stderr)
         return 2
+    if not 0.0 <= args.round_trip <= 1.0:
+        print("linger_race: error: --round-trip must be in [0, 1] s", file=sys.stderr)
+        return 2
+    case = replace(case, traffic=replace(case.traffic, round_trip_s=args.round_trip))
     if args.events < _LEAST_EVENTS:
         print(f"linger_race: error: --events must be at least {_LEAST_EVENTS:,}", file=sys.stderr)
         return 2

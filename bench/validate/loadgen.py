@@ -4,7 +4,10 @@ Input: a `LoadSpec` (JSON file). Traffic follows the model's assumptions (deriva
 Poisson visit arrivals, a geometric number of requests per visit sent one after another, an
 exponential think gap between the end of a response and the next request, and, after the last
 request, the socket kept open with probability q (the client closes it when the server does).
-Each request asks the backend for an exponential service time (`/sleep?ms=…`).
+With a round trip (`LoadSpec.round_trip_s`) the client's closes reach the server that much
+later, as a remote client's would: its answer to the server's close, and its close of an idle
+connection it is done with. Each request asks the backend for an exponential service time
+(`/sleep?ms=…`).
 
 Output: one CSV row per request attempt (`RECORD_FIELDS`) and a JSON summary with the generator's
 own scheduling lag and the zero-load overhead measured before the open-loop phase. Bounded by
@@ -63,6 +66,9 @@ class LoadSpec:
     drain_s: float = 10.0
     request_timeout_s: float = REQUEST_TIMEOUT_S
     seed: int = 1
+    # The clients' round trip: the client answers the server's close, and closes an idle
+    # connection it is done with, this long after (0: at once).
+    round_trip_s: float = 0.0
 
     @property
     def visit_rate_per_s(self) -> float:
@@ -116,7 +122,8 @@ class Summary:
 class _Response(asyncio.Protocol):
     """Client side of one connection: collects one response at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, round_trip_s: float = 0.0) -> None:
+        self.round_trip_s = round_trip_s
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.server_will_close = False
@@ -135,10 +142,14 @@ class _Response(asyncio.Protocol):
         self._try_complete()
 
     def eof_received(self) -> bool:
-        # Close our side at once, as a browser does: a half-open socket would keep a
-        # prefork/worker child in lingering close for up to 2 s (ap_lingering_close).
+        # Close our side as a browser does, at once (or a round trip later, as the server sees
+        # a remote one): a half-open socket would keep a prefork/worker child in lingering
+        # close for up to 2 s (ap_lingering_close).
         self.closed = True
         self._fail(ConnectionResetError("server closed the connection"))
+        if self.round_trip_s > 0.0 and self.transport is not None:
+            asyncio.get_running_loop().call_later(self.round_trip_s, self.transport.close)
+            return True
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -161,6 +172,15 @@ class _Response(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+    def close_later(self) -> None:
+        """Close an idle connection the client is done with: its EOF reaches the server a
+        round trip after the last response (at once without one)."""
+        if self.round_trip_s <= 0.0 or self.transport is None:
+            self.close()
+            return
+        self.closed = True
+        asyncio.get_running_loop().call_later(self.round_trip_s, self.transport.close)
 
     def _try_complete(self) -> None:
         end = self._buffer.find(b"\r\n\r\n")
@@ -228,7 +248,9 @@ class Generator:
         loop = asyncio.get_running_loop()
         start = time.perf_counter()
         _, proto = await asyncio.wait_for(
-            loop.create_connection(_Response, LOOPBACK, self.spec.port),
+            loop.create_connection(
+                lambda: _Response(self.spec.round_trip_s), LOOPBACK, self.spec.port
+            ),
             self.spec.request_timeout_s,
         )
         self.open.add(proto)
@@ -286,7 +308,7 @@ class Generator:
             error,
         )
         if conn is not None and conn.server_will_close:
-            conn.close()
+            conn.close_later()
             self.open.discard(conn)
             conn = None
         return record, conn, index
@@ -327,7 +349,7 @@ class Generator:
         if not conn.closed:
             (self.released if release else self.held).append(visit)
         if release:
-            conn.close()
+            conn.close_later()
             self.open.discard(conn)
 
     async def run(self) -> Summary:

@@ -128,7 +128,7 @@ def profile_text(case: Case, realized: Realized) -> str:
         "  distribution: geometric\n"
         f"  think_time: {think_s!r}s\n"
         f"  idle_hold_probability: {held!r}\n"
-        "  linger: 0s\n"
+        f"  linger: {traffic.round_trip_s!r}s\n"
         f"  connect_attempts: {attempts}\n"
     )
 

@@ -30,6 +30,9 @@ equations:
 * optionally (`linger_race`), the clients of the connections that worker closes answer before
   it is done: one that does finds no idle worker (the worker drains the whole chain before it
   counts itself idle, `worker_thread()`), and the child kills its idle connections again;
+* optionally (`answer_delay_s`), each connection's last word, its client's EOF or its answer to
+  the server's close, reaches the listener that long after the close and, if the child has no
+  idle worker then, makes it kill its idle connections;
 * service holds a worker for the whole request (worker_share 1), lingering close is not held;
 * optionally (`one_idle_class`), idle connections follow the chains' law instead: one
   exponential class that ends in a request or a close in the visits' shares.
@@ -56,7 +59,16 @@ from capplan.profile import Traffic, TrafficProfile, Visits
 _T975 = {9: 2.262, 14: 2.145, 19: 2.093, 24: 2.064, 29: 2.045, 39: 2.023}
 _SYN_RETRY_S = 1.0
 
-_ARRIVAL, _CONNECT, _SERVICE_END, _KA_REQUEST, _KA_TIMEOUT, _BATCH_END, _DEFERRED_CLOSE = range(7)
+(
+    _ARRIVAL,
+    _CONNECT,
+    _SERVICE_END,
+    _KA_REQUEST,
+    _KA_TIMEOUT,
+    _BATCH_END,
+    _DEFERRED_CLOSE,
+    _ANSWER,
+) = range(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +116,17 @@ class SimConfig:
     # worker when the child's other workers are busy: listener_thread() closes it and kills the
     # child's idle connections again, among them the one the worker's own request just left
     # idle, and the listener is enabled again at once. A worker closing n of them gives
-    # n - 1 chances. Over loopback with a busy host it is about 0.35 (docs/derivations.md
-    # §4.11); with clients a network round trip away, 0.
+    # n - 1 chances. On this two-core bench it is about 0.35 (docs/derivations.md §4.11),
+    # whether the clients answer at once or a round trip later.
     linger_race: float = 0.0
+    # The last word of every connection (None: left out). The end of a connection makes its
+    # socket readable once more: the client's EOF when it closes an idle connection, its FIN
+    # answering the server's close (a timeout, a kill, a drop, after the worker that closes it
+    # has shut it down). This many seconds after the close, the child's listener needs a worker
+    # for it (a keep-alive or lingering socket in the pollset); without an idle one it closes
+    # the socket and kills the child's idle connections (listener_thread(): get_worker() then
+    # shutdown_connection(), workers_were_busy, process_keepalive_queue(0)).
+    answer_delay_s: float | None = None
     # Also keep, child by child, the time at each count of busy workers and the idle keep-alive
     # connections then (`SimResult.idle_by_busy`): one pass over the children per event.
     track_pool: bool = False
@@ -145,6 +165,8 @@ class SimResult:
     # Kills by a lingering close that found no idle worker (`SimConfig.linger_race`), episodes
     # or not.
     linger_races_per_s: Estimate
+    # Answers (`SimConfig.answer_delay_s`) that found their child with no idle worker, a second.
+    answer_kills_per_s: Estimate
     listener_disabled: Estimate  # time share a child's listener is disabled
     all_disabled: Estimate  # time share every child's listener is disabled
     # Idle workers while every listener is disabled, on average per batch (0 for a batch without
@@ -232,6 +254,7 @@ class _Batch:
         "accepted_fresh",
         "all_disabled",
         "all_disabled_idle",
+        "answer_kills",
         "attempts",
         "blocked",
         "burst_killed",
@@ -276,7 +299,7 @@ class _Batch:
         self.enables = self.enables_one_idle = 0
         self.gap2 = 0.0  # the squared gap between the first two children's open connections
         self.accepted = self.attempts = self.blocked = self.drops = self.kills = self.waited = 0
-        self.bursts = self.burst_killed = self.races = 0
+        self.bursts = self.burst_killed = self.races = self.answer_kills = 0
         self.stale = self.accepted_fresh = self.waited_fresh = self.killed = 0
         self.waited_long = 0
         self.wait = self.killed_age = 0.0
@@ -486,6 +509,8 @@ class _Server:
         # sends its next request before then has it discarded.
         release = self.now if closed_now else min(self.serving[i].values(), default=self.now)
         self.batch.stale += sum(1 for conn in idle if conn.left > 0 and conn.next_request < release)
+        for _ in idle:
+            self.answer(i, release)
         if idle and release > self.now:
             self.deferred_total += len(idle)
             self.schedule(release, _DEFERRED_CLOSE, None, len(idle))
@@ -625,6 +650,7 @@ class _Server:
             self.schedule(self.now + timeout, _KA_TIMEOUT, conn, conn.version)
         else:
             self.close(conn)
+            self.answer(i, self.now)
         self.drain_linger_chain(i)
         self.maybe_enable(i)
 
@@ -642,6 +668,19 @@ class _Server:
             self.batch.races += 1
             # The worker closes what this kill adds too before it counts itself idle.
             self.kill_all(i, closed_now=True)
+
+    def answer(self, i: int, closed_at: float) -> None:
+        """Child i closed a connection (or its client did) at `closed_at`: its last word comes
+        `answer_delay_s` later (`SimConfig.answer_delay_s`)."""
+        delay = self.c.answer_delay_s
+        if delay is not None:
+            self.schedule(closed_at + delay, _ANSWER, None, i)
+
+    def on_answer(self, i: int) -> None:
+        """A closed connection's socket turns readable: a worker takes it, or none is idle."""
+        if self.busy[i] >= self.c.threads_per_child:
+            self.batch.answer_kills += 1
+            self.kill_all(i)
 
     def _go_idle(self, conn: _Conn) -> None:
         conn.idle_since = self.now
@@ -665,6 +704,7 @@ class _Server:
         self.batch.drops += 1
         conn.next_request = self.now
         self.linger_chain[i] += 1  # shutdown_connection(), as a kill's
+        self.answer(i, min(self.serving[i].values(), default=self.now))
         self.close(conn)
         self.kill_all(i)
         self.maybe_enable(i)
@@ -676,6 +716,9 @@ class _Server:
             self.held_total -= 1
         if self.busy[i] >= self.c.threads_per_child:
             self.linger_chain[i] += 1  # shutdown_connection() waits for a worker too
+            self.answer(i, min(self.serving[i].values(), default=self.now))
+        else:
+            self.answer(i, self.now)
         self.close(conn)
         self.maybe_enable(i)
 
@@ -715,6 +758,8 @@ def simulate(
             server.schedule(at + batch_s, _BATCH_END)
         elif kind == _DEFERRED_CLOSE:
             server.deferred_total -= version  # (the count closed rides in `version`)
+        elif kind == _ANSWER:
+            server.on_answer(version)  # (the child rides in `version`)
         elif conn is None or conn.version != version:
             continue  # a timer of a connection that was closed since
         elif kind == _CONNECT:
@@ -782,6 +827,7 @@ def _summarise(done: list[tuple[_Batch, float]], processes: int, events: int) ->
         kill_bursts_per_s=per(lambda b, s: b.bursts / s),
         killed_in_bursts_per_s=per(lambda b, s: b.burst_killed / s),
         linger_races_per_s=per(lambda b, s: b.races / s),
+        answer_kills_per_s=per(lambda b, s: b.answer_kills / s),
         listener_disabled=per(lambda b, s: b.disabled / s / processes),
         all_disabled=per(lambda b, s: b.all_disabled / s),
         held_idle_workers=per(

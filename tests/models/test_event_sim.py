@@ -744,19 +744,27 @@ def test_requests_sent_on_killed_connections_against_the_simulator() -> None:
     assert misses == set()
 
 
+# One child of 4 with F = 4 at utilisation 0.6 (event-saturation-rho06's traffic).
+LONE_CHILD = SimConfig(1, 4, 4, 48.0, 0.05, 1.0, 3.0, 0.1, 0.5, 0.3)
+
+
+@functools.cache
+def lone_child(config: SimConfig = LONE_CHILD) -> SimResult:
+    """`config` (a variant of `LONE_CHILD`) simulated for 200,000 events, seed 5."""
+    return simulate_events(config, 200_000, seed=5)
+
+
 def test_the_deferred_close_race_lets_a_lone_child_accept_sooner() -> None:
-    # One child of 4 with F = 4 at utilisation 0.6 (event-saturation-rho06's traffic). The
-    # worker that frees first after a kill closes the killed connections before it counts
-    # itself idle (event.c worker_thread()); a client that answers one of those closes while
-    # it is still at the rest finds no idle worker, and the child kills again, the connection
-    # the worker's own request had just left idle among them. With that connection gone the
+    # The lone child. The worker that frees first after a kill closes the killed connections
+    # before it counts itself idle (event.c worker_thread()); with the race, each of those
+    # closes but the last may find the child full, and it kills again, the connection the
+    # worker's own request had just left idle among them. With that connection gone the
     # listener comes back with one worker idle instead of waiting for a second: re-enables
-    # with one idle worker, more episodes, and new connections that wait less (httpd over
-    # loopback, docs/derivations.md §4.11). Without the race (the default) there is none.
-    config = SimConfig(1, 4, 4, 48.0, 0.05, 1.0, 3.0, 0.1, 0.5, 0.3)
-    plain = simulate_events(config, 200_000, seed=5)
+    # with one idle worker, more episodes, and new connections that wait less (as httpd's
+    # single children do, docs/derivations.md §4.11). Without the race (the default) none.
+    plain = lone_child()
     assert plain.linger_races_per_s.mean == 0.0
-    raced = simulate_events(replace(config, linger_race=0.35), 200_000, seed=5)
+    raced = lone_child(replace(LONE_CHILD, linger_race=0.35))
     assert raced.linger_races_per_s.mean > 1.0
     one_idle, before = raced.enables_one_idle, plain.enables_one_idle
     assert one_idle.mean - one_idle.half_width > before.mean + before.half_width
@@ -765,7 +773,7 @@ def test_the_deferred_close_race_lets_a_lone_child_accept_sooner() -> None:
     assert raced.mean_wait_s.mean < 0.95 * plain.mean_wait_s.mean
     # The hysteresis is what the race undoes: without it a child re-enables with one worker
     # idle almost always.
-    free = simulate_events(replace(config, hysteresis=False), 200_000, seed=5)
+    free = lone_child(replace(LONE_CHILD, hysteresis=False))
     assert free.enables_one_idle.mean > one_idle.mean
 
 
@@ -872,3 +880,19 @@ def test_a_held_socket_lives_until_its_childs_next_episode() -> None:
     sim_life = sim.held_life_s
     assert abs(chain.life_s - sim_life.mean) <= sim_life.half_width + 0.05 * sim_life.mean
     assert chain.life_s > 1.1 * chain.one_hazard_s
+
+
+def test_every_connections_last_word_needs_a_worker() -> None:
+    # The lone child again. Each connection ends with one more readable event for the listener:
+    # the client's EOF on an idle connection it is done with, or its FIN answering the server's
+    # close. A round trip after the close the child may be full, and then listener_thread()
+    # closes the socket and kills the child's idle connections. Those kills empty the pool
+    # before its keep-alive requests come, so fewer of them are dropped, and the child kills a
+    # little more often; without answers (the default) nothing of that happens.
+    plain = lone_child()
+    assert plain.answer_kills_per_s.mean == 0.0
+    answered = lone_child(replace(LONE_CHILD, answer_delay_s=0.03))
+    assert answered.answer_kills_per_s.mean > 5.0
+    drops, before = answered.keepalive_drops_per_s, plain.keepalive_drops_per_s
+    assert drops.mean + drops.half_width < before.mean - before.half_width
+    assert answered.kill_episodes_per_s.mean > plain.kill_episodes_per_s.mean
