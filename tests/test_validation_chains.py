@@ -108,6 +108,21 @@ def test_a_saved_run_keeps_the_duration_it_ran_for() -> None:
     assert replace(judged, duration_s=case.duration_s, warmup_s=case.warmup_s) == case
 
 
+def test_a_saved_run_keeps_its_clients_round_trip() -> None:
+    case = _case("event-connection-limit")
+    remote = replace(case, traffic=replace(case.traffic, round_trip_s=0.03))
+    assert as_run(case, _saved(remote, 910.0)).traffic.round_trip_s == 0.03
+    assert as_run(remote, _saved(case, 910.0)).traffic.round_trip_s == 0.0
+
+
+@pytest.mark.parametrize("round_trip", ["-0.001", "2", "nan"])
+def test_a_round_trip_outside_a_second_is_refused(
+    round_trip: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(["--cases", "event-connection-limit", "--round-trip", round_trip]) == 2
+    assert capsys.readouterr().err.strip() == "validate: error: --round-trip must be in [0, 1] s"
+
+
 @pytest.mark.parametrize("duration", ["5", "inf", "nan"])
 def test_a_duration_within_the_warmup_or_unbounded_is_refused(
     duration: str, capsys: pytest.CaptureFixture[str]

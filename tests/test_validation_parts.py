@@ -436,3 +436,10 @@ def test_the_generator_answers_a_close_a_round_trip_later(round_trip_s: float) -
         assert round_trip_s <= waited[0] < round_trip_s + 0.3
     else:
         assert waited[0] < 0.04
+
+
+def test_the_report_says_how_far_away_the_clients_were() -> None:
+    from bench.validate.report import _round_trip_words
+
+    assert _round_trip_words(0.0) == ""
+    assert _round_trip_words(0.03).startswith("; clients 30 ms away")

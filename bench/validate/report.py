@@ -89,6 +89,16 @@ def _tally(result: CaseResult) -> str:
     return f"{counts['pass']} / {counts['FAIL']} / {counts['n/m']}"
 
 
+def _round_trip_words(round_trip_s: float) -> str:
+    """How far away the clients were, when the generator put them a round trip away."""
+    if round_trip_s <= 0.0:
+        return ""
+    return (
+        f"; clients {round_trip_s * 1e3:g} ms away (they answer httpd's closes, and close "
+        "idle connections, a round trip late)"
+    )
+
+
 def _visit_words(realized: Realized) -> str:
     """The visits' realized shape, as far as the run recorded it."""
     words = []
@@ -137,7 +147,7 @@ def case_section(result: CaseResult) -> str:
         f"- Traffic sent: {traffic.requests_per_second:g} requests/s nominal, geometric visits of "
         f"mean {traffic.requests_per_visit:g}, think time {traffic.think_time_s * 1e3:g} ms, "
         f"idle hold q = {traffic.idle_hold_probability:g}, exponential service of mean "
-        f"{traffic.service_time_s * 1e3:g} ms.",
+        f"{traffic.service_time_s * 1e3:g} ms{_round_trip_words(traffic.round_trip_s)}.",
         f"- Realized (model inputs): {realized.requests_per_second:.2f} requests/s, "
         f"S = {realized.service_time_s * 1e3:.2f} ms (server `%D`), SCV "
         f"{realized.service_time_scv:.2f}{_visit_words(realized)}; offered load "

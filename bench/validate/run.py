@@ -52,8 +52,15 @@ def select(cases: Sequence[Case], quick: bool, names: Sequence[str]) -> tuple[Ca
 
 
 def as_run(case: Case, raw: RawRun) -> Case:
-    """`case` as read now, with the duration and warm-up the saved run `raw` had."""
-    return replace(case, duration_s=raw.case.duration_s, warmup_s=raw.case.warmup_s)
+    """`case` as read now, with the duration, warm-up and clients' round trip the saved run
+    `raw` had (runs saved before round trips existed had their clients on loopback)."""
+    round_trip_s = getattr(raw.case.traffic, "round_trip_s", 0.0)
+    return replace(
+        case,
+        duration_s=raw.case.duration_s,
+        warmup_s=raw.case.warmup_s,
+        traffic=replace(case.traffic, round_trip_s=round_trip_s),
+    )
 
 
 def saved_cases(cases: Sequence[Case], load: Path) -> tuple[tuple[Case, ...], list[str]]:
@@ -103,6 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="SECONDS",
         help="run each case this long instead of its duration_s (a saved run keeps its own)",
     )
+    parser.add_argument(
+        "--round-trip",
+        type=float,
+        metavar="SECONDS",
+        help="put every case's clients this far away (its traffic's round_trip_s; a saved run "
+        "keeps its own)",
+    )
     args = parser.parse_args(argv)
     try:
         cases = select(all_cases(), args.quick, args.cases)
@@ -121,6 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
         cases = tuple(replace(c, duration_s=args.duration) for c in cases)
+    if args.round_trip is not None:
+        if not 0.0 <= args.round_trip <= 1.0:
+            print("validate: error: --round-trip must be in [0, 1] s", file=sys.stderr)
+            return 2
+        cases = tuple(
+            replace(c, traffic=replace(c.traffic, round_trip_s=args.round_trip)) for c in cases
+        )
     results = []
     version = ""
     for case in cases:
