@@ -139,6 +139,13 @@ def test_the_deferred_close_race_is_passed_on() -> None:
     assert sim_config(case, REALIZED, 0.005, 0.35).linger_race == 0.35
 
 
+def test_clients_a_round_trip_away_answer_that_late_in_the_simulator() -> None:
+    case = _case("event-saturation-rho06")
+    assert sim_config(case, REALIZED, 0.005).answer_delay_s is None
+    remote = replace(case, traffic=replace(case.traffic, round_trip_s=0.03))
+    assert sim_config(remote, REALIZED, 0.005).answer_delay_s == 0.03
+
+
 @pytest.mark.parametrize("race", ["-0.1", "1.5"])
 def test_a_race_chance_outside_0_to_1_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], race: str

@@ -57,7 +57,9 @@ def sim_config(
     `count_lag` that the listener checks its limit before its last connection is counted
     (`SimConfig.count_lag`). The accept queue holds min(ListenBacklog, `somaxconn`) + 1
     connections, as the kernel's (`CommonSettings.accept_queue_capacity`, F11; capplan's default
-    somaxconn when none is given): the simulator's holds `accept_queue` + 1."""
+    somaxconn when none is given): the simulator's holds `accept_queue` + 1. A case whose
+    clients are a round trip away has the simulator's answers that long after each close
+    (`SimConfig.answer_delay_s`)."""
     server, traffic = case.server, case.traffic
     listen = CommonSettings(listen_backlog=server.listen_backlog)
     if somaxconn is not None:
@@ -80,6 +82,8 @@ def sim_config(
         wait_threshold_s=wait_threshold_s,
         count_lag=count_lag,
         linger_race=linger_race,
+        # Clients a round trip away: their closes reach the listener that much later.
+        answer_delay_s=traffic.round_trip_s if traffic.round_trip_s > 0.0 else None,
     )
 
 

@@ -32,7 +32,8 @@ equations:
   counts itself idle, `worker_thread()`), and the child kills its idle connections again;
 * optionally (`answer_delay_s`), each connection's last word, its client's EOF or its answer to
   the server's close, reaches the listener that long after the close and, if the child has no
-  idle worker then, makes it kill its idle connections;
+  idle worker then, makes it kill its idle connections; a connection its client closes stays
+  open and idle until then;
 * service holds a worker for the whole request (worker_share 1), lingering close is not held;
 * optionally (`one_idle_class`), idle connections follow the chains' law instead: one
   exponential class that ends in a request or a close in the visits' shares.
@@ -68,7 +69,8 @@ _SYN_RETRY_S = 1.0
     _BATCH_END,
     _DEFERRED_CLOSE,
     _ANSWER,
-) = range(8)
+    _CLIENT_CLOSE,
+) = range(9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,8 @@ class SimConfig:
     # has shut it down). This many seconds after the close, the child's listener needs a worker
     # for it (a keep-alive or lingering socket in the pollset); without an idle one it closes
     # the socket and kills the child's idle connections (listener_thread(): get_worker() then
-    # shutdown_connection(), workers_were_busy, process_keepalive_queue(0)).
+    # shutdown_connection(), workers_were_busy, process_keepalive_queue(0)). A connection its
+    # client closes after the visit's last request stays open and idle until its EOF arrives.
     answer_delay_s: float | None = None
     # Also keep, child by child, the time at each count of busy workers and the idle keep-alive
     # connections then (`SimResult.idle_by_busy`): one pass over the children per event.
@@ -316,7 +319,8 @@ class _Batch:
 
 
 def profile_of(config: SimConfig) -> TrafficProfile:
-    """The simulated traffic as a capplan profile."""
+    """The simulated traffic as a capplan profile (the clients' round trip, `answer_delay_s`,
+    as its linger)."""
     return TrafficProfile(
         "simulated",
         Traffic(config.requests_per_s, config.service_s, config.service_scv, 1.0),
@@ -325,7 +329,7 @@ def profile_of(config: SimConfig) -> TrafficProfile:
             "geometric",
             config.think_s,
             config.idle_hold_probability,
-            0.0,
+            config.answer_delay_s or 0.0,
         ),
     )
 
@@ -648,6 +652,15 @@ class _Server:
             if self.c.exponential_hold:
                 timeout = self.rng.expovariate(1.0 / timeout)
             self.schedule(self.now + timeout, _KA_TIMEOUT, conn, conn.version)
+        elif timeout > 0.0 and self.c.answer_delay_s:
+            # The client closes the connection it is done with; until its close arrives the
+            # connection is idle to the server (unless the timeout comes first).
+            self._go_idle(conn, closing=True)
+            delay = self.c.answer_delay_s
+            if delay < timeout:
+                self.schedule(self.now + delay, _CLIENT_CLOSE, conn, conn.version)
+            else:
+                self.schedule(self.now + timeout, _KA_TIMEOUT, conn, conn.version)
         else:
             self.close(conn)
             self.answer(i, self.now)
@@ -682,10 +695,23 @@ class _Server:
             self.batch.answer_kills += 1
             self.kill_all(i)
 
-    def _go_idle(self, conn: _Conn) -> None:
+    def on_client_close(self, conn: _Conn) -> None:
+        """The close of a client done with its idle connection arrives: a worker takes the
+        readable socket, or none is idle and the child kills its idle connections."""
+        i = conn.child
+        del self.idle[i][conn]
+        self.idle_total -= 1
+        self.close(conn)
+        if self.busy[i] >= self.c.threads_per_child:
+            self.batch.answer_kills += 1
+            self.kill_all(i)
+        self.maybe_enable(i)
+
+    def _go_idle(self, conn: _Conn, *, closing: bool = False) -> None:
         conn.idle_since = self.now
-        # With the chains' one class the visit's remaining requests are drawn after this.
-        conn.held = conn.left == 0 and not self.c.one_idle_class
+        # With the chains' one class the visit's remaining requests are drawn after this; a
+        # connection whose client's close is on its way is not held.
+        conn.held = conn.left == 0 and not self.c.one_idle_class and not closing
         if conn.held:
             self.held_total += 1
             self.batch.held_starts += 1
@@ -770,6 +796,8 @@ def simulate(
             server.on_keepalive_request(conn)
         elif kind == _KA_TIMEOUT:
             server.on_keepalive_timeout(conn)
+        elif kind == _CLIENT_CLOSE:
+            server.on_client_close(conn)
     return _summarise(done, config.processes, events)
 
 

@@ -896,3 +896,19 @@ def test_every_connections_last_word_needs_a_worker() -> None:
     drops, before = answered.keepalive_drops_per_s, plain.keepalive_drops_per_s
     assert drops.mean + drops.half_width < before.mean - before.half_width
     assert answered.kill_episodes_per_s.mean > plain.kill_episodes_per_s.mean
+
+
+def test_a_close_on_its_way_keeps_the_connection_idle_until_it_arrives() -> None:
+    # Clients 100 ms away at a point that hardly ever kills (one child of 8, F = 4, utilisation
+    # 0.4): a connection its client closes after the visit's last request stays idle to the
+    # listener until the close arrives, so the pool gains the visits' (1 - q) closes a second
+    # times the round trip, 10.7 x 0.7 x 0.1 = 0.75 connections.
+    config = next(c for c in GRID if point_id(c) == "P1xT8-F4-rho0.4-ka2")
+    near, far = simulated(config), simulated(replace(config, answer_delay_s=0.1))
+    visits = config.requests_per_s / config.requests_per_visit
+    gain = visits * (1.0 - config.idle_hold_probability) * 0.1
+    rise = far.idle_keepalive.mean - near.idle_keepalive.mean
+    slack = far.idle_keepalive.half_width + near.idle_keepalive.half_width
+    assert abs(rise - gain) <= slack + 0.1 * gain
+    # They are not held sockets: those keep their life.
+    assert far.held_life_s.mean == pytest.approx(near.held_life_s.mean, rel=0.1)
