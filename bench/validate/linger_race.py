@@ -276,7 +276,7 @@ def _report(raw: RawRun, log: ListenerLog, events: int, count_lag: float = 0.0) 
         # (which `sim_config` gives a case whose clients are a round trip away).
         configs.insert(0, replace(configs[0], answer_delay_s=None))
         titles = ["race 0", f"answers {1000 * round_trip:g} ms"] + [
-            f"+ {title}" for title in titles[1:]
+            f"+ {title.removeprefix('+ ')}" for title in titles[1:]
         ]
     for config in configs:
         sims.append(_simulate(config, events, raw.case.warmup_s, raw.case.duration_s))

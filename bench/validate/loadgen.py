@@ -376,6 +376,8 @@ class Generator:
                 await asyncio.gather(*pending, return_exceptions=True)
         for proto in list(self.open):
             proto.close()
+        if spec.round_trip_s > 0.0:
+            await asyncio.sleep(spec.round_trip_s)  # the closes still on their way go out
         lags = sorted(self.lags_s) or [0.0]
         return Summary(
             t0_wall_s=t0_wall,
