@@ -118,8 +118,9 @@ class SimConfig:
     # worker when the child's other workers are busy: listener_thread() closes it and kills the
     # child's idle connections again, among them the one the worker's own request just left
     # idle, and the listener is enabled again at once. A worker closing n of them gives
-    # n - 1 chances. On this two-core bench it is about 0.35 (docs/derivations.md §4.11),
-    # whether the clients answer at once or a round trip later.
+    # n - 1 chances. On this two-core bench httpd reads as about 0.35 with its clients
+    # answering at once or 5 ms late, 0.12 at 30 ms with as many kills coming later
+    # (docs/derivations.md §4.11).
     linger_race: float = 0.0
     # The last word of every connection (None: left out). The end of a connection makes its
     # socket readable once more: the client's EOF when it closes an idle connection, its FIN

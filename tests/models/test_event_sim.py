@@ -887,15 +887,16 @@ def test_every_connections_last_word_needs_a_worker() -> None:
     # the client's EOF on an idle connection it is done with, or its FIN answering the server's
     # close. A round trip after the close the child may be full, and then listener_thread()
     # closes the socket and kills the child's idle connections. Those kills empty the pool
-    # before its keep-alive requests come, so fewer of them are dropped, and the child kills a
-    # little more often; without answers (the default) nothing of that happens.
+    # before its keep-alive requests come, so fewer of them are dropped, and the child kills
+    # more often (a quarter more here); without answers (the default) nothing of that happens.
     plain = lone_child()
     assert plain.answer_kills_per_s.mean == 0.0
     answered = lone_child(replace(LONE_CHILD, answer_delay_s=0.03))
     assert answered.answer_kills_per_s.mean > 5.0
     drops, before = answered.keepalive_drops_per_s, plain.keepalive_drops_per_s
     assert drops.mean + drops.half_width < before.mean - before.half_width
-    assert answered.kill_episodes_per_s.mean > plain.kill_episodes_per_s.mean
+    kills, before = answered.kill_episodes_per_s, plain.kill_episodes_per_s
+    assert kills.mean - kills.half_width > before.mean + before.half_width
 
 
 def test_a_close_on_its_way_keeps_the_connection_idle_until_it_arrives() -> None:
