@@ -45,6 +45,7 @@ from bench.validate.measure import (
     realized_visits,
 )
 from bench.validate.predict import connect_attempts, predict, profile_for
+from bench.validate.report import _round_trip_words
 from tests.httpd import configtest, prepare_root
 
 GOOD = """\
@@ -439,7 +440,5 @@ def test_the_generator_answers_a_close_a_round_trip_later(round_trip_s: float) -
 
 
 def test_the_report_says_how_far_away_the_clients_were() -> None:
-    from bench.validate.report import _round_trip_words
-
     assert _round_trip_words(0.0) == ""
     assert _round_trip_words(0.03).startswith("; clients 30 ms away")

@@ -7,7 +7,7 @@ of range are errors naming the file and line (`CaseError`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -70,6 +70,14 @@ class Case:
     measure_block: bool  # the accept queue is small enough for P(block) to be measured
     # Capture the handshakes on lo (tcpdump): P(block) from the SYNs and SYN-ACKs sent again.
     capture: bool = False
+
+    def with_round_trip(self, round_trip_s: float) -> Case:
+        """This case with its clients `round_trip_s` away (`TrafficCase.round_trip_s`)."""
+        return replace(self, traffic=replace(self.traffic, round_trip_s=round_trip_s))
+
+
+# The longest round trip a case may put its clients at, in seconds.
+MAX_ROUND_TRIP_S = 1.0
 
 
 _SERVER_KEYS: dict[str, type] = {
@@ -220,7 +228,12 @@ def parse_case(text: str, path: Path) -> Case:
         traffic_line,
         "idle_hold_probability must be in [0, 1]",
     )
-    _check(0 <= traffic.round_trip_s <= 1, path, traffic_line, "round_trip_s must be 0..1 s")
+    _check(
+        0 <= traffic.round_trip_s <= MAX_ROUND_TRIP_S,
+        path,
+        traffic_line,
+        f"round_trip_s must be 0..{MAX_ROUND_TRIP_S:g} s",
+    )
     duration_s = float(str(top.get("duration_s", 60.0)))
     warmup_s = float(str(top.get("warmup_s", 5.0)))
     _check(10 <= duration_s <= 600, path, line, "duration_s must be 10..600")

@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench.validate.casefile import Case, all_cases
+from bench.validate.casefile import MAX_ROUND_TRIP_S, Case, all_cases
 from bench.validate.harness import RawRun, run_case
 from bench.validate.measure import Estimate, measure
 from bench.validate.simulated import DEFAULT_EVENTS, run_simulator, sim_config
@@ -333,10 +333,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0.0 <= args.count_lag <= 1.0:
         print("linger_race: error: --count-lag must be in [0, 1]", file=sys.stderr)
         return 2
-    if not 0.0 <= args.round_trip <= 1.0:
-        print("linger_race: error: --round-trip must be in [0, 1] s", file=sys.stderr)
+    if not 0.0 <= args.round_trip <= MAX_ROUND_TRIP_S:
+        print(
+            f"linger_race: error: --round-trip must be in [0, {MAX_ROUND_TRIP_S:g}] s",
+            file=sys.stderr,
+        )
         return 2
-    case = replace(case, traffic=replace(case.traffic, round_trip_s=args.round_trip))
+    case = case.with_round_trip(args.round_trip)
     if args.events < _LEAST_EVENTS:
         print(f"linger_race: error: --events must be at least {_LEAST_EVENTS:,}", file=sys.stderr)
         return 2

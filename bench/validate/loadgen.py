@@ -147,10 +147,7 @@ class _Response(asyncio.Protocol):
         # close for up to 2 s (ap_lingering_close).
         self.closed = True
         self._fail(ConnectionResetError("server closed the connection"))
-        if self.round_trip_s > 0.0 and self.transport is not None:
-            asyncio.get_running_loop().call_later(self.round_trip_s, self.transport.close)
-            return True
-        return False
+        return self._close_after_round_trip()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -176,11 +173,16 @@ class _Response(asyncio.Protocol):
     def close_later(self) -> None:
         """Close an idle connection the client is done with: its EOF reaches the server a
         round trip after the last response (at once without one)."""
-        if self.round_trip_s <= 0.0 or self.transport is None:
-            self.close()
-            return
         self.closed = True
+        if not self._close_after_round_trip():
+            self.close()
+
+    def _close_after_round_trip(self) -> bool:
+        """Schedule the transport's close a round trip from now; False without a round trip."""
+        if self.round_trip_s <= 0.0 or self.transport is None:
+            return False
         asyncio.get_running_loop().call_later(self.round_trip_s, self.transport.close)
+        return True
 
     def _try_complete(self) -> None:
         end = self._buffer.find(b"\r\n\r\n")

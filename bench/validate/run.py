@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from bench.validate.casefile import CASE_DIR, Case, CaseError, all_cases
+from bench.validate.casefile import CASE_DIR, MAX_ROUND_TRIP_S, Case, CaseError, all_cases
 from bench.validate.compare import CaseResult, compare
 from bench.validate.harness import RawRun, load_raw, read_somaxconn, run_case
 from bench.validate.measure import measure
@@ -55,12 +55,8 @@ def as_run(case: Case, raw: RawRun) -> Case:
     """`case` as read now, with the duration, warm-up and clients' round trip the saved run
     `raw` had (runs saved before round trips existed had their clients on loopback)."""
     round_trip_s = getattr(raw.case.traffic, "round_trip_s", 0.0)
-    return replace(
-        case,
-        duration_s=raw.case.duration_s,
-        warmup_s=raw.case.warmup_s,
-        traffic=replace(case.traffic, round_trip_s=round_trip_s),
-    )
+    timed = replace(case, duration_s=raw.case.duration_s, warmup_s=raw.case.warmup_s)
+    return timed.with_round_trip(round_trip_s)
 
 
 def saved_cases(cases: Sequence[Case], load: Path) -> tuple[tuple[Case, ...], list[str]]:
@@ -136,12 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         cases = tuple(replace(c, duration_s=args.duration) for c in cases)
     if args.round_trip is not None:
-        if not 0.0 <= args.round_trip <= 1.0:
-            print("validate: error: --round-trip must be in [0, 1] s", file=sys.stderr)
+        if not 0.0 <= args.round_trip <= MAX_ROUND_TRIP_S:
+            print(
+                f"validate: error: --round-trip must be in [0, {MAX_ROUND_TRIP_S:g}] s",
+                file=sys.stderr,
+            )
             return 2
-        cases = tuple(
-            replace(c, traffic=replace(c.traffic, round_trip_s=args.round_trip)) for c in cases
-        )
+        cases = tuple(c.with_round_trip(args.round_trip) for c in cases)
     results = []
     version = ""
     for case in cases:

@@ -703,9 +703,7 @@ class _Server:
         del self.idle[i][conn]
         self.idle_total -= 1
         self.close(conn)
-        if self.busy[i] >= self.c.threads_per_child:
-            self.batch.answer_kills += 1
-            self.kill_all(i)
+        self.on_answer(i)
         self.maybe_enable(i)
 
     def _go_idle(self, conn: _Conn, *, closing: bool = False) -> None:
